@@ -1,0 +1,82 @@
+import { DEMO_TENANT, seedTenant } from './seed.js';
+import type { SimulatorOptions } from './server.js';
+import { SimTenant } from './tenant.js';
+
+/** Every simulator option as an environment variable, with its default and meaning (README lists the same). */
+export const SIMULATOR_ENV = {
+  SIM_HOST: ['127.0.0.1', 'Address to listen on (keep it on loopback)'],
+  SIM_PORT: ['7400', 'Port to listen on (0 picks a free one)'],
+  SIM_SEED: ['1', 'Seed for the tenant and for random faults'],
+  SIM_TENANT: ['demo', "'demo' (4 mailboxes, ~770 items, one 24 MB item) or 'empty'"],
+  SIM_STATIC_TOKEN: ['', 'An extra bearer token to accept (a random demo token is always printed)'],
+  SIM_CLIENT_ID: ['mailbox-vault-local', 'Client id the token endpoint accepts'],
+  SIM_CLIENT_SECRET: ['local-secret', 'Client secret the token endpoint accepts'],
+  SIM_LATENCY_MS: ['0', 'Latency added to every call'],
+  SIM_LATENCY_JITTER_MS: ['0', 'Random extra latency, up to this much'],
+  SIM_MAX_CONCURRENT: ['4', 'Requests in flight per mailbox before 429 ApplicationThrottled'],
+  SIM_REQUEST_BUDGET: ['10000', 'Requests per mailbox per window'],
+  SIM_REQUEST_WINDOW_MS: ['600000', 'Request budget window'],
+  SIM_UPLOAD_BUDGET_BYTES: ['157286400', 'Import bytes per mailbox per window'],
+  SIM_UPLOAD_WINDOW_MS: ['300000', 'Upload budget window'],
+  SIM_IMPORT_SESSION_LIFETIME_MS: ['3600000', 'Lifetime of an import session URL'],
+  SIM_FAULT_503: ['0', 'Probability of a 503 per call'],
+  SIM_FAULT_504: ['0', 'Probability of a 504 per call'],
+  SIM_FAULT_DROP: ['0', 'Probability of a dropped connection per call'],
+  SIM_FAULT_TRUNCATE: ['0', 'Probability of an export body cut short'],
+  SIM_FAULT_ITEM_ERROR: ['0', 'Probability of a per-item export error'],
+  SIM_FAULT_ITEM_OMITTED: ['0', 'Probability of an item missing from an export response'],
+  SIM_FAULT_LOSE_IMPORT_RESPONSE: ['0', 'Probability that an import answer is lost after the item was created'],
+} as const;
+
+export type SimulatorEnvName = keyof typeof SIMULATOR_ENV;
+
+function read(env: NodeJS.ProcessEnv, name: SimulatorEnvName): string {
+  const value = env[name];
+  return value === undefined || value === '' ? SIMULATOR_ENV[name][0] : value;
+}
+
+function number(env: NodeJS.ProcessEnv, name: SimulatorEnvName, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
+  const text = read(env, name);
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`${name} must be a number from ${min} to ${max}, got '${text}'`);
+  return value;
+}
+
+function probability(env: NodeJS.ProcessEnv, name: SimulatorEnvName): number {
+  return number(env, name, { min: 0, max: 1 });
+}
+
+/** Reads the simulator's options from the environment; a bad value fails with a message naming the variable. */
+export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SimulatorOptions {
+  const seed = number(env, 'SIM_SEED', { min: 0, max: 2 ** 32 - 1 });
+  const tenantKind = read(env, 'SIM_TENANT');
+  if (tenantKind !== 'demo' && tenantKind !== 'empty') throw new Error(`SIM_TENANT must be 'demo' or 'empty', got '${tenantKind}'`);
+  const tenant = new SimTenant({ seed });
+  if (tenantKind === 'demo') seedTenant(tenant, DEMO_TENANT);
+  const staticToken = read(env, 'SIM_STATIC_TOKEN');
+  return {
+    tenant,
+    host: read(env, 'SIM_HOST'),
+    port: number(env, 'SIM_PORT', { max: 65535 }),
+    seed,
+    staticTokens: staticToken ? [staticToken] : [],
+    clients: [{ clientId: read(env, 'SIM_CLIENT_ID'), clientSecret: read(env, 'SIM_CLIENT_SECRET') }],
+    latencyMs: number(env, 'SIM_LATENCY_MS'),
+    latencyJitterMs: number(env, 'SIM_LATENCY_JITTER_MS'),
+    importSessionLifetimeMs: number(env, 'SIM_IMPORT_SESSION_LIFETIME_MS', { min: 1 }),
+    limits: {
+      maxConcurrentPerMailbox: number(env, 'SIM_MAX_CONCURRENT', { min: 1 }),
+      requestBudget: { requests: number(env, 'SIM_REQUEST_BUDGET', { min: 1 }), windowMs: number(env, 'SIM_REQUEST_WINDOW_MS', { min: 1 }) },
+      uploadBudget: { bytes: number(env, 'SIM_UPLOAD_BUDGET_BYTES', { min: 1 }), windowMs: number(env, 'SIM_UPLOAD_WINDOW_MS', { min: 1 }) },
+    },
+    faults: {
+      http503: probability(env, 'SIM_FAULT_503'),
+      http504: probability(env, 'SIM_FAULT_504'),
+      drop: probability(env, 'SIM_FAULT_DROP'),
+      truncateExport: probability(env, 'SIM_FAULT_TRUNCATE'),
+      exportItemError: probability(env, 'SIM_FAULT_ITEM_ERROR'),
+      exportItemOmitted: probability(env, 'SIM_FAULT_ITEM_OMITTED'),
+      loseImportResponse: probability(env, 'SIM_FAULT_LOSE_IMPORT_RESPONSE'),
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import type { SeededRandom } from './random.js';
+
+/** Exchange Online's per-mailbox limits, all scalable so tests and benchmarks run in seconds. */
+export interface SimulatorLimits {
+  maxConcurrentPerMailbox: number;
+  /** Retry-After sent with a concurrency 429. */
+  concurrencyRetryAfterSeconds: number;
+  requestBudget: { requests: number; windowMs: number };
+  uploadBudget: { bytes: number; windowMs: number };
+}
+
+export const EXCHANGE_LIMITS: SimulatorLimits = {
+  maxConcurrentPerMailbox: 4,
+  concurrencyRetryAfterSeconds: 1,
+  requestBudget: { requests: 10_000, windowMs: 10 * 60_000 },
+  uploadBudget: { bytes: 150 * 1024 * 1024, windowMs: 5 * 60_000 },
+};
+
+export type FaultKind =
+  | 'http429'
+  | 'http503'
+  | 'http504'
+  | 'http401'
+  | 'drop' // connection closed before any answer
+  | 'truncate' // export body cut off part-way
+  | 'loseImportResponse' // the item is created, then the connection closes without an answer
+  | 'expireSession' // the import session is expired when this POST arrives
+  | 'itemError'; // a per-item export error inside a 200
+
+/** Random faults, each a probability per request (or per item for the item-level ones). */
+export interface FaultRates {
+  http503: number;
+  http504: number;
+  drop: number;
+  truncateExport: number;
+  exportItemError: number;
+  /** An asked-for item silently missing from the export response. */
+  exportItemOmitted: number;
+  loseImportResponse: number;
+  /** Retry-After on random 503s (absent when undefined). */
+  retryAfter503Seconds?: number;
+}
+
+export const NO_FAULTS: FaultRates = {
+  http503: 0,
+  http504: 0,
+  drop: 0,
+  truncateExport: 0,
+  exportItemError: 0,
+  exportItemOmitted: 0,
+  loseImportResponse: 0,
+};
+
+/** A fault to inject on the next `times` matching requests; deterministic, for tests. */
+export interface ScriptedFault {
+  fault: FaultKind;
+  /** Operation name (exportItems, importItem, itemDelta…); any when absent. */
+  operation?: string;
+  /** Mailbox id or UPN; any when absent. */
+  mailbox?: string;
+  times?: number;
+  retryAfterSeconds?: number;
+  /** For itemError: the item ids to fail, and the code to fail them with. */
+  itemIds?: string[];
+  code?: string;
+}
+
+interface Window {
+  start: number;
+  used: number;
+}
+
+export interface MailboxCounters {
+  requests: Record<string, number>;
+  /** Most requests seen in flight at once (rejected ones included): never above 4 if clients behave. */
+  maxInFlight: number;
+  inFlight: number;
+  throttled: number;
+  exportCalls: number;
+  exportedItems: number;
+  exportedBytes: number;
+  importPosts: number;
+  importedItems: number;
+  importedBytes: number;
+  importRejected: number;
+}
+
+function newCounters(): MailboxCounters {
+  return { requests: {}, maxInFlight: 0, inFlight: 0, throttled: 0, exportCalls: 0, exportedItems: 0, exportedBytes: 0, importPosts: 0, importedItems: 0, importedBytes: 0, importRejected: 0 };
+}
+
+export type Admission = { ok: true; release: () => void } | { ok: false; retryAfterSeconds: number; code: string; message: string };
+
+/** Per-mailbox admission (concurrency, request and upload budgets), counters and fault decisions. */
+export class ThrottleState {
+  readonly counters = new Map<string, MailboxCounters>();
+  private readonly requestWindows = new Map<string, Window>();
+  private readonly uploadWindows = new Map<string, Window>();
+  scripted: ScriptedFault[] = [];
+
+  constructor(
+    public limits: SimulatorLimits,
+    public faults: FaultRates,
+    private readonly random: SeededRandom,
+  ) {}
+
+  countersFor(mailboxId: string): MailboxCounters {
+    let c = this.counters.get(mailboxId);
+    if (!c) this.counters.set(mailboxId, (c = newCounters()));
+    return c;
+  }
+
+  resetCounters(): void {
+    for (const [id, c] of this.counters) this.counters.set(id, { ...newCounters(), inFlight: c.inFlight });
+  }
+
+  private window(map: Map<string, Window>, key: string, windowMs: number, now: number): Window {
+    let w = map.get(key);
+    if (!w || now - w.start >= windowMs) map.set(key, (w = { start: now, used: 0 }));
+    return w;
+  }
+
+  admit(mailboxId: string, operation: string, now = Date.now()): Admission {
+    const c = this.countersFor(mailboxId);
+    c.requests[operation] = (c.requests[operation] ?? 0) + 1;
+    c.maxInFlight = Math.max(c.maxInFlight, c.inFlight + 1);
+    if (c.inFlight >= this.limits.maxConcurrentPerMailbox) {
+      c.throttled++;
+      return { ok: false, retryAfterSeconds: this.limits.concurrencyRetryAfterSeconds, code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.' };
+    }
+    const rw = this.window(this.requestWindows, mailboxId, this.limits.requestBudget.windowMs, now);
+    if (rw.used >= this.limits.requestBudget.requests) {
+      c.throttled++;
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((rw.start + this.limits.requestBudget.windowMs - now) / 1000)), code: 'ApplicationThrottled', message: 'Application is over its request limit for this mailbox.' };
+    }
+    if (operation === 'importItem') {
+      const uw = this.window(this.uploadWindows, mailboxId, this.limits.uploadBudget.windowMs, now);
+      if (uw.used >= this.limits.uploadBudget.bytes) {
+        c.throttled++;
+        return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((uw.start + this.limits.uploadBudget.windowMs - now) / 1000)), code: 'ApplicationThrottled', message: 'Application is over its IncomingBytes limit.' };
+      }
+    }
+    rw.used++;
+    c.inFlight++;
+    let released = false;
+    return {
+      ok: true,
+      release: () => {
+        if (!released) {
+          released = true;
+          c.inFlight--;
+        }
+      },
+    };
+  }
+
+  /** Upload bytes count against the mailbox's window as they arrive. */
+  addUpload(mailboxId: string, bytes: number, now = Date.now()): void {
+    this.window(this.uploadWindows, mailboxId, this.limits.uploadBudget.windowMs, now).used += bytes;
+  }
+
+  /** The scripted fault for this request, if any (consumed), matched by operation and mailbox. */
+  takeScripted(operation: string, mailboxId: string | undefined, upn: string | undefined, kinds?: FaultKind[]): ScriptedFault | undefined {
+    const at = this.scripted.findIndex(
+      (f) =>
+        (!f.operation || f.operation === operation) &&
+        (!f.mailbox || f.mailbox === mailboxId || f.mailbox.toLowerCase() === upn?.toLowerCase()) &&
+        (!kinds || kinds.includes(f.fault)),
+    );
+    if (at < 0) return undefined;
+    const fault = this.scripted[at]!;
+    fault.times = (fault.times ?? 1) - 1;
+    if (fault.times <= 0) this.scripted.splice(at, 1);
+    return fault;
+  }
+
+  chance(rate: number): boolean {
+    return rate > 0 && this.random.next() < rate;
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Typed failures of the Graph mailbox client. Callers decide on the type, never on message text.
+ * No error carries a token, a client secret or an importUrl: operations are named, URLs are redacted.
+ */
+
+export interface GraphErrorDetails {
+  status: number;
+  code: string;
+  message: string;
+  operation: string;
+  requestId?: string;
+}
+
+/** A request Graph answered with a final (non-retriable, or retries exhausted) error status. */
+export class GraphRequestError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly operation: string;
+  readonly requestId: string | undefined;
+
+  constructor(details: GraphErrorDetails) {
+    super(`${details.operation} failed with ${details.status} ${details.code}: ${details.message}`);
+    this.name = 'GraphRequestError';
+    this.status = details.status;
+    this.code = details.code;
+    this.operation = details.operation;
+    this.requestId = details.requestId;
+  }
+
+  /** 4xx other than 408/429: asking again will not help. */
+  get isPermanent(): boolean {
+    return this.status >= 400 && this.status < 500 && this.status !== 408 && this.status !== 429;
+  }
+}
+
+/** Throttling (429) or service trouble (5xx, network) outlasted the retry budget. */
+export class GraphRetriesExhaustedError extends Error {
+  readonly operation: string;
+  readonly attempts: number;
+  readonly lastReason: string;
+
+  constructor(operation: string, attempts: number, lastReason: string) {
+    super(`${operation} gave up after ${attempts} attempts: ${lastReason}`);
+    this.name = 'GraphRetriesExhaustedError';
+    this.operation = operation;
+    this.attempts = attempts;
+    this.lastReason = lastReason;
+  }
+}
+
+/** A stored delta link that Graph no longer accepts: the collection must be enumerated in full. */
+export class DeltaLinkRejectedError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string) {
+    super(`Graph rejected the stored delta link (${status} ${code}); a full enumeration is needed`);
+    this.name = 'DeltaLinkRejectedError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** The user exists but has no Exchange Online mailbox (or the user does not exist). */
+export class MailboxNotFoundError extends Error {
+  readonly user: string;
+  readonly status: number;
+
+  constructor(user: string, status: number, code: string) {
+    super(`No mailbox for '${user}' (${status} ${code})`);
+    this.name = 'MailboxNotFoundError';
+    this.user = user;
+    this.status = status;
+  }
+}
+
+/** The import session's URL is no longer valid (expired or revoked): get a new session and try again. */
+export class ImportSessionExpiredError extends Error {
+  readonly status: number;
+
+  constructor(status: number) {
+    super(`The import session is no longer valid (${status}); create a new one`);
+    this.name = 'ImportSessionExpiredError';
+    this.status = status;
+  }
+}
+
+/**
+ * The import POST was sent but no answer came back (connection dropped, gateway timeout).
+ * Exchange may or may not have created the item: check the target (search key) before trying again,
+ * or a retry can create a duplicate.
+ */
+export class ImportOutcomeUnknownError extends Error {
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super(`The import may or may not have created the item: ${reason}`);
+    this.name = 'ImportOutcomeUnknownError';
+    this.reason = reason;
+  }
+}
+
+/** An export response that broke off or did not parse: the batch as a whole must be retried or split. */
+export class ExportStreamError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ExportStreamError';
+  }
+}

@@ -1,0 +1,244 @@
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import {
+  GraphRequestError,
+  GraphRetriesExhaustedError,
+} from './errors.js';
+import type { MailboxLimiter} from './mailboxLimiter.js';
+import { type MailboxPermit } from './mailboxLimiter.js';
+import { backoffDelay, defaultRetryOptions, delay, parseRetryAfter, type GraphRetryOptions } from './retry.js';
+
+export interface GraphLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export const silentLogger: GraphLogger = { info: () => {}, warn: () => {} };
+
+export interface GraphHttpOptions {
+  /** Token scope; Graph's own for Graph and for the simulator alike. */
+  scope: string;
+  limiter: MailboxLimiter;
+  retry: GraphRetryOptions;
+  /** Time allowed until response headers arrive. */
+  requestTimeoutInMs: number;
+  logger: GraphLogger;
+  /** Origins a bearer token may be sent to (the configured Graph base). Links elsewhere are refused. */
+  trustedOrigins: string[];
+}
+
+export type RetryPolicy =
+  /** Reads and idempotent writes: retry 429, 5xx and network errors. */
+  | 'idempotent'
+  /** Non-idempotent writes: retry only what the server certainly did not process (429, 503 before processing). */
+  | 'notProcessedOnly';
+
+export interface GraphCall {
+  operation: string;
+  mailboxId?: string;
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  /** A factory, so a retried call sends a fresh body (streams can be read once). */
+  body?: () => string | ReadableStream<Uint8Array>;
+  /** false for the pre-authenticated importUrl: it must never receive the Graph token. */
+  authenticate: boolean;
+  retryPolicy?: RetryPolicy;
+  /** Statuses the caller handles itself (returned, not thrown, never retried). */
+  passStatuses?: number[];
+  signal?: AbortSignal;
+}
+
+/** A response whose body is still open; the mailbox permit is held until `release()`. */
+export interface OpenResponse {
+  response: Response;
+  release(): void;
+}
+
+interface GraphErrorBody {
+  code: string;
+  message: string;
+  requestId?: string;
+}
+
+/** Reads Graph's `{error:{code,message}}`, Outlook's `{Message}`, or falls back to the status text. */
+export async function readErrorBody(response: Response): Promise<GraphErrorBody> {
+  let text = '';
+  try {
+    text = await response.text();
+  } catch {
+    /* body already gone */
+  }
+  const requestId = response.headers.get('request-id') ?? undefined;
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    const error = (parsed.error ?? parsed.Error) as Record<string, unknown> | undefined;
+    if (error && typeof error === 'object') {
+      const inner = (error.innerError ?? error.innererror) as Record<string, unknown> | undefined;
+      return {
+        code: String(error.code ?? error.Code ?? response.status),
+        message: String(error.message ?? error.Message ?? response.statusText),
+        requestId: (inner?.['request-id'] as string | undefined) ?? requestId,
+      };
+    }
+    if (typeof parsed.Message === 'string') return { code: String(response.status), message: parsed.Message, requestId };
+  } catch {
+    /* not JSON */
+  }
+  return { code: String(response.status), message: text.slice(0, 200) || response.statusText, requestId };
+}
+
+function isAbortFrom(signal: AbortSignal | undefined, error: unknown): boolean {
+  return signal?.aborted === true && (error === signal.reason || (error as Error)?.name === 'AbortError');
+}
+
+/**
+ * The transport under the mailbox client: bearer auth with one refresh on 401, the per-mailbox limiter,
+ * Retry-After and backoff, and a header timeout. It never logs a URL's query, a header or a body.
+ */
+export class GraphHttp {
+  private token: AccessToken | undefined;
+  private tokenRequest: Promise<AccessToken> | undefined;
+
+  constructor(
+    private readonly credential: TokenCredential,
+    readonly options: GraphHttpOptions,
+  ) {}
+
+  private async getToken(forceRefresh: boolean): Promise<string> {
+    if (forceRefresh) this.token = undefined;
+    const margin = 2 * 60_000;
+    if (this.token && this.token.expiresOnTimestamp - margin > Date.now()) return this.token.token;
+    this.tokenRequest ??= (async () => {
+      try {
+        const token = await this.credential.getToken(this.options.scope);
+        if (!token) throw new Error('The credential returned no Graph token');
+        return token;
+      } finally {
+        this.tokenRequest = undefined;
+      }
+    })();
+    this.token = await this.tokenRequest;
+    return this.token.token;
+  }
+
+  assertTrusted(url: string): void {
+    const origin = new URL(url).origin;
+    if (!this.options.trustedOrigins.includes(origin)) {
+      throw new Error(`Refusing to send a Graph token to ${origin}: it is not the configured Graph endpoint`);
+    }
+  }
+
+  /** Sends the call; returns the response with its body open (the caller must `release()` once done with it). */
+  async open(call: GraphCall): Promise<OpenResponse> {
+    const { retry, limiter, logger } = this.options;
+    const policy = call.retryPolicy ?? 'idempotent';
+    if (call.authenticate) this.assertTrusted(call.url);
+    let refreshedToken = false;
+    let lastReason = '';
+    for (let attempt = 1; ; attempt++) {
+      call.signal?.throwIfAborted();
+      const permit: MailboxPermit | undefined = call.mailboxId ? await limiter.acquire(call.mailboxId, call.signal) : undefined;
+      let response: Response;
+      const headerTimeout = new AbortController();
+      const timer = setTimeout(() => headerTimeout.abort(new Error('timeout')), this.options.requestTimeoutInMs);
+      const signal = call.signal ? AbortSignal.any([call.signal, headerTimeout.signal]) : headerTimeout.signal;
+      try {
+        const headers: Record<string, string> = { Accept: 'application/json', ...call.headers };
+        if (call.authenticate) headers.Authorization = `Bearer ${await this.getToken(false)}`;
+        const body = call.body?.();
+        response = await fetch(call.url, {
+          method: call.method,
+          headers,
+          body,
+          signal,
+          redirect: 'manual',
+          ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+        } as RequestInit);
+      } catch (error) {
+        clearTimeout(timer);
+        permit?.release();
+        if (isAbortFrom(call.signal, error)) throw error;
+        lastReason = headerTimeout.signal.aborted ? 'no response within the request timeout' : `network error (${(error as Error).message})`;
+        if (policy === 'notProcessedOnly') throw new NetworkFailure(lastReason, { cause: error });
+        if (attempt > retry.maxRetries) throw new GraphRetriesExhaustedError(call.operation, attempt, lastReason);
+        const wait = backoffDelay(attempt, retry);
+        logger.warn(`${call.operation}: ${lastReason}; retrying in ${wait} ms (attempt ${attempt})`);
+        await delay(wait, call.signal);
+        continue;
+      }
+      clearTimeout(timer);
+
+      const status = response.status;
+      if (status < 300 || call.passStatuses?.includes(status)) {
+        if (call.mailboxId && status < 300) limiter.onSuccess(call.mailboxId);
+        return { response, release: () => permit?.release() };
+      }
+
+      // Everything below consumes the error body and frees the permit before deciding.
+      const error = await readErrorBody(response);
+      permit?.release();
+
+      if (status === 401 && call.authenticate && !refreshedToken) {
+        refreshedToken = true;
+        await this.getToken(true);
+        logger.warn(`${call.operation}: 401 ${error.code}; refreshed the token once`);
+        attempt--;
+        continue;
+      }
+
+      const serviceTrouble = status === 500 || status === 502 || status === 503 || status === 504;
+      const retriable =
+        status === 429 || (serviceTrouble && (policy === 'idempotent' || status === 503));
+      if (!retriable) throw new GraphRequestError({ status, ...error, operation: call.operation });
+      lastReason = `${status} ${error.code}`;
+      if (attempt > retry.maxRetries) throw new GraphRetriesExhaustedError(call.operation, attempt, lastReason);
+
+      let wait: number;
+      const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+      if (status === 429) {
+        wait = Math.min(retryAfter ?? retry.defaultRetryAfterInMs, retry.maxRetryAfterInMs);
+        if (call.mailboxId) limiter.onThrottled(call.mailboxId, wait);
+        logger.warn(`${call.operation}: throttled (${error.code}); mailbox paused ${wait} ms`);
+        if (call.mailboxId) continue; // the limiter holds every request of the mailbox until the pause ends
+      } else {
+        wait = retryAfter !== undefined ? Math.min(retryAfter, retry.maxRetryAfterInMs) : backoffDelay(attempt, retry);
+        logger.warn(`${call.operation}: ${status} ${error.code}; retrying in ${wait} ms (attempt ${attempt})`);
+      }
+      await delay(wait, call.signal);
+    }
+  }
+
+  /**
+   * Sends the call and parses a JSON body (small responses: pages, sessions, folders). A body that breaks off
+   * is retried like a network error when the call is idempotent.
+   */
+  async json<T>(call: GraphCall): Promise<{ status: number; body: T }> {
+    const { retry, logger } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      const { response, release } = await this.open(call);
+      try {
+        const text = await response.text();
+        return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+      } catch (error) {
+        const reason = `the response body broke off or was not JSON (${(error as Error).message})`;
+        if ((call.retryPolicy ?? 'idempotent') !== 'idempotent') throw new NetworkFailure(`${call.operation}: ${reason}`, { cause: error });
+        if (attempt > retry.maxRetries) throw new GraphRetriesExhaustedError(call.operation, attempt, reason);
+        const wait = backoffDelay(attempt, retry);
+        logger.warn(`${call.operation}: ${reason}; retrying in ${wait} ms`);
+        await delay(wait, call.signal);
+      } finally {
+        release();
+      }
+    }
+  }
+}
+
+/** A transport failure with no HTTP answer, surfaced to callers that must not retry blindly. */
+export class NetworkFailure extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NetworkFailure';
+  }
+}
+
+export { defaultRetryOptions };

@@ -1,0 +1,40 @@
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { MailboxClient, type MailboxClientOptions } from '../../shared/graph/index.js';
+import { startSimulator, SimTenant, seedTenant, type Simulator, type SimulatorOptions, type TenantSeed } from '../../local/simulator/index.js';
+
+/** Retries fast enough for tests, same logic as production. */
+export const FAST_RETRY = { baseDelayInMs: 5, maxDelayInMs: 50, defaultRetryAfterInMs: 50, maxRetries: 8 };
+
+export async function startSeededSimulator(seed: TenantSeed, options: SimulatorOptions = {}): Promise<Simulator> {
+  const tenant = new SimTenant({ seed: options.seed ?? 7 });
+  seedTenant(tenant, seed);
+  return startSimulator({ ...options, tenant });
+}
+
+/** A credential that asks the simulator for a new token every time (so a 401 refresh gets a new one). */
+export class SimulatorIssuedCredential implements TokenCredential {
+  calls = 0;
+  constructor(private readonly sim: Simulator) {}
+  async getToken(): Promise<AccessToken> {
+    this.calls++;
+    return this.sim.issueToken();
+  }
+}
+
+export function clientFor(sim: Simulator, options: MailboxClientOptions = {}): { client: MailboxClient; credential: SimulatorIssuedCredential } {
+  const credential = new SimulatorIssuedCredential(sim);
+  const client = new MailboxClient(credential, { baseUrl: sim.baseUrl, retry: FAST_RETRY, ...options });
+  return { client, credential };
+}
+
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const value of iterable) out.push(value);
+  return out;
+}
+
+export async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(chunk);
+  return Buffer.concat(parts);
+}
