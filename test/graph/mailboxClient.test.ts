@@ -343,7 +343,8 @@ describe('import', () => {
 
   it('is rejected when a byte was changed', async () => {
     const bytes = Buffer.from(await exportBytes([...sim.tenant.mailbox(upn).items.keys()][7]!));
-    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] = bytes[middle]! ^ 0x01;
     const session = await client.createImportSession(mailboxId);
     await expect(client.importItem(session, { folderId: 'inbox', openData: () => Readable.from([bytes]) })).rejects.toMatchObject({ status: 400, code: 'ErrorCorruptData' });
   });
