@@ -45,7 +45,9 @@ export function matchesFilter(entity: Record<string, unknown>, filter: Compariso
 export function applySelect(entity: Record<string, unknown>, select: string | null): Record<string, unknown> {
   if (!select) return entity;
   const keep = new Set(select.split(',').map((s) => s.trim()));
-  return Object.fromEntries(Object.entries(entity).filter(([key]) => key === 'id' || key.startsWith('@odata') || key === 'singleValueExtendedProperties' || keep.has(key)));
+  // Graph returns parentMailboxUrl whatever $select says (see the docs' list-folders example).
+  const always = new Set(['id', 'parentMailboxUrl', 'singleValueExtendedProperties']);
+  return Object.fromEntries(Object.entries(entity).filter(([key]) => always.has(key) || key.startsWith('@odata') || keep.has(key)));
 }
 
 /** Normalises 'String 0x37' and 'string 0x0037' to one key. */

@@ -452,6 +452,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         '@odata.context': `${baseUrl}/${version}/$metadata#users('${encodeURIComponent(user)}')/settings/exchange/$entity`,
         primaryMailboxId: mailboxId,
       };
+      const archive = tenant.mailboxes.get(mailboxId)?.archiveMailboxId;
+      if (version === 'beta' && archive) body.inPlaceArchiveMailboxId = archive;
       sendJson(res, 200, body);
       return;
     }
@@ -526,6 +528,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         const item = mailbox.items.get(rest[3]!);
         if (!item || item.folderId !== folder.id) throw new SimHttpError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
         sendJson(res, 200, { '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes/${mailbox.id}/folders('${rest[1]}')/items/$entity`, ...applySelect(expand.length ? { ...itemJson(item), singleValueExtendedProperties: itemExtendedProperties(item, expand) } : itemJson(item), select) });
+        return;
+      }
+      case 'updateFolder': {
+        const folder = folderOf(rest[1]!);
+        let patch: { displayName?: unknown };
+        try {
+          patch = JSON.parse(await readSmallBody(req)) as typeof patch;
+        } catch {
+          throw new SimHttpError(400, 'BadRequest', 'The request body is not valid JSON.');
+        }
+        if (patch.displayName !== undefined) {
+          if (typeof patch.displayName !== 'string' || !patch.displayName.trim()) throw new SimHttpError(400, 'ErrorInvalidRequest', 'displayName must be a non-empty string.');
+          tenant.renameFolder(mailbox, folder.id, patch.displayName);
+        }
+        sendJson(res, 200, { '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes('${encodeURIComponent(mailbox.id)}')/folders/$entity`, ...folderJson(baseUrl, version, mailbox, folder) });
         return;
       }
       case 'deleteItem': {
@@ -660,7 +677,10 @@ function operationOf(method: string, rest: string[]): string | undefined {
   if (rest.length === 1 && first === 'createImportSession' && method === 'POST') return 'createImportSession';
   if (first !== 'folders') return undefined;
   if (rest.length === 1) return method === 'GET' ? 'listFolders' : method === 'POST' ? 'createFolder' : undefined;
-  if (rest.length === 2) return method !== 'GET' ? undefined : second === 'delta' ? 'folderDelta' : 'getFolder';
+  if (rest.length === 2) {
+    if (method === 'PATCH' && second !== 'delta') return 'updateFolder';
+    return method !== 'GET' ? undefined : second === 'delta' ? 'folderDelta' : 'getFolder';
+  }
   if (rest.length === 3 && third === 'childFolders') return method === 'GET' ? 'listChildFolders' : method === 'POST' ? 'createFolder' : undefined;
   if (rest.length === 3 && third === 'items' && method === 'GET') return 'listItems';
   if (rest.length === 4 && third === 'items' && fourth === 'delta' && method === 'GET') return 'itemDelta';

@@ -64,6 +64,8 @@ export class SimMailbox {
   readonly itemTombstones: Tombstone[] = [];
   readonly folderTombstones: Tombstone[] = [];
   seq = 0;
+  /** The in-place archive's mailbox id, when the mailbox has one (reported on beta only, as Graph does). */
+  archiveMailboxId: string | undefined;
   /** Bumped to invalidate every delta and skip token issued so far. */
   deltaGeneration = 1;
   rootFolderId = '';
@@ -108,6 +110,8 @@ export class SimMailbox {
 }
 
 export interface NewItem {
+  /** Normally assigned by the simulator. */
+  id?: string;
   type?: string;
   subject?: string;
   senderEmail?: string;
@@ -166,10 +170,10 @@ export class SimTenant {
     return `CQAAABYAAAC${this.random.bytes(12).toString('base64')}`;
   }
 
-  addMailbox(upn: string, options: { kind?: MailboxKind; displayName?: string } = {}): SimMailbox {
-    const id = `MBX:${this.guid()}@${this.tenantId}`;
+  addMailbox(upn: string, options: { kind?: MailboxKind; displayName?: string; id?: string; rootFolderId?: string } = {}): SimMailbox {
+    const id = options.id ?? `MBX:${this.guid()}@${this.tenantId}`;
     const mailbox = new SimMailbox(id, upn, options.displayName ?? upn.split('@')[0]!, options.kind ?? 'user');
-    const root: SimFolder = { id: this.newId('AQMkAD'), displayName: '', parentFolderId: this.newId('AQMkAD'), type: 'IPF.Note', wellKnownName: 'msgfolderroot', seq: mailbox.nextSeq() };
+    const root: SimFolder = { id: options.rootFolderId ?? this.newId('AQMkAD'), displayName: '', parentFolderId: this.newId('AQMkAD'), type: 'IPF.Note', wellKnownName: 'msgfolderroot', seq: mailbox.nextSeq() };
     mailbox.rootFolderId = root.id;
     mailbox.folders.set(root.id, root);
     for (const wk of WELL_KNOWN_FOLDERS) {
@@ -195,10 +199,10 @@ export class SimTenant {
     return mailbox;
   }
 
-  addFolder(mailbox: SimMailbox, parentFolderId: string, displayName: string, type = 'IPF.Note'): SimFolder {
+  addFolder(mailbox: SimMailbox, parentFolderId: string, displayName: string, type = 'IPF.Note', id?: string): SimFolder {
     const parent = mailbox.folderByIdOrName(parentFolderId);
     if (!parent) throw new Error(`No folder '${parentFolderId}'`);
-    const folder: SimFolder = { id: this.newId('AQMkAD'), displayName, parentFolderId: parent.id, type, wellKnownName: null, seq: mailbox.nextSeq() };
+    const folder: SimFolder = { id: id ?? this.newId('AQMkAD'), displayName, parentFolderId: parent.id, type, wellKnownName: null, seq: mailbox.nextSeq() };
     mailbox.folders.set(folder.id, folder);
     return folder;
   }
@@ -240,7 +244,7 @@ export class SimTenant {
     };
     const spec: PayloadSpec = { ...base, bodyLength: bodyLengthFor(item.exportedLength ?? this.exportedLengthFor(size), base) };
     const simItem: SimItem = {
-      id: this.newId(),
+      id: item.id ?? this.newId(),
       folderId: folder.id,
       changeKey: this.newChangeKey(),
       type: spec.messageClass,
@@ -283,6 +287,14 @@ export class SimTenant {
     const item = this.requireItem(mailbox, itemId);
     mailbox.items.delete(itemId);
     mailbox.itemTombstones.push({ id: item.id, folderId: item.folderId, seq: mailbox.nextSeq() });
+  }
+
+  renameFolder(mailbox: SimMailbox, folderId: string, displayName: string): SimFolder {
+    const folder = mailbox.folderByIdOrName(folderId);
+    if (!folder) throw new Error(`No folder '${folderId}'`);
+    folder.displayName = displayName;
+    folder.seq = mailbox.nextSeq();
+    return folder;
   }
 
   deleteFolder(mailbox: SimMailbox, folderId: string): void {

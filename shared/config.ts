@@ -1,0 +1,169 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the app reads, with its default. Read once at start-up into a typed object; a missing or
+ * malformed value fails with a message naming the setting. README's settings table lists the same.
+ */
+export const SETTINGS = {
+  MAILBOX_VAULT_GRAPH_BASE_URL: { default: 'https://graph.microsoft.com', description: "Graph's origin (the simulator's URL for local runs)" },
+  MAILBOX_VAULT_GRAPH_API_VERSION: { default: 'v1.0', description: "'v1.0' (primary and shared mailboxes) or 'beta'" },
+  MAILBOX_VAULT_GRAPH_CREDENTIAL: { default: 'managedIdentity', description: "'managedIdentity', 'clientSecret' or 'clientCertificate' (both from Key Vault), or 'staticToken' (simulator only)" },
+  MAILBOX_VAULT_TENANT_ID: { default: '', description: 'Entra tenant of the app registration (clientSecret / clientCertificate)' },
+  MAILBOX_VAULT_CLIENT_ID: { default: '', description: 'Application (client) id of the app registration (clientSecret / clientCertificate)' },
+  MAILBOX_VAULT_KEY_VAULT_URL: { default: '', description: 'Key Vault holding the Graph client secret or certificate' },
+  MAILBOX_VAULT_GRAPH_SECRET_NAME: { default: 'graph-client-credential', description: 'Key Vault secret with the client secret, or the PEM certificate and key' },
+  MAILBOX_VAULT_GRAPH_STATIC_TOKEN: { default: '', description: 'Bearer token for the simulator; refused for graph.microsoft.com' },
+  MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID: { default: '', description: "Client id of the app's user-assigned managed identity (system-assigned when empty)" },
+  MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: { default: '4', description: 'Graph requests in flight per mailbox per instance, 1 to 4' },
+  MAILBOX_VAULT_GRAPH_TIMEOUT_MS: { default: '100000', description: 'Time allowed for a Graph response to start' },
+  MAILBOX_VAULT_STORAGE_ACCOUNT_URL: { default: '', description: "Vault storage account blob endpoint, reached with the managed identity" },
+  MAILBOX_VAULT_STORAGE_CONNECTION_STRING: { default: '', description: 'Connection string for Azurite (local runs only; Azure uses the URL)' },
+  MAILBOX_VAULT_CONTAINER: { default: 'mailbox-vault', description: 'Blob container holding the vault' },
+  MAILBOX_VAULT_TASK_HUB: { default: 'mailboxvault', description: 'Durable Functions task hub name (host.json)' },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export type GraphCredentialKind = 'managedIdentity' | 'clientSecret' | 'clientCertificate' | 'staticToken';
+
+export interface GraphConfig {
+  baseUrl: string;
+  apiVersion: 'v1.0' | 'beta';
+  credential:
+    | { kind: 'managedIdentity'; managedIdentityClientId?: string }
+    | { kind: 'clientSecret' | 'clientCertificate'; tenantId: string; clientId: string; keyVaultUrl: string; secretName: string; managedIdentityClientId?: string }
+    | { kind: 'staticToken'; token: string };
+  maxConcurrentRequestsPerMailbox: number;
+  requestTimeoutInMs: number;
+}
+
+export interface StorageConfig {
+  /** Exactly one of the two. */
+  accountUrl?: string;
+  connectionString?: string;
+  containerName: string;
+  managedIdentityClientId?: string;
+}
+
+export interface AppConfig {
+  graph: GraphConfig;
+  storage: StorageConfig;
+  taskHub: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const httpsOrLoopback = (value: string) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(url.hostname));
+  } catch {
+    return false;
+  }
+};
+
+const Raw = z.object({
+  MAILBOX_VAULT_GRAPH_BASE_URL: z.string().refine(httpsOrLoopback, 'must be an https URL (or http on loopback, for the simulator)'),
+  MAILBOX_VAULT_GRAPH_API_VERSION: z.enum(['v1.0', 'beta']),
+  MAILBOX_VAULT_GRAPH_CREDENTIAL: z.enum(['managedIdentity', 'clientSecret', 'clientCertificate', 'staticToken']),
+  MAILBOX_VAULT_TENANT_ID: z.string(),
+  MAILBOX_VAULT_CLIENT_ID: z.string(),
+  MAILBOX_VAULT_KEY_VAULT_URL: z.string(),
+  MAILBOX_VAULT_GRAPH_SECRET_NAME: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits, dashes)'),
+  MAILBOX_VAULT_GRAPH_STATIC_TOKEN: z.string(),
+  MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID: z.string(),
+  MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(4),
+  MAILBOX_VAULT_GRAPH_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000),
+  MAILBOX_VAULT_STORAGE_ACCOUNT_URL: z.string(),
+  MAILBOX_VAULT_STORAGE_CONNECTION_STRING: z.string(),
+  MAILBOX_VAULT_CONTAINER: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid blob container name (3-63 lower-case letters, digits, single dashes)'),
+  MAILBOX_VAULT_TASK_HUB: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,44}$/, 'must be 3-45 letters and digits, starting with a letter'),
+});
+
+/** Reads and validates the app's settings from the environment (app settings in Azure, local.settings.json locally). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const input = Object.fromEntries(
+    (Object.keys(SETTINGS) as SettingName[]).map((name) => {
+      const value = env[name];
+      return [name, value === undefined || value.trim() === '' ? SETTINGS[name].default : value.trim()];
+    }),
+  );
+  const parsed = Raw.safeParse(input);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${String(issue.path[0])}: ${issue.message} (got '${String(input[String(issue.path[0])] ?? '')}')`);
+    throw new ConfigError(problems);
+  }
+  const raw = parsed.data;
+  const miClientId = raw.MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID || undefined;
+
+  let credential: GraphConfig['credential'];
+  switch (raw.MAILBOX_VAULT_GRAPH_CREDENTIAL) {
+    case 'managedIdentity':
+      credential = miClientId ? { kind: 'managedIdentity', managedIdentityClientId: miClientId } : { kind: 'managedIdentity' };
+      break;
+    case 'clientSecret':
+    case 'clientCertificate': {
+      const kind = raw.MAILBOX_VAULT_GRAPH_CREDENTIAL;
+      for (const name of ['MAILBOX_VAULT_TENANT_ID', 'MAILBOX_VAULT_CLIENT_ID', 'MAILBOX_VAULT_KEY_VAULT_URL'] as const) {
+        if (!raw[name]) problems.push(`${name}: required when MAILBOX_VAULT_GRAPH_CREDENTIAL is '${kind}'`);
+      }
+      if (raw.MAILBOX_VAULT_KEY_VAULT_URL && !/^https:\/\/[^/]+\/?$/.test(raw.MAILBOX_VAULT_KEY_VAULT_URL)) {
+        problems.push(`MAILBOX_VAULT_KEY_VAULT_URL: must be the vault's https URL, such as https://my-vault.vault.azure.net (got '${raw.MAILBOX_VAULT_KEY_VAULT_URL}')`);
+      }
+      credential = {
+        kind,
+        tenantId: raw.MAILBOX_VAULT_TENANT_ID,
+        clientId: raw.MAILBOX_VAULT_CLIENT_ID,
+        keyVaultUrl: raw.MAILBOX_VAULT_KEY_VAULT_URL,
+        secretName: raw.MAILBOX_VAULT_GRAPH_SECRET_NAME,
+        ...(miClientId ? { managedIdentityClientId: miClientId } : {}),
+      };
+      break;
+    }
+    case 'staticToken':
+      if (!raw.MAILBOX_VAULT_GRAPH_STATIC_TOKEN) problems.push("MAILBOX_VAULT_GRAPH_STATIC_TOKEN: required when MAILBOX_VAULT_GRAPH_CREDENTIAL is 'staticToken'");
+      if (new URL(raw.MAILBOX_VAULT_GRAPH_BASE_URL).hostname.endsWith('graph.microsoft.com')) {
+        problems.push("MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken' is for the simulator only; use a managed identity or a Key Vault credential for Microsoft Graph");
+      }
+      credential = { kind: 'staticToken', token: raw.MAILBOX_VAULT_GRAPH_STATIC_TOKEN };
+      break;
+  }
+
+  const accountUrl = raw.MAILBOX_VAULT_STORAGE_ACCOUNT_URL || undefined;
+  const connectionString = raw.MAILBOX_VAULT_STORAGE_CONNECTION_STRING || undefined;
+  if (!accountUrl && !connectionString) {
+    problems.push('MAILBOX_VAULT_STORAGE_ACCOUNT_URL: required (or MAILBOX_VAULT_STORAGE_CONNECTION_STRING for Azurite)');
+  }
+  if (accountUrl && connectionString) {
+    problems.push('MAILBOX_VAULT_STORAGE_CONNECTION_STRING: set either it or MAILBOX_VAULT_STORAGE_ACCOUNT_URL, not both');
+  }
+  if (accountUrl && !httpsOrLoopback(accountUrl)) {
+    problems.push(`MAILBOX_VAULT_STORAGE_ACCOUNT_URL: must be an https URL (got '${accountUrl}')`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    graph: {
+      baseUrl: raw.MAILBOX_VAULT_GRAPH_BASE_URL.replace(/\/+$/, ''),
+      apiVersion: raw.MAILBOX_VAULT_GRAPH_API_VERSION,
+      credential,
+      maxConcurrentRequestsPerMailbox: raw.MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY,
+      requestTimeoutInMs: raw.MAILBOX_VAULT_GRAPH_TIMEOUT_MS,
+    },
+    storage: {
+      ...(accountUrl ? { accountUrl } : {}),
+      ...(connectionString ? { connectionString } : {}),
+      containerName: raw.MAILBOX_VAULT_CONTAINER,
+      ...(miClientId ? { managedIdentityClientId: miClientId } : {}),
+    },
+    taskHub: raw.MAILBOX_VAULT_TASK_HUB,
+  };
+}
