@@ -1,0 +1,35 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Every blob name in the vault comes from here. Graph ids hold '/', '+', '=', ':' and '@', and a mailbox id
+ * is personal data, so ids never appear in names: each becomes a fixed-length hash key.
+ */
+export function keyOf(id: string): string {
+  return createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 32);
+}
+
+/** Sortable, URL-safe snapshot id from the run's time and id: `20261123T020000Z-1a2b3c4d`. */
+export function snapshotIdFor(runStartedAt: Date | string, runId: string): string {
+  const stamp = new Date(runStartedAt).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return `${stamp}-${keyOf(runId).slice(0, 8)}`;
+}
+
+export const layout = {
+  mailboxPrefix: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/`,
+  itemVersion: (mailboxId: string, itemId: string, changeKey: string) =>
+    `mailboxes/${keyOf(mailboxId)}/items/${keyOf(itemId)}/${keyOf(changeKey)}`,
+  snapshotsPrefix: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/snapshots/`,
+  manifest: (mailboxId: string, snapshotId: string) => `mailboxes/${keyOf(mailboxId)}/snapshots/${snapshotId}/manifest`,
+  snapshotRecord: (mailboxId: string, snapshotId: string) => `mailboxes/${keyOf(mailboxId)}/snapshots/${snapshotId}.json`,
+  deltaState: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/state/delta.json`,
+  runMailboxes: (runId: string) => `runs/${runId}/mailboxes.json`,
+  runPlan: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan.ndjson`,
+  runPlanIndex: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan-index.json`,
+  runChanges: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/changes.ndjson.gz`,
+  runNextDelta: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/delta-next.json`,
+  runBatchResult: (runId: string, mailboxId: string, batch: number) => `runs/${runId}/${keyOf(mailboxId)}/results/${String(batch).padStart(6, '0')}.json`,
+  runBatchResultsPrefix: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/results/`,
+  runMailboxResult: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/result.json`,
+  runMailboxResultsPrefix: (runId: string) => `runs/${runId}/`,
+  runReport: (runId: string) => `runs/${runId}/report.json`,
+} as const;

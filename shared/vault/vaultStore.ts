@@ -1,0 +1,212 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { RestError, type BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+
+export interface StoredVersion {
+  blobName: string;
+  sha256: string;
+  length: number;
+  /** False when the version was already in the vault (a retried activity): nothing was written. */
+  written: boolean;
+}
+
+export interface VaultStoreOptions {
+  /** Block size for item uploads; memory per upload is about blockSize × blockConcurrency. */
+  blockSizeInBytes?: number;
+  blockConcurrency?: number;
+}
+
+/** Thrown when a stored version's recorded SHA-256 differs from the bytes just exported for the same version. */
+export class VersionConflictError extends Error {
+  constructor(blobName: string) {
+    super(`The vault already holds different bytes for ${blobName}`);
+    this.name = 'VersionConflictError';
+  }
+}
+
+function isStatus(error: unknown, ...statuses: number[]): boolean {
+  return error instanceof RestError && statuses.includes(error.statusCode ?? 0);
+}
+
+/**
+ * The vault's blob container: write-once item versions written as a stream (hashing as the blocks go up, the
+ * SHA-256 landing in the blob's metadata at commit), JSON records, and gzip NDJSON streams for manifests.
+ */
+export class VaultStore {
+  readonly container: ContainerClient;
+  private readonly blockSize: number;
+  private readonly blockConcurrency: number;
+
+  constructor(service: BlobServiceClient, containerName: string, options: VaultStoreOptions = {}) {
+    this.container = service.getContainerClient(containerName);
+    this.blockSize = options.blockSizeInBytes ?? 4 * 1024 * 1024;
+    this.blockConcurrency = options.blockConcurrency ?? 2;
+  }
+
+  async ensureContainer(): Promise<void> {
+    await this.container.createIfNotExists();
+  }
+
+  /**
+   * Streams one exported item into its write-once blob. Blocks are staged as they fill while the SHA-256 runs
+   * over the same bytes; the commit carries the hash and size in metadata and `If-None-Match: *`, so a version
+   * is written once. If it already exists (a retry), its recorded hash must match.
+   */
+  async writeItemVersion(blobName: string, data: AsyncIterable<Buffer>): Promise<StoredVersion> {
+    const blob = this.container.getBlockBlobClient(blobName);
+    const hash = createHash('sha256');
+    const blockIds: string[] = [];
+    const inFlight = new Set<Promise<void>>();
+    const uploadPrefix = randomUUID().replace(/-/g, '').slice(0, 16);
+    let pending: Buffer[] = [];
+    let pendingLength = 0;
+    let length = 0;
+
+    const stage = async (block: Buffer) => {
+      const id = Buffer.from(`${uploadPrefix}-${String(blockIds.length).padStart(6, '0')}`).toString('base64');
+      blockIds.push(id);
+      const upload = blob.stageBlock(id, block, block.length).then(() => undefined);
+      inFlight.add(upload);
+      void upload.finally(() => inFlight.delete(upload)).catch(() => undefined);
+      if (inFlight.size >= this.blockConcurrency) await Promise.race(inFlight);
+    };
+
+    for await (const chunk of data) {
+      hash.update(chunk);
+      length += chunk.length;
+      pending.push(chunk);
+      pendingLength += chunk.length;
+      while (pendingLength >= this.blockSize) {
+        const joined = Buffer.concat(pending, pendingLength);
+        await stage(joined.subarray(0, this.blockSize));
+        const rest = joined.subarray(this.blockSize);
+        pending = rest.length ? [rest] : [];
+        pendingLength = rest.length;
+      }
+    }
+    if (pendingLength > 0 || blockIds.length === 0) await stage(Buffer.concat(pending, pendingLength));
+    await Promise.all(inFlight);
+    const sha256 = hash.digest('hex');
+    try {
+      await blob.commitBlockList(blockIds, {
+        metadata: { sha256, length: String(length) },
+        conditions: { ifNoneMatch: '*' },
+        blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
+      });
+      return { blobName, sha256, length, written: true };
+    } catch (error) {
+      if (!isStatus(error, 409, 412)) throw error;
+      const existing = await blob.getProperties();
+      if (existing.metadata?.sha256 !== sha256) throw new VersionConflictError(blobName);
+      return { blobName, sha256, length, written: false };
+    }
+  }
+
+  /** Recorded hash and size of a stored version, or undefined when it is not in the vault. */
+  async getItemVersion(blobName: string): Promise<{ sha256: string; length: number } | undefined> {
+    try {
+      const props = await this.container.getBlockBlobClient(blobName).getProperties();
+      return { sha256: props.metadata?.sha256 ?? '', length: Number(props.metadata?.length ?? props.contentLength ?? 0) };
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  async openItemVersion(blobName: string, signal?: AbortSignal): Promise<Readable> {
+    const response = await this.container.getBlockBlobClient(blobName).download(0, undefined, { abortSignal: signal });
+    return response.readableStreamBody as Readable;
+  }
+
+  async writeJson(blobName: string, value: unknown, options: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
+    const text = JSON.stringify(value, null, 1);
+    try {
+      await this.container.getBlockBlobClient(blobName).upload(text, Buffer.byteLength(text), {
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+        ...(options.onlyIfAbsent ? { conditions: { ifNoneMatch: '*' } } : {}),
+      });
+      return true;
+    } catch (error) {
+      if (options.onlyIfAbsent && isStatus(error, 409, 412)) return false;
+      throw error;
+    }
+  }
+
+  async readJson<T>(blobName: string): Promise<T | undefined> {
+    try {
+      const buffer = await this.container.getBlockBlobClient(blobName).downloadToBuffer();
+      return JSON.parse(buffer.toString('utf8')) as T;
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  async writeText(blobName: string, text: string, contentType = 'application/x-ndjson'): Promise<void> {
+    await this.container.getBlockBlobClient(blobName).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: contentType } });
+  }
+
+  async readRange(blobName: string, offset: number, count: number): Promise<Buffer> {
+    return this.container.getBlockBlobClient(blobName).downloadToBuffer(offset, count);
+  }
+
+  /** Writes records as gzip NDJSON from an async source, never holding the whole file. Returns its SHA-256. */
+  async writeNdjsonGz(blobName: string, records: AsyncIterable<unknown> | Iterable<unknown>): Promise<{ sha256: string; count: number }> {
+    const hash = createHash('sha256');
+    let count = 0;
+    async function* lines() {
+      for await (const record of records as AsyncIterable<unknown>) {
+        count++;
+        yield `${JSON.stringify(record)}\n`;
+      }
+    }
+    const gzip = createGzip();
+    const hashed = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    const upload = this.container.getBlockBlobClient(blobName).uploadStream(hashed, 1024 * 1024, 2, {
+      blobHTTPHeaders: { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' },
+    });
+    await Promise.all([pipeline(Readable.from(lines()), gzip, hashed), upload]);
+    return { sha256: hash.digest('hex'), count };
+  }
+
+  /** Reads gzip NDJSON record by record; an absent blob reads as empty when `missingOk`. */
+  async *readNdjsonGz<T>(blobName: string, options: { missingOk?: boolean } = {}): AsyncGenerator<T> {
+    let body: Readable;
+    try {
+      const response = await this.container.getBlockBlobClient(blobName).download();
+      body = response.readableStreamBody as Readable;
+    } catch (error) {
+      if (options.missingOk && isStatus(error, 404)) return;
+      throw error;
+    }
+    const gunzip = createGunzip();
+    body.on('error', (e) => gunzip.destroy(e));
+    body.pipe(gunzip);
+    const decoder = new StringDecoder('utf8');
+    let carry = '';
+    for await (const chunk of gunzip) {
+      const text = carry + decoder.write(chunk as Buffer);
+      const lines = text.split('\n');
+      carry = lines.pop() ?? '';
+      for (const line of lines) if (line) yield JSON.parse(line) as T;
+    }
+    carry += decoder.end();
+    if (carry) yield JSON.parse(carry) as T;
+  }
+
+  async *listNames(prefix: string): AsyncGenerator<string> {
+    for await (const blob of this.container.listBlobsFlat({ prefix })) yield blob.name;
+  }
+
+  async deleteIfExists(blobName: string): Promise<void> {
+    await this.container.getBlobClient(blobName).deleteIfExists();
+  }
+}
