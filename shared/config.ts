@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 
 /**
@@ -16,10 +17,19 @@ export const SETTINGS = {
   MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID: { default: '', description: "Client id of the app's user-assigned managed identity (system-assigned when empty)" },
   MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: { default: '4', description: 'Graph requests in flight per mailbox per instance, 1 to 4' },
   MAILBOX_VAULT_GRAPH_TIMEOUT_MS: { default: '100000', description: 'Time allowed for a Graph response to start' },
+  MAILBOX_VAULT_GRAPH_MAX_RETRIES: { default: '10', description: 'Retries of a Graph call on 429, 5xx and network errors' },
+  MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: { default: '1000', description: 'First backoff after a 5xx or network error (doubles each time, with jitter)' },
   MAILBOX_VAULT_STORAGE_ACCOUNT_URL: { default: '', description: "Vault storage account blob endpoint, reached with the managed identity" },
   MAILBOX_VAULT_STORAGE_CONNECTION_STRING: { default: '', description: 'Connection string for Azurite (local runs only; Azure uses the URL)' },
   MAILBOX_VAULT_CONTAINER: { default: 'mailbox-vault', description: 'Blob container holding the vault' },
   MAILBOX_VAULT_TASK_HUB: { default: 'mailboxvault', description: 'Durable Functions task hub name (host.json)' },
+  MAILBOX_VAULT_BACKUP_SCHEDULE: { default: '0 0 2 * * *', description: 'NCRONTAB (six fields, UTC) of the scheduled backup; default 02:00 nightly' },
+  MAILBOX_VAULT_SCOPE_USERS: { default: '', description: 'Mailboxes in scope: UPNs separated by commas or semicolons (primary or shared)' },
+  MAILBOX_VAULT_SCOPE_GROUP_ID: { default: '', description: 'Object id of an Entra group whose members are in scope (with or instead of the list)' },
+  MAILBOX_VAULT_MAILBOX_WAVE_SIZE: { default: '10', description: 'Mailboxes backed up in parallel (each has its own Graph budget)' },
+  MAILBOX_VAULT_EXPORT_CONCURRENCY: { default: '3', description: 'exportItems calls in flight per mailbox, 1 to 4' },
+  MAILBOX_VAULT_EXPORT_BATCH_MB: { default: '24', description: 'Reported size (MB) packed into one exportItems call, at most 20 items' },
+  MAILBOX_VAULT_WINDOWS_PER_EPISODE: { default: '20', description: 'Export windows before an orchestration continues as new (bounds history)' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -35,6 +45,8 @@ export interface GraphConfig {
     | { kind: 'staticToken'; token: string };
   maxConcurrentRequestsPerMailbox: number;
   requestTimeoutInMs: number;
+  maxRetries: number;
+  retryBaseDelayInMs: number;
 }
 
 export interface StorageConfig {
@@ -45,10 +57,20 @@ export interface StorageConfig {
   managedIdentityClientId?: string;
 }
 
+export interface BackupConfig {
+  schedule: string;
+  scope: { users: string[]; groupId?: string };
+  waveSize: number;
+  exportConcurrency: number;
+  batchReportedBytes: number;
+  windowsPerEpisode: number;
+}
+
 export interface AppConfig {
   graph: GraphConfig;
   storage: StorageConfig;
   taskHub: string;
+  backup: BackupConfig;
 }
 
 export class ConfigError extends Error {
@@ -81,11 +103,30 @@ const Raw = z.object({
   MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID: z.string(),
   MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_GRAPH_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000),
+  MAILBOX_VAULT_GRAPH_MAX_RETRIES: z.coerce.number().int().min(0).max(50),
+  MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: z.coerce.number().int().min(1).max(60_000),
   MAILBOX_VAULT_STORAGE_ACCOUNT_URL: z.string(),
   MAILBOX_VAULT_STORAGE_CONNECTION_STRING: z.string(),
   MAILBOX_VAULT_CONTAINER: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid blob container name (3-63 lower-case letters, digits, single dashes)'),
   MAILBOX_VAULT_TASK_HUB: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,44}$/, 'must be 3-45 letters and digits, starting with a letter'),
+  MAILBOX_VAULT_BACKUP_SCHEDULE: z.string().refine(isNcrontab, 'must be a six-field NCRONTAB expression, such as 0 0 2 * * *'),
+  MAILBOX_VAULT_SCOPE_USERS: z.string(),
+  MAILBOX_VAULT_SCOPE_GROUP_ID: z.string().regex(/^$|^[0-9a-fA-F-]{36}$/, 'must be a group object id (GUID)'),
+  MAILBOX_VAULT_MAILBOX_WAVE_SIZE: z.coerce.number().int().min(1).max(200),
+  MAILBOX_VAULT_EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
+  MAILBOX_VAULT_EXPORT_BATCH_MB: z.coerce.number().min(1).max(200),
+  MAILBOX_VAULT_WINDOWS_PER_EPISODE: z.coerce.number().int().min(1).max(500),
 });
+
+function isNcrontab(value: string): boolean {
+  if (value.trim().split(/\s+/).length !== 6) return false;
+  try {
+    new Cron(value, { paused: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Reads and validates the app's settings from the environment (app settings in Azure, local.settings.json locally). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -157,6 +198,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       credential,
       maxConcurrentRequestsPerMailbox: raw.MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY,
       requestTimeoutInMs: raw.MAILBOX_VAULT_GRAPH_TIMEOUT_MS,
+      maxRetries: raw.MAILBOX_VAULT_GRAPH_MAX_RETRIES,
+      retryBaseDelayInMs: raw.MAILBOX_VAULT_GRAPH_RETRY_BASE_MS,
     },
     storage: {
       ...(accountUrl ? { accountUrl } : {}),
@@ -165,5 +208,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ...(miClientId ? { managedIdentityClientId: miClientId } : {}),
     },
     taskHub: raw.MAILBOX_VAULT_TASK_HUB,
+    backup: {
+      schedule: raw.MAILBOX_VAULT_BACKUP_SCHEDULE,
+      scope: {
+        users: raw.MAILBOX_VAULT_SCOPE_USERS.split(/[,;\s]+/).map((u) => u.trim()).filter(Boolean),
+        ...(raw.MAILBOX_VAULT_SCOPE_GROUP_ID ? { groupId: raw.MAILBOX_VAULT_SCOPE_GROUP_ID } : {}),
+      },
+      waveSize: raw.MAILBOX_VAULT_MAILBOX_WAVE_SIZE,
+      exportConcurrency: raw.MAILBOX_VAULT_EXPORT_CONCURRENCY,
+      batchReportedBytes: Math.round(raw.MAILBOX_VAULT_EXPORT_BATCH_MB * 1024 * 1024),
+      windowsPerEpisode: raw.MAILBOX_VAULT_WINDOWS_PER_EPISODE,
+    },
   };
 }

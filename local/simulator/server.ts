@@ -457,6 +457,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       sendJson(res, 200, body);
       return;
     }
+    // /groups/{id}/transitiveMembers/microsoft.graph.user
+    if (segments[0] === 'groups' && segments.length === 4 && segments[2] === 'transitiveMembers' && segments[3] === 'microsoft.graph.user' && method === 'GET') {
+      await latency();
+      const members = tenant.groups.get(segments[1]!);
+      if (!members) throw new SimHttpError(404, 'Request_ResourceNotFound', `Resource '${segments[1]}' does not exist or one of its queried reference-property objects are not present.`);
+      const all = members.map((upn) => ({ '@odata.type': '#microsoft.graph.user', id: tenant.guid(), userPrincipalName: upn }));
+      const page = pageOf(all, url, version, `/groups/${encodeURIComponent(segments[1]!)}/transitiveMembers/microsoft.graph.user`, 100);
+      sendJson(res, 200, { '@odata.context': `${baseUrl}/${version}/$metadata#users(id,userPrincipalName)`, value: page.value, ...(page.nextLink ? { '@odata.nextLink': page.nextLink } : {}) });
+      return;
+    }
     if (segments[0] !== 'admin' || segments[1] !== 'exchange' || segments[2] !== 'mailboxes' || segments.length < 5) {
       throw new SimHttpError(400, 'BadRequest', `Resource not found for the segment '${segments.join('/')}'.`);
     }

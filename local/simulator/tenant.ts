@@ -142,6 +142,8 @@ export class SimTenant {
   readonly mailboxes = new Map<string, SimMailbox>();
   /** Lower-cased UPN → mailbox id, or null for users who have no mailbox. */
   readonly users = new Map<string, string | null>();
+  /** Entra group id → member UPNs (for scope by group). */
+  readonly groups = new Map<string, string[]>();
   readonly integrityKey: Buffer;
   readonly random: SeededRandom;
   private readonly inflation: Required<TenantOptions>['inflation'];

@@ -181,6 +181,19 @@ export class MailboxClient {
     return ids;
   }
 
+  /** Users in an Entra group, nested groups included (`transitiveMembers/microsoft.graph.user`). */
+  async *listGroupUsers(groupId: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<{ id: string; userPrincipalName: string }> {
+    for await (const page of this.pages<{ id: string; userPrincipalName: string }>({
+      operation: 'listGroupMembers',
+      method: 'GET',
+      url: this.url(`/groups/${enc(groupId)}/transitiveMembers/microsoft.graph.user`, { $select: 'id,userPrincipalName', $top: '999' }),
+      authenticate: true,
+      signal: options.signal,
+    })) {
+      yield* page.value ?? [];
+    }
+  }
+
   private async *pages<T>(first: GraphCall): AsyncGenerator<Collection<T>> {
     let call: GraphCall | undefined = first;
     while (call) {

@@ -1,0 +1,152 @@
+import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import { keyOf, snapshotIdFor } from '../shared/vault/layout.js';
+import type { MailboxTarget, PlanSummary } from '../shared/backup/types.js';
+
+/** Run-wide settings, resolved by the starter so orchestrators never read the environment. */
+export interface BackupRunSettings {
+  waveSize: number;
+  exportConcurrency: number;
+  windowsPerEpisode: number;
+}
+
+export interface BackupTenantInput {
+  runId: string;
+  trigger: 'timer' | 'http';
+  startedAt: string;
+  /** UPNs an admin asked for; the configured scope when absent. */
+  mailboxes?: string[];
+  settings: BackupRunSettings;
+  /** Set by continueAsNew. */
+  resolved?: { count: number };
+  nextOffset?: number;
+}
+
+export interface BackupMailboxInput {
+  runId: string;
+  mailboxId: string;
+  upn: string;
+  snapshotId: string;
+  startedAt: string;
+  settings: BackupRunSettings;
+  plan?: PlanSummary;
+  nextBatch?: number;
+  failedBatches?: Array<{ batch: number; reason: string }>;
+}
+
+export interface BackupMailboxOutput {
+  upn: string;
+  status: 'Completed' | 'CompletedWithErrors' | 'Failed';
+  exported: number;
+  failed: number;
+}
+
+export interface BackupRunOutput {
+  runId: string;
+  status: 'Completed' | 'CompletedWithErrors' | 'Failed';
+  reportBlob: string;
+  totals: Record<string, number>;
+}
+
+/** Activities run at least once: three attempts with backoff before a failure reaches the orchestrator. */
+const activityRetry = new df.RetryOptions(5_000, 3);
+activityRetry.backoffCoefficient = 2;
+
+const MAILBOX_WAVES_PER_EPISODE = 10;
+
+/**
+ * The tenant run: resolve the scope, back up mailboxes in waves of sub-orchestrations (each mailbox has its own
+ * Graph budget), continue as new every few waves so history stays small, then write the run report.
+ */
+export const backupTenant: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput() as BackupTenantInput;
+  const { runId, settings } = input;
+  let resolved = input.resolved;
+  if (!resolved) {
+    resolved = (yield context.df.callActivityWithRetry('resolveMailboxes', activityRetry, { runId, mailboxes: input.mailboxes ?? null })) as { count: number };
+  }
+  const snapshotId = snapshotIdFor(input.startedAt, runId);
+  let waves = 0;
+  for (let offset = input.nextOffset ?? 0; offset < resolved.count; offset += settings.waveSize) {
+    context.df.setCustomStatus({ phase: 'backing up', mailboxesDone: offset, mailboxes: resolved.count });
+    const wave = (yield context.df.callActivity('getMailboxWave', { runId, offset, count: settings.waveSize })) as MailboxTarget[];
+    const tasks = wave.map((target) =>
+      context.df.callSubOrchestrator(
+        'backupMailbox',
+        { runId, mailboxId: target.mailboxId, upn: target.upn, snapshotId, startedAt: input.startedAt, settings } satisfies BackupMailboxInput,
+        `${runId}-${keyOf(target.mailboxId)}`,
+      ),
+    );
+    yield context.df.Task.all(tasks);
+    waves++;
+    const next = offset + settings.waveSize;
+    if (waves >= MAILBOX_WAVES_PER_EPISODE && next < resolved.count) {
+      context.df.continueAsNew({ ...input, resolved, nextOffset: next } satisfies BackupTenantInput);
+      return undefined;
+    }
+  }
+  context.df.setCustomStatus({ phase: 'writing report', mailboxesDone: resolved.count, mailboxes: resolved.count });
+  const report = (yield context.df.callActivityWithRetry('writeRunReport', activityRetry, { runId, trigger: input.trigger, startedAt: input.startedAt })) as BackupRunOutput;
+  context.df.setCustomStatus({ phase: 'done', mailboxesDone: resolved.count, mailboxes: resolved.count, status: report.status });
+  return report;
+};
+
+/**
+ * One mailbox: plan, export the batches in fixed windows (`Task.all` of at most the per-mailbox concurrency,
+ * never a sliding window, durable-js #574), continue as new every few windows, then commit the snapshot.
+ * It never fails: whatever goes wrong is recorded for the report, so one mailbox cannot sink the run.
+ */
+export const backupMailbox: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput() as BackupMailboxInput;
+  const { runId, mailboxId, upn, settings } = input;
+  try {
+    let plan = input.plan;
+    if (!plan) plan = (yield context.df.callActivityWithRetry('planMailbox', activityRetry, { runId, mailboxId, upn })) as PlanSummary;
+    const failedBatches = [...(input.failedBatches ?? [])];
+    let next = input.nextBatch ?? 0;
+    let windows = 0;
+    while (next < plan.batchCount) {
+      context.df.setCustomStatus({ upn, batchesDone: next, batchCount: plan.batchCount });
+      const size = Math.min(settings.exportConcurrency, plan.batchCount - next);
+      const batches = Array.from({ length: size }, (_, i) => next + i);
+      const tasks: Task[] = batches.map((batch) => context.df.callActivityWithRetry('exportBatch', activityRetry, { runId, mailboxId, batch }));
+      try {
+        yield context.df.Task.all(tasks);
+      } catch {
+        // Task.all failed fast; wait for each of the window's tasks on its own so the next window does not
+        // overlap this one, and remember which batches failed outright.
+        for (const [i, task] of tasks.entries()) {
+          try {
+            yield task;
+          } catch (error) {
+            failedBatches.push({ batch: batches[i]!, reason: (error as Error).message.split('\n')[0]!.slice(0, 500) });
+          }
+        }
+      }
+      next += size;
+      windows++;
+      if (windows >= settings.windowsPerEpisode && next < plan.batchCount) {
+        context.df.continueAsNew({ ...input, plan, nextBatch: next, failedBatches } satisfies BackupMailboxInput);
+        return undefined;
+      }
+    }
+    context.df.setCustomStatus({ upn, batchesDone: plan.batchCount, batchCount: plan.batchCount, phase: 'committing' });
+    const result = (yield context.df.callActivityWithRetry('commitSnapshot', activityRetry, {
+      runId,
+      mailboxId,
+      upn,
+      snapshotId: input.snapshotId,
+      takenAt: input.startedAt,
+      startedAt: input.startedAt,
+      failedBatches,
+    })) as BackupMailboxOutput;
+    return result;
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0]!.slice(0, 500);
+    yield context.df.callActivityWithRetry('recordMailboxFailure', activityRetry, { runId, mailboxId, upn, startedAt: input.startedAt, reason });
+    return { upn, status: 'Failed', exported: 0, failed: 0 } satisfies BackupMailboxOutput;
+  }
+};
+
+df.app.orchestration('backupTenant', backupTenant);
+df.app.orchestration('backupMailbox', backupMailbox);

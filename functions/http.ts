@@ -1,0 +1,46 @@
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { z } from 'zod';
+
+/** Largest request body accepted by the API (a restore selection of many item ids fits well under it). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export function problem(status: number, title: string, errors: string[] = []): HttpResponseInit {
+  return { status, jsonBody: { error: { status, title, errors } } };
+}
+
+/**
+ * Reads and validates a JSON body. Returns the value, or a 4xx response naming every problem (malformed
+ * JSON, too large, unknown fields, wrong types) so that nothing is started on bad input.
+ */
+export async function readJsonBody<T>(request: HttpRequest, schema: z.ZodType<T>, options: { optional?: boolean } = {}): Promise<{ value: T } | { response: HttpResponseInit }> {
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  if (declared > MAX_BODY_BYTES) return { response: problem(413, `The request body is larger than ${MAX_BODY_BYTES} bytes`) };
+  const text = await request.text();
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) return { response: problem(413, `The request body is larger than ${MAX_BODY_BYTES} bytes`) };
+  let json: unknown;
+  if (text.trim() === '') {
+    if (!options.optional) return { response: problem(400, 'A JSON body is required') };
+    json = {};
+  } else {
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      return { response: problem(400, 'The request body is not valid JSON', [(error as Error).message]) };
+    }
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((issue) => {
+      const field = issue.path.length ? issue.path.join('.') : '(body)';
+      if (issue.code === 'unrecognized_keys') return `${field}: unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+      return `${field}: ${issue.message}`;
+    });
+    return { response: problem(400, 'The request is not valid', errors) };
+  }
+  return { value: parsed.data };
+}
+
+/** The public origin of a request, for the status URLs we hand back. */
+export function originOf(request: HttpRequest): string {
+  return new URL(request.url).origin;
+}

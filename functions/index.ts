@@ -1,0 +1,7 @@
+/**
+ * The Functions app's entry (package.json "main"): importing each workflow registers its triggers,
+ * orchestrators and activities with the v4 programming model. The local host loads this same file.
+ */
+import './backupOrchestrators.js';
+import './backupActivities.js';
+import './backupTriggers.js';

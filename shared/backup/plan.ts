@@ -1,0 +1,224 @@
+import { DeltaLinkRejectedError, type MailboxClient, type MailboxFolder } from '../graph/index.js';
+import { layout } from '../vault/layout.js';
+import type { DeltaState, ManifestEntry, ManifestFolder, SnapshotRecord } from '../vault/records.js';
+import type { VaultStore } from '../vault/vaultStore.js';
+import { BACKUP_EXTENDED_PROPERTIES, itemMetaOf } from './itemMeta.js';
+import type { ChangeRecord, PlanSummary, PlannedBatch, PlannedItem, StoredRef } from './types.js';
+
+export interface PlanSettings {
+  /** Graph's ceiling. */
+  maxItemsPerBatch: number;
+  /** Budget of reported size per batch; exported streams can be far larger than `size`, so keep it well below what one response should carry. */
+  batchReportedBytes: number;
+}
+
+export interface PlanInput {
+  runId: string;
+  mailboxId: string;
+  upn: string;
+}
+
+/** What the next commit writes to state/delta.json if all goes well. */
+export interface NextDeltaState {
+  folderDeltaLink?: string;
+  itemDeltaLinks: Record<string, string>;
+}
+
+/** Path of every folder from the root down; a folder whose parent is unknown is a top (or the root itself). */
+export function folderPaths(folders: Map<string, Pick<ManifestFolder, 'id' | 'parentId' | 'displayName' | 'wellKnownName'>>): Map<string, string[]> {
+  const paths = new Map<string, string[]>();
+  const pathOf = (id: string, depth = 0): string[] => {
+    const known = paths.get(id);
+    if (known) return known;
+    const folder = folders.get(id)!;
+    const isRoot = folder.wellKnownName === 'msgfolderroot' || (folder.displayName === '' && !folders.has(folder.parentId ?? ''));
+    const parent = folder.parentId && folders.has(folder.parentId) && depth < 256 ? pathOf(folder.parentId, depth + 1) : [];
+    const path = isRoot ? [] : [...parent, folder.displayName];
+    paths.set(id, path);
+    return path;
+  };
+  for (const id of folders.keys()) pathOf(id);
+  return paths;
+}
+
+function toManifestFolder(folder: MailboxFolder): Omit<ManifestFolder, 'path'> {
+  return {
+    kind: 'folder',
+    id: folder.id,
+    parentId: folder.parentFolderId ?? null,
+    displayName: folder.displayName ?? '',
+    type: folder.type ?? 'IPF.Note',
+    wellKnownName: folder.wellKnownName ?? null,
+  };
+}
+
+/** Packs items into batches of at most N ids and a reported-size budget; an item over the budget goes alone. */
+export function packBatches(items: PlannedItem[], settings: PlanSettings): PlannedItem[][] {
+  const batches: PlannedItem[][] = [];
+  let current: PlannedItem[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (current.length > 0 && (current.length >= settings.maxItemsPerBatch || bytes + item.size > settings.batchReportedBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += item.size;
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}
+
+/**
+ * Plans one mailbox's run: folder delta, then item delta per folder from the stored links (a full enumeration
+ * where there is none or Graph rejects it), compared with the last snapshot so that only new or changed
+ * versions are exported. Writes the change list, the batches and the next delta links to the run's folder,
+ * and returns counts only.
+ */
+export async function planMailbox(client: MailboxClient, vault: VaultStore, settings: PlanSettings, input: PlanInput): Promise<PlanSummary> {
+  const { runId, mailboxId } = input;
+  const state = await vault.readJson<DeltaState>(layout.deltaState(mailboxId));
+  const previous = state?.lastSnapshotId ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, state.lastSnapshotId)) : undefined;
+  // Links without a committed snapshot behind them (an interrupted first run) are not a base to build on.
+  const usable = previous ? state : undefined;
+
+  const previousFolders = new Map<string, ManifestFolder>();
+  const previousItems = new Map<string, StoredRef & { changeKey: string }>();
+  if (previous) {
+    for await (const entry of vault.readNdjsonGz<ManifestEntry>(previous.manifestBlob)) {
+      if (entry.kind === 'folder') previousFolders.set(entry.id, entry);
+      else previousItems.set(entry.id, { changeKey: entry.changeKey, blob: entry.blob, sha256: entry.sha256, length: entry.length });
+    }
+  }
+
+  // Folder hierarchy.
+  const folders = new Map<string, Omit<ManifestFolder, 'path'>>();
+  let folderDeltaLink: string | undefined;
+  const readFolders = async (deltaLink: string | undefined) => {
+    for await (const page of client.listFolderChanges(mailboxId, deltaLink ? { deltaLink } : {})) {
+      for (const folder of page.changed) folders.set(folder.id, toManifestFolder(folder));
+      for (const removed of page.removed) folders.delete(removed.id);
+      if (page.deltaLink) folderDeltaLink = page.deltaLink;
+    }
+  };
+  let fullFolderEnumeration = !usable?.folderDeltaLink;
+  if (usable?.folderDeltaLink) {
+    for (const [id, folder] of previousFolders) folders.set(id, folder);
+    try {
+      await readFolders(usable.folderDeltaLink);
+    } catch (error) {
+      if (!(error instanceof DeltaLinkRejectedError)) throw error;
+      folders.clear();
+      fullFolderEnumeration = true;
+      await readFolders(undefined);
+    }
+  } else await readFolders(undefined);
+  const paths = folderPaths(folders);
+
+  const toExport: PlannedItem[] = [];
+  const nextLinks: Record<string, string> = {};
+  let changedItems = 0;
+  let removedItems = 0;
+  let failedFolders = 0;
+  let anyFull = fullFolderEnumeration;
+
+  async function* changes(): AsyncGenerator<ChangeRecord> {
+    for (const [id, folder] of folders) yield { ...folder, path: paths.get(id) ?? [folder.displayName] };
+    for (const folderId of folders.keys()) {
+      const storedLink = previousFolders.has(folderId) ? usable?.itemDeltaLinks[folderId] : undefined;
+      const round = async function* (deltaLink: string | undefined) {
+        for await (const page of client.listItemChanges(mailboxId, folderId, { deltaLink, extendedProperties: BACKUP_EXTENDED_PROPERTIES })) yield page;
+      };
+      const records: ChangeRecord[] = [];
+      let link: string | undefined;
+      let full = storedLink === undefined;
+      try {
+        try {
+          for await (const page of round(storedLink)) {
+            records.push(...pageRecords(page, folderId));
+            link = page.deltaLink ?? link;
+          }
+        } catch (error) {
+          if (!(error instanceof DeltaLinkRejectedError) || storedLink === undefined) throw error;
+          records.length = 0;
+          full = true;
+          for await (const page of round(undefined)) {
+            records.push(...pageRecords(page, folderId));
+            link = page.deltaLink ?? link;
+          }
+        }
+      } catch (error) {
+        // One folder that cannot be read does not sink the mailbox: its previous items carry over.
+        failedFolders++;
+        if (storedLink) nextLinks[folderId] = storedLink;
+        yield { kind: 'folderFailed', folderId, reason: (error as Error).message };
+        continue;
+      }
+      if (full) {
+        anyFull = true;
+        yield { kind: 'resync', folderId };
+      }
+      for (const record of records) yield record;
+      if (link) nextLinks[folderId] = link;
+    }
+  }
+
+  function pageRecords(page: { changed: Parameters<typeof itemMetaOf>[0][]; removed: Array<{ id: string }> }, folderId: string): ChangeRecord[] {
+    const out: ChangeRecord[] = [];
+    for (const listed of page.changed) {
+      const meta = itemMetaOf(listed, folderId);
+      const stored = previousItems.get(meta.id);
+      if (stored && stored.changeKey === meta.changeKey) {
+        out.push({ kind: 'upsert', item: meta, known: { blob: stored.blob, sha256: stored.sha256, length: stored.length } });
+        continue;
+      }
+      changedItems++;
+      toExport.push({ id: meta.id, folderId, changeKey: meta.changeKey, size: meta.size });
+      out.push({ kind: 'upsert', item: meta });
+    }
+    for (const removed of page.removed) {
+      removedItems++;
+      out.push({ kind: 'remove', id: removed.id, folderId });
+    }
+    return out;
+  }
+
+  await vault.writeNdjsonGz(layout.runChanges(runId, mailboxId), changes());
+
+  const batches = packBatches(toExport, settings);
+  const lines: string[] = [];
+  const offsets: number[] = [];
+  let offset = 0;
+  batches.forEach((items, batch) => {
+    const line = `${JSON.stringify({ batch, items } satisfies PlannedBatch)}\n`;
+    offsets.push(offset);
+    offset += Buffer.byteLength(line);
+    lines.push(line);
+  });
+  offsets.push(offset);
+  await vault.writeText(layout.runPlan(runId, mailboxId), lines.join(''));
+  await vault.writeJson(layout.runPlanIndex(runId, mailboxId), { offsets });
+  await vault.writeJson(layout.runNextDelta(runId, mailboxId), { folderDeltaLink, itemDeltaLinks: nextLinks } satisfies NextDeltaState);
+
+  return {
+    batchCount: batches.length,
+    itemsToExport: toExport.length,
+    reportedBytesToExport: toExport.reduce((sum, item) => sum + item.size, 0),
+    changedItems,
+    removedItems,
+    folders: folders.size,
+    failedFolders,
+    fullEnumeration: anyFull,
+  };
+}
+
+/** Reads batch `batch` of a plan with one ranged read (the index holds line offsets). */
+export async function readPlannedBatch(vault: VaultStore, runId: string, mailboxId: string, batch: number): Promise<PlannedBatch> {
+  const index = await vault.readJson<{ offsets: number[] }>(layout.runPlanIndex(runId, mailboxId));
+  const start = index?.offsets[batch];
+  const end = index?.offsets[batch + 1];
+  if (start === undefined || end === undefined) throw new Error(`Batch ${batch} is not in the plan of run ${runId}`);
+  const line = await vault.readRange(layout.runPlan(runId, mailboxId), start, end - start);
+  return JSON.parse(line.toString('utf8')) as PlannedBatch;
+}

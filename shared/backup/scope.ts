@@ -1,0 +1,46 @@
+import { MailboxNotFoundError, type MailboxClient } from '../graph/index.js';
+import type { MailboxTarget } from './types.js';
+
+export interface BackupScope {
+  /** UPNs (or user ids) listed in settings. */
+  users: string[];
+  /** An Entra group whose (transitive) user members are in scope. */
+  groupId?: string;
+}
+
+export interface ResolvedScope {
+  mailboxes: MailboxTarget[];
+  /** Users in scope without a mailbox, and other things an admin should see but that are not failures. */
+  warnings: string[];
+}
+
+/**
+ * Turns the scope (listed users, a group's members, or the subset an admin asked for) into mailbox ids.
+ * Users without a mailbox are warnings; duplicates (a user listed and in the group) count once.
+ */
+export async function resolveMailboxes(client: MailboxClient, scope: BackupScope, subset?: string[]): Promise<ResolvedScope> {
+  const users: string[] = [];
+  if (subset?.length) users.push(...subset);
+  else {
+    users.push(...scope.users);
+    if (scope.groupId) for await (const member of client.listGroupUsers(scope.groupId)) users.push(member.userPrincipalName || member.id);
+  }
+  const seen = new Set<string>();
+  const mailboxes: MailboxTarget[] = [];
+  const warnings: string[] = [];
+  for (const user of users) {
+    const key = user.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    try {
+      const ids = await client.getMailboxIds(user);
+      if (mailboxes.some((m) => m.mailboxId === ids.primaryMailboxId)) continue;
+      mailboxes.push({ mailboxId: ids.primaryMailboxId, upn: user });
+    } catch (error) {
+      if (!(error instanceof MailboxNotFoundError)) throw error;
+      warnings.push(`${user} has no Exchange Online mailbox and was skipped`);
+    }
+  }
+  if (mailboxes.length === 0 && users.length === 0) warnings.push('No mailboxes are in scope: set MAILBOX_VAULT_SCOPE_USERS or MAILBOX_VAULT_SCOPE_GROUP_ID');
+  return { mailboxes, warnings };
+}

@@ -1,0 +1,120 @@
+import type { ManifestFolder } from '../vault/records.js';
+
+/** Item metadata from Graph's listing, what the manifest keeps besides the stored blob. */
+export interface ItemMeta {
+  id: string;
+  folderId: string;
+  changeKey: string;
+  type: string;
+  size: number;
+  createdDateTime?: string;
+  lastModifiedDateTime?: string;
+  receivedDateTime?: string;
+  subject?: string;
+  sender?: string;
+  searchKey?: string;
+}
+
+export interface StoredRef {
+  blob: string;
+  sha256: string;
+  length: number;
+}
+
+/** One record of a run's change list (changes.ndjson.gz), written by planning, read by the commit. */
+export type ChangeRecord =
+  | ManifestFolder
+  | { kind: 'resync'; folderId: string }
+  | { kind: 'upsert'; item: ItemMeta; known?: StoredRef }
+  | { kind: 'remove'; id: string; folderId: string }
+  | { kind: 'folderFailed'; folderId: string; reason: string };
+
+export interface PlannedItem {
+  id: string;
+  folderId: string;
+  changeKey: string;
+  size: number;
+}
+
+/** One line of plan.ndjson. */
+export interface PlannedBatch {
+  batch: number;
+  items: PlannedItem[];
+}
+
+export type ItemResult =
+  | { id: string; ok: true; blob: string; sha256: string; length: number; written: boolean }
+  | { id: string; ok: false; code: string; message: string };
+
+/** One batch's outcome, kept in the run's folder so a retried or resumed run knows what is stored. */
+export interface BatchResult {
+  batch: number;
+  results: ItemResult[];
+  throttledResponses: number;
+  throttleWaitInMs: number;
+}
+
+export interface PlanSummary {
+  batchCount: number;
+  itemsToExport: number;
+  reportedBytesToExport: number;
+  changedItems: number;
+  removedItems: number;
+  folders: number;
+  failedFolders: number;
+  fullEnumeration: boolean;
+}
+
+export interface BatchSummary {
+  batch: number;
+  stored: number;
+  failed: number;
+  bytes: number;
+}
+
+export interface MailboxTarget {
+  mailboxId: string;
+  upn: string;
+}
+
+export interface ItemFailure {
+  itemId: string;
+  folderPath: string;
+  subject?: string;
+  code: string;
+  message: string;
+}
+
+/** One mailbox's part of a run report. */
+export interface MailboxRunResult {
+  upn: string;
+  mailboxId: string;
+  status: 'Completed' | 'CompletedWithErrors' | 'Failed';
+  snapshotId: string | null;
+  startedAt: string;
+  finishedAt: string;
+  durationInMs: number;
+  items: { inSnapshot: number; exported: number; alreadyStored: number; failed: number; removed: number; changed: number };
+  bytesExported: number;
+  throttling: { responses: number; waitInMs: number };
+  failedFolders: Array<{ folderPath: string; reason: string }>;
+  failures: ItemFailure[];
+  error?: string;
+}
+
+export interface RunReport {
+  runId: string;
+  kind: 'backup';
+  trigger: 'timer' | 'http';
+  startedAt: string;
+  finishedAt: string;
+  status: 'Completed' | 'CompletedWithErrors' | 'Failed';
+  mailboxes: MailboxRunResult[];
+  warnings: string[];
+  totals: { mailboxes: number; failedMailboxes: number; itemsExported: number; itemsFailed: number; bytesExported: number; throttledResponses: number; throttleWaitInMs: number };
+}
+
+export function folderPathText(path: string[]): string {
+  return path.map((p) => p.replace(/\\/g, '\\\\').replace(/\//g, '\\/')).join('/');
+}
+

@@ -1,0 +1,51 @@
+import type { TokenCredential } from '@azure/core-auth';
+import { loadConfig, type AppConfig } from './config.js';
+import { createBlobServiceClient, createGraphCredential } from './credentials.js';
+import { MailboxClient, type GraphLogger } from './graph/index.js';
+import { VaultStore } from './vault/vaultStore.js';
+
+export interface Services {
+  config: AppConfig;
+  graph: MailboxClient;
+  vault: VaultStore;
+}
+
+let services: Promise<Services> | undefined;
+let credentialOverride: TokenCredential | undefined;
+
+const consoleLogger: GraphLogger = {
+  info: (message) => console.warn(`[graph] ${message}`),
+  warn: (message) => console.warn(`[graph] ${message}`),
+};
+
+/**
+ * The process's clients, built once from the validated configuration (Azure SDK clients are meant to be
+ * long-lived, and the Graph client's per-mailbox limiter must be shared by every activity in the process).
+ */
+export function getServices(): Promise<Services> {
+  services ??= (async () => {
+    const config = loadConfig();
+    const credential = credentialOverride ?? (await createGraphCredential(config.graph.credential));
+    const graph = new MailboxClient(credential, {
+      baseUrl: config.graph.baseUrl,
+      apiVersion: config.graph.apiVersion,
+      maxConcurrentRequestsPerMailbox: config.graph.maxConcurrentRequestsPerMailbox,
+      requestTimeoutInMs: config.graph.requestTimeoutInMs,
+      retry: { maxRetries: config.graph.maxRetries, baseDelayInMs: config.graph.retryBaseDelayInMs },
+      logger: process.env.MAILBOX_VAULT_GRAPH_LOG === 'quiet' ? undefined : consoleLogger,
+    });
+    const vault = new VaultStore(createBlobServiceClient(config.storage), config.storage.containerName);
+    await vault.ensureContainer();
+    return { config, graph, vault };
+  })().catch((error: unknown) => {
+    services = undefined;
+    throw error;
+  });
+  return services;
+}
+
+/** For the local host and tests: forget the clients so the next call reads the configuration again. */
+export function resetServices(options: { credential?: TokenCredential } = {}): void {
+  services = undefined;
+  credentialOverride = options.credential;
+}

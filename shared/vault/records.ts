@@ -1,0 +1,65 @@
+/** The vault's record shapes (design.md §5). Everything here is JSON in a blob. */
+
+export interface ManifestFolder {
+  kind: 'folder';
+  id: string;
+  parentId: string | null;
+  displayName: string;
+  /** Names from the mailbox root down, so a '/' inside a name stays unambiguous. */
+  path: string[];
+  type: string;
+  wellKnownName: string | null;
+}
+
+export interface ManifestItem {
+  kind: 'item';
+  id: string;
+  folderId: string;
+  changeKey: string;
+  type: string;
+  size: number;
+  createdDateTime?: string;
+  lastModifiedDateTime?: string;
+  receivedDateTime?: string;
+  subject?: string;
+  sender?: string;
+  /** PR_SEARCH_KEY, base64: survives import, so restores match on it. */
+  searchKey?: string;
+  blob: string;
+  sha256: string;
+  length: number;
+  /** This version is an older one kept because the newer one failed to export in this run. */
+  stale?: true;
+}
+
+export type ManifestEntry = ManifestFolder | ManifestItem;
+
+export type SnapshotStatus = 'Complete' | 'CompleteWithErrors';
+
+/** The commit record: written last, so a snapshot without one does not exist. */
+export interface SnapshotRecord {
+  snapshotId: string;
+  mailboxId: string;
+  upn: string;
+  runId: string;
+  /** The point in time the snapshot stands for (the run's start). */
+  takenAt: string;
+  committedAt: string;
+  status: SnapshotStatus;
+  folderCount: number;
+  itemCount: number;
+  totalBytes: number;
+  manifestBlob: string;
+  manifestSha256: string;
+  previousSnapshotId: string | null;
+  /** Items this run could not back up (named in the run report); older versions kept where there were. */
+  failedItemCount: number;
+}
+
+export interface DeltaState {
+  folderDeltaLink?: string;
+  /** Folder id → item deltaLink for that folder. */
+  itemDeltaLinks: Record<string, string>;
+  lastSnapshotId?: string;
+  updatedAt: string;
+}
