@@ -16,7 +16,7 @@ export default tseslint.config(
   },
   {
     // Command-line entry points talk to a person on the terminal.
-    files: ['local/**/main.ts', 'local/cli/**', 'test/bench/**', 'scripts/**'],
+    files: ['local/**/main.ts', 'local/start.ts', 'local/cli/**', 'test/bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -18,6 +18,7 @@ export const SETTINGS = {
   MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: { default: '4', description: 'Graph requests in flight per mailbox per instance, 1 to 4' },
   MAILBOX_VAULT_GRAPH_TIMEOUT_MS: { default: '100000', description: 'Time allowed for a Graph response to start' },
   MAILBOX_VAULT_GRAPH_MAX_RETRIES: { default: '10', description: 'Retries of a Graph call on 429, 5xx and network errors' },
+  MAILBOX_VAULT_GRAPH_LOG: { default: 'warnings', description: "'warnings' logs Graph retries and throttling (never URLs with tokens, headers or bodies); 'quiet' does not" },
   MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: { default: '1000', description: 'First backoff after a 5xx or network error (doubles each time, with jitter)' },
   MAILBOX_VAULT_STORAGE_ACCOUNT_URL: { default: '', description: "Vault storage account blob endpoint, reached with the managed identity" },
   MAILBOX_VAULT_STORAGE_CONNECTION_STRING: { default: '', description: 'Connection string for Azurite (local runs only; Azure uses the URL)' },
@@ -47,6 +48,7 @@ export interface GraphConfig {
   requestTimeoutInMs: number;
   maxRetries: number;
   retryBaseDelayInMs: number;
+  logRetries: boolean;
 }
 
 export interface StorageConfig {
@@ -104,6 +106,7 @@ const Raw = z.object({
   MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_GRAPH_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000),
   MAILBOX_VAULT_GRAPH_MAX_RETRIES: z.coerce.number().int().min(0).max(50),
+  MAILBOX_VAULT_GRAPH_LOG: z.enum(['warnings', 'quiet']),
   MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: z.coerce.number().int().min(1).max(60_000),
   MAILBOX_VAULT_STORAGE_ACCOUNT_URL: z.string(),
   MAILBOX_VAULT_STORAGE_CONNECTION_STRING: z.string(),
@@ -200,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       requestTimeoutInMs: raw.MAILBOX_VAULT_GRAPH_TIMEOUT_MS,
       maxRetries: raw.MAILBOX_VAULT_GRAPH_MAX_RETRIES,
       retryBaseDelayInMs: raw.MAILBOX_VAULT_GRAPH_RETRY_BASE_MS,
+      logRetries: raw.MAILBOX_VAULT_GRAPH_LOG === 'warnings',
     },
     storage: {
       ...(accountUrl ? { accountUrl } : {}),

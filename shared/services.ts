@@ -32,7 +32,7 @@ export function getServices(): Promise<Services> {
       maxConcurrentRequestsPerMailbox: config.graph.maxConcurrentRequestsPerMailbox,
       requestTimeoutInMs: config.graph.requestTimeoutInMs,
       retry: { maxRetries: config.graph.maxRetries, baseDelayInMs: config.graph.retryBaseDelayInMs },
-      logger: process.env.MAILBOX_VAULT_GRAPH_LOG === 'quiet' ? undefined : consoleLogger,
+      ...(config.graph.logRetries ? { logger: consoleLogger } : {}),
     });
     const vault = new VaultStore(createBlobServiceClient(config.storage), config.storage.containerName);
     await vault.ensureContainer();

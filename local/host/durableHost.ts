@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { HttpRequest, InvocationContext, type HttpResponse, type HttpResponseInit } from '@azure/functions';
+import functions, { type HttpResponse, type HttpResponseInit, type InvocationContext as InvocationContextType } from '@azure/functions';
 import type { Registration } from './registry.js';
+
+// @azure/functions is CommonJS: Node's ESM loader offers its classes through the default export only.
+const { HttpRequest, InvocationContext } = functions;
+type InvocationContext = InvocationContextType;
 
 /**
  * An in-process Durable Functions host: it drives the app's real orchestrator handlers through the

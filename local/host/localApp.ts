@@ -89,7 +89,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
-      const { HttpResponse } = await import('@azure/functions');
+      const { HttpResponse } = (await import('@azure/functions')).default;
       const result = await host.invokeHttp(route.name, { method, url: url.toString(), headers, params, body: Buffer.concat(chunks).toString('utf8') });
       const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
       const body = Buffer.from(await response.arrayBuffer());
