@@ -22,6 +22,8 @@ export interface MailboxSeed {
   items: number;
   /** Exact exported lengths of extra large items placed in Inbox. */
   largeItems?: number[];
+  /** Reported size range of the ordinary items, in bytes; default mostly mail-sized with some attachments. */
+  sizes?: [number, number];
 }
 
 export interface TenantSeed {
@@ -37,7 +39,7 @@ export function fillMailbox(tenant: SimTenant, mailbox: SimMailbox, seed: Mailbo
   const inbox = mailbox.folderByIdOrName('inbox')!;
   for (let i = 0; i < seed.items; i++) {
     const folder = tenant.random.next() < 0.4 ? inbox : tenant.random.pick(folders);
-    tenant.addItem(mailbox, folder.id);
+    tenant.addItem(mailbox, folder.id, seed.sizes ? { size: tenant.random.int(seed.sizes[0], seed.sizes[1]) } : {});
   }
   for (const length of seed.largeItems ?? []) {
     tenant.addItem(mailbox, inbox.id, { exportedLength: length, size: Math.round(length / 1.25), subject: `Large attachment ${Math.round(length / 1e6)} MB` });

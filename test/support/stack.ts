@@ -20,7 +20,7 @@ export interface Stack {
  * The whole product on loopback: the simulator with a seeded tenant, a fresh vault container on the shared
  * Azurite, and the app loaded by the local host (virtual clock, so Durable retry timers do not slow tests).
  */
-export async function startStack(seed: TenantSeed, options: { simulator?: SimulatorOptions; settings?: Record<string, string>; maxConcurrentActivities?: number } = {}): Promise<Stack> {
+export async function startStack(seed: TenantSeed, options: { simulator?: SimulatorOptions; settings?: Record<string, string>; maxConcurrentActivities?: number; log?: (level: string, functionName: string, ...args: unknown[]) => void } = {}): Promise<Stack> {
   const sim = await startSeededSimulator(seed, options.simulator);
   const container = `vault-${randomBytes(6).toString('hex')}`;
   const env: Record<string, string> = {
@@ -36,7 +36,7 @@ export async function startStack(seed: TenantSeed, options: { simulator?: Simula
   };
   Object.assign(process.env, env);
   resetServices();
-  const app = await startLocalApp({ port: 0, clock: 'virtual', maxConcurrentActivities: options.maxConcurrentActivities ?? 8 });
+  const app = await startLocalApp({ port: 0, clock: 'virtual', maxConcurrentActivities: options.maxConcurrentActivities ?? 8, ...(options.log ? { log: options.log } : {}) });
   const vault = new VaultStore(BlobServiceClient.fromConnectionString(azuriteConnectionString()), container);
   return {
     sim,
