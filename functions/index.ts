@@ -5,3 +5,7 @@
 import './backupOrchestrators.js';
 import './backupActivities.js';
 import './backupTriggers.js';
+import './restoreOrchestrator.js';
+import './restoreActivities.js';
+import './restoreTriggers.js';
+import './snapshots.js';

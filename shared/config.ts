@@ -30,6 +30,7 @@ export const SETTINGS = {
   MAILBOX_VAULT_MAILBOX_WAVE_SIZE: { default: '10', description: 'Mailboxes backed up in parallel (each has its own Graph budget)' },
   MAILBOX_VAULT_EXPORT_CONCURRENCY: { default: '3', description: 'exportItems calls in flight per mailbox, 1 to 4' },
   MAILBOX_VAULT_EXPORT_BATCH_MB: { default: '24', description: 'Reported size (MB) packed into one exportItems call, at most 20 items' },
+  MAILBOX_VAULT_IMPORT_CONCURRENCY: { default: '2', description: 'Import batches in flight per target mailbox (imports share its upload budget), 1 to 4' },
   MAILBOX_VAULT_WINDOWS_PER_EPISODE: { default: '20', description: 'Export windows before an orchestration continues as new (bounds history)' },
 } as const;
 
@@ -68,11 +69,16 @@ export interface BackupConfig {
   windowsPerEpisode: number;
 }
 
+export interface RestoreConfig {
+  importConcurrency: number;
+}
+
 export interface AppConfig {
   graph: GraphConfig;
   storage: StorageConfig;
   taskHub: string;
   backup: BackupConfig;
+  restore: RestoreConfig;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +124,7 @@ const Raw = z.object({
   MAILBOX_VAULT_MAILBOX_WAVE_SIZE: z.coerce.number().int().min(1).max(200),
   MAILBOX_VAULT_EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_EXPORT_BATCH_MB: z.coerce.number().min(1).max(200),
+  MAILBOX_VAULT_IMPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_WINDOWS_PER_EPISODE: z.coerce.number().int().min(1).max(500),
 });
 
@@ -223,5 +230,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       batchReportedBytes: Math.round(raw.MAILBOX_VAULT_EXPORT_BATCH_MB * 1024 * 1024),
       windowsPerEpisode: raw.MAILBOX_VAULT_WINDOWS_PER_EPISODE,
     },
+    restore: { importConcurrency: raw.MAILBOX_VAULT_IMPORT_CONCURRENCY },
   };
 }

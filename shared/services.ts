@@ -2,12 +2,15 @@ import type { TokenCredential } from '@azure/core-auth';
 import { loadConfig, type AppConfig } from './config.js';
 import { createBlobServiceClient, createGraphCredential } from './credentials.js';
 import { MailboxClient, type GraphLogger } from './graph/index.js';
+import { ImportSessionCache } from './restore/sessions.js';
 import { VaultStore } from './vault/vaultStore.js';
 
 export interface Services {
   config: AppConfig;
   graph: MailboxClient;
   vault: VaultStore;
+  /** Import sessions of this process, per target mailbox (never persisted: their URLs carry a token). */
+  importSessions: ImportSessionCache;
 }
 
 let services: Promise<Services> | undefined;
@@ -36,7 +39,7 @@ export function getServices(): Promise<Services> {
     });
     const vault = new VaultStore(createBlobServiceClient(config.storage), config.storage.containerName);
     await vault.ensureContainer();
-    return { config, graph, vault };
+    return { config, graph, vault, importSessions: new ImportSessionCache(graph) };
   })().catch((error: unknown) => {
     services = undefined;
     throw error;

@@ -388,10 +388,12 @@ export class MailboxClient {
     const head: Record<string, string> = { FolderId: request.folderId, Mode: mode };
     if (mode === 'update') Object.assign(head, { ItemId: request.itemId, ChangeKey: request.changeKey });
     const prefix = `${JSON.stringify(head).slice(0, -1)},"Data":"`;
+    let sourceError: unknown;
     const openBody = (): ReadableStream<Uint8Array> => {
       // pipeline, not pipe: a failing source (a checksum mismatch) must fail the body and so abort the POST.
       const encoded = new Base64EncodeStream();
-      pipeline(request.openData(), encoded).catch(() => undefined);
+      sourceError = undefined;
+      pipeline(request.openData(), encoded).catch((error: unknown) => (sourceError = error));
       async function* parts(): AsyncGenerator<Buffer> {
         yield Buffer.from(prefix);
         for await (const chunk of encoded) yield Buffer.from(chunk as string, 'latin1');
@@ -416,6 +418,8 @@ export class MailboxClient {
         signal,
       });
     } catch (error) {
+      // The body's own source failed (say its checksum): the POST was aborted before the body was complete.
+      if (sourceError) throw sourceError;
       if (error instanceof NetworkFailure) throw new ImportOutcomeUnknownError(error.message);
       if (timeout.aborted && !request.signal?.aborted) throw new ImportOutcomeUnknownError('no answer within the import timeout');
       throw error;

@@ -32,4 +32,13 @@ export const layout = {
   runMailboxResult: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/result.json`,
   runMailboxResultsPrefix: (runId: string) => `runs/${runId}/`,
   runReport: (runId: string) => `runs/${runId}/report.json`,
+  restoreRequest: (restoreId: string) => `restores/${restoreId}/request.json`,
+  restorePlan: (restoreId: string) => `restores/${restoreId}/plan.ndjson`,
+  restorePlanIndex: (restoreId: string) => `restores/${restoreId}/plan-index.json`,
+  restoreJournal: (restoreId: string, sourceItemId: string) => `restores/${restoreId}/journal/${keyOf(sourceItemId)}.json`,
+  restoreResult: (restoreId: string, batch: number) => `restores/${restoreId}/results/${String(batch).padStart(6, '0')}.json`,
+  restoreResultsPrefix: (restoreId: string) => `restores/${restoreId}/results/`,
+  restoreCanceled: (restoreId: string) => `restores/${restoreId}/canceled.json`,
+  restoreReport: (restoreId: string) => `restores/${restoreId}/report.json`,
+  audit: (at: Date, kind: string, id: string) => `audit/${at.toISOString().slice(0, 7)}/${at.toISOString().replace(/[:.]/g, '')}-${kind}-${id}.json`,
 } as const;

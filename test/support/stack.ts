@@ -70,3 +70,13 @@ export async function runBackup(stack: Stack, body?: unknown): Promise<{ id: str
   const status = await stack.api('GET', `/api/backups/${id}`);
   return { id, status: status.body };
 }
+
+/** Starts a restore through the HTTP API and waits for it; returns the final GET body. */
+export async function runRestore(stack: Stack, body: unknown): Promise<{ id: string; status: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const started = await stack.api('POST', '/api/restores', body);
+  if (started.status !== 202) throw new Error(`restore did not start: ${started.status} ${JSON.stringify(started.body)}`);
+  const id = started.body.id as string;
+  await stack.app.host.waitForCompletion(id);
+  const status = await stack.api('GET', `/api/restores/${id}`);
+  return { id, status: status.body };
+}

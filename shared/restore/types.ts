@@ -1,0 +1,80 @@
+/** A restore as requested (validated), kept in restores/{id}/request.json. */
+export interface RestoreRequest {
+  restoreId: string;
+  requestedAt: string;
+  source: { mailboxId: string; upn: string | null; snapshotId: string; takenAt: string };
+  target: { mailboxId: string; upn: string | null };
+  filters: RestoreFilters;
+  destination: { mode: 'newFolder' | 'original' | 'folder'; folderPath?: string[] };
+  collisions: 'skip' | 'copy';
+  /** Who asked, as far as the platform tells us (the audit record keeps the same). */
+  requestedBy: string;
+}
+
+export interface RestoreFilters {
+  /** Folder paths (names from the root); an item is selected if its folder is one of them or below one. */
+  folders?: string[][];
+  itemIds?: string[];
+  createdFrom?: string;
+  createdTo?: string;
+  receivedFrom?: string;
+  receivedTo?: string;
+  itemTypes?: string[];
+}
+
+export interface PlannedImport {
+  sourceId: string;
+  blob: string;
+  sha256: string;
+  length: number;
+  targetFolderId: string;
+  folderPath: string;
+  subject?: string;
+  searchKey?: string;
+}
+
+export interface PlannedImportBatch {
+  batch: number;
+  items: PlannedImport[];
+}
+
+export interface RestorePlanSummary {
+  batchCount: number;
+  selected: number;
+  toImport: number;
+  skippedPresent: number;
+  bytesToImport: number;
+  destinationRoot: string;
+  foldersCreated: number;
+}
+
+export type ImportOutcome =
+  | { sourceId: string; status: 'imported'; newItemId: string; recovered?: boolean }
+  | { sourceId: string; status: 'alreadyImported'; newItemId: string }
+  | { sourceId: string; status: 'failed'; code: string; message: string };
+
+export interface ImportBatchResult {
+  batch: number;
+  outcomes: ImportOutcome[];
+  bytesImported: number;
+  throttledResponses: number;
+  throttleWaitInMs: number;
+  sessionsRenewed: number;
+}
+
+export interface RestoreReport {
+  restoreId: string;
+  status: 'Completed' | 'CompletedWithErrors' | 'Failed' | 'Canceled';
+  requestedAt: string;
+  finishedAt: string;
+  durationInMs: number;
+  source: RestoreRequest['source'];
+  target: RestoreRequest['target'];
+  destination: { mode: RestoreRequest['destination']['mode']; root: string };
+  collisions: RestoreRequest['collisions'];
+  counts: { selected: number; imported: number; skippedAlreadyPresent: number; failed: number };
+  bytesImported: number;
+  throttling: { responses: number; waitInMs: number };
+  failures: Array<{ sourceItemId: string; folderPath: string; subject?: string; code: string; message: string }>;
+  error?: string;
+}

@@ -1,0 +1,35 @@
+import { layout } from './layout.js';
+import type { ManifestEntry, SnapshotRecord } from './records.js';
+import type { VaultStore } from './vaultStore.js';
+
+/**
+ * Committed snapshots of a mailbox, newest first. Only commit records count: a manifest without its record
+ * (a run that stopped before committing) is never listed or restored from.
+ */
+export async function listSnapshots(vault: VaultStore, mailboxId: string): Promise<SnapshotRecord[]> {
+  const records: SnapshotRecord[] = [];
+  for await (const name of vault.listNames(layout.snapshotsPrefix(mailboxId))) {
+    if (!name.endsWith('.json')) continue;
+    const record = await vault.readJson<SnapshotRecord>(name);
+    if (record) records.push(record);
+  }
+  return records.sort((a, b) => b.takenAt.localeCompare(a.takenAt) || b.snapshotId.localeCompare(a.snapshotId));
+}
+
+export type SnapshotSelector = { latest: true } | { snapshotId: string } | { asOf: string };
+
+/** `latest`, an id, or the newest snapshot taken at or before a time. */
+export async function findSnapshot(vault: VaultStore, mailboxId: string, selector: SnapshotSelector): Promise<SnapshotRecord | undefined> {
+  if ('snapshotId' in selector) {
+    if (!/^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$/.test(selector.snapshotId)) return undefined;
+    return vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, selector.snapshotId));
+  }
+  const all = await listSnapshots(vault, mailboxId);
+  if ('latest' in selector) return all[0];
+  const at = Date.parse(selector.asOf);
+  return all.find((s) => Date.parse(s.takenAt) <= at);
+}
+
+export async function* readManifest(vault: VaultStore, snapshot: SnapshotRecord): AsyncGenerator<ManifestEntry> {
+  yield* vault.readNdjsonGz<ManifestEntry>(snapshot.manifestBlob);
+}
