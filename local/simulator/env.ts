@@ -1,4 +1,4 @@
-import { DEMO_TENANT, seedTenant } from './seed.js';
+import { DEMO_TENANT, seedTenant, type TenantSeed } from './seed.js';
 import type { SimulatorOptions } from './server.js';
 import { SimTenant } from './tenant.js';
 
@@ -7,7 +7,8 @@ export const SIMULATOR_ENV = {
   SIM_HOST: ['127.0.0.1', 'Address to listen on (keep it on loopback)'],
   SIM_PORT: ['7400', 'Port to listen on (0 picks a free one)'],
   SIM_SEED: ['1', 'Seed for the tenant and for random faults'],
-  SIM_TENANT: ['demo', "'demo' (4 mailboxes, ~770 items, one 24 MB item) or 'empty'"],
+  SIM_TENANT: ['demo', "'demo' (4 mailboxes, ~770 items, one 24 MB item), 'empty', or 'spec' (SIM_TENANT_SPEC)"],
+  SIM_TENANT_SPEC: ['', 'With SIM_TENANT=spec: JSON {mailboxes: [{upn, items, kind?, sizes?: [min, max], largeItems?: [bytes]}], usersWithoutMailbox?: [upn]}'],
   SIM_STATIC_TOKEN: ['', 'An extra bearer token to accept (a random demo token is always printed)'],
   SIM_CLIENT_ID: ['mailbox-vault-local', 'Client id the token endpoint accepts'],
   SIM_CLIENT_SECRET: ['local-secret', 'Client secret the token endpoint accepts'],
@@ -50,9 +51,19 @@ function probability(env: NodeJS.ProcessEnv, name: SimulatorEnvName): number {
 export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SimulatorOptions {
   const seed = number(env, 'SIM_SEED', { min: 0, max: 2 ** 32 - 1 });
   const tenantKind = read(env, 'SIM_TENANT');
-  if (tenantKind !== 'demo' && tenantKind !== 'empty') throw new Error(`SIM_TENANT must be 'demo' or 'empty', got '${tenantKind}'`);
+  if (tenantKind !== 'demo' && tenantKind !== 'empty' && tenantKind !== 'spec') throw new Error(`SIM_TENANT must be 'demo', 'empty' or 'spec', got '${tenantKind}'`);
   const tenant = new SimTenant({ seed });
   if (tenantKind === 'demo') seedTenant(tenant, DEMO_TENANT);
+  if (tenantKind === 'spec') {
+    let spec: TenantSeed;
+    try {
+      spec = JSON.parse(read(env, 'SIM_TENANT_SPEC')) as TenantSeed;
+      if (!Array.isArray(spec.mailboxes)) throw new Error('mailboxes must be an array');
+    } catch (error) {
+      throw new Error(`SIM_TENANT_SPEC must be a JSON tenant description: ${(error as Error).message}`);
+    }
+    seedTenant(tenant, spec);
+  }
   const staticToken = read(env, 'SIM_STATIC_TOKEN');
   return {
     tenant,

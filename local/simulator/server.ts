@@ -288,6 +288,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (ids.length > MAX_EXPORT_IDS) throw new SimHttpError(400, 'ErrorInvalidRequest', `The number of item ids exceeds the maximum of ${MAX_EXPORT_IDS}.`);
     const counters = throttle.countersFor(mailbox.id);
     counters.exportCalls++;
+    counters.firstExportAt ||= Date.now();
+    res.once('finish', () => (counters.lastExportDoneAt = Date.now()));
     const failIds = new Set<string>();
     for (;;) {
       const f = throttle.takeScripted('exportItems', mailbox.id, mailbox.upn, ['itemError']);
@@ -353,6 +355,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   async function importItem(req: IncomingMessage, res: ServerResponse, mailbox: SimMailbox, scripted: ScriptedFault | undefined): Promise<void> {
     const counters = throttle.countersFor(mailbox.id);
     counters.importPosts++;
+    counters.firstImportAt ||= Date.now();
+    res.once('finish', () => (counters.lastImportDoneAt = Date.now()));
     const fields: Record<string, string> = {};
     let currentKey = '';
     let depth = 0;

@@ -83,10 +83,15 @@ export interface MailboxCounters {
   importedItems: number;
   importedBytes: number;
   importRejected: number;
+  /** When the first exportItems call arrived and the last one finished (ms since epoch), for throughput. */
+  firstExportAt: number;
+  lastExportDoneAt: number;
+  firstImportAt: number;
+  lastImportDoneAt: number;
 }
 
 function newCounters(): MailboxCounters {
-  return { requests: {}, maxInFlight: 0, inFlight: 0, throttled: 0, exportCalls: 0, exportedItems: 0, exportedBytes: 0, importPosts: 0, importedItems: 0, importedBytes: 0, importRejected: 0 };
+  return { requests: {}, maxInFlight: 0, inFlight: 0, throttled: 0, exportCalls: 0, exportedItems: 0, exportedBytes: 0, importPosts: 0, importedItems: 0, importedBytes: 0, importRejected: 0, firstExportAt: 0, lastExportDoneAt: 0, firstImportAt: 0, lastImportDoneAt: 0 };
 }
 
 export type Admission = { ok: true; release: () => void } | { ok: false; retryAfterSeconds: number; code: string; message: string };

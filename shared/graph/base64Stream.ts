@@ -37,10 +37,11 @@ export class Base64EncodeStream extends Transform {
     const input = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
     const whole = input.length - (input.length % 3);
     this.carry = Buffer.from(input.subarray(whole));
-    callback(null, whole === 0 ? undefined : input.subarray(0, whole).toString('base64'));
+    // Push bytes, not a string: the readable side would otherwise re-encode it.
+    callback(null, whole === 0 ? undefined : Buffer.from(input.subarray(0, whole).toString('base64'), 'latin1'));
   }
 
   override _flush(callback: TransformCallback): void {
-    callback(null, this.carry.length ? this.carry.toString('base64') : undefined);
+    callback(null, this.carry.length ? Buffer.from(this.carry.toString('base64'), 'latin1') : undefined);
   }
 }

@@ -1,4 +1,7 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
 import {
   GraphRequestError,
   GraphRetriesExhaustedError,
@@ -38,8 +41,11 @@ export interface GraphCall {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
-  /** A factory, so a retried call sends a fresh body (streams can be read once). */
-  body?: () => string | ReadableStream<Uint8Array>;
+  /**
+   * A factory, so a retried call sends a fresh body (streams can be read once). A Node stream is sent with
+   * node:http, which waits for the socket to drain; Node 20's fetch reads a request body ahead without bound.
+   */
+  body?: () => string | Readable;
   /** false for the pre-authenticated importUrl: it must never receive the Graph token. */
   authenticate: boolean;
   retryPolicy?: RetryPolicy;
@@ -146,14 +152,10 @@ export class GraphHttp {
         const headers: Record<string, string> = { Accept: 'application/json', ...call.headers };
         if (call.authenticate) headers.Authorization = `Bearer ${await this.getToken(false)}`;
         const body = call.body?.();
-        response = await fetch(call.url, {
-          method: call.method,
-          headers,
-          body,
-          signal,
-          redirect: 'manual',
-          ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-        } as RequestInit);
+        response =
+          body instanceof Readable
+            ? await sendStream(call.url, call.method, headers, body, signal)
+            : await fetch(call.url, { method: call.method, headers, body, signal, redirect: 'manual' });
       } catch (error) {
         clearTimeout(timer);
         permit?.release();
@@ -231,6 +233,27 @@ export class GraphHttp {
       }
     }
   }
+}
+
+/**
+ * POSTs a Node stream with node:http(s): `pipe` honours the socket's backpressure, so memory stays at a few
+ * chunks whatever the body's size. The answer comes back as a fetch Response, like every other call's.
+ */
+function sendStream(url: string, method: string, headers: Record<string, string>, body: Readable, signal: AbortSignal): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = send(target, { method, headers: { ...headers, 'Transfer-Encoding': 'chunked' }, signal }, (incoming: IncomingMessage) => {
+      const responseHeaders = new Headers();
+      for (const [key, value] of Object.entries(incoming.headers)) if (value !== undefined) responseHeaders.set(key, Array.isArray(value) ? value.join(', ') : value);
+      const status = incoming.statusCode ?? 0;
+      const hasBody = status !== 204 && status !== 304;
+      resolve(new Response(hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null, { status, headers: responseHeaders }));
+    });
+    request.once('error', reject);
+    body.once('error', (error) => request.destroy(error));
+    body.pipe(request);
+  });
 }
 
 /** A transport failure with no HTTP answer, surfaced to callers that must not retry blindly. */

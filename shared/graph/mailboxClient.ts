@@ -389,17 +389,18 @@ export class MailboxClient {
     if (mode === 'update') Object.assign(head, { ItemId: request.itemId, ChangeKey: request.changeKey });
     const prefix = `${JSON.stringify(head).slice(0, -1)},"Data":"`;
     let sourceError: unknown;
-    const openBody = (): ReadableStream<Uint8Array> => {
-      // pipeline, not pipe: a failing source (a checksum mismatch) must fail the body and so abort the POST.
+    const openBody = (): Readable => {
+      // pipeline, not pipe: a failing source (a checksum mismatch) must fail the body and so abort the POST
+      // before its closing quote, so a damaged item is never imported.
       const encoded = new Base64EncodeStream();
       sourceError = undefined;
       pipeline(request.openData(), encoded).catch((error: unknown) => (sourceError = error));
       async function* parts(): AsyncGenerator<Buffer> {
         yield Buffer.from(prefix);
-        for await (const chunk of encoded) yield Buffer.from(chunk as string, 'latin1');
+        for await (const chunk of encoded) yield chunk as Buffer;
         yield Buffer.from('"}');
       }
-      return Readable.toWeb(Readable.from(parts())) as unknown as ReadableStream<Uint8Array>;
+      return Readable.from(parts(), { objectMode: false });
     };
     const timeout = AbortSignal.timeout(this.importTimeoutInMs);
     const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;

@@ -1,0 +1,49 @@
+import { startLocalApp, type LocalApp } from '../../local/host/localApp.js';
+import { resetServices } from '../../shared/services.js';
+import type { RunReport } from '../../shared/backup/types.js';
+import type { RestoreReport } from '../../shared/restore/types.js';
+
+/** The app in this process (the process whose CPU and memory we measure), through the same code as production. */
+export async function withApp<T>(env: Record<string, string>, work: (app: LocalApp) => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  resetServices();
+  const app = await startLocalApp({ port: 0, clock: 'virtual', maxConcurrentActivities: 64 });
+  try {
+    return await work(app);
+  } finally {
+    await app.close();
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    resetServices();
+  }
+}
+
+async function call(app: LocalApp, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${app.baseUrl}${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+export async function backup(app: LocalApp, body?: unknown): Promise<{ id: string; report: RunReport; wallMs: number }> {
+  const started = Date.now();
+  const response = await call(app, 'POST', '/api/backups', body);
+  if (response.status !== 202) throw new Error(`backup did not start: ${JSON.stringify(response.body)}`);
+  const id = String(response.body.id);
+  await app.host.waitForCompletion(id);
+  const wallMs = Date.now() - started;
+  const status = await call(app, 'GET', `/api/backups/${id}`);
+  return { id, report: status.body.report as RunReport, wallMs };
+}
+
+export async function restore(app: LocalApp, body: unknown): Promise<{ id: string; report: RestoreReport; wallMs: number }> {
+  const started = Date.now();
+  const response = await call(app, 'POST', '/api/restores', body);
+  if (response.status !== 202) throw new Error(`restore did not start: ${JSON.stringify(response.body)}`);
+  const id = String(response.body.id);
+  await app.host.waitForCompletion(id);
+  const wallMs = Date.now() - started;
+  const status = await call(app, 'GET', `/api/restores/${id}`);
+  return { id, report: status.body.report as RestoreReport, wallMs };
+}

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
+import type { TenantSeed } from '../../local/simulator/index.js';
+import type { MailboxCounters } from '../../local/simulator/throttle.js';
+
+export const ROOT = join(import.meta.dirname, '..', '..', '..');
+
+/** The simulator in a process of its own, so its CPU and memory are not counted as ours. */
+export interface SimulatorProcess {
+  baseUrl: string;
+  token: string;
+  mailboxIds: Record<string, string>;
+  control(method: string, path: string, body?: unknown): Promise<unknown>;
+  counters(): Promise<Record<string, MailboxCounters>>;
+  stop(): Promise<void>;
+}
+
+export async function startSimulatorProcess(spec: TenantSeed, env: Record<string, string> = {}): Promise<SimulatorProcess> {
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist', 'local', 'simulator', 'main.js')], {
+    env: { ...process.env, SIM_PORT: '0', SIM_TENANT: 'spec', SIM_TENANT_SPEC: JSON.stringify(spec), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const ready = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`simulator did not start:\n${output}`)), 120_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const lines = output.split('\n').filter((l) => /^\s+(user|shared)\s/.test(l));
+      if (/Demo token/.test(output) && lines.length >= spec.mailboxes.length) {
+        clearTimeout(timer);
+        resolve(output);
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`simulator exited ${code}:\n${output}`)));
+  });
+  const baseUrl = /listening on (http:\/\/\S+)/.exec(ready)![1]!;
+  const token = /Demo token\s+:\s+(\S+)/.exec(ready)![1]!;
+  const mailboxIds: Record<string, string> = {};
+  for (const match of ready.matchAll(/^\s+(?:user|shared)\s+(\S+)\s+\d+ items\s+(\S+)$/gm)) mailboxIds[match[1]!] = match[2]!;
+  const control = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${baseUrl}/_sim${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`control ${method} ${path}: ${response.status} ${text}`);
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  };
+  return {
+    baseUrl,
+    token,
+    mailboxIds,
+    control,
+    counters: async () => (await control('GET', '/stats')) as Record<string, MailboxCounters>,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+let azurite: RunningAzurite | undefined;
+
+export async function sharedAzurite(): Promise<RunningAzurite> {
+  azurite ??= await startAzurite();
+  return azurite;
+}
+
+export async function stopAzurite(): Promise<void> {
+  await azurite?.stop();
+  azurite = undefined;
+}
+
+/** App settings pointing the app at a simulator and a fresh vault container. */
+export async function appEnv(sim: SimulatorProcess, scope: string[], extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  const storage = await sharedAzurite();
+  return {
+    MAILBOX_VAULT_GRAPH_BASE_URL: sim.baseUrl,
+    MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken',
+    MAILBOX_VAULT_GRAPH_STATIC_TOKEN: sim.token,
+    MAILBOX_VAULT_STORAGE_CONNECTION_STRING: storage.connectionString,
+    MAILBOX_VAULT_CONTAINER: `bench-${randomBytes(5).toString('hex')}`,
+    MAILBOX_VAULT_SCOPE_USERS: scope.join(','),
+    MAILBOX_VAULT_GRAPH_LOG: 'quiet',
+    ...extra,
+  };
+}
+
+/** Peak RSS of this process while `work` runs, sampled every 10 ms. */
+export async function peakRss<T>(work: () => Promise<T>): Promise<{ result: T; peakRssBytes: number; startRssBytes: number }> {
+  const startRssBytes = process.memoryUsage().rss;
+  let peak = startRssBytes;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+  try {
+    const result = await work();
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { result, peakRssBytes: peak, startRssBytes };
+  } finally {
+    clearInterval(timer);
+  }
+}

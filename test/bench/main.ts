@@ -1,0 +1,279 @@
+/**
+ * `npm run bench`: mailbox-vault against Graph's own limits, on this machine, through the production code paths
+ * (the local Durable host, the real Blob API on Azurite, the simulator over HTTP with realistic latencies).
+ * Prints a table and writes bench-results/bench.json. See README "Performance" for the figures and settings.
+ */
+import { spawn } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, appEnv, sharedAzurite, startSimulatorProcess, stopAzurite, type SimulatorProcess } from './harness.js';
+import { backup, restore, withApp } from './app.js';
+import { naiveExport } from './naiveExport.js';
+import { keyOf } from '../../shared/vault/layout.js';
+
+interface Row {
+  measure: string;
+  value: string;
+  target: string;
+  met: boolean | null;
+}
+
+const rows: Row[] = [];
+const results: Record<string, unknown> = {};
+const quick = process.argv.includes('--quick');
+/** `--only=export,memory` runs a subset (names: export, scaling, memory, incremental, restore, orchestration). */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const selected = (name: string) => !only || only.includes(name);
+
+function row(measure: string, value: string, target: string, met: boolean | null): void {
+  rows.push({ measure, value, target, met });
+  console.log(`  ${met === null ? '   ' : met ? 'MET' : 'NOT'}  ${measure}: ${value}  (${target})`);
+}
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+async function exportSpan(sim: SimulatorProcess, upns: string[]): Promise<{ items: number; seconds: number; calls: number; maxInFlight: number }> {
+  const counters = await sim.counters();
+  const selected = upns.map((u) => counters[sim.mailboxIds[u]!]!).filter(Boolean);
+  const start = Math.min(...selected.map((c) => c.firstExportAt));
+  const end = Math.max(...selected.map((c) => c.lastExportDoneAt));
+  return { items: selected.reduce((s, c) => s + c.exportedItems, 0), seconds: (end - start) / 1000, calls: selected.reduce((s, c) => s + c.exportCalls, 0), maxInFlight: Math.max(...selected.map((c) => c.maxInFlight)) };
+}
+
+/** 1 and 7: export items/s of one mailbox against min(4 × 20 / L, the request budget), and the samples' way. */
+async function exportThroughput(): Promise<void> {
+  console.log('\n[1] Export throughput per mailbox (and [7] the baseline)');
+  const budgetPerSecond = 10_000 / 600;
+  for (const [latencyMs, items] of quick ? [[200, 600]] : [[200, 2400], [1000, 800]]) {
+    const upn = `throughput-${latencyMs}@bench.example`;
+    const sim = await startSimulatorProcess({ mailboxes: [{ upn, items: items!, sizes: [2_000, 8_000] }] });
+    try {
+      await sim.control('PUT', '/latency', { ms: latencyMs });
+      const env = await appEnv(sim, [upn], { MAILBOX_VAULT_EXPORT_CONCURRENCY: '4' });
+      const cpuBefore = process.cpuUsage();
+      const run = await withApp(env, (app) => backup(app));
+      const cpu = process.cpuUsage(cpuBefore);
+      const span = await exportSpan(sim, [upn]);
+      const perSecond = span.items / span.seconds;
+      const concurrencyCeiling = (4 * 20) / (latencyMs! / 1000);
+      const budgetCeiling = budgetPerSecond * 20;
+      const ceiling = Math.min(concurrencyCeiling, budgetCeiling);
+      const cpuMsPerItem = (cpu.user + cpu.system) / 1000 / run.report.totals.itemsExported;
+      results[`export_L${latencyMs}`] = { items: span.items, seconds: span.seconds, itemsPerSecond: perSecond, concurrencyCeiling, budgetCeiling, ceiling, ratio: perSecond / ceiling, ratioToConcurrencyCeiling: perSecond / concurrencyCeiling, calls: span.calls, maxInFlight: span.maxInFlight, cpuMsPerItem, wallSeconds: run.wallMs / 1000 };
+      row(`export L=${latencyMs} ms, ${span.items} items`, `${perSecond.toFixed(0)} items/s = ${((perSecond / ceiling) * 100).toFixed(0)}% of min(${concurrencyCeiling.toFixed(0)}, budget ${budgetCeiling.toFixed(0)}) (${((perSecond / concurrencyCeiling) * 100).toFixed(0)}% of 4×20/L); max ${span.maxInFlight} in flight`, '≥ 90% of the ceiling', perSecond / ceiling >= 0.9);
+      row(`CPU of our process per exported item (L=${latencyMs} ms)`, `${cpuMsPerItem.toFixed(3)} ms`, '≤ 1 ms', cpuMsPerItem <= 1);
+      if (latencyMs === 200) {
+        const storage = await sharedAzurite();
+        const ids = ((await sim.control('GET', `/mailboxes/${upn}?digests=false`)) as { items: Array<{ id: string }> }).items.map((i) => i.id).slice(0, quick ? 200 : 600);
+        const started = Date.now();
+        const naive = await naiveExport({ baseUrl: sim.baseUrl, token: sim.token, mailboxId: sim.mailboxIds[upn]!, itemIds: ids, connectionString: storage.connectionString, container: `naive-${Date.now()}` });
+        const naivePerSecond = naive.items / ((Date.now() - started) / 1000);
+        results.baseline_export_L200 = { items: naive.items, itemsPerSecond: naivePerSecond, ratio: naivePerSecond / ceiling };
+        row('baseline (samples: one call at a time, whole response in memory), L=200 ms', `${naivePerSecond.toFixed(0)} items/s = ${((naivePerSecond / ceiling) * 100).toFixed(0)}% of the ceiling`, 'for comparison', null);
+      }
+    } finally {
+      await sim.stop();
+    }
+  }
+}
+
+/** 2: many mailboxes at once: aggregate items/s from 1 to 10 to 50, and CPU per item. */
+async function scaling(): Promise<void> {
+  console.log('\n[2] Many mailboxes at once (L = 200 ms)');
+  const counts = quick ? [1, 10] : [1, 10, 50];
+  const perMailbox = quick ? 150 : 300;
+  const single: { perSecond: number } = { perSecond: 0 };
+  for (const count of counts) {
+    const upns = Array.from({ length: count }, (_, i) => `scale-${count}-${i}@bench.example`);
+    const sim = await startSimulatorProcess({ mailboxes: upns.map((upn) => ({ upn, items: perMailbox, sizes: [2_000, 8_000] })) });
+    try {
+      await sim.control('PUT', '/latency', { ms: 200 });
+      const env = await appEnv(sim, upns, { MAILBOX_VAULT_EXPORT_CONCURRENCY: '4', MAILBOX_VAULT_MAILBOX_WAVE_SIZE: String(Math.max(count, 1)) });
+      const cpuBefore = process.cpuUsage();
+      const run = await withApp(env, (app) => backup(app));
+      const cpu = process.cpuUsage(cpuBefore);
+      const span = await exportSpan(sim, upns);
+      const perSecond = span.items / span.seconds;
+      if (count === 1) single.perSecond = perSecond;
+      const linearity = perSecond / (count * single.perSecond);
+      const cpuMsPerItem = (cpu.user + cpu.system) / 1000 / run.report.totals.itemsExported;
+      const cpuBusy = (cpu.user + cpu.system) / 1000 / (run.wallMs * cpus().length);
+      results[`scale_${count}`] = { mailboxes: count, items: span.items, seconds: span.seconds, itemsPerSecond: perSecond, linearity, cpuMsPerItem, cpuShareOfMachine: cpuBusy, status: run.report.status };
+      const bound = cpuBusy > 0.8 ? `; our process used ${(cpuBusy * 100).toFixed(0)}% of the ${cpus().length} cores: the machine is the bound` : '';
+      row(`${count} mailbox(es) × ${perMailbox} items`, `${perSecond.toFixed(0)} items/s aggregate, ${(linearity * 100).toFixed(0)}% of linear, ${cpuMsPerItem.toFixed(3)} ms CPU/item${bound}`, 'within 20% of linear, or the machine bound stated', count === 1 ? null : linearity >= 0.8 || cpuBusy > 0.8);
+    } finally {
+      await sim.stop();
+    }
+  }
+}
+
+/** 3: peak RSS of the process doing the work, exporting and restoring a 150 MB item and 20 × 20 MB in one batch. */
+async function memory(): Promise<void> {
+  console.log('\n[3] Peak memory (RSS of the process doing the work; the simulator and Azurite run apart)');
+  const cases = quick
+    ? [{ name: '150 MB item', upn: 'mem-150@bench.example', large: [150_000_000], settings: {} }]
+    : [
+        { name: '150 MB item', upn: 'mem-150@bench.example', large: [150_000_000], settings: {} },
+        { name: '20 × 20 MB in one batch', upn: 'mem-20x20@bench.example', large: Array.from({ length: 20 }, () => 20_000_000), settings: { MAILBOX_VAULT_EXPORT_BATCH_MB: '1000', MAILBOX_VAULT_EXPORT_CONCURRENCY: '1' } },
+      ];
+  const target = 'mem-target@bench.example';
+  const sim = await startSimulatorProcess({ mailboxes: [...cases.map((c) => ({ upn: c.upn, items: 0, largeItems: c.large })), { upn: target, items: 0 }] }, { SIM_UPLOAD_BUDGET_BYTES: String(100e9) });
+  const storage = await sharedAzurite();
+  try {
+    for (const c of cases) {
+      const ids = ((await sim.control('GET', `/mailboxes/${c.upn}?digests=false`)) as { items: Array<{ id: string }> }).items.map((i) => i.id);
+      const container = `mem-${keyOf(c.upn).slice(0, 10)}-${Date.now()}`;
+      const env = {
+        BENCH_SIM_URL: sim.baseUrl,
+        BENCH_SIM_TOKEN: sim.token,
+        BENCH_MAILBOX_IDS: JSON.stringify(sim.mailboxIds),
+        BENCH_SOURCE: c.upn,
+        BENCH_TARGET: target,
+        BENCH_SETTINGS: JSON.stringify(c.settings),
+        BENCH_AZURITE: storage.connectionString,
+        BENCH_CONTAINER: container,
+        BENCH_ITEM_IDS: JSON.stringify(ids),
+      };
+      for (const kind of ['export', 'restore', 'naive']) {
+        const out = await runChild(kind, env);
+        const peak = Number(out.peakRssBytes);
+        results[`memory_${kind}_${c.name}`] = out;
+        if (kind === 'naive') row(`baseline export of ${c.name}`, `peak RSS ${mb(peak)}`, 'for comparison', null);
+        else row(`${kind} of ${c.name}`, `peak RSS ${mb(peak)} (${mb(Number(out.startRssBytes))} before), ${out.items} items, ${mb(Number(out.bytes))}`, '≤ 256 MB', peak <= 256 * 1024 * 1024);
+      }
+    }
+  } finally {
+    await sim.stop();
+  }
+}
+
+function runChild(kind: string, env: Record<string, string>): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'test', 'bench', 'memoryCase.js'), kind], { env: { ...process.env, ...env, MAILBOX_VAULT_GRAPH_LOG: 'quiet' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('exit', (code) => {
+      const line = stdout.split('\n').find((l) => l.startsWith('{'));
+      if (code === 0 && line) resolve(JSON.parse(line) as Record<string, unknown>);
+      else reject(new Error(`memory case ${kind} exited ${code}: ${stderr.slice(-2000)}`));
+    });
+  });
+}
+
+/** 4: an incremental night: 10k items, 1% changed: Graph calls and time against the full backup. */
+async function incremental(): Promise<void> {
+  console.log('\n[4] Incremental night');
+  const upn = 'nightly@bench.example';
+  const idle = 'unchanged@bench.example';
+  const items = quick ? 2_000 : 10_000;
+  const sim = await startSimulatorProcess({ mailboxes: [{ upn, items, sizes: [1_000, 4_000] }, { upn: idle, items: 200, sizes: [1_000, 4_000] }] });
+  try {
+    await sim.control('PUT', '/latency', { ms: 20 });
+    const env = await appEnv(sim, [upn, idle], { MAILBOX_VAULT_EXPORT_CONCURRENCY: '4' });
+    await withApp(env, async (app) => {
+      const callsOf = async (u: string) => Object.values((await sim.counters())[sim.mailboxIds[u]!]!.requests).reduce((a, b) => a + b, 0);
+      const full = await backup(app);
+      const fullCalls = await callsOf(upn);
+      await sim.control('POST', '/stats/reset');
+      const inspect = (await sim.control('GET', `/mailboxes/${upn}?digests=false`)) as { items: Array<{ id: string }>; folders: unknown[] };
+      const changed = Math.round(items / 100);
+      const ids = inspect.items.map((i) => i.id);
+      await sim.control('POST', `/mailboxes/${upn}/items`, { folder: 'inbox', count: Math.round(changed * 0.4), size: 3000 });
+      for (const id of ids.slice(0, Math.round(changed * 0.4))) await sim.control('PATCH', `/mailboxes/${upn}/items/${encodeURIComponent(id)}`, {});
+      for (const id of ids.slice(1000, 1000 + Math.round(changed * 0.1))) await sim.control('POST', `/mailboxes/${upn}/items/${encodeURIComponent(id)}/move`, { folder: 'archive' });
+      for (const id of ids.slice(2000, 2000 + Math.round(changed * 0.1))) await sim.control('DELETE', `/mailboxes/${upn}/items/${encodeURIComponent(id)}`);
+      const night = await backup(app);
+      const nightCalls = await callsOf(upn);
+      const counters = await sim.counters();
+      const idleExportCalls = counters[sim.mailboxIds[idle]!]?.exportCalls ?? 0;
+      const folders = inspect.folders.length;
+      const exported = night.report.mailboxes.find((m) => m.upn === upn)!.items.exported;
+      const allowed = folders + Math.ceil(exported / 20) + 5;
+      results.incremental = { items, changedItems: changed, exported, folders, fullCalls, fullSeconds: full.wallMs / 1000, nightCalls, nightSeconds: night.wallMs / 1000, allowedCalls: allowed, idleMailboxExportCalls: idleExportCalls };
+      row(`incremental night, ${items} items, ${changed} changed (${exported} versions to export)`, `${nightCalls} Graph calls in ${(night.wallMs / 1000).toFixed(1)} s vs full backup ${fullCalls} calls in ${(full.wallMs / 1000).toFixed(1)} s`, `≤ folders + changed/20 + 5 = ${allowed}`, nightCalls <= allowed);
+      row('unchanged mailbox on the same night', `${idleExportCalls} export calls`, '0', idleExportCalls === 0);
+    });
+  } finally {
+    await sim.stop();
+  }
+}
+
+/** 5: restore throughput against the upload budget (scaled so the run stays short) and the 4-in-flight ceiling. */
+async function restoreThroughput(): Promise<void> {
+  console.log('\n[5] Restore throughput');
+  const budgetBytes = 6 * 1024 * 1024;
+  const windowMs = 2_000;
+  const source = 'restore-source@bench.example';
+  const target = 'restore-target@bench.example';
+  const sim = await startSimulatorProcess(
+    { mailboxes: [{ upn: source, items: quick ? 40 : 100, sizes: [200_000, 400_000] }, { upn: target, items: 0 }] },
+    { SIM_UPLOAD_BUDGET_BYTES: String(budgetBytes), SIM_UPLOAD_WINDOW_MS: String(windowMs), SIM_LATENCY_MS: '50' },
+  );
+  try {
+    const env = await appEnv(sim, [source]);
+    await withApp(env, async (app) => {
+      await backup(app);
+      const run = await restore(app, { sourceMailbox: source, targetMailbox: target });
+      const counters = (await sim.counters())[sim.mailboxIds[target]!]!;
+      const seconds = (counters.lastImportDoneAt - counters.firstImportAt) / 1000;
+      // Body bytes are base64 plus a little JSON: what the budget counts.
+      const perSecond = counters.importedBytes / seconds;
+      const ceiling = budgetBytes / (windowMs / 1000);
+      results.restore = { items: run.report.counts.imported, bodyBytes: counters.importedBytes, seconds, bytesPerSecond: perSecond, budgetCeiling: ceiling, ratio: perSecond / ceiling, maxInFlight: counters.maxInFlight, throttled: counters.throttled, status: run.report.status };
+      row(`restore of ${run.report.counts.imported} items (${mb(counters.importedBytes)} of request bodies)`, `${(perSecond / 1024 / 1024).toFixed(2)} MB/s = ${((perSecond / ceiling) * 100).toFixed(0)}% of the upload budget (${(ceiling / 1024 / 1024).toFixed(1)} MB/s, i.e. 150 MB / 5 min scaled ×${((ceiling * 300) / (150 * 1024 * 1024)).toFixed(0)}); max ${counters.maxInFlight} in flight of 4`, '≥ 90% of the upload budget', perSecond / ceiling >= 0.9);
+    });
+  } finally {
+    await sim.stop();
+  }
+}
+
+/** 6: orchestration overhead for a 20k-item mailbox: replayed history events per item, episodes, generations. */
+async function orchestration(): Promise<void> {
+  console.log('\n[6] Orchestration overhead');
+  const upn = 'big@bench.example';
+  const items = quick ? 4_000 : 20_000;
+  const sim = await startSimulatorProcess({ mailboxes: [{ upn, items, sizes: [400, 1_500] }] });
+  try {
+    const env = await appEnv(sim, [upn], { MAILBOX_VAULT_EXPORT_CONCURRENCY: '4' });
+    await withApp(env, async (app) => {
+      const before = { ...app.host.stats };
+      const run = await backup(app);
+      const history = app.host.historyStats(`${run.id}-${keyOf(sim.mailboxIds[upn]!)}`)!;
+      const replayed = app.host.stats.replayedEvents - before.replayedEvents;
+      const episodes = app.host.stats.episodes - before.episodes;
+      results.orchestration = { items, replayedEventsPerItem: replayed / items, episodes, generations: history.generations, maxHistoryLength: history.maxHistoryLength, seconds: run.wallMs / 1000 };
+      row(`${items}-item mailbox`, `${(replayed / items).toFixed(2)} replayed history events per item, ${episodes} episodes, ${history.generations} generations, longest history ${history.maxHistoryLength} events, ${(run.wallMs / 1000).toFixed(0)} s`, 'history bounded (continueAsNew)', history.maxHistoryLength < 400);
+    });
+  } finally {
+    await sim.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  console.log(`mailbox-vault benchmark — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), ${mb(totalmem())} memory${quick ? ', quick mode' : ''}`);
+  if (selected('export')) await exportThroughput();
+  if (selected('scaling')) await scaling();
+  if (selected('memory')) await memory();
+  if (selected('incremental')) await incremental();
+  if (selected('restore')) await restoreThroughput();
+  if (selected('orchestration')) await orchestration();
+  await stopAzurite();
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`\n${'Measure'.padEnd(70)} ${'Result'.padEnd(8)}`);
+  for (const r of rows) console.log(`${r.measure.slice(0, 70).padEnd(70)} ${r.met === null ? 'info' : r.met ? 'MET' : 'NOT MET'}`);
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+  const file = join(ROOT, 'bench-results', 'bench.json');
+  writeFileSync(file, JSON.stringify({ when: new Date().toISOString(), machine: { cores: cpus().length, model: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version }, seconds, rows, results }, null, 2));
+  console.log(`\n${rows.filter((r) => r.met === true).length} met, ${rows.filter((r) => r.met === false).length} not met, in ${seconds.toFixed(0)} s. JSON: ${file}`);
+  process.exit(0);
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error);
+  await stopAzurite();
+  process.exit(1);
+});
