@@ -109,7 +109,7 @@ export const backupMailbox: OrchestrationHandler = function* (context: Orchestra
       context.df.setCustomStatus({ upn, batchesDone: next, batchCount: plan.batchCount });
       const size = Math.min(settings.exportConcurrency, plan.batchCount - next);
       const batches = Array.from({ length: size }, (_, i) => next + i);
-      const tasks: Task[] = batches.map((batch) => context.df.callActivityWithRetry('exportBatch', activityRetry, { runId, mailboxId, batch }));
+      const tasks: Task[] = batches.map((batch) => context.df.callActivityWithRetry('exportBatch', activityRetry, { runId, mailboxId, batch, planVersion: plan!.planVersion }));
       try {
         yield context.df.Task.all(tasks);
       } catch {
@@ -138,6 +138,7 @@ export const backupMailbox: OrchestrationHandler = function* (context: Orchestra
       snapshotId: input.snapshotId,
       takenAt: input.startedAt,
       startedAt: input.startedAt,
+      planVersion: plan.planVersion,
       failedBatches,
     })) as BackupMailboxOutput;
     return result;

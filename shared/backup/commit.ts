@@ -12,6 +12,8 @@ export interface CommitInput {
   /** The point in time the snapshot stands for. */
   takenAt: string;
   startedAt: string;
+  /** The plan whose batches this commit takes (results of a replaced plan are ignored). */
+  planVersion: string;
   /** Batches whose activity failed outright (after its retries): their items have no stored outcome. */
   failedBatches?: Array<{ batch: number; reason: string }>;
 }
@@ -39,7 +41,7 @@ export async function commitSnapshot(vault: VaultStore, input: CommitInput, now:
   let throttleWaitInMs = 0;
   for await (const name of vault.listNames(layout.runBatchResultsPrefix(runId, mailboxId))) {
     const result = await vault.readJson<BatchResult>(name);
-    if (!result) continue;
+    if (!result || result.planVersion !== input.planVersion) continue;
     throttledResponses += result.throttledResponses;
     throttleWaitInMs += result.throttleWaitInMs;
     for (const outcome of result.results) outcomes.set(outcome.id, outcome);

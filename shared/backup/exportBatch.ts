@@ -7,7 +7,7 @@ import {
   type MailboxClient,
 } from '../graph/index.js';
 import { layout } from '../vault/layout.js';
-import { VersionConflictError, type VaultStore } from '../vault/vaultStore.js';
+import { VersionConflictError, type StoredVersion, type VaultStore } from '../vault/vaultStore.js';
 import { readPlannedBatch } from './plan.js';
 import type { BatchResult, BatchSummary, ItemResult, PlannedItem } from './types.js';
 
@@ -15,10 +15,34 @@ export interface ExportBatchInput {
   runId: string;
   mailboxId: string;
   batch: number;
+  planVersion: string;
 }
 
 /** Per-item codes worth one more try on their own (transient on Exchange's side, or simply left out). */
 const RETRY_ALONE = new Set(['NotReturned', 'NoData', 'ErrorInternalServerTransientError', 'ErrorTimeoutExpired', 'ErrorServerBusy', 'ErrorMailboxStoreUnavailable']);
+
+/** Small-item uploads in flight per batch. */
+const PARALLEL_UPLOADS = 4;
+
+/** Reads up to `limit` bytes; `ended` tells whether that was the whole stream, `rest` continues it if not. */
+async function readUpTo(stream: AsyncIterable<Buffer>, limit: number): Promise<{ buffer: Buffer; ended: boolean; rest: AsyncIterator<Buffer> }> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  const rest = stream[Symbol.asyncIterator]();
+  while (length < limit) {
+    const next = await rest.next();
+    if (next.done) return { buffer: Buffer.concat(chunks, length), ended: true, rest };
+    chunks.push(next.value);
+    length += next.value.length;
+  }
+  return { buffer: Buffer.concat(chunks, length), ended: false, rest };
+}
+
+/** The head already read, then the rest of the same iterator (a second iterator on a stream would conflict). */
+async function* continueWith(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield head;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+}
 
 /** A whole call that failed: split, and give each item its own call. */
 const WHOLE_CALL_FAILURES = new Set(['ExportStreamBroken', 'RetriesExhausted', 'NetworkFailure']);
@@ -38,18 +62,40 @@ function failureOf(error: unknown): { code: string; message: string } {
  * so the activity can run again (at-least-once) without harm.
  */
 export async function exportBatch(client: MailboxClient, vault: VaultStore, input: ExportBatchInput, logger?: GraphLogger): Promise<BatchSummary> {
-  const { runId, mailboxId, batch } = input;
-  const planned = await readPlannedBatch(vault, runId, mailboxId, batch);
+  const { runId, mailboxId, batch, planVersion } = input;
+  const planned = await readPlannedBatch(vault, runId, mailboxId, batch, planVersion);
   const throttleBefore = client.throttleStats(mailboxId);
   const results = new Map<string, ItemResult>();
   const byId = new Map(planned.items.map((item) => [item.id, item]));
 
-  const storeOne = async (item: ExportedItem, plannedItem: PlannedItem): Promise<ItemResult> => {
-    if (!item.data) return { id: item.itemId, ok: false, code: item.error.code, message: item.error.message };
+  // Items that fit one block are read whole (bounded: block size × uploads in flight) and written while the
+  // response moves on to the next item; larger ones stream straight into their blob. Without this, each
+  // upload's round trip would hold the export response still.
+  const uploads = new Set<Promise<void>>();
+  const storeOne = async (item: ExportedItem, plannedItem: PlannedItem): Promise<void> => {
+    if (!item.data) {
+      results.set(item.itemId, { id: item.itemId, ok: false, code: item.error.code, message: item.error.message });
+      return;
+    }
     // The version blob is named after the changeKey planned; Graph's answer wins if the item changed since.
-    const changeKey = item.changeKey ?? plannedItem.changeKey;
-    const stored = await vault.writeItemVersion(layout.itemVersion(mailboxId, item.itemId, changeKey), item.data);
-    return { id: item.itemId, ok: true, blob: stored.blobName, sha256: stored.sha256, length: stored.length, written: stored.written };
+    const data = item.data;
+    const head = await readUpTo(data, vault.singleRequestLimit + 1);
+    const blobName = layout.itemVersion(mailboxId, item.itemId, item.changeKey ?? plannedItem.changeKey);
+    const record = (stored: StoredVersion): void => {
+      results.set(item.itemId, { id: item.itemId, ok: true, blob: stored.blobName, sha256: stored.sha256, length: stored.length, written: stored.written });
+    };
+    if (head.ended) {
+      while (uploads.size >= PARALLEL_UPLOADS) await Promise.race(uploads);
+      const upload = vault
+        .writeItemVersion(blobName, [head.buffer])
+        .then(record, (error: unknown) => {
+          results.set(item.itemId, { id: item.itemId, ok: false, ...failureOf(error) });
+        })
+        .finally(() => uploads.delete(upload));
+      uploads.add(upload);
+      return;
+    }
+    record(await vault.writeItemVersion(blobName, continueWith(head.buffer, head.rest)));
   };
 
   const run = async (items: PlannedItem[]): Promise<void> => {
@@ -58,7 +104,7 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
         const plannedItem = byId.get(exported.itemId);
         if (!plannedItem) continue; // not asked for: ignore
         try {
-          results.set(exported.itemId, await storeOne(exported, plannedItem));
+          await storeOne(exported, plannedItem);
         } catch (error) {
           if (error instanceof ExportStreamError) throw error; // the response broke under this item
           results.set(exported.itemId, { id: exported.itemId, ok: false, ...failureOf(error) });
@@ -72,6 +118,7 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
   };
 
   await run(planned.items);
+  await Promise.all(uploads);
   const retry = planned.items.filter((item) => {
     const result = results.get(item.id);
     if (!result || result.ok) return false;
@@ -80,12 +127,14 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
   for (const item of retry) {
     results.delete(item.id);
     await run([item]);
+    await Promise.all(uploads);
   }
 
   const throttleAfter = client.throttleStats(mailboxId);
   const ordered = planned.items.map((item) => results.get(item.id) ?? { id: item.id, ok: false as const, code: 'NotExported', message: 'No outcome recorded' });
   const record: BatchResult = {
     batch,
+    planVersion,
     results: ordered,
     throttledResponses: throttleAfter.throttledResponses - throttleBefore.throttledResponses,
     throttleWaitInMs: throttleAfter.throttleWaitInMs - throttleBefore.throttleWaitInMs,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DeltaLinkRejectedError, type MailboxClient, type MailboxFolder } from '../graph/index.js';
 import { layout } from '../vault/layout.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, SnapshotRecord } from '../vault/records.js';
@@ -198,10 +199,14 @@ export async function planMailbox(client: MailboxClient, vault: VaultStore, sett
   });
   offsets.push(offset);
   await vault.writeText(layout.runPlan(runId, mailboxId), lines.join(''));
-  await vault.writeJson(layout.runPlanIndex(runId, mailboxId), { offsets });
+  // A plan written again (a retried planning, a re-run of the same run id) gets a new version, so that no
+  // process can read batches of one plan through the index of another.
+  const planVersion = randomUUID();
+  await vault.writeJson(layout.runPlanIndex(runId, mailboxId), { planVersion, offsets });
   await vault.writeJson(layout.runNextDelta(runId, mailboxId), { folderDeltaLink, itemDeltaLinks: nextLinks } satisfies NextDeltaState);
 
   return {
+    planVersion,
     batchCount: batches.length,
     itemsToExport: toExport.length,
     reportedBytesToExport: toExport.reduce((sum, item) => sum + item.size, 0),
@@ -213,11 +218,22 @@ export async function planMailbox(client: MailboxClient, vault: VaultStore, sett
   };
 }
 
-/** Reads batch `batch` of a plan with one ranged read (the index holds line offsets). */
-export async function readPlannedBatch(vault: VaultStore, runId: string, mailboxId: string, batch: number): Promise<PlannedBatch> {
-  const index = await vault.readJson<{ offsets: number[] }>(layout.runPlanIndex(runId, mailboxId));
-  const start = index?.offsets[batch];
-  const end = index?.offsets[batch + 1];
+/** Plan indexes this process has read (a plan does not change once its batches run); small and bounded. */
+const planIndexes = new Map<string, number[]>();
+
+/** Reads batch `batch` of a plan with one ranged read (the index, read once per process, holds line offsets). */
+export async function readPlannedBatch(vault: VaultStore, runId: string, mailboxId: string, batch: number, planVersion: string): Promise<PlannedBatch> {
+  const key = `${vault.container.containerName}/${layout.runPlanIndex(runId, mailboxId)}/${planVersion}`;
+  let offsets = planIndexes.get(key);
+  if (!offsets) {
+    const index = await vault.readJson<{ planVersion: string; offsets: number[] }>(layout.runPlanIndex(runId, mailboxId));
+    if (index?.planVersion !== planVersion) throw new Error(`The plan of run ${runId} was replaced (version ${index?.planVersion ?? 'none'}, expected ${planVersion})`);
+    offsets = index.offsets;
+    if (planIndexes.size >= 200) planIndexes.delete(planIndexes.keys().next().value!);
+    planIndexes.set(key, offsets);
+  }
+  const start = offsets[batch];
+  const end = offsets[batch + 1];
   if (start === undefined || end === undefined) throw new Error(`Batch ${batch} is not in the plan of run ${runId}`);
   const line = await vault.readRange(layout.runPlan(runId, mailboxId), start, end - start);
   return JSON.parse(line.toString('utf8')) as PlannedBatch;

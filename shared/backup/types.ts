@@ -49,12 +49,15 @@ export type ItemResult =
 /** One batch's outcome, kept in the run's folder so a retried or resumed run knows what is stored. */
 export interface BatchResult {
   batch: number;
+  planVersion: string;
   results: ItemResult[];
   throttledResponses: number;
   throttleWaitInMs: number;
 }
 
 export interface PlanSummary {
+  /** Identifies this plan's batches (see readPlannedBatch). */
+  planVersion: string;
   batchCount: number;
   itemsToExport: number;
   reportedBytesToExport: number;

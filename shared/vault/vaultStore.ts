@@ -55,7 +55,7 @@ export class VaultStore {
    * over the same bytes; the commit carries the hash and size in metadata and `If-None-Match: *`, so a version
    * is written once. If it already exists (a retry), its recorded hash must match.
    */
-  async writeItemVersion(blobName: string, data: AsyncIterable<Buffer>): Promise<StoredVersion> {
+  async writeItemVersion(blobName: string, data: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<StoredVersion> {
     const blob = this.container.getBlockBlobClient(blobName);
     const hash = createHash('sha256');
     const blockIds: string[] = [];
@@ -117,6 +117,11 @@ export class VaultStore {
       if (existing.metadata?.sha256 !== sha256) throw new VersionConflictError(blobName);
       return { blobName, sha256, length, written: false };
     }
+  }
+
+  /** Block size: items up to this size are written with one request. */
+  get singleRequestLimit(): number {
+    return this.blockSize;
   }
 
   /** Recorded hash and size of a stored version, or undefined when it is not in the vault. */
