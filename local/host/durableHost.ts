@@ -130,6 +130,9 @@ export interface HostStats {
   replayedEvents: number;
   activities: number;
   maxInflightActivities: number;
+  /** Time spent replaying orchestrators, and running each activity (by name). */
+  episodeMs: number;
+  activityMs: Record<string, { count: number; totalMs: number; maxMs: number }>;
 }
 
 const wire = (value: unknown) => (value === undefined ? 'null' : JSON.stringify(value));
@@ -192,7 +195,7 @@ class Semaphore {
 }
 
 export class DurableHost {
-  readonly stats: HostStats = { episodes: 0, replayedEvents: 0, activities: 0, maxInflightActivities: 0 };
+  readonly stats: HostStats = { episodes: 0, replayedEvents: 0, activities: 0, maxInflightActivities: 0, episodeMs: 0, activityMs: {} };
   readonly client: InMemoryDurableClient;
   private readonly registrations: Map<string, Registration>;
   private readonly semaphore: Semaphore;
@@ -433,6 +436,15 @@ export class DurableHost {
   }
 
   private async episode(instance: Instance): Promise<void> {
+    const clockStart = performance.now();
+    try {
+      await this.runEpisode(instance);
+    } finally {
+      this.stats.episodeMs += performance.now() - clockStart;
+    }
+  }
+
+  private async runEpisode(instance: Instance): Promise<void> {
     this.stats.episodes++;
     const started = this.now();
     for (const event of instance.history) event.IsPlayed = true;
@@ -587,6 +599,7 @@ export class DurableHost {
         this.runningActivities++;
         this.stats.maxInflightActivities = Math.max(this.stats.maxInflightActivities, this.runningActivities);
         const reg = this.registration(name, 'activityTrigger');
+        const clockStart = performance.now();
         let event: Record<string, unknown> & { EventType: number };
         try {
           if (!reg) throw new Error(`The function '${name}' doesn't exist, is disabled, or is not an activity function.`);
@@ -597,6 +610,11 @@ export class DurableHost {
         } catch (error) {
           event = failureEvent(ET.TaskFailed, id, `Activity function '${name}'`, error);
         }
+        const elapsed = performance.now() - clockStart;
+        const timing = (this.stats.activityMs[name] ??= { count: 0, totalMs: 0, maxMs: 0 });
+        timing.count++;
+        timing.totalMs += elapsed;
+        timing.maxMs = Math.max(timing.maxMs, elapsed);
         this.runningActivities--;
         instance.inflight--;
         this.deliver(instanceId, executionId, event);

@@ -21,8 +21,9 @@ export interface ExportBatchInput {
 /** Per-item codes worth one more try on their own (transient on Exchange's side, or simply left out). */
 const RETRY_ALONE = new Set(['NotReturned', 'NoData', 'ErrorInternalServerTransientError', 'ErrorTimeoutExpired', 'ErrorServerBusy', 'ErrorMailboxStoreUnavailable']);
 
-/** Small-item uploads in flight per batch. */
-const PARALLEL_UPLOADS = 4;
+/** Small-item uploads in flight per batch, and the bytes they may hold in memory together. */
+const PARALLEL_UPLOADS = 8;
+const PARALLEL_UPLOAD_BYTES = 32 * 1024 * 1024;
 
 /** Reads up to `limit` bytes; `ended` tells whether that was the whole stream, `rest` continues it if not. */
 async function readUpTo(stream: AsyncIterable<Buffer>, limit: number): Promise<{ buffer: Buffer; ended: boolean; rest: AsyncIterator<Buffer> }> {
@@ -72,6 +73,7 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
   // response moves on to the next item; larger ones stream straight into their blob. Without this, each
   // upload's round trip would hold the export response still.
   const uploads = new Set<Promise<void>>();
+  let uploadBytes = 0;
   const storeOne = async (item: ExportedItem, plannedItem: PlannedItem): Promise<void> => {
     if (!item.data) {
       results.set(item.itemId, { id: item.itemId, ok: false, code: item.error.code, message: item.error.message });
@@ -85,13 +87,18 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
       results.set(item.itemId, { id: item.itemId, ok: true, blob: stored.blobName, sha256: stored.sha256, length: stored.length, written: stored.written });
     };
     if (head.ended) {
-      while (uploads.size >= PARALLEL_UPLOADS) await Promise.race(uploads);
+      while (uploads.size >= PARALLEL_UPLOADS || (uploads.size > 0 && uploadBytes + head.buffer.length > PARALLEL_UPLOAD_BYTES)) await Promise.race(uploads);
+      const size = head.buffer.length;
+      uploadBytes += size;
       const upload = vault
         .writeItemVersion(blobName, [head.buffer])
         .then(record, (error: unknown) => {
           results.set(item.itemId, { id: item.itemId, ok: false, ...failureOf(error) });
         })
-        .finally(() => uploads.delete(upload));
+        .finally(() => {
+          uploads.delete(upload);
+          uploadBytes -= size;
+        });
       uploads.add(upload);
       return;
     }
