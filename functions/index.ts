@@ -9,3 +9,4 @@ import './restoreOrchestrator.js';
 import './restoreActivities.js';
 import './restoreTriggers.js';
 import './snapshots.js';
+import './maintenance.js';

@@ -51,6 +51,17 @@ param scopeGroupId string = ''
 @description('NCRONTAB schedule of the backup (UTC).')
 param backupSchedule string = '0 0 2 * * *'
 
+@description('NCRONTAB schedule of vault maintenance: pruning by the retention policy, then a sampled verification (UTC).')
+param maintenanceSchedule string = '0 30 5 * * *'
+
+@description('Retention: every snapshot for keepAllDays, then one a day for dailyDays, one a week for weeklyWeeks, one a month for monthlyMonths.')
+param retention { keepAllDays: int, dailyDays: int, weeklyWeeks: int, monthlyMonths: int } = {
+  keepAllDays: 7
+  dailyDays: 30
+  weeklyWeeks: 12
+  monthlyMonths: 12
+}
+
 @minValue(0)
 @maxValue(3650)
 @description('Version-level immutability (WORM) of the vault, in days; 0 leaves it off. Once on, stored versions cannot be deleted or overwritten by anyone for that long, a stolen credential included.')
@@ -234,6 +245,8 @@ module app 'app/function-app.bicep' = {
       scopeUsers: scopeUsers
       scopeGroupId: scopeGroupId
       backupSchedule: backupSchedule
+      maintenanceSchedule: maintenanceSchedule
+      retention: retention
     }
   }
 }

@@ -31,6 +31,12 @@ export const SETTINGS = {
   MAILBOX_VAULT_EXPORT_CONCURRENCY: { default: '3', description: 'exportItems calls in flight per mailbox, 1 to 4' },
   MAILBOX_VAULT_EXPORT_BATCH_MB: { default: '24', description: 'Reported size (MB) packed into one exportItems call, at most 20 items' },
   MAILBOX_VAULT_IMPORT_CONCURRENCY: { default: '2', description: 'Import batches in flight per target mailbox (imports share its upload budget), 1 to 4' },
+  MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: { default: '7', description: 'Keep every snapshot this many days' },
+  MAILBOX_VAULT_RETENTION_DAILY_DAYS: { default: '30', description: 'Then keep the last snapshot of each day for this many days' },
+  MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: { default: '12', description: 'Then the last snapshot of each week for this many weeks' },
+  MAILBOX_VAULT_RETENTION_MONTHLY_MONTHS: { default: '12', description: 'Then the last snapshot of each month for this many months (the newest snapshot of a mailbox is always kept)' },
+  MAILBOX_VAULT_MAINTENANCE_SCHEDULE: { default: '0 30 5 * * *', description: 'NCRONTAB (UTC) of the maintenance run: prune by the retention policy, then a sampled verification' },
+  MAILBOX_VAULT_VERIFY_SAMPLE: { default: '50', description: 'Item versions re-hashed per mailbox by a sampled verification' },
   MAILBOX_VAULT_WINDOWS_PER_EPISODE: { default: '20', description: 'Export windows before an orchestration continues as new (bounds history)' },
 } as const;
 
@@ -69,6 +75,12 @@ export interface BackupConfig {
   windowsPerEpisode: number;
 }
 
+export interface MaintenanceConfig {
+  retention: { keepAllDays: number; dailyDays: number; weeklyWeeks: number; monthlyMonths: number };
+  schedule: string;
+  verifySample: number;
+}
+
 export interface RestoreConfig {
   importConcurrency: number;
 }
@@ -79,6 +91,7 @@ export interface AppConfig {
   taskHub: string;
   backup: BackupConfig;
   restore: RestoreConfig;
+  maintenance: MaintenanceConfig;
 }
 
 export class ConfigError extends Error {
@@ -125,6 +138,12 @@ const Raw = z.object({
   MAILBOX_VAULT_EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_EXPORT_BATCH_MB: z.coerce.number().min(1).max(200),
   MAILBOX_VAULT_IMPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
+  MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: z.coerce.number().int().min(0).max(3650),
+  MAILBOX_VAULT_RETENTION_DAILY_DAYS: z.coerce.number().int().min(0).max(3650),
+  MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: z.coerce.number().int().min(0).max(520),
+  MAILBOX_VAULT_RETENTION_MONTHLY_MONTHS: z.coerce.number().int().min(0).max(1200),
+  MAILBOX_VAULT_MAINTENANCE_SCHEDULE: z.string().refine(isNcrontab, 'must be a six-field NCRONTAB expression, such as 0 30 5 * * *'),
+  MAILBOX_VAULT_VERIFY_SAMPLE: z.coerce.number().int().min(1).max(100_000),
   MAILBOX_VAULT_WINDOWS_PER_EPISODE: z.coerce.number().int().min(1).max(500),
 });
 
@@ -231,5 +250,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       windowsPerEpisode: raw.MAILBOX_VAULT_WINDOWS_PER_EPISODE,
     },
     restore: { importConcurrency: raw.MAILBOX_VAULT_IMPORT_CONCURRENCY },
+    maintenance: {
+      retention: {
+        keepAllDays: raw.MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS,
+        dailyDays: raw.MAILBOX_VAULT_RETENTION_DAILY_DAYS,
+        weeklyWeeks: raw.MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS,
+        monthlyMonths: raw.MAILBOX_VAULT_RETENTION_MONTHLY_MONTHS,
+      },
+      schedule: raw.MAILBOX_VAULT_MAINTENANCE_SCHEDULE,
+      verifySample: raw.MAILBOX_VAULT_VERIFY_SAMPLE,
+    },
   };
 }

@@ -29,6 +29,8 @@ param settings {
   scopeUsers: string
   scopeGroupId: string
   backupSchedule: string
+  maintenanceSchedule: string
+  retention: { keepAllDays: int, dailyDays: int, weeklyWeeks: int, monthlyMonths: int }
 }
 
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -115,6 +117,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       MAILBOX_VAULT_EXPORT_BATCH_MB: '24'
       MAILBOX_VAULT_IMPORT_CONCURRENCY: '2'
       MAILBOX_VAULT_WINDOWS_PER_EPISODE: '20'
+      MAILBOX_VAULT_MAINTENANCE_SCHEDULE: settings.maintenanceSchedule
+      MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: string(settings.retention.keepAllDays)
+      MAILBOX_VAULT_RETENTION_DAILY_DAYS: string(settings.retention.dailyDays)
+      MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: string(settings.retention.weeklyWeeks)
+      MAILBOX_VAULT_RETENTION_MONTHLY_MONTHS: string(settings.retention.monthlyMonths)
+      MAILBOX_VAULT_VERIFY_SAMPLE: '50'
     }
   }
 }

@@ -69,6 +69,32 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
+// Pruning deletes expired blobs; versioning keeps each as a previous version. This rule removes those after the
+// soft delete period, so pruning frees the space (versions under a WORM period are left until it ends).
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          enabled: true
+          name: 'expire-previous-versions'
+          type: 'Lifecycle'
+          definition: {
+            actions: {
+              version: {
+                delete: { daysAfterCreationGreaterThan: softDeleteDays }
+              }
+            }
+            filters: { blobTypes: ['blockBlob'] }
+          }
+        }
+      ]
+    }
+  }
+}
+
 output name string = account.name
 output blobEndpoint string = account.properties.primaryEndpoints.blob
 output immutabilityDays int = immutabilityDays

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { Cron } from 'croner';
+import { SETTINGS } from '../../shared/config.js';
 import { DurableHost, type DurableHostOptions } from './durableHost.js';
 import { installFunctionsCore, registrations, type Registration } from './registry.js';
 
@@ -111,7 +112,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     for (const reg of registrations.values()) {
       if (reg.triggerType !== 'timerTrigger') continue;
       const trigger = Object.values(reg.metadata.bindings).find((b) => b.type === 'timerTrigger')!;
-      const schedule = resolveSetting(String(trigger.schedule), process.env, { MAILBOX_VAULT_BACKUP_SCHEDULE: '0 0 2 * * *' });
+      const schedule = resolveSetting(String(trigger.schedule), process.env, Object.fromEntries(Object.entries(SETTINGS).map(([name, setting]) => [name, setting.default])));
       jobs.push(new Cron(schedule, { timezone: 'UTC', protect: true }, () => host.invokeTimer(reg.name).catch((error: unknown) => options.log?.('error', reg.name, error))));
     }
   }

@@ -40,5 +40,17 @@ export const layout = {
   restoreResultsPrefix: (restoreId: string) => `restores/${restoreId}/results/`,
   restoreCanceled: (restoreId: string) => `restores/${restoreId}/canceled.json`,
   restoreReport: (restoreId: string) => `restores/${restoreId}/report.json`,
+  maintenanceReport: (id: string) => `maintenance/${id}/report.json`,
+  maintenanceResult: (id: string, part: string, mailboxKey: string) => `maintenance/${id}/${part}/${mailboxKey}.json`,
+  maintenanceResultsPrefix: (id: string, part: string) => `maintenance/${id}/${part}/`,
+  /** The same names from a mailbox key (maintenance walks the vault without knowing mailbox ids). */
+  byKey: {
+    mailbox: (mailboxKey: string) => `mailboxes/${mailboxKey}/`,
+    items: (mailboxKey: string) => `mailboxes/${mailboxKey}/items/`,
+    snapshots: (mailboxKey: string) => `mailboxes/${mailboxKey}/snapshots/`,
+    snapshotRecord: (mailboxKey: string, snapshotId: string) => `mailboxes/${mailboxKey}/snapshots/${snapshotId}.json`,
+    manifest: (mailboxKey: string, snapshotId: string) => `mailboxes/${mailboxKey}/snapshots/${snapshotId}/manifest`,
+    deltaState: (mailboxKey: string) => `mailboxes/${mailboxKey}/state/delta.json`,
+  },
   audit: (at: Date, kind: string, id: string) => `audit/${at.toISOString().slice(0, 7)}/${at.toISOString().replace(/[:.]/g, '')}-${kind}-${id}.json`,
 } as const;

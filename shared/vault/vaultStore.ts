@@ -225,6 +225,36 @@ export class VaultStore {
     for await (const blob of this.container.listBlobsFlat({ prefix })) yield blob.name;
   }
 
+  /** Blobs under a prefix with their size and creation time. */
+  async *listBlobs(prefix: string): AsyncGenerator<{ name: string; size: number; createdOn: Date }> {
+    for await (const blob of this.container.listBlobsFlat({ prefix })) {
+      yield { name: blob.name, size: blob.properties.contentLength ?? 0, createdOn: blob.properties.createdOn ?? blob.properties.lastModified };
+    }
+  }
+
+  /** The next level of "folders" under a prefix (`mailboxes/` → each mailbox key). */
+  async *listPrefixes(prefix: string): AsyncGenerator<string> {
+    for await (const entry of this.container.listBlobsByHierarchy('/', { prefix })) {
+      if (entry.kind === 'prefix') yield entry.name;
+    }
+  }
+
+  /**
+   * Deletes a blob. Returns 'deleted', 'absent', or 'immutable' when a retention policy or legal hold protects it
+   * (version-level WORM): that is the vault doing its job, not an error.
+   */
+  async deleteBlob(blobName: string): Promise<'deleted' | 'absent' | 'immutable'> {
+    try {
+      await this.container.getBlobClient(blobName).delete();
+      return 'deleted';
+    } catch (error) {
+      if (isStatus(error, 404)) return 'absent';
+      const code = (error as RestError).code ?? '';
+      if (isStatus(error, 409, 403) && /Immutable|LegalHold|Retention|Worm/i.test(code)) return 'immutable';
+      throw error;
+    }
+  }
+
   async deleteIfExists(blobName: string): Promise<void> {
     await this.container.getBlobClient(blobName).deleteIfExists();
   }
