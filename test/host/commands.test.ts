@@ -79,3 +79,121 @@ describe('README commands', () => {
     }
   }, 300_000);
 });
+
+describe('the operator CLI', () => {
+  let sim: Awaited<ReturnType<typeof import('../support/graph.js').startSeededSimulator>>;
+  let env: Record<string, string>;
+  const SOURCE = 'quinn@contoso.example';
+  const TARGET = 'quinn-copy@contoso.example';
+
+  function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, ['dist/local/cli/main.js', ...args], { env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+  }
+
+  it('runs every command end to end, in-process and against a served app', async () => {
+    const { startSeededSimulator } = await import('../support/graph.js');
+    sim = await startSeededSimulator({ mailboxes: [{ upn: SOURCE, items: 30 }, { upn: TARGET, items: 0 }] });
+    env = {
+      MAILBOX_VAULT_GRAPH_BASE_URL: sim.baseUrl,
+      MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken',
+      MAILBOX_VAULT_GRAPH_STATIC_TOKEN: sim.demoToken,
+      MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(),
+      MAILBOX_VAULT_CONTAINER: `cli-${randomBytes(5).toString('hex')}`,
+      MAILBOX_VAULT_SCOPE_USERS: `${SOURCE},${TARGET}`,
+      MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: '5',
+    };
+    try {
+      const help = await cli(['--help']);
+      expect(help.code).toBe(0);
+      for (const command of ['backup', 'restore', 'snapshots', 'items', 'verify', 'prune', 'status', '--dry-run', '--json']) expect(help.stdout).toContain(command);
+
+      const backup = await cli(['backup']);
+      expect(backup.code, backup.stderr).toBe(0);
+      expect(backup.stdout).toMatch(/backup backup-\S+: Completed/);
+      expect(backup.stdout).toMatch(/Completed\s+quinn@contoso\.example\s+30 items in snapshot/);
+
+      const snapshots = await cli(['snapshots', '--mailbox', SOURCE, '--json']);
+      expect(snapshots.code).toBe(0);
+      const listed = JSON.parse(snapshots.stdout) as { snapshots: Array<{ id: string; items: number }> };
+      expect(listed.snapshots).toHaveLength(1);
+      expect(listed.snapshots[0]!.items).toBe(30);
+
+      const items = await cli(['items', '--mailbox', SOURCE, '--folder', 'Inbox', '--top', '3']);
+      expect(items.code).toBe(0);
+      expect(items.stdout).toMatch(/^\/Inbox  \(\d+ items\)/);
+      expect(items.stdout).toContain('[Отчёты]');
+
+      const restore = await cli(['restore', '--source', SOURCE, '--target', TARGET, '--json']);
+      expect(restore.code, restore.stderr).toBe(0);
+      const restored = JSON.parse(restore.stdout) as { status: string; report: { counts: { imported: number } } };
+      expect(restored.status).toBe('Completed');
+      expect(restored.report.counts.imported).toBe(30);
+      expect(sim.tenant.mailbox(TARGET).items.size).toBe(30);
+
+      const verify = await cli(['verify', '--full']);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      expect(verify.stdout).toMatch(/verify \(full\): 2 snapshots, 30 entries checked, 30 versions re-hashed, 0 problems/);
+
+      const prune = await cli(['prune', '--dry-run', '--json']);
+      expect(prune.code).toBe(0);
+      expect((JSON.parse(prune.stdout) as { report: { prune: { dryRun: boolean } } }).report.prune.dryRun).toBe(true);
+
+      // Against an app served over HTTP, as for a deployed one.
+      const { startLocalApp } = await import('../../local/host/localApp.js');
+      Object.assign(process.env, env);
+      const { resetServices } = await import('../../shared/services.js');
+      resetServices();
+      const served = await startLocalApp({ port: 0 });
+      try {
+        const remote = await cli(['snapshots', '--mailbox', SOURCE, '--url', served.baseUrl, '--key', 'not-checked-locally']);
+        expect(remote.code).toBe(0);
+        expect(remote.stdout).toMatch(/\d{8}T\d{6}Z-[0-9a-f]{8}\s+taken .* 30 items/);
+      } finally {
+        await served.close();
+      }
+
+      // Damage: verification fails, names it, and exits 1.
+      const { BlobServiceClient } = await import('@azure/storage-blob');
+      const container = BlobServiceClient.fromConnectionString(azuriteConnectionString()).getContainerClient(env.MAILBOX_VAULT_CONTAINER!);
+      for await (const blob of container.listBlobsFlat({ prefix: 'mailboxes/' })) {
+        if (!blob.name.includes('/items/')) continue;
+        await container.getBlobClient(blob.name).delete();
+        break;
+      }
+      const damaged = await cli(['verify', '--full']);
+      expect(damaged.code).toBe(1);
+      expect(damaged.stdout).toMatch(/problem: quinn@contoso\.example snapshot \S+ missingBlob/);
+    } finally {
+      await sim.close();
+    }
+  }, 300_000);
+
+  it('refuses bad arguments with a clear message and exit code 2', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['frobnicate'], /Unknown command 'frobnicate'/],
+      [['restore'], /restore needs --source/],
+      [['backup', '--bogus'], /Unknown option '--bogus'/],
+      [['backup', '--dry-run'], /--dry-run does not apply to 'backup'/],
+      [['snapshots'], /snapshots needs one --mailbox/],
+      [['status'], /status needs one run id/],
+      [['status', 'nope'], /'nope' is not a backup, restore or maintenance id/],
+      [[], /Usage: mailbox-vault/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await cli(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stdout + result.stderr).toMatch(message);
+    }
+    // A request the app refuses is a bad argument too, named by the app.
+    const refused = await cli(['restore', '--source', 'not a mailbox'], { MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(), MAILBOX_VAULT_GRAPH_BASE_URL: 'http://127.0.0.1:9', MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken', MAILBOX_VAULT_GRAPH_STATIC_TOKEN: 'x' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/sourceMailbox: must be a user principal name/);
+  }, 120_000);
+});
