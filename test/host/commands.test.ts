@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { azuriteConnectionString } from '../support/vault.js';
+import type { Simulator } from '../../local/simulator/index.js';
 
 /**
  * The README's commands, run as a user runs them. They share one file so the two builds they start do not
@@ -81,7 +82,7 @@ describe('README commands', () => {
 });
 
 describe('the operator CLI', () => {
-  let sim: Awaited<ReturnType<typeof import('../support/graph.js').startSeededSimulator>>;
+  let sim: Simulator;
   let env: Record<string, string>;
   const SOURCE = 'quinn@contoso.example';
   const TARGET = 'quinn-copy@contoso.example';
@@ -127,7 +128,7 @@ describe('the operator CLI', () => {
 
       const items = await cli(['items', '--mailbox', SOURCE, '--folder', 'Inbox', '--top', '3']);
       expect(items.code).toBe(0);
-      expect(items.stdout).toMatch(/^\/Inbox  \(\d+ items\)/);
+      expect(items.stdout).toMatch(/^\/Inbox {2}\(\d+ items\)/);
       expect(items.stdout).toContain('[Отчёты]');
 
       const restore = await cli(['restore', '--source', SOURCE, '--target', TARGET, '--json']);
