@@ -54,6 +54,9 @@ activityRetry.backoffCoefficient = 2;
 
 const MAILBOX_WAVES_PER_EPISODE = 10;
 
+/** Consecutive batches per export activity (see backupMailbox). */
+const BATCHES_PER_ACTIVITY = 2;
+
 /**
  * The tenant run: resolve the scope, back up mailboxes in waves of sub-orchestrations (each mailbox has its own
  * Graph budget), continue as new every few waves so history stays small, then write the run report.
@@ -107,9 +110,14 @@ export const backupMailbox: OrchestrationHandler = function* (context: Orchestra
     let windows = 0;
     while (next < plan.batchCount) {
       context.df.setCustomStatus({ upn, batchesDone: next, batchCount: plan.batchCount });
-      const size = Math.min(settings.exportConcurrency, plan.batchCount - next);
-      const batches = Array.from({ length: size }, (_, i) => next + i);
-      const tasks: Task[] = batches.map((batch) => context.df.callActivityWithRetry('exportBatch', activityRetry, { runId, mailboxId, batch, planVersion: plan!.planVersion }));
+      // A window: at most `exportConcurrency` activities, so at most that many exportItems calls in flight for
+      // the mailbox; each takes a few consecutive batches so its writes overlap its next call.
+      const starts: number[] = [];
+      for (let start = next, i = 0; i < settings.exportConcurrency && start < plan.batchCount; i++, start += BATCHES_PER_ACTIVITY) starts.push(start);
+      const size = Math.min(plan.batchCount, next + settings.exportConcurrency * BATCHES_PER_ACTIVITY) - next;
+      const tasks: Task[] = starts.map((start) =>
+        context.df.callActivityWithRetry('exportBatch', activityRetry, { runId, mailboxId, batch: start, count: Math.min(BATCHES_PER_ACTIVITY, plan!.batchCount - start), planVersion: plan!.planVersion }),
+      );
       try {
         yield context.df.Task.all(tasks);
       } catch {
@@ -119,7 +127,8 @@ export const backupMailbox: OrchestrationHandler = function* (context: Orchestra
           try {
             yield task;
           } catch (error) {
-            failedBatches.push({ batch: batches[i]!, reason: (error as Error).message.split('\n')[0]!.slice(0, 500) });
+            const reason = (error as Error).message.split('\n')[0]!.slice(0, 500);
+            for (let b = starts[i]!; b < Math.min(starts[i]! + BATCHES_PER_ACTIVITY, plan.batchCount); b++) failedBatches.push({ batch: b, reason });
           }
         }
       }

@@ -15,7 +15,10 @@ export async function planRestoreActivity(input: { restoreId: string }): Promise
   const { graph, vault } = await getServices();
   const request = await vault.readJson<RestoreRequest>(layout.restoreRequest(input.restoreId));
   if (!request) throw new Error(`No restore '${input.restoreId}'`);
-  return planRestore(graph, vault, RESTORE_PLAN_SETTINGS, request);
+  const summary = await planRestore(graph, vault, RESTORE_PLAN_SETTINGS, request);
+  // Kept so a canceled restore's report can still name every item it did not import.
+  await vault.writeJson(layout.restorePlanSummary(input.restoreId), summary);
+  return summary;
 }
 
 export async function importBatchActivity(input: ImportBatchInput, context: InvocationContext): Promise<ImportBatchSummary> {

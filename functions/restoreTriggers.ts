@@ -3,7 +3,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import { RestoreBody, RestoreRequestError, resolveRestoreRequest } from '../shared/restore/request.js';
 import { buildRestoreReport } from '../shared/restore/report.js';
-import type { RestoreReport, RestoreRequest } from '../shared/restore/types.js';
+import type { RestorePlanSummary, RestoreReport, RestoreRequest } from '../shared/restore/types.js';
 import { getServices } from '../shared/services.js';
 import { layout } from '../shared/vault/layout.js';
 import { originOf, problem, readJsonBody } from './http.js';
@@ -75,7 +75,7 @@ export async function getRestore(request: HttpRequest, client: df.DurableClient)
   const canceled = await vault.readJson<{ at: string }>(layout.restoreCanceled(id));
   let report = await vault.readJson<RestoreReport>(layout.restoreReport(id));
   if (!report && canceled) {
-    const plan = (status.customStatus as { batchCount?: number } | null)?.batchCount !== undefined ? await planFromStatus(status) : undefined;
+    const plan = await vault.readJson<RestorePlanSummary>(layout.restorePlanSummary(id));
     report = await buildRestoreReport(vault, { restoreId: id, canceled: true, ...(plan ? { plan } : {}) });
   }
   return {
@@ -90,11 +90,6 @@ export async function getRestore(request: HttpRequest, client: df.DurableClient)
       report: report ?? null,
     },
   };
-}
-
-/** The plan summary of a running restore, from its orchestration input (after continueAsNew) when present. */
-async function planFromStatus(status: df.DurableOrchestrationStatus) {
-  return (status.input as RestoreMailboxInput | undefined)?.plan;
 }
 
 /** `DELETE /api/restores/{id}`: stop a running restore. Items already imported stay, and are in the journal. */

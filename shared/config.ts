@@ -136,7 +136,7 @@ const Raw = z.object({
   MAILBOX_VAULT_SCOPE_GROUP_ID: z.string().regex(/^$|^[0-9a-fA-F-]{36}$/, 'must be a group object id (GUID)'),
   MAILBOX_VAULT_MAILBOX_WAVE_SIZE: z.coerce.number().int().min(1).max(200),
   MAILBOX_VAULT_EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
-  MAILBOX_VAULT_EXPORT_BATCH_MB: z.coerce.number().min(1).max(200),
+  MAILBOX_VAULT_EXPORT_BATCH_MB: z.coerce.number().min(1).max(1024),
   MAILBOX_VAULT_IMPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: z.coerce.number().int().min(0).max(3650),
   MAILBOX_VAULT_RETENTION_DAILY_DAYS: z.coerce.number().int().min(0).max(3650),

@@ -14,7 +14,10 @@ import type { BatchResult, BatchSummary, ItemResult, PlannedItem } from './types
 export interface ExportBatchInput {
   runId: string;
   mailboxId: string;
+  /** The first planned batch this activity exports. */
   batch: number;
+  /** Consecutive batches, exported one after the other (uploads of one overlap the next one's call). */
+  count?: number;
   planVersion: string;
 }
 
@@ -63,11 +66,13 @@ function failureOf(error: unknown): { code: string; message: string } {
  * so the activity can run again (at-least-once) without harm.
  */
 export async function exportBatch(client: MailboxClient, vault: VaultStore, input: ExportBatchInput, logger?: GraphLogger): Promise<BatchSummary> {
-  const { runId, mailboxId, batch, planVersion } = input;
-  const planned = await readPlannedBatch(vault, runId, mailboxId, batch, planVersion);
+  const { runId, mailboxId, batch: first, planVersion } = input;
+  const batchNumbers = Array.from({ length: Math.max(1, input.count ?? 1) }, (_, i) => first + i);
+  const plans = [];
+  for (const number of batchNumbers) plans.push(await readPlannedBatch(vault, runId, mailboxId, number, planVersion));
   const throttleBefore = client.throttleStats(mailboxId);
   const results = new Map<string, ItemResult>();
-  const byId = new Map(planned.items.map((item) => [item.id, item]));
+  const byId = new Map(plans.flatMap((p) => p.items).map((item) => [item.id, item]));
 
   // Items that fit one block are read whole (bounded: block size × uploads in flight) and written while the
   // response moves on to the next item; larger ones stream straight into their blob. Without this, each
@@ -120,17 +125,20 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
     } catch (error) {
       // The whole call failed or broke off: whatever has no result yet is marked for a retry alone.
       for (const item of items) if (!results.has(item.id)) results.set(item.id, { id: item.id, ok: false, ...failureOf(error) });
-      logger?.warn(`exportBatch ${batch}: ${(error as Error).message}; retrying its unfinished items one by one`);
+      logger?.warn(`exportBatch ${first}: ${(error as Error).message}; retrying its unfinished items one by one`);
     }
   };
 
-  await run(planned.items);
+  // One call per batch, one after the other: the next call starts while the last one's writes finish.
+  for (const planned of plans) await run(planned.items);
   await Promise.all(uploads);
-  const retry = planned.items.filter((item) => {
-    const result = results.get(item.id);
-    if (!result || result.ok) return false;
-    return RETRY_ALONE.has(result.code) || (planned.items.length > 1 && WHOLE_CALL_FAILURES.has(result.code));
-  });
+  const retry = plans.flatMap((planned) =>
+    planned.items.filter((item) => {
+      const result = results.get(item.id);
+      if (!result || result.ok) return false;
+      return RETRY_ALONE.has(result.code) || (planned.items.length > 1 && WHOLE_CALL_FAILURES.has(result.code));
+    }),
+  );
   for (const item of retry) {
     results.delete(item.id);
     await run([item]);
@@ -138,19 +146,19 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
   }
 
   const throttleAfter = client.throttleStats(mailboxId);
-  const ordered = planned.items.map((item) => results.get(item.id) ?? { id: item.id, ok: false as const, code: 'NotExported', message: 'No outcome recorded' });
-  const record: BatchResult = {
-    batch,
-    planVersion,
-    results: ordered,
-    throttledResponses: throttleAfter.throttledResponses - throttleBefore.throttledResponses,
-    throttleWaitInMs: throttleAfter.throttleWaitInMs - throttleBefore.throttleWaitInMs,
-  };
-  await vault.writeJson(layout.runBatchResult(runId, mailboxId, batch), record);
-  return {
-    batch,
-    stored: ordered.filter((r) => r.ok).length,
-    failed: ordered.filter((r) => !r.ok).length,
-    bytes: ordered.reduce((sum, r) => sum + (r.ok ? r.length : 0), 0),
-  };
+  const throttledResponses = throttleAfter.throttledResponses - throttleBefore.throttledResponses;
+  const throttleWaitInMs = throttleAfter.throttleWaitInMs - throttleBefore.throttleWaitInMs;
+  let stored = 0;
+  let failed = 0;
+  let bytes = 0;
+  for (const [index, planned] of plans.entries()) {
+    const ordered = planned.items.map((item) => results.get(item.id) ?? { id: item.id, ok: false as const, code: 'NotExported', message: 'No outcome recorded' });
+    // Throttling is counted once, with the first batch of the activity.
+    const record: BatchResult = { batch: planned.batch, planVersion, results: ordered, throttledResponses: index === 0 ? throttledResponses : 0, throttleWaitInMs: index === 0 ? throttleWaitInMs : 0 };
+    await vault.writeJson(layout.runBatchResult(runId, mailboxId, planned.batch), record);
+    stored += ordered.filter((r) => r.ok).length;
+    failed += ordered.filter((r) => !r.ok).length;
+    bytes += ordered.reduce((sum, r) => sum + (r.ok ? r.length : 0), 0);
+  }
+  return { batch: first, stored, failed, bytes };
 }

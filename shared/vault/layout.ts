@@ -35,6 +35,7 @@ export const layout = {
   restoreRequest: (restoreId: string) => `restores/${restoreId}/request.json`,
   restorePlan: (restoreId: string) => `restores/${restoreId}/plan.ndjson`,
   restorePlanIndex: (restoreId: string) => `restores/${restoreId}/plan-index.json`,
+  restorePlanSummary: (restoreId: string) => `restores/${restoreId}/plan-summary.json`,
   restoreJournal: (restoreId: string, sourceItemId: string) => `restores/${restoreId}/journal/${keyOf(sourceItemId)}.json`,
   restoreResult: (restoreId: string, batch: number) => `restores/${restoreId}/results/${String(batch).padStart(6, '0')}.json`,
   restoreResultsPrefix: (restoreId: string) => `restores/${restoreId}/results/`,

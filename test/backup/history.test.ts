@@ -29,8 +29,8 @@ describe('a 20,000-item mailbox', () => {
       const mailboxId = stack.sim.tenant.mailbox('archive-heavy@contoso.example').id;
       const mailboxInstance = `${id}-${keyOf(mailboxId)}`;
       const history = stack.app.host.historyStats(mailboxInstance)!;
-      // 1,000 batches in windows of 3: without continueAsNew one history would hold thousands of events.
-      expect(history.generations).toBeGreaterThanOrEqual(10);
+      // 1,000 batches: without continueAsNew one history would hold thousands of events.
+      expect(history.generations).toBeGreaterThanOrEqual(5);
       expect(history.maxHistoryLength).toBeLessThan(400);
 
       // Secrets: the bearer token must appear nowhere Durable or the vault keeps, nor in any log line.

@@ -125,6 +125,10 @@ describe('a restore under faults', () => {
     const status = await stack.api('GET', `/api/restores/${started.body.id}`);
     expect(status.body.status).toBe('Canceled');
     expect(status.body.runtimeStatus).toBe('Canceled');
+    // What was not imported is named, not left out.
+    const counts = status.body.report.counts as RestoreReport['counts'];
+    expect(counts.imported + counts.failed).toBe(counts.selected);
+    expect((status.body.report as RestoreReport).failures.every((f) => f.code === 'Canceled' || f.code === 'NotImported')).toBe(true);
     expect((await stack.api('DELETE', `/api/restores/${started.body.id}`)).status).toBe(409);
   });
 });
