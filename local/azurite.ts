@@ -18,6 +18,8 @@ export interface AzuriteOptions {
 export interface RunningAzurite {
   connectionString: string;
   blobEndpoint: string;
+  /** Its process id (benchmarks read its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
+    pid: child.pid,
     blobEndpoint,
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${blobEndpoint};`,
     stop: () =>
