@@ -2,6 +2,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { keyOf, snapshotIdFor } from '../shared/vault/layout.js';
 import type { MailboxTarget, PlanSummary } from '../shared/backup/types.js';
+import { settleWindow } from './windows.js';
 
 /** Run-wide settings, resolved by the starter so orchestrators never read the environment. */
 export interface BackupRunSettings {
@@ -118,19 +119,8 @@ export const backupMailbox: OrchestrationHandler = function* (context: Orchestra
       const tasks: Task[] = starts.map((start) =>
         context.df.callActivityWithRetry('exportBatch', activityRetry, { runId, mailboxId, batch: start, count: Math.min(BATCHES_PER_ACTIVITY, plan!.batchCount - start), planVersion: plan!.planVersion }),
       );
-      try {
-        yield context.df.Task.all(tasks);
-      } catch {
-        // Task.all failed fast; wait for each of the window's tasks on its own so the next window does not
-        // overlap this one, and remember which batches failed outright.
-        for (const [i, task] of tasks.entries()) {
-          try {
-            yield task;
-          } catch (error) {
-            const reason = (error as Error).message.split('\n')[0]!.slice(0, 500);
-            for (let b = starts[i]!; b < Math.min(starts[i]! + BATCHES_PER_ACTIVITY, plan.batchCount); b++) failedBatches.push({ batch: b, reason });
-          }
-        }
+      for (const failure of yield* settleWindow(context, tasks)) {
+        for (let b = starts[failure.index]!; b < Math.min(starts[failure.index]! + BATCHES_PER_ACTIVITY, plan.batchCount); b++) failedBatches.push({ batch: b, reason: failure.reason });
       }
       next += size;
       windows++;

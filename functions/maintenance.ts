@@ -12,6 +12,7 @@ import { getServices } from '../shared/services.js';
 import { keyOf, layout } from '../shared/vault/layout.js';
 import { scheduledOccurrence } from './backupTriggers.js';
 import { originOf, problem, readJsonBody } from './http.js';
+import { settleWindow } from './windows.js';
 
 export interface MaintenanceInput {
   id: string;
@@ -42,17 +43,8 @@ export const vaultMaintenance: OrchestrationHandler = function* (context: Orches
       for (let index = offset; index < Math.min(count, offset + MAILBOXES_AT_ONCE); index++) {
         tasks.push(context.df.callActivityWithRetry(step === 'prune' ? 'pruneVaultMailbox' : 'verifyVaultMailbox', activityRetry, { ...input, index }));
       }
-      try {
-        yield context.df.Task.all(tasks);
-      } catch {
-        for (const task of tasks) {
-          try {
-            yield task;
-          } catch {
-            /* recorded by the activity, or reported as missing */
-          }
-        }
-      }
+      // A mailbox that failed is recorded by its activity (or reported as missing).
+      yield* settleWindow(context, tasks);
     }
   }
   context.df.setCustomStatus({ phase: 'reporting', mailboxesDone: count, mailboxes: count });

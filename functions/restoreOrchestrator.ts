@@ -1,6 +1,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import type { RestorePlanSummary, RestoreReport } from '../shared/restore/types.js';
+import { settleWindow } from './windows.js';
 
 export interface RestoreMailboxInput {
   restoreId: string;
@@ -40,18 +41,8 @@ export const restoreMailbox: OrchestrationHandler = function* (context: Orchestr
       context.df.setCustomStatus({ phase: 'importing', batchesDone: next, batchCount: plan.batchCount, toImport: plan.toImport, skippedAlreadyPresent: plan.skippedPresent });
       const size = Math.min(input.importConcurrency, plan.batchCount - next);
       const tasks: Task[] = Array.from({ length: size }, (_, i) => context.df.callActivityWithRetry('importBatch', activityRetry, { restoreId, targetMailboxId, batch: next + i }));
-      try {
-        yield context.df.Task.all(tasks);
-      } catch {
-        // A batch that failed outright is reported item by item by finishRestore; let the rest of the window end.
-        for (const task of tasks) {
-          try {
-            yield task;
-          } catch {
-            /* named in the report */
-          }
-        }
-      }
+      // A batch that failed outright is reported item by item by finishRestore.
+      yield* settleWindow(context, tasks);
       next += size;
       windows++;
       if (windows >= input.windowsPerEpisode && next < plan.batchCount) {

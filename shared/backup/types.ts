@@ -1,19 +1,6 @@
-import type { ManifestFolder } from '../vault/records.js';
+import type { ItemMeta, ManifestFolder } from '../vault/records.js';
 
-/** Item metadata from Graph's listing, what the manifest keeps besides the stored blob. */
-export interface ItemMeta {
-  id: string;
-  folderId: string;
-  changeKey: string;
-  type: string;
-  size: number;
-  createdDateTime?: string;
-  lastModifiedDateTime?: string;
-  receivedDateTime?: string;
-  subject?: string;
-  sender?: string;
-  searchKey?: string;
-}
+export type { ItemMeta } from '../vault/records.js';
 
 export interface StoredRef {
   blob: string;

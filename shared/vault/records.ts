@@ -11,8 +11,8 @@ export interface ManifestFolder {
   wellKnownName: string | null;
 }
 
-export interface ManifestItem {
-  kind: 'item';
+/** What the manifest keeps of an item besides its stored bytes (from Graph's listing). */
+export interface ItemMeta {
   id: string;
   folderId: string;
   changeKey: string;
@@ -25,6 +25,10 @@ export interface ManifestItem {
   sender?: string;
   /** PR_SEARCH_KEY, base64: survives import, so restores match on it. */
   searchKey?: string;
+}
+
+export interface ManifestItem extends ItemMeta {
+  kind: 'item';
   blob: string;
   sha256: string;
   length: number;

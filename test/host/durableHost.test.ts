@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import { DurableHost } from '../../local/host/durableHost.js';
 import { installFunctionsCore, registrations } from '../../local/host/registry.js';
+import { settleWindow } from '../../functions/windows.js';
 
 /**
  * The local host against orchestrators written for this test (registered through the same df.app calls the
@@ -48,6 +49,17 @@ beforeAll(() => {
       return undefined;
     }
     return round;
+  });
+  df.app.activity('t_failsOnOdd', {
+    handler: (n: unknown) => {
+      if ((n as number) % 2) throw new Error(`odd ${n as number}`);
+      return n;
+    },
+  });
+  df.app.orchestration('t_window', function* (context: OrchestrationContext) {
+    const failures = yield* settleWindow(context, [0, 1, 2, 3].map((n) => context.df.callActivity('t_failsOnOdd', n)));
+    const next = (yield context.df.callActivity('t_double', 21)) as number;
+    return { failures, next };
   });
   df.app.orchestration('t_nondeterministic', function* (context: OrchestrationContext) {
     flip = !flip;
@@ -119,6 +131,16 @@ describe('DurableHost', () => {
     const status = await h.waitForCompletion(h.startNew('t_slidingWindow'));
     expect(status.runtimeStatus).toBe('Failed');
     expect(String(status.output)).toMatch(/#574/);
+  });
+
+  it('settles a window with failures: each failure named, the rest done, the next step after all of them', async () => {
+    const h = host();
+    const status = await h.waitForCompletion(h.startNew('t_window'));
+    expect(status.runtimeStatus).toBe('Completed');
+    const output = status.output as { failures: Array<{ index: number; reason: string }>; next: number };
+    expect(output.failures.map((f) => f.index)).toEqual([1, 3]);
+    expect(output.failures[0]!.reason).toMatch(/odd 1/);
+    expect(output.next).toBe(42);
   });
 
   it('refuses a second start of a running instance id', () => {
