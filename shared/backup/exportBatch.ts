@@ -68,8 +68,7 @@ function failureOf(error: unknown): { code: string; message: string } {
 export async function exportBatch(client: MailboxClient, vault: VaultStore, input: ExportBatchInput, logger?: GraphLogger): Promise<BatchSummary> {
   const { runId, mailboxId, batch: first, planVersion } = input;
   const batchNumbers = Array.from({ length: Math.max(1, input.count ?? 1) }, (_, i) => first + i);
-  const plans = [];
-  for (const number of batchNumbers) plans.push(await readPlannedBatch(vault, runId, mailboxId, number, planVersion));
+  const plans = await Promise.all(batchNumbers.map((number) => readPlannedBatch(vault, runId, mailboxId, number, planVersion)));
   const throttleBefore = client.throttleStats(mailboxId);
   const results = new Map<string, ItemResult>();
   const byId = new Map(plans.flatMap((p) => p.items).map((item) => [item.id, item]));
@@ -151,14 +150,14 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
   let stored = 0;
   let failed = 0;
   let bytes = 0;
-  for (const [index, planned] of plans.entries()) {
+  const records = plans.map((planned, index): BatchResult => {
     const ordered = planned.items.map((item) => results.get(item.id) ?? { id: item.id, ok: false as const, code: 'NotExported', message: 'No outcome recorded' });
-    // Throttling is counted once, with the first batch of the activity.
-    const record: BatchResult = { batch: planned.batch, planVersion, results: ordered, throttledResponses: index === 0 ? throttledResponses : 0, throttleWaitInMs: index === 0 ? throttleWaitInMs : 0 };
-    await vault.writeJson(layout.runBatchResult(runId, mailboxId, planned.batch), record);
     stored += ordered.filter((r) => r.ok).length;
     failed += ordered.filter((r) => !r.ok).length;
     bytes += ordered.reduce((sum, r) => sum + (r.ok ? r.length : 0), 0);
-  }
+    // Throttling is counted once, with the first batch of the activity.
+    return { batch: planned.batch, planVersion, results: ordered, throttledResponses: index === 0 ? throttledResponses : 0, throttleWaitInMs: index === 0 ? throttleWaitInMs : 0 };
+  });
+  await Promise.all(records.map((record) => vault.writeJson(layout.runBatchResult(runId, mailboxId, record.batch), record)));
   return { batch: first, stored, failed, bytes };
 }
