@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { loadConfig } from '../shared/config.js';
 import { getServices } from '../shared/services.js';
 import type { RunReport } from '../shared/backup/types.js';
-import { layout } from '../shared/vault/layout.js';
+import { compactTime, layout } from '../shared/vault/layout.js';
 import type { BackupRunSettings, BackupTenantInput } from './backupOrchestrators.js';
 import { originOf, problem, readJsonBody } from './http.js';
 
@@ -19,9 +19,6 @@ const StartBackupBody = z
   })
   .strict();
 
-function compactTime(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
-}
 
 function runSettings(): BackupRunSettings {
   const { backup } = loadConfig();

@@ -9,7 +9,7 @@ import { findWorkInProgress, pruneMailbox } from '../shared/maintenance/prune.js
 import { writeMaintenanceReport, type MaintenanceReport } from '../shared/maintenance/report.js';
 import { verifyMailbox, type VerifyMode } from '../shared/maintenance/verify.js';
 import { getServices } from '../shared/services.js';
-import { keyOf, layout } from '../shared/vault/layout.js';
+import { compactTime, keyOf, layout } from '../shared/vault/layout.js';
 import { scheduledOccurrence } from './backupTriggers.js';
 import { originOf, problem, readJsonBody } from './http.js';
 import { settleWindow } from './windows.js';
@@ -121,9 +121,6 @@ const MaintenanceBody = z
 
 const MAINTENANCE_ID = /^maintenance-\d{8}T\d{6}Z(-[0-9a-f]{8})?$/;
 
-function compactTime(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
-}
 
 /** `POST /api/maintenance`: prune (optionally a dry run) and/or verify now. */
 export async function startMaintenance(request: HttpRequest, client: df.DurableClient): Promise<HttpResponseInit> {

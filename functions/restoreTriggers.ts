@@ -5,7 +5,7 @@ import { RestoreBody, RestoreRequestError, resolveRestoreRequest } from '../shar
 import { buildRestoreReport } from '../shared/restore/report.js';
 import type { RestorePlanSummary, RestoreReport, RestoreRequest } from '../shared/restore/types.js';
 import { getServices } from '../shared/services.js';
-import { layout } from '../shared/vault/layout.js';
+import { compactTime, layout } from '../shared/vault/layout.js';
 import { originOf, problem, readJsonBody } from './http.js';
 import type { RestoreMailboxInput } from './restoreOrchestrator.js';
 
@@ -24,7 +24,7 @@ export async function startRestore(request: HttpRequest, client: df.DurableClien
   if ('response' in body) return body.response;
   const { config, graph, vault } = await getServices();
   const requestedAt = new Date();
-  const restoreId = `restore-${requestedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}-${randomBytes(4).toString('hex')}`;
+  const restoreId = `restore-${compactTime(requestedAt)}-${randomBytes(4).toString('hex')}`;
   let resolved;
   try {
     resolved = await resolveRestoreRequest(graph, vault, body.value, { restoreId, requestedAt: requestedAt.toISOString(), requestedBy: requesterOf(request) });

@@ -55,17 +55,22 @@ function toManifestFolder(folder: MailboxFolder): Omit<ManifestFolder, 'path'> {
 
 /** Packs items into batches of at most N ids and a reported-size budget; an item over the budget goes alone. */
 export function packBatches(items: PlannedItem[], settings: PlanSettings): PlannedItem[][] {
-  const batches: PlannedItem[][] = [];
-  let current: PlannedItem[] = [];
+  return packBySize(items, settings.maxItemsPerBatch, settings.batchReportedBytes, (item) => item.size);
+}
+
+/** Consecutive batches of at most `maxItems` and `maxBytes` (by `sizeOf`); an item over the budget goes alone. */
+export function packBySize<T>(items: T[], maxItems: number, maxBytes: number, sizeOf: (item: T) => number): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
   let bytes = 0;
   for (const item of items) {
-    if (current.length > 0 && (current.length >= settings.maxItemsPerBatch || bytes + item.size > settings.batchReportedBytes)) {
+    if (current.length > 0 && (current.length >= maxItems || bytes + sizeOf(item) > maxBytes)) {
       batches.push(current);
       current = [];
       bytes = 0;
     }
     current.push(item);
-    bytes += item.size;
+    bytes += sizeOf(item);
   }
   if (current.length) batches.push(current);
   return batches;

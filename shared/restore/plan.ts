@@ -1,7 +1,7 @@
 import { GraphRequestError, type MailboxClient, type MailboxFolder } from '../graph/index.js';
 import { BACKUP_EXTENDED_PROPERTIES, itemMetaOf } from '../backup/itemMeta.js';
 import { folderPathText } from '../backup/types.js';
-import { folderPaths } from '../backup/plan.js';
+import { folderPaths, packBySize } from '../backup/plan.js';
 import { layout } from '../vault/layout.js';
 import type { ManifestFolder, SnapshotRecord } from '../vault/records.js';
 import { readManifest } from '../vault/snapshotCatalog.js';
@@ -175,19 +175,7 @@ export async function planRestore(graph: MailboxClient, vault: VaultStore, setti
     toImport.push({ ...rest, targetFolderId });
   }
 
-  const batches: PlannedImport[][] = [];
-  let current: PlannedImport[] = [];
-  let bytes = 0;
-  for (const item of toImport) {
-    if (current.length && (current.length >= settings.itemsPerBatch || bytes + item.length > settings.bytesPerBatch)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += item.length;
-  }
-  if (current.length) batches.push(current);
+  const batches = packBySize(toImport, settings.itemsPerBatch, settings.bytesPerBatch, (item) => item.length);
   const lines = batches.map((items, batch) => `${JSON.stringify({ batch, items } satisfies PlannedImportBatch)}\n`);
   const offsets = [0];
   for (const line of lines) offsets.push(offsets[offsets.length - 1]! + Buffer.byteLength(line));

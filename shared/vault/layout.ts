@@ -8,10 +8,14 @@ export function keyOf(id: string): string {
   return createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 32);
 }
 
+/** `2026-11-23T02:00:00.000Z` → `20261123T020000Z`: the time part of every run, restore and snapshot id. */
+export function compactTime(date: Date | string): string {
+  return new Date(date).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+}
+
 /** Sortable, URL-safe snapshot id from the run's time and id: `20261123T020000Z-1a2b3c4d`. */
 export function snapshotIdFor(runStartedAt: Date | string, runId: string): string {
-  const stamp = new Date(runStartedAt).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
-  return `${stamp}-${keyOf(runId).slice(0, 8)}`;
+  return `${compactTime(runStartedAt)}-${keyOf(runId).slice(0, 8)}`;
 }
 
 export const layout = {
