@@ -8,7 +8,7 @@ import { getServices } from '../shared/services.js';
 import type { RunReport } from '../shared/backup/types.js';
 import { compactTime, layout } from '../shared/vault/layout.js';
 import type { BackupRunSettings, BackupTenantInput } from './backupOrchestrators.js';
-import { originOf, problem, readJsonBody } from './http.js';
+import { finishedFromReport, originOf, problem, readJsonBody } from './http.js';
 
 const UPN = /^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/;
 const RUN_ID = /^backup-\d{8}T\d{6}Z(-[0-9a-f]{8})?$/;
@@ -50,7 +50,11 @@ export async function getBackup(request: HttpRequest, client: df.DurableClient):
   } catch {
     status = undefined;
   }
-  if (!status?.runtimeStatus) return problem(404, `No backup run '${id}'`);
+  if (!status?.runtimeStatus) {
+    const { vault } = await getServices();
+    const report = await vault.readJson<RunReport>(layout.runReport(id));
+    return report ? finishedFromReport(id, report, layout.runReport(id)) : problem(404, `No backup run '${id}'`);
+  }
   const body: Record<string, unknown> = {
     id,
     runtimeStatus: status.runtimeStatus,

@@ -40,6 +40,14 @@ export async function readJsonBody<T>(request: HttpRequest, schema: z.ZodType<T>
   return { value: parsed.data };
 }
 
+/**
+ * A finished run whose orchestration the Durable client no longer knows (another process, purged history):
+ * its report in the vault still answers for it.
+ */
+export function finishedFromReport(id: string, report: { status: string }, reportBlob: string): HttpResponseInit {
+  return { status: 200, jsonBody: { id, runtimeStatus: 'Completed', status: report.status, progress: null, reportBlob, report } };
+}
+
 /** The public origin of a request, for the status URLs we hand back. */
 export function originOf(request: HttpRequest): string {
   return new URL(request.url).origin;

@@ -11,7 +11,7 @@ import { verifyMailbox, type VerifyMode } from '../shared/maintenance/verify.js'
 import { getServices } from '../shared/services.js';
 import { compactTime, keyOf, layout } from '../shared/vault/layout.js';
 import { scheduledOccurrence } from './backupTriggers.js';
-import { originOf, problem, readJsonBody } from './http.js';
+import { finishedFromReport, originOf, problem, readJsonBody } from './http.js';
 import { settleWindow } from './windows.js';
 
 export interface MaintenanceInput {
@@ -157,8 +157,11 @@ export async function getMaintenance(request: HttpRequest, client: df.DurableCli
   } catch {
     status = undefined;
   }
-  if (!status?.runtimeStatus) return problem(404, `No maintenance run '${id}'`);
   const { vault } = await getServices();
+  if (!status?.runtimeStatus) {
+    const finished = await vault.readJson<MaintenanceReport>(layout.maintenanceReport(id));
+    return finished ? finishedFromReport(id, finished, layout.maintenanceReport(id)) : problem(404, `No maintenance run '${id}'`);
+  }
   const report = status.runtimeStatus === 'Completed' ? await vault.readJson<MaintenanceReport>(layout.maintenanceReport(id)) : undefined;
   return { status: 200, jsonBody: { id, runtimeStatus: status.runtimeStatus, status: report?.status ?? (status.runtimeStatus === 'Failed' ? 'Failed' : 'Running'), progress: status.customStatus ?? null, report: report ?? null } };
 }

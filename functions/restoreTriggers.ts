@@ -6,7 +6,7 @@ import { buildRestoreReport } from '../shared/restore/report.js';
 import type { RestorePlanSummary, RestoreReport, RestoreRequest } from '../shared/restore/types.js';
 import { getServices } from '../shared/services.js';
 import { compactTime, layout } from '../shared/vault/layout.js';
-import { originOf, problem, readJsonBody } from './http.js';
+import { finishedFromReport, originOf, problem, readJsonBody } from './http.js';
 import type { RestoreMailboxInput } from './restoreOrchestrator.js';
 
 const RESTORE_ID = /^restore-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
@@ -70,8 +70,11 @@ export async function getRestore(request: HttpRequest, client: df.DurableClient)
   const id = request.params.id ?? '';
   if (!RESTORE_ID.test(id)) return problem(400, 'The restore id is not valid', [`id: expected a restore id such as restore-20261123T150405Z-1a2b3c4d, got '${id.slice(0, 80)}'`]);
   const status = await statusOf(client, id);
-  if (!status) return problem(404, `No restore '${id}'`);
   const { vault } = await getServices();
+  if (!status) {
+    const finished = await vault.readJson<RestoreReport>(layout.restoreReport(id));
+    return finished ? finishedFromReport(id, finished, layout.restoreReport(id)) : problem(404, `No restore '${id}'`);
+  }
   const canceled = await vault.readJson<{ at: string }>(layout.restoreCanceled(id));
   let report = await vault.readJson<RestoreReport>(layout.restoreReport(id));
   if (!report && canceled) {

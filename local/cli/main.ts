@@ -255,9 +255,6 @@ async function run(argv: string[]): Promise<number> {
   const remoteUrl = str('url');
   const api = remoteUrl ? await remoteApi(remoteUrl, str('key') ?? process.env.MAILBOX_VAULT_FUNCTION_KEY) : await inProcessApi();
   try {
-    if (command === 'status' && !remoteUrl) {
-      err('Note: in-process, only runs started by this process are known; use --url for a deployed app.');
-    }
     const response = await api.call(request.method, request.path, request.body);
     if (response.status >= 400) {
       if (json) out(JSON.stringify(response.body, null, 2));

@@ -120,6 +120,13 @@ describe('the operator CLI', () => {
       expect(backup.stdout).toMatch(/backup backup-\S+: Completed/);
       expect(backup.stdout).toMatch(/Completed\s+quinn@contoso\.example\s+30 items in snapshot/);
 
+      // A later process knows the run from its report in the vault.
+      const backupId = /backup (backup-\S+): Completed/.exec(backup.stdout)![1]!;
+      const status = await cli(['status', backupId]);
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toMatch(new RegExp(`backup ${backupId}: Completed`));
+      expect((await cli(['status', 'backup-20200101T000000Z'])).code).toBe(2);
+
       const snapshots = await cli(['snapshots', '--mailbox', SOURCE, '--json']);
       expect(snapshots.code).toBe(0);
       const listed = JSON.parse(snapshots.stdout) as { snapshots: Array<{ id: string; items: number }> };
