@@ -3,7 +3,8 @@ import { Readable, Transform } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { RestError, type BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { RestError, type BlobServiceClient, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
+import { createPutBlob, type PutBlob } from './putBlob.js';
 
 export interface StoredVersion {
   blobName: string;
@@ -39,9 +40,11 @@ export class VaultStore {
   readonly container: ContainerClient;
   private readonly blockSize: number;
   private readonly blockConcurrency: number;
+  private readonly putBlob: PutBlob;
 
   constructor(service: BlobServiceClient, containerName: string, options: VaultStoreOptions = {}) {
     this.container = service.getContainerClient(containerName);
+    this.putBlob = createPutBlob(this.container);
     this.blockSize = options.blockSizeInBytes ?? 4 * 1024 * 1024;
     this.blockConcurrency = options.blockConcurrency ?? 2;
   }
@@ -56,7 +59,9 @@ export class VaultStore {
    * is written once. If it already exists (a retry), its recorded hash must match.
    */
   async writeItemVersion(blobName: string, data: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<StoredVersion> {
-    const blob = this.container.getBlockBlobClient(blobName);
+    // Small items never need a client object of their own (building one per blob is a measurable CPU cost).
+    let blobClient: BlockBlobClient | undefined;
+    const blob = () => (blobClient ??= this.container.getBlockBlobClient(blobName));
     const hash = createHash('sha256');
     const blockIds: string[] = [];
     const inFlight = new Set<Promise<void>>();
@@ -68,7 +73,7 @@ export class VaultStore {
     const stage = async (block: Buffer) => {
       const id = Buffer.from(`${uploadPrefix}-${String(blockIds.length).padStart(6, '0')}`).toString('base64');
       blockIds.push(id);
-      const upload = blob.stageBlock(id, block, block.length).then(() => undefined);
+      const upload = blob().stageBlock(id, block, block.length).then(() => undefined);
       inFlight.add(upload);
       void upload.finally(() => inFlight.delete(upload)).catch(() => undefined);
       if (inFlight.size >= this.blockConcurrency) await Promise.race(inFlight);
@@ -94,17 +99,13 @@ export class VaultStore {
         // Most mail fits in one block: one Put Blob with the hash already known (half the transactions).
         const body = Buffer.concat(pending, pendingLength);
         const sha256 = sha256Of();
-        await blob.upload(body, body.length, {
-          metadata: { sha256, length: String(length) },
-          conditions: { ifNoneMatch: '*' },
-          blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
-        });
+        await this.putBlob(blobName, body, { metadata: { sha256, length: String(length) }, contentType: 'application/octet-stream', onlyIfAbsent: true });
         return { blobName, sha256, length, written: true };
       }
       if (pendingLength > 0) await stage(Buffer.concat(pending, pendingLength));
       await Promise.all(inFlight);
       const sha256 = sha256Of();
-      await blob.commitBlockList(blockIds, {
+      await blob().commitBlockList(blockIds, {
         metadata: { sha256, length: String(length) },
         conditions: { ifNoneMatch: '*' },
         blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
@@ -113,7 +114,7 @@ export class VaultStore {
     } catch (error) {
       if (!isStatus(error, 409, 412)) throw error;
       const sha256 = hashHex ?? '';
-      const existing = await blob.getProperties();
+      const existing = await blob().getProperties();
       if (existing.metadata?.sha256 !== sha256) throw new VersionConflictError(blobName);
       return { blobName, sha256, length, written: false };
     }
