@@ -8,8 +8,8 @@ import {
 } from '../graph/index.js';
 import { layout } from '../vault/layout.js';
 import { VersionConflictError, type StoredVersion, type VaultStore } from '../vault/vaultStore.js';
-import { readPlannedBatch } from './plan.js';
-import type { BatchResult, BatchSummary, ItemResult, PlannedItem } from './types.js';
+import { readPlannedBatches } from './plan.js';
+import type { BatchResult, BatchSummary, ItemResult, PlannedBatch, PlannedItem } from './types.js';
 
 export interface ExportBatchInput {
   runId: string;
@@ -24,8 +24,12 @@ export interface ExportBatchInput {
 /** Per-item codes worth one more try on their own (transient on Exchange's side, or simply left out). */
 const RETRY_ALONE = new Set(['NotReturned', 'NoData', 'ErrorInternalServerTransientError', 'ErrorTimeoutExpired', 'ErrorServerBusy', 'ErrorMailboxStoreUnavailable']);
 
-/** Small-item uploads in flight per batch, and the bytes they may hold in memory together. */
-const PARALLEL_UPLOADS = 8;
+/**
+ * Small-item uploads in flight per activity, and the bytes they may hold in memory together. A whole batch of
+ * small items fits, so a response is read to its end at network speed and the next call starts while its
+ * items are still being written.
+ */
+const PARALLEL_UPLOADS = 20;
 const PARALLEL_UPLOAD_BYTES = 32 * 1024 * 1024;
 
 /** Reads up to `limit` bytes; `ended` tells whether that was the whole stream, `rest` continues it if not. */
@@ -67,8 +71,7 @@ function failureOf(error: unknown): { code: string; message: string } {
  */
 export async function exportBatch(client: MailboxClient, vault: VaultStore, input: ExportBatchInput, logger?: GraphLogger): Promise<BatchSummary> {
   const { runId, mailboxId, batch: first, planVersion } = input;
-  const batchNumbers = Array.from({ length: Math.max(1, input.count ?? 1) }, (_, i) => first + i);
-  const plans = await Promise.all(batchNumbers.map((number) => readPlannedBatch(vault, runId, mailboxId, number, planVersion)));
+  const plans = await readPlannedBatches(vault, runId, mailboxId, first, Math.max(1, input.count ?? 1), planVersion);
   const throttleBefore = client.throttleStats(mailboxId);
   const results = new Map<string, ItemResult>();
   const byId = new Map(plans.flatMap((p) => p.items).map((item) => [item.id, item]));
@@ -78,7 +81,7 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
   // upload's round trip would hold the export response still.
   const uploads = new Set<Promise<void>>();
   let uploadBytes = 0;
-  const storeOne = async (item: ExportedItem, plannedItem: PlannedItem): Promise<void> => {
+  const storeOne = async (item: ExportedItem, plannedItem: PlannedItem, started: Array<Promise<void>>): Promise<void> => {
     if (!item.data) {
       results.set(item.itemId, { id: item.itemId, ok: false, code: item.error.code, message: item.error.message });
       return;
@@ -104,18 +107,21 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
           uploadBytes -= size;
         });
       uploads.add(upload);
+      started.push(upload);
       return;
     }
     record(await vault.writeItemVersion(blobName, continueWith(head.buffer, head.rest)));
   };
 
-  const run = async (items: PlannedItem[]): Promise<void> => {
+  /** One exportItems call; resolves when the response is read, with the uploads it left running. */
+  const run = async (items: PlannedItem[]): Promise<Array<Promise<void>>> => {
+    const started: Array<Promise<void>> = [];
     try {
       for await (const exported of client.exportItems(mailboxId, items.map((i) => i.id))) {
         const plannedItem = byId.get(exported.itemId);
         if (!plannedItem) continue; // not asked for: ignore
         try {
-          await storeOne(exported, plannedItem);
+          await storeOne(exported, plannedItem, started);
         } catch (error) {
           if (error instanceof ExportStreamError) throw error; // the response broke under this item
           results.set(exported.itemId, { id: exported.itemId, ok: false, ...failureOf(error) });
@@ -126,38 +132,66 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
       for (const item of items) if (!results.has(item.id)) results.set(item.id, { id: item.id, ok: false, ...failureOf(error) });
       logger?.warn(`exportBatch ${first}: ${(error as Error).message}; retrying its unfinished items one by one`);
     }
+    return started;
   };
 
-  // One call per batch, one after the other: the next call starts while the last one's writes finish.
-  for (const planned of plans) await run(planned.items);
-  await Promise.all(uploads);
-  const retry = plans.flatMap((planned) =>
+  const retryAlone = (planned: PlannedBatch): PlannedItem[] =>
     planned.items.filter((item) => {
       const result = results.get(item.id);
       if (!result || result.ok) return false;
       return RETRY_ALONE.has(result.code) || (planned.items.length > 1 && WHOLE_CALL_FAILURES.has(result.code));
-    }),
-  );
-  for (const item of retry) {
-    results.delete(item.id);
-    await run([item]);
-    await Promise.all(uploads);
+    });
+  const outcome = (planned: PlannedBatch): ItemResult[] =>
+    planned.items.map((item) => results.get(item.id) ?? { id: item.id, ok: false as const, code: 'NotExported', message: 'No outcome recorded' });
+  const writeResult = (planned: PlannedBatch, throttling: { responses: number; waitInMs: number }) =>
+    vault.writeJson(layout.runBatchResult(runId, mailboxId, planned.batch), {
+      batch: planned.batch,
+      planVersion,
+      results: outcome(planned),
+      throttledResponses: throttling.responses,
+      throttleWaitInMs: throttling.waitInMs,
+    } satisfies BatchResult);
+  const noThrottling = { responses: 0, waitInMs: 0 };
+
+  // One call per batch, one after the other: the next call starts as soon as a response is read, while its
+  // items are still being written. A batch whose items are all settled has its result written at once; one
+  // with items to try again alone waits for those single-item calls, after the last batch.
+  const settling: Array<Promise<unknown>> = [];
+  const unsettled: PlannedBatch[] = [];
+  for (const planned of plans) {
+    const started = await run(planned.items);
+    settling.push(
+      Promise.all(started).then(() => {
+        if (retryAlone(planned).length > 0 || planned === plans[plans.length - 1]) unsettled.push(planned);
+        else return writeResult(planned, noThrottling);
+      }),
+    );
+  }
+  await Promise.all(settling);
+  for (const planned of plans.filter((p) => unsettled.includes(p))) {
+    for (const item of retryAlone(planned)) {
+      results.delete(item.id);
+      await Promise.all(await run([item]));
+    }
   }
 
+  // Throttling is counted once, with the activity's last batch (written last, so the figures are complete).
   const throttleAfter = client.throttleStats(mailboxId);
-  const throttledResponses = throttleAfter.throttledResponses - throttleBefore.throttledResponses;
-  const throttleWaitInMs = throttleAfter.throttleWaitInMs - throttleBefore.throttleWaitInMs;
+  const throttling = {
+    responses: throttleAfter.throttledResponses - throttleBefore.throttledResponses,
+    waitInMs: throttleAfter.throttleWaitInMs - throttleBefore.throttleWaitInMs,
+  };
+  const last = plans[plans.length - 1]!;
+  await Promise.all(unsettled.map((planned) => writeResult(planned, planned === last ? throttling : noThrottling)));
+
   let stored = 0;
   let failed = 0;
   let bytes = 0;
-  const records = plans.map((planned, index): BatchResult => {
-    const ordered = planned.items.map((item) => results.get(item.id) ?? { id: item.id, ok: false as const, code: 'NotExported', message: 'No outcome recorded' });
-    stored += ordered.filter((r) => r.ok).length;
-    failed += ordered.filter((r) => !r.ok).length;
-    bytes += ordered.reduce((sum, r) => sum + (r.ok ? r.length : 0), 0);
-    // Throttling is counted once, with the first batch of the activity.
-    return { batch: planned.batch, planVersion, results: ordered, throttledResponses: index === 0 ? throttledResponses : 0, throttleWaitInMs: index === 0 ? throttleWaitInMs : 0 };
-  });
-  await Promise.all(records.map((record) => vault.writeJson(layout.runBatchResult(runId, mailboxId, record.batch), record)));
+  for (const result of plans.flatMap(outcome)) {
+    if (result.ok) {
+      stored++;
+      bytes += result.length;
+    } else failed++;
+  }
   return { batch: first, stored, failed, bytes };
 }

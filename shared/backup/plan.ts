@@ -227,7 +227,8 @@ export async function planMailbox(client: MailboxClient, vault: VaultStore, sett
 const planIndexes = new Map<string, number[]>();
 
 /** Reads batch `batch` of a plan with one ranged read (the index, read once per process, holds line offsets). */
-export async function readPlannedBatch(vault: VaultStore, runId: string, mailboxId: string, batch: number, planVersion: string): Promise<PlannedBatch> {
+/** Consecutive planned batches `first … first + count - 1`, read with one ranged request. */
+export async function readPlannedBatches(vault: VaultStore, runId: string, mailboxId: string, first: number, count: number, planVersion: string): Promise<PlannedBatch[]> {
   const key = `${vault.container.containerName}/${layout.runPlanIndex(runId, mailboxId)}/${planVersion}`;
   let offsets = planIndexes.get(key);
   if (!offsets) {
@@ -237,9 +238,12 @@ export async function readPlannedBatch(vault: VaultStore, runId: string, mailbox
     if (planIndexes.size >= 200) planIndexes.delete(planIndexes.keys().next().value!);
     planIndexes.set(key, offsets);
   }
-  const start = offsets[batch];
-  const end = offsets[batch + 1];
-  if (start === undefined || end === undefined) throw new Error(`Batch ${batch} is not in the plan of run ${runId}`);
-  const line = await vault.readRange(layout.runPlan(runId, mailboxId), start, end - start);
-  return JSON.parse(line.toString('utf8')) as PlannedBatch;
+  const start = offsets[first];
+  const end = offsets[first + count];
+  if (start === undefined || end === undefined || count < 1) throw new Error(`Batches ${first}–${first + count - 1} are not in the plan of run ${runId}`);
+  const text = (await vault.readRange(layout.runPlan(runId, mailboxId), start, end - start)).toString('utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as PlannedBatch);
 }

@@ -43,7 +43,7 @@ export interface BatchResult {
 }
 
 export interface PlanSummary {
-  /** Identifies this plan's batches (see readPlannedBatch). */
+  /** Identifies this plan's batches (see readPlannedBatches). */
   planVersion: string;
   batchCount: number;
   itemsToExport: number;
