@@ -282,7 +282,8 @@ describe('faults and throttling', () => {
 
   it('never has more than 4 requests in flight for one mailbox', async () => {
     const { client } = clientFor(sim);
-    sim.setLatency(20);
+    // Long enough that four calls certainly overlap, even on a busy machine.
+    sim.setLatency(200);
     sim.throttle.resetCounters();
     const ids = [...sim.tenant.mailbox(upn).items.keys()].slice(0, 100);
     const batches = Array.from({ length: 10 }, (_, i) => ids.slice(i * 10, i * 10 + 10));
