@@ -20,6 +20,7 @@ export const SETTINGS = {
   MAILBOX_VAULT_GRAPH_MAX_RETRIES: { default: '10', description: 'Retries of a Graph call on 429, 5xx and network errors' },
   MAILBOX_VAULT_GRAPH_LOG: { default: 'warnings', description: "'warnings' logs Graph retries and throttling (never URLs with tokens, headers or bodies); 'quiet' does not" },
   MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: { default: '1000', description: 'First backoff after a 5xx or network error (doubles each time, with jitter)' },
+  MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: { default: '150', description: "Exchange's upload budget per mailbox (MB per 5 minutes); restores pace their uploads to 95% of it, 0 turns pacing off" },
   MAILBOX_VAULT_STORAGE_ACCOUNT_URL: { default: '', description: "Vault storage account blob endpoint, reached with the managed identity" },
   MAILBOX_VAULT_STORAGE_CONNECTION_STRING: { default: '', description: 'Connection string for Azurite (local runs only; Azure uses the URL)' },
   MAILBOX_VAULT_CONTAINER: { default: 'mailbox-vault', description: 'Blob container holding the vault' },
@@ -55,6 +56,8 @@ export interface GraphConfig {
   requestTimeoutInMs: number;
   maxRetries: number;
   retryBaseDelayInMs: number;
+  /** Exchange's upload budget per mailbox; imports are paced under it (null: not paced). */
+  uploadBudget: { bytes: number; windowMs: number } | null;
   logRetries: boolean;
 }
 
@@ -127,6 +130,7 @@ const Raw = z.object({
   MAILBOX_VAULT_GRAPH_MAX_RETRIES: z.coerce.number().int().min(0).max(50),
   MAILBOX_VAULT_GRAPH_LOG: z.enum(['warnings', 'quiet']),
   MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: z.coerce.number().int().min(1).max(60_000),
+  MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: z.coerce.number().min(0).max(1_000_000),
   MAILBOX_VAULT_STORAGE_ACCOUNT_URL: z.string(),
   MAILBOX_VAULT_STORAGE_CONNECTION_STRING: z.string(),
   MAILBOX_VAULT_CONTAINER: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid blob container name (3-63 lower-case letters, digits, single dashes)'),
@@ -229,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       requestTimeoutInMs: raw.MAILBOX_VAULT_GRAPH_TIMEOUT_MS,
       maxRetries: raw.MAILBOX_VAULT_GRAPH_MAX_RETRIES,
       retryBaseDelayInMs: raw.MAILBOX_VAULT_GRAPH_RETRY_BASE_MS,
+      uploadBudget: raw.MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN > 0 ? { bytes: raw.MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN * 1024 * 1024, windowMs: 5 * 60_000 } : null,
       logRetries: raw.MAILBOX_VAULT_GRAPH_LOG === 'warnings',
     },
     storage: {

@@ -35,6 +35,7 @@ export function getServices(): Promise<Services> {
       maxConcurrentRequestsPerMailbox: config.graph.maxConcurrentRequestsPerMailbox,
       requestTimeoutInMs: config.graph.requestTimeoutInMs,
       retry: { maxRetries: config.graph.maxRetries, baseDelayInMs: config.graph.retryBaseDelayInMs },
+      uploadBudget: config.graph.uploadBudget,
       ...(config.graph.logRetries ? { logger: consoleLogger } : {}),
     });
     const vault = new VaultStore(createBlobServiceClient(config.storage), config.storage.containerName);

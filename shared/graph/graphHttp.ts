@@ -48,6 +48,8 @@ export interface GraphCall {
   body?: () => string | Readable;
   /** false for the pre-authenticated importUrl: it must never receive the Graph token. */
   authenticate: boolean;
+  /** Bytes the body uploads: each attempt is paced under the mailbox's upload budget (see MailboxLimiter). */
+  uploadBytes?: number;
   retryPolicy?: RetryPolicy;
   /** Statuses the caller handles itself (returned, not thrown, never retried). */
   passStatuses?: number[];
@@ -143,6 +145,7 @@ export class GraphHttp {
     let lastReason = '';
     for (let attempt = 1; ; attempt++) {
       call.signal?.throwIfAborted();
+      if (call.mailboxId && call.uploadBytes) await limiter.paceUpload(call.mailboxId, call.uploadBytes, call.signal);
       const permit: MailboxPermit | undefined = call.mailboxId ? await limiter.acquire(call.mailboxId, call.signal) : undefined;
       let response: Response;
       const headerTimeout = new AbortController();

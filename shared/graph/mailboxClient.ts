@@ -47,6 +47,8 @@ export interface MailboxClientOptions {
   logger?: GraphLogger;
   /** Share one limiter between clients of a process so the per-mailbox ceiling holds process-wide. */
   limiter?: MailboxLimiter;
+  /** Exchange's upload budget per mailbox, which imports are paced under; default 150 MB per 5 minutes, null: no pacing. */
+  uploadBudget?: { bytes: number; windowMs: number } | null;
 }
 
 export interface ListOptions {
@@ -70,6 +72,8 @@ export interface ImportItemRequest {
   mode?: ImportMode;
   /** Opens the exact exported bytes; called again if the POST must be re-sent. */
   openData: () => Readable;
+  /** Their length, when known: the upload is then paced under the mailbox's byte budget. */
+  length?: number;
   /** `update` mode only. */
   itemId?: string;
   changeKey?: string;
@@ -134,7 +138,7 @@ export class MailboxClient {
     if (!Number.isInteger(perMailbox) || perMailbox < 1 || perMailbox > MAX_REQUESTS_PER_MAILBOX) {
       throw new RangeError(`maxConcurrentRequestsPerMailbox must be 1 to ${MAX_REQUESTS_PER_MAILBOX}, got ${perMailbox}`);
     }
-    this.limiter = options.limiter ?? new MailboxLimiter(perMailbox);
+    this.limiter = options.limiter ?? new MailboxLimiter(perMailbox, { uploadBudget: options.uploadBudget });
     this.pageSize = options.pageSize ?? 250;
     this.exportIdleTimeoutInMs = options.exportIdleTimeoutInMs ?? 120_000;
     this.importTimeoutInMs = options.importTimeoutInMs ?? 15 * 60_000;
@@ -414,6 +418,7 @@ export class MailboxClient {
         headers: { 'Content-Type': 'application/json' },
         body: openBody,
         authenticate: false,
+        ...(request.length !== undefined ? { uploadBytes: prefix.length + 4 * Math.ceil(request.length / 3) + 2 } : {}),
         retryPolicy: 'notProcessedOnly',
         passStatuses: [401, 403, 504],
         signal,

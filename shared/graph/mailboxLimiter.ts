@@ -12,6 +12,20 @@ export interface MailboxThrottleStats {
   maxInFlight: number;
 }
 
+/** Exchange's upload budget per app and mailbox: 150 MB per 5 minutes (Graph throttling limits, Outlook service). */
+export const DEFAULT_UPLOAD_BUDGET = { bytes: 150 * 1024 * 1024, windowMs: 5 * 60_000 };
+
+/**
+ * Uploads are paced to this share of the budget: near the full rate, with room for an item's bytes still in
+ * transit when a window closes and for the difference between our clock and Exchange's window.
+ */
+export const UPLOAD_PACE_SHARE = 0.95;
+
+export interface MailboxLimiterOptions {
+  /** Bytes Exchange accepts per mailbox per window; uploads are paced below it. null: no pacing. */
+  uploadBudget?: { bytes: number; windowMs: number } | null;
+}
+
 /** A permit to have one request in flight; release it when the response body is finished. */
 export interface MailboxPermit {
   release(): void;
@@ -22,6 +36,8 @@ class MailboxGate {
   limit: number;
   pausedUntil = 0;
   successesSinceThrottle = 0;
+  /** When the uploads reserved so far have been paid for at the paced rate (GCRA's theoretical arrival time). */
+  uploadsPaidUntil = 0;
   readonly waiters: Array<() => void> = [];
   readonly stats: MailboxThrottleStats = { throttledResponses: 0, throttleWaitInMs: 0, maxInFlight: 0 };
 
@@ -32,18 +48,37 @@ class MailboxGate {
 
 /**
  * Per-mailbox admission for one process: at most N requests in flight per mailbox (N ≤ 4), one shared pause
- * for every request of a mailbox when any of them is told to Retry-After, and an adaptive limit that drops by
- * one on each 429 and climbs back after a run of successes.
+ * for every request of a mailbox when any of them is told to Retry-After, an adaptive limit that drops by
+ * one on each 429 and climbs back after a run of successes, and uploads paced under Exchange's byte budget.
  */
 export class MailboxLimiter {
   private readonly gates = new Map<string, MailboxGate>();
   private readonly maxPerMailbox: number;
+  /** Paced upload rate in bytes per millisecond; 0 when uploads are not paced. */
+  private readonly uploadBytesPerMs: number;
 
-  constructor(maxPerMailbox: number = MAX_REQUESTS_PER_MAILBOX) {
+  constructor(maxPerMailbox: number = MAX_REQUESTS_PER_MAILBOX, options: MailboxLimiterOptions = {}) {
     if (!Number.isInteger(maxPerMailbox) || maxPerMailbox < 1) {
       throw new RangeError(`maxPerMailbox must be a whole number from 1 to ${MAX_REQUESTS_PER_MAILBOX}, got ${maxPerMailbox}`);
     }
     this.maxPerMailbox = Math.min(maxPerMailbox, MAX_REQUESTS_PER_MAILBOX);
+    const budget = options.uploadBudget === undefined ? DEFAULT_UPLOAD_BUDGET : options.uploadBudget;
+    if (budget && !(budget.bytes > 0 && budget.windowMs > 0)) throw new RangeError('uploadBudget needs positive bytes and windowMs');
+    this.uploadBytesPerMs = budget ? (budget.bytes / budget.windowMs) * UPLOAD_PACE_SHARE : 0;
+  }
+
+  /**
+   * Waits until `bytes` more may be uploaded to the mailbox. Waiting out a 429 costs at least a whole second
+   * of Retry-After and often most of a window; spacing uploads at just under the budget's rate (each starts
+   * when the ones before it are paid for) keeps a long restore from being told to wait at all.
+   */
+  async paceUpload(mailboxId: string, bytes: number, signal?: AbortSignal): Promise<void> {
+    if (!this.uploadBytesPerMs || bytes <= 0) return;
+    const gate = this.gate(mailboxId);
+    const now = Date.now();
+    const startAt = Math.max(now, gate.uploadsPaidUntil);
+    gate.uploadsPaidUntil = startAt + bytes / this.uploadBytesPerMs;
+    if (startAt > now) await delay(startAt - now, signal);
   }
 
   private gate(mailboxId: string): MailboxGate {

@@ -140,7 +140,7 @@ export async function importBatch(
             );
             return verifying;
           };
-          const created = await graph.importItem(session, { folderId: item.targetFolderId, openData });
+          const created = await graph.importItem(session, { folderId: item.targetFolderId, openData, length: item.length });
           await journal(item, created, false);
           outcome = { sourceId: item.sourceId, status: 'imported', newItemId: created.itemId };
           bytesImported += item.length;

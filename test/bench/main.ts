@@ -299,7 +299,9 @@ async function restoreThroughput(): Promise<void> {
     { SIM_UPLOAD_BUDGET_BYTES: String(budgetBytes), SIM_UPLOAD_WINDOW_MS: String(windowMs), SIM_LATENCY_MS: '50' },
   );
   try {
-    const env = await appEnv(sim, [source]);
+    // The app is told the budget, as an admin would set it, and paces its uploads under it.
+    const mbPer5Min = (budgetBytes / 1024 / 1024) * (300_000 / windowMs);
+    const env = await appEnv(sim, [source], { MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: String(mbPer5Min) });
     await withApp(env, async (app) => {
       await backup(app);
       const run = await restore(app, { sourceMailbox: source, targetMailbox: target });

@@ -67,4 +67,23 @@ describe('MailboxLimiter', () => {
     expect(limiter.stats('a').throttledResponses).toBe(1);
     expect(limiter.stats('a').throttleWaitInMs).toBeGreaterThan(0);
   });
+
+  it('paces uploads just under the byte budget: each starts when the ones before it are paid for', async () => {
+    // 100 kB per second, paced at 95 %: 9,500 bytes take 100 ms of budget.
+    const limiter = new MailboxLimiter(4, { uploadBudget: { bytes: 100_000, windowMs: 1_000 } });
+    const started = Date.now();
+    const startedAt: number[] = [];
+    await Promise.all([0, 1, 2].map(async () => {
+      await limiter.paceUpload('a', 9_500);
+      startedAt.push(Date.now() - started);
+    }));
+    expect(startedAt[0]).toBeLessThan(50);
+    expect(startedAt[2]).toBeGreaterThanOrEqual(190);
+    // Another mailbox has a budget of its own; without a budget nothing waits.
+    const other = Date.now();
+    await limiter.paceUpload('b', 9_500);
+    await new MailboxLimiter(4, { uploadBudget: null }).paceUpload('a', 10_000_000);
+    expect(Date.now() - other).toBeLessThan(50);
+    expect(() => new MailboxLimiter(4, { uploadBudget: { bytes: 0, windowMs: 1_000 } })).toThrow(RangeError);
+  });
 });

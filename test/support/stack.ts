@@ -21,7 +21,8 @@ export interface Stack {
  * Azurite, and the app loaded by the local host (virtual clock, so Durable retry timers do not slow tests).
  */
 export async function startStack(seed: TenantSeed, options: { simulator?: SimulatorOptions; settings?: Record<string, string>; maxConcurrentActivities?: number; log?: (level: string, functionName: string, ...args: unknown[]) => void } = {}): Promise<Stack> {
-  const sim = await startSeededSimulator(seed, options.simulator);
+  // Exchange's upload budget ×10, in the simulator and in the app's pacing alike, so restores of a few MB stay quick.
+  const sim = await startSeededSimulator(seed, { ...options.simulator, limits: { uploadBudget: { bytes: 1500 * 1024 * 1024, windowMs: 5 * 60_000 }, ...options.simulator?.limits } });
   const container = `vault-${randomBytes(6).toString('hex')}`;
   const env: Record<string, string> = {
     MAILBOX_VAULT_GRAPH_BASE_URL: sim.baseUrl,
@@ -32,6 +33,7 @@ export async function startStack(seed: TenantSeed, options: { simulator?: Simula
     MAILBOX_VAULT_SCOPE_USERS: seed.mailboxes.map((m) => m.upn).concat(seed.usersWithoutMailbox ?? []).join(','),
     MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: '5',
     MAILBOX_VAULT_GRAPH_LOG: 'quiet',
+    MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '1500',
     ...options.settings,
   };
   Object.assign(process.env, env);
