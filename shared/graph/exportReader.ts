@@ -265,9 +265,10 @@ async function pumpResponse(
 
   const tokenizer = new JsonTokenizer(onEvent);
   const iterator = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  const watch = new ReadWatch(options.idleTimeoutInMs, options.signal, stop);
   try {
     for (;;) {
-      const next = await withIdleTimeout(iterator.next(), options.idleTimeoutInMs, options.signal, stop);
+      const next = await watch.next(iterator.next());
       if (next.done) break;
       tokenizer.write(Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength));
       while (pending.length) await pending.shift();
@@ -290,7 +291,11 @@ async function pumpResponse(
       await rm(item.spool.dir, { recursive: true, force: true });
     }
     queue.close(failure);
-    await iterator.return?.().catch(() => undefined);
+    // Not awaited: a web stream's return() waits for the read in progress, which a stalled connection never
+    // ends. The caller aborts the request, which settles it (see MailboxClient.exportItems).
+    iterator.return?.().catch(() => undefined);
+  } finally {
+    watch.dispose();
   }
 }
 
@@ -298,34 +303,50 @@ function onceAborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }
 
-/** The next body chunk, or a rejection when nothing arrives in time or the read is abandoned. */
-function withIdleTimeout<T>(promise: Promise<T>, ms: number, signal: AbortSignal | undefined, stop: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const cleanup = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      stop.removeEventListener('abort', onAbort);
-    };
-    const onAbort = () => {
-      cleanup();
-      reject(signal?.aborted ? signal.reason : new ExportStreamError('The export response was abandoned'));
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new ExportStreamError(`No data from Graph for ${ms} ms`));
-    }, ms);
-    if (signal?.aborted || stop.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    stop.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        cleanup();
-        resolve(value);
-      },
-      (error: unknown) => {
-        cleanup();
-        reject(error);
-      },
-    );
-  });
+/**
+ * Bounds each read of the body: it fails when nothing arrives for `idleMs` or when the read is abandoned. One
+ * timer, re-armed per chunk, and one pair of abort listeners for the whole response (a timer and listeners
+ * per chunk cost more CPU than decoding the chunk).
+ */
+class ReadWatch {
+  private readonly timer: NodeJS.Timeout;
+  private reject: ((error: unknown) => void) | undefined;
+  private readonly onAbort = () => this.reject?.(this.signal?.aborted ? this.signal.reason : new ExportStreamError('The export response was abandoned'));
+
+  constructor(
+    idleMs: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly stop: AbortSignal,
+  ) {
+    this.timer = setTimeout(() => this.reject?.(new ExportStreamError(`No data from Graph for ${idleMs} ms`)), idleMs);
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    stop.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  next<T>(read: Promise<T>): Promise<T> {
+    if (this.signal?.aborted || this.stop.aborted) {
+      read.catch(() => undefined);
+      return Promise.reject(this.signal?.aborted ? this.signal.reason : new ExportStreamError('The export response was abandoned'));
+    }
+    this.timer.refresh();
+    return new Promise<T>((resolve, reject) => {
+      this.reject = reject;
+      read.then(
+        (value) => {
+          this.reject = undefined;
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.reject = undefined;
+          reject(error);
+        },
+      );
+    });
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.stop.removeEventListener('abort', this.onAbort);
+  }
 }

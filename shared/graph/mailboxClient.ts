@@ -342,6 +342,9 @@ export class MailboxClient {
       throw new RangeError(`exportItems takes at most ${MAX_EXPORT_BATCH} item ids, got ${itemIds.length}`);
     }
     const body = JSON.stringify({ itemIds });
+    // Ends the request once reading stops, however it stops: a stalled or abandoned response must not keep its
+    // connection, or its mailbox permit, for ever.
+    const done = new AbortController();
     const { response, release } = await this.http.open({
       operation: 'exportItems',
       mailboxId,
@@ -350,12 +353,13 @@ export class MailboxClient {
       headers: { 'Content-Type': 'application/json' },
       body: () => body,
       authenticate: true,
-      signal: options.signal,
+      signal: options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal,
     });
     try {
       if (!response.body) throw new NetworkFailure('exportItems: empty response');
       yield* readExportResponse(response.body, itemIds, { idleTimeoutInMs: this.exportIdleTimeoutInMs, signal: options.signal });
     } finally {
+      done.abort();
       release();
     }
   }

@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ExportStreamError, MailboxClient } from '../../shared/graph/index.js';
+
+// An exportItems answer that sends its first item's start and then nothing more, as a stalled connection does.
+let server: Server;
+let baseUrl: string;
+const open = new Set<import('node:http').ServerResponse>();
+
+beforeAll(async () => {
+  server = createServer((_request, response) => {
+    open.add(response);
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.write('{"value":[{"itemId":"a","changeKey":"k","data":"AAAA');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  for (const response of open) response.destroy();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const credential = { getToken: async () => ({ token: 'token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+
+async function drain(client: MailboxClient, signal?: AbortSignal): Promise<unknown> {
+  try {
+    for await (const item of client.exportItems('mbx', ['a', 'b'], { signal })) if (item.data) for await (const chunk of item.data) void chunk;
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+describe('an export response that stalls', () => {
+  it('is abandoned after the idle timeout, failing the item being read and giving its mailbox permit back', async () => {
+    // One request per mailbox: a permit kept by the stalled call would hold the second call back for ever.
+    const client = new MailboxClient(credential, { baseUrl, exportIdleTimeoutInMs: 300, maxConcurrentRequestsPerMailbox: 1 });
+    for (const attempt of [1, 2]) {
+      const started = Date.now();
+      const error = await drain(client);
+      expect(error, `attempt ${attempt}`).toBeInstanceOf(ExportStreamError);
+      expect((error as Error).message).toMatch(/No data from Graph for 300 ms/);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    }
+  });
+
+  it('is abandoned at once when the caller gives up', async () => {
+    const client = new MailboxClient(credential, { baseUrl, exportIdleTimeoutInMs: 60_000 });
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(new Error('caller gave up')), 200);
+    const started = Date.now();
+    const error = await drain(client, abort.signal);
+    expect(error).toBeInstanceOf(Error);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
