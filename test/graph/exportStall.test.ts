@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ExportStreamError, MailboxClient } from '../../shared/graph/index.js';
 
 // An exportItems answer that sends its first item's start and then nothing more, as a stalled connection does.
 let server: Server;
 let baseUrl: string;
-const open = new Set<import('node:http').ServerResponse>();
+const open = new Set<ServerResponse>();
 
 beforeAll(async () => {
   server = createServer((_request, response) => {
