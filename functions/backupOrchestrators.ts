@@ -147,6 +147,7 @@ export const backupMailbox: OrchestrationHandler = function* (context: Orchestra
       takenAt: input.startedAt,
       startedAt: input.startedAt,
       planVersion: plan.planVersion,
+      batchCount: plan.batchCount,
       failedBatches,
     })) as BackupMailboxOutput;
     return result;

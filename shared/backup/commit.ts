@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { layout } from '../vault/layout.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
@@ -16,6 +17,22 @@ export interface CommitInput {
   planVersion: string;
   /** Batches whose activity failed outright (after its retries): their items have no stored outcome. */
   failedBatches?: Array<{ batch: number; reason: string }>;
+  /** Batches in the plan; their results are read by name. Absent (an orchestration started by an older version): listed. */
+  batchCount?: number;
+}
+
+/** Batch results read at once: a run's results are many small blobs, and reading them one by one is all latency. */
+const PARALLEL_RESULT_READS = 16;
+
+async function readBatchResults(vault: VaultStore, input: CommitInput): Promise<BatchResult[]> {
+  const { runId, mailboxId } = input;
+  const names: string[] = [];
+  if (input.batchCount !== undefined) for (let batch = 0; batch < input.batchCount; batch++) names.push(layout.runBatchResult(runId, mailboxId, batch));
+  else for await (const name of vault.listNames(layout.runBatchResultsPrefix(runId, mailboxId))) names.push(name);
+  const limit = pLimit(PARALLEL_RESULT_READS);
+  const results = await Promise.all(names.map((name) => limit(() => vault.readJson<BatchResult>(name))));
+  // A missing result is a batch whose activity failed outright (failedBatches says why).
+  return results.filter((result): result is BatchResult => result !== undefined && result.planVersion === input.planVersion);
 }
 
 function manifestItem(meta: ItemMeta, stored: StoredRef): ManifestItem {
@@ -39,9 +56,7 @@ export async function commitSnapshot(vault: VaultStore, input: CommitInput, now:
   const outcomes = new Map<string, ItemResult>();
   let throttledResponses = 0;
   let throttleWaitInMs = 0;
-  for await (const name of vault.listNames(layout.runBatchResultsPrefix(runId, mailboxId))) {
-    const result = await vault.readJson<BatchResult>(name);
-    if (!result || result.planVersion !== input.planVersion) continue;
+  for (const result of await readBatchResults(vault, input)) {
     throttledResponses += result.throttledResponses;
     throttleWaitInMs += result.throttleWaitInMs;
     for (const outcome of result.results) outcomes.set(outcome.id, outcome);

@@ -49,11 +49,12 @@ export function createPutBlob(container: ContainerClient, httpClient: HttpClient
   if (auth) pipeline.addPolicy(auth);
   const containerUrl = new URL(container.url);
   const insecure = containerUrl.protocol === 'http:'; // Azurite on loopback; the SDK allows it the same way
+  const base = `${containerUrl.origin}${containerUrl.pathname.replace(/\/$/, '')}/`;
+  const query = containerUrl.search; // a SAS, when the container URL carries one
 
   return async (blobName, body, options) => {
-    const url = new URL(containerUrl);
     // The SDK's escaping of blob names: each path segment percent-encoded, the slashes kept.
-    url.pathname = `${containerUrl.pathname.replace(/\/$/, '')}/${blobName.split('/').map(encodeURIComponent).join('/')}`;
+    const url = `${base}${blobName.split('/').map(encodeURIComponent).join('/')}${query}`;
     const headers = createHttpHeaders({
       'x-ms-version': BLOB_SERVICE_VERSION,
       'x-ms-blob-type': 'BlockBlob',
@@ -62,7 +63,7 @@ export function createPutBlob(container: ContainerClient, httpClient: HttpClient
     });
     for (const [name, value] of Object.entries(options.metadata)) headers.set(`x-ms-meta-${name}`, value);
     if (options.onlyIfAbsent) headers.set('If-None-Match', '*');
-    const request = createPipelineRequest({ url: url.toString(), method: 'PUT', headers, body, allowInsecureConnection: insecure });
+    const request = createPipelineRequest({ url, method: 'PUT', headers, body, allowInsecureConnection: insecure });
     const response = await pipeline.sendRequest(httpClient, request);
     if (response.status === 201) return;
     const code = response.headers.get('x-ms-error-code') ?? undefined;
