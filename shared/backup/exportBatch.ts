@@ -87,8 +87,7 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
       return;
     }
     // The version blob is named after the changeKey planned; Graph's answer wins if the item changed since.
-    const data = item.data;
-    const head = await readUpTo(data, vault.singleRequestLimit + 1);
+    const head = item.bytes ? { buffer: item.bytes, ended: true as const } : await readUpTo(item.data, vault.singleRequestLimit + 1);
     const blobName = layout.itemVersion(mailboxId, item.itemId, item.changeKey ?? plannedItem.changeKey);
     const record = (stored: StoredVersion): void => {
       results.set(item.itemId, { id: item.itemId, ok: true, blob: stored.blobName, sha256: stored.sha256, length: stored.length, written: stored.written });

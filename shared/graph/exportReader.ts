@@ -61,10 +61,23 @@ interface ItemState {
   errorMessage?: string;
   sawData: boolean;
   decoder?: Base64Decoder;
+  /** Bytes of an item not yet handed over: it goes as a whole if it ends within HOLD_LIMIT, else as a stream. */
+  held?: Buffer[];
+  heldBytes: number;
   /** Live stream handed to the consumer (itemId known before data began). */
   stream?: PassThrough;
   /** Spool used when `data` arrives before `itemId` (key order is not guaranteed by Graph). */
   spool?: { dir: string; path: string; file: WriteStream };
+}
+
+/**
+ * Items up to this size are handed over whole once their entry ends (a stream per item costs more CPU than
+ * a small item's bytes); a larger one is handed over as a stream as soon as it passes this size.
+ */
+const HOLD_LIMIT = 256 * 1024;
+
+async function* whole(bytes: Buffer): AsyncGenerator<Buffer> {
+  yield bytes;
 }
 
 /**
@@ -87,7 +100,7 @@ export async function* readExportResponse(
       if (!item) break;
       yield item;
       // The consumer moved on: if it left the stream unread, throw the rest away.
-      if (item.data && !(item.data as PassThrough).readableEnded) (item.data as PassThrough).resume();
+      if (item.data instanceof PassThrough && !item.data.readableEnded) item.data.resume();
     }
     await pump;
     for (const id of requestedIds) {
@@ -120,6 +133,12 @@ async function pumpResponse(
     const itemId = state.itemId;
     if (itemId === undefined) return; // an entry without an id cannot be matched to a request
     seen.add(itemId);
+    if (state.sawData && state.held) {
+      const bytes = Buffer.concat(state.held, state.heldBytes);
+      state.held = undefined;
+      pending.push(queue.put({ itemId, changeKey: state.changeKey, data: whole(bytes), bytes }));
+      return;
+    }
     if (state.sawData && state.stream) {
       state.stream.end();
       return;
@@ -155,7 +174,7 @@ async function pumpResponse(
     switch (event) {
       case 'startObject':
         depth++;
-        if (inValueArray && depth === 3) item = { sawData: false };
+        if (inValueArray && depth === 3) item = { sawData: false, heldBytes: 0 };
         else if (item && depth === 4 && stringTarget === 'error') errorKey = undefined;
         else if (item && depth >= 4) {
           skipDepth = 1;
@@ -242,17 +261,30 @@ async function pumpResponse(
     state.sawData = true;
     state.decoder = new Base64Decoder();
     if (state.itemId !== undefined) {
-      state.stream = new PassThrough({ highWaterMark: 256 * 1024 });
-      pending.push(queue.put({ itemId: state.itemId, get changeKey() { return state.changeKey; }, data: state.stream } as ExportedItem));
+      state.held = [];
+      state.heldBytes = 0;
     } else {
       spoolItem(state);
     }
   };
 
+  /** The item outgrew HOLD_LIMIT: hand it over now, as a stream that continues with the bytes to come. */
+  const streamHeld = (state: ItemState): void => {
+    const stream = new PassThrough({ highWaterMark: 256 * 1024 });
+    for (const bytes of state.held!) stream.write(bytes);
+    state.held = undefined;
+    state.stream = stream;
+    pending.push(queue.put({ itemId: state.itemId!, get changeKey() { return state.changeKey; }, data: stream } as ExportedItem));
+  };
+
   const writeData = (state: ItemState, text: string): void => {
     const bytes = state.decoder!.push(text);
     if (bytes.length === 0) return;
-    if (state.stream) state.stream.write(bytes);
+    if (state.held) {
+      state.held.push(bytes);
+      state.heldBytes += bytes.length;
+      if (state.heldBytes > HOLD_LIMIT) streamHeld(state);
+    } else if (state.stream) state.stream.write(bytes);
     else state.spool?.file.write(bytes);
   };
 

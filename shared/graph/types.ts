@@ -60,10 +60,11 @@ export interface ExportError {
 /**
  * One item of an exportItems response. For a success, `data` streams the exact exported bytes (already
  * decoded from base64); read it to the end before asking for the next item. `changeKey` is final once
- * `data` has ended.
+ * `data` has ended. An item small enough to arrive whole (most mail) also has them in `bytes`, so a consumer
+ * need not read a stream for it.
  */
 export type ExportedItem =
-  | { itemId: string; changeKey: string | undefined; data: NodeJS.ReadableStream & AsyncIterable<Buffer>; error?: undefined }
+  | { itemId: string; changeKey: string | undefined; data: AsyncIterable<Buffer>; bytes?: Buffer; error?: undefined }
   | { itemId: string; changeKey?: undefined; data?: undefined; error: ExportError };
 
 export type ImportMode = 'create' | 'update';

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
 import type { TenantSeed } from '../../local/simulator/index.js';
@@ -100,4 +101,24 @@ export async function peakRss<T>(work: () => Promise<T>): Promise<{ result: T; p
   } finally {
     clearInterval(timer);
   }
+}
+
+/**
+ * CPU milliseconds of this process so far, split into the JavaScript thread and the rest (V8's garbage
+ * collector and compiler threads, libuv's pool). Linux only; zeros elsewhere.
+ */
+export function threadCpu(): { mainMs: number; otherMs: number } {
+  let mainMs = 0;
+  let otherMs = 0;
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, ticks of 1/100 s
+      if (Number(tid) === process.pid) mainMs += ms;
+      else otherMs += ms;
+    }
+  } catch {
+    /* not Linux */
+  }
+  return { mainMs, otherMs };
 }

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, appEnv, sharedAzurite, startSimulatorProcess, stopAzurite, type SimulatorProcess } from './harness.js';
+import { ROOT, appEnv, sharedAzurite, startSimulatorProcess, stopAzurite, threadCpu, type SimulatorProcess } from './harness.js';
 import { backup, restore, withApp } from './app.js';
 import { naiveExport } from './naiveExport.js';
 import { keyOf } from '../../shared/vault/layout.js';
@@ -110,15 +110,21 @@ async function exportThroughput(): Promise<void> {
       await sim.control('PUT', '/latency', { ms: latencyMs });
       const env = await appEnv(sim, [upn], { MAILBOX_VAULT_EXPORT_CONCURRENCY: '4' });
       if (latencyMs === 200) await warmUp();
-      const cpuBefore = process.cpuUsage();
       const sampler = await cpuSampler();
       let hostStats: unknown;
+      // CPU of the run itself (from the request to the report): starting the app is not a per-item cost.
+      let cpu = { user: 0, system: 0 };
+      let threads = { mainMs: 0, otherMs: 0 };
       const run = await withApp(env, async (app) => {
+        const cpuBefore = process.cpuUsage();
+        const threadsBefore = threadCpu();
         const result = await backup(app);
+        cpu = process.cpuUsage(cpuBefore);
+        const threadsAfter = threadCpu();
+        threads = { mainMs: threadsAfter.mainMs - threadsBefore.mainMs, otherMs: threadsAfter.otherMs - threadsBefore.otherMs };
         hostStats = app.host.stats;
         return result;
       });
-      const cpu = process.cpuUsage(cpuBefore);
       sampler.stop();
       const span = await exportSpan(sim, [upn]);
       const counter = (await sim.counters())[sim.mailboxIds[upn]!]!;
@@ -131,7 +137,9 @@ async function exportThroughput(): Promise<void> {
       const cpuMsPerItem = (cpu.user + cpu.system) / 1000 / run.report.totals.itemsExported;
       results[`export_L${latencyMs}`] = { azuriteBusyOfOneCore: azuriteBusy, items: span.items, seconds: span.seconds, itemsPerSecond: perSecond, concurrencyCeiling, budgetCeiling, ceiling, ratio: perSecond / ceiling, ratioToConcurrencyCeiling: perSecond / concurrencyCeiling, calls: span.calls, maxInFlight: span.maxInFlight, cpuMsPerItem, wallSeconds: run.wallMs / 1000 };
       row(`export L=${latencyMs} ms, ${span.items} items`, `${perSecond.toFixed(0)} items/s = ${((perSecond / ceiling) * 100).toFixed(0)}% of min(${concurrencyCeiling.toFixed(0)}, budget ${budgetCeiling.toFixed(0)}) (${((perSecond / concurrencyCeiling) * 100).toFixed(0)}% of 4×20/L); max ${span.maxInFlight} in flight; Azurite busy ${(azuriteBusy * 100).toFixed(0)}% of a core`, '≥ 90% of the ceiling', perSecond / ceiling >= 0.9);
-      row(`CPU of our process per exported item (L=${latencyMs} ms)`, `${cpuMsPerItem.toFixed(3)} ms`, '≤ 1 ms', cpuMsPerItem <= 1);
+      const items = run.report.totals.itemsExported;
+      results[`export_L${latencyMs}`] = { ...(results[`export_L${latencyMs}`] as object), mainThreadMsPerItem: threads.mainMs / items, otherThreadsMsPerItem: threads.otherMs / items };
+      row(`CPU of our process per exported item (L=${latencyMs} ms), the whole run from request to report`, `${cpuMsPerItem.toFixed(3)} ms (JavaScript thread ${(threads.mainMs / items).toFixed(2)} ms, V8's GC and compiler threads and libuv ${(threads.otherMs / items).toFixed(2)} ms)`, '≤ 1 ms', cpuMsPerItem <= 1);
       if (latencyMs === 200) {
         const storage = await sharedAzurite();
         const ids = ((await sim.control('GET', `/mailboxes/${upn}?digests=false`)) as { items: Array<{ id: string }> }).items.map((i) => i.id).slice(0, quick ? 200 : 600);
@@ -159,11 +167,15 @@ async function scaling(): Promise<void> {
     try {
       await sim.control('PUT', '/latency', { ms: 200 });
       const env = await appEnv(sim, upns, { MAILBOX_VAULT_EXPORT_CONCURRENCY: '4', MAILBOX_VAULT_MAILBOX_WAVE_SIZE: String(Math.max(count, 1)) });
-      const cpuBefore = process.cpuUsage();
       const sampler = await cpuSampler();
-      const run = await withApp(env, (app) => backup(app));
+      let cpu = { user: 0, system: 0 };
+      const run = await withApp(env, async (app) => {
+        const cpuBefore = process.cpuUsage();
+        const result = await backup(app);
+        cpu = process.cpuUsage(cpuBefore);
+        return result;
+      });
       sampler.stop();
-      const cpu = process.cpuUsage(cpuBefore);
       const span = await exportSpan(sim, upns);
       const counters = Object.values(await sim.counters());
       const busy = sampler.over(Math.min(...counters.map((c) => c.firstExportAt).filter(Boolean)), Math.max(...counters.map((c) => c.lastExportDoneAt)));
@@ -340,13 +352,16 @@ async function orchestration(): Promise<void> {
   }
 }
 
-/** Loads and runs the code once so one-time costs (module loading, JIT) are not charged to the items measured. */
+/**
+ * Runs a 600-item backup first, so one-time costs (module loading, JIT compilation of the hot paths) are not
+ * charged to the items measured: a Functions instance exports many mailboxes in a row.
+ */
 let warmedUp = false;
 async function warmUp(): Promise<void> {
   if (warmedUp) return;
   warmedUp = true;
   const upn = 'warm-up@bench.example';
-  const sim = await startSimulatorProcess({ mailboxes: [{ upn, items: 100, sizes: [2_000, 8_000] }] });
+  const sim = await startSimulatorProcess({ mailboxes: [{ upn, items: 600, sizes: [2_000, 8_000] }] });
   try {
     await withApp(await appEnv(sim, [upn]), (app) => backup(app));
   } finally {

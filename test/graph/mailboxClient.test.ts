@@ -204,11 +204,19 @@ describe('exportItems', () => {
     expect(omitted.map((r) => r.item.error?.code)).toEqual(['NotReturned', 'NotReturned']);
   });
 
+  it('hands a small item over whole, its bytes and its stream alike', async () => {
+    const small = [...sim.tenant.mailbox(upn).items.values()].find((i) => !i.spec.subject.startsWith('Large'))!;
+    const [item] = await collect(client.exportItems(mailboxId, [small.id]));
+    expect(item!.bytes?.equals(expectedBytes(small.id))).toBe(true);
+    expect((await readAll(item!.data!)).equals(expectedBytes(small.id))).toBe(true);
+  });
+
   it('streams a large item with bounded memory', async () => {
     const large = [...sim.tenant.mailbox(upn).items.values()].find((i) => i.spec.subject.startsWith('Large'))!;
     const hash = createHash('sha256');
     let length = 0;
     for await (const item of client.exportItems(mailboxId, [large.id])) {
+      expect(item.bytes).toBeUndefined(); // over the size handed over whole: a stream only
       for await (const chunk of item.data!) {
         hash.update(chunk);
         length += chunk.length;
