@@ -53,6 +53,11 @@ export interface GraphCall {
   retryPolicy?: RetryPolicy;
   /** Statuses the caller handles itself (returned, not thrown, never retried). */
   passStatuses?: number[];
+  /**
+   * The request timeout also bounds reading the body, until `release()` (small JSON answers). Without it only
+   * the headers are timed, and the caller bounds the body itself (an export response streams for minutes).
+   */
+  timeBody?: boolean;
   signal?: AbortSignal;
 }
 
@@ -171,16 +176,23 @@ export class GraphHttp {
         await delay(wait, call.signal);
         continue;
       }
-      clearTimeout(timer);
-
       const status = response.status;
       if (status < 300 || call.passStatuses?.includes(status)) {
+        if (call.timeBody) timer.refresh();
+        else clearTimeout(timer);
         if (call.mailboxId && status < 300) limiter.onSuccess(call.mailboxId);
-        return { response, release: () => permit?.release() };
+        return {
+          response,
+          release: () => {
+            clearTimeout(timer);
+            permit?.release();
+          },
+        };
       }
-
-      // Everything below consumes the error body and frees the permit before deciding.
+      // Everything below consumes the error body (within the request timeout) and frees the permit before deciding.
+      timer.refresh();
       const error = await readErrorBody(response);
+      clearTimeout(timer);
       permit?.release();
 
       if (status === 401 && call.authenticate && !refreshedToken) {
@@ -220,7 +232,7 @@ export class GraphHttp {
   async json<T>(call: GraphCall): Promise<{ status: number; body: T }> {
     const { retry, logger } = this.options;
     for (let attempt = 1; ; attempt++) {
-      const { response, release } = await this.open(call);
+      const { response, release } = await this.open({ ...call, timeBody: true });
       try {
         const text = await response.text();
         return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };

@@ -1,18 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ExportStreamError, MailboxClient } from '../../shared/graph/index.js';
+import { ExportStreamError, GraphRetriesExhaustedError, MailboxClient } from '../../shared/graph/index.js';
 
-// An exportItems answer that sends its first item's start and then nothing more, as a stalled connection does.
+// Answers that send their start and then nothing more, as a stalled connection does: an exportItems response
+// stops inside its first item, any other call's JSON inside its first property.
 let server: Server;
 let baseUrl: string;
 const open = new Set<ServerResponse>();
 
 beforeAll(async () => {
-  server = createServer((_request, response) => {
+  server = createServer((request, response) => {
     open.add(response);
     response.writeHead(200, { 'Content-Type': 'application/json' });
-    response.write('{"value":[{"itemId":"a","changeKey":"k","data":"AAAA');
+    response.write(request.url!.endsWith('/exportItems') ? '{"value":[{"itemId":"a","changeKey":"k","data":"AAAA' : '{"id":"inbox","displayName":"In');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -54,5 +55,16 @@ describe('an export response that stalls', () => {
     const error = await drain(client, abort.signal);
     expect(error).toBeInstanceOf(Error);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('a JSON answer that stalls', () => {
+  it('is given up after the request timeout, retried, and reported', async () => {
+    const client = new MailboxClient(credential, { baseUrl, requestTimeoutInMs: 1_000, retry: { maxRetries: 1, baseDelayInMs: 1 } });
+    const started = Date.now();
+    const error = await client.getFolder('mbx', 'inbox').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GraphRetriesExhaustedError);
+    expect((error as Error).message).toMatch(/broke off/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900); // two attempts, each waited out
   });
 });
