@@ -75,10 +75,15 @@ export class MailboxLimiter {
   async paceUpload(mailboxId: string, bytes: number, signal?: AbortSignal): Promise<void> {
     if (!this.uploadBytesPerMs || bytes <= 0) return;
     const gate = this.gate(mailboxId);
-    const now = Date.now();
-    const startAt = Math.max(now, gate.uploadsPaidUntil);
-    gate.uploadsPaidUntil = startAt + bytes / this.uploadBytesPerMs;
-    if (startAt > now) await delay(startAt - now, signal);
+    // Paid from the moment an upload really starts, not from a slot booked ahead: uploads whose timers fire
+    // late together (a busy event loop) then still go one pace apart instead of in a burst.
+    for (let now = Date.now(); ; now = Date.now()) {
+      if (gate.uploadsPaidUntil <= now) {
+        gate.uploadsPaidUntil = now + bytes / this.uploadBytesPerMs;
+        return;
+      }
+      await delay(gate.uploadsPaidUntil - now, signal);
+    }
   }
 
   private gate(mailboxId: string): MailboxGate {

@@ -65,7 +65,7 @@ export interface ExportError {
  */
 export type ExportedItem =
   | { itemId: string; changeKey: string | undefined; data: AsyncIterable<Buffer>; bytes?: Buffer; error?: undefined }
-  | { itemId: string; changeKey?: undefined; data?: undefined; error: ExportError };
+  | { itemId: string; changeKey?: undefined; data?: undefined; bytes?: undefined; error: ExportError };
 
 export type ImportMode = 'create' | 'update';
 
