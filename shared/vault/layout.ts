@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Every blob name in the vault comes from here. Graph ids hold '/', '+', '=', ':' and '@', and a mailbox id
  * is personal data, so ids never appear in names: each becomes a fixed-length hash key.
  */
 export function keyOf(id: string): string {
-  return createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 32);
+  // One-shot hash: a blob name takes three of these, once per exported item.
+  return hash('sha256', id, 'hex').slice(0, 32);
 }
 
 /** `2026-11-23T02:00:00.000Z` → `20261123T020000Z`: the time part of every run, restore and snapshot id. */
