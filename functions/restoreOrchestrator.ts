@@ -22,8 +22,8 @@ const activityRetry = new df.RetryOptions(5_000, 3);
 activityRetry.backoffCoefficient = 2;
 
 /**
- * One restore: plan, import the batches in fixed windows (default 2 per target mailbox, as imports share the
- * mailbox's upload budget), continue as new every few windows, then write the report. Only ids and counts
+ * One restore: plan, import the batches in fixed windows (default 4 per target mailbox; their uploads are paced
+ * under the mailbox's upload budget), continue as new every few windows, then write the report. Only ids and counts
  * cross the Durable boundary; the import sessions never do.
  */
 export const restoreMailbox: OrchestrationHandler = function* (context: OrchestrationContext) {

@@ -31,7 +31,7 @@ export const SETTINGS = {
   MAILBOX_VAULT_MAILBOX_WAVE_SIZE: { default: '10', description: 'Mailboxes backed up in parallel (each has its own Graph budget)' },
   MAILBOX_VAULT_EXPORT_CONCURRENCY: { default: '3', description: 'exportItems calls in flight per mailbox, 1 to 4' },
   MAILBOX_VAULT_EXPORT_BATCH_MB: { default: '24', description: 'Reported size (MB) packed into one exportItems call, at most 20 items' },
-  MAILBOX_VAULT_IMPORT_CONCURRENCY: { default: '2', description: 'Import batches in flight per target mailbox (imports share its upload budget), 1 to 4' },
+  MAILBOX_VAULT_IMPORT_CONCURRENCY: { default: '4', description: 'Import batches in flight per target mailbox, 1 to 4 (their uploads are paced together under its upload budget)' },
   MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: { default: '7', description: 'Keep every snapshot this many days' },
   MAILBOX_VAULT_RETENTION_DAILY_DAYS: { default: '30', description: 'Then keep the last snapshot of each day for this many days' },
   MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: { default: '12', description: 'Then the last snapshot of each week for this many weeks' },
