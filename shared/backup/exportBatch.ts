@@ -5,6 +5,7 @@ import {
   type ExportedItem,
   type GraphLogger,
   type MailboxClient,
+  type ThrottleTally,
 } from '../graph/index.js';
 import { layout } from '../vault/layout.js';
 import { VersionConflictError, type StoredVersion, type VaultStore } from '../vault/vaultStore.js';
@@ -72,7 +73,7 @@ function failureOf(error: unknown): { code: string; message: string } {
 export async function exportBatch(client: MailboxClient, vault: VaultStore, input: ExportBatchInput, logger?: GraphLogger): Promise<BatchSummary> {
   const { runId, mailboxId, batch: first, planVersion } = input;
   const plans = await readPlannedBatches(vault, runId, mailboxId, first, Math.max(1, input.count ?? 1), planVersion);
-  const throttleBefore = client.throttleStats(mailboxId);
+  const tally: ThrottleTally = { throttledResponses: 0, throttleWaitInMs: 0 };
   const results = new Map<string, ItemResult>();
   const byId = new Map(plans.flatMap((p) => p.items).map((item) => [item.id, item]));
 
@@ -116,7 +117,7 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
   const run = async (items: PlannedItem[]): Promise<Array<Promise<void>>> => {
     const started: Array<Promise<void>> = [];
     try {
-      for await (const exported of client.exportItems(mailboxId, items.map((i) => i.id))) {
+      for await (const exported of client.exportItems(mailboxId, items.map((i) => i.id), { tally })) {
         const plannedItem = byId.get(exported.itemId);
         if (!plannedItem) continue; // not asked for: ignore
         try {
@@ -174,12 +175,8 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
     }
   }
 
-  // Throttling is counted once, with the activity's last batch (written last, so the figures are complete).
-  const throttleAfter = client.throttleStats(mailboxId);
-  const throttling = {
-    responses: throttleAfter.throttledResponses - throttleBefore.throttledResponses,
-    waitInMs: throttleAfter.throttleWaitInMs - throttleBefore.throttleWaitInMs,
-  };
+  // The activity's throttling is counted once, with its last batch (written last, so the figures are complete).
+  const throttling = { responses: tally.throttledResponses, waitInMs: tally.throttleWaitInMs };
   const last = plans[plans.length - 1]!;
   await Promise.all(unsettled.map((planned) => writeResult(planned, planned === last ? throttling : noThrottling)));
 

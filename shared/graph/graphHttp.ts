@@ -7,7 +7,7 @@ import {
   GraphRetriesExhaustedError,
 } from './errors.js';
 import type { MailboxLimiter} from './mailboxLimiter.js';
-import { type MailboxPermit } from './mailboxLimiter.js';
+import { type MailboxPermit, type ThrottleTally } from './mailboxLimiter.js';
 import { backoffDelay, defaultRetryOptions, delay, parseRetryAfter, type GraphRetryOptions } from './retry.js';
 
 export interface GraphLogger {
@@ -50,6 +50,8 @@ export interface GraphCall {
   authenticate: boolean;
   /** Bytes the body uploads: each attempt is paced under the mailbox's upload budget (see MailboxLimiter). */
   uploadBytes?: number;
+  /** Where this call's own throttling is counted (see ThrottleTally). */
+  tally?: ThrottleTally;
   retryPolicy?: RetryPolicy;
   /** Statuses the caller handles itself (returned, not thrown, never retried). */
   passStatuses?: number[];
@@ -151,7 +153,7 @@ export class GraphHttp {
     for (let attempt = 1; ; attempt++) {
       call.signal?.throwIfAborted();
       if (call.mailboxId && call.uploadBytes) await limiter.paceUpload(call.mailboxId, call.uploadBytes, call.signal);
-      const permit: MailboxPermit | undefined = call.mailboxId ? await limiter.acquire(call.mailboxId, call.signal) : undefined;
+      const permit: MailboxPermit | undefined = call.mailboxId ? await limiter.acquire(call.mailboxId, call.signal, call.tally) : undefined;
       let response: Response;
       const headerTimeout = new AbortController();
       const timer = setTimeout(() => headerTimeout.abort(new Error('timeout')), this.options.requestTimeoutInMs);
@@ -215,6 +217,7 @@ export class GraphHttp {
       if (status === 429) {
         wait = Math.min(retryAfter ?? retry.defaultRetryAfterInMs, retry.maxRetryAfterInMs);
         if (call.mailboxId) limiter.onThrottled(call.mailboxId, wait);
+        if (call.tally) call.tally.throttledResponses++;
         logger.warn(`${call.operation}: throttled (${error.code}); mailbox paused ${wait} ms`);
         if (call.mailboxId) continue; // the limiter holds every request of the mailbox until the pause ends
       } else {

@@ -4,7 +4,7 @@ export { ImportSession } from './importSession.js';
 export { MailboxClient, MAX_EXPORT_BATCH } from './mailboxClient.js';
 export type { MailboxClientOptions, ListOptions, ListItemsOptions, DeltaOptions, ImportItemRequest, CreateFolderRequest } from './mailboxClient.js';
 export { MailboxLimiter, MAX_REQUESTS_PER_MAILBOX } from './mailboxLimiter.js';
-export type { MailboxThrottleStats } from './mailboxLimiter.js';
+export type { MailboxThrottleStats, ThrottleTally } from './mailboxLimiter.js';
 export type { GraphLogger } from './graphHttp.js';
 export { parseRetryAfter, defaultRetryOptions } from './retry.js';
 export type { GraphRetryOptions } from './retry.js';

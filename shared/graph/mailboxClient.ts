@@ -12,7 +12,7 @@ import {
 import { GraphHttp, NetworkFailure, readErrorBody, silentLogger, type GraphCall, type GraphLogger } from './graphHttp.js';
 import { ImportSession } from './importSession.js';
 import { readExportResponse } from './exportReader.js';
-import { MAX_REQUESTS_PER_MAILBOX, MailboxLimiter, type MailboxThrottleStats } from './mailboxLimiter.js';
+import { MAX_REQUESTS_PER_MAILBOX, MailboxLimiter, type MailboxThrottleStats, type ThrottleTally } from './mailboxLimiter.js';
 import { defaultRetryOptions, type GraphRetryOptions } from './retry.js';
 import type {
   DeltaPage,
@@ -74,6 +74,8 @@ export interface ImportItemRequest {
   openData: () => Readable;
   /** Their length, when known: the upload is then paced under the mailbox's byte budget. */
   length?: number;
+  /** Where this import's throttling is counted. */
+  tally?: ThrottleTally;
   /** `update` mode only. */
   itemId?: string;
   changeKey?: string;
@@ -336,7 +338,7 @@ export class MailboxClient {
    * to the end before the next), per-item errors as errors, and ids Graph left out as `NotReturned`.
    * Throws ExportStreamError when the response breaks off: items already yielded whole are good.
    */
-  async *exportItems(mailboxId: string, itemIds: readonly string[], options: { signal?: AbortSignal } = {}): AsyncGenerator<ExportedItem> {
+  async *exportItems(mailboxId: string, itemIds: readonly string[], options: { signal?: AbortSignal; tally?: ThrottleTally } = {}): AsyncGenerator<ExportedItem> {
     if (itemIds.length === 0) return;
     if (itemIds.length > MAX_EXPORT_BATCH) {
       throw new RangeError(`exportItems takes at most ${MAX_EXPORT_BATCH} item ids, got ${itemIds.length}`);
@@ -354,6 +356,7 @@ export class MailboxClient {
       body: () => body,
       authenticate: true,
       signal: options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal,
+      ...(options.tally ? { tally: options.tally } : {}),
     });
     try {
       if (!response.body) throw new NetworkFailure('exportItems: empty response');
@@ -423,6 +426,7 @@ export class MailboxClient {
         body: openBody,
         authenticate: false,
         ...(request.length !== undefined ? { uploadBytes: prefix.length + 4 * Math.ceil(request.length / 3) + 2 } : {}),
+        ...(request.tally ? { tally: request.tally } : {}),
         retryPolicy: 'notProcessedOnly',
         passStatuses: [401, 403, 504],
         signal,

@@ -26,6 +26,15 @@ export interface MailboxLimiterOptions {
   uploadBudget?: { bytes: number; windowMs: number } | null;
 }
 
+/**
+ * Throttling met by the calls that carry it (an activity's own calls): 429s answered to them and the time they
+ * waited out mailbox pauses. Per call, so concurrent activities on one mailbox do not count each other's.
+ */
+export interface ThrottleTally {
+  throttledResponses: number;
+  throttleWaitInMs: number;
+}
+
 /** A permit to have one request in flight; release it when the response body is finished. */
 export interface MailboxPermit {
   release(): void;
@@ -95,13 +104,14 @@ export class MailboxLimiter {
     return gate;
   }
 
-  async acquire(mailboxId: string, signal?: AbortSignal): Promise<MailboxPermit> {
+  async acquire(mailboxId: string, signal?: AbortSignal, tally?: ThrottleTally): Promise<MailboxPermit> {
     const gate = this.gate(mailboxId);
     for (;;) {
       signal?.throwIfAborted();
       const pause = gate.pausedUntil - Date.now();
       if (pause > 0) {
         gate.stats.throttleWaitInMs += pause;
+        if (tally) tally.throttleWaitInMs += pause;
         await delay(pause, signal);
         continue;
       }

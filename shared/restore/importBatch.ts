@@ -8,6 +8,7 @@ import {
   ImportSessionExpiredError,
   type GraphLogger,
   type MailboxClient,
+  type ThrottleTally,
 } from '../graph/index.js';
 import { itemMetaOf } from '../backup/itemMeta.js';
 import { layout } from '../vault/layout.js';
@@ -90,7 +91,7 @@ export async function importBatch(
 ): Promise<ImportBatchSummary> {
   const { restoreId, targetMailboxId, batch } = input;
   const planned = await readImportBatch(vault, restoreId, batch);
-  const throttleBefore = graph.throttleStats(targetMailboxId);
+  const tally: ThrottleTally = { throttledResponses: 0, throttleWaitInMs: 0 };
   const renewalsBefore = sessions.renewals;
   const outcomes: ImportOutcome[] = [];
   let bytesImported = 0;
@@ -140,7 +141,7 @@ export async function importBatch(
             );
             return verifying;
           };
-          const created = await graph.importItem(session, { folderId: item.targetFolderId, openData, length: item.length });
+          const created = await graph.importItem(session, { folderId: item.targetFolderId, openData, length: item.length, tally });
           await journal(item, created, false);
           outcome = { sourceId: item.sourceId, status: 'imported', newItemId: created.itemId };
           bytesImported += item.length;
@@ -164,13 +165,13 @@ export async function importBatch(
     outcomes.push(outcome ?? { sourceId: item.sourceId, status: 'failed', code: 'ImportUnconfirmed', message: `Gave up after ${MAX_ATTEMPTS} attempts whose outcome could not be confirmed` });
   }
 
-  const throttleAfter = graph.throttleStats(targetMailboxId);
   const result: ImportBatchResult = {
     batch,
     outcomes,
     bytesImported,
-    throttledResponses: throttleAfter.throttledResponses - throttleBefore.throttledResponses,
-    throttleWaitInMs: throttleAfter.throttleWaitInMs - throttleBefore.throttleWaitInMs,
+    // This activity's own imports only: concurrent batches on the same mailbox do not count each other's 429s.
+    throttledResponses: tally.throttledResponses,
+    throttleWaitInMs: tally.throttleWaitInMs,
     sessionsRenewed: sessions.renewals - renewalsBefore,
   };
   await vault.writeJson(layout.restoreResult(restoreId, batch), result);

@@ -253,6 +253,22 @@ describe('faults and throttling', () => {
     expect(client.throttleStats(mailboxId).throttledResponses).toBeGreaterThanOrEqual(1);
   });
 
+  it('counts a 429 against the call that got it, not against calls running beside it on the same mailbox', async () => {
+    const { client: fresh } = clientFor(sim);
+    const ids = [...sim.tenant.mailbox(upn).items.keys()];
+    sim.script({ fault: 'http429', operation: 'exportItems', times: 1, retryAfterSeconds: 1 });
+    const tallies = [0, 1].map(() => ({ throttledResponses: 0, throttleWaitInMs: 0 }));
+    // The first call gets the 429; the second starts once it has, so it runs into the mailbox's pause.
+    const first = collect(fresh.exportItems(mailboxId, ids.slice(0, 2), { tally: tallies[0] }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const second = collect(fresh.exportItems(mailboxId, ids.slice(2, 4), { tally: tallies[1] }));
+    await Promise.all([first, second]);
+    expect(tallies[0]!.throttledResponses).toBe(1);
+    expect(tallies[1]!.throttledResponses).toBe(0);
+    expect(tallies[0]!.throttleWaitInMs).toBeGreaterThan(500);
+    expect(fresh.throttleStats(mailboxId).throttledResponses).toBe(1);
+  });
+
   it('rides out a 503/504 storm with backoff', async () => {
     sim.script({ fault: 'http503', operation: 'listItems', times: 3 }, { fault: 'http504', operation: 'listItems', times: 2 });
     const items = await collect(client.listItems(mailboxId, 'drafts'));
