@@ -3,8 +3,8 @@ import addFormatsModule from 'ajv-formats';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The OpenAPI subsets and doc examples beside the repo (../shared/reference/graph). */
-export const GRAPH_REFERENCE = join(import.meta.dirname, '..', '..', '..', 'shared', 'reference', 'graph');
+/** The Graph OpenAPI subsets and the docs' examples, kept with the tests (where they come from: SOURCES.md). */
+export const GRAPH_REFERENCE = join(import.meta.dirname, '..', 'fixtures', 'graph');
 
 type Json = Record<string, unknown>;
 
