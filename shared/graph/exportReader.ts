@@ -306,7 +306,12 @@ async function pumpResponse(
       while (pending.length) await pending.shift();
       const sink = item?.stream ?? item?.spool?.file;
       // Backpressure: wait while the consumer (or the spool file) has not taken what we gave it.
-      if (sink?.writableNeedDrain) await Promise.race([once(sink, 'drain'), onceAborted(stop)]);
+      // (`once` with the signal removes its abort listener again: a large item waits here thousands of times.)
+      if (sink?.writableNeedDrain) {
+        await once(sink, 'drain', { signal: stop }).catch((error: unknown) => {
+          if (!stop.aborted) throw error; // abandoned: the next read reports it
+        });
+      }
     }
     tokenizer.end();
     while (pending.length) await pending.shift();
@@ -329,10 +334,6 @@ async function pumpResponse(
   } finally {
     watch.dispose();
   }
-}
-
-function onceAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import events from 'node:events';
 import { Readable, Transform } from 'node:stream';
 import type {
   MailboxClient} from '../../shared/graph/index.js';
@@ -224,6 +225,31 @@ describe('exportItems', () => {
     }
     expect(length).toBeGreaterThan(3_000_000 - 100);
     expect(hash.digest('hex')).toBe(sim.tenant.digest(large));
+  });
+
+  it('waits for a slow reader of a large item without piling up listeners', async () => {
+    const large = [...sim.tenant.mailbox(upn).items.values()].find((i) => i.spec.subject.startsWith('Large'))!;
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    // Signals made from here on warn at a fourth listener: a wait that leaves its listener behind shows at once.
+    const defaultMax = events.defaultMaxListeners;
+    events.defaultMaxListeners = 3;
+    try {
+      let length = 0;
+      for await (const item of client.exportItems(mailboxId, [large.id])) {
+        for await (const chunk of item.data!) {
+          length += (chunk as Buffer).length;
+          await new Promise((resolve) => setTimeout(resolve, 10)); // much slower than loopback: the reader holds it back
+        }
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(length).toBe(expectedBytes(large.id).length);
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      events.defaultMaxListeners = defaultMax;
+      process.off('warning', onWarning);
+    }
   });
 
   it('throws ExportStreamError when the body is cut short, keeping items that arrived whole', async () => {
