@@ -92,7 +92,8 @@ export async function importBatch(
   const { restoreId, targetMailboxId, batch } = input;
   const planned = await readImportBatch(vault, restoreId, batch);
   const tally: ThrottleTally = { throttledResponses: 0, throttleWaitInMs: 0 };
-  const renewalsBefore = sessions.renewals;
+  // This activity's own renewals (the session cache is shared by the process's concurrent batches).
+  const renewed = { count: 0 };
   const outcomes: ImportOutcome[] = [];
   let bytesImported = 0;
 
@@ -128,7 +129,7 @@ export async function importBatch(
             break;
           }
         }
-        const session = await sessions.get(targetMailboxId);
+        const session = await sessions.get(targetMailboxId, { renewed });
         try {
           const openData = (): Readable => {
             const verifying = new VerifyingStream(item.sha256, item.length, item.blob);
@@ -147,7 +148,7 @@ export async function importBatch(
           bytesImported += item.length;
         } catch (error) {
           if (error instanceof ImportSessionExpiredError) {
-            sessions.invalidate(session);
+            sessions.invalidate(session, renewed);
             continue;
           }
           throw error;
@@ -172,7 +173,7 @@ export async function importBatch(
     // This activity's own imports only: concurrent batches on the same mailbox do not count each other's 429s.
     throttledResponses: tally.throttledResponses,
     throttleWaitInMs: tally.throttleWaitInMs,
-    sessionsRenewed: sessions.renewals - renewalsBefore,
+    sessionsRenewed: renewed.count,
   };
   await vault.writeJson(layout.restoreResult(restoreId, batch), result);
   return {

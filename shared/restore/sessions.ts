@@ -15,17 +15,21 @@ interface Entry {
  */
 export class ImportSessionCache {
   private readonly entries = new Map<string, Entry>();
-  /** Sessions replaced because they were about to expire or were refused. */
+  /** Sessions replaced because they were about to expire or were refused (by every caller of this process). */
   renewals = 0;
 
   constructor(private readonly graph: MailboxClient) {}
 
-  async get(mailboxId: string, options: { signal?: AbortSignal } = {}): Promise<ImportSession> {
+  /** `renewed` counts, for the caller, the renewals its own calls set off. */
+  async get(mailboxId: string, options: { signal?: AbortSignal; renewed?: { count: number } } = {}): Promise<ImportSession> {
     const entry = this.entries.get(mailboxId);
     if (entry && !entry.session) return entry.promise; // being created by another caller
     if (entry?.session && !entry.session.expiresWithin(RENEW_MARGIN_IN_MS)) return entry.session;
-    if (entry) this.renewals++;
-    const fresh: Entry = { promise: this.graph.createImportSession(mailboxId, options) };
+    if (entry) {
+      this.renewals++;
+      if (options.renewed) options.renewed.count++;
+    }
+    const fresh: Entry = { promise: this.graph.createImportSession(mailboxId, { ...(options.signal ? { signal: options.signal } : {}) }) };
     this.entries.set(mailboxId, fresh);
     fresh.promise.then(
       (session) => (fresh.session = session),
@@ -37,11 +41,12 @@ export class ImportSessionCache {
   }
 
   /** Exchange refused `session` (401/403): drop it, unless another caller already replaced it. */
-  invalidate(session: ImportSession): void {
+  invalidate(session: ImportSession, renewed?: { count: number }): void {
     const entry = this.entries.get(session.mailboxId);
     if (entry?.session === session) {
       this.entries.delete(session.mailboxId);
       this.renewals++;
+      if (renewed) renewed.count++;
     }
   }
 }
