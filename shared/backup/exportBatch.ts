@@ -26,11 +26,11 @@ export interface ExportBatchInput {
 const RETRY_ALONE = new Set(['NotReturned', 'NoData', 'ErrorInternalServerTransientError', 'ErrorTimeoutExpired', 'ErrorServerBusy', 'ErrorMailboxStoreUnavailable']);
 
 /**
- * Small-item uploads in flight per activity, and the bytes they may hold in memory together. A whole batch of
- * small items fits, so a response is read to its end at network speed and the next call starts while its
- * items are still being written.
+ * Small-item uploads in flight per activity, and the bytes they may hold in memory together. Two whole batches
+ * of small items fit, so a response is read to its end at network speed, and the next call starts, while the
+ * previous batches' items are still being written.
  */
-const PARALLEL_UPLOADS = 20;
+const PARALLEL_UPLOADS = 40;
 const PARALLEL_UPLOAD_BYTES = 32 * 1024 * 1024;
 
 /** Reads up to `limit` bytes; `ended` tells whether that was the whole stream, `rest` continues it if not. */

@@ -17,7 +17,7 @@ describe('a 20,000-item mailbox', () => {
         {
           // Retries are logged in this run, so the secret scan below covers those log lines too.
           // Few windows per generation, so this run continues as new many times.
-          settings: { MAILBOX_VAULT_GRAPH_LOG: 'warnings', MAILBOX_VAULT_WINDOWS_PER_EPISODE: '5' },
+          settings: { MAILBOX_VAULT_GRAPH_LOG: 'warnings', MAILBOX_VAULT_WINDOWS_PER_EPISODE: '3' },
           simulator: { faults: { http503: 0.01 } },
           log: (level, name, ...args) => logs.push(`${level} ${name} ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`),
         },
@@ -30,7 +30,7 @@ describe('a 20,000-item mailbox', () => {
       const mailboxId = stack.sim.tenant.mailbox('archive-heavy@contoso.example').id;
       const mailboxInstance = `${id}-${keyOf(mailboxId)}`;
       const history = stack.app.host.historyStats(mailboxInstance)!;
-      // 1,000 batches in 42 windows: without continueAsNew one history would hold thousands of events.
+      // 1,000 batches in 25 windows, 3 per generation: without continueAsNew one history would hold thousands of events.
       expect(history.generations).toBeGreaterThanOrEqual(5);
       expect(history.maxHistoryLength).toBeLessThan(400);
 
