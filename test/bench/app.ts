@@ -26,24 +26,17 @@ async function call(app: LocalApp, method: string, path: string, body?: unknown)
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-export async function backup(app: LocalApp, body?: unknown): Promise<{ id: string; report: RunReport; wallMs: number }> {
+/** Starts a backup or restore through the HTTP API, waits for its orchestration, and returns its report. */
+async function runToReport<R>(app: LocalApp, collection: 'backups' | 'restores', body: unknown): Promise<{ id: string; report: R; wallMs: number }> {
   const started = Date.now();
-  const response = await call(app, 'POST', '/api/backups', body);
-  if (response.status !== 202) throw new Error(`backup did not start: ${JSON.stringify(response.body)}`);
+  const response = await call(app, 'POST', `/api/${collection}`, body);
+  if (response.status !== 202) throw new Error(`${collection} did not start: ${JSON.stringify(response.body)}`);
   const id = String(response.body.id);
   await app.host.waitForCompletion(id);
   const wallMs = Date.now() - started;
-  const status = await call(app, 'GET', `/api/backups/${id}`);
-  return { id, report: status.body.report as RunReport, wallMs };
+  const status = await call(app, 'GET', `/api/${collection}/${id}`);
+  return { id, report: status.body.report as R, wallMs };
 }
 
-export async function restore(app: LocalApp, body: unknown): Promise<{ id: string; report: RestoreReport; wallMs: number }> {
-  const started = Date.now();
-  const response = await call(app, 'POST', '/api/restores', body);
-  if (response.status !== 202) throw new Error(`restore did not start: ${JSON.stringify(response.body)}`);
-  const id = String(response.body.id);
-  await app.host.waitForCompletion(id);
-  const wallMs = Date.now() - started;
-  const status = await call(app, 'GET', `/api/restores/${id}`);
-  return { id, report: status.body.report as RestoreReport, wallMs };
-}
+export const backup = (app: LocalApp, body?: unknown) => runToReport<RunReport>(app, 'backups', body);
+export const restore = (app: LocalApp, body: unknown) => runToReport<RestoreReport>(app, 'restores', body);

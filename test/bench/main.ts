@@ -12,6 +12,8 @@ import { backup, restore, withApp } from './app.js';
 import { naiveExport } from './naiveExport.js';
 import { keyOf } from '../../shared/vault/layout.js';
 import { createPutBlob } from '../../shared/vault/putBlob.js';
+import type { MailboxCounters } from '../../local/simulator/throttle.js';
+import type { RestoreReport } from '../../shared/restore/types.js';
 
 interface Row {
   measure: string;
@@ -302,56 +304,61 @@ async function incremental(): Promise<void> {
   }
 }
 
+/**
+ * Backs up `source` in a simulator of its own, restores it into `target`, and returns the restore's report with
+ * the target's counters and the span of its imports.
+ */
+async function backupThenRestore(
+  spec: { sourceItems: number; sizes: [number, number] },
+  simulatorEnv: Record<string, string>,
+  appSettings: Record<string, string>,
+): Promise<{ report: RestoreReport; counters: MailboxCounters; seconds: number }> {
+  const source = 'restore-source@bench.example';
+  const target = 'restore-target@bench.example';
+  const sim = await startSimulatorProcess({ mailboxes: [{ upn: source, items: spec.sourceItems, sizes: spec.sizes }, { upn: target, items: 0 }] }, simulatorEnv);
+  try {
+    return await withApp(await appEnv(sim, [source], appSettings), async (app) => {
+      await backup(app);
+      const { report } = await restore(app, { sourceMailbox: source, targetMailbox: target });
+      const counters = (await sim.counters())[sim.mailboxIds[target]!]!;
+      return { report, counters, seconds: (counters.lastImportDoneAt - counters.firstImportAt) / 1000 };
+    });
+  } finally {
+    await sim.stop();
+  }
+}
+
 /** 5: restore throughput against the upload budget (scaled so the run stays short) and the 4-in-flight ceiling. */
 async function restoreThroughput(): Promise<void> {
   console.log('\n[5] Restore throughput');
   const budgetBytes = 6 * 1024 * 1024;
   const windowMs = 2_000;
-  const source = 'restore-source@bench.example';
-  const target = 'restore-target@bench.example';
-  const sim = await startSimulatorProcess(
-    { mailboxes: [{ upn: source, items: quick ? 40 : 100, sizes: [200_000, 400_000] }, { upn: target, items: 0 }] },
-    { SIM_UPLOAD_BUDGET_BYTES: String(budgetBytes), SIM_UPLOAD_WINDOW_MS: String(windowMs), SIM_LATENCY_MS: '50' },
-  );
-  try {
-    // The app is told the budget, as an admin would set it, and paces its uploads under it.
-    const mbPer5Min = (budgetBytes / 1024 / 1024) * (300_000 / windowMs);
-    const env = await appEnv(sim, [source], { MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: String(mbPer5Min) });
-    await withApp(env, async (app) => {
-      await backup(app);
-      const run = await restore(app, { sourceMailbox: source, targetMailbox: target });
-      const counters = (await sim.counters())[sim.mailboxIds[target]!]!;
-      const seconds = (counters.lastImportDoneAt - counters.firstImportAt) / 1000;
-      // Body bytes are base64 plus a little JSON: what the budget counts.
-      const perSecond = counters.importedBytes / seconds;
-      const ceiling = budgetBytes / (windowMs / 1000);
-      results.restore = { items: run.report.counts.imported, bodyBytes: counters.importedBytes, seconds, bytesPerSecond: perSecond, budgetCeiling: ceiling, ratio: perSecond / ceiling, maxInFlight: counters.maxInFlight, throttled: counters.throttled, status: run.report.status };
-      row(`restore of ${run.report.counts.imported} items (${mb(counters.importedBytes)} of request bodies)`, `${(perSecond / 1024 / 1024).toFixed(2)} MB/s = ${((perSecond / ceiling) * 100).toFixed(0)}% of the upload budget (${(ceiling / 1024 / 1024).toFixed(1)} MB/s, i.e. 150 MB / 5 min scaled ×${((ceiling * 300) / (150 * 1024 * 1024)).toFixed(0)}); max ${counters.maxInFlight} in flight of 4; ${counters.throttled} throttled`, '≥ 90% of the upload budget', perSecond / ceiling >= 0.9);
-    });
-  } finally {
-    await sim.stop();
+  // The app is told the budget, as an admin would set it, and paces its uploads under it.
+  const mbPer5Min = (budgetBytes / 1024 / 1024) * (300_000 / windowMs);
+  {
+    const { report, counters, seconds } = await backupThenRestore(
+      { sourceItems: quick ? 40 : 100, sizes: [200_000, 400_000] },
+      { SIM_UPLOAD_BUDGET_BYTES: String(budgetBytes), SIM_UPLOAD_WINDOW_MS: String(windowMs), SIM_LATENCY_MS: '50' },
+      { MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: String(mbPer5Min) },
+    );
+    // Body bytes are base64 plus a little JSON: what the budget counts.
+    const perSecond = counters.importedBytes / seconds;
+    const ceiling = budgetBytes / (windowMs / 1000);
+    results.restore = { items: report.counts.imported, bodyBytes: counters.importedBytes, seconds, bytesPerSecond: perSecond, budgetCeiling: ceiling, ratio: perSecond / ceiling, maxInFlight: counters.maxInFlight, throttled: counters.throttled, status: report.status };
+    row(`restore of ${report.counts.imported} items (${mb(counters.importedBytes)} of request bodies)`, `${(perSecond / 1024 / 1024).toFixed(2)} MB/s = ${((perSecond / ceiling) * 100).toFixed(0)}% of the upload budget (${(ceiling / 1024 / 1024).toFixed(1)} MB/s, i.e. 150 MB / 5 min scaled ×${((ceiling * 300) / (150 * 1024 * 1024)).toFixed(0)}); max ${counters.maxInFlight} in flight of 4; ${counters.throttled} throttled`, '≥ 90% of the upload budget', perSecond / ceiling >= 0.9);
   }
-
-  // Small items with the budget out of the way: one import POST per item, so the ceiling is 4 in flight / L.
-  const latencyMs = 50;
-  const smallSim = await startSimulatorProcess(
-    { mailboxes: [{ upn: source, items: quick ? 200 : 600, sizes: [2_000, 8_000] }, { upn: target, items: 0 }] },
-    { SIM_UPLOAD_BUDGET_BYTES: String(100e9), SIM_LATENCY_MS: String(latencyMs) },
-  );
-  try {
-    const env = await appEnv(smallSim, [source], { MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '0' });
-    await withApp(env, async (app) => {
-      await backup(app);
-      const run = await restore(app, { sourceMailbox: source, targetMailbox: target });
-      const counters = (await smallSim.counters())[smallSim.mailboxIds[target]!]!;
-      const seconds = (counters.lastImportDoneAt - counters.firstImportAt) / 1000;
-      const perSecond = counters.importedItems / seconds;
-      const ceiling = 4 / (latencyMs / 1000);
-      results.restoreSmallItems = { items: counters.importedItems, seconds, itemsPerSecond: perSecond, ceiling, ratio: perSecond / ceiling, maxInFlight: counters.maxInFlight, status: run.report.status };
-      row(`restore of ${counters.importedItems} small items, L=${latencyMs} ms, no upload budget in the way`, `${perSecond.toFixed(0)} items/s = ${((perSecond / ceiling) * 100).toFixed(0)}% of 4 in flight / L = ${ceiling.toFixed(0)} items/s; max ${counters.maxInFlight} in flight`, 'for information', null);
-    });
-  } finally {
-    await smallSim.stop();
+  {
+    // Small items with the budget out of the way: one import POST per item, so the ceiling is 4 in flight / L.
+    const latencyMs = 50;
+    const { report, counters, seconds } = await backupThenRestore(
+      { sourceItems: quick ? 200 : 600, sizes: [2_000, 8_000] },
+      { SIM_UPLOAD_BUDGET_BYTES: String(100e9), SIM_LATENCY_MS: String(latencyMs) },
+      { MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '0' },
+    );
+    const perSecond = counters.importedItems / seconds;
+    const ceiling = 4 / (latencyMs / 1000);
+    results.restoreSmallItems = { items: counters.importedItems, seconds, itemsPerSecond: perSecond, ceiling, ratio: perSecond / ceiling, maxInFlight: counters.maxInFlight, status: report.status };
+    row(`restore of ${counters.importedItems} small items, L=${latencyMs} ms, no upload budget in the way`, `${perSecond.toFixed(0)} items/s = ${((perSecond / ceiling) * 100).toFixed(0)}% of 4 in flight / L = ${ceiling.toFixed(0)} items/s; max ${counters.maxInFlight} in flight`, 'for information', null);
   }
 }
 

@@ -63,22 +63,15 @@ export async function startStack(seed: TenantSeed, options: { simulator?: Simula
   };
 }
 
-/** Starts a backup through the HTTP API and waits for its orchestration to finish. */
-export async function runBackup(stack: Stack, body?: unknown): Promise<{ id: string; status: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const started = await stack.api('POST', '/api/backups', body);
-  if (started.status !== 202) throw new Error(`backup did not start: ${started.status} ${JSON.stringify(started.body)}`);
+/** Starts a backup or restore through the HTTP API, waits for its orchestration, and returns the final GET body. */
+async function runToEnd(stack: Stack, collection: 'backups' | 'restores', body: unknown): Promise<{ id: string; status: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const started = await stack.api('POST', `/api/${collection}`, body);
+  if (started.status !== 202) throw new Error(`${collection} did not start: ${started.status} ${JSON.stringify(started.body)}`);
   const id = started.body.id as string;
   await stack.app.host.waitForCompletion(id);
-  const status = await stack.api('GET', `/api/backups/${id}`);
+  const status = await stack.api('GET', `/api/${collection}/${id}`);
   return { id, status: status.body };
 }
 
-/** Starts a restore through the HTTP API and waits for it; returns the final GET body. */
-export async function runRestore(stack: Stack, body: unknown): Promise<{ id: string; status: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const started = await stack.api('POST', '/api/restores', body);
-  if (started.status !== 202) throw new Error(`restore did not start: ${started.status} ${JSON.stringify(started.body)}`);
-  const id = started.body.id as string;
-  await stack.app.host.waitForCompletion(id);
-  const status = await stack.api('GET', `/api/restores/${id}`);
-  return { id, status: status.body };
-}
+export const runBackup = (stack: Stack, body?: unknown) => runToEnd(stack, 'backups', body);
+export const runRestore = (stack: Stack, body: unknown) => runToEnd(stack, 'restores', body);
