@@ -108,6 +108,8 @@ export async function* readExportResponse(
     }
   } finally {
     abort.abort();
+    // Items queued but never taken (the consumer left early) must not keep the pump waiting for ever.
+    queue.close();
     await pump.catch(() => undefined);
   }
 }

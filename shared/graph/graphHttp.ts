@@ -60,12 +60,21 @@ export interface GraphCall {
    * the headers are timed, and the caller bounds the body itself (an export response streams for minutes).
    */
   timeBody?: boolean;
+  /**
+   * Hand a successful answer's body over as a Node stream (`OpenResponse.nodeBody`), read straight off the socket
+   * with node:http. For long bodies read chunk by chunk (export responses): fetch's web streams and its
+   * decompression cost about twice the CPU per byte. The answer is asked for uncompressed.
+   */
+  nodeBody?: boolean;
   signal?: AbortSignal;
 }
 
 /** A response whose body is still open; the mailbox permit is held until `release()`. */
 export interface OpenResponse {
+  /** Status and headers; its body is null when the call asked for `nodeBody`. */
   response: Response;
+  /** The body as a Node stream, when the call asked for it and the status is below 300. */
+  nodeBody?: Readable;
   release(): void;
 }
 
@@ -155,6 +164,7 @@ export class GraphHttp {
       if (call.mailboxId && call.uploadBytes) await limiter.paceUpload(call.mailboxId, call.uploadBytes, call.signal);
       const permit: MailboxPermit | undefined = call.mailboxId ? await limiter.acquire(call.mailboxId, call.signal, call.tally) : undefined;
       let response: Response;
+      let nodeBody: Readable | undefined;
       const headerTimeout = new AbortController();
       const timer = setTimeout(() => headerTimeout.abort(new Error('timeout')), this.options.requestTimeoutInMs);
       const signal = call.signal ? AbortSignal.any([call.signal, headerTimeout.signal]) : headerTimeout.signal;
@@ -162,10 +172,14 @@ export class GraphHttp {
         const headers: Record<string, string> = { Accept: 'application/json', ...call.headers };
         if (call.authenticate) headers.Authorization = `Bearer ${await this.getToken(false)}`;
         const body = call.body?.();
-        response =
-          body instanceof Readable
-            ? await sendStream(call.url, call.method, headers, body, signal)
-            : await fetch(call.url, { method: call.method, headers, body, signal, redirect: 'manual' });
+        if (call.nodeBody) {
+          ({ response, body: nodeBody } = await sendWithNodeHttp(call.url, call.method, { ...headers, 'Accept-Encoding': 'identity' }, body, signal));
+        } else if (body instanceof Readable) {
+          const sent = await sendWithNodeHttp(call.url, call.method, headers, body, signal);
+          response = sent.body ? new Response(Readable.toWeb(sent.body) as ReadableStream<Uint8Array>, { status: sent.response.status, headers: sent.response.headers }) : sent.response;
+        } else {
+          response = await fetch(call.url, { method: call.method, headers, body, signal, redirect: 'manual' });
+        }
       } catch (error) {
         clearTimeout(timer);
         permit?.release();
@@ -185,6 +199,7 @@ export class GraphHttp {
         if (call.mailboxId && status < 300) limiter.onSuccess(call.mailboxId);
         return {
           response,
+          ...(nodeBody ? { nodeBody } : {}),
           release: () => {
             clearTimeout(timer);
             permit?.release();
@@ -193,6 +208,7 @@ export class GraphHttp {
       }
       // Everything below consumes the error body (within the request timeout) and frees the permit before deciding.
       timer.refresh();
+      if (nodeBody) response = new Response(await readText(nodeBody), { status, headers: response.headers });
       const error = await readErrorBody(response);
       clearTimeout(timer);
       permit?.release();
@@ -254,24 +270,65 @@ export class GraphHttp {
 }
 
 /**
- * POSTs a Node stream with node:http(s): `pipe` honours the socket's backpressure, so memory stays at a few
- * chunks whatever the body's size. The answer comes back as a fetch Response, like every other call's.
+ * Sends a request with node:http(s) and answers with its status and headers as a body-less fetch Response, and
+ * the body as the Node stream it is. A Node stream body goes through `pipe`, which honours the socket's
+ * backpressure, so memory stays at a few chunks whatever the body's size (Node 20's fetch reads a request body
+ * ahead without bound).
  */
-function sendStream(url: string, method: string, headers: Record<string, string>, body: Readable, signal: AbortSignal): Promise<Response> {
-  return new Promise<Response>((resolve, reject) => {
+function sendWithNodeHttp(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | Readable | undefined,
+  signal: AbortSignal,
+): Promise<{ response: Response; body?: Readable }> {
+  return new Promise((resolve, reject) => {
     const target = new URL(url);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const request = send(target, { method, headers: { ...headers, 'Transfer-Encoding': 'chunked' }, signal }, (incoming: IncomingMessage) => {
+    const framing = body instanceof Readable ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(body === undefined ? 0 : Buffer.byteLength(body)) };
+    let answer: IncomingMessage | undefined;
+    const request = send(target, { method, headers: { ...headers, ...framing } }, (incoming: IncomingMessage) => {
+      answer = incoming;
       const responseHeaders = new Headers();
       for (const [key, value] of Object.entries(incoming.headers)) if (value !== undefined) responseHeaders.set(key, Array.isArray(value) ? value.join(', ') : value);
       const status = incoming.statusCode ?? 0;
       const hasBody = status !== 204 && status !== 304;
-      resolve(new Response(hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null, { status, headers: responseHeaders }));
+      // Whoever reads the body sees its errors through their own listeners; an abort after reading stopped
+      // (the caller ends the request however reading ends) must not become an uncaught 'error'.
+      incoming.on('error', () => undefined);
+      if (!hasBody) incoming.resume();
+      resolve({ response: new Response(null, { status, headers: responseHeaders }), ...(hasBody ? { body: incoming } : {}) });
     });
-    request.once('error', reject);
-    body.once('error', (error) => request.destroy(error));
-    body.pipe(request);
+    request.on('error', reject); // later errors (an abort once the body is being read) settle nothing
+    // Aborting ends the exchange wherever it is: before the answer, or while its body is still arriving. Once
+    // the answer is complete its socket may be back in the keep-alive pool, serving another request: leave it.
+    const onAbort = () => {
+      if (answer?.complete) return;
+      request.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    if (signal.aborted) onAbort();
+    else {
+      signal.addEventListener('abort', onAbort, { once: true });
+      request.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
+    if (body instanceof Readable) {
+      body.once('error', (error) => request.destroy(error));
+      body.pipe(request);
+    } else {
+      request.end(body);
+    }
   });
+}
+
+/** The whole (short) body of an error answer as text. */
+async function readText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+  } catch {
+    /* broken off: what arrived is the best there is */
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A transport failure with no HTTP answer, surfaced to callers that must not retry blindly. */

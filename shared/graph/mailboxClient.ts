@@ -347,7 +347,7 @@ export class MailboxClient {
     // Ends the request once reading stops, however it stops: a stalled or abandoned response must not keep its
     // connection, or its mailbox permit, for ever.
     const done = new AbortController();
-    const { response, release } = await this.http.open({
+    const { nodeBody, release } = await this.http.open({
       operation: 'exportItems',
       mailboxId,
       method: 'POST',
@@ -355,12 +355,13 @@ export class MailboxClient {
       headers: { 'Content-Type': 'application/json' },
       body: () => body,
       authenticate: true,
+      nodeBody: true,
       signal: options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal,
       ...(options.tally ? { tally: options.tally } : {}),
     });
     try {
-      if (!response.body) throw new NetworkFailure('exportItems: empty response');
-      yield* readExportResponse(response.body, itemIds, { idleTimeoutInMs: this.exportIdleTimeoutInMs, signal: options.signal });
+      if (!nodeBody) throw new NetworkFailure('exportItems: empty response');
+      yield* readExportResponse(nodeBody, itemIds, { idleTimeoutInMs: this.exportIdleTimeoutInMs, signal: options.signal });
     } finally {
       done.abort();
       release();

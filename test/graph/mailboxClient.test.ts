@@ -212,6 +212,27 @@ describe('exportItems', () => {
     expect((await readAll(item!.data!)).equals(expectedBytes(small.id))).toBe(true);
   });
 
+  it('ends the call and gives its permit back when the reader leaves after the first of several items', async () => {
+    // Items of about 100 KB: the first is taken while the next ones are already decoded and waiting to be taken.
+    const own = await startSeededSimulator({ mailboxes: [{ upn, items: 20 }] });
+    try {
+      // One request per mailbox: a call left waiting for its unread items would hold the next one back for ever.
+      const { client: single } = clientFor(own, { maxConcurrentRequestsPerMailbox: 1 });
+      const id = (await single.getMailboxIds(upn)).primaryMailboxId;
+      const ids = [...own.tenant.mailbox(upn).items.keys()].slice(0, 3);
+      for (const attempt of [1, 2]) {
+        let first: Buffer | undefined;
+        for await (const item of single.exportItems(id, ids)) {
+          first = await readAll(item.data!);
+          break;
+        }
+        expect(first!.length, `attempt ${attempt}`).toBeGreaterThan(0);
+      }
+    } finally {
+      await own.close();
+    }
+  }, 10_000);
+
   it('streams a large item with bounded memory', async () => {
     const large = [...sim.tenant.mailbox(upn).items.values()].find((i) => i.spec.subject.startsWith('Large'))!;
     const hash = createHash('sha256');
