@@ -44,6 +44,13 @@ export class JsonTokenizer {
   private keyParts = '';
   private pendingEscape = '';
   private literal = '';
+  /**
+   * Where the next backslash and the next control character of the current chunk are (-1: none up to its end),
+   * found once per chunk and again only when the scan passes them. Searching afresh for each string would scan
+   * the rest of the chunk once per key and id, which for a chunk of many items is most of the tokenizer's CPU.
+   */
+  private nextBackslash = -1;
+  private nextControl = -1;
 
   constructor(private readonly emit: JsonEventHandler) {}
 
@@ -69,6 +76,8 @@ export class JsonTokenizer {
   private scan(text: string): void {
     let i = 0;
     const n = text.length;
+    this.nextBackslash = text.indexOf('\\');
+    this.nextControl = findControl(text, 0);
     while (i < n) {
       if (this.mode === 'string') {
         i = this.scanString(text, i);
@@ -188,7 +197,8 @@ export class JsonTokenizer {
     let from = i;
     for (;;) {
       const quote = text.indexOf('"', i);
-      const slash = text.indexOf('\\', i);
+      if (this.nextBackslash >= 0 && this.nextBackslash < i) this.nextBackslash = text.indexOf('\\', i);
+      const slash = this.nextBackslash;
       const stop = quote < 0 ? slash : slash < 0 ? quote : Math.min(quote, slash);
       if (stop < 0) {
         this.checkControl(text, from, n);
@@ -221,8 +231,10 @@ export class JsonTokenizer {
   }
 
   private checkControl(text: string, from: number, to: number): void {
-    // Control characters must be escaped inside JSON strings; base64 never has them.
-    for (let k = from; k < to; k++) if (text.charCodeAt(k) < 0x20) this.fail('control character inside a string');
+    // Control characters must be escaped inside JSON strings; base64 never has them. (Between strings they are
+    // whitespace, so the next one may lie before `from`: look again from there.)
+    if (this.nextControl >= 0 && this.nextControl < from) this.nextControl = findControl(text, from);
+    if (this.nextControl >= 0 && this.nextControl < to) this.fail('control character inside a string');
   }
 
   private escapeComplete(escape: string): boolean {
@@ -241,4 +253,12 @@ export class JsonTokenizer {
     if (decoded === undefined) this.fail(`bad escape '\\${kind}'`);
     return decoded;
   }
+}
+
+const CONTROL_CHARACTER = /[\u0000-\u001f]/g;
+
+/** Index of the first control character at or after `from`, or -1. */
+function findControl(text: string, from: number): number {
+  CONTROL_CHARACTER.lastIndex = from;
+  return CONTROL_CHARACTER.exec(text)?.index ?? -1;
 }

@@ -79,6 +79,16 @@ describe('JsonTokenizer', () => {
     expect(() => rebuild(['{"a":"\u0001"}'])).toThrow(/control character/);
     expect(() => rebuild(['{} x'])).toThrow(/after the end/);
   });
+
+  it('finds escapes and control characters in any string of a chunk, not only its first (pretty-printed, many strings)', () => {
+    const many = { value: Array.from({ length: 30 }, (_, i) => ({ itemId: `id${i}`, changeKey: i % 7 === 3 ? 'a\\b"c' : `ck${i}`, data: 'QUJD'.repeat(i) })) };
+    const pretty = JSON.stringify(many, null, 2); // newlines and spaces between tokens are whitespace, not string content
+    for (const size of [pretty.length, 97, 13]) expect(rebuild(splitEvery(pretty, size))).toEqual(many);
+    // A raw control character inside a changeKey near the end of one chunk, after backslashes and whitespace before it.
+    const broken = pretty.replace('"ck25"', `"ck${String.fromCharCode(1)}"`);
+    expect(broken).not.toBe(pretty);
+    expect(() => rebuild([broken])).toThrow(/control character/);
+  });
 });
 
 describe('base64 streaming', () => {
