@@ -255,6 +255,7 @@ export class JsonTokenizer {
   }
 }
 
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u001f]/g;
 
 /** Index of the first control character at or after `from`, or -1. */
