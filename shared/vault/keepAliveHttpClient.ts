@@ -3,8 +3,9 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { RestError, createHttpHeaders, type HttpClient, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 
 /**
- * A core-rest-pipeline HttpClient for requests whose body is one Buffer and whose answer is a few headers and
- * perhaps a short error text: the vault's Put Blob. It is the default client's job done with less: no
+ * A core-rest-pipeline HttpClient for requests whose body is one Buffer (or none) and whose answer is a few
+ * headers and a short text, or a body handed over as a stream (`streamResponseStatusCodes`): the vault's Put Blob
+ * and Get Blob. It is the default client's job done with less: no
  * AbortController, progress stream or header object per request, and a kept-alive socket pool of its own. At one
  * request per exported item that is a tenth of an item's CPU. Failures are `RestError`s with Node's error code
  * (ECONNRESET, ETIMEDOUT, …) or REQUEST_SEND_ERROR, as the default client throws them, so the Storage SDK's retry
@@ -47,18 +48,30 @@ export function createKeepAliveHttpClient(maxSockets = 64): HttpClient {
         const outgoing = send(
           { protocol: url.protocol, hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: request.method, headers, agent: secure ? agents.https : agents.http },
           (incoming: IncomingMessage) => {
+            const status = incoming.statusCode ?? 0;
+            const responseHeaders = () => {
+              const headers = createHttpHeaders();
+              const raw = incoming.rawHeaders;
+              for (let i = 0; i < raw.length; i += 2) headers.set(raw[i]!, raw[i + 1]!);
+              return headers;
+            };
+            const streamed = request.streamResponseStatusCodes;
+            if (streamed?.has(status) || streamed?.has(Number.POSITIVE_INFINITY)) {
+              // The caller reads the body (a download); the timer and the abort stay armed until it has.
+              incoming.once('close', cleanUp);
+              incoming.on('error', () => undefined); // the reader sees errors through its own listeners
+              resolve({ request, status, headers: responseHeaders(), readableStreamBody: incoming });
+              return;
+            }
             const chunks: Buffer[] = [];
             incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
             incoming.once('error', (error) => fail(error));
             incoming.once('end', () => {
               cleanUp();
-              const responseHeaders = createHttpHeaders();
-              const raw = incoming.rawHeaders;
-              for (let i = 0; i < raw.length; i += 2) responseHeaders.set(raw[i]!, raw[i + 1]!);
               resolve({
                 request,
-                status: incoming.statusCode ?? 0,
-                headers: responseHeaders,
+                status,
+                headers: responseHeaders(),
                 bodyAsText: chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined,
               });
             });

@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { RestError, type BlobServiceClient, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
-import { createPutBlob, type PutBlob } from './putBlob.js';
+import { createBlobRequests, type GetBlob, type PutBlob } from './blobRequests.js';
 
 export interface StoredVersion {
   blobName: string;
@@ -41,10 +41,11 @@ export class VaultStore {
   private readonly blockSize: number;
   private readonly blockConcurrency: number;
   private readonly putBlob: PutBlob;
+  private readonly getBlob: GetBlob;
 
   constructor(service: BlobServiceClient, containerName: string, options: VaultStoreOptions = {}) {
     this.container = service.getContainerClient(containerName);
-    this.putBlob = createPutBlob(this.container);
+    ({ put: this.putBlob, get: this.getBlob } = createBlobRequests(this.container));
     this.blockSize = options.blockSizeInBytes ?? 4 * 1024 * 1024;
     this.blockConcurrency = options.blockConcurrency ?? 2;
   }
@@ -144,10 +145,7 @@ export class VaultStore {
   async writeJson(blobName: string, value: unknown, options: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
     const text = JSON.stringify(value, null, 1);
     try {
-      await this.container.getBlockBlobClient(blobName).upload(text, Buffer.byteLength(text), {
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-        ...(options.onlyIfAbsent ? { conditions: { ifNoneMatch: '*' } } : {}),
-      });
+      await this.putBlob(blobName, Buffer.from(text, 'utf8'), { metadata: {}, contentType: 'application/json', onlyIfAbsent: options.onlyIfAbsent === true });
       return true;
     } catch (error) {
       if (options.onlyIfAbsent && isStatus(error, 409, 412)) return false;
@@ -156,21 +154,18 @@ export class VaultStore {
   }
 
   async readJson<T>(blobName: string): Promise<T | undefined> {
-    try {
-      const buffer = await this.container.getBlockBlobClient(blobName).downloadToBuffer();
-      return JSON.parse(buffer.toString('utf8')) as T;
-    } catch (error) {
-      if (isStatus(error, 404)) return undefined;
-      throw error;
-    }
+    const buffer = await this.getBlob(blobName);
+    return buffer === undefined ? undefined : (JSON.parse(buffer.toString('utf8')) as T);
   }
 
   async writeText(blobName: string, text: string, contentType = 'application/x-ndjson'): Promise<void> {
-    await this.container.getBlockBlobClient(blobName).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: contentType } });
+    await this.putBlob(blobName, Buffer.from(text, 'utf8'), { metadata: {}, contentType, onlyIfAbsent: false });
   }
 
   async readRange(blobName: string, offset: number, count: number): Promise<Buffer> {
-    return this.container.getBlockBlobClient(blobName).downloadToBuffer(offset, count);
+    const bytes = await this.getBlob(blobName, { offset, count });
+    if (bytes === undefined) throw new RestError(`Get Blob ${blobName}: 404 BlobNotFound`, { statusCode: 404, code: 'BlobNotFound' });
+    return bytes;
   }
 
   /** Writes records as gzip NDJSON from an async source, never holding the whole file. Returns its SHA-256. */
