@@ -98,7 +98,7 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
       const size = head.buffer.length;
       uploadBytes += size;
       const upload = vault
-        .writeItemVersion(blobName, [head.buffer])
+        .writeItemVersion(blobName, head.buffer)
         .then(record, (error: unknown) => {
           results.set(item.itemId, { id: item.itemId, ok: false, ...failureOf(error) });
         })

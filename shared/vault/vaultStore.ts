@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, hash as oneShotHash, randomUUID } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
@@ -26,6 +26,11 @@ export class VersionConflictError extends Error {
     super(`The vault already holds different bytes for ${blobName}`);
     this.name = 'VersionConflictError';
   }
+}
+
+/** SHA-256 of bytes already in memory, in one call (no hash object per item). */
+function hashOf(bytes: Buffer): string {
+  return oneShotHash('sha256', bytes, 'hex');
 }
 
 function isStatus(error: unknown, ...statuses: number[]): boolean {
@@ -59,19 +64,21 @@ export class VaultStore {
    * over the same bytes; the commit carries the hash and size in metadata and `If-None-Match: *`, so a version
    * is written once. If it already exists (a retry), its recorded hash must match.
    */
-  async writeItemVersion(blobName: string, data: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<StoredVersion> {
+  async writeItemVersion(blobName: string, data: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>): Promise<StoredVersion> {
+    if (Buffer.isBuffer(data) && data.length <= this.blockSize) return this.putItemVersion(blobName, data, hashOf(data));
     // Small items never need a client object of their own (building one per blob is a measurable CPU cost).
     let blobClient: BlockBlobClient | undefined;
     const blob = () => (blobClient ??= this.container.getBlockBlobClient(blobName));
     const hash = createHash('sha256');
     const blockIds: string[] = [];
     const inFlight = new Set<Promise<void>>();
-    const uploadPrefix = randomUUID().replace(/-/g, '').slice(0, 16);
+    let uploadPrefix: string | undefined;
     let pending: Buffer[] = [];
     let pendingLength = 0;
     let length = 0;
 
     const stage = async (block: Buffer) => {
+      uploadPrefix ??= randomUUID().replace(/-/g, '').slice(0, 16);
       const id = Buffer.from(`${uploadPrefix}-${String(blockIds.length).padStart(6, '0')}`).toString('base64');
       blockIds.push(id);
       const upload = blob().stageBlock(id, block, block.length).then(() => undefined);
@@ -80,7 +87,7 @@ export class VaultStore {
       if (inFlight.size >= this.blockConcurrency) await Promise.race(inFlight);
     };
 
-    for await (const chunk of data) {
+    for await (const chunk of Buffer.isBuffer(data) ? [data] : data) {
       hash.update(chunk);
       length += chunk.length;
       pending.push(chunk);
@@ -98,10 +105,7 @@ export class VaultStore {
     try {
       if (blockIds.length === 0) {
         // Most mail fits in one block: one Put Blob with the hash already known (half the transactions).
-        const body = Buffer.concat(pending, pendingLength);
-        const sha256 = sha256Of();
-        await this.putBlob(blobName, body, { metadata: { sha256, length: String(length) }, contentType: 'application/octet-stream', onlyIfAbsent: true });
-        return { blobName, sha256, length, written: true };
+        return await this.putItemVersion(blobName, pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength), sha256Of());
       }
       if (pendingLength > 0) await stage(Buffer.concat(pending, pendingLength));
       await Promise.all(inFlight);
@@ -116,6 +120,20 @@ export class VaultStore {
       if (!isStatus(error, 409, 412)) throw error;
       const sha256 = hashHex ?? '';
       const existing = await blob().getProperties();
+      if (existing.metadata?.sha256 !== sha256) throw new VersionConflictError(blobName);
+      return { blobName, sha256, length, written: false };
+    }
+  }
+
+  /** One Put Blob of a whole item version whose hash is known; an existing version must have the same hash. */
+  private async putItemVersion(blobName: string, body: Buffer, sha256: string): Promise<StoredVersion> {
+    const length = body.length;
+    try {
+      await this.putBlob(blobName, body, { metadata: { sha256, length: String(length) }, contentType: 'application/octet-stream', onlyIfAbsent: true });
+      return { blobName, sha256, length, written: true };
+    } catch (error) {
+      if (!isStatus(error, 409, 412)) throw error;
+      const existing = await this.container.getBlockBlobClient(blobName).getProperties();
       if (existing.metadata?.sha256 !== sha256) throw new VersionConflictError(blobName);
       return { blobName, sha256, length, written: false };
     }

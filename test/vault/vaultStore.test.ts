@@ -36,6 +36,12 @@ describe('item versions', () => {
     await vault.writeItemVersion('v1', chunks(bytes, 100));
     expect(await vault.writeItemVersion('v1', chunks(bytes, 333))).toMatchObject({ written: false });
     await expect(vault.writeItemVersion('v1', chunks(randomBytes(1000), 100))).rejects.toBeInstanceOf(VersionConflictError);
+    // An item handed over whole is written, and checked against what is stored, the same way.
+    expect(await vault.writeItemVersion('v1', bytes)).toMatchObject({ written: false, length: 1000, sha256: createHash('sha256').update(bytes).digest('hex') });
+    await expect(vault.writeItemVersion('v1', randomBytes(1000))).rejects.toBeInstanceOf(VersionConflictError);
+    const whole = await vault.writeItemVersion('v2', bytes);
+    expect(whole).toMatchObject({ written: true, length: 1000 });
+    expect(await vault.writeItemVersion('v2', chunks(bytes, 7))).toMatchObject({ written: false, sha256: whole.sha256 });
   });
 
   it('stores an empty item', async () => {
