@@ -176,8 +176,15 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
   }
 
   // The activity's throttling is counted once, with its last batch (written last, so the figures are complete).
-  const throttling = { responses: tally.throttledResponses, waitInMs: tally.throttleWaitInMs };
+  // When this is a second run of the activity (it runs at least once), the throttling the first run met was
+  // real too: it is added to, not written over.
   const last = plans[plans.length - 1]!;
+  const earlier = await vault.readJson<BatchResult>(layout.runBatchResult(runId, mailboxId, last.batch));
+  const carried = earlier?.planVersion === planVersion ? earlier : undefined;
+  const throttling = {
+    responses: tally.throttledResponses + (carried?.throttledResponses ?? 0),
+    waitInMs: tally.throttleWaitInMs + (carried?.throttleWaitInMs ?? 0),
+  };
   await Promise.all(unsettled.map((planned) => writeResult(planned, planned === last ? throttling : noThrottling)));
 
   let stored = 0;

