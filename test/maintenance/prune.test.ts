@@ -55,8 +55,10 @@ beforeAll(async () => {
     const { status } = await runBackup(stack);
     expect((status.report as RunReport).status).toBe('Completed');
   }
-  // Spread the snapshots over four and a half months, newest last, as if taken on those days.
-  const all = (await records()).sort((a, b) => a.snapshotId.localeCompare(b.snapshotId));
+  // Spread the snapshots over four and a half months, newest last, as if taken on those days. (In the order
+  // they were taken: ids only sort by the second, and two of these runs can start within one.)
+  const all = (await records()).sort((a, b) => a.takenAt.localeCompare(b.takenAt));
+  expect(all).toHaveLength(16);
   const ages = [130, 100, 75, 60, 45, 40, 30, 20, 15, 12, 10, 6, 4, 3, 1, 0];
   for (const [i, record] of all.entries()) {
     record.takenAt = new Date(now.getTime() - ages[i]! * 86_400_000 - 3600_000).toISOString();
