@@ -226,8 +226,10 @@ export async function planMailbox(client: MailboxClient, vault: VaultStore, sett
 /** Plan indexes this process has read (a plan does not change once its batches run); small and bounded. */
 const planIndexes = new Map<string, number[]>();
 
-/** Reads batch `batch` of a plan with one ranged read (the index, read once per process, holds line offsets). */
-/** Consecutive planned batches `first … first + count - 1`, read with one ranged request. */
+/**
+ * Consecutive planned batches `first … first + count - 1`, read with one ranged request (the plan's index, read
+ * once per process, holds the line offsets).
+ */
 export async function readPlannedBatches(vault: VaultStore, runId: string, mailboxId: string, first: number, count: number, planVersion: string): Promise<PlannedBatch[]> {
   const key = `${vault.container.containerName}/${layout.runPlanIndex(runId, mailboxId)}/${planVersion}`;
   let offsets = planIndexes.get(key);

@@ -330,8 +330,8 @@ async function pumpResponse(
       await rm(item.spool.dir, { recursive: true, force: true });
     }
     queue.close(failure);
-    // Not awaited: a web stream's return() waits for the read in progress, which a stalled connection never
-    // ends. The caller aborts the request, which settles it (see MailboxClient.exportItems).
+    // Not awaited: a stream iterator's return() waits for the read in progress, which a stalled connection
+    // never ends. The caller aborts the request, which settles it (see MailboxClient.exportItems).
     iterator.return?.().catch(() => undefined);
   } finally {
     watch.dispose();

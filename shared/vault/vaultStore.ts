@@ -119,10 +119,7 @@ export class VaultStore {
       return { blobName, sha256, length, written: true };
     } catch (error) {
       if (!isStatus(error, 409, 412)) throw error;
-      const sha256 = hashHex ?? '';
-      const existing = await blob().getProperties();
-      if (existing.metadata?.sha256 !== sha256) throw new VersionConflictError(blobName);
-      return { blobName, sha256, length, written: false };
+      return this.alreadyStored(blobName, hashHex ?? '', length);
     }
   }
 
@@ -134,10 +131,14 @@ export class VaultStore {
       return { blobName, sha256, length, written: true };
     } catch (error) {
       if (!isStatus(error, 409, 412)) throw error;
-      const existing = await this.container.getBlockBlobClient(blobName).getProperties();
-      if (existing.metadata?.sha256 !== sha256) throw new VersionConflictError(blobName);
-      return { blobName, sha256, length, written: false };
+      return this.alreadyStored(blobName, sha256, length);
     }
+  }
+
+  /** A write found the version already there (a retried activity): it must hold the same bytes. */
+  private async alreadyStored(blobName: string, sha256: string, length: number): Promise<StoredVersion> {
+    if ((await this.getItemVersion(blobName))?.sha256 !== sha256) throw new VersionConflictError(blobName);
+    return { blobName, sha256, length, written: false };
   }
 
   /** Block size: items up to this size are written with one request. */
