@@ -166,14 +166,18 @@ export async function importBatch(
     outcomes.push(outcome ?? { sourceId: item.sourceId, status: 'failed', code: 'ImportUnconfirmed', message: `Gave up after ${MAX_ATTEMPTS} attempts whose outcome could not be confirmed` });
   }
 
+  // When this is a second run of the activity (it runs at least once), what the first run imported, the
+  // throttling it met and the sessions it renewed were real too: they are added to, not written over (this run
+  // finds the first run's imports in the journal and counts no bytes for them).
+  const earlier = await vault.readJson<ImportBatchResult>(layout.restoreResult(restoreId, batch));
   const result: ImportBatchResult = {
     batch,
     outcomes,
-    bytesImported,
+    bytesImported: bytesImported + (earlier?.bytesImported ?? 0),
     // This activity's own imports only: concurrent batches on the same mailbox do not count each other's 429s.
-    throttledResponses: tally.throttledResponses,
-    throttleWaitInMs: tally.throttleWaitInMs,
-    sessionsRenewed: renewed.count,
+    throttledResponses: tally.throttledResponses + (earlier?.throttledResponses ?? 0),
+    throttleWaitInMs: tally.throttleWaitInMs + (earlier?.throttleWaitInMs ?? 0),
+    sessionsRenewed: renewed.count + (earlier?.sessionsRenewed ?? 0),
   };
   await vault.writeJson(layout.restoreResult(restoreId, batch), result);
   return {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { RunReport } from '../../shared/backup/types.js';
 import type { RestoreReport } from '../../shared/restore/types.js';
 import { runBackup, runRestore, startStack, type Stack } from '../support/stack.js';
 
@@ -12,6 +13,7 @@ let stack: Stack;
 const SOURCE = 'omar@contoso.example';
 const TARGET = 'omar-restored@contoso.example';
 const logs: string[] = [];
+let sourceBytes = 0;
 
 function bySearchKey(upn: string) {
   const mailbox = stack.sim.tenant.mailbox(upn);
@@ -34,7 +36,8 @@ beforeAll(async () => {
       log: (level, name, ...args) => logs.push(`${level} ${name} ${args.map(String).join(' ')}`),
     },
   );
-  await runBackup(stack);
+  const { status } = await runBackup(stack);
+  sourceBytes = (status.report as RunReport).totals.bytesExported;
 });
 afterAll(() => stack.close());
 
@@ -67,6 +70,8 @@ describe('a restore under faults', () => {
       const target = bySearchKey(TARGET);
       expect(report.counts).toMatchObject({ selected: source.size, imported: source.size, failed: 0 });
       for (const key of source.keys()) expect(target.get(key), key).toBe(1); // no duplicates, nothing missing
+      // Every byte counted once, the imports of batches whose worker died after them included.
+      expect(report.bytesImported).toBe(sourceBytes);
       expect(report.throttling.responses).toBeGreaterThan(0); // the upload budget was hit and waited out
       expect(sim.throttle.countersFor(sim.tenant.mailbox(TARGET).id).maxInFlight).toBeLessThanOrEqual(4);
 
