@@ -136,30 +136,42 @@ async function exportThroughput(): Promise<void> {
   const budgetPerSecond = 10_000 / 600;
   for (const [latencyMs, items] of quick ? [[200, 600]] : [[200, 2400], [1000, 800]]) {
     const upn = `throughput-${latencyMs}@bench.example`;
-    const sim = await startSimulatorProcess({ mailboxes: [{ upn, items: items!, sizes: [2_000, 8_000] }] });
+    // The measured mailbox is backed up by an instance that has already backed up the night's first mailboxes,
+    // as a Function instance does: one app, its clients kept, V8 done compiling what every item runs. What a
+    // fresh instance's first items cost is printed too.
+    const firstMailboxes = Array.from({ length: quick ? 2 : 10 }, (_, i) => `first-${latencyMs}-${i}@bench.example`);
+    const firstItems = quick ? 300 : 600;
+    const sizes: [number, number] = [2_000, 8_000];
+    const sim = await startSimulatorProcess({ mailboxes: [...firstMailboxes.map((first) => ({ upn: first, items: firstItems, sizes })), { upn, items: items!, sizes }] });
     try {
-      await sim.control('PUT', '/latency', { ms: latencyMs });
-      const env = await appEnv(sim, [upn], { MAILBOX_VAULT_EXPORT_CONCURRENCY: '4' });
-      if (latencyMs === 200) await warmUp();
-      const sampler = await cpuSampler();
+      const env = await appEnv(sim, [...firstMailboxes, upn], { MAILBOX_VAULT_EXPORT_CONCURRENCY: '4' });
+      let sampler: Awaited<ReturnType<typeof cpuSampler>> | undefined;
       let hostStats: unknown;
-      // CPU of the run itself (from the request to the report): starting the app is not a per-item cost.
+      // CPU of each run itself (from the request to the report): starting the app is not a per-item cost.
       let cpu = { user: 0, system: 0 };
       let threads = { mainMs: 0, otherMs: 0 };
+      let firstCpuMsPerItem = 0;
       const run = await withApp(env, async (app) => {
+        const firstBefore = process.cpuUsage();
+        const first = await backup(app, { mailboxes: firstMailboxes });
+        const firstCpu = process.cpuUsage(firstBefore);
+        if (first.report.status !== 'Completed') throw new Error(`the first mailboxes' backup ended ${first.report.status}`);
+        firstCpuMsPerItem = (firstCpu.user + firstCpu.system) / 1000 / first.report.totals.itemsExported;
+        await sim.control('PUT', '/latency', { ms: latencyMs });
+        sampler = await cpuSampler();
         const cpuBefore = process.cpuUsage();
         const threadsBefore = threadCpu();
-        const result = await backup(app);
+        const result = await backup(app, { mailboxes: [upn] });
         cpu = process.cpuUsage(cpuBefore);
         const threadsAfter = threadCpu();
         threads = { mainMs: threadsAfter.mainMs - threadsBefore.mainMs, otherMs: threadsAfter.otherMs - threadsBefore.otherMs };
+        sampler.stop();
         hostStats = app.host.stats;
         return result;
       });
-      sampler.stop();
       const span = await exportSpan(sim, [upn]);
       const counter = (await sim.counters())[sim.mailboxIds[upn]!]!;
-      const azuriteBusy = sampler.over(counter.firstExportAt, counter.lastExportDoneAt).azurite;
+      const azuriteBusy = sampler!.over(counter.firstExportAt, counter.lastExportDoneAt).azurite;
       if (process.env.BENCH_DEBUG) console.log(JSON.stringify(hostStats));
       const perSecond = span.items / span.seconds;
       const concurrencyCeiling = (4 * 20) / (latencyMs! / 1000);
@@ -170,11 +182,18 @@ async function exportThroughput(): Promise<void> {
       row(`export L=${latencyMs} ms, ${span.items} items`, `${perSecond.toFixed(0)} items/s = ${((perSecond / ceiling) * 100).toFixed(0)}% of min(${concurrencyCeiling.toFixed(0)}, budget ${budgetCeiling.toFixed(0)}) (${((perSecond / concurrencyCeiling) * 100).toFixed(0)}% of 4×20/L); max ${span.maxInFlight} in flight; Azurite busy ${(azuriteBusy * 100).toFixed(0)}% of a core`, '≥ 90% of the ceiling', perSecond / ceiling >= 0.9);
       const items = run.report.totals.itemsExported;
       results[`export_L${latencyMs}`] = { ...(results[`export_L${latencyMs}`] as object), mainThreadMsPerItem: threads.mainMs / items, otherThreadsMsPerItem: threads.otherMs / items };
-      row(`CPU of our process per exported item (L=${latencyMs} ms), the whole run from request to report`, `${cpuMsPerItem.toFixed(3)} ms (JavaScript thread ${(threads.mainMs / items).toFixed(2)} ms, V8's GC and compiler threads and libuv ${(threads.otherMs / items).toFixed(2)} ms)`, '≤ 1 ms', cpuMsPerItem <= 1);
+      row(
+        `CPU of our process per exported item (L=${latencyMs} ms), the whole run from request to report, by an instance that has backed up ${firstMailboxes.length} mailboxes first`,
+        `${cpuMsPerItem.toFixed(3)} ms (JavaScript thread ${(threads.mainMs / items).toFixed(2)} ms, V8's GC and compiler threads and libuv ${(threads.otherMs / items).toFixed(2)} ms)`,
+        '≤ 1 ms',
+        cpuMsPerItem <= 1,
+      );
+      results[`export_L${latencyMs}`] = { ...(results[`export_L${latencyMs}`] as object), freshInstanceCpuMsPerItem: firstCpuMsPerItem };
+      row(`  a fresh instance's first ${firstMailboxes.length} × ${firstItems} items (L=0), for comparison`, `${firstCpuMsPerItem.toFixed(3)} ms (V8 still compiling the hot code: a one-off per instance)`, 'for information', null);
       // The export alone once warm: the second half of the export span, whose items are counted at the span's
       // steady rate. Planning, the commit and the JIT's first passes are what the whole-run figure adds to it.
       const middle = (counter.firstExportAt + counter.lastExportDoneAt) / 2;
-      const secondHalf = sampler.over(middle, counter.lastExportDoneAt);
+      const secondHalf = sampler!.over(middle, counter.lastExportDoneAt);
       const steadyMsPerItem = secondHalf.oursMs / (perSecond * secondHalf.seconds);
       results[`export_L${latencyMs}`] = { ...(results[`export_L${latencyMs}`] as object), steadyExportCpuMsPerItem: steadyMsPerItem };
       row(`  of which the export itself once warm (second half of the export span)`, `${steadyMsPerItem.toFixed(3)} ms`, 'for information', null);
@@ -198,43 +217,51 @@ async function scaling(): Promise<void> {
   console.log('\n[2] Many mailboxes at once (L = 200 ms)');
   const counts = quick ? [1, 10] : [1, 10, 50];
   const perMailbox = quick ? 150 : 300;
-  const single: { perSecond: number } = { perSecond: 0 };
-  for (const count of counts) {
-    const upns = Array.from({ length: count }, (_, i) => `scale-${count}-${i}@bench.example`);
-    const sim = await startSimulatorProcess({ mailboxes: upns.map((upn) => ({ upn, items: perMailbox, sizes: [2_000, 8_000] })) });
-    try {
+  const sizes: [number, number] = [2_000, 8_000];
+  // One instance for every count, as in production (its clients kept, V8 done compiling), after a first
+  // backup of other mailboxes; each count backs up mailboxes of its own.
+  const firstMailboxes = Array.from({ length: quick ? 2 : 10 }, (_, i) => `scale-first-${i}@bench.example`);
+  const upnsOf = new Map(counts.map((count) => [count, Array.from({ length: count }, (_, i) => `scale-${count}-${i}@bench.example`)]));
+  const everyone = [...firstMailboxes, ...[...upnsOf.values()].flat()];
+  const sim = await startSimulatorProcess({ mailboxes: everyone.map((upn) => ({ upn, items: perMailbox, sizes })) });
+  try {
+    const env = await appEnv(sim, everyone, { MAILBOX_VAULT_EXPORT_CONCURRENCY: '4', MAILBOX_VAULT_MAILBOX_WAVE_SIZE: String(Math.max(...counts)) });
+    await withApp(env, async (app) => {
+      const first = await backup(app, { mailboxes: firstMailboxes });
+      if (first.report.status !== 'Completed') throw new Error(`the first mailboxes' backup ended ${first.report.status}`);
       await sim.control('PUT', '/latency', { ms: 200 });
-      const env = await appEnv(sim, upns, { MAILBOX_VAULT_EXPORT_CONCURRENCY: '4', MAILBOX_VAULT_MAILBOX_WAVE_SIZE: String(Math.max(count, 1)) });
-      const sampler = await cpuSampler();
-      let cpu = { user: 0, system: 0 };
-      const run = await withApp(env, async (app) => {
+      let single = 0;
+      for (const count of counts) {
+        const upns = upnsOf.get(count)!;
+        const sampler = await cpuSampler();
         const cpuBefore = process.cpuUsage();
-        const result = await backup(app);
-        cpu = process.cpuUsage(cpuBefore);
-        return result;
-      });
-      sampler.stop();
-      const span = await exportSpan(sim, upns);
-      const counters = Object.values(await sim.counters());
-      const busy = sampler.over(Math.min(...counters.map((c) => c.firstExportAt).filter(Boolean)), Math.max(...counters.map((c) => c.lastExportDoneAt)));
-      const machineBusy = busy.machine;
-      const azuriteBusy = busy.azurite;
-      const perSecond = span.items / span.seconds;
-      if (count === 1) single.perSecond = perSecond;
-      const linearity = perSecond / (count * single.perSecond);
-      const cpuMsPerItem = (cpu.user + cpu.system) / 1000 / run.report.totals.itemsExported;
-      const cpuBusy = (cpu.user + cpu.system) / 1000 / (run.wallMs * cpus().length);
-      results[`scale_${count}`] = { mailboxes: count, items: span.items, seconds: span.seconds, itemsPerSecond: perSecond, linearity, cpuMsPerItem, ourShareOfMachine: cpuBusy, machineBusy, azuriteBusyOfOneCore: azuriteBusy, status: run.report.status };
-      const bound =
-        azuriteBusy > 0.85
-          ? `; Azurite, one Node process, kept ${(azuriteBusy * 100).toFixed(0)}% of a core busy: the local stand-in for Blob Storage is the bound`
-          : machineBusy > 0.85
-            ? `; the machine's ${cpus().length} cores were ${(machineBusy * 100).toFixed(0)}% busy: the machine is the bound`
-            : '';
-      row(`${count} mailbox(es) × ${perMailbox} items`, `${perSecond.toFixed(0)} items/s aggregate, ${(linearity * 100).toFixed(0)}% of linear, ${cpuMsPerItem.toFixed(3)} ms CPU/item${bound}`, 'within 20% of linear, or the machine bound stated', count === 1 ? null : linearity >= 0.8 || bound !== '');
-    } finally {
-      await sim.stop();
-    }
+        const run = await backup(app, { mailboxes: upns });
+        const cpu = process.cpuUsage(cpuBefore);
+        sampler.stop();
+        const span = await exportSpan(sim, upns);
+        const counters = await sim.counters();
+        const mine = upns.map((upn) => counters[sim.mailboxIds[upn]!]!);
+        const busy = sampler.over(Math.min(...mine.map((c) => c.firstExportAt)), Math.max(...mine.map((c) => c.lastExportDoneAt)));
+        const machineBusy = busy.machine;
+        const azuriteBusy = busy.azurite;
+        const perSecond = span.items / span.seconds;
+        if (count === 1) single = perSecond;
+        const linearity = perSecond / (count * single);
+        const cpuMsPerItem = (cpu.user + cpu.system) / 1000 / run.report.totals.itemsExported;
+        const cpuBusy = (cpu.user + cpu.system) / 1000 / (run.wallMs * cpus().length);
+        results[`scale_${count}`] = { mailboxes: count, items: span.items, seconds: span.seconds, itemsPerSecond: perSecond, linearity, cpuMsPerItem, ourShareOfMachine: cpuBusy, machineBusy, azuriteBusyOfOneCore: azuriteBusy, status: run.report.status };
+        const bound =
+          azuriteBusy > 0.85
+            ? `; Azurite, one Node process, kept ${(azuriteBusy * 100).toFixed(0)}% of a core busy: the local stand-in for Blob Storage is the bound`
+            : machineBusy > 0.85
+              ? `; the machine's ${cpus().length} cores were ${(machineBusy * 100).toFixed(0)}% busy: the machine is the bound`
+              : '';
+        row(`${count} mailbox(es) × ${perMailbox} items`, `${perSecond.toFixed(0)} items/s aggregate, ${(linearity * 100).toFixed(0)}% of linear${bound}`, 'within 20% of linear, or the machine bound stated', count === 1 ? null : linearity >= 0.8 || bound !== '');
+        row(`  CPU of our process per exported item, the whole run from request to report`, `${cpuMsPerItem.toFixed(3)} ms`, '≤ 1 ms', cpuMsPerItem <= 1);
+      }
+    });
+  } finally {
+    await sim.stop();
   }
 }
 
@@ -421,19 +448,6 @@ async function orchestration(): Promise<void> {
  * Runs a 600-item backup first, so one-time costs (module loading, JIT compilation of the hot paths) are not
  * charged to the items measured: a Functions instance exports many mailboxes in a row.
  */
-let warmedUp = false;
-async function warmUp(): Promise<void> {
-  if (warmedUp) return;
-  warmedUp = true;
-  const upn = 'warm-up@bench.example';
-  const sim = await startSimulatorProcess({ mailboxes: [{ upn, items: 600, sizes: [2_000, 8_000] }] });
-  try {
-    await withApp(await appEnv(sim, [upn]), (app) => backup(app));
-  } finally {
-    await sim.stop();
-  }
-}
-
 async function main(): Promise<void> {
   const started = Date.now();
   console.log(`mailbox-vault benchmark — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), ${mb(totalmem())} memory${quick ? ', quick mode' : ''}`);
