@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { ExtendedProperty } from '../../shared/graph/index.js';
 import type { Simulator } from '../../local/simulator/index.js';
@@ -8,7 +10,8 @@ import { OpenApiSubset } from '../support/openapi.js';
 /**
  * The client's requests, and the simulator's answers to them, checked against the OpenAPI subset rebuilt from
  * Graph's metadata: every Graph call our flows make must be a declared operation with declared query options
- * and a valid body. Recorded at the fetch layer, so what is checked is what goes on the wire.
+ * and a valid body. Recorded by a proxy in front of the simulator, so what is checked is what goes on the wire
+ * (the client sends with fetch and with node:http).
  */
 
 interface Recorded {
@@ -20,36 +23,55 @@ interface Recorded {
 }
 
 let sim: Simulator;
+let proxy: Server;
+let proxyUrl: string;
 const recorded: Recorded[] = [];
-const realFetch = globalThis.fetch;
+
+async function readWhole(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(part);
+  return Buffer.concat(parts);
+}
 
 beforeAll(async () => {
   sim = await startSeededSimulator({ mailboxes: [{ upn: 'casey@contoso.example', items: 40 }] });
-  globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
-    const response = await realFetch(input, init);
-    const url = new URL(String(input));
-    const isExport = url.pathname.endsWith('/exportItems');
-    const copy = isExport ? undefined : response.clone();
-    recorded.push({
-      method: init?.method ?? 'GET',
-      url,
-      body: typeof init?.body === 'string' ? init.body : undefined,
-      status: response.status,
-      // Export bodies are streamed by the client; re-parse only the small ones.
-      response: copy ? await copy.text().then((t) => (t ? JSON.parse(t) : null)) : undefined,
-    });
-    return response;
-  };
+  proxy = createServer((request, response) => {
+    void (async () => {
+      const body = await readWhole(request);
+      const target = new URL(request.url!, sim.baseUrl);
+      const headers = { ...request.headers, host: target.host };
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(body.length);
+      const answer = await new Promise<IncomingMessage>((resolve, reject) => httpRequest(target, { method: request.method, headers }, resolve).on('error', reject).end(body));
+      let text = await readWhole(answer);
+      const isExport = target.pathname.endsWith('/exportItems');
+      // Links in answers (next pages, delta, import URLs) must lead back through the proxy.
+      if (!isExport && text.length) text = Buffer.from(text.toString('utf8').replaceAll(sim.baseUrl, proxyUrl));
+      recorded.push({
+        method: request.method!,
+        url: target,
+        body: body.length && !target.pathname.startsWith('/outlook/') ? body.toString('utf8') : undefined,
+        status: answer.statusCode!,
+        // Export bodies are streamed by the client; re-parse only the small ones.
+        response: isExport || !text.length ? undefined : (JSON.parse(text.toString('utf8')) as unknown),
+      });
+      const { 'content-length': _length, 'transfer-encoding': _encoding, ...answerHeaders } = answer.headers;
+      response.writeHead(answer.statusCode!, { ...answerHeaders, 'content-length': String(text.length) });
+      response.end(text);
+    })().catch((error: unknown) => response.destroy(error as Error));
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
-  globalThis.fetch = realFetch;
+  await new Promise((resolve) => proxy.close(resolve));
   await sim.close();
 });
 
 describe("the client's Graph requests", () => {
   it('are declared operations with declared query options and valid bodies', async () => {
-    const { client } = clientFor(sim, { pageSize: 7 });
+    const { client } = clientFor(sim, { pageSize: 7, baseUrl: proxyUrl });
     const { primaryMailboxId: mailbox } = await client.getMailboxIds('casey@contoso.example');
     const folders = await collect(client.listFolderChanges(mailbox));
     await collect(client.listFolders(mailbox));

@@ -8,9 +8,19 @@ import { ExportStreamError, GraphRetriesExhaustedError, MailboxClient } from '..
 let server: Server;
 let baseUrl: string;
 const open = new Set<ServerResponse>();
+let droppedAnswers = 0;
 
 beforeAll(async () => {
   server = createServer((request, response) => {
+    if (request.url!.endsWith('/folders/dropped')) {
+      // The first answer loses its connection halfway through the body; the next one is whole.
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      if (droppedAnswers++ === 0) {
+        response.write('{"id":"dropped","displayNa');
+        setTimeout(() => response.destroy(), 20);
+      } else response.end('{"id":"dropped","displayName":"Dropped","totalItemCount":3}');
+      return;
+    }
     open.add(response);
     response.writeHead(200, { 'Content-Type': 'application/json' });
     response.write(request.url!.endsWith('/exportItems') ? '{"value":[{"itemId":"a","changeKey":"k","data":"AAAA' : '{"id":"inbox","displayName":"In');
@@ -55,6 +65,15 @@ describe('an export response that stalls', () => {
     const error = await drain(client, abort.signal);
     expect(error).toBeInstanceOf(Error);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('a JSON answer that breaks off', () => {
+  it('is retried, and the whole answer of the retry is the one read', async () => {
+    const client = new MailboxClient(credential, { baseUrl, requestTimeoutInMs: 5_000, retry: { maxRetries: 2, baseDelayInMs: 1 } });
+    const folder = await client.getFolder('mbx', 'dropped');
+    expect(folder).toMatchObject({ id: 'dropped', displayName: 'Dropped' });
+    expect(droppedAnswers).toBe(2);
   });
 });
 
