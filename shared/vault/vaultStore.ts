@@ -6,6 +6,9 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { RestError, type BlobServiceClient, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
 import { createBlobRequests, type GetBlob, type PutBlob } from './blobRequests.js';
 
+/** What NDJSON writes gather before handing text to gzip (characters). */
+const NDJSON_PIECE_CHARS = 64 * 1024;
+
 export interface StoredVersion {
   blobName: string;
   sha256: string;
@@ -192,11 +195,19 @@ export class VaultStore {
   async writeNdjsonGz(blobName: string, records: AsyncIterable<unknown> | Iterable<unknown>): Promise<{ sha256: string; count: number }> {
     const hash = createHash('sha256');
     let count = 0;
+    // Lines go to gzip in pieces of about 64 KB: a stream chunk per record meant a compression call on libuv's
+    // pool, a hash update and a stream hop for each of a mailbox's thousands of plan and manifest records.
     async function* lines() {
+      let pending = '';
       for await (const record of records as AsyncIterable<unknown>) {
         count++;
-        yield `${JSON.stringify(record)}\n`;
+        pending += `${JSON.stringify(record)}\n`;
+        if (pending.length >= NDJSON_PIECE_CHARS) {
+          yield pending;
+          pending = '';
+        }
       }
+      if (pending) yield pending;
     }
     const gzip = createGzip();
     const hashed = new Transform({
