@@ -189,7 +189,12 @@ async function exportThroughput(): Promise<void> {
         cpuMsPerItem <= 1,
       );
       results[`export_L${latencyMs}`] = { ...(results[`export_L${latencyMs}`] as object), freshInstanceCpuMsPerItem: firstCpuMsPerItem };
-      row(`  a fresh instance's first ${firstMailboxes.length} × ${firstItems} items (L=0), for comparison`, `${firstCpuMsPerItem.toFixed(3)} ms (V8 still compiling the hot code: a one-off per instance)`, 'for information', null);
+      row(
+        `  the first ${firstMailboxes.length} × ${firstItems} items of this app (L=0), for comparison`,
+        `${firstCpuMsPerItem.toFixed(3)} ms (${latencyMs === 200 ? "the process's first app: V8 still compiling the hot code, a one-off per instance" : 'a new app in a process V8 has already warmed'})`,
+        'for information',
+        null,
+      );
       // The export alone once warm: the second half of the export span, whose items are counted at the span's
       // steady rate. Planning, the commit and the JIT's first passes are what the whole-run figure adds to it.
       const middle = (counter.firstExportAt + counter.lastExportDoneAt) / 2;
