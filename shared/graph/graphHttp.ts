@@ -1,5 +1,5 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import {
@@ -42,8 +42,8 @@ export interface GraphCall {
   url: string;
   headers?: Record<string, string>;
   /**
-   * A factory, so a retried call sends a fresh body (streams can be read once). A Node stream is sent with
-   * node:http, which waits for the socket to drain; Node 20's fetch reads a request body ahead without bound.
+   * A factory, so a retried call sends a fresh body (streams can be read once). A Node stream is piped, so it
+   * waits for the socket to drain (Node 20's fetch reads a request body ahead without bound).
    */
   body?: () => string | Readable;
   /** false for the pre-authenticated importUrl: it must never receive the Graph token. */
@@ -60,21 +60,15 @@ export interface GraphCall {
    * the headers are timed, and the caller bounds the body itself (an export response streams for minutes).
    */
   timeBody?: boolean;
-  /**
-   * Hand a successful answer's body over as a Node stream (`OpenResponse.nodeBody`), read straight off the socket
-   * with node:http. fetch's web streams and its decompression cost about twice the CPU per byte of an export
-   * response, and more than the parse of a small JSON page. The answer is asked for uncompressed.
-   */
-  nodeBody?: boolean;
   signal?: AbortSignal;
 }
 
 /** A response whose body is still open; the mailbox permit is held until `release()`. */
 export interface OpenResponse {
-  /** Status and headers; its body is null when the call asked for `nodeBody`. */
+  /** Status and headers (without a body: that is `body`). */
   response: Response;
-  /** The body as a Node stream, when the call asked for it and the status is below 300. */
-  nodeBody?: Readable;
+  /** The body as the Node stream it arrives on; none for 204 and 304. */
+  body?: Readable;
   release(): void;
 }
 
@@ -85,13 +79,8 @@ interface GraphErrorBody {
 }
 
 /** Reads Graph's `{error:{code,message}}`, Outlook's `{Message}`, or falls back to the status text. */
-export async function readErrorBody(response: Response): Promise<GraphErrorBody> {
-  let text = '';
-  try {
-    text = await response.text();
-  } catch {
-    /* body already gone */
-  }
+function errorBodyOf(response: Response, text: string): GraphErrorBody {
+  const statusText = STATUS_CODES[response.status] ?? '';
   const requestId = response.headers.get('request-id') ?? undefined;
   try {
     const parsed = JSON.parse(text) as Record<string, unknown>;
@@ -100,7 +89,7 @@ export async function readErrorBody(response: Response): Promise<GraphErrorBody>
       const inner = (error.innerError ?? error.innererror) as Record<string, unknown> | undefined;
       return {
         code: String(error.code ?? error.Code ?? response.status),
-        message: String(error.message ?? error.Message ?? response.statusText),
+        message: String(error.message ?? error.Message ?? statusText),
         requestId: (inner?.['request-id'] as string | undefined) ?? requestId,
       };
     }
@@ -108,7 +97,7 @@ export async function readErrorBody(response: Response): Promise<GraphErrorBody>
   } catch {
     /* not JSON */
   }
-  return { code: String(response.status), message: text.slice(0, 200) || response.statusText, requestId };
+  return { code: String(response.status), message: text.slice(0, 200) || statusText, requestId };
 }
 
 function isAbortFrom(signal: AbortSignal | undefined, error: unknown): boolean {
@@ -164,22 +153,16 @@ export class GraphHttp {
       if (call.mailboxId && call.uploadBytes) await limiter.paceUpload(call.mailboxId, call.uploadBytes, call.signal);
       const permit: MailboxPermit | undefined = call.mailboxId ? await limiter.acquire(call.mailboxId, call.signal, call.tally) : undefined;
       let response: Response;
-      let nodeBody: Readable | undefined;
+      let answerBody: Readable | undefined;
       const headerTimeout = new AbortController();
       const timer = setTimeout(() => headerTimeout.abort(new Error('timeout')), this.options.requestTimeoutInMs);
       const signal = call.signal ? AbortSignal.any([call.signal, headerTimeout.signal]) : headerTimeout.signal;
       try {
         const headers: Record<string, string> = { Accept: 'application/json', ...call.headers };
         if (call.authenticate) headers.Authorization = `Bearer ${await this.getToken(false)}`;
-        const body = call.body?.();
-        if (call.nodeBody) {
-          ({ response, body: nodeBody } = await sendWithNodeHttp(call.url, call.method, { ...headers, 'Accept-Encoding': 'identity' }, body, signal));
-        } else if (body instanceof Readable) {
-          const sent = await sendWithNodeHttp(call.url, call.method, headers, body, signal);
-          response = sent.body ? new Response(Readable.toWeb(sent.body) as ReadableStream<Uint8Array>, { status: sent.response.status, headers: sent.response.headers }) : sent.response;
-        } else {
-          response = await fetch(call.url, { method: call.method, headers, body, signal, redirect: 'manual' });
-        }
+        // node:http rather than fetch: fetch's web streams and decompression cost about twice the CPU per byte of
+        // an export response, and more than the parse of a small JSON page. Answers are asked for uncompressed.
+        ({ response, body: answerBody } = await sendWithNodeHttp(call.url, call.method, { ...headers, 'Accept-Encoding': 'identity' }, call.body?.(), signal));
       } catch (error) {
         clearTimeout(timer);
         permit?.release();
@@ -199,7 +182,7 @@ export class GraphHttp {
         if (call.mailboxId && status < 300) limiter.onSuccess(call.mailboxId);
         return {
           response,
-          ...(nodeBody ? { nodeBody } : {}),
+          ...(answerBody ? { body: answerBody } : {}),
           release: () => {
             clearTimeout(timer);
             permit?.release();
@@ -208,8 +191,7 @@ export class GraphHttp {
       }
       // Everything below consumes the error body (within the request timeout) and frees the permit before deciding.
       timer.refresh();
-      if (nodeBody) response = new Response(await readText(nodeBody), { status, headers: response.headers });
-      const error = await readErrorBody(response);
+      const error = errorBodyOf(response, await readBody(answerBody, { partialOk: true }));
       clearTimeout(timer);
       permit?.release();
 
@@ -251,11 +233,9 @@ export class GraphHttp {
   async json<T>(call: GraphCall): Promise<{ status: number; body: T }> {
     const { retry, logger } = this.options;
     for (let attempt = 1; ; attempt++) {
-      // Through node:http, not fetch: for a page of a few KB, fetch's web streams and header objects cost more
-      // CPU than the parse, and a mailbox's planning is mostly such pages (5-15 % of a small mailbox's CPU).
-      const { response, nodeBody, release } = await this.open({ ...call, timeBody: true, nodeBody: true });
+      const { response, body, release } = await this.open({ ...call, timeBody: true });
       try {
-        const text = nodeBody ? await readBody(nodeBody) : await response.text();
+        const text = await readBody(body);
         return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
       } catch (error) {
         const reason = `the response body broke off or was not JSON (${(error as Error).message})`;
@@ -322,20 +302,16 @@ function sendWithNodeHttp(
   });
 }
 
-/** The whole (short) body as text; rejects when it breaks off. */
-async function readBody(body: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** The whole (short) body of an error answer as text, or what arrived of it. */
-async function readText(body: Readable): Promise<string> {
+/**
+ * A (short) answer body as text; rejects when it breaks off, unless `partialOk` (an error answer, of which what
+ * arrived is the best there is).
+ */
+export async function readBody(body: Readable | undefined, options: { partialOk?: boolean } = {}): Promise<string> {
   const chunks: Buffer[] = [];
   try {
-    for await (const chunk of body) chunks.push(chunk as Buffer);
-  } catch {
-    /* broken off: what arrived is the best there is */
+    if (body) for await (const chunk of body) chunks.push(chunk as Buffer);
+  } catch (error) {
+    if (!options.partialOk) throw error;
   }
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -9,7 +9,7 @@ import {
   ImportSessionExpiredError,
   MailboxNotFoundError,
 } from './errors.js';
-import { GraphHttp, NetworkFailure, readErrorBody, silentLogger, type GraphCall, type GraphLogger } from './graphHttp.js';
+import { GraphHttp, NetworkFailure, readBody, silentLogger, type GraphCall, type GraphLogger } from './graphHttp.js';
 import { ImportSession } from './importSession.js';
 import { readExportResponse } from './exportReader.js';
 import { MAX_REQUESTS_PER_MAILBOX, MailboxLimiter, type MailboxThrottleStats, type ThrottleTally } from './mailboxLimiter.js';
@@ -347,7 +347,7 @@ export class MailboxClient {
     // Ends the request once reading stops, however it stops: a stalled or abandoned response must not keep its
     // connection, or its mailbox permit, for ever.
     const done = new AbortController();
-    const { nodeBody, release } = await this.http.open({
+    const { body: answer, release } = await this.http.open({
       operation: 'exportItems',
       mailboxId,
       method: 'POST',
@@ -355,13 +355,12 @@ export class MailboxClient {
       headers: { 'Content-Type': 'application/json' },
       body: () => body,
       authenticate: true,
-      nodeBody: true,
       signal: options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal,
       ...(options.tally ? { tally: options.tally } : {}),
     });
     try {
-      if (!nodeBody) throw new NetworkFailure('exportItems: empty response');
-      yield* readExportResponse(nodeBody, itemIds, { idleTimeoutInMs: this.exportIdleTimeoutInMs, signal: options.signal });
+      if (!answer) throw new NetworkFailure('exportItems: empty response');
+      yield* readExportResponse(answer, itemIds, { idleTimeoutInMs: this.exportIdleTimeoutInMs, signal: options.signal });
     } finally {
       done.abort();
       release();
@@ -439,19 +438,19 @@ export class MailboxClient {
       if (timeout.aborted && !request.signal?.aborted) throw new ImportOutcomeUnknownError('no answer within the import timeout');
       throw error;
     }
-    const { response, release } = opened;
+    const { response, body: answer, release } = opened;
     try {
       if (response.status === 401 || response.status === 403) {
-        await readErrorBody(response);
+        await readBody(answer, { partialOk: true });
         throw new ImportSessionExpiredError(response.status);
       }
       if (response.status === 504) {
-        await readErrorBody(response);
+        await readBody(answer, { partialOk: true });
         throw new ImportOutcomeUnknownError('the gateway timed out waiting for Exchange');
       }
       let parsed: { itemId?: string; changeKey?: string };
       try {
-        parsed = JSON.parse(await response.text()) as typeof parsed;
+        parsed = JSON.parse(await readBody(answer)) as typeof parsed;
       } catch (error) {
         throw new ImportOutcomeUnknownError(`the answer broke off (${(error as Error).message})`);
       }
