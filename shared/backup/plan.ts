@@ -1,10 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { DeltaLinkRejectedError, type MailboxClient, type MailboxFolder } from '../graph/index.js';
+import { DeltaLinkRejectedError, type DeltaPage, type MailboxClient, type MailboxFolder } from '../graph/index.js';
+import { readAhead, type ReadAhead } from '../readAhead.js';
 import { layout } from '../vault/layout.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { BACKUP_EXTENDED_PROPERTIES, itemMetaOf } from './itemMeta.js';
 import type { ChangeRecord, PlanSummary, PlannedBatch, PlannedItem, StoredRef } from './types.js';
+
+/**
+ * Folders whose item delta rounds run at once, each read up to PAGES_READ_AHEAD pages ahead of the folder being
+ * written (memory: a few pages per folder). The mailbox limiter keeps Graph's 4 requests in flight either way.
+ */
+const FOLDER_ROUNDS_AT_ONCE = 4;
+const PAGES_READ_AHEAD = 2;
+
+type ListedItem = Parameters<typeof itemMetaOf>[0];
 
 export interface PlanSettings {
   /** Graph's ceiling. */
@@ -129,64 +139,82 @@ export async function planMailbox(client: MailboxClient, vault: VaultStore, sett
   let failedFolders = 0;
   let anyFull = fullFolderEnumeration;
 
+  const folderIds = [...folders.keys()];
+  const storedLinkOf = (folderId: string) => (previousFolders.has(folderId) ? usable?.itemDeltaLinks[folderId] : undefined);
+  const round = (folderId: string, deltaLink: string | undefined) => client.listItemChanges(mailboxId, folderId, { deltaLink, extendedProperties: BACKUP_EXTENDED_PROPERTIES });
+
   async function* changes(): AsyncGenerator<ChangeRecord> {
-    for (const [id, folder] of folders) yield { ...folder, path: paths.get(id) ?? [folder.displayName] };
-    for (const folderId of folders.keys()) {
-      const storedLink = previousFolders.has(folderId) ? usable?.itemDeltaLinks[folderId] : undefined;
-      const round = async function* (deltaLink: string | undefined) {
-        for await (const page of client.listItemChanges(mailboxId, folderId, { deltaLink, extendedProperties: BACKUP_EXTENDED_PROPERTIES })) yield page;
-      };
-      const records: ChangeRecord[] = [];
-      let link: string | undefined;
-      let full = storedLink === undefined;
-      try {
+    // The next folders' rounds start while one folder is read: a round is sequential, page after page, so one
+    // folder at a time would make planning a mailbox of many folders a long row of round trips.
+    const rounds = new Map<string, ReadAhead<DeltaPage<ListedItem>>>();
+    const startRounds = (from: number) => {
+      for (const folderId of folderIds.slice(from, from + FOLDER_ROUNDS_AT_ONCE)) {
+        if (!rounds.has(folderId)) rounds.set(folderId, readAhead(round(folderId, storedLinkOf(folderId)), PAGES_READ_AHEAD));
+      }
+    };
+    try {
+      startRounds(0);
+      for (const [id, folder] of folders) yield { ...folder, path: paths.get(id) ?? [folder.displayName] };
+      for (const [index, folderId] of folderIds.entries()) {
+        startRounds(index);
+        const storedLink = storedLinkOf(folderId);
+        const firstRound = rounds.get(folderId)!;
+        rounds.delete(folderId);
+        // A folder's records are kept until its round is complete: a round that fails or must start over
+        // (its link rejected) leaves nothing behind.
+        const records: ChangeRecord[] = [];
+        let link: string | undefined;
+        let full = storedLink === undefined;
         try {
-          for await (const page of round(storedLink)) {
-            records.push(...pageRecords(page, folderId));
-            link = page.deltaLink ?? link;
+          try {
+            for await (const page of firstRound) {
+              records.push(...pageRecords(page, folderId));
+              link = page.deltaLink ?? link;
+            }
+          } catch (error) {
+            if (!(error instanceof DeltaLinkRejectedError) || storedLink === undefined) throw error;
+            records.length = 0;
+            full = true;
+            for await (const page of round(folderId, undefined)) {
+              records.push(...pageRecords(page, folderId));
+              link = page.deltaLink ?? link;
+            }
           }
         } catch (error) {
-          if (!(error instanceof DeltaLinkRejectedError) || storedLink === undefined) throw error;
-          records.length = 0;
-          full = true;
-          for await (const page of round(undefined)) {
-            records.push(...pageRecords(page, folderId));
-            link = page.deltaLink ?? link;
-          }
+          // One folder that cannot be read does not sink the mailbox: its previous items carry over.
+          failedFolders++;
+          if (storedLink) nextLinks[folderId] = storedLink;
+          yield { kind: 'folderFailed', folderId, reason: (error as Error).message };
+          continue;
         }
-      } catch (error) {
-        // One folder that cannot be read does not sink the mailbox: its previous items carry over.
-        failedFolders++;
-        if (storedLink) nextLinks[folderId] = storedLink;
-        yield { kind: 'folderFailed', folderId, reason: (error as Error).message };
-        continue;
+        if (full) {
+          anyFull = true;
+          yield { kind: 'resync', folderId };
+        }
+        for (const record of records) {
+          if (record.kind === 'upsert' && !record.known) {
+            changedItems++;
+            toExport.push({ id: record.item.id, folderId, changeKey: record.item.changeKey, size: record.item.size });
+          } else if (record.kind === 'remove') removedItems++;
+          yield record;
+        }
+        if (link) nextLinks[folderId] = link;
       }
-      if (full) {
-        anyFull = true;
-        yield { kind: 'resync', folderId };
-      }
-      for (const record of records) yield record;
-      if (link) nextLinks[folderId] = link;
+    } finally {
+      // Planning stopped early (a failed write): rounds read ahead are ended, not left waiting.
+      await Promise.all([...rounds.values()].map((pending) => pending.close()));
     }
   }
 
-  function pageRecords(page: { changed: Parameters<typeof itemMetaOf>[0][]; removed: Array<{ id: string }> }, folderId: string): ChangeRecord[] {
+  /** A page's records, compared with the last snapshot: an item whose changeKey is stored needs no export. */
+  function pageRecords(page: DeltaPage<ListedItem>, folderId: string): ChangeRecord[] {
     const out: ChangeRecord[] = [];
     for (const listed of page.changed) {
       const meta = itemMetaOf(listed, folderId);
       const stored = previousItems.get(meta.id);
-      if (stored && stored.changeKey === meta.changeKey) {
-        out.push({ kind: 'upsert', item: meta, known: { blob: stored.blob, sha256: stored.sha256, length: stored.length } });
-        continue;
-      }
-      changedItems++;
-      toExport.push({ id: meta.id, folderId, changeKey: meta.changeKey, size: meta.size });
-      out.push({ kind: 'upsert', item: meta });
+      out.push(stored && stored.changeKey === meta.changeKey ? { kind: 'upsert', item: meta, known: { blob: stored.blob, sha256: stored.sha256, length: stored.length } } : { kind: 'upsert', item: meta });
     }
-    for (const removed of page.removed) {
-      removedItems++;
-      out.push({ kind: 'remove', id: removed.id, folderId });
-    }
+    for (const removed of page.removed) out.push({ kind: 'remove', id: removed.id, folderId });
     return out;
   }
 
