@@ -5,10 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, appEnv, sharedAzurite, startSimulatorProcess, stopAzurite, threadCpu, type SimulatorProcess } from './harness.js';
 import { backup, restore, withApp } from './app.js';
+import { startCpuSampler, type CpuSampler } from './cpuSampler.js';
 import { naiveExport } from './naiveExport.js';
 import { keyOf } from '../../shared/vault/layout.js';
 import { createBlobRequests } from '../../shared/vault/blobRequests.js';
@@ -43,43 +44,6 @@ async function exportSpan(sim: SimulatorProcess, upns: string[]): Promise<{ item
   const end = Math.max(...selected.map((c) => c.lastExportDoneAt));
   return { items: selected.reduce((s, c) => s + c.exportedItems, 0), seconds: (end - start) / 1000, calls: selected.reduce((s, c) => s + c.exportCalls, 0), maxInFlight: Math.max(...selected.map((c) => c.maxInFlight)) };
 }
-
-/**
- * Samples the machine's, Azurite's and our own CPU every 200 ms, so busy shares can be read over the export span
- * alone (planning, which waits on Graph latency, would dilute them).
- */
-async function cpuSampler(): Promise<{ stop: () => void; over: (from: number, to: number) => { machine: number; azurite: number; oursMs: number; seconds: number } }> {
-  const { pid } = await sharedAzurite();
-  const samples: Array<{ t: number; busy: number; total: number; azurite: number; ours: number }> = [];
-  const take = () => {
-    const times = cpus().reduce((acc, c) => ({ busy: acc.busy + c.times.user + c.times.nice + c.times.sys + c.times.irq, total: acc.total + c.times.user + c.times.nice + c.times.sys + c.times.irq + c.times.idle }), { busy: 0, total: 0 });
-    let azurite = 0;
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      azurite = (Number(fields[11]) + Number(fields[12])) * 10; // ticks of 1/100 s → ms
-    } catch {
-      /* not Linux */
-    }
-    const own = process.cpuUsage();
-    samples.push({ t: Date.now(), ...times, azurite, ours: (own.user + own.system) / 1000 });
-  };
-  take();
-  const timer = setInterval(take, 200);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      take();
-    },
-    over: (from, to) => {
-      const inside = samples.filter((x) => x.t >= from - 200 && x.t <= to + 200);
-      const a = inside[0];
-      const b = inside[inside.length - 1];
-      if (!a || !b || b.t === a.t) return { machine: 0, azurite: 0, oursMs: 0, seconds: 0 };
-      return { machine: (b.busy - a.busy) / Math.max(1, b.total - a.total), azurite: (b.azurite - a.azurite) / (b.t - a.t), oursMs: b.ours - a.ours, seconds: (b.t - a.t) / 1000 };
-    },
-  };
-}
-
 
 /**
  * Azurite (the local stand-in for Blob Storage) shares this machine's cores; its capacity for small writes
@@ -157,7 +121,7 @@ async function exportThroughput(): Promise<void> {
     const sim = await startSimulatorProcess({ mailboxes: [...firstMailboxes.map((first) => ({ upn: first, items: firstItems, sizes })), { upn, items: items!, sizes }] });
     try {
       const env = await appEnv(sim, [...firstMailboxes, upn], { MAILBOX_VAULT_EXPORT_CONCURRENCY: '4' });
-      let sampler: Awaited<ReturnType<typeof cpuSampler>> | undefined;
+      let sampler: CpuSampler | undefined;
       let hostStats: unknown;
       // CPU of each run itself (from the request to the report): starting the app is not a per-item cost.
       let cpu = { user: 0, system: 0 };
@@ -166,14 +130,14 @@ async function exportThroughput(): Promise<void> {
       const run = await withApp(env, async (app) => {
         firstCpuMsPerItem = await backUpFirstMailboxes(app, firstMailboxes);
         await sim.control('PUT', '/latency', { ms: latencyMs });
-        sampler = await cpuSampler();
+        sampler = await startCpuSampler((await sharedAzurite()).pid);
         const cpuBefore = process.cpuUsage();
         const threadsBefore = threadCpu();
         const result = await backup(app, { mailboxes: [upn] });
         cpu = process.cpuUsage(cpuBefore);
         const threadsAfter = threadCpu();
         threads = { mainMs: threadsAfter.mainMs - threadsBefore.mainMs, otherMs: threadsAfter.otherMs - threadsBefore.otherMs };
-        sampler.stop();
+        await sampler.stop();
         hostStats = app.host.stats;
         return result;
       });
@@ -245,11 +209,11 @@ async function scaling(): Promise<void> {
       let single = 0;
       for (const count of counts) {
         const upns = upnsOf.get(count)!;
-        const sampler = await cpuSampler();
+        const sampler = await startCpuSampler((await sharedAzurite()).pid);
         const cpuBefore = process.cpuUsage();
         const run = await backup(app, { mailboxes: upns });
         const cpu = process.cpuUsage(cpuBefore);
-        sampler.stop();
+        await sampler.stop();
         const span = await exportSpan(sim, upns);
         const counters = await sim.counters();
         const mine = upns.map((upn) => counters[sim.mailboxIds[upn]!]!);
