@@ -1,5 +1,5 @@
 /**
- * CPU samples of the machine, of Azurite and of the measured process, every 200 ms, taken by a process of its
+ * CPU samples of the machine, of Azurite and of the measured process, every 100 ms, taken by a process of its
  * own. A timer in the measured process would be charged to it: on this machine each wake of an idle process
  * costs about 0.3 ms, and a 200 ms sampler in-process added about 4 ms of CPU a second to "ours", which over
  * a latency-bound export is a tenth of a millisecond per item. The child keeps its samples until asked for
@@ -34,7 +34,7 @@ export interface CpuSampler {
   over(from: number, to: number): CpuSpan;
 }
 
-const INTERVAL_MS = 200;
+const INTERVAL_MS = 100;
 
 /** The sampling process's program: samples to memory, all of them to stdout when stdin ends. */
 const SAMPLER_SOURCE = `
@@ -93,7 +93,10 @@ export async function startCpuSampler(azuritePid: number | undefined): Promise<C
       samples = JSON.parse(output) as CpuSample[];
     },
     over(from, to) {
-      const inside = samples.filter((x) => x.t >= from - INTERVAL_MS && x.t <= to + INTERVAL_MS);
+      // The samples just inside the span when it holds two or more (a short span read with the samples around
+      // it would be diluted by up to two intervals of whatever came before and after); else those around it.
+      const within = samples.filter((x) => x.t >= from && x.t <= to);
+      const inside = within.length >= 2 ? within : samples.filter((x) => x.t >= from - INTERVAL_MS && x.t <= to + INTERVAL_MS);
       const a = inside[0];
       const b = inside[inside.length - 1];
       if (!a || !b || b.t === a.t) return { machine: 0, azurite: 0, oursMs: 0, seconds: 0 };
