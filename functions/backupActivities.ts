@@ -16,7 +16,10 @@ interface RunMailboxes {
 }
 
 /** Scope → mailbox ids, kept in the run's folder; only the count goes back through Durable. */
-export async function resolveMailboxesActivity(input: { runId: string; mailboxes: string[] | null }, context: InvocationContext): Promise<{ count: number }> {
+export async function resolveMailboxesActivity(
+  input: { runId: string; mailboxes: string[] | null },
+  context: InvocationContext,
+): Promise<{ count: number }> {
   const { config, graph, vault } = await getServices();
   const resolved = await resolveMailboxes(graph, config.backup.scope, input.mailboxes ?? undefined);
   await vault.writeJson(layout.runMailboxes(input.runId), resolved satisfies RunMailboxes);
@@ -24,15 +27,28 @@ export async function resolveMailboxesActivity(input: { runId: string; mailboxes
   return { count: resolved.mailboxes.length };
 }
 
-export async function getMailboxWaveActivity(input: { runId: string; offset: number; count: number }): Promise<MailboxTarget[]> {
+export async function getMailboxWaveActivity(input: {
+  runId: string;
+  offset: number;
+  count: number;
+}): Promise<MailboxTarget[]> {
   const { vault } = await getServices();
   const run = await vault.readJson<RunMailboxes>(layout.runMailboxes(input.runId));
   return (run?.mailboxes ?? []).slice(input.offset, input.offset + input.count);
 }
 
-export async function planMailboxActivity(input: { runId: string; mailboxId: string; upn: string }): Promise<PlanSummary> {
+export async function planMailboxActivity(input: {
+  runId: string;
+  mailboxId: string;
+  upn: string;
+}): Promise<PlanSummary> {
   const { config, graph, vault } = await getServices();
-  return planMailbox(graph, vault, { maxItemsPerBatch: 20, batchReportedBytes: config.backup.batchReportedBytes }, input);
+  return planMailbox(
+    graph,
+    vault,
+    { maxItemsPerBatch: 20, batchReportedBytes: config.backup.batchReportedBytes },
+    input,
+  );
 }
 
 export async function exportBatchActivity(input: ExportBatchInput, context: InvocationContext): Promise<BatchSummary> {
@@ -40,23 +56,50 @@ export async function exportBatchActivity(input: ExportBatchInput, context: Invo
   return exportBatch(graph, vault, input, { info: (m) => context.log(m), warn: (m) => context.warn(m) });
 }
 
-export async function commitSnapshotActivity(input: Parameters<typeof commitSnapshot>[1]): Promise<BackupMailboxOutput> {
+export async function commitSnapshotActivity(
+  input: Parameters<typeof commitSnapshot>[1],
+): Promise<BackupMailboxOutput> {
   const { vault } = await getServices();
   const result: MailboxRunResult = await commitSnapshot(vault, input);
   return { upn: result.upn, status: result.status, exported: result.items.exported, failed: result.items.failed };
 }
 
-export async function recordMailboxFailureActivity(input: { runId: string; mailboxId: string; upn: string; startedAt: string; reason: string }): Promise<null> {
+export async function recordMailboxFailureActivity(input: {
+  runId: string;
+  mailboxId: string;
+  upn: string;
+  startedAt: string;
+  reason: string;
+}): Promise<null> {
   const { vault } = await getServices();
-  await recordMailboxFailure(vault, input.runId, { mailboxId: input.mailboxId, upn: input.upn }, input.startedAt, input.reason);
+  await recordMailboxFailure(
+    vault,
+    input.runId,
+    { mailboxId: input.mailboxId, upn: input.upn },
+    input.startedAt,
+    input.reason,
+  );
   return null;
 }
 
-export async function writeRunReportActivity(input: { runId: string; trigger: 'timer' | 'http'; startedAt: string }): Promise<BackupRunOutput> {
+export async function writeRunReportActivity(input: {
+  runId: string;
+  trigger: 'timer' | 'http';
+  startedAt: string;
+}): Promise<BackupRunOutput> {
   const { vault } = await getServices();
   const run = await vault.readJson<RunMailboxes>(layout.runMailboxes(input.runId));
-  const report = await writeRunReport(vault, { ...input, mailboxes: run?.mailboxes ?? [], warnings: run?.warnings ?? [] });
-  return { runId: input.runId, status: report.status, reportBlob: layout.runReport(input.runId), totals: report.totals };
+  const report = await writeRunReport(vault, {
+    ...input,
+    mailboxes: run?.mailboxes ?? [],
+    warnings: run?.warnings ?? [],
+  });
+  return {
+    runId: input.runId,
+    status: report.status,
+    reportBlob: layout.runReport(input.runId),
+    totals: report.totals,
+  };
 }
 
 df.app.activity('resolveMailboxes', { handler: resolveMailboxesActivity });

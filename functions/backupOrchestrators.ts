@@ -73,17 +73,31 @@ export const backupTenant: OrchestrationHandler = function* (context: Orchestrat
   const { runId, settings } = input;
   let resolved = input.resolved;
   if (!resolved) {
-    resolved = (yield context.df.callActivityWithRetry('resolveMailboxes', activityRetry, { runId, mailboxes: input.mailboxes ?? null })) as { count: number };
+    resolved = (yield context.df.callActivityWithRetry('resolveMailboxes', activityRetry, {
+      runId,
+      mailboxes: input.mailboxes ?? null,
+    })) as { count: number };
   }
   const snapshotId = snapshotIdFor(input.startedAt, runId);
   let waves = 0;
   for (let offset = input.nextOffset ?? 0; offset < resolved.count; offset += settings.waveSize) {
     context.df.setCustomStatus({ phase: 'backing up', mailboxesDone: offset, mailboxes: resolved.count });
-    const wave = (yield context.df.callActivity('getMailboxWave', { runId, offset, count: settings.waveSize })) as MailboxTarget[];
+    const wave = (yield context.df.callActivity('getMailboxWave', {
+      runId,
+      offset,
+      count: settings.waveSize,
+    })) as MailboxTarget[];
     const tasks = wave.map((target) =>
       context.df.callSubOrchestrator(
         'backupMailbox',
-        { runId, mailboxId: target.mailboxId, upn: target.upn, snapshotId, startedAt: input.startedAt, settings } satisfies BackupMailboxInput,
+        {
+          runId,
+          mailboxId: target.mailboxId,
+          upn: target.upn,
+          snapshotId,
+          startedAt: input.startedAt,
+          settings,
+        } satisfies BackupMailboxInput,
         `${runId}-${keyOf(target.mailboxId)}`,
       ),
     );
@@ -96,8 +110,17 @@ export const backupTenant: OrchestrationHandler = function* (context: Orchestrat
     }
   }
   context.df.setCustomStatus({ phase: 'writing report', mailboxesDone: resolved.count, mailboxes: resolved.count });
-  const report = (yield context.df.callActivityWithRetry('writeRunReport', activityRetry, { runId, trigger: input.trigger, startedAt: input.startedAt })) as BackupRunOutput;
-  context.df.setCustomStatus({ phase: 'done', mailboxesDone: resolved.count, mailboxes: resolved.count, status: report.status });
+  const report = (yield context.df.callActivityWithRetry('writeRunReport', activityRetry, {
+    runId,
+    trigger: input.trigger,
+    startedAt: input.startedAt,
+  })) as BackupRunOutput;
+  context.df.setCustomStatus({
+    phase: 'done',
+    mailboxesDone: resolved.count,
+    mailboxes: resolved.count,
+    status: report.status,
+  });
   return report;
 };
 
@@ -111,7 +134,12 @@ export const backupMailbox: OrchestrationHandler = function* (context: Orchestra
   const { runId, mailboxId, upn, settings } = input;
   try {
     let plan = input.plan;
-    if (!plan) plan = (yield context.df.callActivityWithRetry('planMailbox', activityRetry, { runId, mailboxId, upn })) as PlanSummary;
+    if (!plan)
+      plan = (yield context.df.callActivityWithRetry('planMailbox', activityRetry, {
+        runId,
+        mailboxId,
+        upn,
+      })) as PlanSummary;
     const failedBatches = [...(input.failedBatches ?? [])];
     let next = input.nextBatch ?? 0;
     let windows = 0;
@@ -120,13 +148,27 @@ export const backupMailbox: OrchestrationHandler = function* (context: Orchestra
       // A window: at most `exportConcurrency` activities, so at most that many exportItems calls in flight for
       // the mailbox; each takes a few consecutive batches so its writes overlap its next call. What remains is
       // spread evenly, so the last window does not leave slots idle behind one long activity.
-      const perActivity = Math.min(MAX_BATCHES_PER_ACTIVITY, Math.ceil((plan.batchCount - next) / settings.exportConcurrency));
+      const perActivity = Math.min(
+        MAX_BATCHES_PER_ACTIVITY,
+        Math.ceil((plan.batchCount - next) / settings.exportConcurrency),
+      );
       const starts: number[] = [];
-      for (let start = next, i = 0; i < settings.exportConcurrency && start < plan.batchCount; i++, start += perActivity) starts.push(start);
+      for (
+        let start = next, i = 0;
+        i < settings.exportConcurrency && start < plan.batchCount;
+        i++, start += perActivity
+      )
+        starts.push(start);
       const countFrom = (start: number) => Math.min(perActivity, plan!.batchCount - start);
       const size = Math.min(plan.batchCount, next + settings.exportConcurrency * perActivity) - next;
       const tasks: Task[] = starts.map((start) =>
-        context.df.callActivityWithRetry('exportBatch', activityRetry, { runId, mailboxId, batch: start, count: countFrom(start), planVersion: plan!.planVersion }),
+        context.df.callActivityWithRetry('exportBatch', activityRetry, {
+          runId,
+          mailboxId,
+          batch: start,
+          count: countFrom(start),
+          planVersion: plan!.planVersion,
+        }),
       );
       for (const failure of yield* settleWindow(context, tasks)) {
         const start = starts[failure.index]!;
@@ -154,7 +196,13 @@ export const backupMailbox: OrchestrationHandler = function* (context: Orchestra
     return result;
   } catch (error) {
     const reason = (error as Error).message.split('\n')[0]!.slice(0, 500);
-    yield context.df.callActivityWithRetry('recordMailboxFailure', activityRetry, { runId, mailboxId, upn, startedAt: input.startedAt, reason });
+    yield context.df.callActivityWithRetry('recordMailboxFailure', activityRetry, {
+      runId,
+      mailboxId,
+      upn,
+      startedAt: input.startedAt,
+      reason,
+    });
     return { upn, status: 'Failed', exported: 0, failed: 0 } satisfies BackupMailboxOutput;
   }
 };

@@ -15,25 +15,42 @@ const RUN_ID = /^backup-\d{8}T\d{6}Z(-[0-9a-f]{8})?$/;
 
 const StartBackupBody = z
   .object({
-    mailboxes: z.array(z.string().regex(UPN, 'must be a user principal name such as adele@contoso.com')).min(1).max(1000).optional(),
+    mailboxes: z
+      .array(z.string().regex(UPN, 'must be a user principal name such as adele@contoso.com'))
+      .min(1)
+      .max(1000)
+      .optional(),
   })
   .strict();
 
-
 function runSettings(): BackupRunSettings {
   const { backup } = loadConfig();
-  return { waveSize: backup.waveSize, exportConcurrency: backup.exportConcurrency, windowsPerEpisode: backup.windowsPerEpisode };
+  return {
+    waveSize: backup.waveSize,
+    exportConcurrency: backup.exportConcurrency,
+    windowsPerEpisode: backup.windowsPerEpisode,
+  };
 }
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
 
 /** `POST /api/backups`: back up now, all mailboxes in scope or the ones named. 202 with the status URL. */
-export async function startBackup(request: HttpRequest, client: df.DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
+export async function startBackup(
+  request: HttpRequest,
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const body = await readJsonBody(request, StartBackupBody, { optional: true });
   if ('response' in body) return body.response;
   const startedAt = new Date();
   const runId = `backup-${compactTime(startedAt)}-${randomBytes(4).toString('hex')}`;
-  const input: BackupTenantInput = { runId, trigger: 'http', startedAt: startedAt.toISOString(), settings: runSettings(), ...(body.value.mailboxes ? { mailboxes: body.value.mailboxes } : {}) };
+  const input: BackupTenantInput = {
+    runId,
+    trigger: 'http',
+    startedAt: startedAt.toISOString(),
+    settings: runSettings(),
+    ...(body.value.mailboxes ? { mailboxes: body.value.mailboxes } : {}),
+  };
   await client.startNew('backupTenant', { instanceId: runId, input });
   context.log(`Started backup ${runId}`);
   const statusUrl = `${originOf(request)}/api/backups/${runId}`;
@@ -43,7 +60,10 @@ export async function startBackup(request: HttpRequest, client: df.DurableClient
 /** `GET /api/backups/{id}`: status, progress and, when done, the run report. */
 export async function getBackup(request: HttpRequest, client: df.DurableClient): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
-  if (!RUN_ID.test(id)) return problem(400, 'The backup id is not valid', [`id: expected a backup run id such as backup-20261123T020000Z, got '${id.slice(0, 80)}'`]);
+  if (!RUN_ID.test(id))
+    return problem(400, 'The backup id is not valid', [
+      `id: expected a backup run id such as backup-20261123T020000Z, got '${id.slice(0, 80)}'`,
+    ]);
   let status: df.DurableOrchestrationStatus | undefined;
   try {
     status = await client.getStatus(id);
@@ -77,7 +97,10 @@ export async function getBackup(request: HttpRequest, client: df.DurableClient):
 
 /** The scheduled occurrence a timer fire belongs to: the latest schedule time not after now. */
 export function scheduledOccurrence(schedule: string, now: Date): Date {
-  const [previous] = new Cron(schedule, { paused: true, timezone: 'UTC' }).previousRuns(1, new Date(now.getTime() + 1000));
+  const [previous] = new Cron(schedule, { paused: true, timezone: 'UTC' }).previousRuns(
+    1,
+    new Date(now.getTime() + 1000),
+  );
   return previous ?? now;
 }
 
@@ -85,7 +108,11 @@ export function scheduledOccurrence(schedule: string, now: Date): Date {
  * The nightly backup. The instance id comes from the scheduled time, so a second fire for the same occurrence
  * (a host restart, two instances) finds the run already there and starts nothing.
  */
-export async function scheduledBackup(_timer: Timer, client: df.DurableClient, context: InvocationContext): Promise<void> {
+export async function scheduledBackup(
+  _timer: Timer,
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<void> {
   const config = loadConfig();
   const occurrence = scheduledOccurrence(config.backup.schedule, new Date());
   const runId = `backup-${compactTime(occurrence)}`;
@@ -96,10 +123,17 @@ export async function scheduledBackup(_timer: Timer, client: df.DurableClient, c
     existing = undefined;
   }
   if (existing?.runtimeStatus && !['Failed', 'Terminated'].includes(existing.runtimeStatus)) {
-    context.log(`Backup ${runId} already ${TERMINAL.has(existing.runtimeStatus) ? 'ran' : 'running'} (${existing.runtimeStatus}); not starting it again`);
+    context.log(
+      `Backup ${runId} already ${TERMINAL.has(existing.runtimeStatus) ? 'ran' : 'running'} (${existing.runtimeStatus}); not starting it again`,
+    );
     return;
   }
-  const input: BackupTenantInput = { runId, trigger: 'timer', startedAt: occurrence.toISOString(), settings: runSettings() };
+  const input: BackupTenantInput = {
+    runId,
+    trigger: 'timer',
+    startedAt: occurrence.toISOString(),
+    settings: runSettings(),
+  };
   await client.startNew('backupTenant', { instanceId: runId, input });
   context.log(`Started scheduled backup ${runId}`);
 }

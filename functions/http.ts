@@ -12,11 +12,17 @@ export function problem(status: number, title: string, errors: string[] = []): H
  * Reads and validates a JSON body. Returns the value, or a 4xx response naming every problem (malformed
  * JSON, too large, unknown fields, wrong types) so that nothing is started on bad input.
  */
-export async function readJsonBody<T>(request: HttpRequest, schema: z.ZodType<T>, options: { optional?: boolean } = {}): Promise<{ value: T } | { response: HttpResponseInit }> {
+export async function readJsonBody<T>(
+  request: HttpRequest,
+  schema: z.ZodType<T>,
+  options: { optional?: boolean } = {},
+): Promise<{ value: T } | { response: HttpResponseInit }> {
   const declared = Number(request.headers.get('content-length') ?? 0);
-  if (declared > MAX_BODY_BYTES) return { response: problem(413, `The request body is larger than ${MAX_BODY_BYTES} bytes`) };
+  if (declared > MAX_BODY_BYTES)
+    return { response: problem(413, `The request body is larger than ${MAX_BODY_BYTES} bytes`) };
   const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) return { response: problem(413, `The request body is larger than ${MAX_BODY_BYTES} bytes`) };
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES)
+    return { response: problem(413, `The request body is larger than ${MAX_BODY_BYTES} bytes`) };
   let json: unknown;
   if (text.trim() === '') {
     if (!options.optional) return { response: problem(400, 'A JSON body is required') };
@@ -32,7 +38,8 @@ export async function readJsonBody<T>(request: HttpRequest, schema: z.ZodType<T>
   if (!parsed.success) {
     const errors = parsed.error.issues.map((issue) => {
       const field = issue.path.length ? issue.path.join('.') : '(body)';
-      if (issue.code === 'unrecognized_keys') return `${field}: unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+      if (issue.code === 'unrecognized_keys')
+        return `${field}: unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
       return `${field}: ${issue.message}`;
     });
     return { response: problem(400, 'The request is not valid', errors) };
@@ -45,7 +52,10 @@ export async function readJsonBody<T>(request: HttpRequest, schema: z.ZodType<T>
  * its report in the vault still answers for it.
  */
 export function finishedFromReport(id: string, report: { status: string }, reportBlob: string): HttpResponseInit {
-  return { status: 200, jsonBody: { id, runtimeStatus: 'Completed', status: report.status, progress: null, reportBlob, report } };
+  return {
+    status: 200,
+    jsonBody: { id, runtimeStatus: 'Completed', status: report.status, progress: null, reportBlob, report },
+  };
 }
 
 /** The public origin of a request, for the status URLs we hand back. */

@@ -21,12 +21,22 @@ export async function planRestoreActivity(input: { restoreId: string }): Promise
   return summary;
 }
 
-export async function importBatchActivity(input: ImportBatchInput, context: InvocationContext): Promise<ImportBatchSummary> {
+export async function importBatchActivity(
+  input: ImportBatchInput,
+  context: InvocationContext,
+): Promise<ImportBatchSummary> {
   const { graph, vault, importSessions } = await getServices();
-  return importBatch(graph, vault, importSessions, input, { info: (m) => context.log(m), warn: (m) => context.warn(m) });
+  return importBatch(graph, vault, importSessions, input, {
+    info: (m) => context.log(m),
+    warn: (m) => context.warn(m),
+  });
 }
 
-export async function finishRestoreActivity(input: { restoreId: string; plan?: RestorePlanSummary; error?: string }): Promise<RestoreOutput> {
+export async function finishRestoreActivity(input: {
+  restoreId: string;
+  plan?: RestorePlanSummary;
+  error?: string;
+}): Promise<RestoreOutput> {
   const { vault } = await getServices();
   const report = await finishRestore(vault, input);
   return { restoreId: report.restoreId, status: report.status, counts: report.counts };

@@ -33,14 +33,24 @@ export const restoreMailbox: OrchestrationHandler = function* (context: Orchestr
   try {
     if (!plan) {
       context.df.setCustomStatus({ phase: 'planning' });
-      plan = (yield context.df.callActivityWithRetry('planRestore', activityRetry, { restoreId })) as RestorePlanSummary;
+      plan = (yield context.df.callActivityWithRetry('planRestore', activityRetry, {
+        restoreId,
+      })) as RestorePlanSummary;
     }
     let next = input.nextBatch ?? 0;
     let windows = 0;
     while (next < plan.batchCount) {
-      context.df.setCustomStatus({ phase: 'importing', batchesDone: next, batchCount: plan.batchCount, toImport: plan.toImport, skippedAlreadyPresent: plan.skippedPresent });
+      context.df.setCustomStatus({
+        phase: 'importing',
+        batchesDone: next,
+        batchCount: plan.batchCount,
+        toImport: plan.toImport,
+        skippedAlreadyPresent: plan.skippedPresent,
+      });
       const size = Math.min(input.importConcurrency, plan.batchCount - next);
-      const tasks: Task[] = Array.from({ length: size }, (_, i) => context.df.callActivityWithRetry('importBatch', activityRetry, { restoreId, targetMailboxId, batch: next + i }));
+      const tasks: Task[] = Array.from({ length: size }, (_, i) =>
+        context.df.callActivityWithRetry('importBatch', activityRetry, { restoreId, targetMailboxId, batch: next + i }),
+      );
       // A batch that failed outright is reported item by item by finishRestore.
       yield* settleWindow(context, tasks);
       next += size;
@@ -51,12 +61,19 @@ export const restoreMailbox: OrchestrationHandler = function* (context: Orchestr
       }
     }
     context.df.setCustomStatus({ phase: 'reporting', batchesDone: plan.batchCount, batchCount: plan.batchCount });
-    const report = (yield context.df.callActivityWithRetry('finishRestore', activityRetry, { restoreId, plan })) as RestoreOutput;
+    const report = (yield context.df.callActivityWithRetry('finishRestore', activityRetry, {
+      restoreId,
+      plan,
+    })) as RestoreOutput;
     context.df.setCustomStatus({ phase: 'done', status: report.status });
     return report;
   } catch (error) {
     const reason = (error as Error).message.split('\n')[0]!.slice(0, 500);
-    const report = (yield context.df.callActivityWithRetry('finishRestore', activityRetry, { restoreId, ...(plan ? { plan } : {}), error: reason })) as RestoreOutput;
+    const report = (yield context.df.callActivityWithRetry('finishRestore', activityRetry, {
+      restoreId,
+      ...(plan ? { plan } : {}),
+      error: reason,
+    })) as RestoreOutput;
     context.df.setCustomStatus({ phase: 'done', status: report.status });
     return report;
   }

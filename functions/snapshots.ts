@@ -12,7 +12,12 @@ const UPN = /^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/;
 async function mailboxParam(request: HttpRequest): Promise<{ mailboxId: string } | { response: HttpResponseInit }> {
   const value = request.query.get('mailbox') ?? '';
   if (MAILBOX_ID.test(value)) return { mailboxId: value };
-  if (!UPN.test(value)) return { response: problem(400, 'The request is not valid', [`mailbox: a user principal name or mailbox id is required, got '${value.slice(0, 80)}'`]) };
+  if (!UPN.test(value))
+    return {
+      response: problem(400, 'The request is not valid', [
+        `mailbox: a user principal name or mailbox id is required, got '${value.slice(0, 80)}'`,
+      ]),
+    };
   const { graph } = await getServices();
   try {
     return { mailboxId: (await graph.getMailboxIds(value)).primaryMailboxId };
@@ -32,7 +37,17 @@ export async function listSnapshotsHandler(request: HttpRequest): Promise<HttpRe
     status: 200,
     jsonBody: {
       mailboxId: mailbox.mailboxId,
-      snapshots: snapshots.map((s) => ({ id: s.snapshotId, takenAt: s.takenAt, committedAt: s.committedAt, status: s.status, items: s.itemCount, folders: s.folderCount, bytes: s.totalBytes, failedItems: s.failedItemCount, runId: s.runId })),
+      snapshots: snapshots.map((s) => ({
+        id: s.snapshotId,
+        takenAt: s.takenAt,
+        committedAt: s.committedAt,
+        status: s.status,
+        items: s.itemCount,
+        folders: s.folderCount,
+        bytes: s.totalBytes,
+        failedItems: s.failedItemCount,
+        runId: s.runId,
+      })),
     },
   };
 }
@@ -52,7 +67,11 @@ export async function browseSnapshot(request: HttpRequest): Promise<HttpResponse
   if (!Number.isInteger(skip) || skip < 0) errors.push('skip: must be a whole number from 0');
   if (errors.length) return problem(400, 'The request is not valid', errors);
   const { vault } = await getServices();
-  const snapshot = await findSnapshot(vault, mailbox.mailboxId, id === 'latest' ? { latest: true } : { snapshotId: id });
+  const snapshot = await findSnapshot(
+    vault,
+    mailbox.mailboxId,
+    id === 'latest' ? { latest: true } : { snapshotId: id },
+  );
   if (!snapshot) return problem(404, `No snapshot '${id}' for this mailbox`);
   const path = parseFolderPath(request.query.get('folder') ?? '').map((n) => n.toLowerCase());
   const folders = new Map<string, ManifestFolder>();
@@ -63,7 +82,8 @@ export async function browseSnapshot(request: HttpRequest): Promise<HttpResponse
   for await (const entry of readManifest(vault, snapshot)) {
     if (entry.kind === 'folder') {
       folders.set(entry.id, entry);
-      if (entry.path.length === path.length && entry.path.every((n, i) => n.toLowerCase() === path[i])) current ??= entry;
+      if (entry.path.length === path.length && entry.path.every((n, i) => n.toLowerCase() === path[i]))
+        current ??= entry;
       continue;
     }
     itemCounts.set(entry.folderId, (itemCounts.get(entry.folderId) ?? 0) + 1);
@@ -72,8 +92,11 @@ export async function browseSnapshot(request: HttpRequest): Promise<HttpResponse
       total++;
     }
   }
-  if (!current) return problem(404, `No folder '${request.query.get('folder') ?? ''}' in snapshot ${snapshot.snapshotId}`);
-  const children = [...folders.values()].filter((f) => f.parentId === current!.id).map((f) => ({ id: f.id, name: f.displayName, path: f.path, type: f.type, items: itemCounts.get(f.id) ?? 0 }));
+  if (!current)
+    return problem(404, `No folder '${request.query.get('folder') ?? ''}' in snapshot ${snapshot.snapshotId}`);
+  const children = [...folders.values()]
+    .filter((f) => f.parentId === current!.id)
+    .map((f) => ({ id: f.id, name: f.displayName, path: f.path, type: f.type, items: itemCounts.get(f.id) ?? 0 }));
   const next = skip + top < total ? new URL(request.url) : undefined;
   next?.searchParams.set('skip', String(skip + top));
   return {
@@ -82,12 +105,32 @@ export async function browseSnapshot(request: HttpRequest): Promise<HttpResponse
       snapshot: { id: snapshot.snapshotId, takenAt: snapshot.takenAt, status: snapshot.status },
       folder: { id: current.id, path: current.path, type: current.type, items: total },
       folders: children,
-      items: items.map((i) => ({ id: i.id, type: i.type, subject: i.subject ?? null, sender: i.sender ?? null, receivedDateTime: i.receivedDateTime ?? null, createdDateTime: i.createdDateTime ?? null, size: i.size, storedBytes: i.length, stale: i.stale ?? false })),
+      items: items.map((i) => ({
+        id: i.id,
+        type: i.type,
+        subject: i.subject ?? null,
+        sender: i.sender ?? null,
+        receivedDateTime: i.receivedDateTime ?? null,
+        createdDateTime: i.createdDateTime ?? null,
+        size: i.size,
+        storedBytes: i.length,
+        stale: i.stale ?? false,
+      })),
       ...(next ? { nextLink: `${originOf(request)}${next.pathname}${next.search}` } : {}),
     },
   };
 }
 
 // @azure/functions is CommonJS: Node's ESM loader reaches `app` through the default export.
-functions.app.http('listSnapshots', { route: 'snapshots', methods: ['GET'], authLevel: 'function', handler: listSnapshotsHandler });
-functions.app.http('browseSnapshot', { route: 'snapshots/{id}/items', methods: ['GET'], authLevel: 'function', handler: browseSnapshot });
+functions.app.http('listSnapshots', {
+  route: 'snapshots',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: listSnapshotsHandler,
+});
+functions.app.http('browseSnapshot', {
+  route: 'snapshots/{id}/items',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: browseSnapshot,
+});

@@ -5,7 +5,10 @@ import type { OrchestrationContext, Task } from 'durable-functions';
  * window is still running; each task is then awaited on its own (re-yielding one task alone is safe, unlike
  * putting it into a new Task.any/Task.all: durable-js #574), so the next window never overlaps this one.
  */
-export function* settleWindow(context: OrchestrationContext, tasks: Task[]): Generator<Task, Array<{ index: number; reason: string }>, unknown> {
+export function* settleWindow(
+  context: OrchestrationContext,
+  tasks: Task[],
+): Generator<Task, Array<{ index: number; reason: string }>, unknown> {
   const failures: Array<{ index: number; reason: string }> = [];
   try {
     yield context.df.Task.all(tasks);

@@ -45,12 +45,22 @@ async function main(): Promise<void> {
   if (!process.env.MAILBOX_VAULT_GRAPH_BASE_URL) {
     const tenant = seedTenant(new SimTenant({ seed: 1 }), DEMO_TENANT);
     const port = Number(process.env.SIM_PORT ?? 7400);
-    simulator = await startSimulator({ tenant, port: (await portIsFree(port)) ? port : 0, latencyMs: 20, latencyJitterMs: 30 });
+    simulator = await startSimulator({
+      tenant,
+      port: (await portIsFree(port)) ? port : 0,
+      latencyMs: 20,
+      latencyJitterMs: 30,
+    });
     process.env.MAILBOX_VAULT_GRAPH_BASE_URL = simulator.baseUrl;
     process.env.MAILBOX_VAULT_GRAPH_CREDENTIAL = 'staticToken';
     process.env.MAILBOX_VAULT_GRAPH_STATIC_TOKEN = simulator.demoToken;
-    process.env.MAILBOX_VAULT_SCOPE_USERS ||= [...DEMO_TENANT.mailboxes.map((m) => m.upn), ...(DEMO_TENANT.usersWithoutMailbox ?? [])].join(',');
-    console.log(`No tenant configured: the simulated demo tenant is at ${simulator.baseUrl} (${tenant.mailboxes.size} mailboxes)`);
+    process.env.MAILBOX_VAULT_SCOPE_USERS ||= [
+      ...DEMO_TENANT.mailboxes.map((m) => m.upn),
+      ...(DEMO_TENANT.usersWithoutMailbox ?? []),
+    ].join(',');
+    console.log(
+      `No tenant configured: the simulated demo tenant is at ${simulator.baseUrl} (${tenant.mailboxes.size} mailboxes)`,
+    );
   }
 
   const storage = process.env.MAILBOX_VAULT_STORAGE_CONNECTION_STRING;
@@ -83,7 +93,9 @@ async function main(): Promise<void> {
     },
   });
   console.log(`mailbox-vault is serving on ${app.baseUrl}  (POST /api/backups, GET /api/backups/{id})`);
-  console.log(`Vault container '${config.storage.containerName}'; scope: ${config.backup.scope.users.length} mailbox(es)${config.backup.scope.groupId ? ' + group ' + config.backup.scope.groupId : ''}`);
+  console.log(
+    `Vault container '${config.storage.containerName}'; scope: ${config.backup.scope.users.length} mailbox(es)${config.backup.scope.groupId ? ' + group ' + config.backup.scope.groupId : ''}`,
+  );
 
   const shutdown = async () => {
     console.log('\nStopping…');
@@ -102,7 +114,9 @@ async function main(): Promise<void> {
     const tty = process.stdout.isTTY;
     let last = '';
     const timer = setInterval(() => {
-      const mailboxes = app.host.listInstances().filter((i) => i.name === 'backupMailbox' && i.instanceId.startsWith(`${id}-`));
+      const mailboxes = app.host
+        .listInstances()
+        .filter((i) => i.name === 'backupMailbox' && i.instanceId.startsWith(`${id}-`));
       let done = 0;
       let total = 0;
       for (const m of mailboxes) {
@@ -120,20 +134,34 @@ async function main(): Promise<void> {
     await app.host.waitForCompletion(id);
     clearInterval(timer);
     if (tty) process.stdout.write('\n');
-    const status = (await (await fetch(`${app.baseUrl}/api/backups/${id}`)).json()) as { status: string; report?: RunReport; reportBlob?: string; error?: string };
+    const status = (await (await fetch(`${app.baseUrl}/api/backups/${id}`)).json()) as {
+      status: string;
+      report?: RunReport;
+      reportBlob?: string;
+      error?: string;
+    };
     const report = status.report;
     if (report) {
       console.log(`Backup ${id}: ${report.status}`);
       for (const m of report.mailboxes) {
-        console.log(`  ${m.status.padEnd(19)} ${m.upn.padEnd(32)} ${String(m.items.inSnapshot).padStart(6)} items in snapshot, ${m.items.exported} exported, ${m.items.failed} failed`);
+        console.log(
+          `  ${m.status.padEnd(19)} ${m.upn.padEnd(32)} ${String(m.items.inSnapshot).padStart(6)} items in snapshot, ${m.items.exported} exported, ${m.items.failed} failed`,
+        );
       }
       for (const warning of report.warnings) console.log(`  warning: ${warning}`);
-      console.log(`Report: blob '${status.reportBlob}' in container '${config.storage.containerName}', and ${app.baseUrl}/api/backups/${id}`);
+      console.log(
+        `Report: blob '${status.reportBlob}' in container '${config.storage.containerName}', and ${app.baseUrl}/api/backups/${id}`,
+      );
       if (report.status !== 'Completed') process.exitCode = 1;
     } else console.log(`Backup ${id}: ${status.status} ${status.error ?? ''}`);
   }
-  const next = new Cron(config.backup.schedule || SETTINGS.MAILBOX_VAULT_BACKUP_SCHEDULE.default, { paused: true, timezone: 'UTC' }).nextRun();
-  console.log(`Next scheduled backup: ${next?.toISOString() ?? 'never'} (MAILBOX_VAULT_BACKUP_SCHEDULE). Ctrl+C stops.`);
+  const next = new Cron(config.backup.schedule || SETTINGS.MAILBOX_VAULT_BACKUP_SCHEDULE.default, {
+    paused: true,
+    timezone: 'UTC',
+  }).nextRun();
+  console.log(
+    `Next scheduled backup: ${next?.toISOString() ?? 'never'} (MAILBOX_VAULT_BACKUP_SCHEDULE). Ctrl+C stops.`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -6,39 +6,122 @@ import { z } from 'zod';
  * malformed value fails with a message naming the setting. README's settings table lists the same.
  */
 export const SETTINGS = {
-  MAILBOX_VAULT_GRAPH_BASE_URL: { default: 'https://graph.microsoft.com', description: "Graph's origin (the simulator's URL for local runs)" },
+  MAILBOX_VAULT_GRAPH_BASE_URL: {
+    default: 'https://graph.microsoft.com',
+    description: "Graph's origin (the simulator's URL for local runs)",
+  },
   MAILBOX_VAULT_GRAPH_API_VERSION: { default: 'v1.0', description: "'v1.0' (primary and shared mailboxes) or 'beta'" },
-  MAILBOX_VAULT_GRAPH_CREDENTIAL: { default: 'managedIdentity', description: "'managedIdentity', 'clientSecret' or 'clientCertificate' (both from Key Vault), or 'staticToken' (simulator only)" },
-  MAILBOX_VAULT_TENANT_ID: { default: '', description: 'Entra tenant of the app registration (clientSecret / clientCertificate)' },
-  MAILBOX_VAULT_CLIENT_ID: { default: '', description: 'Application (client) id of the app registration (clientSecret / clientCertificate)' },
+  MAILBOX_VAULT_GRAPH_CREDENTIAL: {
+    default: 'managedIdentity',
+    description:
+      "'managedIdentity', 'clientSecret' or 'clientCertificate' (both from Key Vault), or 'staticToken' (simulator only)",
+  },
+  MAILBOX_VAULT_TENANT_ID: {
+    default: '',
+    description: 'Entra tenant of the app registration (clientSecret / clientCertificate)',
+  },
+  MAILBOX_VAULT_CLIENT_ID: {
+    default: '',
+    description: 'Application (client) id of the app registration (clientSecret / clientCertificate)',
+  },
   MAILBOX_VAULT_KEY_VAULT_URL: { default: '', description: 'Key Vault holding the Graph client secret or certificate' },
-  MAILBOX_VAULT_GRAPH_SECRET_NAME: { default: 'graph-client-credential', description: 'Key Vault secret with the client secret, or the PEM certificate and key' },
-  MAILBOX_VAULT_GRAPH_STATIC_TOKEN: { default: '', description: 'Bearer token for the simulator; refused for graph.microsoft.com' },
-  MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID: { default: '', description: "Client id of the app's user-assigned managed identity (system-assigned when empty)" },
-  MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: { default: '4', description: 'Graph requests in flight per mailbox per instance, 1 to 4' },
+  MAILBOX_VAULT_GRAPH_SECRET_NAME: {
+    default: 'graph-client-credential',
+    description: 'Key Vault secret with the client secret, or the PEM certificate and key',
+  },
+  MAILBOX_VAULT_GRAPH_STATIC_TOKEN: {
+    default: '',
+    description: 'Bearer token for the simulator; refused for graph.microsoft.com',
+  },
+  MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID: {
+    default: '',
+    description: "Client id of the app's user-assigned managed identity (system-assigned when empty)",
+  },
+  MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: {
+    default: '4',
+    description: 'Graph requests in flight per mailbox per instance, 1 to 4',
+  },
   MAILBOX_VAULT_GRAPH_TIMEOUT_MS: { default: '100000', description: 'Time allowed for a Graph response to start' },
-  MAILBOX_VAULT_GRAPH_MAX_RETRIES: { default: '10', description: 'Retries of a Graph call on 429, 5xx and network errors' },
-  MAILBOX_VAULT_GRAPH_LOG: { default: 'warnings', description: "'warnings' logs Graph retries and throttling (never URLs with tokens, headers or bodies); 'quiet' does not" },
-  MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: { default: '1000', description: 'First backoff after a 5xx or network error (doubles each time, with jitter)' },
-  MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: { default: '150', description: "Exchange's upload budget per mailbox (MB per 5 minutes); restores pace their uploads to 95% of it, 0 turns pacing off" },
-  MAILBOX_VAULT_STORAGE_ACCOUNT_URL: { default: '', description: "Vault storage account blob endpoint, reached with the managed identity" },
-  MAILBOX_VAULT_STORAGE_CONNECTION_STRING: { default: '', description: 'Connection string for Azurite (local runs only; Azure uses the URL)' },
+  MAILBOX_VAULT_GRAPH_MAX_RETRIES: {
+    default: '10',
+    description: 'Retries of a Graph call on 429, 5xx and network errors',
+  },
+  MAILBOX_VAULT_GRAPH_LOG: {
+    default: 'warnings',
+    description:
+      "'warnings' logs Graph retries and throttling (never URLs with tokens, headers or bodies); 'quiet' does not",
+  },
+  MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: {
+    default: '1000',
+    description: 'First backoff after a 5xx or network error (doubles each time, with jitter)',
+  },
+  MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: {
+    default: '150',
+    description:
+      "Exchange's upload budget per mailbox (MB per 5 minutes); restores pace their uploads to 95% of it, 0 turns pacing off",
+  },
+  MAILBOX_VAULT_STORAGE_ACCOUNT_URL: {
+    default: '',
+    description: 'Vault storage account blob endpoint, reached with the managed identity',
+  },
+  MAILBOX_VAULT_STORAGE_CONNECTION_STRING: {
+    default: '',
+    description: 'Connection string for Azurite (local runs only; Azure uses the URL)',
+  },
   MAILBOX_VAULT_CONTAINER: { default: 'mailbox-vault', description: 'Blob container holding the vault' },
   MAILBOX_VAULT_TASK_HUB: { default: 'mailboxvault', description: 'Durable Functions task hub name (host.json)' },
-  MAILBOX_VAULT_BACKUP_SCHEDULE: { default: '0 0 2 * * *', description: 'NCRONTAB (six fields, UTC) of the scheduled backup; default 02:00 nightly' },
-  MAILBOX_VAULT_SCOPE_USERS: { default: '', description: 'Mailboxes in scope: UPNs separated by commas or semicolons (primary or shared)' },
-  MAILBOX_VAULT_SCOPE_GROUP_ID: { default: '', description: 'Object id of an Entra group whose members are in scope (with or instead of the list)' },
-  MAILBOX_VAULT_MAILBOX_WAVE_SIZE: { default: '10', description: 'Mailboxes backed up in parallel (each has its own Graph budget)' },
+  MAILBOX_VAULT_BACKUP_SCHEDULE: {
+    default: '0 0 2 * * *',
+    description: 'NCRONTAB (six fields, UTC) of the scheduled backup; default 02:00 nightly',
+  },
+  MAILBOX_VAULT_SCOPE_USERS: {
+    default: '',
+    description: 'Mailboxes in scope: UPNs separated by commas or semicolons (primary or shared)',
+  },
+  MAILBOX_VAULT_SCOPE_GROUP_ID: {
+    default: '',
+    description: 'Object id of an Entra group whose members are in scope (with or instead of the list)',
+  },
+  MAILBOX_VAULT_MAILBOX_WAVE_SIZE: {
+    default: '10',
+    description: 'Mailboxes backed up in parallel (each has its own Graph budget)',
+  },
   MAILBOX_VAULT_EXPORT_CONCURRENCY: { default: '3', description: 'exportItems calls in flight per mailbox, 1 to 4' },
-  MAILBOX_VAULT_EXPORT_BATCH_MB: { default: '24', description: 'Reported size (MB) packed into one exportItems call, at most 20 items' },
-  MAILBOX_VAULT_IMPORT_CONCURRENCY: { default: '4', description: 'Import batches in flight per target mailbox, 1 to 4 (their uploads are paced together under its upload budget)' },
+  MAILBOX_VAULT_EXPORT_BATCH_MB: {
+    default: '24',
+    description: 'Reported size (MB) packed into one exportItems call, at most 20 items',
+  },
+  MAILBOX_VAULT_IMPORT_CONCURRENCY: {
+    default: '4',
+    description:
+      'Import batches in flight per target mailbox, 1 to 4 (their uploads are paced together under its upload budget)',
+  },
   MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: { default: '7', description: 'Keep every snapshot this many days' },
-  MAILBOX_VAULT_RETENTION_DAILY_DAYS: { default: '30', description: 'Then keep the last snapshot of each day for this many days' },
-  MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: { default: '12', description: 'Then the last snapshot of each week for this many weeks' },
-  MAILBOX_VAULT_RETENTION_MONTHLY_MONTHS: { default: '12', description: 'Then the last snapshot of each month for this many months (the newest snapshot of a mailbox is always kept)' },
-  MAILBOX_VAULT_MAINTENANCE_SCHEDULE: { default: '0 30 5 * * *', description: 'NCRONTAB (UTC) of the maintenance run: prune by the retention policy, then a sampled verification' },
-  MAILBOX_VAULT_VERIFY_SAMPLE: { default: '50', description: 'Item versions re-hashed per mailbox by a sampled verification' },
-  MAILBOX_VAULT_WINDOWS_PER_EPISODE: { default: '20', description: 'Export windows before an orchestration continues as new (bounds history)' },
+  MAILBOX_VAULT_RETENTION_DAILY_DAYS: {
+    default: '30',
+    description: 'Then keep the last snapshot of each day for this many days',
+  },
+  MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: {
+    default: '12',
+    description: 'Then the last snapshot of each week for this many weeks',
+  },
+  MAILBOX_VAULT_RETENTION_MONTHLY_MONTHS: {
+    default: '12',
+    description:
+      'Then the last snapshot of each month for this many months (the newest snapshot of a mailbox is always kept)',
+  },
+  MAILBOX_VAULT_MAINTENANCE_SCHEDULE: {
+    default: '0 30 5 * * *',
+    description: 'NCRONTAB (UTC) of the maintenance run: prune by the retention policy, then a sampled verification',
+  },
+  MAILBOX_VAULT_VERIFY_SAMPLE: {
+    default: '50',
+    description: 'Item versions re-hashed per mailbox by a sampled verification',
+  },
+  MAILBOX_VAULT_WINDOWS_PER_EPISODE: {
+    default: '20',
+    description: 'Export windows before an orchestration continues as new (bounds history)',
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -50,7 +133,14 @@ export interface GraphConfig {
   apiVersion: 'v1.0' | 'beta';
   credential:
     | { kind: 'managedIdentity'; managedIdentityClientId?: string }
-    | { kind: 'clientSecret' | 'clientCertificate'; tenantId: string; clientId: string; keyVaultUrl: string; secretName: string; managedIdentityClientId?: string }
+    | {
+        kind: 'clientSecret' | 'clientCertificate';
+        tenantId: string;
+        clientId: string;
+        keyVaultUrl: string;
+        secretName: string;
+        managedIdentityClientId?: string;
+      }
     | { kind: 'staticToken'; token: string };
   maxConcurrentRequestsPerMailbox: number;
   requestTimeoutInMs: number;
@@ -109,20 +199,27 @@ export class ConfigError extends Error {
 const httpsOrLoopback = (value: string) => {
   try {
     const url = new URL(value);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(url.hostname));
+    return (
+      url.protocol === 'https:' ||
+      (url.protocol === 'http:' && /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(url.hostname))
+    );
   } catch {
     return false;
   }
 };
 
 const Raw = z.object({
-  MAILBOX_VAULT_GRAPH_BASE_URL: z.string().refine(httpsOrLoopback, 'must be an https URL (or http on loopback, for the simulator)'),
+  MAILBOX_VAULT_GRAPH_BASE_URL: z
+    .string()
+    .refine(httpsOrLoopback, 'must be an https URL (or http on loopback, for the simulator)'),
   MAILBOX_VAULT_GRAPH_API_VERSION: z.enum(['v1.0', 'beta']),
   MAILBOX_VAULT_GRAPH_CREDENTIAL: z.enum(['managedIdentity', 'clientSecret', 'clientCertificate', 'staticToken']),
   MAILBOX_VAULT_TENANT_ID: z.string(),
   MAILBOX_VAULT_CLIENT_ID: z.string(),
   MAILBOX_VAULT_KEY_VAULT_URL: z.string(),
-  MAILBOX_VAULT_GRAPH_SECRET_NAME: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits, dashes)'),
+  MAILBOX_VAULT_GRAPH_SECRET_NAME: z
+    .string()
+    .regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits, dashes)'),
   MAILBOX_VAULT_GRAPH_STATIC_TOKEN: z.string(),
   MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID: z.string(),
   MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(4),
@@ -133,9 +230,18 @@ const Raw = z.object({
   MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: z.coerce.number().min(0).max(1_000_000),
   MAILBOX_VAULT_STORAGE_ACCOUNT_URL: z.string(),
   MAILBOX_VAULT_STORAGE_CONNECTION_STRING: z.string(),
-  MAILBOX_VAULT_CONTAINER: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid blob container name (3-63 lower-case letters, digits, single dashes)'),
-  MAILBOX_VAULT_TASK_HUB: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,44}$/, 'must be 3-45 letters and digits, starting with a letter'),
-  MAILBOX_VAULT_BACKUP_SCHEDULE: z.string().refine(isNcrontab, 'must be a six-field NCRONTAB expression, such as 0 0 2 * * *'),
+  MAILBOX_VAULT_CONTAINER: z
+    .string()
+    .regex(
+      /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
+      'must be a valid blob container name (3-63 lower-case letters, digits, single dashes)',
+    ),
+  MAILBOX_VAULT_TASK_HUB: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{2,44}$/, 'must be 3-45 letters and digits, starting with a letter'),
+  MAILBOX_VAULT_BACKUP_SCHEDULE: z
+    .string()
+    .refine(isNcrontab, 'must be a six-field NCRONTAB expression, such as 0 0 2 * * *'),
   MAILBOX_VAULT_SCOPE_USERS: z.string(),
   MAILBOX_VAULT_SCOPE_GROUP_ID: z.string().regex(/^$|^[0-9a-fA-F-]{36}$/, 'must be a group object id (GUID)'),
   MAILBOX_VAULT_MAILBOX_WAVE_SIZE: z.coerce.number().int().min(1).max(200),
@@ -146,7 +252,9 @@ const Raw = z.object({
   MAILBOX_VAULT_RETENTION_DAILY_DAYS: z.coerce.number().int().min(0).max(3650),
   MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: z.coerce.number().int().min(0).max(520),
   MAILBOX_VAULT_RETENTION_MONTHLY_MONTHS: z.coerce.number().int().min(0).max(1200),
-  MAILBOX_VAULT_MAINTENANCE_SCHEDULE: z.string().refine(isNcrontab, 'must be a six-field NCRONTAB expression, such as 0 30 5 * * *'),
+  MAILBOX_VAULT_MAINTENANCE_SCHEDULE: z
+    .string()
+    .refine(isNcrontab, 'must be a six-field NCRONTAB expression, such as 0 30 5 * * *'),
   MAILBOX_VAULT_VERIFY_SAMPLE: z.coerce.number().int().min(1).max(100_000),
   MAILBOX_VAULT_WINDOWS_PER_EPISODE: z.coerce.number().int().min(1).max(500),
 });
@@ -172,7 +280,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = Raw.safeParse(input);
   const problems: string[] = [];
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${String(issue.path[0])}: ${issue.message} (got '${String(input[String(issue.path[0])] ?? '')}')`);
+    for (const issue of parsed.error.issues)
+      problems.push(`${String(issue.path[0])}: ${issue.message} (got '${String(input[String(issue.path[0])] ?? '')}')`);
     throw new ConfigError(problems);
   }
   const raw = parsed.data;
@@ -181,16 +290,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   let credential: GraphConfig['credential'];
   switch (raw.MAILBOX_VAULT_GRAPH_CREDENTIAL) {
     case 'managedIdentity':
-      credential = miClientId ? { kind: 'managedIdentity', managedIdentityClientId: miClientId } : { kind: 'managedIdentity' };
+      credential = miClientId
+        ? { kind: 'managedIdentity', managedIdentityClientId: miClientId }
+        : { kind: 'managedIdentity' };
       break;
     case 'clientSecret':
     case 'clientCertificate': {
       const kind = raw.MAILBOX_VAULT_GRAPH_CREDENTIAL;
-      for (const name of ['MAILBOX_VAULT_TENANT_ID', 'MAILBOX_VAULT_CLIENT_ID', 'MAILBOX_VAULT_KEY_VAULT_URL'] as const) {
+      for (const name of [
+        'MAILBOX_VAULT_TENANT_ID',
+        'MAILBOX_VAULT_CLIENT_ID',
+        'MAILBOX_VAULT_KEY_VAULT_URL',
+      ] as const) {
         if (!raw[name]) problems.push(`${name}: required when MAILBOX_VAULT_GRAPH_CREDENTIAL is '${kind}'`);
       }
       if (raw.MAILBOX_VAULT_KEY_VAULT_URL && !/^https:\/\/[^/]+\/?$/.test(raw.MAILBOX_VAULT_KEY_VAULT_URL)) {
-        problems.push(`MAILBOX_VAULT_KEY_VAULT_URL: must be the vault's https URL, such as https://my-vault.vault.azure.net (got '${raw.MAILBOX_VAULT_KEY_VAULT_URL}')`);
+        problems.push(
+          `MAILBOX_VAULT_KEY_VAULT_URL: must be the vault's https URL, such as https://my-vault.vault.azure.net (got '${raw.MAILBOX_VAULT_KEY_VAULT_URL}')`,
+        );
       }
       credential = {
         kind,
@@ -203,9 +320,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       break;
     }
     case 'staticToken':
-      if (!raw.MAILBOX_VAULT_GRAPH_STATIC_TOKEN) problems.push("MAILBOX_VAULT_GRAPH_STATIC_TOKEN: required when MAILBOX_VAULT_GRAPH_CREDENTIAL is 'staticToken'");
+      if (!raw.MAILBOX_VAULT_GRAPH_STATIC_TOKEN)
+        problems.push(
+          "MAILBOX_VAULT_GRAPH_STATIC_TOKEN: required when MAILBOX_VAULT_GRAPH_CREDENTIAL is 'staticToken'",
+        );
       if (new URL(raw.MAILBOX_VAULT_GRAPH_BASE_URL).hostname.endsWith('graph.microsoft.com')) {
-        problems.push("MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken' is for the simulator only; use a managed identity or a Key Vault credential for Microsoft Graph");
+        problems.push(
+          "MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken' is for the simulator only; use a managed identity or a Key Vault credential for Microsoft Graph",
+        );
       }
       credential = { kind: 'staticToken', token: raw.MAILBOX_VAULT_GRAPH_STATIC_TOKEN };
       break;
@@ -214,10 +336,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const accountUrl = raw.MAILBOX_VAULT_STORAGE_ACCOUNT_URL || undefined;
   const connectionString = raw.MAILBOX_VAULT_STORAGE_CONNECTION_STRING || undefined;
   if (!accountUrl && !connectionString) {
-    problems.push('MAILBOX_VAULT_STORAGE_ACCOUNT_URL: required (or MAILBOX_VAULT_STORAGE_CONNECTION_STRING for Azurite)');
+    problems.push(
+      'MAILBOX_VAULT_STORAGE_ACCOUNT_URL: required (or MAILBOX_VAULT_STORAGE_CONNECTION_STRING for Azurite)',
+    );
   }
   if (accountUrl && connectionString) {
-    problems.push('MAILBOX_VAULT_STORAGE_CONNECTION_STRING: set either it or MAILBOX_VAULT_STORAGE_ACCOUNT_URL, not both');
+    problems.push(
+      'MAILBOX_VAULT_STORAGE_CONNECTION_STRING: set either it or MAILBOX_VAULT_STORAGE_ACCOUNT_URL, not both',
+    );
   }
   if (accountUrl && !httpsOrLoopback(accountUrl)) {
     problems.push(`MAILBOX_VAULT_STORAGE_ACCOUNT_URL: must be an https URL (got '${accountUrl}')`);
@@ -233,7 +359,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       requestTimeoutInMs: raw.MAILBOX_VAULT_GRAPH_TIMEOUT_MS,
       maxRetries: raw.MAILBOX_VAULT_GRAPH_MAX_RETRIES,
       retryBaseDelayInMs: raw.MAILBOX_VAULT_GRAPH_RETRY_BASE_MS,
-      uploadBudget: raw.MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN > 0 ? { bytes: raw.MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN * 1024 * 1024, windowMs: 5 * 60_000 } : null,
+      uploadBudget:
+        raw.MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN > 0
+          ? { bytes: raw.MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN * 1024 * 1024, windowMs: 5 * 60_000 }
+          : null,
       logRetries: raw.MAILBOX_VAULT_GRAPH_LOG === 'warnings',
     },
     storage: {
@@ -246,7 +375,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     backup: {
       schedule: raw.MAILBOX_VAULT_BACKUP_SCHEDULE,
       scope: {
-        users: raw.MAILBOX_VAULT_SCOPE_USERS.split(/[,;\s]+/).map((u) => u.trim()).filter(Boolean),
+        users: raw.MAILBOX_VAULT_SCOPE_USERS.split(/[,;\s]+/)
+          .map((u) => u.trim())
+          .filter(Boolean),
         ...(raw.MAILBOX_VAULT_SCOPE_GROUP_ID ? { groupId: raw.MAILBOX_VAULT_SCOPE_GROUP_ID } : {}),
       },
       waveSize: raw.MAILBOX_VAULT_MAILBOX_WAVE_SIZE,

@@ -41,7 +41,12 @@ function managedIdentity(clientId: string | undefined, deps: CredentialDependenc
 }
 
 /** Reads a secret with the app's managed identity; errors name the vault and secret, never the value. */
-async function readSecret(vaultUrl: string, name: string, identity: TokenCredential, options?: SecretClientOptions): Promise<string> {
+async function readSecret(
+  vaultUrl: string,
+  name: string,
+  identity: TokenCredential,
+  options?: SecretClientOptions,
+): Promise<string> {
   const client = new SecretClient(vaultUrl, identity, options);
   try {
     const secret = await client.getSecret(name);
@@ -50,8 +55,19 @@ async function readSecret(vaultUrl: string, name: string, identity: TokenCredent
   } catch (error) {
     if (error instanceof CredentialError) throw error;
     const status = (error as { statusCode?: number }).statusCode;
-    const hint = status === 403 ? " (the app's identity needs the Key Vault Secrets User role)" : status === 404 ? ' (no such secret)' : '';
-    throw new CredentialError(`Could not read Key Vault secret '${name}' from ${vaultUrl}: ${status ?? ''} ${(error as Error).message}${hint}`.replace(/\s+/g, ' '), { cause: error });
+    const hint =
+      status === 403
+        ? " (the app's identity needs the Key Vault Secrets User role)"
+        : status === 404
+          ? ' (no such secret)'
+          : '';
+    throw new CredentialError(
+      `Could not read Key Vault secret '${name}' from ${vaultUrl}: ${status ?? ''} ${(error as Error).message}${hint}`.replace(
+        /\s+/g,
+        ' ',
+      ),
+      { cause: error },
+    );
   }
 }
 
@@ -60,18 +76,31 @@ async function readSecret(vaultUrl: string, name: string, identity: TokenCredent
  * registration's client secret or certificate kept in Key Vault (for a tenant the app's identity is not in),
  * or the simulator's static token. The Key Vault secret is read once, with the managed identity.
  */
-export async function createGraphCredential(config: GraphConfig['credential'], deps: CredentialDependencies = {}): Promise<TokenCredential> {
+export async function createGraphCredential(
+  config: GraphConfig['credential'],
+  deps: CredentialDependencies = {},
+): Promise<TokenCredential> {
   switch (config.kind) {
     case 'managedIdentity':
       return managedIdentity(config.managedIdentityClientId, deps);
     case 'staticToken':
       return new StaticTokenCredential(config.token);
     case 'clientSecret': {
-      const secret = await readSecret(config.keyVaultUrl, config.secretName, managedIdentity(config.managedIdentityClientId, deps), deps.keyVaultClientOptions);
+      const secret = await readSecret(
+        config.keyVaultUrl,
+        config.secretName,
+        managedIdentity(config.managedIdentityClientId, deps),
+        deps.keyVaultClientOptions,
+      );
       return new ClientSecretCredential(config.tenantId, config.clientId, secret);
     }
     case 'clientCertificate': {
-      const pem = await readSecret(config.keyVaultUrl, config.secretName, managedIdentity(config.managedIdentityClientId, deps), deps.keyVaultClientOptions);
+      const pem = await readSecret(
+        config.keyVaultUrl,
+        config.secretName,
+        managedIdentity(config.managedIdentityClientId, deps),
+        deps.keyVaultClientOptions,
+      );
       if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem) || !/-----BEGIN CERTIFICATE-----/.test(pem)) {
         throw new CredentialError(
           `Key Vault secret '${config.secretName}' must hold a PEM certificate with its private key (create the Key Vault certificate with content type application/x-pem-file)`,

@@ -16,13 +16,22 @@ function problems(env: Record<string, string>): string[] {
 describe('loadConfig', () => {
   it('applies documented defaults', () => {
     const config = loadConfig({ MAILBOX_VAULT_STORAGE_ACCOUNT_URL: 'https://vault.blob.core.windows.net' });
-    expect(config.graph).toMatchObject({ baseUrl: 'https://graph.microsoft.com', apiVersion: 'v1.0', credential: { kind: 'managedIdentity' }, maxConcurrentRequestsPerMailbox: 4 });
+    expect(config.graph).toMatchObject({
+      baseUrl: 'https://graph.microsoft.com',
+      apiVersion: 'v1.0',
+      credential: { kind: 'managedIdentity' },
+      maxConcurrentRequestsPerMailbox: 4,
+    });
     expect(config.storage.containerName).toBe(SETTINGS.MAILBOX_VAULT_CONTAINER.default);
     expect(config.taskHub).toBe('mailboxvault');
   });
 
   it('names every bad setting at once', () => {
-    const found = problems({ MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: '9', MAILBOX_VAULT_GRAPH_API_VERSION: 'v2', MAILBOX_VAULT_CONTAINER: 'Bad_Name' });
+    const found = problems({
+      MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: '9',
+      MAILBOX_VAULT_GRAPH_API_VERSION: 'v2',
+      MAILBOX_VAULT_CONTAINER: 'Bad_Name',
+    });
     expect(found.join('\n')).toMatch(/MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY/);
     expect(found.join('\n')).toMatch(/MAILBOX_VAULT_GRAPH_API_VERSION/);
     expect(found.join('\n')).toMatch(/MAILBOX_VAULT_CONTAINER/);
@@ -30,7 +39,9 @@ describe('loadConfig', () => {
 
   it('requires a storage target, and only one', () => {
     expect(problems({})).toEqual([expect.stringMatching(/^MAILBOX_VAULT_STORAGE_ACCOUNT_URL: required/)]);
-    expect(problems({ ...azurite, MAILBOX_VAULT_STORAGE_ACCOUNT_URL: 'https://x.blob.core.windows.net' })).toEqual([expect.stringMatching(/not both/)]);
+    expect(problems({ ...azurite, MAILBOX_VAULT_STORAGE_ACCOUNT_URL: 'https://x.blob.core.windows.net' })).toEqual([
+      expect.stringMatching(/not both/),
+    ]);
   });
 
   it('requires tenant, client and vault for Key Vault credentials', () => {
@@ -51,12 +62,25 @@ describe('loadConfig', () => {
   });
 
   it('refuses a static token against Microsoft Graph', () => {
-    expect(problems({ ...azurite, MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken', MAILBOX_VAULT_GRAPH_STATIC_TOKEN: 'x' }).join()).toMatch(/simulator only/);
-    const config = loadConfig({ ...azurite, MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken', MAILBOX_VAULT_GRAPH_STATIC_TOKEN: 'x', MAILBOX_VAULT_GRAPH_BASE_URL: 'http://127.0.0.1:7400' });
+    expect(
+      problems({
+        ...azurite,
+        MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken',
+        MAILBOX_VAULT_GRAPH_STATIC_TOKEN: 'x',
+      }).join(),
+    ).toMatch(/simulator only/);
+    const config = loadConfig({
+      ...azurite,
+      MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken',
+      MAILBOX_VAULT_GRAPH_STATIC_TOKEN: 'x',
+      MAILBOX_VAULT_GRAPH_BASE_URL: 'http://127.0.0.1:7400',
+    });
     expect(config.graph.credential).toEqual({ kind: 'staticToken', token: 'x' });
   });
 
   it('refuses plain http to anything but loopback', () => {
-    expect(problems({ ...azurite, MAILBOX_VAULT_GRAPH_BASE_URL: 'http://graph.example.com' }).join()).toMatch(/MAILBOX_VAULT_GRAPH_BASE_URL/);
+    expect(problems({ ...azurite, MAILBOX_VAULT_GRAPH_BASE_URL: 'http://graph.example.com' }).join()).toMatch(
+      /MAILBOX_VAULT_GRAPH_BASE_URL/,
+    );
   });
 });

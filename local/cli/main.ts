@@ -71,7 +71,22 @@ const OPTIONS = {
 
 const ALLOWED: Record<string, string[]> = {
   backup: ['mailbox'],
-  restore: ['source', 'target', 'snapshot', 'as-of', 'folder', 'item', 'created-from', 'created-to', 'received-from', 'received-to', 'type', 'destination', 'folder-path', 'collisions'],
+  restore: [
+    'source',
+    'target',
+    'snapshot',
+    'as-of',
+    'folder',
+    'item',
+    'created-from',
+    'created-to',
+    'received-from',
+    'received-to',
+    'type',
+    'destination',
+    'folder-path',
+    'collisions',
+  ],
   snapshots: ['mailbox'],
   items: ['mailbox', 'snapshot', 'folder', 'top', 'skip'],
   verify: ['full', 'mailbox'],
@@ -96,7 +111,10 @@ async function remoteApi(url: string, key: string | undefined): Promise<Api> {
     async call(method, path, body) {
       const response = await fetch(`${base}${path}`, {
         method,
-        headers: { ...(key ? { 'x-functions-key': key } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+        headers: {
+          ...(key ? { 'x-functions-key': key } : {}),
+          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await response.text();
@@ -136,25 +154,42 @@ function resultOf(kind: string, body: Record<string, unknown>): { failed: boolea
   const failed = status !== 'Completed';
   const lines = [`${kind} ${body.id}: ${status}`];
   if (kind === 'backup' && report) {
-    for (const m of report.mailboxes ?? []) lines.push(`  ${m.status.padEnd(19)} ${m.upn}  ${m.items.inSnapshot} items in snapshot ${m.snapshotId ?? '-'}, ${m.items.exported} exported, ${m.items.failed} failed${m.error ? ` (${m.error})` : ''}`);
+    for (const m of report.mailboxes ?? [])
+      lines.push(
+        `  ${m.status.padEnd(19)} ${m.upn}  ${m.items.inSnapshot} items in snapshot ${m.snapshotId ?? '-'}, ${m.items.exported} exported, ${m.items.failed} failed${m.error ? ` (${m.error})` : ''}`,
+      );
     for (const w of report.warnings ?? []) lines.push(`  warning: ${w}`);
-    for (const m of report.mailboxes ?? []) for (const f of m.failures ?? []) lines.push(`  failed: ${m.upn} ${f.folderPath} ${f.subject ?? f.itemId}: ${f.code} ${f.message}`);
+    for (const m of report.mailboxes ?? [])
+      for (const f of m.failures ?? [])
+        lines.push(`  failed: ${m.upn} ${f.folderPath} ${f.subject ?? f.itemId}: ${f.code} ${f.message}`);
   }
   if (kind === 'restore' && report) {
     const c = report.counts;
-    lines.push(`  ${c.selected} selected, ${c.imported} imported, ${c.skippedAlreadyPresent} already present, ${c.failed} failed; into ${report.target.upn ?? report.target.mailboxId} under '${report.destination.root || '(original folders)'}'`);
-    for (const f of report.failures ?? []) lines.push(`  failed: ${f.folderPath} ${f.subject ?? f.sourceItemId}: ${f.code} ${f.message}`);
+    lines.push(
+      `  ${c.selected} selected, ${c.imported} imported, ${c.skippedAlreadyPresent} already present, ${c.failed} failed; into ${report.target.upn ?? report.target.mailboxId} under '${report.destination.root || '(original folders)'}'`,
+    );
+    for (const f of report.failures ?? [])
+      lines.push(`  failed: ${f.folderPath} ${f.subject ?? f.sourceItemId}: ${f.code} ${f.message}`);
   }
   if (kind === 'maintenance' && report) {
     if (report.prune) {
       const t = report.prune.totals;
-      lines.push(`  prune${report.prune.dryRun ? ' (dry run: nothing deleted)' : ''}: ${t.snapshotsExpired} snapshots expired, ${t.versionsDeleted} item versions ${report.prune.dryRun ? 'would be ' : ''}deleted, ${(t.bytesFreed / 1024 / 1024).toFixed(1)} MB ${report.prune.dryRun ? 'would be ' : ''}freed, ${t.immutableLeft} left under a retention policy`);
-      for (const m of report.prune.mailboxes) for (const i of m.immutable) lines.push(`  immutable: ${m.upn ?? m.mailboxKey} ${i.blob} (${i.reason})`);
+      lines.push(
+        `  prune${report.prune.dryRun ? ' (dry run: nothing deleted)' : ''}: ${t.snapshotsExpired} snapshots expired, ${t.versionsDeleted} item versions ${report.prune.dryRun ? 'would be ' : ''}deleted, ${(t.bytesFreed / 1024 / 1024).toFixed(1)} MB ${report.prune.dryRun ? 'would be ' : ''}freed, ${t.immutableLeft} left under a retention policy`,
+      );
+      for (const m of report.prune.mailboxes)
+        for (const i of m.immutable) lines.push(`  immutable: ${m.upn ?? m.mailboxKey} ${i.blob} (${i.reason})`);
     }
     if (report.verify) {
       const t = report.verify.totals;
-      lines.push(`  verify (${report.verify.mode}): ${t.snapshotsChecked} snapshots, ${t.entriesChecked} entries checked, ${t.versionsHashed} versions re-hashed, ${t.problems} problems`);
-      for (const m of report.verify.mailboxes) for (const p of m.problems) lines.push(`  problem: ${m.upn ?? m.mailboxKey} snapshot ${p.snapshotId} ${p.kind} ${p.folderPath ?? ''} ${p.subject ?? p.itemId ?? ''} ${p.blob}`);
+      lines.push(
+        `  verify (${report.verify.mode}): ${t.snapshotsChecked} snapshots, ${t.entriesChecked} entries checked, ${t.versionsHashed} versions re-hashed, ${t.problems} problems`,
+      );
+      for (const m of report.verify.mailboxes)
+        for (const p of m.problems)
+          lines.push(
+            `  problem: ${m.upn ?? m.mailboxKey} snapshot ${p.snapshotId} ${p.kind} ${p.folderPath ?? ''} ${p.subject ?? p.itemId ?? ''} ${p.blob}`,
+          );
     }
     for (const e of report.errors ?? []) lines.push(`  error: ${e.mailboxKey} ${e.step}: ${e.message}`);
   }
@@ -174,7 +209,13 @@ async function waitFor(api: Api, path: string, json: boolean): Promise<Record<st
       return body;
     }
     const progress = body.progress as Record<string, unknown> | null;
-    const line = `  ${runtime}${progress ? ` ${Object.entries(progress).map(([k, v]) => `${k} ${String(v)}`).join(', ')}` : ''}`;
+    const line = `  ${runtime}${
+      progress
+        ? ` ${Object.entries(progress)
+            .map(([k, v]) => `${k} ${String(v)}`)
+            .join(', ')}`
+        : ''
+    }`;
     if (line !== last && !json) {
       if (tty) process.stderr.write(`\r\x1b[K${line}`);
       else err(line);
@@ -199,7 +240,9 @@ async function run(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   if (!(command in ALLOWED)) throw new UsageError(`Unknown command '${command}'`);
-  for (const name of Object.keys(values)) if (!COMMON.includes(name) && !ALLOWED[command]!.includes(name)) throw new UsageError(`--${name} does not apply to '${command}'`);
+  for (const name of Object.keys(values))
+    if (!COMMON.includes(name) && !ALLOWED[command]!.includes(name))
+      throw new UsageError(`--${name} does not apply to '${command}'`);
   if (command !== 'status' && rest.length) throw new UsageError(`Unexpected argument '${rest[0]}'`);
   const json = values.json === true;
   const str = (name: string) => values[name] as string | undefined;
@@ -208,17 +251,40 @@ async function run(argv: string[]): Promise<number> {
   let request: { method: string; path: string; body?: unknown; kind: string; statusPath?: (id: string) => string };
   switch (command) {
     case 'backup':
-      request = { method: 'POST', path: '/api/backups', body: list('mailbox') ? { mailboxes: list('mailbox') } : {}, kind: 'backup', statusPath: (id) => `/api/backups/${id}` };
+      request = {
+        method: 'POST',
+        path: '/api/backups',
+        body: list('mailbox') ? { mailboxes: list('mailbox') } : {},
+        kind: 'backup',
+        statusPath: (id) => `/api/backups/${id}`,
+      };
       break;
     case 'restore': {
       if (!str('source')) throw new UsageError('restore needs --source <upn>');
       const body: Record<string, unknown> = { sourceMailbox: str('source') };
-      const map: Array<[string, string]> = [['target', 'targetMailbox'], ['snapshot', 'snapshot'], ['as-of', 'asOf'], ['created-from', 'createdFrom'], ['created-to', 'createdTo'], ['received-from', 'receivedFrom'], ['received-to', 'receivedTo'], ['destination', 'destination'], ['folder-path', 'folderPath'], ['collisions', 'collisions']];
+      const map: Array<[string, string]> = [
+        ['target', 'targetMailbox'],
+        ['snapshot', 'snapshot'],
+        ['as-of', 'asOf'],
+        ['created-from', 'createdFrom'],
+        ['created-to', 'createdTo'],
+        ['received-from', 'receivedFrom'],
+        ['received-to', 'receivedTo'],
+        ['destination', 'destination'],
+        ['folder-path', 'folderPath'],
+        ['collisions', 'collisions'],
+      ];
       for (const [flag, field] of map) if (str(flag) !== undefined) body[field] = str(flag);
       if (list('folder')) body.folders = list('folder');
       if (list('item')) body.itemIds = list('item');
       if (list('type')) body.itemTypes = list('type');
-      request = { method: 'POST', path: '/api/restores', body, kind: 'restore', statusPath: (id) => `/api/restores/${id}` };
+      request = {
+        method: 'POST',
+        path: '/api/restores',
+        body,
+        kind: 'restore',
+        statusPath: (id) => `/api/restores/${id}`,
+      };
       break;
     }
     case 'snapshots': {
@@ -233,27 +299,52 @@ async function run(argv: string[]): Promise<number> {
       const query = new URLSearchParams({ mailbox: mailbox[0]! });
       if (list('folder')?.length) query.set('folder', list('folder')![0]!);
       for (const k of ['top', 'skip']) if (str(k) !== undefined) query.set(k, str(k)!);
-      request = { method: 'GET', path: `/api/snapshots/${encodeURIComponent(str('snapshot') ?? 'latest')}/items?${query}`, kind: 'items' };
+      request = {
+        method: 'GET',
+        path: `/api/snapshots/${encodeURIComponent(str('snapshot') ?? 'latest')}/items?${query}`,
+        kind: 'items',
+      };
       break;
     }
     case 'verify':
     case 'prune': {
-      const body: Record<string, unknown> = command === 'verify' ? { verify: { mode: values.full ? 'full' : 'sample' } } : { prune: { dryRun: values['dry-run'] === true } };
+      const body: Record<string, unknown> =
+        command === 'verify'
+          ? { verify: { mode: values.full ? 'full' : 'sample' } }
+          : { prune: { dryRun: values['dry-run'] === true } };
       if (list('mailbox')) body.mailboxes = list('mailbox');
-      request = { method: 'POST', path: '/api/maintenance', body, kind: 'maintenance', statusPath: (id) => `/api/maintenance/${id}` };
+      request = {
+        method: 'POST',
+        path: '/api/maintenance',
+        body,
+        kind: 'maintenance',
+        statusPath: (id) => `/api/maintenance/${id}`,
+      };
       break;
     }
     default: {
       const id = rest[0];
       if (!id || rest.length > 1) throw new UsageError('status needs one run id');
-      const kind = id.startsWith('backup-') ? 'backup' : id.startsWith('restore-') ? 'restore' : id.startsWith('maintenance-') ? 'maintenance' : undefined;
+      const kind = id.startsWith('backup-')
+        ? 'backup'
+        : id.startsWith('restore-')
+          ? 'restore'
+          : id.startsWith('maintenance-')
+            ? 'maintenance'
+            : undefined;
       if (!kind) throw new UsageError(`'${id}' is not a backup, restore or maintenance id`);
-      request = { method: 'GET', path: `/api/${kind === 'backup' ? 'backups' : kind === 'restore' ? 'restores' : 'maintenance'}/${id}`, kind };
+      request = {
+        method: 'GET',
+        path: `/api/${kind === 'backup' ? 'backups' : kind === 'restore' ? 'restores' : 'maintenance'}/${id}`,
+        kind,
+      };
     }
   }
 
   const remoteUrl = str('url');
-  const api = remoteUrl ? await remoteApi(remoteUrl, str('key') ?? process.env.MAILBOX_VAULT_FUNCTION_KEY) : await inProcessApi();
+  const api = remoteUrl
+    ? await remoteApi(remoteUrl, str('key') ?? process.env.MAILBOX_VAULT_FUNCTION_KEY)
+    : await inProcessApi();
   try {
     const response = await api.call(request.method, request.path, request.body);
     if (response.status >= 400) {
@@ -266,12 +357,23 @@ async function run(argv: string[]): Promise<number> {
       else if (request.kind === 'snapshots') {
         const snapshots = response.body.snapshots as Array<Record<string, unknown>>;
         if (!snapshots.length) out('No committed snapshots.');
-        for (const s of snapshots) out(`${s.id}  taken ${s.takenAt}  ${String(s.status).padEnd(18)} ${s.items} items in ${s.folders} folders, ${(Number(s.bytes) / 1024 / 1024).toFixed(1)} MB${Number(s.failedItems) ? `, ${s.failedItems} failed` : ''}`);
+        for (const s of snapshots)
+          out(
+            `${s.id}  taken ${s.takenAt}  ${String(s.status).padEnd(18)} ${s.items} items in ${s.folders} folders, ${(Number(s.bytes) / 1024 / 1024).toFixed(1)} MB${Number(s.failedItems) ? `, ${s.failedItems} failed` : ''}`,
+          );
       } else {
-        const b = response.body as { folder: { path: string[]; items: number }; folders: Array<{ name: string; items: number }>; items: Array<Record<string, unknown>>; nextLink?: string };
+        const b = response.body as {
+          folder: { path: string[]; items: number };
+          folders: Array<{ name: string; items: number }>;
+          items: Array<Record<string, unknown>>;
+          nextLink?: string;
+        };
         out(`/${b.folder.path.join('/')}  (${b.folder.items} items)`);
         for (const f of b.folders) out(`  [${f.name}]  ${f.items} items`);
-        for (const i of b.items) out(`  ${String(i.receivedDateTime ?? i.createdDateTime ?? '').slice(0, 16)}  ${String(i.sender ?? '').padEnd(28)} ${i.subject ?? '(no subject)'}  ${i.id}`);
+        for (const i of b.items)
+          out(
+            `  ${String(i.receivedDateTime ?? i.createdDateTime ?? '').slice(0, 16)}  ${String(i.sender ?? '').padEnd(28)} ${i.subject ?? '(no subject)'}  ${i.id}`,
+          );
         if (b.nextLink) out(`  … more: --skip ${new URL(b.nextLink).searchParams.get('skip')}`);
       }
       return 0;

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import functions, { type HttpResponse, type HttpResponseInit, type InvocationContext as InvocationContextType } from '@azure/functions';
+import functions, {
+  type HttpResponse,
+  type HttpResponseInit,
+  type InvocationContext as InvocationContextType,
+} from '@azure/functions';
 import type { Registration } from './registry.js';
 
 // @azure/functions is CommonJS: Node's ESM loader offers its classes through the default export only.
@@ -29,13 +33,25 @@ const ET = {
   EventRaised: 15,
 } as const;
 
-const AT = { CallActivity: 0, CallActivityWithRetry: 1, CallSubOrchestrator: 2, CallSubOrchestratorWithRetry: 3, ContinueAsNew: 4, CreateTimer: 5 } as const;
+const AT = {
+  CallActivity: 0,
+  CallActivityWithRetry: 1,
+  CallSubOrchestrator: 2,
+  CallSubOrchestratorWithRetry: 3,
+  ContinueAsNew: 4,
+  CreateTimer: 5,
+} as const;
 
 export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated';
 const TERMINAL = new Set<RuntimeStatus>(['Completed', 'Failed', 'Terminated']);
 const OUT_OF_PROC_MARK = '\n\n$OutOfProcData$:';
 
-type HistoryEvent = Record<string, unknown> & { EventType: number; EventId: number; IsPlayed: boolean; Timestamp: Date };
+type HistoryEvent = Record<string, unknown> & {
+  EventType: number;
+  EventId: number;
+  IsPlayed: boolean;
+  Timestamp: Date;
+};
 
 interface Action {
   actionType: number;
@@ -58,7 +74,12 @@ interface RetryOptionsShape {
 
 interface OpenTask {
   actionObj: Action | 'noOp';
-  parent?: { isWaitingOnTimer: boolean; attemptNumber: number; retryOptions: RetryOptionsShape; innerTask: { actionObj: Action } };
+  parent?: {
+    isWaitingOnTimer: boolean;
+    attemptNumber: number;
+    retryOptions: RetryOptionsShape;
+    innerTask: { actionObj: Action };
+  };
 }
 
 interface OrchestratorState {
@@ -157,21 +178,32 @@ function optionsFrom(metadata: Registration['metadata']) {
   };
 }
 
-function failureEvent(type: number, taskId: number, what: string, error: unknown): Record<string, unknown> & { EventType: number } {
+function failureEvent(
+  type: number,
+  taskId: number,
+  what: string,
+  error: unknown,
+): Record<string, unknown> & { EventType: number } {
   const e = error instanceof Error ? error : new Error(typeof error === 'string' ? error : JSON.stringify(error));
   return {
     EventType: type,
     TaskScheduledId: taskId,
     Reason: `${what} failed: ${e.message}`,
     Details: e.stack ?? e.message,
-    FailureDetails: { ErrorType: e.name || 'Error', ErrorMessage: e.message, StackTrace: e.stack ?? '', IsNonRetriable: false },
+    FailureDetails: {
+      ErrorType: e.name || 'Error',
+      ErrorMessage: e.message,
+      StackTrace: e.stack ?? '',
+      IsNonRetriable: false,
+    },
   };
 }
 
 /** DTFx RetryInterceptor's delay, including its zero-delay "dummy timer" after the last attempt. */
 function retryDelayMs(options: RetryOptionsShape, failedAttempts: number): number {
   if (failedAttempts >= options.maxNumberOfAttempts) return 0;
-  const delay = options.firstRetryIntervalInMilliseconds * Math.pow(options.backoffCoefficient || 1, failedAttempts - 1);
+  const delay =
+    options.firstRetryIntervalInMilliseconds * Math.pow(options.backoffCoefficient || 1, failedAttempts - 1);
   return options.maxRetryIntervalInMilliseconds ? Math.min(delay, options.maxRetryIntervalInMilliseconds) : delay;
 }
 
@@ -195,7 +227,14 @@ class Semaphore {
 }
 
 export class DurableHost {
-  readonly stats: HostStats = { episodes: 0, replayedEvents: 0, activities: 0, maxInflightActivities: 0, episodeMs: 0, activityMs: {} };
+  readonly stats: HostStats = {
+    episodes: 0,
+    replayedEvents: 0,
+    activities: 0,
+    maxInflightActivities: 0,
+    episodeMs: 0,
+    activityMs: {},
+  };
   readonly client: InMemoryDurableClient;
   private readonly registrations: Map<string, Registration>;
   private readonly semaphore: Semaphore;
@@ -204,7 +243,13 @@ export class DurableHost {
   private readonly log: NonNullable<DurableHostOptions['log']>;
   private readonly instances = new Map<string, Instance>();
   private runQueue: Instance[] = [];
-  private timers: Array<{ instanceId: string; executionId: string; id: number; fireAt: Date; handle?: NodeJS.Timeout }> = [];
+  private timers: Array<{
+    instanceId: string;
+    executionId: string;
+    id: number;
+    fireAt: Date;
+    handle?: NodeJS.Timeout;
+  }> = [];
   private inflight = 0;
   private runningActivities = 0;
   private pumping = false;
@@ -259,7 +304,8 @@ export class DurableHost {
     if (!reg) throw new Error(`No orchestrator named '${name}' is registered`);
     const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
     const old = this.instances.get(instanceId);
-    if (old && !TERMINAL.has(old.status)) throw new Error(`An instance with ID '${instanceId}' already exists and is ${old.status}`);
+    if (old && !TERMINAL.has(old.status))
+      throw new Error(`An instance with ID '${instanceId}' already exists and is ${old.status}`);
     const ts = this.now();
     const instance: Instance = {
       instanceId,
@@ -292,7 +338,8 @@ export class DurableHost {
   raiseEvent(instanceId: string, eventName: string, data?: unknown): void {
     const instance = this.instances.get(instanceId);
     if (!instance) throw new Error(`No instance '${instanceId}'`);
-    if (!TERMINAL.has(instance.status)) this.enqueue(instance, { EventType: ET.EventRaised, Name: eventName, Input: wire(data) });
+    if (!TERMINAL.has(instance.status))
+      this.enqueue(instance, { EventType: ET.EventRaised, Name: eventName, Input: wire(data) });
   }
 
   terminate(instanceId: string, reason?: string): void {
@@ -350,7 +397,16 @@ export class DurableHost {
 
   // ---------------------------------------------------------------- triggers
 
-  async invokeHttp(name: string, init: { method: string; url: string; body?: string; headers?: Record<string, string>; params?: Record<string, string> }): Promise<HttpResponseInit | HttpResponse> {
+  async invokeHttp(
+    name: string,
+    init: {
+      method: string;
+      url: string;
+      body?: string;
+      headers?: Record<string, string>;
+      params?: Record<string, string>;
+    },
+  ): Promise<HttpResponseInit | HttpResponse> {
     const reg = this.registration(name, 'httpTrigger');
     if (!reg) throw new Error(`No HTTP function '${name}'`);
     const request = new HttpRequest({
@@ -358,7 +414,9 @@ export class DurableHost {
       url: init.url,
       headers: init.headers ?? {},
       params: init.params ?? {},
-      ...(init.body !== undefined && init.method !== 'GET' && init.method !== 'HEAD' ? { body: { string: init.body } } : {}),
+      ...(init.body !== undefined && init.method !== 'GET' && init.method !== 'HEAD'
+        ? { body: { string: init.body } }
+        : {}),
     });
     return (await reg.callback(request, this.context(reg))) as HttpResponseInit;
   }
@@ -367,7 +425,10 @@ export class DurableHost {
     const reg = this.registration(name, 'timerTrigger');
     if (!reg) throw new Error(`No timer function '${name}'`);
     const iso = this.now().toISOString();
-    await reg.callback({ isPastDue, schedule: { adjustForDST: true }, scheduleStatus: { last: iso, next: iso, lastUpdated: iso } }, this.context(reg));
+    await reg.callback(
+      { isPastDue, schedule: { adjustForDST: true }, scheduleStatus: { last: iso, next: iso, lastUpdated: iso } },
+      this.context(reg),
+    );
   }
 
   // ---------------------------------------------------------------- engine
@@ -378,7 +439,15 @@ export class DurableHost {
       clearTimeout(t.handle);
       return false;
     });
-    Object.assign(instance, { executionId: randomUUID(), history: [], inbox: [], dispatched: new Set(), queued: false, lastActionSignatures: [], inflight: 0 });
+    Object.assign(instance, {
+      executionId: randomUUID(),
+      history: [],
+      inbox: [],
+      dispatched: new Set(),
+      queued: false,
+      lastActionSignatures: [],
+      inflight: 0,
+    });
   }
 
   private enqueue(instance: Instance, event: Record<string, unknown> & { EventType: number }): void {
@@ -390,9 +459,14 @@ export class DurableHost {
     this.kick();
   }
 
-  private deliver(instanceId: string, executionId: string, event: Record<string, unknown> & { EventType: number }): void {
+  private deliver(
+    instanceId: string,
+    executionId: string,
+    event: Record<string, unknown> & { EventType: number },
+  ): void {
     const instance = this.instances.get(instanceId);
-    if (instance && instance.executionId === executionId && !TERMINAL.has(instance.status)) this.enqueue(instance, event);
+    if (instance && instance.executionId === executionId && !TERMINAL.has(instance.status))
+      this.enqueue(instance, event);
   }
 
   private kick(): void {
@@ -431,7 +505,11 @@ export class DurableHost {
     this.virtualNow = Math.max(this.virtualNow, this.timers[0]!.fireAt.getTime());
     while (this.timers.length && this.timers[0]!.fireAt.getTime() <= this.virtualNow) {
       const timer = this.timers.shift()!;
-      this.deliver(timer.instanceId, timer.executionId, { EventType: ET.TimerFired, TimerId: timer.id, FireAt: timer.fireAt });
+      this.deliver(timer.instanceId, timer.executionId, {
+        EventType: ET.TimerFired,
+        TimerId: timer.id,
+        FireAt: timer.fireAt,
+      });
     }
   }
 
@@ -448,7 +526,10 @@ export class DurableHost {
     this.stats.episodes++;
     const started = this.now();
     for (const event of instance.history) event.IsPlayed = true;
-    instance.history.push({ EventType: ET.OrchestratorStarted, EventId: -1, IsPlayed: false, Timestamp: started }, ...instance.inbox.splice(0));
+    instance.history.push(
+      { EventType: ET.OrchestratorStarted, EventId: -1, IsPlayed: false, Timestamp: started },
+      ...instance.inbox.splice(0),
+    );
     this.stats.replayedEvents += instance.history.length;
     instance.maxHistoryLength = Math.max(instance.maxHistoryLength, instance.history.length);
     // The payload the Functions host sends (OrchestrationTriggerAttributeBindingProvider), through JSON as on the wire.
@@ -475,7 +556,10 @@ export class DurableHost {
       failed = true;
       const message = (error as Error)?.message ?? String(error);
       const at = message.indexOf(OUT_OF_PROC_MARK);
-      state = at >= 0 ? (JSON.parse(message.slice(at + OUT_OF_PROC_MARK.length)) as OrchestratorState) : { isDone: false, actions: [[]], error: message };
+      state =
+        at >= 0
+          ? (JSON.parse(message.slice(at + OUT_OF_PROC_MARK.length)) as OrchestratorState)
+          : { isDone: false, actions: [[]], error: message };
     }
     if (state.customStatus !== undefined) instance.customStatus = roundtrip(state.customStatus);
     instance.lastUpdatedTime = started;
@@ -490,8 +574,11 @@ export class DurableHost {
       return this.finish(instance, 'Completed', state.output);
     }
     instance.status = 'Running';
-    const executor = (context as unknown as { df?: { taskOrchestratorExecutor?: { openTasks?: Record<string, OpenTask> } } }).df?.taskOrchestratorExecutor;
-    if (!executor?.openTasks) throw new Error('durable-functions internals changed: no taskOrchestratorExecutor.openTasks');
+    const executor = (
+      context as unknown as { df?: { taskOrchestratorExecutor?: { openTasks?: Record<string, OpenTask> } } }
+    ).df?.taskOrchestratorExecutor;
+    if (!executor?.openTasks)
+      throw new Error('durable-functions internals changed: no taskOrchestratorExecutor.openTasks');
     for (const [key, task] of Object.entries(executor.openTasks)) {
       const id = Number(key);
       if (!Number.isInteger(id)) continue;
@@ -517,9 +604,12 @@ export class DurableHost {
       }
       seen.add(action);
     }
-    const signatures = flat.map((a) => JSON.stringify([a.actionType, a.functionName, a.input, a.instanceId, a.externalEventName, a.fireAt]));
+    const signatures = flat.map((a) =>
+      JSON.stringify([a.actionType, a.functionName, a.input, a.instanceId, a.externalEventName, a.fireAt]),
+    );
     const bad = instance.lastActionSignatures.findIndex((previous, i) => signatures[i] !== previous);
-    if (bad >= 0) return `Non-deterministic replay in '${instance.name}' (${instance.instanceId}) at action #${bad}: was ${instance.lastActionSignatures[bad]}, now ${signatures[bad] ?? 'nothing'}`;
+    if (bad >= 0)
+      return `Non-deterministic replay in '${instance.name}' (${instance.instanceId}) at action #${bad}: was ${instance.lastActionSignatures[bad]}, now ${signatures[bad] ?? 'nothing'}`;
     instance.lastActionSignatures = signatures;
     return undefined;
   }
@@ -529,7 +619,11 @@ export class DurableHost {
       // A RetryableTask's child: either the retry timer or the next attempt.
       const retry = task.parent!;
       if (retry.isWaitingOnTimer) {
-        this.timer(instance, id, new Date(this.now().getTime() + retryDelayMs(retry.retryOptions, retry.attemptNumber - 1)));
+        this.timer(
+          instance,
+          id,
+          new Date(this.now().getTime() + retryDelayMs(retry.retryOptions, retry.attemptNumber - 1)),
+        );
         return;
       }
       this.dispatchAction(instance, id, retry.innerTask.actionObj);
@@ -544,18 +638,46 @@ export class DurableHost {
       case AT.CallActivity:
       case AT.CallActivityWithRetry: {
         const input = decodeProcessed(action.input);
-        instance.history.push({ EventType: ET.TaskScheduled, EventId: id, IsPlayed: false, Timestamp: ts, Name: action.functionName, Input: wire(input) });
+        instance.history.push({
+          EventType: ET.TaskScheduled,
+          EventId: id,
+          IsPlayed: false,
+          Timestamp: ts,
+          Name: action.functionName,
+          Input: wire(input),
+        });
         this.activity(instance, id, action.functionName!, input);
         return;
       }
       case AT.CallSubOrchestrator:
       case AT.CallSubOrchestratorWithRetry: {
         const childId = action.instanceId ?? `${instance.executionId}:${id}`;
-        instance.history.push({ EventType: ET.SubOrchestrationInstanceCreated, EventId: id, IsPlayed: false, Timestamp: ts, Name: action.functionName, InstanceId: childId, Input: wire(action.input) });
+        instance.history.push({
+          EventType: ET.SubOrchestrationInstanceCreated,
+          EventId: id,
+          IsPlayed: false,
+          Timestamp: ts,
+          Name: action.functionName,
+          InstanceId: childId,
+          Input: wire(action.input),
+        });
         try {
-          this.startNew(action.functionName!, { input: action.input, instanceId: childId }, { instanceId: instance.instanceId, executionId: instance.executionId, taskId: id });
+          this.startNew(
+            action.functionName!,
+            { input: action.input, instanceId: childId },
+            { instanceId: instance.instanceId, executionId: instance.executionId, taskId: id },
+          );
         } catch (error) {
-          this.deliver(instance.instanceId, instance.executionId, failureEvent(ET.SubOrchestrationInstanceFailed, id, `Orchestrator function '${action.functionName}'`, error));
+          this.deliver(
+            instance.instanceId,
+            instance.executionId,
+            failureEvent(
+              ET.SubOrchestrationInstanceFailed,
+              id,
+              `Orchestrator function '${action.functionName}'`,
+              error,
+            ),
+          );
         }
         return;
       }
@@ -563,26 +685,51 @@ export class DurableHost {
         this.timer(instance, id, new Date(action.fireAt!));
         return;
       default:
-        this.deliver(instance.instanceId, instance.executionId, failureEvent(ET.TaskFailed, id, 'Local host', new Error(`Action type ${action.actionType} is not supported by the local host`)));
+        this.deliver(
+          instance.instanceId,
+          instance.executionId,
+          failureEvent(
+            ET.TaskFailed,
+            id,
+            'Local host',
+            new Error(`Action type ${action.actionType} is not supported by the local host`),
+          ),
+        );
     }
   }
 
   private timer(instance: Instance, id: number, fireAt: Date): void {
-    instance.history.push({ EventType: ET.TimerCreated, EventId: id, IsPlayed: false, Timestamp: this.now(), FireAt: fireAt });
-    const timer: (typeof this.timers)[number] = { instanceId: instance.instanceId, executionId: instance.executionId, id, fireAt };
+    instance.history.push({
+      EventType: ET.TimerCreated,
+      EventId: id,
+      IsPlayed: false,
+      Timestamp: this.now(),
+      FireAt: fireAt,
+    });
+    const timer: (typeof this.timers)[number] = {
+      instanceId: instance.instanceId,
+      executionId: instance.executionId,
+      id,
+      fireAt,
+    };
     this.timers.push(timer);
     if (this.clock === 'real') {
-      timer.handle = setTimeout(() => {
-        const at = this.timers.indexOf(timer);
-        if (at < 0) return;
-        this.timers.splice(at, 1);
-        this.deliver(timer.instanceId, timer.executionId, { EventType: ET.TimerFired, TimerId: id, FireAt: fireAt });
-      }, Math.max(0, fireAt.getTime() - Date.now()));
+      timer.handle = setTimeout(
+        () => {
+          const at = this.timers.indexOf(timer);
+          if (at < 0) return;
+          this.timers.splice(at, 1);
+          this.deliver(timer.instanceId, timer.executionId, { EventType: ET.TimerFired, TimerId: id, FireAt: fireAt });
+        },
+        Math.max(0, fireAt.getTime() - Date.now()),
+      );
     }
   }
 
   private takeFault(name: string, when: 'before' | 'after', input: unknown): boolean {
-    const at = this.faults.findIndex((f) => f.activity.toLowerCase() === name.toLowerCase() && f.when === when && (!f.match || f.match(input)));
+    const at = this.faults.findIndex(
+      (f) => f.activity.toLowerCase() === name.toLowerCase() && f.when === when && (!f.match || f.match(input)),
+    );
     if (at < 0) return false;
     const fault = this.faults[at]!;
     if (--fault.times <= 0) this.faults.splice(at, 1);
@@ -602,10 +749,13 @@ export class DurableHost {
         const clockStart = performance.now();
         let event: Record<string, unknown> & { EventType: number };
         try {
-          if (!reg) throw new Error(`The function '${name}' doesn't exist, is disabled, or is not an activity function.`);
-          if (this.takeFault(name, 'before', input)) throw new Error(`[injected] the worker running '${name}' stopped before it ran`);
+          if (!reg)
+            throw new Error(`The function '${name}' doesn't exist, is disabled, or is not an activity function.`);
+          if (this.takeFault(name, 'before', input))
+            throw new Error(`[injected] the worker running '${name}' stopped before it ran`);
           const result = await reg.callback(roundtrip(input), this.context(reg));
-          if (this.takeFault(name, 'after', input)) throw new Error(`[injected] the worker running '${name}' stopped before reporting its result`);
+          if (this.takeFault(name, 'after', input))
+            throw new Error(`[injected] the worker running '${name}' stopped before reporting its result`);
           event = { EventType: ET.TaskCompleted, TaskScheduledId: id, Result: wire(result) };
         } catch (error) {
           event = failureEvent(ET.TaskFailed, id, `Activity function '${name}'`, error);
@@ -644,8 +794,23 @@ export class DurableHost {
     instance.output = status === 'Completed' ? roundtrip(outputOrError) : outputOrError;
     const parent = instance.parent;
     if (parent) {
-      if (status === 'Completed') this.deliver(parent.instanceId, parent.executionId, { EventType: ET.SubOrchestrationInstanceCompleted, TaskScheduledId: parent.taskId, Result: wire(outputOrError) });
-      else this.deliver(parent.instanceId, parent.executionId, failureEvent(ET.SubOrchestrationInstanceFailed, parent.taskId, `Orchestrator function '${instance.name}'`, new Error(String(outputOrError))));
+      if (status === 'Completed')
+        this.deliver(parent.instanceId, parent.executionId, {
+          EventType: ET.SubOrchestrationInstanceCompleted,
+          TaskScheduledId: parent.taskId,
+          Result: wire(outputOrError),
+        });
+      else
+        this.deliver(
+          parent.instanceId,
+          parent.executionId,
+          failureEvent(
+            ET.SubOrchestrationInstanceFailed,
+            parent.taskId,
+            `Orchestrator function '${instance.name}'`,
+            new Error(String(outputOrError)),
+          ),
+        );
     }
     instance.completionWaiters.splice(0).forEach((resolve) => resolve());
   }
@@ -664,7 +829,10 @@ export class InMemoryDurableClient {
   async getStatus(instanceId: string, options: { showHistory?: boolean } = {}): Promise<InstanceStatus> {
     const status = this.host.getStatus(instanceId, options);
     // The real client answers an unknown instance with an error; so does this one.
-    if (!status) throw new Error(`DurableClient error: Durable Functions extension replied with HTTP 404 response. Instance ${instanceId} not found.`);
+    if (!status)
+      throw new Error(
+        `DurableClient error: Durable Functions extension replied with HTTP 404 response. Instance ${instanceId} not found.`,
+      );
     return status;
   }
 

@@ -32,7 +32,11 @@ interface HttpRoute {
 }
 
 /** `%NAME%` binding expressions resolve from app settings, as in the Functions host. */
-export function resolveSetting(value: string, env: NodeJS.ProcessEnv = process.env, defaults: Record<string, string> = {}): string {
+export function resolveSetting(
+  value: string,
+  env: NodeJS.ProcessEnv = process.env,
+  defaults: Record<string, string> = {},
+): string {
   return value.replace(/%([A-Za-z0-9_]+)%/g, (_, name: string) => {
     const resolved = env[name] || defaults[name];
     if (!resolved) throw new Error(`The app setting '${name}' used in a binding is not set`);
@@ -53,7 +57,12 @@ function routeOf(reg: Registration): HttpRoute {
       return match[2] ? '(?:/([^/]+))?' : '/([^/]+)';
     })
     .join('');
-  return { name: reg.name, methods: (trigger.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()), pattern: new RegExp(`^/api${pattern}/?$`, 'i'), params };
+  return {
+    name: reg.name,
+    methods: (trigger.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()),
+    pattern: new RegExp(`^/api${pattern}/?$`, 'i'),
+    params,
+  };
 }
 
 /**
@@ -82,16 +91,32 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       const matches = routes.filter((r) => r.pattern.test(url.pathname));
       const route = matches.find((r) => r.methods.includes(method));
       if (!route) {
-        res.writeHead(matches.length ? 405 : 404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { status: matches.length ? 405 : 404, title: matches.length ? 'Method not allowed' : 'Not found' } }));
+        res.writeHead(matches.length ? 405 : 404, { 'Content-Type': 'application/json' }).end(
+          JSON.stringify({
+            error: { status: matches.length ? 405 : 404, title: matches.length ? 'Method not allowed' : 'Not found' },
+          }),
+        );
         return;
       }
       const values = route.pattern.exec(url.pathname)!.slice(1);
-      const params = Object.fromEntries(route.params.flatMap((name, i) => (values[i] === undefined ? [] : [[name, decodeURIComponent(values[i]!)]])));
+      const params = Object.fromEntries(
+        route.params.flatMap((name, i) => (values[i] === undefined ? [] : [[name, decodeURIComponent(values[i]!)]])),
+      );
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
-      const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).flatMap(([k, v]) =>
+          v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]],
+        ),
+      );
       const { HttpResponse } = (await import('@azure/functions')).default;
-      const result = await host.invokeHttp(route.name, { method, url: url.toString(), headers, params, body: Buffer.concat(chunks).toString('utf8') });
+      const result = await host.invokeHttp(route.name, {
+        method,
+        url: url.toString(),
+        headers,
+        params,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
       const body = Buffer.from(await response.arrayBuffer());
       const outHeaders: Record<string, string> = {};
@@ -99,7 +124,9 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       res.writeHead(response.status, outHeaders).end(body);
     } catch (error) {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ error: { status: 500, title: 'The function failed', errors: [(error as Error).message] } }));
+      res.end(
+        JSON.stringify({ error: { status: 500, title: 'The function failed', errors: [(error as Error).message] } }),
+      );
     }
   }
   server.listen(options.port ?? 7071, options.host ?? '127.0.0.1');
@@ -112,8 +139,16 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     for (const reg of registrations.values()) {
       if (reg.triggerType !== 'timerTrigger') continue;
       const trigger = Object.values(reg.metadata.bindings).find((b) => b.type === 'timerTrigger')!;
-      const schedule = resolveSetting(String(trigger.schedule), process.env, Object.fromEntries(Object.entries(SETTINGS).map(([name, setting]) => [name, setting.default])));
-      jobs.push(new Cron(schedule, { timezone: 'UTC', protect: true }, () => host.invokeTimer(reg.name).catch((error: unknown) => options.log?.('error', reg.name, error))));
+      const schedule = resolveSetting(
+        String(trigger.schedule),
+        process.env,
+        Object.fromEntries(Object.entries(SETTINGS).map(([name, setting]) => [name, setting.default])),
+      );
+      jobs.push(
+        new Cron(schedule, { timezone: 'UTC', protect: true }, () =>
+          host.invokeTimer(reg.name).catch((error: unknown) => options.log?.('error', reg.name, error)),
+        ),
+      );
     }
   }
 

@@ -42,7 +42,12 @@ export function installFunctionsCore(): void {
     hostVersion: '0.0.0-local',
     registerFunction(metadata: Registration['metadata'], callback: Registration['callback']) {
       const trigger = Object.values(metadata.bindings).find((b) => b.direction === 'in' && /Trigger$/.test(b.type));
-      registrations.set(metadata.name.toLowerCase(), { name: metadata.name, triggerType: trigger?.type, metadata, callback });
+      registrations.set(metadata.name.toLowerCase(), {
+        name: metadata.name,
+        triggerType: trigger?.type,
+        metadata,
+        callback,
+      });
       return { dispose: () => registrations.delete(metadata.name.toLowerCase()) };
     },
     setProgrammingModel(model: unknown) {

@@ -6,7 +6,13 @@ import type { NewItem } from './tenant.js';
  * The simulator's control API (`/_sim/...`): what a test or the demo needs to change the tenant between runs,
  * inspect mailboxes by content digest, read counters and inject faults. Loopback only, like the simulator.
  */
-export async function handleControl(sim: Simulator, req: IncomingMessage, res: ServerResponse, segments: string[], url: URL): Promise<void> {
+export async function handleControl(
+  sim: Simulator,
+  req: IncomingMessage,
+  res: ServerResponse,
+  segments: string[],
+  url: URL,
+): Promise<void> {
   const method = req.method ?? 'GET';
   const body = method === 'GET' || method === 'DELETE' ? {} : await readJson(req);
   const send = (status: number, value?: unknown) => {
@@ -17,7 +23,16 @@ export async function handleControl(sim: Simulator, req: IncomingMessage, res: S
   try {
     const [a, b, c, d, e] = segments;
     if (a === 'mailboxes' && !b && method === 'GET') {
-      return send(200, [...tenant.mailboxes.values()].map((m) => ({ id: m.id, upn: m.upn, kind: m.kind, folders: m.folders.size, items: m.items.size })));
+      return send(
+        200,
+        [...tenant.mailboxes.values()].map((m) => ({
+          id: m.id,
+          upn: m.upn,
+          kind: m.kind,
+          folders: m.folders.size,
+          items: m.items.size,
+        })),
+      );
     }
     if (a === 'mailboxes' && !b && method === 'POST') {
       const mailbox = tenant.addMailbox(String(body.upn), { kind: body.kind === 'shared' ? 'shared' : 'user' });
@@ -25,13 +40,18 @@ export async function handleControl(sim: Simulator, req: IncomingMessage, res: S
     }
     if (a === 'mailboxes' && b) {
       const mailbox = tenant.mailbox(b);
-      if (!c && method === 'GET') return send(200, tenant.inspect(mailbox, { digests: url.searchParams.get('digests') !== 'false' }));
+      if (!c && method === 'GET')
+        return send(200, tenant.inspect(mailbox, { digests: url.searchParams.get('digests') !== 'false' }));
       if (c === 'invalidate-delta' && method === 'POST') {
         sim.invalidateDeltaTokens(mailbox.id);
         return send(204);
       }
       if (c === 'folders' && method === 'POST') {
-        const folder = tenant.ensureFolderPath(mailbox, String(body.path), typeof body.type === 'string' ? body.type : undefined);
+        const folder = tenant.ensureFolderPath(
+          mailbox,
+          String(body.path),
+          typeof body.type === 'string' ? body.type : undefined,
+        );
         return send(201, { id: folder.id, path: mailbox.folderPath(folder.id) });
       }
       if (c === 'items' && !d && method === 'POST') {
@@ -39,10 +59,15 @@ export async function handleControl(sim: Simulator, req: IncomingMessage, res: S
         const folder = mailbox.folderByIdOrName(folderRef) ?? tenant.ensureFolderPath(mailbox, folderRef);
         const count = Number(body.count ?? 1);
         const created = Array.from({ length: count }, () => tenant.addItem(mailbox, folder.id, body as NewItem));
-        return send(201, created.map((i) => ({ id: i.id, changeKey: i.changeKey })));
+        return send(
+          201,
+          created.map((i) => ({ id: i.id, changeKey: i.changeKey })),
+        );
       }
       if (c === 'items' && d && !e && method === 'PATCH') {
-        const item = tenant.changeItem(mailbox, d, { subject: typeof body.subject === 'string' ? body.subject : undefined });
+        const item = tenant.changeItem(mailbox, d, {
+          subject: typeof body.subject === 'string' ? body.subject : undefined,
+        });
         return send(200, { id: item.id, changeKey: item.changeKey });
       }
       if (c === 'items' && d && e === 'move' && method === 'POST') {
@@ -72,7 +97,15 @@ export async function handleControl(sim: Simulator, req: IncomingMessage, res: S
     }
     if (a === 'faults' && method === 'DELETE') {
       sim.throttle.scripted = [];
-      sim.setFaults({ http503: 0, http504: 0, drop: 0, truncateExport: 0, exportItemError: 0, exportItemOmitted: 0, loseImportResponse: 0 });
+      sim.setFaults({
+        http503: 0,
+        http504: 0,
+        drop: 0,
+        truncateExport: 0,
+        exportItemError: 0,
+        exportItemOmitted: 0,
+        loseImportResponse: 0,
+      });
       return send(204);
     }
     if (a === 'latency' && method === 'PUT') {

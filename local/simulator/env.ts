@@ -8,7 +8,10 @@ export const SIMULATOR_ENV = {
   SIM_PORT: ['7400', 'Port to listen on (0 picks a free one)'],
   SIM_SEED: ['1', 'Seed for the tenant and for random faults'],
   SIM_TENANT: ['demo', "'demo' (4 mailboxes, ~770 items, one 24 MB item), 'empty', or 'spec' (SIM_TENANT_SPEC)"],
-  SIM_TENANT_SPEC: ['', 'With SIM_TENANT=spec: JSON {mailboxes: [{upn, items, kind?, sizes?: [min, max], largeItems?: [bytes]}], usersWithoutMailbox?: [upn]}'],
+  SIM_TENANT_SPEC: [
+    '',
+    'With SIM_TENANT=spec: JSON {mailboxes: [{upn, items, kind?, sizes?: [min, max], largeItems?: [bytes]}], usersWithoutMailbox?: [upn]}',
+  ],
   SIM_STATIC_TOKEN: ['', 'An extra bearer token to accept (a random demo token is always printed)'],
   SIM_CLIENT_ID: ['mailbox-vault-local', 'Client id the token endpoint accepts'],
   SIM_CLIENT_SECRET: ['local-secret', 'Client secret the token endpoint accepts'],
@@ -36,10 +39,15 @@ function read(env: NodeJS.ProcessEnv, name: SimulatorEnvName): string {
   return value === undefined || value === '' ? SIMULATOR_ENV[name][0] : value;
 }
 
-function number(env: NodeJS.ProcessEnv, name: SimulatorEnvName, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
+function number(
+  env: NodeJS.ProcessEnv,
+  name: SimulatorEnvName,
+  { min = 0, max = Number.MAX_SAFE_INTEGER } = {},
+): number {
   const text = read(env, name);
   const value = Number(text);
-  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`${name} must be a number from ${min} to ${max}, got '${text}'`);
+  if (!Number.isFinite(value) || value < min || value > max)
+    throw new Error(`${name} must be a number from ${min} to ${max}, got '${text}'`);
   return value;
 }
 
@@ -51,7 +59,8 @@ function probability(env: NodeJS.ProcessEnv, name: SimulatorEnvName): number {
 export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SimulatorOptions {
   const seed = number(env, 'SIM_SEED', { min: 0, max: 2 ** 32 - 1 });
   const tenantKind = read(env, 'SIM_TENANT');
-  if (tenantKind !== 'demo' && tenantKind !== 'empty' && tenantKind !== 'spec') throw new Error(`SIM_TENANT must be 'demo', 'empty' or 'spec', got '${tenantKind}'`);
+  if (tenantKind !== 'demo' && tenantKind !== 'empty' && tenantKind !== 'spec')
+    throw new Error(`SIM_TENANT must be 'demo', 'empty' or 'spec', got '${tenantKind}'`);
   const tenant = new SimTenant({ seed });
   if (tenantKind === 'demo') seedTenant(tenant, DEMO_TENANT);
   if (tenantKind === 'spec') {
@@ -77,8 +86,14 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
     importSessionLifetimeMs: number(env, 'SIM_IMPORT_SESSION_LIFETIME_MS', { min: 1 }),
     limits: {
       maxConcurrentPerMailbox: number(env, 'SIM_MAX_CONCURRENT', { min: 1 }),
-      requestBudget: { requests: number(env, 'SIM_REQUEST_BUDGET', { min: 1 }), windowMs: number(env, 'SIM_REQUEST_WINDOW_MS', { min: 1 }) },
-      uploadBudget: { bytes: number(env, 'SIM_UPLOAD_BUDGET_BYTES', { min: 1 }), windowMs: number(env, 'SIM_UPLOAD_WINDOW_MS', { min: 1 }) },
+      requestBudget: {
+        requests: number(env, 'SIM_REQUEST_BUDGET', { min: 1 }),
+        windowMs: number(env, 'SIM_REQUEST_WINDOW_MS', { min: 1 }),
+      },
+      uploadBudget: {
+        bytes: number(env, 'SIM_UPLOAD_BUDGET_BYTES', { min: 1 }),
+        windowMs: number(env, 'SIM_UPLOAD_WINDOW_MS', { min: 1 }),
+      },
     },
     faults: {
       http503: probability(env, 'SIM_FAULT_503'),

@@ -14,11 +14,15 @@ async function main(): Promise<void> {
   const client = options.clients?.[0];
   console.log(`Exchange Online simulator listening on ${sim.baseUrl}`);
   console.log(`  Graph base URL : ${sim.baseUrl}/v1.0 (and /beta)`);
-  console.log(`  Token endpoint : ${sim.baseUrl}/${sim.tenant.tenantId}/oauth2/v2.0/token (client ${client?.clientId})`);
+  console.log(
+    `  Token endpoint : ${sim.baseUrl}/${sim.tenant.tenantId}/oauth2/v2.0/token (client ${client?.clientId})`,
+  );
   console.log(`  Demo token     : ${sim.demoToken}`);
   console.log(`  Control API    : ${sim.baseUrl}/_sim/mailboxes`);
   for (const mailbox of sim.tenant.mailboxes.values()) {
-    console.log(`  ${mailbox.kind === 'shared' ? 'shared' : 'user  '} ${mailbox.upn.padEnd(34)} ${String(mailbox.items.size).padStart(5)} items  ${mailbox.id}`);
+    console.log(
+      `  ${mailbox.kind === 'shared' ? 'shared' : 'user  '} ${mailbox.upn.padEnd(34)} ${String(mailbox.items.size).padStart(5)} items  ${mailbox.id}`,
+    );
   }
   const stop = async () => {
     await sim.close();

@@ -14,7 +14,11 @@ export function parseFilter(filter: string | null): Comparison[] {
     const match = /^\s*(\w+)\s+(eq|ne|gt|ge|lt|le)\s+('(?:[^']|'')*'|[\w:.+-]+)\s*$/i.exec(part);
     if (!match) throw new ODataQueryError(`Invalid filter clause: ${part}`);
     const raw = match[3]!;
-    const value = raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'") : /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+    const value = raw.startsWith("'")
+      ? raw.slice(1, -1).replace(/''/g, "'")
+      : /^-?\d+(\.\d+)?$/.test(raw)
+        ? Number(raw)
+        : raw;
     return { field: match[1]!, op: match[2]!.toLowerCase() as Comparison['op'], value };
   });
 }
@@ -23,18 +27,25 @@ function compare(actual: unknown, c: Comparison): boolean {
   if (actual === undefined) throw new ODataQueryError(`Could not find a property named '${c.field}'`);
   let a: string | number = actual as string | number;
   let b: string | number = c.value;
-  const dateLike = typeof a === 'string' && /^\d{4}-\d{2}-\d{2}/.test(a) && typeof b === 'string' && /^\d{4}-\d{2}-\d{2}/.test(b);
+  const dateLike =
+    typeof a === 'string' && /^\d{4}-\d{2}-\d{2}/.test(a) && typeof b === 'string' && /^\d{4}-\d{2}-\d{2}/.test(b);
   if (dateLike) {
     a = Date.parse(a as string);
     b = Date.parse(b as string);
   }
   switch (c.op) {
-    case 'eq': return a === b;
-    case 'ne': return a !== b;
-    case 'gt': return a > b;
-    case 'ge': return a >= b;
-    case 'lt': return a < b;
-    case 'le': return a <= b;
+    case 'eq':
+      return a === b;
+    case 'ne':
+      return a !== b;
+    case 'gt':
+      return a > b;
+    case 'ge':
+      return a >= b;
+    case 'lt':
+      return a < b;
+    case 'le':
+      return a <= b;
   }
 }
 
@@ -47,7 +58,9 @@ export function applySelect(entity: Record<string, unknown>, select: string | nu
   const keep = new Set(select.split(',').map((s) => s.trim()));
   // Graph returns parentMailboxUrl whatever $select says (see the docs' list-folders example).
   const always = new Set(['id', 'parentMailboxUrl', 'singleValueExtendedProperties']);
-  return Object.fromEntries(Object.entries(entity).filter(([key]) => always.has(key) || key.startsWith('@odata') || keep.has(key)));
+  return Object.fromEntries(
+    Object.entries(entity).filter(([key]) => always.has(key) || key.startsWith('@odata') || keep.has(key)),
+  );
 }
 
 /** Normalises 'String 0x37' and 'string 0x0037' to one key. */
@@ -59,7 +72,8 @@ function propertyKey(id: string): string {
 /** Ids named in `$expand=singleValueExtendedProperties($filter=id eq '…' or id eq '…')`. */
 export function parseExpand(expand: string | null): string[] {
   if (!expand) return [];
-  if (!/^singleValueExtendedProperties(\(.*\))?$/i.test(expand.trim())) throw new ODataQueryError(`Unsupported $expand: ${expand}`);
+  if (!/^singleValueExtendedProperties(\(.*\))?$/i.test(expand.trim()))
+    throw new ODataQueryError(`Unsupported $expand: ${expand}`);
   return [...expand.matchAll(/id\s+eq\s+'([^']+)'/gi)].map((m) => m[1]!);
 }
 
@@ -68,11 +82,21 @@ export function itemExtendedProperties(item: SimItem, ids: string[]): Array<{ id
   for (const id of ids) {
     let value: string | undefined;
     switch (propertyKey(id)) {
-      case 'string 55': value = item.spec.subject; break; // 0x0037 subject
-      case 'string 3103': value = item.spec.senderEmail; break; // 0x0C1F sender email
-      case 'string 3098': value = item.spec.senderEmail.split('@')[0]; break; // 0x0C1A sender name
-      case 'systemtime 3590': value = item.spec.receivedDateTime; break; // 0x0E06 received
-      case 'binary 12299': value = item.spec.searchKey.toString('base64'); break; // 0x300B search key
+      case 'string 55':
+        value = item.spec.subject;
+        break; // 0x0037 subject
+      case 'string 3103':
+        value = item.spec.senderEmail;
+        break; // 0x0C1F sender email
+      case 'string 3098':
+        value = item.spec.senderEmail.split('@')[0];
+        break; // 0x0C1A sender name
+      case 'systemtime 3590':
+        value = item.spec.receivedDateTime;
+        break; // 0x0E06 received
+      case 'binary 12299':
+        value = item.spec.searchKey.toString('base64');
+        break; // 0x300B search key
     }
     if (value !== undefined) out.push({ id, value });
   }
@@ -83,7 +107,12 @@ export function folderExtendedProperties(folder: SimFolder, ids: string[]): Arra
   return ids.filter((id) => propertyKey(id) === 'string 12289').map((id) => ({ id, value: folder.displayName }));
 }
 
-export function folderJson(base: string, version: string, mailbox: SimMailbox, folder: SimFolder): Record<string, unknown> {
+export function folderJson(
+  base: string,
+  version: string,
+  mailbox: SimMailbox,
+  folder: SimFolder,
+): Record<string, unknown> {
   return {
     '@odata.type': '#microsoft.graph.mailboxFolder',
     id: folder.id,

@@ -130,7 +130,7 @@ export function* generatePayload(spec: PayloadSpec, integrityKey: Buffer): Gener
   mac.update(head);
   yield head;
   const next = keystream(spec.seed);
-  for (let left = spec.bodyLength; left > 0; ) {
+  for (let left = spec.bodyLength; left > 0;) {
     const n = Math.min(GENERATE_CHUNK, left);
     const chunk = next(n);
     mac.update(chunk);
@@ -187,7 +187,11 @@ export class PayloadVerifier {
 
   /** Returns the spec the stream was generated from, and its digest; throws PayloadRejectedError if damaged. */
   finish(): { spec: PayloadSpec; digest: string; length: number } {
-    if (this.tail.length < TRAILER_LENGTH || this.tail.readUInt32LE(0) !== KIND_INTEGRITY || this.tail.readUInt32LE(4) !== 32) {
+    if (
+      this.tail.length < TRAILER_LENGTH ||
+      this.tail.readUInt32LE(0) !== KIND_INTEGRITY ||
+      this.tail.readUInt32LE(4) !== 32
+    ) {
       throw new PayloadRejectedError('The data is not a complete item stream');
     }
     if (!this.mac.digest().equals(this.tail.subarray(8))) {
@@ -246,7 +250,8 @@ function parseHead(head: Buffer): PayloadSpec {
         if (tag === TAG_SENDER_EMAIL) spec.senderEmail = text;
       }
     }
-    if (!spec.messageClass || spec.subject === undefined || !spec.searchKey || !spec.receivedDateTime) throw new Error('missing properties');
+    if (!spec.messageClass || spec.subject === undefined || !spec.searchKey || !spec.receivedDateTime)
+      throw new Error('missing properties');
     return spec as PayloadSpec;
   } catch (error) {
     if (error instanceof PayloadRejectedError) throw error;

@@ -42,7 +42,11 @@ export function fillMailbox(tenant: SimTenant, mailbox: SimMailbox, seed: Mailbo
     tenant.addItem(mailbox, folder.id, seed.sizes ? { size: tenant.random.int(seed.sizes[0], seed.sizes[1]) } : {});
   }
   for (const length of seed.largeItems ?? []) {
-    tenant.addItem(mailbox, inbox.id, { exportedLength: length, size: Math.round(length / 1.25), subject: `Large attachment ${Math.round(length / 1e6)} MB` });
+    tenant.addItem(mailbox, inbox.id, {
+      exportedLength: length,
+      size: Math.round(length / 1.25),
+      subject: `Large attachment ${Math.round(length / 1e6)} MB`,
+    });
   }
 }
 

@@ -19,7 +19,14 @@ import {
   parseFilter,
   type SyncState,
 } from './odata.js';
-import { EXCHANGE_LIMITS, NO_FAULTS, ThrottleState, type FaultRates, type ScriptedFault, type SimulatorLimits } from './throttle.js';
+import {
+  EXCHANGE_LIMITS,
+  NO_FAULTS,
+  ThrottleState,
+  type FaultRates,
+  type ScriptedFault,
+  type SimulatorLimits,
+} from './throttle.js';
 import { SimTenant, type SimMailbox } from './tenant.js';
 import { handleControl } from './control.js';
 
@@ -59,7 +66,8 @@ export interface Simulator {
   readonly throttle: ThrottleState;
   /** A bearer token the simulator always accepts. */
   readonly demoToken: string;
-  readonly options: Required<Pick<SimulatorOptions, 'importSessionLifetimeMs' | 'tokenLifetimeSeconds'>> & SimulatorOptions;
+  readonly options: Required<Pick<SimulatorOptions, 'importSessionLifetimeMs' | 'tokenLifetimeSeconds'>> &
+    SimulatorOptions;
   /** Issues a token as the token endpoint would. */
   issueToken(): { token: string; expiresOnTimestamp: number };
   /** Every token issued so far stops working (static ones too, when asked). */
@@ -112,9 +120,18 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 function sendGraphError(res: ServerResponse, error: SimHttpError): void {
   const headers: Record<string, string> = { 'request-id': randomBytes(8).toString('hex') };
   if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(error.retryAfterSeconds);
-  sendJson(res, error.status, {
-    error: { code: error.code, message: error.message, innerError: { 'request-id': headers['request-id'], date: new Date().toISOString() } },
-  }, headers);
+  sendJson(
+    res,
+    error.status,
+    {
+      error: {
+        code: error.code,
+        message: error.message,
+        innerError: { 'request-id': headers['request-id'], date: new Date().toISOString() },
+      },
+    },
+    headers,
+  );
 }
 
 /**
@@ -124,7 +141,11 @@ function sendGraphError(res: ServerResponse, error: SimHttpError): void {
  */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const tenant = options.tenant ?? new SimTenant({ seed: options.seed ?? 1 });
-  const throttle = new ThrottleState({ ...EXCHANGE_LIMITS, ...options.limits }, { ...NO_FAULTS, ...options.faults }, tenant.random);
+  const throttle = new ThrottleState(
+    { ...EXCHANGE_LIMITS, ...options.limits },
+    { ...NO_FAULTS, ...options.faults },
+    tenant.random,
+  );
   const settings = { importSessionLifetimeMs: 60 * 60_000, tokenLifetimeSeconds: 3600, ...options };
   const demoToken = `sim-demo-${randomBytes(12).toString('hex')}`;
   const staticTokens = new Set([demoToken, ...(options.staticTokens ?? [])]);
@@ -137,7 +158,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let baseUrl = '';
 
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const latency = () => (latencyMs || latencyJitterMs ? sleep(latencyMs + tenant.random.next() * latencyJitterMs) : Promise.resolve());
+  const latency = () =>
+    latencyMs || latencyJitterMs ? sleep(latencyMs + tenant.random.next() * latencyJitterMs) : Promise.resolve();
 
   function issueToken() {
     const token = `sim-${randomBytes(24).toString('base64url')}`;
@@ -153,7 +175,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const token = match[1]!;
     if (staticTokens.has(token)) return;
     const expires = issuedTokens.get(token);
-    if (expires === undefined || expires < Date.now()) throw new SimHttpError(401, 'InvalidAuthenticationToken', 'Access token has expired or is not yet valid.');
+    if (expires === undefined || expires < Date.now())
+      throw new SimHttpError(401, 'InvalidAuthenticationToken', 'Access token has expired or is not yet valid.');
   }
 
   function resolveMailbox(raw: string): SimMailbox {
@@ -163,7 +186,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   }
 
   /** Admission, faults and latency for a request on one mailbox; returns the release for when the answer ends. */
-  async function enter(req: IncomingMessage, res: ServerResponse, mailbox: SimMailbox, operation: string): Promise<ScriptedFault | undefined> {
+  async function enter(
+    req: IncomingMessage,
+    res: ServerResponse,
+    mailbox: SimMailbox,
+    operation: string,
+  ): Promise<ScriptedFault | undefined> {
     const admission = throttle.admit(mailbox.id, operation);
     if (!admission.ok) throw new SimHttpError(429, admission.code, admission.message, admission.retryAfterSeconds);
     res.once('close', admission.release);
@@ -172,15 +200,34 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const counters = throttle.countersFor(mailbox.id);
     if (operation === 'exportItems') counters.firstExportAt ||= Date.now();
     if (operation === 'importItem') counters.firstImportAt ||= Date.now();
-    const scripted = throttle.takeScripted(operation, mailbox.id, mailbox.upn, ['http429', 'http503', 'http504', 'http401', 'drop', 'truncate', 'loseImportResponse', 'expireSession']);
+    const scripted = throttle.takeScripted(operation, mailbox.id, mailbox.upn, [
+      'http429',
+      'http503',
+      'http504',
+      'http401',
+      'drop',
+      'truncate',
+      'loseImportResponse',
+      'expireSession',
+    ]);
     await latency();
     if (scripted) {
       switch (scripted.fault) {
         case 'http429':
           throttle.countersFor(mailbox.id).throttled++;
-          throw new SimHttpError(429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.', scripted.retryAfterSeconds ?? 1);
+          throw new SimHttpError(
+            429,
+            'ApplicationThrottled',
+            'Application is over its MailboxConcurrency limit.',
+            scripted.retryAfterSeconds ?? 1,
+          );
         case 'http503':
-          throw new SimHttpError(503, 'ServiceUnavailable', 'The service is temporarily unavailable.', scripted.retryAfterSeconds);
+          throw new SimHttpError(
+            503,
+            'ServiceUnavailable',
+            'The service is temporarily unavailable.',
+            scripted.retryAfterSeconds,
+          );
         case 'http504':
           throw new SimHttpError(504, 'GatewayTimeout', 'The gateway did not receive a timely response.');
         case 'http401':
@@ -197,8 +244,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       req.socket.destroy();
       throw new DroppedConnection();
     }
-    if (throttle.chance(f.http503)) throw new SimHttpError(503, 'ServiceUnavailable', 'The service is temporarily unavailable.', f.retryAfter503Seconds);
-    if (throttle.chance(f.http504)) throw new SimHttpError(504, 'GatewayTimeout', 'The gateway did not receive a timely response.');
+    if (throttle.chance(f.http503))
+      throw new SimHttpError(
+        503,
+        'ServiceUnavailable',
+        'The service is temporarily unavailable.',
+        f.retryAfter503Seconds,
+      );
+    if (throttle.chance(f.http504))
+      throw new SimHttpError(504, 'GatewayTimeout', 'The gateway did not receive a timely response.');
     return undefined;
   }
 
@@ -208,7 +262,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return url.toString();
   }
 
-  function pageOf<T>(all: T[], url: URL, version: string, path: string, defaultTop: number): { value: T[]; nextLink?: string } {
+  function pageOf<T>(
+    all: T[],
+    url: URL,
+    version: string,
+    path: string,
+    defaultTop: number,
+  ): { value: T[]; nextLink?: string } {
     const top = Math.min(1000, Math.max(1, Number(url.searchParams.get('$top') ?? defaultTop) || defaultTop));
     const skip = Math.max(0, Number(url.searchParams.get('$skip') ?? 0) || 0);
     const value = all.slice(skip, skip + top);
@@ -236,30 +296,58 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     let state: SyncState;
     if (skipToken || deltaToken) {
       const decoded = decodeSyncState((skipToken ?? deltaToken)!, syncKey);
-      if (!decoded || decoded.mailbox !== mailbox.id || decoded.collection !== collection || decoded.generation !== mailbox.deltaGeneration) {
+      if (
+        !decoded ||
+        decoded.mailbox !== mailbox.id ||
+        decoded.collection !== collection ||
+        decoded.generation !== mailbox.deltaGeneration
+      ) {
         const status = options.rejectedDeltaStatus ?? 410;
-        throw new SimHttpError(status, 'SyncStateNotFound', 'The sync state could not be found; it may have expired. Restart the sync.');
+        throw new SimHttpError(
+          status,
+          'SyncStateNotFound',
+          'The sync state could not be found; it may have expired. Restart the sync.',
+        );
       }
       state = deltaToken ? { ...decoded, from: decoded.to, to: mailbox.seq, offset: 0 } : decoded;
     } else {
-      state = { mailbox: mailbox.id, collection, generation: mailbox.deltaGeneration, from: 0, to: mailbox.seq, offset: 0, expand: parseExpand(url.searchParams.get('$expand')) };
+      state = {
+        mailbox: mailbox.id,
+        collection,
+        generation: mailbox.deltaGeneration,
+        from: 0,
+        to: mailbox.seq,
+        offset: 0,
+        expand: parseExpand(url.searchParams.get('$expand')),
+      };
     }
     const entries: Array<{ seq: number; json: Record<string, unknown> }> = [];
-    const removed = (id: string) => ({ '@odata.type': collection === 'folders' ? '#microsoft.graph.mailboxFolder' : '#microsoft.graph.mailboxItem', id, '@removed': { reason: 'deleted' } });
+    const removed = (id: string) => ({
+      '@odata.type': collection === 'folders' ? '#microsoft.graph.mailboxFolder' : '#microsoft.graph.mailboxItem',
+      id,
+      '@removed': { reason: 'deleted' },
+    });
     if (collection === 'folders') {
-      for (const f of mailbox.folders.values()) if (f.seq > state.from && f.seq <= state.to) {
-        const json = folderJson(baseUrl, version, mailbox, f);
-        if (state.expand.length) json.singleValueExtendedProperties = folderExtendedProperties(f, state.expand);
-        entries.push({ seq: f.seq, json });
-      }
-      if (state.from > 0) for (const t of mailbox.folderTombstones) if (t.seq > state.from && t.seq <= state.to) entries.push({ seq: t.seq, json: removed(t.id) });
+      for (const f of mailbox.folders.values())
+        if (f.seq > state.from && f.seq <= state.to) {
+          const json = folderJson(baseUrl, version, mailbox, f);
+          if (state.expand.length) json.singleValueExtendedProperties = folderExtendedProperties(f, state.expand);
+          entries.push({ seq: f.seq, json });
+        }
+      if (state.from > 0)
+        for (const t of mailbox.folderTombstones)
+          if (t.seq > state.from && t.seq <= state.to) entries.push({ seq: t.seq, json: removed(t.id) });
     } else {
-      for (const i of mailbox.items.values()) if (i.folderId === collection && i.seq > state.from && i.seq <= state.to) {
-        const json = itemJson(i);
-        if (state.expand.length) json.singleValueExtendedProperties = itemExtendedProperties(i, state.expand);
-        entries.push({ seq: i.seq, json });
-      }
-      if (state.from > 0) for (const t of mailbox.itemTombstones) if (t.folderId === collection && t.seq > state.from && t.seq <= state.to) entries.push({ seq: t.seq, json: removed(t.id) });
+      for (const i of mailbox.items.values())
+        if (i.folderId === collection && i.seq > state.from && i.seq <= state.to) {
+          const json = itemJson(i);
+          if (state.expand.length) json.singleValueExtendedProperties = itemExtendedProperties(i, state.expand);
+          entries.push({ seq: i.seq, json });
+        }
+      if (state.from > 0)
+        for (const t of mailbox.itemTombstones)
+          if (t.folderId === collection && t.seq > state.from && t.seq <= state.to)
+            entries.push({ seq: t.seq, json: removed(t.id) });
     }
     entries.sort((a, b) => a.seq - b.seq || String(a.json.id).localeCompare(String(b.json.id)));
     const size = maxPageSize(req);
@@ -268,15 +356,25 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       '@odata.context': `${baseUrl}/${version}/$metadata#Collection(${collection === 'folders' ? 'mailboxFolder' : 'mailboxItem'})`,
     };
     if (state.offset + size < entries.length) {
-      body['@odata.nextLink'] = link(version, path, { $skiptoken: encodeSyncState({ ...state, offset: state.offset + size }, syncKey) });
+      body['@odata.nextLink'] = link(version, path, {
+        $skiptoken: encodeSyncState({ ...state, offset: state.offset + size }, syncKey),
+      });
     } else {
-      body['@odata.deltaLink'] = link(version, path, { $deltatoken: encodeSyncState({ ...state, offset: 0 }, syncKey) });
+      body['@odata.deltaLink'] = link(version, path, {
+        $deltatoken: encodeSyncState({ ...state, offset: 0 }, syncKey),
+      });
     }
     body.value = value;
     sendJson(res, 200, body);
   }
 
-  async function exportItems(req: IncomingMessage, res: ServerResponse, version: string, mailbox: SimMailbox, scripted: ScriptedFault | undefined): Promise<void> {
+  async function exportItems(
+    req: IncomingMessage,
+    res: ServerResponse,
+    version: string,
+    mailbox: SimMailbox,
+    scripted: ScriptedFault | undefined,
+  ): Promise<void> {
     let parsed: Record<string, unknown>;
     try {
       parsed = JSON.parse(await readSmallBody(req)) as Record<string, unknown>;
@@ -290,7 +388,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (!Array.isArray(ids) || ids.length === 0 || !ids.every((id) => typeof id === 'string')) {
       throw new SimHttpError(400, 'ErrorInvalidRequest', 'itemIds must be a non-empty array of item ids.');
     }
-    if (ids.length > MAX_EXPORT_IDS) throw new SimHttpError(400, 'ErrorInvalidRequest', `The number of item ids exceeds the maximum of ${MAX_EXPORT_IDS}.`);
+    if (ids.length > MAX_EXPORT_IDS)
+      throw new SimHttpError(
+        400,
+        'ErrorInvalidRequest',
+        `The number of item ids exceeds the maximum of ${MAX_EXPORT_IDS}.`,
+      );
     const counters = throttle.countersFor(mailbox.id);
     counters.exportCalls++;
     res.once('finish', () => (counters.lastExportDoneAt = Date.now()));
@@ -312,7 +415,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       if (!res.write(text)) await drainOrClose(res);
       if (res.destroyed) throw new DroppedConnection();
     };
-    await write(`{"@odata.context":"${baseUrl}/${version}/$metadata#Collection(microsoft.graph.exportItemResponse)","value":[`);
+    await write(
+      `{"@odata.context":"${baseUrl}/${version}/$metadata#Collection(microsoft.graph.exportItemResponse)","value":[`,
+    );
     let first = true;
     let written = 0;
     for (const id of order) {
@@ -320,7 +425,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       const item = mailbox.items.get(id);
       const sep = first ? '' : ',';
       first = false;
-      const errorCode = !item ? 'ErrorItemNotFound' : failIds.has(id) ? 'ErrorExportFailed' : item.exportErrorCode ?? (throttle.chance(throttle.faults.exportItemError) ? 'ErrorInternalServerTransientError' : undefined);
+      const errorCode = !item
+        ? 'ErrorItemNotFound'
+        : failIds.has(id)
+          ? 'ErrorExportFailed'
+          : (item.exportErrorCode ??
+            (throttle.chance(throttle.faults.exportItemError) ? 'ErrorInternalServerTransientError' : undefined));
       if (errorCode || !item) {
         const message = !item ? 'The specified object was not found in the store.' : 'The item could not be exported.';
         await write(`${sep}{"itemId":${JSON.stringify(id)},"error":{"code":"${errorCode}","message":"${message}"}}`);
@@ -356,7 +466,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     res.end(']}');
   }
 
-  async function importItem(req: IncomingMessage, res: ServerResponse, mailbox: SimMailbox, scripted: ScriptedFault | undefined): Promise<void> {
+  async function importItem(
+    req: IncomingMessage,
+    res: ServerResponse,
+    mailbox: SimMailbox,
+    scripted: ScriptedFault | undefined,
+  ): Promise<void> {
     const counters = throttle.countersFor(mailbox.id);
     counters.importPosts++;
     res.once('finish', () => (counters.lastImportDoneAt = Date.now()));
@@ -392,11 +507,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     const mode = fields.Mode;
     if (!fields.FolderId) throw new SimHttpError(400, 'ErrorInvalidRequest', 'FolderId is required.');
-    if (mode !== 'create' && mode !== 'update') throw new SimHttpError(400, 'ErrorInvalidRequest', "Mode must be 'create' or 'update'.");
+    if (mode !== 'create' && mode !== 'update')
+      throw new SimHttpError(400, 'ErrorInvalidRequest', "Mode must be 'create' or 'update'.");
     if (!sawData) throw new SimHttpError(400, 'ErrorInvalidRequest', 'Data is required.');
-    if (mode === 'create' && (fields.ItemId || fields.ChangeKey)) throw new SimHttpError(400, 'ErrorInvalidRequest', 'ItemId and ChangeKey are not allowed in create mode.');
+    if (mode === 'create' && (fields.ItemId || fields.ChangeKey))
+      throw new SimHttpError(400, 'ErrorInvalidRequest', 'ItemId and ChangeKey are not allowed in create mode.');
     const folder = mailbox.folderByIdOrName(fields.FolderId);
-    if (!folder) throw new SimHttpError(404, 'ErrorFolderNotFound', 'The specified folder could not be found in the store.');
+    if (!folder)
+      throw new SimHttpError(404, 'ErrorFolderNotFound', 'The specified folder could not be found in the store.');
     let verified;
     try {
       verified = verifier.finish();
@@ -408,8 +526,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     let item;
     if (mode === 'update') {
       const existing = fields.ItemId ? mailbox.items.get(fields.ItemId) : undefined;
-      if (!existing || existing.folderId !== folder.id) throw new SimHttpError(404, 'ErrorItemNotFound', 'The item to update was not found in the folder.');
-      if (existing.changeKey !== fields.ChangeKey) throw new SimHttpError(409, 'ErrorIrresolvableConflict', 'The change key does not match the current version of the item.');
+      if (!existing || existing.folderId !== folder.id)
+        throw new SimHttpError(404, 'ErrorItemNotFound', 'The item to update was not found in the folder.');
+      if (existing.changeKey !== fields.ChangeKey)
+        throw new SimHttpError(
+          409,
+          'ErrorIrresolvableConflict',
+          'The change key does not match the current version of the item.',
+        );
       item = tenant.replaceImportedItem(mailbox, existing, verified.spec, verified.digest);
     } else {
       item = tenant.createImportedItem(mailbox, folder.id, verified.spec, verified.digest, verified.length);
@@ -426,35 +550,73 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     });
   }
 
-  async function createFolder(req: IncomingMessage, res: ServerResponse, version: string, mailbox: SimMailbox, parentId: string): Promise<void> {
-    if (version === 'v1.0' && options.rejectV1FolderCreate) throw new SimHttpError(405, 'MethodNotAllowed', 'The HTTP method is not allowed for this resource.');
+  async function createFolder(
+    req: IncomingMessage,
+    res: ServerResponse,
+    version: string,
+    mailbox: SimMailbox,
+    parentId: string,
+  ): Promise<void> {
+    if (version === 'v1.0' && options.rejectV1FolderCreate)
+      throw new SimHttpError(405, 'MethodNotAllowed', 'The HTTP method is not allowed for this resource.');
     let body: { displayName?: unknown; type?: unknown };
     try {
       body = JSON.parse(await readSmallBody(req)) as typeof body;
     } catch {
       throw new SimHttpError(400, 'BadRequest', 'The request body is not valid JSON.');
     }
-    if (typeof body.displayName !== 'string' || body.displayName.trim() === '') throw new SimHttpError(400, 'ErrorInvalidRequest', 'displayName is required.');
-    if (typeof body.type !== 'string' || !/^IPF(\.|$)/.test(body.type)) throw new SimHttpError(400, 'ErrorInvalidRequest', 'type must be a folder class such as IPF.Note.');
+    if (typeof body.displayName !== 'string' || body.displayName.trim() === '')
+      throw new SimHttpError(400, 'ErrorInvalidRequest', 'displayName is required.');
+    if (typeof body.type !== 'string' || !/^IPF(\.|$)/.test(body.type))
+      throw new SimHttpError(400, 'ErrorInvalidRequest', 'type must be a folder class such as IPF.Note.');
     const parent = mailbox.folderByIdOrName(parentId);
     if (!parent) throw new SimHttpError(404, 'ErrorItemNotFound', 'The parent folder could not be found.');
-    if (mailbox.childFolders(parent.id).some((f) => f.displayName.toLowerCase() === (body.displayName as string).toLowerCase())) {
+    if (
+      mailbox
+        .childFolders(parent.id)
+        .some((f) => f.displayName.toLowerCase() === (body.displayName as string).toLowerCase())
+    ) {
       throw new SimHttpError(409, 'ErrorFolderExists', 'A folder with the specified name already exists.');
     }
     const folder = tenant.addFolder(mailbox, parent.id, body.displayName, body.type);
-    sendJson(res, 201, { '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes('${encodeURIComponent(mailbox.id)}')/folders/$entity`, ...folderJson(baseUrl, version, mailbox, folder) });
+    sendJson(res, 201, {
+      '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes('${encodeURIComponent(mailbox.id)}')/folders/$entity`,
+      ...folderJson(baseUrl, version, mailbox, folder),
+    });
   }
 
-  async function handleGraph(req: IncomingMessage, res: ServerResponse, url: URL, version: string, segments: string[]): Promise<void> {
+  async function handleGraph(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    version: string,
+    segments: string[],
+  ): Promise<void> {
     checkBearer(req);
     const method = req.method ?? 'GET';
     // /users/{id}/settings/exchange
-    if (segments[0] === 'users' && segments.length === 4 && segments[2] === 'settings' && segments[3] === 'exchange' && method === 'GET') {
+    if (
+      segments[0] === 'users' &&
+      segments.length === 4 &&
+      segments[2] === 'settings' &&
+      segments[3] === 'exchange' &&
+      method === 'GET'
+    ) {
       await latency();
       const user = segments[1]!;
       const mailboxId = tenant.users.get(user.toLowerCase());
-      if (mailboxId === undefined) throw new SimHttpError(404, 'Request_ResourceNotFound', `Resource '${user}' does not exist or one of its queried reference-property objects are not present.`);
-      if (mailboxId === null) throw new SimHttpError(404, 'MailboxNotEnabledForRESTAPI', 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.');
+      if (mailboxId === undefined)
+        throw new SimHttpError(
+          404,
+          'Request_ResourceNotFound',
+          `Resource '${user}' does not exist or one of its queried reference-property objects are not present.`,
+        );
+      if (mailboxId === null)
+        throw new SimHttpError(
+          404,
+          'MailboxNotEnabledForRESTAPI',
+          'The mailbox is either inactive, soft-deleted, or is hosted on-premise.',
+        );
       const body: Record<string, unknown> = {
         '@odata.context': `${baseUrl}/${version}/$metadata#users('${encodeURIComponent(user)}')/settings/exchange/$entity`,
         primaryMailboxId: mailboxId,
@@ -465,13 +627,38 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return;
     }
     // /groups/{id}/transitiveMembers/microsoft.graph.user
-    if (segments[0] === 'groups' && segments.length === 4 && segments[2] === 'transitiveMembers' && segments[3] === 'microsoft.graph.user' && method === 'GET') {
+    if (
+      segments[0] === 'groups' &&
+      segments.length === 4 &&
+      segments[2] === 'transitiveMembers' &&
+      segments[3] === 'microsoft.graph.user' &&
+      method === 'GET'
+    ) {
       await latency();
       const members = tenant.groups.get(segments[1]!);
-      if (!members) throw new SimHttpError(404, 'Request_ResourceNotFound', `Resource '${segments[1]}' does not exist or one of its queried reference-property objects are not present.`);
-      const all = members.map((upn) => ({ '@odata.type': '#microsoft.graph.user', id: tenant.guid(), userPrincipalName: upn }));
-      const page = pageOf(all, url, version, `/groups/${encodeURIComponent(segments[1]!)}/transitiveMembers/microsoft.graph.user`, 100);
-      sendJson(res, 200, { '@odata.context': `${baseUrl}/${version}/$metadata#users(id,userPrincipalName)`, value: page.value, ...(page.nextLink ? { '@odata.nextLink': page.nextLink } : {}) });
+      if (!members)
+        throw new SimHttpError(
+          404,
+          'Request_ResourceNotFound',
+          `Resource '${segments[1]}' does not exist or one of its queried reference-property objects are not present.`,
+        );
+      const all = members.map((upn) => ({
+        '@odata.type': '#microsoft.graph.user',
+        id: tenant.guid(),
+        userPrincipalName: upn,
+      }));
+      const page = pageOf(
+        all,
+        url,
+        version,
+        `/groups/${encodeURIComponent(segments[1]!)}/transitiveMembers/microsoft.graph.user`,
+        100,
+      );
+      sendJson(res, 200, {
+        '@odata.context': `${baseUrl}/${version}/$metadata#users(id,userPrincipalName)`,
+        value: page.value,
+        ...(page.nextLink ? { '@odata.nextLink': page.nextLink } : {}),
+      });
       return;
     }
     if (segments[0] !== 'admin' || segments[1] !== 'exchange' || segments[2] !== 'mailboxes' || segments.length < 5) {
@@ -488,7 +675,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const expand = parseExpand(url.searchParams.get('$expand'));
     const folderOf = (id: string) => {
       const folder = mailbox.folderByIdOrName(id);
-      if (!folder) throw new SimHttpError(404, 'ErrorItemNotFound', 'The specified folder could not be found in the store.');
+      if (!folder)
+        throw new SimHttpError(404, 'ErrorItemNotFound', 'The specified folder could not be found in the store.');
       return folder;
     };
     switch (op) {
@@ -499,14 +687,26 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         const expiresAt = Date.now() + settings.importSessionLifetimeMs;
         importSessions.set(token, { mailboxId: mailbox.id, expiresAt, version });
         const importUrl = `${baseUrl}/outlook/api/g${version}/Mailboxes('${mailbox.id}')/importItem?authtoken=${token}`;
-        sendJson(res, 200, { '@odata.context': `${baseUrl}/${version}/$metadata#microsoft.graph.mailboxItemImportSession`, importUrl, expirationDateTime: isoWith7Digits(expiresAt) });
+        sendJson(res, 200, {
+          '@odata.context': `${baseUrl}/${version}/$metadata#microsoft.graph.mailboxItemImportSession`,
+          importUrl,
+          expirationDateTime: isoWith7Digits(expiresAt),
+        });
         return;
       }
       case 'folderDelta':
         return deltaPage(req, res, url, version, mailbox, 'folders', `${mailboxPath}/folders/delta`);
       case 'itemDelta': {
         const folder = folderOf(rest[1]!);
-        return deltaPage(req, res, url, version, mailbox, folder.id, `${mailboxPath}/folders/${encodeURIComponent(rest[1]!)}/items/delta`);
+        return deltaPage(
+          req,
+          res,
+          url,
+          version,
+          mailbox,
+          folder.id,
+          `${mailboxPath}/folders/${encodeURIComponent(rest[1]!)}/items/delta`,
+        );
       }
       case 'listFolders':
       case 'listChildFolders': {
@@ -515,16 +715,31 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
           .childFolders(parent.id)
           .map((f) => ({ f, json: folderJson(baseUrl, version, mailbox, f) }))
           .filter(({ json }) => matchesFilter(json, filter))
-          .map(({ f, json }) => applySelect(expand.length ? { ...json, singleValueExtendedProperties: folderExtendedProperties(f, expand) } : json, select));
+          .map(({ f, json }) =>
+            applySelect(
+              expand.length ? { ...json, singleValueExtendedProperties: folderExtendedProperties(f, expand) } : json,
+              select,
+            ),
+          );
         const path = `${mailboxPath}/folders${op === 'listChildFolders' ? `/${encodeURIComponent(rest[1]!)}/childFolders` : ''}`;
         const page = pageOf(all, url, version, path, 10);
-        sendJson(res, 200, { '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes/${mailbox.id}/folders`, value: page.value, ...(page.nextLink ? { '@odata.nextLink': page.nextLink } : {}) });
+        sendJson(res, 200, {
+          '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes/${mailbox.id}/folders`,
+          value: page.value,
+          ...(page.nextLink ? { '@odata.nextLink': page.nextLink } : {}),
+        });
         return;
       }
       case 'getFolder': {
         const folder = folderOf(rest[1]!);
         const json = folderJson(baseUrl, version, mailbox, folder);
-        sendJson(res, 200, { '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes/${mailbox.id}/folders/$entity`, ...applySelect(expand.length ? { ...json, singleValueExtendedProperties: folderExtendedProperties(folder, expand) } : json, select) });
+        sendJson(res, 200, {
+          '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes/${mailbox.id}/folders/$entity`,
+          ...applySelect(
+            expand.length ? { ...json, singleValueExtendedProperties: folderExtendedProperties(folder, expand) } : json,
+            select,
+          ),
+        });
         return;
       }
       case 'createFolder':
@@ -535,16 +750,36 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
           .itemsIn(folder.id)
           .sort((a, b) => b.createdDateTime.localeCompare(a.createdDateTime) || a.id.localeCompare(b.id))
           .filter((i) => matchesFilter(itemJson(i), filter))
-          .map((i) => applySelect(expand.length ? { ...itemJson(i), singleValueExtendedProperties: itemExtendedProperties(i, expand) } : itemJson(i), select));
+          .map((i) =>
+            applySelect(
+              expand.length
+                ? { ...itemJson(i), singleValueExtendedProperties: itemExtendedProperties(i, expand) }
+                : itemJson(i),
+              select,
+            ),
+          );
         const page = pageOf(all, url, version, `${mailboxPath}/folders/${encodeURIComponent(rest[1]!)}/items`, 10);
-        sendJson(res, 200, { '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes/${mailbox.id}/folders('${rest[1]}')/items`, value: page.value, ...(page.nextLink ? { '@odata.nextLink': page.nextLink } : {}) });
+        sendJson(res, 200, {
+          '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes/${mailbox.id}/folders('${rest[1]}')/items`,
+          value: page.value,
+          ...(page.nextLink ? { '@odata.nextLink': page.nextLink } : {}),
+        });
         return;
       }
       case 'getItem': {
         const folder = folderOf(rest[1]!);
         const item = mailbox.items.get(rest[3]!);
-        if (!item || item.folderId !== folder.id) throw new SimHttpError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
-        sendJson(res, 200, { '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes/${mailbox.id}/folders('${rest[1]}')/items/$entity`, ...applySelect(expand.length ? { ...itemJson(item), singleValueExtendedProperties: itemExtendedProperties(item, expand) } : itemJson(item), select) });
+        if (!item || item.folderId !== folder.id)
+          throw new SimHttpError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+        sendJson(res, 200, {
+          '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes/${mailbox.id}/folders('${rest[1]}')/items/$entity`,
+          ...applySelect(
+            expand.length
+              ? { ...itemJson(item), singleValueExtendedProperties: itemExtendedProperties(item, expand) }
+              : itemJson(item),
+            select,
+          ),
+        });
         return;
       }
       case 'updateFolder': {
@@ -556,16 +791,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
           throw new SimHttpError(400, 'BadRequest', 'The request body is not valid JSON.');
         }
         if (patch.displayName !== undefined) {
-          if (typeof patch.displayName !== 'string' || !patch.displayName.trim()) throw new SimHttpError(400, 'ErrorInvalidRequest', 'displayName must be a non-empty string.');
+          if (typeof patch.displayName !== 'string' || !patch.displayName.trim())
+            throw new SimHttpError(400, 'ErrorInvalidRequest', 'displayName must be a non-empty string.');
           tenant.renameFolder(mailbox, folder.id, patch.displayName);
         }
-        sendJson(res, 200, { '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes('${encodeURIComponent(mailbox.id)}')/folders/$entity`, ...folderJson(baseUrl, version, mailbox, folder) });
+        sendJson(res, 200, {
+          '@odata.context': `${baseUrl}/${version}/$metadata#admin/exchange/mailboxes('${encodeURIComponent(mailbox.id)}')/folders/$entity`,
+          ...folderJson(baseUrl, version, mailbox, folder),
+        });
         return;
       }
       case 'deleteItem': {
         const folder = folderOf(rest[1]!);
         const item = mailbox.items.get(rest[3]!);
-        if (!item || item.folderId !== folder.id) throw new SimHttpError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+        if (!item || item.folderId !== folder.id)
+          throw new SimHttpError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
         tenant.deleteItem(mailbox, item.id);
         res.writeHead(204).end();
         return;
@@ -575,12 +815,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   async function handleImport(req: IncomingMessage, res: ServerResponse, url: URL, segments: string[]): Promise<void> {
     // /outlook/api/g{version}/Mailboxes('{id}')/importItem?authtoken=…
-    if (req.method !== 'POST' || segments.length !== 4 || segments[0] !== 'api' || segments[3] !== 'importItem') throw new SimHttpError(404, 'NotFound', 'Not found');
-    if (req.headers.authorization) throw new SimHttpError(400, 'ErrorInvalidRequest', 'The import URL is pre-authenticated; do not send an Authorization header.');
+    if (req.method !== 'POST' || segments.length !== 4 || segments[0] !== 'api' || segments[3] !== 'importItem')
+      throw new SimHttpError(404, 'NotFound', 'Not found');
+    if (req.headers.authorization)
+      throw new SimHttpError(
+        400,
+        'ErrorInvalidRequest',
+        'The import URL is pre-authenticated; do not send an Authorization header.',
+      );
     const token = url.searchParams.get('authtoken') ?? '';
     const session = importSessions.get(token);
     const idMatch = /^Mailboxes\('(.+)'\)$/.exec(segments[2]!);
-    if (!session || !idMatch || idMatch[1] !== session.mailboxId) throw new SimHttpError(401, 'InvalidAuthenticationToken', 'The import session is not valid.');
+    if (!session || !idMatch || idMatch[1] !== session.mailboxId)
+      throw new SimHttpError(401, 'InvalidAuthenticationToken', 'The import session is not valid.');
     if (session.expiresAt < Date.now()) {
       importSessions.delete(token);
       throw new SimHttpError(401, 'InvalidAuthenticationToken', 'The import session has expired.');
@@ -597,16 +844,27 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   async function handleToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const form = new URLSearchParams(await readSmallBody(req));
     if (form.get('grant_type') !== 'client_credentials') {
-      sendJson(res, 400, { error: 'unsupported_grant_type', error_description: 'Only client_credentials is supported by the simulator.' });
+      sendJson(res, 400, {
+        error: 'unsupported_grant_type',
+        error_description: 'Only client_credentials is supported by the simulator.',
+      });
       return;
     }
     const client = clients.find((c) => c.clientId === form.get('client_id'));
     if (!client || client.clientSecret !== form.get('client_secret')) {
-      sendJson(res, 401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' });
+      sendJson(res, 401, {
+        error: 'invalid_client',
+        error_description: 'AADSTS7000215: Invalid client secret provided.',
+      });
       return;
     }
     const { token } = issueToken();
-    sendJson(res, 200, { token_type: 'Bearer', expires_in: settings.tokenLifetimeSeconds, ext_expires_in: settings.tokenLifetimeSeconds, access_token: token });
+    sendJson(res, 200, {
+      token_type: 'Bearer',
+      expires_in: settings.tokenLifetimeSeconds,
+      ext_expires_in: settings.tokenLifetimeSeconds,
+      access_token: token,
+    });
   }
 
   const simulator: Simulator = {
@@ -647,11 +905,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     // Split the raw path first so an encoded '/' inside an id stays inside its segment.
-    const segments = url.pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+    const segments = url.pathname
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s));
     (async () => {
       if (segments[0] === '_sim') return handleControl(simulator, req, res, segments.slice(1), url);
       if (segments[0] === 'outlook') return handleImport(req, res, url, segments.slice(1));
-      if (segments.length === 4 && segments[1] === 'oauth2' && segments[2] === 'v2.0' && segments[3] === 'token' && req.method === 'POST') return handleToken(req, res);
+      if (
+        segments.length === 4 &&
+        segments[1] === 'oauth2' &&
+        segments[2] === 'v2.0' &&
+        segments[3] === 'token' &&
+        req.method === 'POST'
+      )
+        return handleToken(req, res);
       if (segments[0] && VERSIONS.has(segments[0])) return handleGraph(req, res, url, segments[0], segments.slice(1));
       throw new SimHttpError(404, 'NotFound', 'No such endpoint in the simulator.');
     })().catch((error: unknown) => {
@@ -661,7 +929,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         return;
       }
       if (error instanceof SimHttpError) sendGraphError(res, error);
-      else if (error instanceof ODataQueryError) sendGraphError(res, new SimHttpError(400, 'BadRequest', error.message));
+      else if (error instanceof ODataQueryError)
+        sendGraphError(res, new SimHttpError(400, 'BadRequest', error.message));
       else sendGraphError(res, new SimHttpError(500, 'InternalServerError', (error as Error).message));
     });
   });
@@ -698,9 +967,11 @@ function operationOf(method: string, rest: string[]): string | undefined {
     if (method === 'PATCH' && second !== 'delta') return 'updateFolder';
     return method !== 'GET' ? undefined : second === 'delta' ? 'folderDelta' : 'getFolder';
   }
-  if (rest.length === 3 && third === 'childFolders') return method === 'GET' ? 'listChildFolders' : method === 'POST' ? 'createFolder' : undefined;
+  if (rest.length === 3 && third === 'childFolders')
+    return method === 'GET' ? 'listChildFolders' : method === 'POST' ? 'createFolder' : undefined;
   if (rest.length === 3 && third === 'items' && method === 'GET') return 'listItems';
   if (rest.length === 4 && third === 'items' && fourth === 'delta' && method === 'GET') return 'itemDelta';
-  if (rest.length === 4 && third === 'items') return method === 'GET' ? 'getItem' : method === 'DELETE' ? 'deleteItem' : undefined;
+  if (rest.length === 4 && third === 'items')
+    return method === 'GET' ? 'getItem' : method === 'DELETE' ? 'deleteItem' : undefined;
   return undefined;
 }

@@ -131,7 +131,23 @@ export interface TenantOptions {
   inflation?: { min: number; max: number; outlierRate: number; outlierFactor: number };
 }
 
-const SUBJECT_WORDS = ['Quarterly', 'review', 'Budget', 'Re:', 'Fwd:', 'Meeting', 'Plan', 'Über', 'naïve', '会議', 'Отчёт', 'café', '📎', 'draft', 'final'];
+const SUBJECT_WORDS = [
+  'Quarterly',
+  'review',
+  'Budget',
+  'Re:',
+  'Fwd:',
+  'Meeting',
+  'Plan',
+  'Über',
+  'naïve',
+  '会議',
+  'Отчёт',
+  'café',
+  '📎',
+  'draft',
+  'final',
+];
 
 /**
  * The simulated tenant: users, their mailboxes, folders and items, with a change sequence per mailbox for delta
@@ -164,7 +180,10 @@ export class SimTenant {
   /** Exchange-shaped ids: base64 with '+', '/' and '=' so every path and blob name must encode them. */
   newId(prefix = 'AAMkAD'): string {
     this.idCounter++;
-    const body = Buffer.concat([Buffer.from([this.idCounter >> 16, this.idCounter >> 8, this.idCounter]), this.random.bytes(22)]);
+    const body = Buffer.concat([
+      Buffer.from([this.idCounter >> 16, this.idCounter >> 8, this.idCounter]),
+      this.random.bytes(22),
+    ]);
     return `${prefix}${body.toString('base64')}`;
   }
 
@@ -172,14 +191,31 @@ export class SimTenant {
     return `CQAAABYAAAC${this.random.bytes(12).toString('base64')}`;
   }
 
-  addMailbox(upn: string, options: { kind?: MailboxKind; displayName?: string; id?: string; rootFolderId?: string } = {}): SimMailbox {
+  addMailbox(
+    upn: string,
+    options: { kind?: MailboxKind; displayName?: string; id?: string; rootFolderId?: string } = {},
+  ): SimMailbox {
     const id = options.id ?? `MBX:${this.guid()}@${this.tenantId}`;
     const mailbox = new SimMailbox(id, upn, options.displayName ?? upn.split('@')[0]!, options.kind ?? 'user');
-    const root: SimFolder = { id: options.rootFolderId ?? this.newId('AQMkAD'), displayName: '', parentFolderId: this.newId('AQMkAD'), type: 'IPF.Note', wellKnownName: 'msgfolderroot', seq: mailbox.nextSeq() };
+    const root: SimFolder = {
+      id: options.rootFolderId ?? this.newId('AQMkAD'),
+      displayName: '',
+      parentFolderId: this.newId('AQMkAD'),
+      type: 'IPF.Note',
+      wellKnownName: 'msgfolderroot',
+      seq: mailbox.nextSeq(),
+    };
     mailbox.rootFolderId = root.id;
     mailbox.folders.set(root.id, root);
     for (const wk of WELL_KNOWN_FOLDERS) {
-      const folder: SimFolder = { id: this.newId('AQMkAD'), displayName: wk.displayName, parentFolderId: root.id, type: wk.type, wellKnownName: wk.wellKnownName, seq: mailbox.nextSeq() };
+      const folder: SimFolder = {
+        id: this.newId('AQMkAD'),
+        displayName: wk.displayName,
+        parentFolderId: root.id,
+        type: wk.type,
+        wellKnownName: wk.wellKnownName,
+        seq: mailbox.nextSeq(),
+      };
       mailbox.folders.set(folder.id, folder);
     }
     this.mailboxes.set(id, mailbox);
@@ -201,10 +237,23 @@ export class SimTenant {
     return mailbox;
   }
 
-  addFolder(mailbox: SimMailbox, parentFolderId: string, displayName: string, type = 'IPF.Note', id?: string): SimFolder {
+  addFolder(
+    mailbox: SimMailbox,
+    parentFolderId: string,
+    displayName: string,
+    type = 'IPF.Note',
+    id?: string,
+  ): SimFolder {
     const parent = mailbox.folderByIdOrName(parentFolderId);
     if (!parent) throw new Error(`No folder '${parentFolderId}'`);
-    const folder: SimFolder = { id: id ?? this.newId('AQMkAD'), displayName, parentFolderId: parent.id, type, wellKnownName: null, seq: mailbox.nextSeq() };
+    const folder: SimFolder = {
+      id: id ?? this.newId('AQMkAD'),
+      displayName,
+      parentFolderId: parent.id,
+      type,
+      wellKnownName: null,
+      seq: mailbox.nextSeq(),
+    };
     mailbox.folders.set(folder.id, folder);
     return folder;
   }
@@ -234,17 +283,23 @@ export class SimTenant {
   addItem(mailbox: SimMailbox, folderIdOrName: string, item: NewItem = {}): SimItem {
     const folder = mailbox.folderByIdOrName(folderIdOrName);
     if (!folder) throw new Error(`No folder '${folderIdOrName}'`);
-    const created = item.createdDateTime ?? new Date(Date.UTC(2020, 0, 1) + this.random.int(0, 5 * 365 * 86400) * 1000).toISOString().replace('.000', '');
+    const created =
+      item.createdDateTime ??
+      new Date(Date.UTC(2020, 0, 1) + this.random.int(0, 5 * 365 * 86400) * 1000).toISOString().replace('.000', '');
     const size = item.size ?? this.randomSize();
     const base: Omit<PayloadSpec, 'bodyLength'> = {
       messageClass: item.type ?? ITEM_CLASS_FOR_FOLDER[folder.type] ?? 'IPM.Note',
-      subject: item.subject ?? Array.from({ length: this.random.int(2, 6) }, () => this.random.pick(SUBJECT_WORDS)).join(' '),
+      subject:
+        item.subject ?? Array.from({ length: this.random.int(2, 6) }, () => this.random.pick(SUBJECT_WORDS)).join(' '),
       senderEmail: item.senderEmail ?? `sender${this.random.int(1, 400)}@fabrikam.example`,
       receivedDateTime: item.receivedDateTime ?? created,
       searchKey: this.random.bytes(16),
       seed: this.random.bigint(),
     };
-    const spec: PayloadSpec = { ...base, bodyLength: bodyLengthFor(item.exportedLength ?? this.exportedLengthFor(size), base) };
+    const spec: PayloadSpec = {
+      ...base,
+      bodyLength: bodyLengthFor(item.exportedLength ?? this.exportedLengthFor(size), base),
+    };
     const simItem: SimItem = {
       id: item.id ?? this.newId(),
       folderId: folder.id,
@@ -264,9 +319,15 @@ export class SimTenant {
   /** An edit: new content bytes and changeKey, same id and search key. */
   changeItem(mailbox: SimMailbox, itemId: string, changes: { subject?: string } = {}): SimItem {
     const item = this.requireItem(mailbox, itemId);
-    item.spec = { ...item.spec, seed: this.random.bigint(), subject: changes.subject ?? `${item.spec.subject} (edited)` };
+    item.spec = {
+      ...item.spec,
+      seed: this.random.bigint(),
+      subject: changes.subject ?? `${item.spec.subject} (edited)`,
+    };
     item.changeKey = this.newChangeKey();
-    item.lastModifiedDateTime = new Date(Date.parse(item.lastModifiedDateTime) + 3_600_000).toISOString().replace('.000', '');
+    item.lastModifiedDateTime = new Date(Date.parse(item.lastModifiedDateTime) + 3_600_000)
+      .toISOString()
+      .replace('.000', '');
     item.seq = mailbox.nextSeq();
     delete item.digest;
     delete item.importedDigest;
@@ -280,7 +341,13 @@ export class SimTenant {
     if (!target) throw new Error(`No folder '${targetFolderIdOrName}'`);
     mailbox.items.delete(item.id);
     mailbox.itemTombstones.push({ id: item.id, folderId: item.folderId, seq: mailbox.nextSeq() });
-    const moved: SimItem = { ...item, id: this.newId(), folderId: target.id, changeKey: this.newChangeKey(), seq: mailbox.nextSeq() };
+    const moved: SimItem = {
+      ...item,
+      id: this.newId(),
+      folderId: target.id,
+      changeKey: this.newChangeKey(),
+      seq: mailbox.nextSeq(),
+    };
     mailbox.items.set(moved.id, moved);
     return moved;
   }
@@ -309,7 +376,13 @@ export class SimTenant {
   }
 
   /** A stream that came in through import, verified and parsed: becomes a new item in the folder. */
-  createImportedItem(mailbox: SimMailbox, folderId: string, spec: PayloadSpec, digest: string, length: number): SimItem {
+  createImportedItem(
+    mailbox: SimMailbox,
+    folderId: string,
+    spec: PayloadSpec,
+    digest: string,
+    length: number,
+  ): SimItem {
     const folder = mailbox.folders.get(folderId)!;
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const item: SimItem = {

@@ -91,10 +91,27 @@ export interface MailboxCounters {
 }
 
 function newCounters(): MailboxCounters {
-  return { requests: {}, maxInFlight: 0, inFlight: 0, throttled: 0, exportCalls: 0, exportedItems: 0, exportedBytes: 0, importPosts: 0, importedItems: 0, importedBytes: 0, importRejected: 0, firstExportAt: 0, lastExportDoneAt: 0, firstImportAt: 0, lastImportDoneAt: 0 };
+  return {
+    requests: {},
+    maxInFlight: 0,
+    inFlight: 0,
+    throttled: 0,
+    exportCalls: 0,
+    exportedItems: 0,
+    exportedBytes: 0,
+    importPosts: 0,
+    importedItems: 0,
+    importedBytes: 0,
+    importRejected: 0,
+    firstExportAt: 0,
+    lastExportDoneAt: 0,
+    firstImportAt: 0,
+    lastImportDoneAt: 0,
+  };
 }
 
-export type Admission = { ok: true; release: () => void } | { ok: false; retryAfterSeconds: number; code: string; message: string };
+export type Admission =
+  { ok: true; release: () => void } | { ok: false; retryAfterSeconds: number; code: string; message: string };
 
 /** Per-mailbox admission (concurrency, request and upload budgets), counters and fault decisions. */
 export class ThrottleState {
@@ -131,18 +148,33 @@ export class ThrottleState {
     c.maxInFlight = Math.max(c.maxInFlight, c.inFlight + 1);
     if (c.inFlight >= this.limits.maxConcurrentPerMailbox) {
       c.throttled++;
-      return { ok: false, retryAfterSeconds: this.limits.concurrencyRetryAfterSeconds, code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.' };
+      return {
+        ok: false,
+        retryAfterSeconds: this.limits.concurrencyRetryAfterSeconds,
+        code: 'ApplicationThrottled',
+        message: 'Application is over its MailboxConcurrency limit.',
+      };
     }
     const rw = this.window(this.requestWindows, mailboxId, this.limits.requestBudget.windowMs, now);
     if (rw.used >= this.limits.requestBudget.requests) {
       c.throttled++;
-      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((rw.start + this.limits.requestBudget.windowMs - now) / 1000)), code: 'ApplicationThrottled', message: 'Application is over its request limit for this mailbox.' };
+      return {
+        ok: false,
+        retryAfterSeconds: Math.max(1, Math.ceil((rw.start + this.limits.requestBudget.windowMs - now) / 1000)),
+        code: 'ApplicationThrottled',
+        message: 'Application is over its request limit for this mailbox.',
+      };
     }
     if (operation === 'importItem') {
       const uw = this.window(this.uploadWindows, mailboxId, this.limits.uploadBudget.windowMs, now);
       if (uw.used >= this.limits.uploadBudget.bytes) {
         c.throttled++;
-        return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((uw.start + this.limits.uploadBudget.windowMs - now) / 1000)), code: 'ApplicationThrottled', message: 'Application is over its IncomingBytes limit.' };
+        return {
+          ok: false,
+          retryAfterSeconds: Math.max(1, Math.ceil((uw.start + this.limits.uploadBudget.windowMs - now) / 1000)),
+          code: 'ApplicationThrottled',
+          message: 'Application is over its IncomingBytes limit.',
+        };
       }
     }
     rw.used++;
@@ -165,7 +197,12 @@ export class ThrottleState {
   }
 
   /** The scripted fault for this request, if any (consumed), matched by operation and mailbox. */
-  takeScripted(operation: string, mailboxId: string | undefined, upn: string | undefined, kinds?: FaultKind[]): ScriptedFault | undefined {
+  takeScripted(
+    operation: string,
+    mailboxId: string | undefined,
+    upn: string | undefined,
+    kinds?: FaultKind[],
+  ): ScriptedFault | undefined {
     const at = this.scripted.findIndex(
       (f) =>
         (!f.operation || f.operation === operation) &&

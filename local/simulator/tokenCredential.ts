@@ -24,8 +24,14 @@ export class SimulatorTokenCredential implements TokenCredential {
         scope: Array.isArray(scopes) ? scopes.join(' ') : scopes,
       }),
     });
-    const body = (await response.json()) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
-    if (!response.ok || !body.access_token) throw new Error(`Token request failed: ${body.error ?? response.status} ${body.error_description ?? ''}`.trim());
+    const body = (await response.json()) as {
+      access_token?: string;
+      expires_in?: number;
+      error?: string;
+      error_description?: string;
+    };
+    if (!response.ok || !body.access_token)
+      throw new Error(`Token request failed: ${body.error ?? response.status} ${body.error_description ?? ''}`.trim());
     return { token: body.access_token, expiresOnTimestamp: Date.now() + (body.expires_in ?? 3600) * 1000 };
   }
 }

@@ -3,7 +3,16 @@ import { layout } from '../vault/layout.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import type { NextDeltaState } from './plan.js';
-import { folderPathText, type BatchResult, type ChangeRecord, type ItemFailure, type ItemMeta, type ItemResult, type MailboxRunResult, type StoredRef } from './types.js';
+import {
+  folderPathText,
+  type BatchResult,
+  type ChangeRecord,
+  type ItemFailure,
+  type ItemMeta,
+  type ItemResult,
+  type MailboxRunResult,
+  type StoredRef,
+} from './types.js';
 
 export interface CommitInput {
   runId: string;
@@ -27,12 +36,15 @@ const PARALLEL_RESULT_READS = 16;
 async function readBatchResults(vault: VaultStore, input: CommitInput): Promise<BatchResult[]> {
   const { runId, mailboxId } = input;
   const names: string[] = [];
-  if (input.batchCount !== undefined) for (let batch = 0; batch < input.batchCount; batch++) names.push(layout.runBatchResult(runId, mailboxId, batch));
+  if (input.batchCount !== undefined)
+    for (let batch = 0; batch < input.batchCount; batch++) names.push(layout.runBatchResult(runId, mailboxId, batch));
   else for await (const name of vault.listNames(layout.runBatchResultsPrefix(runId, mailboxId))) names.push(name);
   const limit = pLimit(PARALLEL_RESULT_READS);
   const results = await Promise.all(names.map((name) => limit(() => vault.readJson<BatchResult>(name))));
   // A missing result is a batch whose activity failed outright (failedBatches says why).
-  return results.filter((result): result is BatchResult => result !== undefined && result.planVersion === input.planVersion);
+  return results.filter(
+    (result): result is BatchResult => result !== undefined && result.planVersion === input.planVersion,
+  );
 }
 
 function manifestItem(meta: ItemMeta, stored: StoredRef): ManifestItem {
@@ -44,13 +56,20 @@ function manifestItem(meta: ItemMeta, stored: StoredRef): ManifestItem {
  * folders that are gone, written as a new manifest; then the snapshot record, last, as the commit. Delta links
  * advance only for folders whose every planned item was stored. Idempotent: a second call finds the record.
  */
-export async function commitSnapshot(vault: VaultStore, input: CommitInput, now: () => Date = () => new Date()): Promise<MailboxRunResult> {
+export async function commitSnapshot(
+  vault: VaultStore,
+  input: CommitInput,
+  now: () => Date = () => new Date(),
+): Promise<MailboxRunResult> {
   const { runId, mailboxId, snapshotId } = input;
   const existingResult = await vault.readJson<MailboxRunResult>(layout.runMailboxResult(runId, mailboxId));
-  if (existingResult && (await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, snapshotId)))) return existingResult;
+  if (existingResult && (await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, snapshotId))))
+    return existingResult;
 
   const state = await vault.readJson<DeltaState>(layout.deltaState(mailboxId));
-  const previous = state?.lastSnapshotId ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, state.lastSnapshotId)) : undefined;
+  const previous = state?.lastSnapshotId
+    ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, state.lastSnapshotId))
+    : undefined;
 
   // What the batches stored.
   const outcomes = new Map<string, ItemResult>();
@@ -70,11 +89,21 @@ export async function commitSnapshot(vault: VaultStore, input: CommitInput, now:
   const failedFolders: Array<{ folderId: string; reason: string }> = [];
   for await (const record of vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId))) {
     switch (record.kind) {
-      case 'folder': folders.set(record.id, record); break;
-      case 'resync': resynced.add(record.folderId); break;
-      case 'upsert': upserts.set(record.item.id, { meta: record.item, ...(record.known ? { known: record.known } : {}) }); break;
-      case 'remove': removed.add(record.id); break;
-      case 'folderFailed': failedFolders.push({ folderId: record.folderId, reason: record.reason }); break;
+      case 'folder':
+        folders.set(record.id, record);
+        break;
+      case 'resync':
+        resynced.add(record.folderId);
+        break;
+      case 'upsert':
+        upserts.set(record.item.id, { meta: record.item, ...(record.known ? { known: record.known } : {}) });
+        break;
+      case 'remove':
+        removed.add(record.id);
+        break;
+      case 'folderFailed':
+        failedFolders.push({ folderId: record.folderId, reason: record.reason });
+        break;
     }
   }
   const failedBatchReason = new Map<number, string>((input.failedBatches ?? []).map((b) => [b.batch, b.reason]));
@@ -85,7 +114,10 @@ export async function commitSnapshot(vault: VaultStore, input: CommitInput, now:
     if (outcome?.ok) return undefined;
     if (outcome) return { code: outcome.code, message: outcome.message };
     const reason = failedBatchReason.size ? [...failedBatchReason.values()][0] : undefined;
-    return { code: 'NotExported', message: reason ? `its export activity failed: ${reason}` : 'no outcome was recorded for it' };
+    return {
+      code: 'NotExported',
+      message: reason ? `its export activity failed: ${reason}` : 'no outcome was recorded for it',
+    };
   };
 
   const failures: ItemFailure[] = [];
@@ -133,7 +165,12 @@ export async function commitSnapshot(vault: VaultStore, input: CommitInput, now:
       }
       const failure = failureFor(id)!;
       foldersWithFailures.add(meta.folderId);
-      failures.push({ itemId: id, folderPath: pathOf(meta.folderId), ...(meta.subject ? { subject: meta.subject } : {}), ...failure });
+      failures.push({
+        itemId: id,
+        folderPath: pathOf(meta.folderId),
+        ...(meta.subject ? { subject: meta.subject } : {}),
+        ...failure,
+      });
     }
   }
 
@@ -178,7 +215,14 @@ export async function commitSnapshot(vault: VaultStore, input: CommitInput, now:
     startedAt: input.startedAt,
     finishedAt: finishedAt.toISOString(),
     durationInMs: finishedAt.getTime() - Date.parse(input.startedAt),
-    items: { inSnapshot: itemCount, exported, alreadyStored, failed: failures.length, removed: removed.size, changed: [...upserts.values()].filter((u) => !u.known).length },
+    items: {
+      inSnapshot: itemCount,
+      exported,
+      alreadyStored,
+      failed: failures.length,
+      removed: removed.size,
+      changed: [...upserts.values()].filter((u) => !u.known).length,
+    },
     bytesExported,
     throttling: { responses: throttledResponses, waitInMs: throttleWaitInMs },
     failedFolders: failedFolders.map((f) => ({ folderPath: pathOf(f.folderId), reason: f.reason })),

@@ -23,7 +23,14 @@ export interface ExportBatchInput {
 }
 
 /** Per-item codes worth one more try on their own (transient on Exchange's side, or simply left out). */
-const RETRY_ALONE = new Set(['NotReturned', 'NoData', 'ErrorInternalServerTransientError', 'ErrorTimeoutExpired', 'ErrorServerBusy', 'ErrorMailboxStoreUnavailable']);
+const RETRY_ALONE = new Set([
+  'NotReturned',
+  'NoData',
+  'ErrorInternalServerTransientError',
+  'ErrorTimeoutExpired',
+  'ErrorServerBusy',
+  'ErrorMailboxStoreUnavailable',
+]);
 
 /**
  * Small-item uploads in flight per activity, and the bytes they may hold in memory together. Two whole batches
@@ -34,7 +41,10 @@ const PARALLEL_UPLOADS = 40;
 const PARALLEL_UPLOAD_BYTES = 32 * 1024 * 1024;
 
 /** Reads up to `limit` bytes; `ended` tells whether that was the whole stream, `rest` continues it if not. */
-async function readUpTo(stream: AsyncIterable<Buffer>, limit: number): Promise<{ buffer: Buffer; ended: boolean; rest: AsyncIterator<Buffer> }> {
+async function readUpTo(
+  stream: AsyncIterable<Buffer>,
+  limit: number,
+): Promise<{ buffer: Buffer; ended: boolean; rest: AsyncIterator<Buffer> }> {
   const chunks: Buffer[] = [];
   let length = 0;
   const rest = stream[Symbol.asyncIterator]();
@@ -70,7 +80,12 @@ function failureOf(error: unknown): { code: string; message: string } {
  * failed transiently, are tried once more item by item. The outcome of every item goes to the run's folder,
  * so the activity can run again (at-least-once) without harm.
  */
-export async function exportBatch(client: MailboxClient, vault: VaultStore, input: ExportBatchInput, logger?: GraphLogger): Promise<BatchSummary> {
+export async function exportBatch(
+  client: MailboxClient,
+  vault: VaultStore,
+  input: ExportBatchInput,
+  logger?: GraphLogger,
+): Promise<BatchSummary> {
   const { runId, mailboxId, batch: first, planVersion } = input;
   const plans = await readPlannedBatches(vault, runId, mailboxId, first, Math.max(1, input.count ?? 1), planVersion);
   const tally: ThrottleTally = { throttledResponses: 0, throttleWaitInMs: 0 };
@@ -82,19 +97,36 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
   // upload's round trip would hold the export response still.
   const uploads = new Set<Promise<void>>();
   let uploadBytes = 0;
-  const storeOne = async (item: ExportedItem, plannedItem: PlannedItem, started: Array<Promise<void>>): Promise<void> => {
+  const storeOne = async (
+    item: ExportedItem,
+    plannedItem: PlannedItem,
+    started: Array<Promise<void>>,
+  ): Promise<void> => {
     if (!item.data) {
       results.set(item.itemId, { id: item.itemId, ok: false, code: item.error.code, message: item.error.message });
       return;
     }
     // The version blob is named after the changeKey planned; Graph's answer wins if the item changed since.
-    const head = item.bytes ? { buffer: item.bytes, ended: true as const } : await readUpTo(item.data, vault.singleRequestLimit + 1);
+    const head = item.bytes
+      ? { buffer: item.bytes, ended: true as const }
+      : await readUpTo(item.data, vault.singleRequestLimit + 1);
     const blobName = layout.itemVersion(mailboxId, item.itemId, item.changeKey ?? plannedItem.changeKey);
     const record = (stored: StoredVersion): void => {
-      results.set(item.itemId, { id: item.itemId, ok: true, blob: stored.blobName, sha256: stored.sha256, length: stored.length, written: stored.written });
+      results.set(item.itemId, {
+        id: item.itemId,
+        ok: true,
+        blob: stored.blobName,
+        sha256: stored.sha256,
+        length: stored.length,
+        written: stored.written,
+      });
     };
     if (head.ended) {
-      while (uploads.size >= PARALLEL_UPLOADS || (uploads.size > 0 && uploadBytes + head.buffer.length > PARALLEL_UPLOAD_BYTES)) await Promise.race(uploads);
+      while (
+        uploads.size >= PARALLEL_UPLOADS ||
+        (uploads.size > 0 && uploadBytes + head.buffer.length > PARALLEL_UPLOAD_BYTES)
+      )
+        await Promise.race(uploads);
       const size = head.buffer.length;
       uploadBytes += size;
       const upload = vault
@@ -117,7 +149,11 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
   const run = async (items: PlannedItem[]): Promise<Array<Promise<void>>> => {
     const started: Array<Promise<void>> = [];
     try {
-      for await (const exported of client.exportItems(mailboxId, items.map((i) => i.id), { tally })) {
+      for await (const exported of client.exportItems(
+        mailboxId,
+        items.map((i) => i.id),
+        { tally },
+      )) {
         const plannedItem = byId.get(exported.itemId);
         if (!plannedItem) continue; // not asked for: ignore
         try {
@@ -129,7 +165,8 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
       }
     } catch (error) {
       // The whole call failed or broke off: whatever has no result yet is marked for a retry alone.
-      for (const item of items) if (!results.has(item.id)) results.set(item.id, { id: item.id, ok: false, ...failureOf(error) });
+      for (const item of items)
+        if (!results.has(item.id)) results.set(item.id, { id: item.id, ok: false, ...failureOf(error) });
       logger?.warn(`exportBatch ${first}: ${(error as Error).message}; retrying its unfinished items one by one`);
     }
     return started;
@@ -142,7 +179,15 @@ export async function exportBatch(client: MailboxClient, vault: VaultStore, inpu
       return RETRY_ALONE.has(result.code) || (planned.items.length > 1 && WHOLE_CALL_FAILURES.has(result.code));
     });
   const outcome = (planned: PlannedBatch): ItemResult[] =>
-    planned.items.map((item) => results.get(item.id) ?? { id: item.id, ok: false as const, code: 'NotExported', message: 'No outcome recorded' });
+    planned.items.map(
+      (item) =>
+        results.get(item.id) ?? {
+          id: item.id,
+          ok: false as const,
+          code: 'NotExported',
+          message: 'No outcome recorded',
+        },
+    );
   const writeResult = (planned: PlannedBatch, throttling: { responses: number; waitInMs: number }) =>
     vault.writeJson(layout.runBatchResult(runId, mailboxId, planned.batch), {
       batch: planned.batch,

@@ -36,14 +36,18 @@ export interface NextDeltaState {
 }
 
 /** Path of every folder from the root down; a folder whose parent is unknown is a top (or the root itself). */
-export function folderPaths(folders: Map<string, Pick<ManifestFolder, 'id' | 'parentId' | 'displayName' | 'wellKnownName'>>): Map<string, string[]> {
+export function folderPaths(
+  folders: Map<string, Pick<ManifestFolder, 'id' | 'parentId' | 'displayName' | 'wellKnownName'>>,
+): Map<string, string[]> {
   const paths = new Map<string, string[]>();
   const pathOf = (id: string, depth = 0): string[] => {
     const known = paths.get(id);
     if (known) return known;
     const folder = folders.get(id)!;
-    const isRoot = folder.wellKnownName === 'msgfolderroot' || (folder.displayName === '' && !folders.has(folder.parentId ?? ''));
-    const parent = folder.parentId && folders.has(folder.parentId) && depth < 256 ? pathOf(folder.parentId, depth + 1) : [];
+    const isRoot =
+      folder.wellKnownName === 'msgfolderroot' || (folder.displayName === '' && !folders.has(folder.parentId ?? ''));
+    const parent =
+      folder.parentId && folders.has(folder.parentId) && depth < 256 ? pathOf(folder.parentId, depth + 1) : [];
     const path = isRoot ? [] : [...parent, folder.displayName];
     paths.set(id, path);
     return path;
@@ -92,10 +96,17 @@ export function packBySize<T>(items: T[], maxItems: number, maxBytes: number, si
  * versions are exported. Writes the change list, the batches and the next delta links to the run's folder,
  * and returns counts only.
  */
-export async function planMailbox(client: MailboxClient, vault: VaultStore, settings: PlanSettings, input: PlanInput): Promise<PlanSummary> {
+export async function planMailbox(
+  client: MailboxClient,
+  vault: VaultStore,
+  settings: PlanSettings,
+  input: PlanInput,
+): Promise<PlanSummary> {
   const { runId, mailboxId } = input;
   const state = await vault.readJson<DeltaState>(layout.deltaState(mailboxId));
-  const previous = state?.lastSnapshotId ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, state.lastSnapshotId)) : undefined;
+  const previous = state?.lastSnapshotId
+    ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, state.lastSnapshotId))
+    : undefined;
   // Links without a committed snapshot behind them (an interrupted first run) are not a base to build on.
   const usable = previous ? state : undefined;
 
@@ -104,7 +115,13 @@ export async function planMailbox(client: MailboxClient, vault: VaultStore, sett
   if (previous) {
     for await (const entry of vault.readNdjsonGz<ManifestEntry>(previous.manifestBlob)) {
       if (entry.kind === 'folder') previousFolders.set(entry.id, entry);
-      else previousItems.set(entry.id, { changeKey: entry.changeKey, blob: entry.blob, sha256: entry.sha256, length: entry.length });
+      else
+        previousItems.set(entry.id, {
+          changeKey: entry.changeKey,
+          blob: entry.blob,
+          sha256: entry.sha256,
+          length: entry.length,
+        });
     }
   }
 
@@ -140,8 +157,10 @@ export async function planMailbox(client: MailboxClient, vault: VaultStore, sett
   let anyFull = fullFolderEnumeration;
 
   const folderIds = [...folders.keys()];
-  const storedLinkOf = (folderId: string) => (previousFolders.has(folderId) ? usable?.itemDeltaLinks[folderId] : undefined);
-  const round = (folderId: string, deltaLink: string | undefined) => client.listItemChanges(mailboxId, folderId, { deltaLink, extendedProperties: BACKUP_EXTENDED_PROPERTIES });
+  const storedLinkOf = (folderId: string) =>
+    previousFolders.has(folderId) ? usable?.itemDeltaLinks[folderId] : undefined;
+  const round = (folderId: string, deltaLink: string | undefined) =>
+    client.listItemChanges(mailboxId, folderId, { deltaLink, extendedProperties: BACKUP_EXTENDED_PROPERTIES });
 
   async function* changes(): AsyncGenerator<ChangeRecord> {
     // The next folders' rounds start while one folder is read: a round is sequential, page after page, so one
@@ -149,7 +168,8 @@ export async function planMailbox(client: MailboxClient, vault: VaultStore, sett
     const rounds = new Map<string, ReadAhead<DeltaPage<ListedItem>>>();
     const startRounds = (from: number) => {
       for (const folderId of folderIds.slice(from, from + FOLDER_ROUNDS_AT_ONCE)) {
-        if (!rounds.has(folderId)) rounds.set(folderId, readAhead(round(folderId, storedLinkOf(folderId)), PAGES_READ_AHEAD));
+        if (!rounds.has(folderId))
+          rounds.set(folderId, readAhead(round(folderId, storedLinkOf(folderId)), PAGES_READ_AHEAD));
       }
     };
     try {
@@ -212,7 +232,11 @@ export async function planMailbox(client: MailboxClient, vault: VaultStore, sett
     for (const listed of page.changed) {
       const meta = itemMetaOf(listed, folderId);
       const stored = previousItems.get(meta.id);
-      out.push(stored && stored.changeKey === meta.changeKey ? { kind: 'upsert', item: meta, known: { blob: stored.blob, sha256: stored.sha256, length: stored.length } } : { kind: 'upsert', item: meta });
+      out.push(
+        stored && stored.changeKey === meta.changeKey
+          ? { kind: 'upsert', item: meta, known: { blob: stored.blob, sha256: stored.sha256, length: stored.length } }
+          : { kind: 'upsert', item: meta },
+      );
     }
     for (const removed of page.removed) out.push({ kind: 'remove', id: removed.id, folderId });
     return out;
@@ -236,7 +260,10 @@ export async function planMailbox(client: MailboxClient, vault: VaultStore, sett
   // process can read batches of one plan through the index of another.
   const planVersion = randomUUID();
   await vault.writeJson(layout.runPlanIndex(runId, mailboxId), { planVersion, offsets });
-  await vault.writeJson(layout.runNextDelta(runId, mailboxId), { folderDeltaLink, itemDeltaLinks: nextLinks } satisfies NextDeltaState);
+  await vault.writeJson(layout.runNextDelta(runId, mailboxId), {
+    folderDeltaLink,
+    itemDeltaLinks: nextLinks,
+  } satisfies NextDeltaState);
 
   return {
     planVersion,
@@ -258,19 +285,32 @@ const planIndexes = new Map<string, number[]>();
  * Consecutive planned batches `first … first + count - 1`, read with one ranged request (the plan's index, read
  * once per process, holds the line offsets).
  */
-export async function readPlannedBatches(vault: VaultStore, runId: string, mailboxId: string, first: number, count: number, planVersion: string): Promise<PlannedBatch[]> {
+export async function readPlannedBatches(
+  vault: VaultStore,
+  runId: string,
+  mailboxId: string,
+  first: number,
+  count: number,
+  planVersion: string,
+): Promise<PlannedBatch[]> {
   const key = `${vault.container.containerName}/${layout.runPlanIndex(runId, mailboxId)}/${planVersion}`;
   let offsets = planIndexes.get(key);
   if (!offsets) {
-    const index = await vault.readJson<{ planVersion: string; offsets: number[] }>(layout.runPlanIndex(runId, mailboxId));
-    if (index?.planVersion !== planVersion) throw new Error(`The plan of run ${runId} was replaced (version ${index?.planVersion ?? 'none'}, expected ${planVersion})`);
+    const index = await vault.readJson<{ planVersion: string; offsets: number[] }>(
+      layout.runPlanIndex(runId, mailboxId),
+    );
+    if (index?.planVersion !== planVersion)
+      throw new Error(
+        `The plan of run ${runId} was replaced (version ${index?.planVersion ?? 'none'}, expected ${planVersion})`,
+      );
     offsets = index.offsets;
     if (planIndexes.size >= 200) planIndexes.delete(planIndexes.keys().next().value!);
     planIndexes.set(key, offsets);
   }
   const start = offsets[first];
   const end = offsets[first + count];
-  if (start === undefined || end === undefined || count < 1) throw new Error(`Batches ${first}–${first + count - 1} are not in the plan of run ${runId}`);
+  if (start === undefined || end === undefined || count < 1)
+    throw new Error(`Batches ${first}–${first + count - 1} are not in the plan of run ${runId}`);
   const text = (await vault.readRange(layout.runPlan(runId, mailboxId), start, end - start)).toString('utf8');
   return text
     .split('\n')

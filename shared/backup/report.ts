@@ -14,7 +14,11 @@ export interface RunReportInput {
  * Gathers every mailbox's result into the run report. A mailbox with no result is reported as failed, never
  * skipped silently; the run is `CompletedWithErrors` when anything failed, `Failed` when nothing was backed up.
  */
-export async function writeRunReport(vault: VaultStore, input: RunReportInput, now: () => Date = () => new Date()): Promise<RunReport> {
+export async function writeRunReport(
+  vault: VaultStore,
+  input: RunReportInput,
+  now: () => Date = () => new Date(),
+): Promise<RunReport> {
   const results: MailboxRunResult[] = [];
   for (const target of input.mailboxes) {
     const result = await vault.readJson<MailboxRunResult>(layout.runMailboxResult(input.runId, target.mailboxId));
@@ -38,7 +42,12 @@ export async function writeRunReport(vault: VaultStore, input: RunReportInput, n
   }
   const failedMailboxes = results.filter((r) => r.status === 'Failed').length;
   const withErrors = results.some((r) => r.status !== 'Completed');
-  const status: RunReport['status'] = results.length > 0 && failedMailboxes === results.length ? 'Failed' : withErrors ? 'CompletedWithErrors' : 'Completed';
+  const status: RunReport['status'] =
+    results.length > 0 && failedMailboxes === results.length
+      ? 'Failed'
+      : withErrors
+        ? 'CompletedWithErrors'
+        : 'Completed';
   const report: RunReport = {
     runId: input.runId,
     kind: 'backup',
@@ -63,7 +72,14 @@ export async function writeRunReport(vault: VaultStore, input: RunReportInput, n
 }
 
 /** A mailbox whose backup failed outright (planning or commit): recorded so the report names it and why. */
-export async function recordMailboxFailure(vault: VaultStore, runId: string, target: MailboxTarget, startedAt: string, reason: string, now: () => Date = () => new Date()): Promise<void> {
+export async function recordMailboxFailure(
+  vault: VaultStore,
+  runId: string,
+  target: MailboxTarget,
+  startedAt: string,
+  reason: string,
+  now: () => Date = () => new Date(),
+): Promise<void> {
   const existing = await vault.readJson<MailboxRunResult>(layout.runMailboxResult(runId, target.mailboxId));
   if (existing) return;
   const finishedAt = now();

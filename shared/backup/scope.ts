@@ -18,12 +18,18 @@ export interface ResolvedScope {
  * Turns the scope (listed users, a group's members, or the subset an admin asked for) into mailbox ids.
  * Users without a mailbox are warnings; duplicates (a user listed and in the group) count once.
  */
-export async function resolveMailboxes(client: MailboxClient, scope: BackupScope, subset?: string[]): Promise<ResolvedScope> {
+export async function resolveMailboxes(
+  client: MailboxClient,
+  scope: BackupScope,
+  subset?: string[],
+): Promise<ResolvedScope> {
   const users: string[] = [];
   if (subset?.length) users.push(...subset);
   else {
     users.push(...scope.users);
-    if (scope.groupId) for await (const member of client.listGroupUsers(scope.groupId)) users.push(member.userPrincipalName || member.id);
+    if (scope.groupId)
+      for await (const member of client.listGroupUsers(scope.groupId))
+        users.push(member.userPrincipalName || member.id);
   }
   const seen = new Set<string>();
   const mailboxes: MailboxTarget[] = [];
@@ -41,6 +47,7 @@ export async function resolveMailboxes(client: MailboxClient, scope: BackupScope
       warnings.push(`${user} has no Exchange Online mailbox and was skipped`);
     }
   }
-  if (mailboxes.length === 0 && users.length === 0) warnings.push('No mailboxes are in scope: set MAILBOX_VAULT_SCOPE_USERS or MAILBOX_VAULT_SCOPE_GROUP_ID');
+  if (mailboxes.length === 0 && users.length === 0)
+    warnings.push('No mailboxes are in scope: set MAILBOX_VAULT_SCOPE_USERS or MAILBOX_VAULT_SCOPE_GROUP_ID');
   return { mailboxes, warnings };
 }

@@ -84,7 +84,14 @@ export interface MailboxRunResult {
   startedAt: string;
   finishedAt: string;
   durationInMs: number;
-  items: { inSnapshot: number; exported: number; alreadyStored: number; failed: number; removed: number; changed: number };
+  items: {
+    inSnapshot: number;
+    exported: number;
+    alreadyStored: number;
+    failed: number;
+    removed: number;
+    changed: number;
+  };
   bytesExported: number;
   throttling: { responses: number; waitInMs: number };
   failedFolders: Array<{ folderPath: string; reason: string }>;
@@ -101,10 +108,17 @@ export interface RunReport {
   status: 'Completed' | 'CompletedWithErrors' | 'Failed';
   mailboxes: MailboxRunResult[];
   warnings: string[];
-  totals: { mailboxes: number; failedMailboxes: number; itemsExported: number; itemsFailed: number; bytesExported: number; throttledResponses: number; throttleWaitInMs: number };
+  totals: {
+    mailboxes: number;
+    failedMailboxes: number;
+    itemsExported: number;
+    itemsFailed: number;
+    bytesExported: number;
+    throttledResponses: number;
+    throttleWaitInMs: number;
+  };
 }
 
 export function folderPathText(path: string[]): string {
   return path.map((p) => p.replace(/\\/g, '\\\\').replace(/\//g, '\\/')).join('/');
 }
-

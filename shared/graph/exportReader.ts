@@ -104,7 +104,11 @@ export async function* readExportResponse(
     }
     await pump;
     for (const id of requestedIds) {
-      if (!seen.has(id)) yield { itemId: id, error: { code: 'NotReturned', message: 'Graph did not return this item in the export response' } };
+      if (!seen.has(id))
+        yield {
+          itemId: id,
+          error: { code: 'NotReturned', message: 'Graph did not return this item in the export response' },
+        };
     }
   } finally {
     abort.abort();
@@ -159,7 +163,9 @@ async function pumpResponse(
       return;
     }
     const code = state.errorCode ?? (state.sawData ? 'ExportFailed' : 'NoData');
-    const message = state.errorMessage ?? (state.sawData ? 'The export failed' : 'Graph returned neither data nor an error for this item');
+    const message =
+      state.errorMessage ??
+      (state.sawData ? 'The export failed' : 'Graph returned neither data nor an error for this item');
     pending.push(queue.put({ itemId, error: { code, message } }));
   };
 
@@ -276,7 +282,15 @@ async function pumpResponse(
     for (const bytes of state.held!) stream.write(bytes);
     state.held = undefined;
     state.stream = stream;
-    pending.push(queue.put({ itemId: state.itemId!, get changeKey() { return state.changeKey; }, data: stream } as ExportedItem));
+    pending.push(
+      queue.put({
+        itemId: state.itemId!,
+        get changeKey() {
+          return state.changeKey;
+        },
+        data: stream,
+      } as ExportedItem),
+    );
   };
 
   const writeData = (state: ItemState, text: string): void => {
@@ -346,7 +360,10 @@ async function pumpResponse(
 class ReadWatch {
   private readonly timer: NodeJS.Timeout;
   private reject: ((error: unknown) => void) | undefined;
-  private readonly onAbort = () => this.reject?.(this.signal?.aborted ? this.signal.reason : new ExportStreamError('The export response was abandoned'));
+  private readonly onAbort = () =>
+    this.reject?.(
+      this.signal?.aborted ? this.signal.reason : new ExportStreamError('The export response was abandoned'),
+    );
 
   constructor(
     idleMs: number,
@@ -361,7 +378,9 @@ class ReadWatch {
   next<T>(read: Promise<T>): Promise<T> {
     if (this.signal?.aborted || this.stop.aborted) {
       read.catch(() => undefined);
-      return Promise.reject(this.signal?.aborted ? this.signal.reason : new ExportStreamError('The export response was abandoned'));
+      return Promise.reject(
+        this.signal?.aborted ? this.signal.reason : new ExportStreamError('The export response was abandoned'),
+      );
     }
     this.timer.refresh();
     return new Promise<T>((resolve, reject) => {

@@ -2,11 +2,8 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { STATUS_CODES, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import {
-  GraphRequestError,
-  GraphRetriesExhaustedError,
-} from './errors.js';
-import type { MailboxLimiter} from './mailboxLimiter.js';
+import { GraphRequestError, GraphRetriesExhaustedError } from './errors.js';
+import type { MailboxLimiter } from './mailboxLimiter.js';
 import { type MailboxPermit, type ThrottleTally } from './mailboxLimiter.js';
 import { backoffDelay, defaultRetryOptions, delay, parseRetryAfter, type GraphRetryOptions } from './retry.js';
 
@@ -93,7 +90,8 @@ function errorBodyOf(response: Response, text: string): GraphErrorBody {
         requestId: (inner?.['request-id'] as string | undefined) ?? requestId,
       };
     }
-    if (typeof parsed.Message === 'string') return { code: String(response.status), message: parsed.Message, requestId };
+    if (typeof parsed.Message === 'string')
+      return { code: String(response.status), message: parsed.Message, requestId };
   } catch {
     /* not JSON */
   }
@@ -151,7 +149,9 @@ export class GraphHttp {
     for (let attempt = 1; ; attempt++) {
       call.signal?.throwIfAborted();
       if (call.mailboxId && call.uploadBytes) await limiter.paceUpload(call.mailboxId, call.uploadBytes, call.signal);
-      const permit: MailboxPermit | undefined = call.mailboxId ? await limiter.acquire(call.mailboxId, call.signal, call.tally) : undefined;
+      const permit: MailboxPermit | undefined = call.mailboxId
+        ? await limiter.acquire(call.mailboxId, call.signal, call.tally)
+        : undefined;
       let response: Response;
       let answerBody: Readable | undefined;
       const headerTimeout = new AbortController();
@@ -162,12 +162,20 @@ export class GraphHttp {
         if (call.authenticate) headers.Authorization = `Bearer ${await this.getToken(false)}`;
         // node:http rather than fetch: fetch's web streams and decompression cost about twice the CPU per byte of
         // an export response, and more than the parse of a small JSON page. Answers are asked for uncompressed.
-        ({ response, body: answerBody } = await sendWithNodeHttp(call.url, call.method, { ...headers, 'Accept-Encoding': 'identity' }, call.body?.(), signal));
+        ({ response, body: answerBody } = await sendWithNodeHttp(
+          call.url,
+          call.method,
+          { ...headers, 'Accept-Encoding': 'identity' },
+          call.body?.(),
+          signal,
+        ));
       } catch (error) {
         clearTimeout(timer);
         permit?.release();
         if (isAbortFrom(call.signal, error)) throw error;
-        lastReason = headerTimeout.signal.aborted ? 'no response within the request timeout' : `network error (${(error as Error).message})`;
+        lastReason = headerTimeout.signal.aborted
+          ? 'no response within the request timeout'
+          : `network error (${(error as Error).message})`;
         if (policy === 'notProcessedOnly') throw new NetworkFailure(lastReason, { cause: error });
         if (attempt > retry.maxRetries) throw new GraphRetriesExhaustedError(call.operation, attempt, lastReason);
         const wait = backoffDelay(attempt, retry);
@@ -204,8 +212,7 @@ export class GraphHttp {
       }
 
       const serviceTrouble = status === 500 || status === 502 || status === 503 || status === 504;
-      const retriable =
-        status === 429 || (serviceTrouble && (policy === 'idempotent' || status === 503));
+      const retriable = status === 429 || (serviceTrouble && (policy === 'idempotent' || status === 503));
       if (!retriable) throw new GraphRequestError({ status, ...error, operation: call.operation });
       lastReason = `${status} ${error.code}`;
       if (attempt > retry.maxRetries) throw new GraphRetriesExhaustedError(call.operation, attempt, lastReason);
@@ -239,7 +246,8 @@ export class GraphHttp {
         return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
       } catch (error) {
         const reason = `the response body broke off or was not JSON (${(error as Error).message})`;
-        if ((call.retryPolicy ?? 'idempotent') !== 'idempotent') throw new NetworkFailure(`${call.operation}: ${reason}`, { cause: error });
+        if ((call.retryPolicy ?? 'idempotent') !== 'idempotent')
+          throw new NetworkFailure(`${call.operation}: ${reason}`, { cause: error });
         if (attempt > retry.maxRetries) throw new GraphRetriesExhaustedError(call.operation, attempt, reason);
         const wait = backoffDelay(attempt, retry);
         logger.warn(`${call.operation}: ${reason}; retrying in ${wait} ms`);
@@ -267,19 +275,26 @@ function sendWithNodeHttp(
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const framing = body instanceof Readable ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(body === undefined ? 0 : Buffer.byteLength(body)) };
+    const framing =
+      body instanceof Readable
+        ? { 'Transfer-Encoding': 'chunked' }
+        : { 'Content-Length': String(body === undefined ? 0 : Buffer.byteLength(body)) };
     let answer: IncomingMessage | undefined;
     const request = send(target, { method, headers: { ...headers, ...framing } }, (incoming: IncomingMessage) => {
       answer = incoming;
       const responseHeaders = new Headers();
-      for (const [key, value] of Object.entries(incoming.headers)) if (value !== undefined) responseHeaders.set(key, Array.isArray(value) ? value.join(', ') : value);
+      for (const [key, value] of Object.entries(incoming.headers))
+        if (value !== undefined) responseHeaders.set(key, Array.isArray(value) ? value.join(', ') : value);
       const status = incoming.statusCode ?? 0;
       const hasBody = status !== 204 && status !== 304;
       // Whoever reads the body sees its errors through their own listeners; an abort after reading stopped
       // (the caller ends the request however reading ends) must not become an uncaught 'error'.
       incoming.on('error', () => undefined);
       if (!hasBody) incoming.resume();
-      resolve({ response: new Response(null, { status, headers: responseHeaders }), ...(hasBody ? { body: incoming } : {}) });
+      resolve({
+        response: new Response(null, { status, headers: responseHeaders }),
+        ...(hasBody ? { body: incoming } : {}),
+      });
     });
     request.on('error', reject); // later errors (an abort once the body is being read) settle nothing
     // Aborting ends the exchange wherever it is: before the answer, or while its body is still arriving. Once

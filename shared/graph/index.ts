@@ -2,7 +2,14 @@ export * from './errors.js';
 export * from './types.js';
 export { ImportSession } from './importSession.js';
 export { MailboxClient, MAX_EXPORT_BATCH } from './mailboxClient.js';
-export type { MailboxClientOptions, ListOptions, ListItemsOptions, DeltaOptions, ImportItemRequest, CreateFolderRequest } from './mailboxClient.js';
+export type {
+  MailboxClientOptions,
+  ListOptions,
+  ListItemsOptions,
+  DeltaOptions,
+  ImportItemRequest,
+  CreateFolderRequest,
+} from './mailboxClient.js';
 export { MailboxLimiter, MAX_REQUESTS_PER_MAILBOX } from './mailboxLimiter.js';
 export type { MailboxThrottleStats, ThrottleTally } from './mailboxLimiter.js';
 export type { GraphLogger } from './graphHttp.js';

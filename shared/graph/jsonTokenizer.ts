@@ -5,14 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
  * so a 200 MB base64 value is never one JavaScript string; keys arrive whole.
  */
 export type JsonEvent =
-  | 'startObject'
-  | 'endObject'
-  | 'startArray'
-  | 'endArray'
-  | 'key'
-  | 'stringChunk'
-  | 'stringEnd'
-  | 'primitive';
+  'startObject' | 'endObject' | 'startArray' | 'endArray' | 'key' | 'stringChunk' | 'stringEnd' | 'primitive';
 
 export type JsonEventHandler = (event: JsonEvent, value?: string | number | boolean | null) => void;
 

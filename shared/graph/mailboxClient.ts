@@ -12,7 +12,12 @@ import {
 import { GraphHttp, NetworkFailure, readBody, silentLogger, type GraphCall, type GraphLogger } from './graphHttp.js';
 import { ImportSession } from './importSession.js';
 import { readExportResponse } from './exportReader.js';
-import { MAX_REQUESTS_PER_MAILBOX, MailboxLimiter, type MailboxThrottleStats, type ThrottleTally } from './mailboxLimiter.js';
+import {
+  MAX_REQUESTS_PER_MAILBOX,
+  MailboxLimiter,
+  type MailboxThrottleStats,
+  type ThrottleTally,
+} from './mailboxLimiter.js';
 import { defaultRetryOptions, type GraphRetryOptions } from './retry.js';
 import type {
   DeltaPage,
@@ -105,7 +110,9 @@ function expandClause(extendedProperties: readonly string[] | undefined): string
   return `singleValueExtendedProperties($filter=${filter})`;
 }
 
-function splitDeltaEntries<T extends { id: string }>(value: Array<T & { '@removed'?: { reason?: string } }>): {
+function splitDeltaEntries<T extends { id: string }>(
+  value: Array<T & { '@removed'?: { reason?: string } }>,
+): {
   changed: T[];
   removed: RemovedEntry[];
 } {
@@ -138,7 +145,9 @@ export class MailboxClient {
     this.apiVersion = options.apiVersion ?? 'v1.0';
     const perMailbox = options.maxConcurrentRequestsPerMailbox ?? MAX_REQUESTS_PER_MAILBOX;
     if (!Number.isInteger(perMailbox) || perMailbox < 1 || perMailbox > MAX_REQUESTS_PER_MAILBOX) {
-      throw new RangeError(`maxConcurrentRequestsPerMailbox must be 1 to ${MAX_REQUESTS_PER_MAILBOX}, got ${perMailbox}`);
+      throw new RangeError(
+        `maxConcurrentRequestsPerMailbox must be 1 to ${MAX_REQUESTS_PER_MAILBOX}, got ${perMailbox}`,
+      );
     }
     this.limiter = options.limiter ?? new MailboxLimiter(perMailbox, { uploadBudget: options.uploadBudget });
     this.pageSize = options.pageSize ?? 250;
@@ -188,11 +197,17 @@ export class MailboxClient {
   }
 
   /** Users in an Entra group, nested groups included (`transitiveMembers/microsoft.graph.user`). */
-  async *listGroupUsers(groupId: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<{ id: string; userPrincipalName: string }> {
+  async *listGroupUsers(
+    groupId: string,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<{ id: string; userPrincipalName: string }> {
     for await (const page of this.pages<{ id: string; userPrincipalName: string }>({
       operation: 'listGroupMembers',
       method: 'GET',
-      url: this.url(`/groups/${enc(groupId)}/transitiveMembers/microsoft.graph.user`, { $select: 'id,userPrincipalName', $top: '999' }),
+      url: this.url(`/groups/${enc(groupId)}/transitiveMembers/microsoft.graph.user`, {
+        $select: 'id,userPrincipalName',
+        $top: '999',
+      }),
       authenticate: true,
       signal: options.signal,
     })) {
@@ -276,11 +291,20 @@ export class MailboxClient {
 
   /** One delta round over the whole folder hierarchy; the last page carries the deltaLink to store. */
   listFolderChanges(mailboxId: string, options: DeltaOptions = {}): AsyncGenerator<DeltaPage<MailboxFolder>> {
-    return this.deltaRound<MailboxFolder>(mailboxId, 'folderDelta', `${this.mailboxPath(mailboxId)}/folders/delta`, options);
+    return this.deltaRound<MailboxFolder>(
+      mailboxId,
+      'folderDelta',
+      `${this.mailboxPath(mailboxId)}/folders/delta`,
+      options,
+    );
   }
 
   /** One delta round over a folder's items; the last page carries the deltaLink to store. */
-  listItemChanges(mailboxId: string, folderId: string, options: DeltaOptions = {}): AsyncGenerator<DeltaPage<MailboxItem>> {
+  listItemChanges(
+    mailboxId: string,
+    folderId: string,
+    options: DeltaOptions = {},
+  ): AsyncGenerator<DeltaPage<MailboxItem>> {
     return this.deltaRound<MailboxItem>(
       mailboxId,
       'itemDelta',
@@ -338,7 +362,11 @@ export class MailboxClient {
    * to the end before the next), per-item errors as errors, and ids Graph left out as `NotReturned`.
    * Throws ExportStreamError when the response breaks off: items already yielded whole are good.
    */
-  async *exportItems(mailboxId: string, itemIds: readonly string[], options: { signal?: AbortSignal; tally?: ThrottleTally } = {}): AsyncGenerator<ExportedItem> {
+  async *exportItems(
+    mailboxId: string,
+    itemIds: readonly string[],
+    options: { signal?: AbortSignal; tally?: ThrottleTally } = {},
+  ): AsyncGenerator<ExportedItem> {
     if (itemIds.length === 0) return;
     if (itemIds.length > MAX_EXPORT_BATCH) {
       throw new RangeError(`exportItems takes at most ${MAX_EXPORT_BATCH} item ids, got ${itemIds.length}`);
@@ -360,7 +388,10 @@ export class MailboxClient {
     });
     try {
       if (!answer) throw new NetworkFailure('exportItems: empty response');
-      yield* readExportResponse(answer, itemIds, { idleTimeoutInMs: this.exportIdleTimeoutInMs, signal: options.signal });
+      yield* readExportResponse(answer, itemIds, {
+        idleTimeoutInMs: this.exportIdleTimeoutInMs,
+        signal: options.signal,
+      });
     } finally {
       done.abort();
       release();
@@ -378,7 +409,12 @@ export class MailboxClient {
       signal: options.signal,
     });
     if (!body?.importUrl || !body.expirationDateTime) {
-      throw new GraphRequestError({ status: 200, code: 'InvalidResponse', message: 'No importUrl in the session', operation: 'createImportSession' });
+      throw new GraphRequestError({
+        status: 200,
+        code: 'InvalidResponse',
+        message: 'No importUrl in the session',
+        operation: 'createImportSession',
+      });
     }
     return new ImportSession(mailboxId, body.importUrl, new Date(body.expirationDateTime));
   }
@@ -435,7 +471,8 @@ export class MailboxClient {
       // The body's own source failed (say its checksum): the POST was aborted before the body was complete.
       if (sourceError) throw sourceError;
       if (error instanceof NetworkFailure) throw new ImportOutcomeUnknownError(error.message);
-      if (timeout.aborted && !request.signal?.aborted) throw new ImportOutcomeUnknownError('no answer within the import timeout');
+      if (timeout.aborted && !request.signal?.aborted)
+        throw new ImportOutcomeUnknownError('no answer within the import timeout');
       throw error;
     }
     const { response, body: answer, release } = opened;

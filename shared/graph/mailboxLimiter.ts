@@ -68,11 +68,14 @@ export class MailboxLimiter {
 
   constructor(maxPerMailbox: number = MAX_REQUESTS_PER_MAILBOX, options: MailboxLimiterOptions = {}) {
     if (!Number.isInteger(maxPerMailbox) || maxPerMailbox < 1) {
-      throw new RangeError(`maxPerMailbox must be a whole number from 1 to ${MAX_REQUESTS_PER_MAILBOX}, got ${maxPerMailbox}`);
+      throw new RangeError(
+        `maxPerMailbox must be a whole number from 1 to ${MAX_REQUESTS_PER_MAILBOX}, got ${maxPerMailbox}`,
+      );
     }
     this.maxPerMailbox = Math.min(maxPerMailbox, MAX_REQUESTS_PER_MAILBOX);
     const budget = options.uploadBudget === undefined ? DEFAULT_UPLOAD_BUDGET : options.uploadBudget;
-    if (budget && !(budget.bytes > 0 && budget.windowMs > 0)) throw new RangeError('uploadBudget needs positive bytes and windowMs');
+    if (budget && !(budget.bytes > 0 && budget.windowMs > 0))
+      throw new RangeError('uploadBudget needs positive bytes and windowMs');
     this.uploadBytesPerMs = budget ? (budget.bytes / budget.windowMs) * UPLOAD_PACE_SHARE : 0;
   }
 

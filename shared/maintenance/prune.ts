@@ -67,19 +67,24 @@ export async function pruneMailbox(vault: VaultStore, input: PruneInput): Promis
     }
     const outcome = await vault.deleteBlob(layout.byKey.snapshotRecord(mailboxKey, snapshot.snapshotId));
     if (outcome === 'immutable') {
-      result.immutable.push({ blob: layout.byKey.snapshotRecord(mailboxKey, snapshot.snapshotId), reason: 'snapshot record under a retention policy' });
+      result.immutable.push({
+        blob: layout.byKey.snapshotRecord(mailboxKey, snapshot.snapshotId),
+        reason: 'snapshot record under a retention policy',
+      });
       continue; // the snapshot still exists, so everything it references stays
     }
     remaining.delete(snapshot.snapshotId);
     const manifest = await vault.deleteBlob(snapshot.manifestBlob);
-    if (manifest === 'immutable') result.immutable.push({ blob: snapshot.manifestBlob, reason: 'manifest under a retention policy' });
+    if (manifest === 'immutable')
+      result.immutable.push({ blob: snapshot.manifestBlob, reason: 'manifest under a retention policy' });
   }
 
   // 2. Mark: every version a remaining snapshot references.
   const referenced = new Set<string>();
   for (const record of records) {
     if (!remaining.has(record.snapshotId)) continue;
-    for await (const entry of vault.readNdjsonGz<ManifestEntry>(record.manifestBlob)) if (entry.kind === 'item') referenced.add(entry.blob);
+    for await (const entry of vault.readNdjsonGz<ManifestEntry>(record.manifestBlob))
+      if (entry.kind === 'item') referenced.add(entry.blob);
   }
 
   // 3. Sweep: versions nothing references, old enough not to belong to a run still in progress.
@@ -94,7 +99,8 @@ export async function pruneMailbox(vault: VaultStore, input: PruneInput): Promis
     if (outcome === 'deleted') {
       result.versionsDeleted++;
       result.bytesFreed += blob.size;
-    } else if (outcome === 'immutable') result.immutable.push({ blob: blob.name, reason: 'item version under a retention policy' });
+    } else if (outcome === 'immutable')
+      result.immutable.push({ blob: blob.name, reason: 'item version under a retention policy' });
   }
   return result;
 }
@@ -103,7 +109,10 @@ export async function pruneMailbox(vault: VaultStore, input: PruneInput): Promis
  * What running work needs left alone: snapshots that running restores read, and the start of the oldest running
  * backup (its new versions are not in any manifest yet). Work quiet for two days is taken as abandoned.
  */
-export async function findWorkInProgress(vault: VaultStore, now: Date): Promise<{ protectedSnapshots: Map<string, string[]>; sweepCreatedBefore: Date }> {
+export async function findWorkInProgress(
+  vault: VaultStore,
+  now: Date,
+): Promise<{ protectedSnapshots: Map<string, string[]>; sweepCreatedBefore: Date }> {
   const staleAfter = 48 * 3600_000;
   let sweepCreatedBefore = new Date(now.getTime() - 3600_000);
   for await (const prefix of vault.listPrefixes('runs/')) {
@@ -118,9 +127,15 @@ export async function findWorkInProgress(vault: VaultStore, now: Date): Promise<
   const protectedSnapshots = new Map<string, string[]>();
   for await (const prefix of vault.listPrefixes('restores/')) {
     const restoreId = prefix.slice('restores/'.length, -1);
-    const request = await vault.readJson<{ requestedAt: string; source: { mailboxId: string; snapshotId: string } }>(layout.restoreRequest(restoreId));
+    const request = await vault.readJson<{ requestedAt: string; source: { mailboxId: string; snapshotId: string } }>(
+      layout.restoreRequest(restoreId),
+    );
     if (!request || now.getTime() - Date.parse(request.requestedAt) > staleAfter) continue;
-    if ((await vault.readJson(layout.restoreReport(restoreId))) || (await vault.readJson(layout.restoreCanceled(restoreId)))) continue;
+    if (
+      (await vault.readJson(layout.restoreReport(restoreId))) ||
+      (await vault.readJson(layout.restoreCanceled(restoreId)))
+    )
+      continue;
     const key = layout.mailboxPrefix(request.source.mailboxId).split('/')[1]!;
     protectedSnapshots.set(key, [...(protectedSnapshots.get(key) ?? []), request.source.snapshotId]);
   }

@@ -25,7 +25,14 @@ export interface MaintenanceReport {
 
 export async function writeMaintenanceReport(
   vault: VaultStore,
-  input: { id: string; trigger: 'timer' | 'http'; startedAt: string; prune: { dryRun: boolean } | null; verify: { mode: VerifyMode } | null; mailboxKeys: string[] },
+  input: {
+    id: string;
+    trigger: 'timer' | 'http';
+    startedAt: string;
+    prune: { dryRun: boolean } | null;
+    verify: { mode: VerifyMode } | null;
+    mailboxKeys: string[];
+  },
   now: () => Date = () => new Date(),
 ): Promise<MaintenanceReport> {
   const errors: MaintenanceReport['errors'] = [];
@@ -34,7 +41,8 @@ export async function writeMaintenanceReport(
     for (const key of input.mailboxKeys) {
       const result = await vault.readJson<T | { error: string }>(layout.maintenanceResult(input.id, part, key));
       if (!result) errors.push({ mailboxKey: key, step: part, message: 'no result was recorded' });
-      else if ((result as { error?: string }).error !== undefined) errors.push({ mailboxKey: key, step: part, message: (result as { error: string }).error });
+      else if ((result as { error?: string }).error !== undefined)
+        errors.push({ mailboxKey: key, step: part, message: (result as { error: string }).error });
       else out.push(result as T);
     }
     return out;

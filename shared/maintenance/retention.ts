@@ -27,12 +27,19 @@ function isoWeek(date: Date): string {
 }
 
 /** Which snapshots the policy keeps at `now`; the rest have expired. */
-export function applyRetention<T extends SnapshotRef>(snapshots: T[], policy: RetentionPolicy, now: Date): { keep: T[]; expire: T[] } {
-  const newestFirst = [...snapshots].sort((a, b) => b.takenAt.localeCompare(a.takenAt) || b.snapshotId.localeCompare(a.snapshotId));
+export function applyRetention<T extends SnapshotRef>(
+  snapshots: T[],
+  policy: RetentionPolicy,
+  now: Date,
+): { keep: T[]; expire: T[] } {
+  const newestFirst = [...snapshots].sort(
+    (a, b) => b.takenAt.localeCompare(a.takenAt) || b.snapshotId.localeCompare(a.snapshotId),
+  );
   const kept = new Set<string>();
   if (newestFirst[0]) kept.add(newestFirst[0].snapshotId);
   const seen = { day: new Set<string>(), week: new Set<string>(), month: new Set<string>() };
-  const monthsAgo = (date: Date) => (now.getUTCFullYear() - date.getUTCFullYear()) * 12 + (now.getUTCMonth() - date.getUTCMonth());
+  const monthsAgo = (date: Date) =>
+    (now.getUTCFullYear() - date.getUTCFullYear()) * 12 + (now.getUTCMonth() - date.getUTCMonth());
   for (const snapshot of newestFirst) {
     const taken = new Date(snapshot.takenAt);
     const ageDays = (now.getTime() - taken.getTime()) / DAY;
@@ -53,5 +60,8 @@ export function applyRetention<T extends SnapshotRef>(snapshots: T[], policy: Re
       kept.add(snapshot.snapshotId);
     }
   }
-  return { keep: newestFirst.filter((s) => kept.has(s.snapshotId)), expire: newestFirst.filter((s) => !kept.has(s.snapshotId)) };
+  return {
+    keep: newestFirst.filter((s) => kept.has(s.snapshotId)),
+    expire: newestFirst.filter((s) => !kept.has(s.snapshotId)),
+  };
 }

@@ -90,7 +90,13 @@ export async function verifyMailbox(vault: VaultStore, input: VerifyInput): Prom
       continue;
     }
     if (manifestSha !== record.manifestSha256) {
-      result.problems.push({ snapshotId: record.snapshotId, kind: 'manifestDamaged', blob: record.manifestBlob, expected: record.manifestSha256, actual: manifestSha });
+      result.problems.push({
+        snapshotId: record.snapshotId,
+        kind: 'manifestDamaged',
+        blob: record.manifestBlob,
+        expected: record.manifestSha256,
+        actual: manifestSha,
+      });
       continue;
     }
     const folders = new Map<string, ManifestFolder>();
@@ -99,7 +105,8 @@ export async function verifyMailbox(vault: VaultStore, input: VerifyInput): Prom
       if (entry.kind === 'folder') folders.set(entry.id, entry);
       else items.push(entry);
     }
-    if (input.mode === 'sample') items = items.sort((a, b) => score(input.seed, a.id) - score(input.seed, b.id)).slice(0, input.sample);
+    if (input.mode === 'sample')
+      items = items.sort((a, b) => score(input.seed, a.id) - score(input.seed, b.id)).slice(0, input.sample);
     for (const item of items) {
       result.entriesChecked++;
       let actual = checked.get(item.blob);
@@ -113,10 +120,23 @@ export async function verifyMailbox(vault: VaultStore, input: VerifyInput): Prom
         }
         checked.set(item.blob, actual);
       }
-      const where = { snapshotId: record.snapshotId, itemId: item.id, folderPath: folderPathText(folders.get(item.folderId)?.path ?? []), ...(item.subject !== undefined ? { subject: item.subject } : {}), blob: item.blob };
+      const where = {
+        snapshotId: record.snapshotId,
+        itemId: item.id,
+        folderPath: folderPathText(folders.get(item.folderId)?.path ?? []),
+        ...(item.subject !== undefined ? { subject: item.subject } : {}),
+        blob: item.blob,
+      };
       if (actual === null) result.problems.push({ ...where, kind: 'missingBlob' });
-      else if (actual.sha256 !== item.sha256) result.problems.push({ ...where, kind: 'checksumMismatch', expected: item.sha256, actual: actual.sha256 });
-      else if (actual.length !== item.length) result.problems.push({ ...where, kind: 'sizeMismatch', expected: String(item.length), actual: String(actual.length) });
+      else if (actual.sha256 !== item.sha256)
+        result.problems.push({ ...where, kind: 'checksumMismatch', expected: item.sha256, actual: actual.sha256 });
+      else if (actual.length !== item.length)
+        result.problems.push({
+          ...where,
+          kind: 'sizeMismatch',
+          expected: String(item.length),
+          actual: String(actual.length),
+        });
     }
   }
   return result;

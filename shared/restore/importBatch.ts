@@ -68,7 +68,8 @@ export class VerifyingStream extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.length !== this.expectedLength || this.hash.digest('hex') !== this.expectedSha256) callback(new ChecksumMismatchError(this.blob));
+    if (this.length !== this.expectedLength || this.hash.digest('hex') !== this.expectedSha256)
+      callback(new ChecksumMismatchError(this.blob));
     else callback();
   }
 }
@@ -99,14 +100,23 @@ export async function importBatch(
 
   const findBySearchKey = async (item: PlannedImport): Promise<{ itemId: string; changeKey: string } | undefined> => {
     if (!item.searchKey) return undefined;
-    for await (const listed of graph.listItems(targetMailboxId, item.targetFolderId, { extendedProperties: [ExtendedProperty.searchKey] })) {
-      if (itemMetaOf(listed, item.targetFolderId).searchKey === item.searchKey) return { itemId: listed.id, changeKey: listed.changeKey ?? '' };
+    for await (const listed of graph.listItems(targetMailboxId, item.targetFolderId, {
+      extendedProperties: [ExtendedProperty.searchKey],
+    })) {
+      if (itemMetaOf(listed, item.targetFolderId).searchKey === item.searchKey)
+        return { itemId: listed.id, changeKey: listed.changeKey ?? '' };
     }
     return undefined;
   };
 
   const journal = async (item: PlannedImport, created: { itemId: string; changeKey: string }, recovered: boolean) => {
-    const entry: JournalEntry = { sourceId: item.sourceId, newItemId: created.itemId, changeKey: created.changeKey, importedAt: new Date().toISOString(), ...(recovered ? { recovered } : {}) };
+    const entry: JournalEntry = {
+      sourceId: item.sourceId,
+      newItemId: created.itemId,
+      changeKey: created.changeKey,
+      importedAt: new Date().toISOString(),
+      ...(recovered ? { recovered } : {}),
+    };
     await vault.writeJson(layout.restoreJournal(restoreId, item.sourceId), entry);
   };
 
@@ -142,7 +152,12 @@ export async function importBatch(
             );
             return verifying;
           };
-          const created = await graph.importItem(session, { folderId: item.targetFolderId, openData, length: item.length, tally });
+          const created = await graph.importItem(session, {
+            folderId: item.targetFolderId,
+            openData,
+            length: item.length,
+            tally,
+          });
           await journal(item, created, false);
           outcome = { sourceId: item.sourceId, status: 'imported', newItemId: created.itemId };
           bytesImported += item.length;
@@ -159,11 +174,25 @@ export async function importBatch(
           logger?.warn(`importBatch ${batch}: ${error.message}; checking the target before trying again`);
           continue;
         }
-        const code = error instanceof ChecksumMismatchError ? 'ChecksumMismatch' : error instanceof GraphRequestError ? error.code : error instanceof GraphRetriesExhaustedError ? 'RetriesExhausted' : (error as Error).name;
+        const code =
+          error instanceof ChecksumMismatchError
+            ? 'ChecksumMismatch'
+            : error instanceof GraphRequestError
+              ? error.code
+              : error instanceof GraphRetriesExhaustedError
+                ? 'RetriesExhausted'
+                : (error as Error).name;
         outcome = { sourceId: item.sourceId, status: 'failed', code, message: (error as Error).message };
       }
     }
-    outcomes.push(outcome ?? { sourceId: item.sourceId, status: 'failed', code: 'ImportUnconfirmed', message: `Gave up after ${MAX_ATTEMPTS} attempts whose outcome could not be confirmed` });
+    outcomes.push(
+      outcome ?? {
+        sourceId: item.sourceId,
+        status: 'failed',
+        code: 'ImportUnconfirmed',
+        message: `Gave up after ${MAX_ATTEMPTS} attempts whose outcome could not be confirmed`,
+      },
+    );
   }
 
   // When this is a second run of the activity (it runs at least once), what the first run imported, the

@@ -42,14 +42,24 @@ class TargetTree {
 
   async load(): Promise<void> {
     for await (const page of this.graph.listFolderChanges(this.mailboxId)) {
-      for (const f of page.changed) this.folders.set(f.id, { id: f.id, parentId: f.parentFolderId ?? null, displayName: f.displayName ?? '', wellKnownName: f.wellKnownName ?? null });
+      for (const f of page.changed)
+        this.folders.set(f.id, {
+          id: f.id,
+          parentId: f.parentFolderId ?? null,
+          displayName: f.displayName ?? '',
+          wellKnownName: f.wellKnownName ?? null,
+        });
     }
     const paths = folderPaths(new Map([...this.folders].map(([id, f]) => [id, { ...f }])));
-    const root = [...this.folders.values()].find((f) => f.wellKnownName === 'msgfolderroot') ?? [...this.folders.values()].find((f) => paths.get(f.id)?.length === 0);
+    const root =
+      [...this.folders.values()].find((f) => f.wellKnownName === 'msgfolderroot') ??
+      [...this.folders.values()].find((f) => paths.get(f.id)?.length === 0);
     if (root) this.rootId = root.id;
     else {
       // Graph did not list the root: it is the parent every top-level folder shares.
-      const parents = new Set([...this.folders.values()].map((f) => f.parentId).filter((p): p is string => !!p && !this.folders.has(p)));
+      const parents = new Set(
+        [...this.folders.values()].map((f) => f.parentId).filter((p): p is string => !!p && !this.folders.has(p)),
+      );
       this.rootId = [...parents][0] ?? 'msgfolderroot';
     }
   }
@@ -70,17 +80,29 @@ class TargetTree {
   private async create(parentId: string, name: string, type: string): Promise<TargetFolder> {
     let folder: MailboxFolder;
     try {
-      folder = await this.graph.createFolder(this.mailboxId, { displayName: name, type, ...(parentId === this.rootId ? {} : { parentFolderId: parentId }) });
+      folder = await this.graph.createFolder(this.mailboxId, {
+        displayName: name,
+        type,
+        ...(parentId === this.rootId ? {} : { parentFolderId: parentId }),
+      });
     } catch (error) {
       if (!(error instanceof GraphRequestError) || error.status !== 409) throw error;
       // Created by an earlier attempt of this plan: find it.
-      const children = this.graph.listFolders(this.mailboxId, parentId === this.rootId ? {} : { parentFolderId: parentId });
+      const children = this.graph.listFolders(
+        this.mailboxId,
+        parentId === this.rootId ? {} : { parentFolderId: parentId },
+      );
       let found: MailboxFolder | undefined;
       for await (const f of children) if (f.displayName.toLowerCase() === name.toLowerCase()) found = f;
       if (!found) throw error;
       folder = found;
     }
-    const record: TargetFolder = { id: folder.id, parentId, displayName: folder.displayName ?? name, wellKnownName: folder.wellKnownName ?? null };
+    const record: TargetFolder = {
+      id: folder.id,
+      parentId,
+      displayName: folder.displayName ?? name,
+      wellKnownName: folder.wellKnownName ?? null,
+    };
     this.folders.set(record.id, record);
     this.created++;
     return record;
@@ -102,9 +124,16 @@ class TargetTree {
  * missing under the destination), drops items the target already holds (same search key) when collisions are
  * `skip`, and writes import batches to the restore's plan. Returns counts only.
  */
-export async function planRestore(graph: MailboxClient, vault: VaultStore, settings: RestorePlanSettings, request: RestoreRequest): Promise<RestorePlanSummary> {
+export async function planRestore(
+  graph: MailboxClient,
+  vault: VaultStore,
+  settings: RestorePlanSettings,
+  request: RestoreRequest,
+): Promise<RestorePlanSummary> {
   const { restoreId, target } = request;
-  const snapshot = await vault.readJson<SnapshotRecord>(layout.snapshotRecord(request.source.mailboxId, request.source.snapshotId));
+  const snapshot = await vault.readJson<SnapshotRecord>(
+    layout.snapshotRecord(request.source.mailboxId, request.source.snapshotId),
+  );
   if (!snapshot) throw new Error(`Snapshot ${request.source.snapshotId} is no longer in the vault`);
 
   const folders = new Map<string, ManifestFolder>();
@@ -134,7 +163,9 @@ export async function planRestore(graph: MailboxClient, vault: VaultStore, setti
   if (request.collisions === 'skip') {
     for (const folderId of tree.ids) {
       try {
-        for await (const item of graph.listItems(target.mailboxId, folderId, { extendedProperties: [BACKUP_EXTENDED_PROPERTIES[3]] })) {
+        for await (const item of graph.listItems(target.mailboxId, folderId, {
+          extendedProperties: [BACKUP_EXTENDED_PROPERTIES[3]],
+        })) {
           const key = itemMetaOf(item, folderId).searchKey;
           if (key) present.add(key);
         }
@@ -154,9 +185,14 @@ export async function planRestore(graph: MailboxClient, vault: VaultStore, setti
   const targetFolderOf = new Map<string, string>();
   const levelsOf = (folderId: string) => {
     const chain: ManifestFolder[] = [];
-    for (let f = folders.get(folderId); f && f.path.length > 0; f = f.parentId ? folders.get(f.parentId) : undefined) chain.unshift(f);
+    for (let f = folders.get(folderId); f && f.path.length > 0; f = f.parentId ? folders.get(f.parentId) : undefined)
+      chain.unshift(f);
     // Well-known folders map onto the target's own (its Inbox may be called Posteingang) only when restoring in place.
-    return chain.map((f) => ({ name: f.displayName, wellKnownName: request.destination.mode === 'original' ? f.wellKnownName : null, type: f.type }));
+    return chain.map((f) => ({
+      name: f.displayName,
+      wellKnownName: request.destination.mode === 'original' ? f.wellKnownName : null,
+      type: f.type,
+    }));
   };
 
   const toImport: PlannedImport[] = [];
@@ -193,10 +229,17 @@ export async function planRestore(graph: MailboxClient, vault: VaultStore, setti
   };
 }
 
-export async function readImportBatch(vault: VaultStore, restoreId: string, batch: number): Promise<PlannedImportBatch> {
+export async function readImportBatch(
+  vault: VaultStore,
+  restoreId: string,
+  batch: number,
+): Promise<PlannedImportBatch> {
   const index = await vault.readJson<{ offsets: number[] }>(layout.restorePlanIndex(restoreId));
   const start = index?.offsets[batch];
   const end = index?.offsets[batch + 1];
-  if (start === undefined || end === undefined) throw new Error(`Batch ${batch} is not in the plan of restore ${restoreId}`);
-  return JSON.parse((await vault.readRange(layout.restorePlan(restoreId), start, end - start)).toString('utf8')) as PlannedImportBatch;
+  if (start === undefined || end === undefined)
+    throw new Error(`Batch ${batch} is not in the plan of restore ${restoreId}`);
+  return JSON.parse(
+    (await vault.readRange(layout.restorePlan(restoreId), start, end - start)).toString('utf8'),
+  ) as PlannedImportBatch;
 }

@@ -29,8 +29,17 @@ export async function buildRestoreReport(
     const planned = await readImportBatch(vault, input.restoreId, batch);
     const byId = new Map(planned.items.map((i) => [i.sourceId, i]));
     if (!result) {
-      const reason = input.canceled ? 'The restore was canceled before this item was imported' : 'Its import batch did not run to the end';
-      for (const item of planned.items) failures.push({ sourceItemId: item.sourceId, folderPath: item.folderPath, ...(item.subject !== undefined ? { subject: item.subject } : {}), code: input.canceled ? 'Canceled' : 'NotImported', message: reason });
+      const reason = input.canceled
+        ? 'The restore was canceled before this item was imported'
+        : 'Its import batch did not run to the end';
+      for (const item of planned.items)
+        failures.push({
+          sourceItemId: item.sourceId,
+          folderPath: item.folderPath,
+          ...(item.subject !== undefined ? { subject: item.subject } : {}),
+          code: input.canceled ? 'Canceled' : 'NotImported',
+          message: reason,
+        });
       continue;
     }
     bytesImported += result.bytesImported;
@@ -42,11 +51,23 @@ export async function buildRestoreReport(
         continue;
       }
       const item = byId.get(outcome.sourceId);
-      failures.push({ sourceItemId: outcome.sourceId, folderPath: item?.folderPath ?? '', ...(item?.subject !== undefined ? { subject: item.subject } : {}), code: outcome.code, message: outcome.message });
+      failures.push({
+        sourceItemId: outcome.sourceId,
+        folderPath: item?.folderPath ?? '',
+        ...(item?.subject !== undefined ? { subject: item.subject } : {}),
+        code: outcome.code,
+        message: outcome.message,
+      });
     }
   }
   const finishedAt = now();
-  const status: RestoreReport['status'] = input.canceled ? 'Canceled' : input.error ? 'Failed' : failures.length ? 'CompletedWithErrors' : 'Completed';
+  const status: RestoreReport['status'] = input.canceled
+    ? 'Canceled'
+    : input.error
+      ? 'Failed'
+      : failures.length
+        ? 'CompletedWithErrors'
+        : 'Completed';
   return {
     restoreId: input.restoreId,
     status,
@@ -57,7 +78,12 @@ export async function buildRestoreReport(
     target: request.target,
     destination: { mode: request.destination.mode, root: input.plan?.destinationRoot ?? '' },
     collisions: request.collisions,
-    counts: { selected: input.plan?.selected ?? 0, imported, skippedAlreadyPresent: input.plan?.skippedPresent ?? 0, failed: failures.length },
+    counts: {
+      selected: input.plan?.selected ?? 0,
+      imported,
+      skippedAlreadyPresent: input.plan?.skippedPresent ?? 0,
+      failed: failures.length,
+    },
     bytesImported,
     throttling: { responses: throttledResponses, waitInMs: throttleWaitInMs },
     failures,
@@ -65,7 +91,10 @@ export async function buildRestoreReport(
   };
 }
 
-export async function finishRestore(vault: VaultStore, input: { restoreId: string; plan?: RestorePlanSummary; error?: string }): Promise<RestoreReport> {
+export async function finishRestore(
+  vault: VaultStore,
+  input: { restoreId: string; plan?: RestorePlanSummary; error?: string },
+): Promise<RestoreReport> {
   const report = await buildRestoreReport(vault, input);
   await vault.writeJson(layout.restoreReport(input.restoreId), report);
   return report;

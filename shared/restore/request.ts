@@ -7,23 +7,47 @@ import type { RestoreFilters, RestoreRequest } from './types.js';
 
 const UPN = /^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/;
 const MAILBOX_ID = /^MBX:[0-9a-fA-F-]+@[0-9a-fA-F-]+$/;
-const mailbox = z.string().refine((v) => UPN.test(v) || MAILBOX_ID.test(v), 'must be a user principal name (adele@contoso.com) or a mailbox id (MBX:…@…)');
-const instant = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(v) && !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 date or time, such as 2026-11-20T00:00:00Z');
+const mailbox = z
+  .string()
+  .refine(
+    (v) => UPN.test(v) || MAILBOX_ID.test(v),
+    'must be a user principal name (adele@contoso.com) or a mailbox id (MBX:…@…)',
+  );
+const instant = z
+  .string()
+  .refine(
+    (v) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(v) && !Number.isNaN(Date.parse(v)),
+    'must be an ISO 8601 date or time, such as 2026-11-20T00:00:00Z',
+  );
 const folderPath = z.string().min(1).max(1024);
 
 /** The body of `POST /api/restores`. Unknown fields are refused, so a typo never silently widens a restore. */
 export const RestoreBody = z
   .object({
     sourceMailbox: mailbox,
-    snapshot: z.string().regex(/^(latest|\d{8}T\d{6}Z-[0-9a-f]{8})$/, "must be 'latest' or a snapshot id such as 20261123T020000Z-1a2b3c4d").default('latest'),
+    snapshot: z
+      .string()
+      .regex(
+        /^(latest|\d{8}T\d{6}Z-[0-9a-f]{8})$/,
+        "must be 'latest' or a snapshot id such as 20261123T020000Z-1a2b3c4d",
+      )
+      .default('latest'),
     asOf: instant.optional(),
     folders: z.array(folderPath).min(1, 'must name at least one folder when given').max(500).optional(),
-    itemIds: z.array(z.string().min(1).max(512)).min(1, 'must name at least one item when given').max(10_000).optional(),
+    itemIds: z
+      .array(z.string().min(1).max(512))
+      .min(1, 'must name at least one item when given')
+      .max(10_000)
+      .optional(),
     createdFrom: instant.optional(),
     createdTo: instant.optional(),
     receivedFrom: instant.optional(),
     receivedTo: instant.optional(),
-    itemTypes: z.array(z.string().regex(/^IPM(\.[\w.-]+)?$/i, 'must be a message class such as IPM.Note')).min(1).max(50).optional(),
+    itemTypes: z
+      .array(z.string().regex(/^IPM(\.[\w.-]+)?$/i, 'must be a message class such as IPM.Note'))
+      .min(1)
+      .max(50)
+      .optional(),
     targetMailbox: mailbox.optional(),
     destination: z.enum(['newFolder', 'original', 'folder']).default('newFolder'),
     folderPath: folderPath.optional(),
@@ -31,11 +55,18 @@ export const RestoreBody = z
   })
   .strict()
   .superRefine((body, ctx) => {
-    if (body.asOf && body.snapshot !== 'latest') ctx.addIssue({ code: 'custom', path: ['asOf'], message: "give either 'snapshot' or 'asOf', not both" });
-    if (body.destination === 'folder' && !body.folderPath) ctx.addIssue({ code: 'custom', path: ['folderPath'], message: "is required when destination is 'folder'" });
-    if (body.destination !== 'folder' && body.folderPath) ctx.addIssue({ code: 'custom', path: ['folderPath'], message: "is only used with destination 'folder'" });
-    for (const [from, to] of [['createdFrom', 'createdTo'], ['receivedFrom', 'receivedTo']] as const) {
-      if (body[from] && body[to] && Date.parse(body[from]) >= Date.parse(body[to])) ctx.addIssue({ code: 'custom', path: [to], message: `must be after ${from}` });
+    if (body.asOf && body.snapshot !== 'latest')
+      ctx.addIssue({ code: 'custom', path: ['asOf'], message: "give either 'snapshot' or 'asOf', not both" });
+    if (body.destination === 'folder' && !body.folderPath)
+      ctx.addIssue({ code: 'custom', path: ['folderPath'], message: "is required when destination is 'folder'" });
+    if (body.destination !== 'folder' && body.folderPath)
+      ctx.addIssue({ code: 'custom', path: ['folderPath'], message: "is only used with destination 'folder'" });
+    for (const [from, to] of [
+      ['createdFrom', 'createdTo'],
+      ['receivedFrom', 'receivedTo'],
+    ] as const) {
+      if (body[from] && body[to] && Date.parse(body[from]) >= Date.parse(body[to]))
+        ctx.addIssue({ code: 'custom', path: [to], message: `must be after ${from}` });
     }
   });
 
@@ -71,35 +102,59 @@ export function filtersOf(body: RestoreBodyInput): RestoreFilters {
   const filters: RestoreFilters = {};
   if (body.folders) filters.folders = body.folders.map(parseFolderPath);
   if (body.itemIds) filters.itemIds = body.itemIds;
-  for (const key of ['createdFrom', 'createdTo', 'receivedFrom', 'receivedTo'] as const) if (body[key]) filters[key] = new Date(body[key]).toISOString();
+  for (const key of ['createdFrom', 'createdTo', 'receivedFrom', 'receivedTo'] as const)
+    if (body[key]) filters[key] = new Date(body[key]).toISOString();
   if (body.itemTypes) filters.itemTypes = body.itemTypes;
   return filters;
 }
 
 /** Whether a manifest item is selected; folder filters match the folder and everything below it. */
-export function matches(item: ManifestItem, folder: ManifestFolder | undefined, filters: RestoreFilters, itemIds?: Set<string>): boolean {
+export function matches(
+  item: ManifestItem,
+  folder: ManifestFolder | undefined,
+  filters: RestoreFilters,
+  itemIds?: Set<string>,
+): boolean {
   if (itemIds && !itemIds.has(item.id)) return false;
   if (filters.folders) {
     const path = (folder?.path ?? []).map((n) => n.toLowerCase());
-    const hit = filters.folders.some((f) => f.length <= path.length && f.every((name, i) => name.toLowerCase() === path[i]));
+    const hit = filters.folders.some(
+      (f) => f.length <= path.length && f.every((name, i) => name.toLowerCase() === path[i]),
+    );
     if (!hit) return false;
   }
-  if (filters.itemTypes && !filters.itemTypes.some((t) => item.type.toLowerCase() === t.toLowerCase() || item.type.toLowerCase().startsWith(`${t.toLowerCase()}.`))) return false;
+  if (
+    filters.itemTypes &&
+    !filters.itemTypes.some(
+      (t) => item.type.toLowerCase() === t.toLowerCase() || item.type.toLowerCase().startsWith(`${t.toLowerCase()}.`),
+    )
+  )
+    return false;
   const inRange = (value: string | undefined, from?: string, to?: string) => {
     if (!from && !to) return true;
     if (!value) return false;
     const t = Date.parse(value);
     return (!from || t >= Date.parse(from)) && (!to || t < Date.parse(to));
   };
-  return inRange(item.createdDateTime, filters.createdFrom, filters.createdTo) && inRange(item.receivedDateTime ?? item.createdDateTime, filters.receivedFrom, filters.receivedTo);
+  return (
+    inRange(item.createdDateTime, filters.createdFrom, filters.createdTo) &&
+    inRange(item.receivedDateTime ?? item.createdDateTime, filters.receivedFrom, filters.receivedTo)
+  );
 }
 
-async function resolveMailbox(graph: MailboxClient, value: string, field: string): Promise<{ mailboxId: string; upn: string | null }> {
+async function resolveMailbox(
+  graph: MailboxClient,
+  value: string,
+  field: string,
+): Promise<{ mailboxId: string; upn: string | null }> {
   if (MAILBOX_ID.test(value)) return { mailboxId: value, upn: null };
   try {
     return { mailboxId: (await graph.getMailboxIds(value)).primaryMailboxId, upn: value };
   } catch (error) {
-    if (error instanceof MailboxNotFoundError) throw new RestoreRequestError(400, 'The request is not valid', [`${field}: '${value}' has no Exchange Online mailbox`]);
+    if (error instanceof MailboxNotFoundError)
+      throw new RestoreRequestError(400, 'The request is not valid', [
+        `${field}: '${value}' has no Exchange Online mailbox`,
+      ]);
     throw error;
   }
 }
@@ -117,10 +172,19 @@ export async function resolveRestoreRequest(
 ): Promise<{ request: RestoreRequest; snapshot: SnapshotRecord; selected: number }> {
   const source = await resolveMailbox(graph, body.sourceMailbox, 'sourceMailbox');
   const target = body.targetMailbox ? await resolveMailbox(graph, body.targetMailbox, 'targetMailbox') : source;
-  const selector: SnapshotSelector = body.asOf ? { asOf: body.asOf } : body.snapshot === 'latest' ? { latest: true } : { snapshotId: body.snapshot };
+  const selector: SnapshotSelector = body.asOf
+    ? { asOf: body.asOf }
+    : body.snapshot === 'latest'
+      ? { latest: true }
+      : { snapshotId: body.snapshot };
   const snapshot = await findSnapshot(vault, source.mailboxId, selector);
   if (!snapshot) {
-    const what = 'asOf' in selector ? `no snapshot of ${body.sourceMailbox} was taken at or before ${body.asOf}` : 'latest' in selector ? `${body.sourceMailbox} has no committed snapshot yet` : `snapshot '${body.snapshot}' of ${body.sourceMailbox} does not exist`;
+    const what =
+      'asOf' in selector
+        ? `no snapshot of ${body.sourceMailbox} was taken at or before ${body.asOf}`
+        : 'latest' in selector
+          ? `${body.sourceMailbox} has no committed snapshot yet`
+          : `snapshot '${body.snapshot}' of ${body.sourceMailbox} does not exist`;
     throw new RestoreRequestError(404, 'Snapshot not found', [`snapshot: ${what}`]);
   }
   const filters = filtersOf(body);
@@ -134,16 +198,27 @@ export async function resolveRestoreRequest(
   if (filters.folders) {
     const known = [...folders.values()].map((f) => f.path.map((n) => n.toLowerCase()).join('\u0000'));
     const missing = filters.folders.filter((f) => !known.includes(f.map((n) => n.toLowerCase()).join('\u0000')));
-    if (missing.length) throw new RestoreRequestError(422, 'The selection names folders the snapshot does not have', missing.map((f) => `folders: '${f.join('/')}' is not in snapshot ${snapshot.snapshotId}`));
+    if (missing.length)
+      throw new RestoreRequestError(
+        422,
+        'The selection names folders the snapshot does not have',
+        missing.map((f) => `folders: '${f.join('/')}' is not in snapshot ${snapshot.snapshotId}`),
+      );
   }
-  if (selected === 0) throw new RestoreRequestError(422, 'The selection is empty', [`No item of snapshot ${snapshot.snapshotId} matches the filters`]);
+  if (selected === 0)
+    throw new RestoreRequestError(422, 'The selection is empty', [
+      `No item of snapshot ${snapshot.snapshotId} matches the filters`,
+    ]);
   const request: RestoreRequest = {
     restoreId: meta.restoreId,
     requestedAt: meta.requestedAt,
     source: { ...source, snapshotId: snapshot.snapshotId, takenAt: snapshot.takenAt },
     target,
     filters,
-    destination: body.destination === 'folder' ? { mode: 'folder', folderPath: parseFolderPath(body.folderPath!) } : { mode: body.destination },
+    destination:
+      body.destination === 'folder'
+        ? { mode: 'folder', folderPath: parseFolderPath(body.folderPath!) }
+        : { mode: body.destination },
     collisions: body.collisions,
     requestedBy: meta.requestedBy,
   };

@@ -21,7 +21,10 @@ export class ImportSessionCache {
   constructor(private readonly graph: MailboxClient) {}
 
   /** `renewed` counts, for the caller, the renewals its own calls set off. */
-  async get(mailboxId: string, options: { signal?: AbortSignal; renewed?: { count: number } } = {}): Promise<ImportSession> {
+  async get(
+    mailboxId: string,
+    options: { signal?: AbortSignal; renewed?: { count: number } } = {},
+  ): Promise<ImportSession> {
     const entry = this.entries.get(mailboxId);
     if (entry && !entry.session) return entry.promise; // being created by another caller
     if (entry?.session && !entry.session.expiresWithin(RENEW_MARGIN_IN_MS)) return entry.session;
@@ -29,7 +32,9 @@ export class ImportSessionCache {
       this.renewals++;
       if (options.renewed) options.renewed.count++;
     }
-    const fresh: Entry = { promise: this.graph.createImportSession(mailboxId, { ...(options.signal ? { signal: options.signal } : {}) }) };
+    const fresh: Entry = {
+      promise: this.graph.createImportSession(mailboxId, { ...(options.signal ? { signal: options.signal } : {}) }),
+    };
     this.entries.set(mailboxId, fresh);
     fresh.promise.then(
       (session) => (fresh.session = session),

@@ -30,7 +30,11 @@ export type GetBlob = (blobName: string, range?: { offset: number; count: number
 const BLOB_SERVICE_VERSION = '2025-01-05';
 
 function authPolicy(credential: unknown) {
-  if (isTokenCredential(credential)) return bearerTokenAuthenticationPolicy({ credential: credential as TokenCredential, scopes: 'https://storage.azure.com/.default' });
+  if (isTokenCredential(credential))
+    return bearerTokenAuthenticationPolicy({
+      credential: credential as TokenCredential,
+      scopes: 'https://storage.azure.com/.default',
+    });
   if (credential instanceof StorageSharedKeyCredential) {
     // The SDK's own pipeline builder (getCoreClientOptions) hands this policy the credential's key the same way.
     const { accountName, accountKey } = credential as unknown as { accountName: string; accountKey: Buffer };
@@ -51,7 +55,10 @@ let sharedHttpClient: HttpClient | undefined;
  * Node's own HTTP. A batch record read through `downloadToBuffer` cost about 2 ms. Streams, block uploads,
  * listings and properties go through the SDK.
  */
-export function createBlobRequests(container: ContainerClient, httpClient: HttpClient = (sharedHttpClient ??= createKeepAliveHttpClient())): { put: PutBlob; get: GetBlob } {
+export function createBlobRequests(
+  container: ContainerClient,
+  httpClient: HttpClient = (sharedHttpClient ??= createKeepAliveHttpClient()),
+): { put: PutBlob; get: GetBlob } {
   const pipeline: Pipeline = createEmptyPipeline();
   pipeline.addPolicy(storageRetryPolicy());
   const auth = authPolicy(container.credential);
@@ -64,7 +71,10 @@ export function createBlobRequests(container: ContainerClient, httpClient: HttpC
   const urlOf = (blobName: string) => `${base}${blobName.split('/').map(encodeURIComponent).join('/')}${query}`;
   const failure = (operation: string, blobName: string, response: PipelineResponse) => {
     const code = response.headers.get('x-ms-error-code') ?? undefined;
-    return new RestError(`${operation} ${blobName}: ${response.status}${code ? ` ${code}` : ''}`, { statusCode: response.status, code });
+    return new RestError(`${operation} ${blobName}: ${response.status}${code ? ` ${code}` : ''}`, {
+      statusCode: response.status,
+      code,
+    });
   };
 
   const put: PutBlob = async (blobName, body, options) => {
@@ -76,7 +86,13 @@ export function createBlobRequests(container: ContainerClient, httpClient: HttpC
     });
     for (const [name, value] of Object.entries(options.metadata)) headers.set(`x-ms-meta-${name}`, value);
     if (options.onlyIfAbsent) headers.set('If-None-Match', '*');
-    const request = createPipelineRequest({ url: urlOf(blobName), method: 'PUT', headers, body, allowInsecureConnection: insecure });
+    const request = createPipelineRequest({
+      url: urlOf(blobName),
+      method: 'PUT',
+      headers,
+      body,
+      allowInsecureConnection: insecure,
+    });
     const response = await pipeline.sendRequest(httpClient, request);
     if (response.status !== 201) throw failure('Put Blob', blobName, response);
   };
@@ -84,7 +100,13 @@ export function createBlobRequests(container: ContainerClient, httpClient: HttpC
   const get: GetBlob = async (blobName, range) => {
     const headers = createHttpHeaders({ 'x-ms-version': BLOB_SERVICE_VERSION });
     if (range) headers.set('x-ms-range', `bytes=${range.offset}-${range.offset + range.count - 1}`);
-    const request = createPipelineRequest({ url: urlOf(blobName), method: 'GET', headers, allowInsecureConnection: insecure, streamResponseStatusCodes: new Set([200, 206]) });
+    const request = createPipelineRequest({
+      url: urlOf(blobName),
+      method: 'GET',
+      headers,
+      allowInsecureConnection: insecure,
+      streamResponseStatusCodes: new Set([200, 206]),
+    });
     const response = await pipeline.sendRequest(httpClient, request);
     if (response.status === 404) return undefined;
     if (response.status !== 200 && response.status !== 206) throw failure('Get Blob', blobName, response);

@@ -1,6 +1,12 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { RestError, createHttpHeaders, type HttpClient, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import {
+  RestError,
+  createHttpHeaders,
+  type HttpClient,
+  type PipelineRequest,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
 
 /**
  * A core-rest-pipeline HttpClient for requests whose body is one Buffer (or none) and whose answer is a few
@@ -12,7 +18,10 @@ import { RestError, createHttpHeaders, type HttpClient, type PipelineRequest, ty
  * way. It does not read proxy settings, which Blob Storage from a Function app does not use.
  */
 export function createKeepAliveHttpClient(maxSockets = 64): HttpClient {
-  const agents = { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
+  const agents = {
+    http: new HttpAgent({ keepAlive: true, maxSockets }),
+    https: new HttpsAgent({ keepAlive: true, maxSockets }),
+  };
 
   return {
     sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
@@ -20,12 +29,19 @@ export function createKeepAliveHttpClient(maxSockets = 64): HttpClient {
         const url = new URL(request.url);
         const secure = url.protocol === 'https:';
         if (!secure && !request.allowInsecureConnection) {
-          reject(new RestError(`Refusing to send ${request.method} over plain http to ${url.host}`, { code: 'INSECURE_CONNECTION', request }));
+          reject(
+            new RestError(`Refusing to send ${request.method} over plain http to ${url.host}`, {
+              code: 'INSECURE_CONNECTION',
+              request,
+            }),
+          );
           return;
         }
         const body = request.body;
         if (body !== undefined && body !== null && !Buffer.isBuffer(body) && typeof body !== 'string') {
-          reject(new RestError('This HTTP client sends Buffer or string bodies only', { code: 'UNSUPPORTED_BODY', request }));
+          reject(
+            new RestError('This HTTP client sends Buffer or string bodies only', { code: 'UNSUPPORTED_BODY', request }),
+          );
           return;
         }
         const headers: Record<string, string> = {};
@@ -42,11 +58,23 @@ export function createKeepAliveHttpClient(maxSockets = 64): HttpClient {
         };
         const fail = (error: Error & { code?: string }) => {
           cleanUp();
-          reject(error instanceof RestError ? error : new RestError(error.message, { code: error.code ?? 'REQUEST_SEND_ERROR', request }));
+          reject(
+            error instanceof RestError
+              ? error
+              : new RestError(error.message, { code: error.code ?? 'REQUEST_SEND_ERROR', request }),
+          );
         };
         const send = secure ? httpsRequest : httpRequest;
         const outgoing = send(
-          { protocol: url.protocol, hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: request.method, headers, agent: secure ? agents.https : agents.http },
+          {
+            protocol: url.protocol,
+            hostname: url.hostname,
+            port: url.port,
+            path: `${url.pathname}${url.search}`,
+            method: request.method,
+            headers,
+            agent: secure ? agents.https : agents.http,
+          },
           (incoming: IncomingMessage) => {
             const status = incoming.statusCode ?? 0;
             const responseHeaders = () => {
@@ -77,10 +105,20 @@ export function createKeepAliveHttpClient(maxSockets = 64): HttpClient {
             });
           },
         );
-        const onAbort = () => outgoing.destroy(new RestError('The request was aborted', { code: 'ABORT_ERR', request }));
+        const onAbort = () =>
+          outgoing.destroy(new RestError('The request was aborted', { code: 'ABORT_ERR', request }));
         signal?.addEventListener('abort', onAbort, { once: true });
         // Same meaning as the default client's `timeout`: the whole exchange, retried by the policy as TIMEOUT.
-        const timer = request.timeout > 0 ? setTimeout(() => outgoing.destroy(new RestError(`No answer within ${request.timeout} ms`, { code: 'TIMEOUT', request })), request.timeout) : undefined;
+        const timer =
+          request.timeout > 0
+            ? setTimeout(
+                () =>
+                  outgoing.destroy(
+                    new RestError(`No answer within ${request.timeout} ms`, { code: 'TIMEOUT', request }),
+                  ),
+                request.timeout,
+              )
+            : undefined;
         outgoing.once('error', fail);
         outgoing.end(body ?? undefined);
       });

@@ -11,7 +11,10 @@ export function keyOf(id: string): string {
 
 /** `2026-11-23T02:00:00.000Z` → `20261123T020000Z`: the time part of every run, restore and snapshot id. */
 export function compactTime(date: Date | string): string {
-  return new Date(date).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(date)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Sortable, URL-safe snapshot id from the run's time and id: `20261123T020000Z-1a2b3c4d`. */
@@ -25,14 +28,16 @@ export const layout = {
     `mailboxes/${keyOf(mailboxId)}/items/${keyOf(itemId)}/${keyOf(changeKey)}`,
   snapshotsPrefix: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/snapshots/`,
   manifest: (mailboxId: string, snapshotId: string) => `mailboxes/${keyOf(mailboxId)}/snapshots/${snapshotId}/manifest`,
-  snapshotRecord: (mailboxId: string, snapshotId: string) => `mailboxes/${keyOf(mailboxId)}/snapshots/${snapshotId}.json`,
+  snapshotRecord: (mailboxId: string, snapshotId: string) =>
+    `mailboxes/${keyOf(mailboxId)}/snapshots/${snapshotId}.json`,
   deltaState: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/state/delta.json`,
   runMailboxes: (runId: string) => `runs/${runId}/mailboxes.json`,
   runPlan: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan.ndjson`,
   runPlanIndex: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan-index.json`,
   runChanges: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/changes.ndjson.gz`,
   runNextDelta: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/delta-next.json`,
-  runBatchResult: (runId: string, mailboxId: string, batch: number) => `runs/${runId}/${keyOf(mailboxId)}/results/${String(batch).padStart(6, '0')}.json`,
+  runBatchResult: (runId: string, mailboxId: string, batch: number) =>
+    `runs/${runId}/${keyOf(mailboxId)}/results/${String(batch).padStart(6, '0')}.json`,
   runBatchResultsPrefix: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/results/`,
   runMailboxResult: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/result.json`,
   runMailboxResultsPrefix: (runId: string) => `runs/${runId}/`,
@@ -41,8 +46,10 @@ export const layout = {
   restorePlan: (restoreId: string) => `restores/${restoreId}/plan.ndjson`,
   restorePlanIndex: (restoreId: string) => `restores/${restoreId}/plan-index.json`,
   restorePlanSummary: (restoreId: string) => `restores/${restoreId}/plan-summary.json`,
-  restoreJournal: (restoreId: string, sourceItemId: string) => `restores/${restoreId}/journal/${keyOf(sourceItemId)}.json`,
-  restoreResult: (restoreId: string, batch: number) => `restores/${restoreId}/results/${String(batch).padStart(6, '0')}.json`,
+  restoreJournal: (restoreId: string, sourceItemId: string) =>
+    `restores/${restoreId}/journal/${keyOf(sourceItemId)}.json`,
+  restoreResult: (restoreId: string, batch: number) =>
+    `restores/${restoreId}/results/${String(batch).padStart(6, '0')}.json`,
   restoreResultsPrefix: (restoreId: string) => `restores/${restoreId}/results/`,
   restoreCanceled: (restoreId: string) => `restores/${restoreId}/canceled.json`,
   restoreReport: (restoreId: string) => `restores/${restoreId}/report.json`,
@@ -58,5 +65,6 @@ export const layout = {
     manifest: (mailboxKey: string, snapshotId: string) => `mailboxes/${mailboxKey}/snapshots/${snapshotId}/manifest`,
     deltaState: (mailboxKey: string) => `mailboxes/${mailboxKey}/state/delta.json`,
   },
-  audit: (at: Date, kind: string, id: string) => `audit/${at.toISOString().slice(0, 7)}/${at.toISOString().replace(/[:.]/g, '')}-${kind}-${id}.json`,
+  audit: (at: Date, kind: string, id: string) =>
+    `audit/${at.toISOString().slice(0, 7)}/${at.toISOString().replace(/[:.]/g, '')}-${kind}-${id}.json`,
 } as const;

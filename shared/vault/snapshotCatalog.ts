@@ -19,7 +19,11 @@ export async function listSnapshots(vault: VaultStore, mailboxId: string): Promi
 export type SnapshotSelector = { latest: true } | { snapshotId: string } | { asOf: string };
 
 /** `latest`, an id, or the newest snapshot taken at or before a time. */
-export async function findSnapshot(vault: VaultStore, mailboxId: string, selector: SnapshotSelector): Promise<SnapshotRecord | undefined> {
+export async function findSnapshot(
+  vault: VaultStore,
+  mailboxId: string,
+  selector: SnapshotSelector,
+): Promise<SnapshotRecord | undefined> {
   if ('snapshotId' in selector) {
     if (!/^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$/.test(selector.snapshotId)) return undefined;
     return vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, selector.snapshotId));

@@ -68,8 +68,12 @@ export class VaultStore {
    * is written once. If it already exists (a retry), its recorded hash must match. An item already whole in
    * memory (most mail) is hashed in one call and sent as it is.
    */
-  async writeItemVersion(blobName: string, data: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>): Promise<StoredVersion> {
-    if (Buffer.isBuffer(data) && data.length <= this.blockSize) return this.putItemVersion(blobName, data, hashOf(data));
+  async writeItemVersion(
+    blobName: string,
+    data: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>,
+  ): Promise<StoredVersion> {
+    if (Buffer.isBuffer(data) && data.length <= this.blockSize)
+      return this.putItemVersion(blobName, data, hashOf(data));
     // Small items never need a client object of their own (building one per blob is a measurable CPU cost).
     let blobClient: BlockBlobClient | undefined;
     const blob = () => (blobClient ??= this.container.getBlockBlobClient(blobName));
@@ -85,7 +89,9 @@ export class VaultStore {
       uploadPrefix ??= randomUUID().replace(/-/g, '').slice(0, 16);
       const id = Buffer.from(`${uploadPrefix}-${String(blockIds.length).padStart(6, '0')}`).toString('base64');
       blockIds.push(id);
-      const upload = blob().stageBlock(id, block, block.length).then(() => undefined);
+      const upload = blob()
+        .stageBlock(id, block, block.length)
+        .then(() => undefined);
       inFlight.add(upload);
       void upload.finally(() => inFlight.delete(upload)).catch(() => undefined);
       if (inFlight.size >= this.blockConcurrency) await Promise.race(inFlight);
@@ -109,7 +115,11 @@ export class VaultStore {
     try {
       if (blockIds.length === 0) {
         // Most mail fits in one block: one Put Blob with the hash already known (half the transactions).
-        return await this.putItemVersion(blobName, pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength), sha256Of());
+        return await this.putItemVersion(
+          blobName,
+          pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength),
+          sha256Of(),
+        );
       }
       if (pendingLength > 0) await stage(Buffer.concat(pending, pendingLength));
       await Promise.all(inFlight);
@@ -130,7 +140,11 @@ export class VaultStore {
   private async putItemVersion(blobName: string, body: Buffer, sha256: string): Promise<StoredVersion> {
     const length = body.length;
     try {
-      await this.putBlob(blobName, body, { metadata: { sha256, length: String(length) }, contentType: 'application/octet-stream', onlyIfAbsent: true });
+      await this.putBlob(blobName, body, {
+        metadata: { sha256, length: String(length) },
+        contentType: 'application/octet-stream',
+        onlyIfAbsent: true,
+      });
       return { blobName, sha256, length, written: true };
     } catch (error) {
       if (!isStatus(error, 409, 412)) throw error;
@@ -153,7 +167,10 @@ export class VaultStore {
   async getItemVersion(blobName: string): Promise<{ sha256: string; length: number } | undefined> {
     try {
       const props = await this.container.getBlockBlobClient(blobName).getProperties();
-      return { sha256: props.metadata?.sha256 ?? '', length: Number(props.metadata?.length ?? props.contentLength ?? 0) };
+      return {
+        sha256: props.metadata?.sha256 ?? '',
+        length: Number(props.metadata?.length ?? props.contentLength ?? 0),
+      };
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
       throw error;
@@ -168,7 +185,11 @@ export class VaultStore {
   async writeJson(blobName: string, value: unknown, options: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
     const text = JSON.stringify(value, null, 1);
     try {
-      await this.putBlob(blobName, Buffer.from(text, 'utf8'), { metadata: {}, contentType: 'application/json', onlyIfAbsent: options.onlyIfAbsent === true });
+      await this.putBlob(blobName, Buffer.from(text, 'utf8'), {
+        metadata: {},
+        contentType: 'application/json',
+        onlyIfAbsent: options.onlyIfAbsent === true,
+      });
       return true;
     } catch (error) {
       if (options.onlyIfAbsent && isStatus(error, 409, 412)) return false;
@@ -187,12 +208,16 @@ export class VaultStore {
 
   async readRange(blobName: string, offset: number, count: number): Promise<Buffer> {
     const bytes = await this.getBlob(blobName, { offset, count });
-    if (bytes === undefined) throw new RestError(`Get Blob ${blobName}: 404 BlobNotFound`, { statusCode: 404, code: 'BlobNotFound' });
+    if (bytes === undefined)
+      throw new RestError(`Get Blob ${blobName}: 404 BlobNotFound`, { statusCode: 404, code: 'BlobNotFound' });
     return bytes;
   }
 
   /** Writes records as gzip NDJSON from an async source, never holding the whole file. Returns its SHA-256. */
-  async writeNdjsonGz(blobName: string, records: AsyncIterable<unknown> | Iterable<unknown>): Promise<{ sha256: string; count: number }> {
+  async writeNdjsonGz(
+    blobName: string,
+    records: AsyncIterable<unknown> | Iterable<unknown>,
+  ): Promise<{ sha256: string; count: number }> {
     const hash = createHash('sha256');
     let count = 0;
     // Lines go to gzip in pieces of about 64 KB: a stream chunk per record meant a compression call on libuv's
@@ -255,7 +280,11 @@ export class VaultStore {
   /** Blobs under a prefix with their size and creation time. */
   async *listBlobs(prefix: string): AsyncGenerator<{ name: string; size: number; createdOn: Date }> {
     for await (const blob of this.container.listBlobsFlat({ prefix })) {
-      yield { name: blob.name, size: blob.properties.contentLength ?? 0, createdOn: blob.properties.createdOn ?? blob.properties.lastModified };
+      yield {
+        name: blob.name,
+        size: blob.properties.contentLength ?? 0,
+        createdOn: blob.properties.createdOn ?? blob.properties.lastModified,
+      };
     }
   }
 

@@ -52,8 +52,12 @@ describe('a first backup', () => {
         expect(item.searchKey).toBe(simItem.spec.searchKey.toString('base64'));
         expect(item.subject).toBe(simItem.spec.subject);
       }
-      const folderPaths = entries.filter((e) => e.kind === 'folder').map((f) => (f as { path: string[] }).path.join(' > '));
-      expect(folderPaths).toEqual(expect.arrayContaining(['Inbox > Отчёты', 'Inbox > a/b slash? no: colon', 'Inbox > Projekte Über > Größe']));
+      const folderPaths = entries
+        .filter((e) => e.kind === 'folder')
+        .map((f) => (f as { path: string[] }).path.join(' > '));
+      expect(folderPaths).toEqual(
+        expect.arrayContaining(['Inbox > Отчёты', 'Inbox > a/b slash? no: colon', 'Inbox > Projekte Über > Größe']),
+      );
     }
   });
 });
@@ -83,7 +87,9 @@ describe('the next backup', () => {
     expect(stack.sim.throttle.countersFor(adele.id).exportedItems).toBe(3);
     expect(stack.sim.throttle.countersFor(support.id).exportCalls).toBe(0);
 
-    const items = (await manifestOf(adele.id, adeleResult.snapshotId!)).filter((e): e is ManifestItem => e.kind === 'item');
+    const items = (await manifestOf(adele.id, adeleResult.snapshotId!)).filter(
+      (e): e is ManifestItem => e.kind === 'item',
+    );
     const byId = new Map(items.map((i) => [i.id, i]));
     expect([...byId.keys()].sort()).toEqual([...adele.items.keys()].sort());
     expect(byId.get(added.id)!.subject).toBe('New since last night');

@@ -21,7 +21,12 @@ describe('an export activity run twice (activities run at least once)', () => {
     const { vault } = await freshVault('batch');
     const mailboxId = (await client.getMailboxIds(upn)).primaryMailboxId;
     const runId = 'run-twice';
-    const plan = await planMailbox(client, vault, { maxItemsPerBatch: 20, batchReportedBytes: 50_000_000 }, { runId, mailboxId, upn });
+    const plan = await planMailbox(
+      client,
+      vault,
+      { maxItemsPerBatch: 20, batchReportedBytes: 50_000_000 },
+      { runId, mailboxId, upn },
+    );
     const input = { runId, mailboxId, batch: 0, count: plan.batchCount, planVersion: plan.planVersion };
     const lastResult = () => vault.readJson<BatchResult>(layout.runBatchResult(runId, mailboxId, plan.batchCount - 1));
 

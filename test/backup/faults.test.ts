@@ -16,13 +16,20 @@ const upns = ['kim@contoso.example', 'lee@contoso.example', 'team@contoso.exampl
 async function storedItems(mailboxId: string, snapshotId: string): Promise<ManifestItem[]> {
   const record = await stack.vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, snapshotId));
   const items: ManifestItem[] = [];
-  for await (const entry of stack.vault.readNdjsonGz<ManifestEntry>(record!.manifestBlob)) if (entry.kind === 'item') items.push(entry);
+  for await (const entry of stack.vault.readNdjsonGz<ManifestEntry>(record!.manifestBlob))
+    if (entry.kind === 'item') items.push(entry);
   return items;
 }
 
 beforeAll(async () => {
   stack = await startStack(
-    { mailboxes: [{ upn: upns[0]!, items: 120 }, { upn: upns[1]!, items: 90 }, { upn: upns[2]!, kind: 'shared', items: 60 }] },
+    {
+      mailboxes: [
+        { upn: upns[0]!, items: 120 },
+        { upn: upns[1]!, items: 90 },
+        { upn: upns[2]!, kind: 'shared', items: 60 },
+      ],
+    },
     { simulator: { latencyMs: 3, latencyJitterMs: 10 } },
   );
 });
@@ -34,7 +41,15 @@ describe('a backup under faults', () => {
     const kim = sim.tenant.mailbox(upns[0]!);
     const doomed = [...kim.items.values()][7]!;
     doomed.exportErrorCode = 'ErrorCorruptItem'; // fails every time, until "repaired" below
-    sim.setFaults({ http503: 0.04, http504: 0.02, drop: 0.02, truncateExport: 0.05, exportItemError: 0.03, exportItemOmitted: 0.03, retryAfter503Seconds: 0 });
+    sim.setFaults({
+      http503: 0.04,
+      http504: 0.02,
+      drop: 0.02,
+      truncateExport: 0.05,
+      exportItemError: 0.03,
+      exportItemOmitted: 0.03,
+      retryAfter503Seconds: 0,
+    });
     sim.script(
       { fault: 'http429', operation: 'exportItems', mailbox: upns[1], times: 6, retryAfterSeconds: 1 },
       { fault: 'http429', operation: 'itemDelta', mailbox: upns[2], times: 3, retryAfterSeconds: 1 },
@@ -67,7 +82,9 @@ describe('a backup under faults', () => {
       expect(sim.throttle.countersFor(result.mailboxId).maxInFlight).toBeLessThanOrEqual(4);
     }
     const kimResult = report.mailboxes.find((m) => m.upn === upns[0])!;
-    expect(kimResult.failures).toContainEqual(expect.objectContaining({ itemId: doomed.id, code: 'ErrorCorruptItem', folderPath: expect.any(String) }));
+    expect(kimResult.failures).toContainEqual(
+      expect.objectContaining({ itemId: doomed.id, code: 'ErrorCorruptItem', folderPath: expect.any(String) }),
+    );
     expect(report.totals.throttledResponses).toBeGreaterThanOrEqual(6);
     expect(report.totals.throttleWaitInMs).toBeGreaterThan(0);
 

@@ -9,8 +9,12 @@ afterAll(() => stack?.close());
 describe('a 20,000-item mailbox', () => {
   it('keeps orchestration history bounded, and no token reaches history, status, logs or the vault', async () => {
     const logs: string[] = [];
-    const spy = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void logs.push(args.map(String).join(' ')));
-    const errorSpy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void logs.push(args.map(String).join(' ')));
+    const spy = vi
+      .spyOn(console, 'warn')
+      .mockImplementation((...args: unknown[]) => void logs.push(args.map(String).join(' ')));
+    const errorSpy = vi
+      .spyOn(console, 'error')
+      .mockImplementation((...args: unknown[]) => void logs.push(args.map(String).join(' ')));
     try {
       stack = await startStack(
         { mailboxes: [{ upn: 'archive-heavy@contoso.example', items: 20_000, sizes: [400, 1_500] }] },
@@ -19,7 +23,8 @@ describe('a 20,000-item mailbox', () => {
           // Few windows per generation, so this run continues as new many times.
           settings: { MAILBOX_VAULT_GRAPH_LOG: 'warnings', MAILBOX_VAULT_WINDOWS_PER_EPISODE: '3' },
           simulator: { faults: { http503: 0.01 } },
-          log: (level, name, ...args) => logs.push(`${level} ${name} ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`),
+          log: (level, name, ...args) =>
+            logs.push(`${level} ${name} ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`),
         },
       );
       const { id, status } = await runBackup(stack);
@@ -36,13 +41,17 @@ describe('a 20,000-item mailbox', () => {
 
       // Secrets: the bearer token must appear nowhere Durable or the vault keeps, nor in any log line.
       const token = stack.sim.demoToken;
-      const durableState = JSON.stringify(stack.app.host.listInstances().map((i) => stack!.app.host.getStatus(i.instanceId, { showHistory: true })));
+      const durableState = JSON.stringify(
+        stack.app.host.listInstances().map((i) => stack!.app.host.getStatus(i.instanceId, { showHistory: true })),
+      );
       expect(durableState.length).toBeGreaterThan(1000);
       expect(durableState).not.toContain(token);
       expect(durableState).not.toMatch(/authtoken|Bearer /i);
       let scanned = 0;
       for await (const name of stack.vault.listNames(`runs/${id}/`)) {
-        const text = name.endsWith('.gz') ? '' : (await stack.vault.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8');
+        const text = name.endsWith('.gz')
+          ? ''
+          : (await stack.vault.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8');
         expect(text).not.toContain(token);
         scanned++;
       }

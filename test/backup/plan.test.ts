@@ -18,7 +18,11 @@ beforeAll(async () => {
 });
 afterAll(() => sim.close());
 
-async function plan(client: MailboxClient, vault: VaultStore, runId: string): Promise<{ summary: PlanSummary; planned: string[]; changes: ChangeRecord[] }> {
+async function plan(
+  client: MailboxClient,
+  vault: VaultStore,
+  runId: string,
+): Promise<{ summary: PlanSummary; planned: string[]; changes: ChangeRecord[] }> {
   const mailboxId = (await client.getMailboxIds(upn)).primaryMailboxId;
   const summary = await planMailbox(client, vault, settings, { runId, mailboxId, upn });
   const batches = await readPlannedBatches(vault, runId, mailboxId, 0, summary.batchCount, summary.planVersion);
@@ -26,7 +30,8 @@ async function plan(client: MailboxClient, vault: VaultStore, runId: string): Pr
   return { summary, planned: batches.flatMap((b) => b.items.map((i) => i.id)), changes };
 }
 
-const upsertsToExport = (changes: ChangeRecord[]) => changes.flatMap((r) => (r.kind === 'upsert' && !r.known ? [r.item.id] : []));
+const upsertsToExport = (changes: ChangeRecord[]) =>
+  changes.flatMap((r) => (r.kind === 'upsert' && !r.known ? [r.item.id] : []));
 
 describe('planning a mailbox of many folders', () => {
   it('reads several folders’ delta rounds at once, within Graph’s 4 requests in flight, and plans in folder order every time', async () => {
@@ -47,7 +52,9 @@ describe('planning a mailbox of many folders', () => {
       expect(new Set(first.planned).size).toBe(120);
       expect(first.planned).toEqual(upsertsToExport(first.changes));
       const folderOrder = first.changes.flatMap((r) => (r.kind === 'folder' ? [r.id] : []));
-      const folderOfItem = new Map(first.changes.flatMap((r) => (r.kind === 'upsert' ? [[r.item.id, r.item.folderId] as const] : [])));
+      const folderOfItem = new Map(
+        first.changes.flatMap((r) => (r.kind === 'upsert' ? [[r.item.id, r.item.folderId] as const] : [])),
+      );
       const plannedFolders = first.planned.map((id) => folderOrder.indexOf(folderOfItem.get(id)!));
       expect(plannedFolders).toEqual([...plannedFolders].sort((a, b) => a - b));
 
@@ -77,7 +84,9 @@ describe('planning a mailbox of many folders', () => {
     };
     const { summary, planned, changes } = await plan(breaking, vault, 'plan-broken');
     expect(summary.failedFolders).toBe(1);
-    expect(changes).toContainEqual(expect.objectContaining({ kind: 'folderFailed', folderId: inbox.id, reason: expect.stringContaining('reset') }));
+    expect(changes).toContainEqual(
+      expect.objectContaining({ kind: 'folderFailed', folderId: inbox.id, reason: expect.stringContaining('reset') }),
+    );
     expect(changes.some((r) => r.kind === 'upsert' && r.item.folderId === inbox.id)).toBe(false);
     expect(planned).toHaveLength(120 - inboxItems);
     expect(summary.itemsToExport).toBe(planned.length);

@@ -11,7 +11,8 @@ afterAll(() => stack?.close());
 async function manifestItems(s: Stack, mailboxId: string, snapshotId: string): Promise<ManifestItem[]> {
   const record = await s.vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, snapshotId));
   const items: ManifestItem[] = [];
-  for await (const entry of s.vault.readNdjsonGz<ManifestEntry>(record!.manifestBlob)) if (entry.kind === 'item') items.push(entry);
+  for await (const entry of s.vault.readNdjsonGz<ManifestEntry>(record!.manifestBlob))
+    if (entry.kind === 'item') items.push(entry);
   return items;
 }
 

@@ -9,7 +9,11 @@ const GROUP = '6f1a2b3c-0000-4000-8000-00000000abcd';
 
 beforeAll(async () => {
   sim = await startSeededSimulator({
-    mailboxes: [{ upn: 'ana@contoso.example', items: 0 }, { upn: 'ben@contoso.example', items: 0 }, { upn: 'desk@contoso.example', kind: 'shared', items: 0 }],
+    mailboxes: [
+      { upn: 'ana@contoso.example', items: 0 },
+      { upn: 'ben@contoso.example', items: 0 },
+      { upn: 'desk@contoso.example', kind: 'shared', items: 0 },
+    ],
     usersWithoutMailbox: ['kiosk@contoso.example'],
   });
   sim.tenant.groups.set(GROUP, ['ben@contoso.example', 'desk@contoso.example', 'kiosk@contoso.example']);
@@ -19,14 +23,23 @@ afterAll(() => sim.close());
 describe('scope', () => {
   it('combines listed users and a group, counts each mailbox once, and warns about users without one', async () => {
     const { client } = clientFor(sim);
-    const resolved = await resolveMailboxes(client, { users: ['ana@contoso.example', 'Ben@contoso.example'], groupId: GROUP });
-    expect(resolved.mailboxes.map((m) => m.upn)).toEqual(['ana@contoso.example', 'Ben@contoso.example', 'desk@contoso.example']);
+    const resolved = await resolveMailboxes(client, {
+      users: ['ana@contoso.example', 'Ben@contoso.example'],
+      groupId: GROUP,
+    });
+    expect(resolved.mailboxes.map((m) => m.upn)).toEqual([
+      'ana@contoso.example',
+      'Ben@contoso.example',
+      'desk@contoso.example',
+    ]);
     expect(resolved.warnings).toEqual(['kiosk@contoso.example has no Exchange Online mailbox and was skipped']);
   });
 
   it('takes an explicit subset over the configured scope', async () => {
     const { client } = clientFor(sim);
-    const resolved = await resolveMailboxes(client, { users: ['ana@contoso.example'], groupId: GROUP }, ['desk@contoso.example']);
+    const resolved = await resolveMailboxes(client, { users: ['ana@contoso.example'], groupId: GROUP }, [
+      'desk@contoso.example',
+    ]);
     expect(resolved.mailboxes.map((m) => m.upn)).toEqual(['desk@contoso.example']);
   });
 });
@@ -34,9 +47,14 @@ describe('scope', () => {
 describe('batch packing', () => {
   const item = (id: number, size: number) => ({ id: String(id), folderId: 'f', changeKey: 'c', size });
   it('keeps at most 20 ids and the size budget per batch, and sends an oversized item alone', () => {
-    const batches = packBatches([...Array.from({ length: 45 }, (_, i) => item(i, 10)), item(99, 500), item(100, 60), item(101, 60)], { maxItemsPerBatch: 20, batchReportedBytes: 100 });
+    const batches = packBatches(
+      [...Array.from({ length: 45 }, (_, i) => item(i, 10)), item(99, 500), item(100, 60), item(101, 60)],
+      { maxItemsPerBatch: 20, batchReportedBytes: 100 },
+    );
     expect(batches.map((b) => b.length)).toEqual([10, 10, 10, 10, 5, 1, 1, 1]);
-    expect(batches.every((b) => b.length <= 20 && (b.length === 1 || b.reduce((s, i) => s + i.size, 0) <= 100))).toBe(true);
+    expect(batches.every((b) => b.length <= 20 && (b.length === 1 || b.reduce((s, i) => s + i.size, 0) <= 100))).toBe(
+      true,
+    );
   });
 });
 

@@ -21,13 +21,26 @@ export async function withApp<T>(env: Record<string, string>, work: (app: LocalA
   }
 }
 
-async function call(app: LocalApp, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${app.baseUrl}${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+async function call(
+  app: LocalApp,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${app.baseUrl}${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 /** Starts a backup or restore through the HTTP API, waits for its orchestration, and returns its report. */
-async function runToReport<R>(app: LocalApp, collection: 'backups' | 'restores', body: unknown): Promise<{ id: string; report: R; wallMs: number }> {
+async function runToReport<R>(
+  app: LocalApp,
+  collection: 'backups' | 'restores',
+  body: unknown,
+): Promise<{ id: string; report: R; wallMs: number }> {
   const started = Date.now();
   const response = await call(app, 'POST', `/api/${collection}`, body);
   if (response.status !== 202) throw new Error(`${collection} did not start: ${JSON.stringify(response.body)}`);

@@ -64,7 +64,9 @@ process.stdout.write('ready\\n');
 `;
 
 export async function startCpuSampler(azuritePid: number | undefined): Promise<CpuSampler> {
-  const child = spawn(process.execPath, ['-e', SAMPLER_SOURCE, String(azuritePid ?? 0), String(process.pid)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', SAMPLER_SOURCE, String(azuritePid ?? 0), String(process.pid)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let output = '';
   child.stdout!.setEncoding('utf8');
   await new Promise<void>((resolve, reject) => {
@@ -96,11 +98,17 @@ export async function startCpuSampler(azuritePid: number | undefined): Promise<C
       // The samples just inside the span when it holds two or more (a short span read with the samples around
       // it would be diluted by up to two intervals of whatever came before and after); else those around it.
       const within = samples.filter((x) => x.t >= from && x.t <= to);
-      const inside = within.length >= 2 ? within : samples.filter((x) => x.t >= from - INTERVAL_MS && x.t <= to + INTERVAL_MS);
+      const inside =
+        within.length >= 2 ? within : samples.filter((x) => x.t >= from - INTERVAL_MS && x.t <= to + INTERVAL_MS);
       const a = inside[0];
       const b = inside[inside.length - 1];
       if (!a || !b || b.t === a.t) return { machine: 0, azurite: 0, oursMs: 0, seconds: 0 };
-      return { machine: (b.busy - a.busy) / Math.max(1, b.total - a.total), azurite: (b.azurite - a.azurite) / (b.t - a.t), oursMs: b.ours - a.ours, seconds: (b.t - a.t) / 1000 };
+      return {
+        machine: (b.busy - a.busy) / Math.max(1, b.total - a.total),
+        azurite: (b.azurite - a.azurite) / (b.t - a.t),
+        oursMs: b.ours - a.ours,
+        seconds: (b.t - a.t) / 1000,
+      };
     },
   };
 }

@@ -18,7 +18,10 @@ export interface SimulatorProcess {
   stop(): Promise<void>;
 }
 
-export async function startSimulatorProcess(spec: TenantSeed, env: Record<string, string> = {}): Promise<SimulatorProcess> {
+export async function startSimulatorProcess(
+  spec: TenantSeed,
+  env: Record<string, string> = {},
+): Promise<SimulatorProcess> {
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist', 'local', 'simulator', 'main.js')], {
     env: { ...process.env, SIM_PORT: '0', SIM_TENANT: 'spec', SIM_TENANT_SPEC: JSON.stringify(spec), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -40,9 +43,14 @@ export async function startSimulatorProcess(spec: TenantSeed, env: Record<string
   const baseUrl = /listening on (http:\/\/\S+)/.exec(ready)![1]!;
   const token = /Demo token\s+:\s+(\S+)/.exec(ready)![1]!;
   const mailboxIds: Record<string, string> = {};
-  for (const match of ready.matchAll(/^\s+(?:user|shared)\s+(\S+)\s+\d+ items\s+(\S+)$/gm)) mailboxIds[match[1]!] = match[2]!;
+  for (const match of ready.matchAll(/^\s+(?:user|shared)\s+(\S+)\s+\d+ items\s+(\S+)$/gm))
+    mailboxIds[match[1]!] = match[2]!;
   const control = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${baseUrl}/_sim${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(`${baseUrl}/_sim${path}`, {
+      method,
+      headers: { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await response.text();
     if (!response.ok) throw new Error(`control ${method} ${path}: ${response.status} ${text}`);
     return text ? (JSON.parse(text) as unknown) : undefined;
@@ -75,7 +83,11 @@ export async function stopAzurite(): Promise<void> {
 }
 
 /** App settings pointing the app at a simulator and a fresh vault container. */
-export async function appEnv(sim: SimulatorProcess, scope: string[], extra: Record<string, string> = {}): Promise<Record<string, string>> {
+export async function appEnv(
+  sim: SimulatorProcess,
+  scope: string[],
+  extra: Record<string, string> = {},
+): Promise<Record<string, string>> {
   const storage = await sharedAzurite();
   return {
     MAILBOX_VAULT_GRAPH_BASE_URL: sim.baseUrl,
@@ -90,7 +102,9 @@ export async function appEnv(sim: SimulatorProcess, scope: string[], extra: Reco
 }
 
 /** Peak RSS of this process while `work` runs, sampled every 10 ms. */
-export async function peakRss<T>(work: () => Promise<T>): Promise<{ result: T; peakRssBytes: number; startRssBytes: number }> {
+export async function peakRss<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; peakRssBytes: number; startRssBytes: number }> {
   const startRssBytes = process.memoryUsage().rss;
   let peak = startRssBytes;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);

@@ -20,21 +20,51 @@ async function main(): Promise<void> {
   const target = process.env.BENCH_TARGET!;
   const extra = JSON.parse(process.env.BENCH_SETTINGS ?? '{}') as Record<string, string>;
   // The simulator's upload budget is lifted for this case (memory, not pacing, is measured), and so is the app's.
-  const env = await appEnv(sim, [source], { MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '0', ...extra, MAILBOX_VAULT_STORAGE_CONNECTION_STRING: process.env.BENCH_AZURITE!, MAILBOX_VAULT_CONTAINER: process.env.BENCH_CONTAINER! });
+  const env = await appEnv(sim, [source], {
+    MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '0',
+    ...extra,
+    MAILBOX_VAULT_STORAGE_CONNECTION_STRING: process.env.BENCH_AZURITE!,
+    MAILBOX_VAULT_CONTAINER: process.env.BENCH_CONTAINER!,
+  });
   let out: Record<string, unknown>;
   if (kind === 'naive') {
     const ids = JSON.parse(process.env.BENCH_ITEM_IDS!) as string[];
-    const { result, peakRssBytes, startRssBytes } = await peakRss(() => naiveExport({ baseUrl: sim.baseUrl, token: sim.token, mailboxId: sim.mailboxIds[source]!, itemIds: ids, connectionString: process.env.BENCH_AZURITE!, container: `${process.env.BENCH_CONTAINER!}-naive` }));
+    const { result, peakRssBytes, startRssBytes } = await peakRss(() =>
+      naiveExport({
+        baseUrl: sim.baseUrl,
+        token: sim.token,
+        mailboxId: sim.mailboxIds[source]!,
+        itemIds: ids,
+        connectionString: process.env.BENCH_AZURITE!,
+        container: `${process.env.BENCH_CONTAINER!}-naive`,
+      }),
+    );
     out = { kind, peakRssBytes, startRssBytes, items: result.items, bytes: result.bytes };
   } else {
     out = await withApp(env, async (app) => {
       if (kind === 'export') {
         const { result, peakRssBytes, startRssBytes } = await peakRss(() => backup(app));
-        return { kind, peakRssBytes, startRssBytes, items: result.report.totals.itemsExported, bytes: result.report.totals.bytesExported, status: result.report.status };
+        return {
+          kind,
+          peakRssBytes,
+          startRssBytes,
+          items: result.report.totals.itemsExported,
+          bytes: result.report.totals.bytesExported,
+          status: result.report.status,
+        };
       }
       // The vault was written by the export case, in this same container, by an earlier process.
-      const { result, peakRssBytes, startRssBytes } = await peakRss(() => restore(app, { sourceMailbox: source, targetMailbox: target, collisions: 'copy' }));
-      return { kind, peakRssBytes, startRssBytes, items: result.report.counts.imported, bytes: result.report.bytesImported, status: result.report.status };
+      const { result, peakRssBytes, startRssBytes } = await peakRss(() =>
+        restore(app, { sourceMailbox: source, targetMailbox: target, collisions: 'copy' }),
+      );
+      return {
+        kind,
+        peakRssBytes,
+        startRssBytes,
+        items: result.report.counts.imported,
+        bytes: result.report.bytesImported,
+        status: result.report.status,
+      };
     });
   }
   process.stdout.write(`${JSON.stringify(out)}\n`);

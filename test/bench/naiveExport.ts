@@ -5,17 +5,29 @@ import { createHash } from 'node:crypto';
  * The baseline: export the way the API's own samples do it. One exportItems call at a time, the whole response
  * read and parsed in memory, each item's base64 turned into one Buffer, then uploaded. No streaming.
  */
-export async function naiveExport(options: { baseUrl: string; token: string; mailboxId: string; itemIds: string[]; connectionString: string; container: string }): Promise<{ items: number; bytes: number }> {
-  const container = BlobServiceClient.fromConnectionString(options.connectionString).getContainerClient(options.container);
+export async function naiveExport(options: {
+  baseUrl: string;
+  token: string;
+  mailboxId: string;
+  itemIds: string[];
+  connectionString: string;
+  container: string;
+}): Promise<{ items: number; bytes: number }> {
+  const container = BlobServiceClient.fromConnectionString(options.connectionString).getContainerClient(
+    options.container,
+  );
   await container.createIfNotExists();
   let items = 0;
   let bytes = 0;
   for (let i = 0; i < options.itemIds.length; i += 20) {
-    const response = await fetch(`${options.baseUrl}/v1.0/admin/exchange/mailboxes/${encodeURIComponent(options.mailboxId)}/exportItems`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${options.token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ itemIds: options.itemIds.slice(i, i + 20) }),
-    });
+    const response = await fetch(
+      `${options.baseUrl}/v1.0/admin/exchange/mailboxes/${encodeURIComponent(options.mailboxId)}/exportItems`,
+      {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${options.token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ itemIds: options.itemIds.slice(i, i + 20) }),
+      },
+    );
     const body = (await response.json()) as { value: Array<{ itemId: string; data?: string }> };
     for (const item of body.value) {
       if (!item.data) continue;

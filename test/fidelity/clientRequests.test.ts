@@ -42,7 +42,9 @@ beforeAll(async () => {
       const headers = { ...request.headers, host: target.host };
       delete headers['transfer-encoding'];
       headers['content-length'] = String(body.length);
-      const answer = await new Promise<IncomingMessage>((resolve, reject) => httpRequest(target, { method: request.method, headers }, resolve).on('error', reject).end(body));
+      const answer = await new Promise<IncomingMessage>((resolve, reject) =>
+        httpRequest(target, { method: request.method, headers }, resolve).on('error', reject).end(body),
+      );
       let text = await readWhole(answer);
       const isExport = target.pathname.endsWith('/exportItems');
       // Links in answers (next pages, delta, import URLs) must lead back through the proxy.
@@ -77,12 +79,20 @@ describe("the client's Graph requests", () => {
     await collect(client.listFolders(mailbox));
     const inbox = await client.getFolder(mailbox, 'inbox');
     await collect(client.listFolders(mailbox, { parentFolderId: inbox.id }));
-    const items = await collect(client.listItems(mailbox, inbox.id, { extendedProperties: Object.values(ExtendedProperty), filter: 'createdDateTime ge 2020-01-01T00:00:00Z' }));
+    const items = await collect(
+      client.listItems(mailbox, inbox.id, {
+        extendedProperties: Object.values(ExtendedProperty),
+        filter: 'createdDateTime ge 2020-01-01T00:00:00Z',
+      }),
+    );
     const pages = await collect(client.listItemChanges(mailbox, inbox.id));
     await collect(client.listItemChanges(mailbox, inbox.id, { deltaLink: pages.at(-1)!.deltaLink! }));
     await client.getItem(mailbox, inbox.id, items[0]!.id, { extendedProperties: [ExtendedProperty.searchKey] });
     let bytes: Buffer = Buffer.alloc(0);
-    for await (const item of client.exportItems(mailbox, items.slice(0, 3).map((i) => i.id))) {
+    for await (const item of client.exportItems(
+      mailbox,
+      items.slice(0, 3).map((i) => i.id),
+    )) {
       const data = await readAll(item.data!);
       if (!bytes.length) bytes = data;
     }
@@ -113,8 +123,12 @@ describe("the client's Graph requests", () => {
         if (['$skiptoken', '$deltatoken'].includes(name)) continue;
         if (!declared.includes(name)) problems.push(`${label}: query option ${name} is not declared`);
       }
-      if (call.body) for (const p of spec.validateRequestBody(call.method, path, JSON.parse(call.body))) problems.push(`${label} request: ${p}`);
-      if (call.response !== undefined) for (const p of spec.validateResponse(call.method, path, call.status, call.response)) problems.push(`${label} response: ${p}`);
+      if (call.body)
+        for (const p of spec.validateRequestBody(call.method, path, JSON.parse(call.body)))
+          problems.push(`${label} request: ${p}`);
+      if (call.response !== undefined)
+        for (const p of spec.validateResponse(call.method, path, call.status, call.response))
+          problems.push(`${label} response: ${p}`);
     }
     expect(problems).toEqual([]);
     // The pre-authenticated import POST is Outlook's, outside Graph's metadata (and streamed over node:http).

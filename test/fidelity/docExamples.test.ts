@@ -12,7 +12,8 @@ const examples = loadDocExamples();
 
 /** Examples the simulator does not replay, and why. */
 const NOT_REPLAYED: Record<string, string> = {
-  importItemCreateMode: "the docs' Data is a truncated sample, not a whole item stream; the simulator rightly rejects it (import is covered by the client tests)",
+  importItemCreateMode:
+    "the docs' Data is a truncated sample, not a whole item stream; the simulator rightly rejects it (import is covered by the client tests)",
   importItemUpdateMode: 'same as importItemCreateMode',
   delete_mailboxfolder: 'the docs use a `/$ref` URL that no OpenAPI path has; folder deletion is not part of our flows',
   delete_mailboxitem_harddelete: 'hard delete of recoverable items is not part of our flows',
@@ -21,7 +22,10 @@ const NOT_REPLAYED: Record<string, string> = {
 /** A tenant holding exactly the ids the examples use. */
 function fixtureTenant(): SimTenant {
   const tenant = new SimTenant({ seed: 3 });
-  const megan = tenant.addMailbox('megan@contoso.com', { id: 'MBX:e0643f21@a7809c93', rootFolderId: 'NJWt2LeVEAAAIBCAAAAA==' });
+  const megan = tenant.addMailbox('megan@contoso.com', {
+    id: 'MBX:e0643f21@a7809c93',
+    rootFolderId: 'NJWt2LeVEAAAIBCAAAAA==',
+  });
   const inbox = megan.folderByIdOrName('inbox')!;
   megan.folders.delete(inbox.id);
   inbox.id = 'NJWt2LeVEAAAIBDAAAAA==';
@@ -34,7 +38,13 @@ function fixtureTenant(): SimTenant {
   megan.archiveMailboxId = 'MBX:5ffdc069-c31e-43fa-9542-eaf862ce18c0@601eaae7-815e-4d2e-9e48-109351d094ab';
   // More than one default page ($top 10), as the list examples' nextLinks show.
   for (let i = 0; i < 12; i++) tenant.addItem(megan, inbox.id, { createdDateTime: '2021-09-01T08:00:00Z' });
-  for (const id of ['EDSVrdi3lRAAE9J-20AAA=', 'EDSVrdi3lRAAE9J-2zAAA=', 'EDSVrdi3lRAAE9J-2xAAA=', 'EDSVrdi3lRAADmpnf1AAA=', 'EDSVrdi3lRAAD45b7RAAA=']) {
+  for (const id of [
+    'EDSVrdi3lRAAE9J-20AAA=',
+    'EDSVrdi3lRAAE9J-2zAAA=',
+    'EDSVrdi3lRAAE9J-2xAAA=',
+    'EDSVrdi3lRAADmpnf1AAA=',
+    'EDSVrdi3lRAAD45b7RAAA=',
+  ]) {
     tenant.addItem(megan, inbox.id, { id, createdDateTime: '2021-09-15T12:16:38Z', size: 71_133 });
   }
   for (let i = 0; i < 3; i++) tenant.addItem(megan, 'AAMkAGUwNjQ4ZyTAAA=', { size: 75_329 });
@@ -67,7 +77,9 @@ function shape(body: unknown): { top: string[]; element: string[] } {
 /** Paging links depend on how much data there is, not on the API's shape. */
 const PAGING = new Set(['@odata.nextLink', '@odata.deltaLink']);
 
-const replayed = examples.filter((e) => !NOT_REPLAYED[exampleKey(e)] && new URL(e.request.url).hostname === 'graph.microsoft.com');
+const replayed = examples.filter(
+  (e) => !NOT_REPLAYED[exampleKey(e)] && new URL(e.request.url).hostname === 'graph.microsoft.com',
+);
 
 describe('docs examples replayed against the simulator', () => {
   it('covers every example that is not listed as not replayed, with a reason', () => {

@@ -16,17 +16,30 @@ function rebuild(chunks: string[]): unknown {
   };
   const tokenizer = new JsonTokenizer((event: JsonEvent, value) => {
     switch (event) {
-      case 'startObject': case 'startArray': {
+      case 'startObject':
+      case 'startArray': {
         const container = event === 'startObject' ? {} : [];
         put(container);
         stack.push({ container });
         break;
       }
-      case 'endObject': case 'endArray': stack.pop(); break;
-      case 'key': stack[stack.length - 1]!.key = String(value); break;
-      case 'stringChunk': text = (text ?? '') + String(value); break;
-      case 'stringEnd': put(text ?? ''); text = undefined; break;
-      case 'primitive': put(value); break;
+      case 'endObject':
+      case 'endArray':
+        stack.pop();
+        break;
+      case 'key':
+        stack[stack.length - 1]!.key = String(value);
+        break;
+      case 'stringChunk':
+        text = (text ?? '') + String(value);
+        break;
+      case 'stringEnd':
+        put(text ?? '');
+        text = undefined;
+        break;
+      case 'primitive':
+        put(value);
+        break;
     }
   });
   for (const chunk of chunks) tokenizer.write(chunk);
@@ -81,7 +94,13 @@ describe('JsonTokenizer', () => {
   });
 
   it('finds escapes and control characters in any string of a chunk, not only its first (pretty-printed, many strings)', () => {
-    const many = { value: Array.from({ length: 30 }, (_, i) => ({ itemId: `id${i}`, changeKey: i % 7 === 3 ? 'a\\b"c' : `ck${i}`, data: 'QUJD'.repeat(i) })) };
+    const many = {
+      value: Array.from({ length: 30 }, (_, i) => ({
+        itemId: `id${i}`,
+        changeKey: i % 7 === 3 ? 'a\\b"c' : `ck${i}`,
+        data: 'QUJD'.repeat(i),
+      })),
+    };
     const pretty = JSON.stringify(many, null, 2); // newlines and spaces between tokens are whitespace, not string content
     for (const size of [pretty.length, 97, 13]) expect(rebuild(splitEvery(pretty, size))).toEqual(many);
     // A raw control character inside a changeKey near the end of one chunk, after backslashes and whitespace before it.

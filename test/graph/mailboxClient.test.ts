@@ -2,8 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import events from 'node:events';
 import { Readable, Transform } from 'node:stream';
-import type {
-  MailboxClient} from '../../shared/graph/index.js';
+import type { MailboxClient } from '../../shared/graph/index.js';
 import {
   DeltaLinkRejectedError,
   ExportStreamError,
@@ -46,7 +45,15 @@ afterAll(() => sim.close());
 
 afterEach(() => {
   sim.throttle.scripted = [];
-  sim.setFaults({ http503: 0, http504: 0, drop: 0, truncateExport: 0, exportItemError: 0, exportItemOmitted: 0, loseImportResponse: 0 });
+  sim.setFaults({
+    http503: 0,
+    http504: 0,
+    drop: 0,
+    truncateExport: 0,
+    exportItemError: 0,
+    exportItemOmitted: 0,
+    loseImportResponse: 0,
+  });
 });
 
 describe('mailbox ids', () => {
@@ -58,22 +65,33 @@ describe('mailbox ids', () => {
 
   it('reports users without a mailbox, and unknown users, as MailboxNotFoundError', async () => {
     await expect(client.getMailboxIds('printer@contoso.example')).rejects.toBeInstanceOf(MailboxNotFoundError);
-    await expect(client.getMailboxIds('nobody@contoso.example')).rejects.toMatchObject({ name: 'MailboxNotFoundError', status: 404 });
+    await expect(client.getMailboxIds('nobody@contoso.example')).rejects.toMatchObject({
+      name: 'MailboxNotFoundError',
+      status: 404,
+    });
   });
 });
 
 describe('listings and paging', () => {
   it('pages through every item of a folder with $top/$skip nextLinks', async () => {
     const inbox = sim.tenant.mailbox(upn).folderByIdOrName('inbox')!;
-    const expected = sim.tenant.mailbox(upn).itemsIn(inbox.id).map((i) => i.id).sort();
+    const expected = sim.tenant
+      .mailbox(upn)
+      .itemsIn(inbox.id)
+      .map((i) => i.id)
+      .sort();
     expect(expected.length).toBeGreaterThan(25); // more than one page
     const items = await collect(client.listItems(mailboxId, 'inbox'));
     expect(items.map((i) => i.id).sort()).toEqual(expected);
-    expect(sim.throttle.countersFor(mailboxId).requests.listItems).toBeGreaterThanOrEqual(Math.ceil(expected.length / 25));
+    expect(sim.throttle.countersFor(mailboxId).requests.listItems).toBeGreaterThanOrEqual(
+      Math.ceil(expected.length / 25),
+    );
   });
 
   it('expands subject, sender, received time and search key', async () => {
-    const [item] = await collect(client.listItems(mailboxId, 'inbox', { extendedProperties: Object.values(ExtendedProperty) }));
+    const [item] = await collect(
+      client.listItems(mailboxId, 'inbox', { extendedProperties: Object.values(ExtendedProperty) }),
+    );
     const props = Object.fromEntries(item!.singleValueExtendedProperties!.map((p) => [p.id, p.value]));
     const sim_ = sim.tenant.mailbox(upn).items.get(item!.id)!;
     expect(props[ExtendedProperty.subject]).toBe(sim_.spec.subject);
@@ -93,7 +111,9 @@ describe('listings and paging', () => {
   it('lists child folders, including unicode names', async () => {
     const inbox = await client.getFolder(mailboxId, 'inbox');
     const children = await collect(client.listFolders(mailboxId, { parentFolderId: inbox.id }));
-    expect(children.map((f) => f.displayName)).toEqual(expect.arrayContaining(['Отчёты', '会議メモ', 'emoji 📁 folder', 'a/b slash? no: colon']));
+    expect(children.map((f) => f.displayName)).toEqual(
+      expect.arrayContaining(['Отчёты', '会議メモ', 'emoji 📁 folder', 'a/b slash? no: colon']),
+    );
   });
 });
 
@@ -179,11 +199,14 @@ describe('exportItems', () => {
   it('refuses more than 20 ids before calling Graph, and the simulator answers 400 to them', async () => {
     const ids = [...sim.tenant.mailbox(upn).items.keys()].slice(0, 21);
     await expect(collect(client.exportItems(mailboxId, ids))).rejects.toBeInstanceOf(RangeError);
-    const response = await fetch(`${sim.baseUrl}/v1.0/admin/exchange/mailboxes/${encodeURIComponent(mailboxId)}/exportItems`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${sim.demoToken}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ itemIds: ids }),
-    });
+    const response = await fetch(
+      `${sim.baseUrl}/v1.0/admin/exchange/mailboxes/${encodeURIComponent(mailboxId)}/exportItems`,
+      {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${sim.demoToken}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ itemIds: ids }),
+      },
+    );
     expect(response.status).toBe(400);
   });
 
@@ -317,9 +340,14 @@ describe('faults and throttling', () => {
   });
 
   it('rides out a 503/504 storm with backoff', async () => {
-    sim.script({ fault: 'http503', operation: 'listItems', times: 3 }, { fault: 'http504', operation: 'listItems', times: 2 });
+    sim.script(
+      { fault: 'http503', operation: 'listItems', times: 3 },
+      { fault: 'http504', operation: 'listItems', times: 2 },
+    );
     const items = await collect(client.listItems(mailboxId, 'drafts'));
-    expect(items.length).toBe(sim.tenant.mailbox(upn).itemsIn(sim.tenant.mailbox(upn).folderByIdOrName('drafts')!.id).length);
+    expect(items.length).toBe(
+      sim.tenant.mailbox(upn).itemsIn(sim.tenant.mailbox(upn).folderByIdOrName('drafts')!.id).length,
+    );
     expect(sim.throttle.scripted).toEqual([]);
   });
 
@@ -347,7 +375,11 @@ describe('faults and throttling', () => {
   });
 
   it('makes other 4xx final and typed', async () => {
-    await expect(client.getFolder(mailboxId, 'AQMkADnosuchfolder=')).rejects.toMatchObject({ name: 'GraphRequestError', status: 404, code: 'ErrorItemNotFound' });
+    await expect(client.getFolder(mailboxId, 'AQMkADnosuchfolder=')).rejects.toMatchObject({
+      name: 'GraphRequestError',
+      status: 404,
+      code: 'ErrorItemNotFound',
+    });
     await expect(client.getFolder(mailboxId, 'AQMkADnosuchfolder=')).rejects.toBeInstanceOf(GraphRequestError);
   });
 
@@ -395,7 +427,10 @@ describe('import', () => {
     const session = await client.createImportSession(target.primaryMailboxId);
     expect(JSON.stringify(session)).not.toMatch(/authtoken/);
     const targetInbox = await client.getFolder(target.primaryMailboxId, 'inbox');
-    const imported = await client.importItem(session, { folderId: targetInbox.id, openData: () => Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]) });
+    const imported = await client.importItem(session, {
+      folderId: targetInbox.id,
+      openData: () => Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]),
+    });
     const created = sim.tenant.mailbox(target.primaryMailboxId).items.get(imported.itemId)!;
     expect(created.spec.searchKey.equals(source.spec.searchKey)).toBe(true);
     expect(created.importedDigest).toBe(createHash('sha256').update(bytes).digest('hex'));
@@ -408,7 +443,13 @@ describe('import', () => {
     const session = await client.createImportSession(mailboxId);
     const inbox = await client.getFolder(mailboxId, 'inbox');
     const created = await client.importItem(session, { folderId: inbox.id, openData: () => Readable.from([bytes]) });
-    const updated = await client.importItem(session, { folderId: inbox.id, mode: 'update', itemId: created.itemId, changeKey: created.changeKey, openData: () => Readable.from([bytes]) });
+    const updated = await client.importItem(session, {
+      folderId: inbox.id,
+      mode: 'update',
+      itemId: created.itemId,
+      changeKey: created.changeKey,
+      openData: () => Readable.from([bytes]),
+    });
     expect(updated.itemId).toBe(created.itemId);
     expect(updated.changeKey).not.toBe(created.changeKey);
   });
@@ -418,7 +459,9 @@ describe('import', () => {
     const middle = Math.floor(bytes.length / 2);
     bytes[middle] = bytes[middle]! ^ 0x01;
     const session = await client.createImportSession(mailboxId);
-    await expect(client.importItem(session, { folderId: 'inbox', openData: () => Readable.from([bytes]) })).rejects.toMatchObject({ status: 400, code: 'ErrorCorruptData' });
+    await expect(
+      client.importItem(session, { folderId: 'inbox', openData: () => Readable.from([bytes]) }),
+    ).rejects.toMatchObject({ status: 400, code: 'ErrorCorruptData' });
   });
 
   it('aborts the POST, importing nothing, when the data stream fails part-way (checksum mismatch)', async () => {
@@ -446,7 +489,9 @@ describe('import', () => {
     const bytes = await exportBytes([...sim.tenant.mailbox(upn).items.keys()][9]!);
     const session = await client.createImportSession(mailboxId);
     sim.expireImportSessions();
-    await expect(client.importItem(session, { folderId: 'inbox', openData: () => Readable.from([bytes]) })).rejects.toBeInstanceOf(ImportSessionExpiredError);
+    await expect(
+      client.importItem(session, { folderId: 'inbox', openData: () => Readable.from([bytes]) }),
+    ).rejects.toBeInstanceOf(ImportSessionExpiredError);
   });
 
   it('reports a lost answer as ImportOutcomeUnknownError (the item may exist)', async () => {
@@ -454,7 +499,9 @@ describe('import', () => {
     const session = await client.createImportSession(mailboxId);
     const before = sim.tenant.mailbox(upn).items.size;
     sim.script({ fault: 'loseImportResponse', operation: 'importItem' });
-    await expect(client.importItem(session, { folderId: 'inbox', openData: () => Readable.from([bytes]) })).rejects.toBeInstanceOf(ImportOutcomeUnknownError);
+    await expect(
+      client.importItem(session, { folderId: 'inbox', openData: () => Readable.from([bytes]) }),
+    ).rejects.toBeInstanceOf(ImportOutcomeUnknownError);
     expect(sim.tenant.mailbox(upn).items.size).toBe(before + 1);
   });
 
@@ -469,9 +516,16 @@ describe('import', () => {
   it('creates folders, falling back to beta when v1.0 refuses', async () => {
     const folder = await client.createFolder(mailboxId, { displayName: 'Restored 2026-11-23', type: 'IPF.Note' });
     expect(folder.displayName).toBe('Restored 2026-11-23');
-    const child = await client.createFolder(mailboxId, { displayName: 'Отчёты', type: 'IPF.Note', parentFolderId: folder.id });
+    const child = await client.createFolder(mailboxId, {
+      displayName: 'Отчёты',
+      type: 'IPF.Note',
+      parentFolderId: folder.id,
+    });
     expect(sim.tenant.mailbox(upn).folderPath(child.id)).toBe('Restored 2026-11-23/Отчёты');
-    const strict = await startSeededSimulator({ mailboxes: [{ upn: 'x@contoso.example', items: 0 }] }, { rejectV1FolderCreate: true });
+    const strict = await startSeededSimulator(
+      { mailboxes: [{ upn: 'x@contoso.example', items: 0 }] },
+      { rejectV1FolderCreate: true },
+    );
     try {
       const { client: strictClient } = clientFor(strict);
       const id = (await strictClient.getMailboxIds('x@contoso.example')).primaryMailboxId;

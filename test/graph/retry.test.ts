@@ -73,10 +73,12 @@ describe('MailboxLimiter', () => {
     const limiter = new MailboxLimiter(4, { uploadBudget: { bytes: 100_000, windowMs: 1_000 } });
     const started = Date.now();
     const startedAt: number[] = [];
-    await Promise.all([0, 1, 2].map(async () => {
-      await limiter.paceUpload('a', 9_500);
-      startedAt.push(Date.now() - started);
-    }));
+    await Promise.all(
+      [0, 1, 2].map(async () => {
+        await limiter.paceUpload('a', 9_500);
+        startedAt.push(Date.now() - started);
+      }),
+    );
     expect(startedAt[0]).toBeLessThan(50);
     expect(startedAt[2]).toBeGreaterThanOrEqual(190);
     // Another mailbox has a budget of its own; without a budget nothing waits.

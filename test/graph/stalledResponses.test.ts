@@ -23,7 +23,11 @@ beforeAll(async () => {
     }
     open.add(response);
     response.writeHead(200, { 'Content-Type': 'application/json' });
-    response.write(request.url!.endsWith('/exportItems') ? '{"value":[{"itemId":"a","changeKey":"k","data":"AAAA' : '{"id":"inbox","displayName":"In');
+    response.write(
+      request.url!.endsWith('/exportItems')
+        ? '{"value":[{"itemId":"a","changeKey":"k","data":"AAAA'
+        : '{"id":"inbox","displayName":"In',
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -37,7 +41,8 @@ const credential = { getToken: async () => ({ token: 'token', expiresOnTimestamp
 
 async function drain(client: MailboxClient, signal?: AbortSignal): Promise<unknown> {
   try {
-    for await (const item of client.exportItems('mbx', ['a', 'b'], { signal })) if (item.data) for await (const chunk of item.data) void chunk;
+    for await (const item of client.exportItems('mbx', ['a', 'b'], { signal }))
+      if (item.data) for await (const chunk of item.data) void chunk;
     return undefined;
   } catch (error) {
     return error;
@@ -47,7 +52,11 @@ async function drain(client: MailboxClient, signal?: AbortSignal): Promise<unkno
 describe('an export response that stalls', () => {
   it('is abandoned after the idle timeout, failing the item being read and giving its mailbox permit back', async () => {
     // One request per mailbox: a permit kept by the stalled call would hold the second call back for ever.
-    const client = new MailboxClient(credential, { baseUrl, exportIdleTimeoutInMs: 300, maxConcurrentRequestsPerMailbox: 1 });
+    const client = new MailboxClient(credential, {
+      baseUrl,
+      exportIdleTimeoutInMs: 300,
+      maxConcurrentRequestsPerMailbox: 1,
+    });
     for (const attempt of [1, 2]) {
       const started = Date.now();
       const error = await drain(client);
@@ -70,7 +79,11 @@ describe('an export response that stalls', () => {
 
 describe('a JSON answer that breaks off', () => {
   it('is retried, and the whole answer of the retry is the one read', async () => {
-    const client = new MailboxClient(credential, { baseUrl, requestTimeoutInMs: 5_000, retry: { maxRetries: 2, baseDelayInMs: 1 } });
+    const client = new MailboxClient(credential, {
+      baseUrl,
+      requestTimeoutInMs: 5_000,
+      retry: { maxRetries: 2, baseDelayInMs: 1 },
+    });
     const folder = await client.getFolder('mbx', 'dropped');
     expect(folder).toMatchObject({ id: 'dropped', displayName: 'Dropped' });
     expect(droppedAnswers).toBe(2);
@@ -79,7 +92,11 @@ describe('a JSON answer that breaks off', () => {
 
 describe('a JSON answer that stalls', () => {
   it('is given up after the request timeout, retried, and reported', async () => {
-    const client = new MailboxClient(credential, { baseUrl, requestTimeoutInMs: 1_000, retry: { maxRetries: 1, baseDelayInMs: 1 } });
+    const client = new MailboxClient(credential, {
+      baseUrl,
+      requestTimeoutInMs: 1_000,
+      retry: { maxRetries: 1, baseDelayInMs: 1 },
+    });
     const started = Date.now();
     const error = await client.getFolder('mbx', 'inbox').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GraphRetriesExhaustedError);

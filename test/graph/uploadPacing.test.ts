@@ -11,13 +11,22 @@ let sim: Simulator;
 
 beforeAll(async () => {
   sim = await startSeededSimulator(
-    { mailboxes: [{ upn: 'source@contoso.example', items: 60, sizes: [60_000, 60_000] }, { upn: 'paced@contoso.example', items: 0 }, { upn: 'unpaced@contoso.example', items: 0 }] },
+    {
+      mailboxes: [
+        { upn: 'source@contoso.example', items: 60, sizes: [60_000, 60_000] },
+        { upn: 'paced@contoso.example', items: 0 },
+        { upn: 'unpaced@contoso.example', items: 0 },
+      ],
+    },
     { limits: { uploadBudget: budget } },
   );
 });
 afterAll(() => sim.close());
 
-async function importAll(upn: string, uploadBudget: typeof budget | null): Promise<{ throttled: number; imported: number; bodyBytes: number; ms: number }> {
+async function importAll(
+  upn: string,
+  uploadBudget: typeof budget | null,
+): Promise<{ throttled: number; imported: number; bodyBytes: number; ms: number }> {
   const { client } = clientFor(sim, { uploadBudget });
   const { primaryMailboxId } = await client.getMailboxIds(upn);
   const session = await client.createImportSession(primaryMailboxId);
@@ -29,7 +38,11 @@ async function importAll(upn: string, uploadBudget: typeof budget | null): Promi
   await Promise.all(
     items.map(async (item) => {
       const bytes = Buffer.concat([...generatePayload(item.spec, sim.tenant.integrityKey)]);
-      await client.importItem(session, { folderId: inbox.id, length: bytes.length, openData: () => Readable.from([bytes]) });
+      await client.importItem(session, {
+        folderId: inbox.id,
+        length: bytes.length,
+        openData: () => Readable.from([bytes]),
+      });
     }),
   );
   const ms = Date.now() - started;

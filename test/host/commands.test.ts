@@ -9,8 +9,19 @@ import type { Simulator } from '../../local/simulator/index.js';
  * write dist/ at the same time.
  */
 
-function run(args: string[], env: Record<string, string>): { child: ChildProcessWithoutNullStreams; output: () => string; waitFor: (pattern: RegExp, ms: number) => Promise<string> } {
-  const child = spawn('npm', args, { env: { ...process.env, ...env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+function run(
+  args: string[],
+  env: Record<string, string>,
+): {
+  child: ChildProcessWithoutNullStreams;
+  output: () => string;
+  waitFor: (pattern: RegExp, ms: number) => Promise<string>;
+} {
+  const child = spawn('npm', args, {
+    env: { ...process.env, ...env },
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -51,7 +62,9 @@ describe('README commands', () => {
       const ready = await sim.waitFor(/support@contoso\.example/, 90_000);
       const baseUrl = /listening on (http:\/\/\S+)/.exec(ready)![1]!;
       const token = /Demo token\s+:\s+(\S+)/.exec(ready)![1]!;
-      const settings = await fetch(`${baseUrl}/v1.0/users/support@contoso.example/settings/exchange`, { headers: { Authorization: `Bearer ${token}` } });
+      const settings = await fetch(`${baseUrl}/v1.0/users/support@contoso.example/settings/exchange`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
       expect(settings.status).toBe(200);
     } finally {
       await stop(sim.child);
@@ -87,9 +100,15 @@ describe('the operator CLI', () => {
   const SOURCE = 'quinn@contoso.example';
   const TARGET = 'quinn-copy@contoso.example';
 
-  function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  function cli(
+    args: string[],
+    extraEnv: Record<string, string> = {},
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['dist/local/cli/main.js', ...args], { env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['dist/local/cli/main.js', ...args], {
+        env: { ...process.env, ...env, ...extraEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -100,7 +119,12 @@ describe('the operator CLI', () => {
 
   it('runs every command end to end, in-process and against a served app', async () => {
     const { startSeededSimulator } = await import('../support/graph.js');
-    sim = await startSeededSimulator({ mailboxes: [{ upn: SOURCE, items: 30 }, { upn: TARGET, items: 0 }] });
+    sim = await startSeededSimulator({
+      mailboxes: [
+        { upn: SOURCE, items: 30 },
+        { upn: TARGET, items: 0 },
+      ],
+    });
     env = {
       MAILBOX_VAULT_GRAPH_BASE_URL: sim.baseUrl,
       MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken',
@@ -113,7 +137,18 @@ describe('the operator CLI', () => {
     try {
       const help = await cli(['--help']);
       expect(help.code).toBe(0);
-      for (const command of ['backup', 'restore', 'snapshots', 'items', 'verify', 'prune', 'status', '--dry-run', '--json']) expect(help.stdout).toContain(command);
+      for (const command of [
+        'backup',
+        'restore',
+        'snapshots',
+        'items',
+        'verify',
+        'prune',
+        'status',
+        '--dry-run',
+        '--json',
+      ])
+        expect(help.stdout).toContain(command);
 
       const backup = await cli(['backup']);
       expect(backup.code, backup.stderr).toBe(0);
@@ -147,7 +182,9 @@ describe('the operator CLI', () => {
 
       const verify = await cli(['verify', '--full']);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-      expect(verify.stdout).toMatch(/verify \(full\): 2 snapshots, 30 entries checked, 30 versions re-hashed, 0 problems/);
+      expect(verify.stdout).toMatch(
+        /verify \(full\): 2 snapshots, 30 entries checked, 30 versions re-hashed, 0 problems/,
+      );
 
       const prune = await cli(['prune', '--dry-run', '--json']);
       expect(prune.code).toBe(0);
@@ -160,7 +197,15 @@ describe('the operator CLI', () => {
       resetServices();
       const served = await startLocalApp({ port: 0 });
       try {
-        const remote = await cli(['snapshots', '--mailbox', SOURCE, '--url', served.baseUrl, '--key', 'not-checked-locally']);
+        const remote = await cli([
+          'snapshots',
+          '--mailbox',
+          SOURCE,
+          '--url',
+          served.baseUrl,
+          '--key',
+          'not-checked-locally',
+        ]);
         expect(remote.code).toBe(0);
         expect(remote.stdout).toMatch(/\d{8}T\d{6}Z-[0-9a-f]{8}\s+taken .* 30 items/);
       } finally {
@@ -169,7 +214,9 @@ describe('the operator CLI', () => {
 
       // Damage: verification fails, names it, and exits 1.
       const { BlobServiceClient } = await import('@azure/storage-blob');
-      const container = BlobServiceClient.fromConnectionString(azuriteConnectionString()).getContainerClient(env.MAILBOX_VAULT_CONTAINER!);
+      const container = BlobServiceClient.fromConnectionString(azuriteConnectionString()).getContainerClient(
+        env.MAILBOX_VAULT_CONTAINER!,
+      );
       for await (const blob of container.listBlobsFlat({ prefix: 'mailboxes/' })) {
         if (!blob.name.includes('/items/')) continue;
         await container.getBlobClient(blob.name).delete();
@@ -200,7 +247,12 @@ describe('the operator CLI', () => {
       expect(result.stdout + result.stderr).toMatch(message);
     }
     // A request the app refuses is a bad argument too, named by the app.
-    const refused = await cli(['restore', '--source', 'not a mailbox'], { MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(), MAILBOX_VAULT_GRAPH_BASE_URL: 'http://127.0.0.1:9', MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken', MAILBOX_VAULT_GRAPH_STATIC_TOKEN: 'x' });
+    const refused = await cli(['restore', '--source', 'not a mailbox'], {
+      MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(),
+      MAILBOX_VAULT_GRAPH_BASE_URL: 'http://127.0.0.1:9',
+      MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken',
+      MAILBOX_VAULT_GRAPH_STATIC_TOKEN: 'x',
+    });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/sourceMailbox: must be a user principal name/);
   }, 120_000);

@@ -24,7 +24,9 @@ beforeAll(() => {
   });
   df.app.orchestration('t_fanOut', function* (context: OrchestrationContext) {
     const n = context.df.getInput() as number;
-    const results = (yield context.df.Task.all(Array.from({ length: n }, (_, i) => context.df.callActivity('t_double', i)))) as number[];
+    const results = (yield context.df.Task.all(
+      Array.from({ length: n }, (_, i) => context.df.callActivity('t_double', i)),
+    )) as number[];
     return results.reduce((a, b) => a + b, 0);
   });
   df.app.orchestration('t_retry', function* (context: OrchestrationContext) {
@@ -57,7 +59,10 @@ beforeAll(() => {
     },
   });
   df.app.orchestration('t_window', function* (context: OrchestrationContext) {
-    const failures = yield* settleWindow(context, [0, 1, 2, 3].map((n) => context.df.callActivity('t_failsOnOdd', n)));
+    const failures = yield* settleWindow(
+      context,
+      [0, 1, 2, 3].map((n) => context.df.callActivity('t_failsOnOdd', n)),
+    );
     const next = (yield context.df.callActivity('t_double', 21)) as number;
     return { failures, next };
   });

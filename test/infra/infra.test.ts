@@ -2,7 +2,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SETTINGS } from '../../shared/config.js';
-import { bicepFiles, EXTENSION_STATEMENT, INFRA, parseBicep, properties, resources, type ParsedBicep } from '../support/bicep.js';
+import {
+  bicepFiles,
+  EXTENSION_STATEMENT,
+  INFRA,
+  parseBicep,
+  properties,
+  resources,
+  type ParsedBicep,
+} from '../support/bicep.js';
 
 /**
  * The infrastructure read together with the code: it must parse, provide every setting the code reads, assign
@@ -11,7 +19,10 @@ import { bicepFiles, EXTENSION_STATEMENT, INFRA, parseBicep, properties, resourc
 
 const parsed = new Map<string, ParsedBicep>();
 const file = (relative: string) => parsed.get(join(INFRA, relative))!;
-const prop = (relative: string, key: string) => properties(file(relative)).filter((p) => p.key === key).map((p) => p.value);
+const prop = (relative: string, key: string) =>
+  properties(file(relative))
+    .filter((p) => p.key === key)
+    .map((p) => p.value);
 
 beforeAll(async () => {
   for (const path of bicepFiles()) parsed.set(path, await parseBicep(path));
@@ -20,23 +31,40 @@ beforeAll(async () => {
 describe('Bicep syntax', () => {
   it('finds the templates', () => {
     expect([...parsed.keys()].map((p) => p.slice(INFRA.length + 1))).toEqual(
-      expect.arrayContaining(['main.bicep', 'app/function-app.bicep', 'app/vault-storage.bicep', 'app/rbac.bicep', 'app/graph-permissions.bicep', 'app/key-vault.bicep']),
+      expect.arrayContaining([
+        'main.bicep',
+        'app/function-app.bicep',
+        'app/vault-storage.bicep',
+        'app/rbac.bicep',
+        'app/graph-permissions.bicep',
+        'app/key-vault.bicep',
+      ]),
     );
   });
 
-  it.each(bicepFiles().map((p) => [p.slice(INFRA.length + 1), p]))('%s parses without errors (tree-sitter-bicep)', (_name, path) => {
-    expect(parsed.get(path)!.errors).toEqual([]);
-  });
+  it.each(bicepFiles().map((p) => [p.slice(INFRA.length + 1), p]))(
+    '%s parses without errors (tree-sitter-bicep)',
+    (_name, path) => {
+      expect(parsed.get(path)!.errors).toEqual([]);
+    },
+  );
 
   it('uses the Graph extension only in its own module, declared in bicepconfig.json', () => {
     const withExtension = [...parsed.values()].filter((p) => /^\s*extension\b/m.test(p.source));
     expect(withExtension.map((p) => p.file.slice(INFRA.length + 1))).toEqual(['app/graph-permissions.bicep']);
     // The grammar cannot parse this one statement, so it is checked here: a declared alias, nothing else on the line.
     expect(withExtension[0]!.source).toMatch(EXTENSION_STATEMENT);
-    const config = JSON.parse(readFileSync(join(INFRA, 'bicepconfig.json'), 'utf8')) as { extensions: Record<string, string> };
-    expect(config.extensions.microsoftGraphV1).toMatch(/^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d+\.\d+\.\d+$/);
+    const config = JSON.parse(readFileSync(join(INFRA, 'bicepconfig.json'), 'utf8')) as {
+      extensions: Record<string, string>;
+    };
+    expect(config.extensions.microsoftGraphV1).toMatch(
+      /^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d+\.\d+\.\d+$/,
+    );
     const a = resources(file('app/graph-permissions.bicep'));
-    expect(a.map((r) => r.type)).toEqual(['Microsoft.Graph/servicePrincipals@v1.0', 'Microsoft.Graph/appRoleAssignedTo@v1.0']);
+    expect(a.map((r) => r.type)).toEqual([
+      'Microsoft.Graph/servicePrincipals@v1.0',
+      'Microsoft.Graph/appRoleAssignedTo@v1.0',
+    ]);
   });
 
   it('pins registry modules to exact versions', () => {
@@ -56,20 +84,44 @@ describe('azd wiring', () => {
   it('ships what the remote build needs, and nothing it does not', () => {
     const yaml = readFileSync(join(INFRA, '..', 'azure.yaml'), 'utf8');
     expect(yaml).toMatch(/remoteBuild: true/);
-    const ignored = readFileSync(join(INFRA, '..', '.funcignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    for (const needed of ['*.ts', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'functions', 'shared', 'host.json']) expect(ignored).not.toContain(needed);
-    for (const excluded of ['test', 'infra', 'node_modules', 'local.settings.json', '.local-data']) expect(ignored).toContain(excluded);
+    const ignored = readFileSync(join(INFRA, '..', '.funcignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    for (const needed of [
+      '*.ts',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'functions',
+      'shared',
+      'host.json',
+    ])
+      expect(ignored).not.toContain(needed);
+    for (const excluded of ['test', 'infra', 'node_modules', 'local.settings.json', '.local-data'])
+      expect(ignored).toContain(excluded);
   });
 
   it('maps azd variables into the parameters and names outputs in UPPER_SNAKE', () => {
-    const params = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: string }> };
+    const params = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, { value: string }>;
+    };
     expect(params.parameters.environmentName!.value).toBe('${AZURE_ENV_NAME}');
     expect(params.parameters.location!.value).toBe('${AZURE_LOCATION}');
     expect(params.parameters.principalId!.value).toBe('${AZURE_PRINCIPAL_ID=}');
     const main = file('main.bicep');
-    for (const name of Object.keys(params.parameters)) expect(main.source, `param ${name}`).toMatch(new RegExp(`^param ${name} `, 'm'));
+    for (const name of Object.keys(params.parameters))
+      expect(main.source, `param ${name}`).toMatch(new RegExp(`^param ${name} `, 'm'));
     const outputs = [...main.source.matchAll(/^output (\w+) /gm)].map((m) => m[1]!);
-    expect(outputs).toEqual(expect.arrayContaining(['AZURE_FUNCTION_APP_NAME', 'MAILBOX_VAULT_STORAGE_ACCOUNT_URL', 'MAILBOX_VAULT_KEY_VAULT_URL', 'SERVICE_API_URI']));
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        'AZURE_FUNCTION_APP_NAME',
+        'MAILBOX_VAULT_STORAGE_ACCOUNT_URL',
+        'MAILBOX_VAULT_KEY_VAULT_URL',
+        'SERVICE_API_URI',
+      ]),
+    );
     for (const output of outputs) expect(output).toMatch(/^[A-Z][A-Z0-9_]+$/);
   });
 });
@@ -82,16 +134,22 @@ describe('app settings', () => {
     const set = properties(file('app/function-app.bicep')).map((p) => p.key);
     for (const name of Object.keys(SETTINGS)) {
       if (LOCAL_ONLY.includes(name)) expect(set, name).not.toContain(name);
-      else expect(set, `${name} is read by shared/config.ts but not set by infra/app/function-app.bicep`).toContain(name);
+      else
+        expect(set, `${name} is read by shared/config.ts but not set by infra/app/function-app.bicep`).toContain(name);
     }
-    for (const name of set.filter((n) => n.startsWith('MAILBOX_VAULT_'))) expect(Object.keys(SETTINGS), `${name} is set but not read`).toContain(name);
+    for (const name of set.filter((n) => n.startsWith('MAILBOX_VAULT_')))
+      expect(Object.keys(SETTINGS), `${name} is set but not read`).toContain(name);
   });
 
   it('give the Functions host identity-based storage with blob, queue and table, and the task hub host.json names', () => {
     const values = Object.fromEntries(properties(file('app/function-app.bicep')).map((p) => [p.key, p.value]));
     expect(values.AzureWebJobsStorage__credential).toBe("'managedidentity'");
-    for (const service of ['blob', 'queue', 'table']) expect(values[`AzureWebJobsStorage__${service}ServiceUri`]).toMatch(new RegExp(`primaryEndpoints\\.${service}$`));
-    const host = JSON.parse(readFileSync(join(INFRA, '..', 'host.json'), 'utf8')) as { extensions: { durableTask: { hubName: string } }; extensionBundle: { version: string } };
+    for (const service of ['blob', 'queue', 'table'])
+      expect(values[`AzureWebJobsStorage__${service}ServiceUri`]).toMatch(new RegExp(`primaryEndpoints\\.${service}$`));
+    const host = JSON.parse(readFileSync(join(INFRA, '..', 'host.json'), 'utf8')) as {
+      extensions: { durableTask: { hubName: string } };
+      extensionBundle: { version: string };
+    };
     expect(host.extensions.durableTask.hubName).toBe('%MAILBOX_VAULT_TASK_HUB%');
     expect(host.extensionBundle.version).toBe('[4.*, 5.0.0)');
     expect(values.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toMatch(/Authorization=AAD/);
@@ -131,7 +189,10 @@ describe('roles', () => {
       ['monitoringMetricsPublisher', 'applicationInsights'],
     ];
     for (const [role, scope] of expected) {
-      expect(appAssignments.some((a) => a.text.includes(`roles.${role})`) && a.text.includes(`scope: ${scope}`)), `${role} on ${scope}`).toBe(true);
+      expect(
+        appAssignments.some((a) => a.text.includes(`roles.${role})`) && a.text.includes(`scope: ${scope}`)),
+        `${role} on ${scope}`,
+      ).toBe(true);
     }
     for (const a of assignments) expect(a.text).toMatch(/name: guid\(\w+\.id, \w+, roles\.\w+\)/);
     expect(rbac.source).toMatch(/principalType: deployerPrincipalType/);
@@ -139,10 +200,21 @@ describe('roles', () => {
 
   it('grants Graph app roles matching the README: read and export for backup, import and folder write for restore', () => {
     const graph = file('app/graph-permissions.bicep').source;
-    const list = (name: string) => [...graph.slice(graph.indexOf(`var ${name} = [`)).split(']')[0]!.matchAll(/'([\w.]+)'/g)].map((m) => m[1]!);
+    const list = (name: string) =>
+      [
+        ...graph
+          .slice(graph.indexOf(`var ${name} = [`))
+          .split(']')[0]!
+          .matchAll(/'([\w.]+)'/g),
+      ].map((m) => m[1]!);
     const backup = list('backupRoles');
     const restore = list('restoreRoles');
-    expect(backup).toEqual(['User.Read.All', 'MailboxFolder.Read.All', 'MailboxItem.Read.All', 'MailboxItem.Export.All']);
+    expect(backup).toEqual([
+      'User.Read.All',
+      'MailboxFolder.Read.All',
+      'MailboxItem.Read.All',
+      'MailboxItem.Export.All',
+    ]);
     expect(restore).toEqual(['MailboxItem.ImportExport.All', 'MailboxFolder.ReadWrite.All']);
     const readme = readFileSync(join(INFRA, '..', 'README.md'), 'utf8');
     const backupRow = readme.split('\n').find((l) => l.startsWith('| Backup (read and export only)'))!;
@@ -160,7 +232,9 @@ describe('the vault account', () => {
     expect(prop(vault, 'allowBlobPublicAccess')).toEqual(['false']);
     expect(prop(vault, 'minimumTlsVersion')).toEqual(["'TLS1_2'"]);
     expect(prop(vault, 'isVersioningEnabled')).toEqual(['true']);
-    const retention = properties(file(vault)).filter((p) => p.key === 'deleteRetentionPolicy' || p.key === 'containerDeleteRetentionPolicy');
+    const retention = properties(file(vault)).filter(
+      (p) => p.key === 'deleteRetentionPolicy' || p.key === 'containerDeleteRetentionPolicy',
+    );
     expect(retention.map((r) => r.key).sort()).toEqual(['containerDeleteRetentionPolicy', 'deleteRetentionPolicy']);
     for (const r of retention) expect(r.value).toMatch(/enabled: true[\s\S]*days: softDeleteDays/);
     expect(prop(vault, 'immutabilityPeriodSinceCreationInDays')).toEqual(['immutabilityDays']);
@@ -170,7 +244,9 @@ describe('the vault account', () => {
 
   it('and nothing in the infrastructure uses storage keys or key-bearing connection strings', () => {
     for (const p of parsed.values()) {
-      expect(p.source, p.file).not.toMatch(/listKeys\(|AccountKey=|SharedAccessSignature|listAccountSas|connectionString:\s*'DefaultEndpoints/i);
+      expect(p.source, p.file).not.toMatch(
+        /listKeys\(|AccountKey=|SharedAccessSignature|listAccountSas|connectionString:\s*'DefaultEndpoints/i,
+      );
     }
     expect(prop('app/host-storage.bicep', 'allowSharedKeyAccess')).toEqual(['false']);
     expect(prop('app/key-vault.bicep', 'enableRbacAuthorization')).toEqual(['true']);

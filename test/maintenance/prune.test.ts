@@ -25,7 +25,8 @@ let mailboxKey: string;
 
 async function records(): Promise<SnapshotRecord[]> {
   const out: SnapshotRecord[] = [];
-  for await (const name of stack.vault.listNames(layout.byKey.snapshots(mailboxKey))) if (name.endsWith('.json')) out.push((await stack.vault.readJson<SnapshotRecord>(name))!);
+  for await (const name of stack.vault.listNames(layout.byKey.snapshots(mailboxKey)))
+    if (name.endsWith('.json')) out.push((await stack.vault.readJson<SnapshotRecord>(name))!);
   return out;
 }
 
@@ -37,12 +38,19 @@ async function versionBlobs(): Promise<Set<string>> {
 
 async function referencedBy(snapshots: SnapshotRecord[]): Promise<Set<string>> {
   const out = new Set<string>();
-  for (const s of snapshots) for await (const e of stack.vault.readNdjsonGz<ManifestEntry>(s.manifestBlob)) if (e.kind === 'item') out.add(e.blob);
+  for (const s of snapshots)
+    for await (const e of stack.vault.readNdjsonGz<ManifestEntry>(s.manifestBlob))
+      if (e.kind === 'item') out.add(e.blob);
   return out;
 }
 
 beforeAll(async () => {
-  stack = await startStack({ mailboxes: [{ upn: UPN, items: 25, sizes: [2_000, 20_000] }, { upn: TARGET, items: 0 }] });
+  stack = await startStack({
+    mailboxes: [
+      { upn: UPN, items: 25, sizes: [2_000, 20_000] },
+      { upn: TARGET, items: 0 },
+    ],
+  });
   const tenant = stack.sim.tenant;
   const mailbox = tenant.mailbox(UPN);
   mailboxKey = keyOf(mailbox.id);
@@ -70,7 +78,14 @@ afterAll(() => stack.close());
 describe('pruning', () => {
   it('a dry run reports what would go and deletes nothing', async () => {
     const before = await versionBlobs();
-    const dry = await pruneMailbox(stack.vault, { mailboxKey, policy, now, dryRun: true, protectedSnapshots: [], sweepCreatedBefore: new Date(Date.now() + 60_000) });
+    const dry = await pruneMailbox(stack.vault, {
+      mailboxKey,
+      policy,
+      now,
+      dryRun: true,
+      protectedSnapshots: [],
+      sweepCreatedBefore: new Date(Date.now() + 60_000),
+    });
     expect(dry.snapshotsExpired.length).toBeGreaterThan(0);
     expect(dry.versionsDeleted).toBeGreaterThan(0);
     expect(dry.bytesFreed).toBeGreaterThan(0);
@@ -86,7 +101,14 @@ describe('pruning', () => {
     const unreferenced = [...before].filter((b) => !keptReferences.has(b));
     expect(unreferenced.length).toBeGreaterThan(0);
 
-    const result = await pruneMailbox(stack.vault, { mailboxKey, policy, now, dryRun: false, protectedSnapshots: [], sweepCreatedBefore: new Date(Date.now() + 60_000) });
+    const result = await pruneMailbox(stack.vault, {
+      mailboxKey,
+      policy,
+      now,
+      dryRun: false,
+      protectedSnapshots: [],
+      sweepCreatedBefore: new Date(Date.now() + 60_000),
+    });
     expect(new Set(result.snapshotsKept)).toEqual(new Set(expected.keep.map((s) => s.snapshotId)));
     expect((await records()).map((r) => r.snapshotId).sort()).toEqual(expected.keep.map((s) => s.snapshotId).sort());
     expect(result.versionsDeleted).toBe(unreferenced.length);
@@ -97,7 +119,12 @@ describe('pruning', () => {
 
   it('leaves every kept snapshot restorable', async () => {
     for (const snapshot of await records()) {
-      const { status } = await runRestore(stack, { sourceMailbox: UPN, snapshot: snapshot.snapshotId, targetMailbox: TARGET, collisions: 'copy' });
+      const { status } = await runRestore(stack, {
+        sourceMailbox: UPN,
+        snapshot: snapshot.snapshotId,
+        targetMailbox: TARGET,
+        collisions: 'copy',
+      });
       const report = status.report as RestoreReport;
       expect(report.status, snapshot.snapshotId).toBe('Completed');
       expect(report.counts.imported).toBe(snapshot.itemCount);
@@ -117,7 +144,16 @@ describe('an interrupted prune', () => {
         if (++deletions > stop) throw new Error('the worker stopped');
         return original(name);
       };
-      await expect(pruneMailbox(stack.vault, { mailboxKey, policy, now: later, dryRun: false, protectedSnapshots: [], sweepCreatedBefore: new Date(Date.now() + 60_000) })).rejects.toThrow('the worker stopped');
+      await expect(
+        pruneMailbox(stack.vault, {
+          mailboxKey,
+          policy,
+          now: later,
+          dryRun: false,
+          protectedSnapshots: [],
+          sweepCreatedBefore: new Date(Date.now() + 60_000),
+        }),
+      ).rejects.toThrow('the worker stopped');
       stack.vault.deleteBlob = original;
       const full = await verifyMailbox(stack.vault, { mailboxKey, mode: 'full', sample: 0, seed: 's' });
       expect(full.problems, `after ${stop} deletions`).toEqual([]);
@@ -137,15 +173,25 @@ describe('immutability', () => {
       if (name.includes('/items/') && locked.size < 2) locked.add(name);
       if (locked.has(name)) {
         client.delete = async () => {
-          throw new RestError('This operation is not permitted as the blob is immutable due to a policy.', { statusCode: 409, code: 'BlobImmutableDueToPolicy' });
+          throw new RestError('This operation is not permitted as the blob is immutable due to a policy.', {
+            statusCode: 409,
+            code: 'BlobImmutableDueToPolicy',
+          });
         };
       }
       return client;
     };
     try {
-      const result = await pruneMailbox(stack.vault, { mailboxKey, policy, now: later, dryRun: false, protectedSnapshots: [], sweepCreatedBefore: new Date(Date.now() + 60_000) });
+      const result = await pruneMailbox(stack.vault, {
+        mailboxKey,
+        policy,
+        now: later,
+        dryRun: false,
+        protectedSnapshots: [],
+        sweepCreatedBefore: new Date(Date.now() + 60_000),
+      });
       expect(result.immutable.map((i) => i.blob).sort()).toEqual([...locked].sort());
-      for (const blob of locked) expect((await stack.vault.getItemVersion(blob))).toBeDefined();
+      for (const blob of locked) expect(await stack.vault.getItemVersion(blob)).toBeDefined();
     } finally {
       container.getBlobClient = getBlobClient;
     }
@@ -169,13 +215,22 @@ describe('verification', () => {
     // A manifest entry whose blob never existed (a new manifest, committed with its hash).
     const ghost = { ...items[2]!, id: 'AAMkADghost=', blob: `${layout.byKey.items(mailboxKey)}ghost/none` };
     const rewritten = await stack.vault.writeNdjsonGz(latest!.manifestBlob, [...entries, ghost]);
-    await stack.vault.writeJson(layout.snapshotRecord(latest!.mailboxId, latest!.snapshotId), { ...latest, manifestSha256: rewritten.sha256 });
+    await stack.vault.writeJson(layout.snapshotRecord(latest!.mailboxId, latest!.snapshotId), {
+      ...latest,
+      manifestSha256: rewritten.sha256,
+    });
 
     const full = await verifyMailbox(stack.vault, { mailboxKey, mode: 'full', sample: 0, seed: 's' });
     const here = full.problems.filter((p) => p.snapshotId === latest!.snapshotId);
     expect(here).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ kind: 'checksumMismatch', itemId: flipped.id, blob: flipped.blob, expected: flipped.sha256, actual: createHash('sha256').update(bytes).digest('hex') }),
+        expect.objectContaining({
+          kind: 'checksumMismatch',
+          itemId: flipped.id,
+          blob: flipped.blob,
+          expected: flipped.sha256,
+          actual: createHash('sha256').update(bytes).digest('hex'),
+        }),
         expect.objectContaining({ kind: 'missingBlob', itemId: deleted.id, blob: deleted.blob }),
         expect.objectContaining({ kind: 'missingBlob', itemId: 'AAMkADghost=' }),
       ]),
@@ -184,6 +239,8 @@ describe('verification', () => {
     // A manifest changed after its commit is caught too.
     await stack.vault.writeNdjsonGz(latest!.manifestBlob, entries);
     const damaged = await verifyMailbox(stack.vault, { mailboxKey, mode: 'sample', sample: 5, seed: 's' });
-    expect(damaged.problems).toEqual([expect.objectContaining({ kind: 'manifestDamaged', snapshotId: latest!.snapshotId })]);
+    expect(damaged.problems).toEqual([
+      expect.objectContaining({ kind: 'manifestDamaged', snapshotId: latest!.snapshotId }),
+    ]);
   });
 });

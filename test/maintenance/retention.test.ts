@@ -21,12 +21,14 @@ describe('retention', () => {
   const kept = new Set(keep.map((s) => s.snapshotId));
 
   it('keeps everything of the last 7 days', () => {
-    for (const s of snapshots) if (now.getTime() - Date.parse(s.takenAt) <= 7 * 86_400_000) expect(kept.has(s.snapshotId), s.takenAt).toBe(true);
+    for (const s of snapshots)
+      if (now.getTime() - Date.parse(s.takenAt) <= 7 * 86_400_000) expect(kept.has(s.snapshotId), s.takenAt).toBe(true);
   });
 
   it('keeps exactly one snapshot a day for 30 days (the day’s last), one a week for 12 weeks, one a month for 12 months', () => {
     const byDay = new Map<string, string[]>();
-    for (const s of keep) byDay.set(s.takenAt.slice(0, 10), [...(byDay.get(s.takenAt.slice(0, 10)) ?? []), s.snapshotId]);
+    for (const s of keep)
+      byDay.set(s.takenAt.slice(0, 10), [...(byDay.get(s.takenAt.slice(0, 10)) ?? []), s.snapshotId]);
     // Day 10 had two snapshots; older than 7 days, only the later one (x10, 10:00) stays.
     expect(kept.has('x10')).toBe(true);
     expect(kept.has('n10')).toBe(false);
@@ -35,7 +37,8 @@ describe('retention', () => {
     // Weekly: one per ISO week between day 30 and day 84 (a week straddling the boundary may add one).
     expect(weeks.length).toBeGreaterThanOrEqual(7);
     expect(weeks.length).toBeLessThanOrEqual(9);
-    for (const [day, ids] of byDay) if (now.getTime() - Date.parse(`${day}T12:00:00Z`) > 7 * 86_400_000) expect(ids.length, day).toBe(1);
+    for (const [day, ids] of byDay)
+      if (now.getTime() - Date.parse(`${day}T12:00:00Z`) > 7 * 86_400_000) expect(ids.length, day).toBe(1);
     const months = new Set(keep.map((s) => s.takenAt.slice(0, 7)));
     expect([...months].sort()[0]).toBe('2025-12');
     expect(keep.every((s) => s.takenAt.slice(0, 7) >= '2025-12')).toBe(true);
@@ -43,7 +46,10 @@ describe('retention', () => {
   });
 
   it('keeps the newest snapshot of a mailbox whatever its age (the last copy of someone who left)', () => {
-    const old = [{ snapshotId: 'a', takenAt: '2020-01-01T02:00:00Z' }, { snapshotId: 'b', takenAt: '2020-02-01T02:00:00Z' }];
+    const old = [
+      { snapshotId: 'a', takenAt: '2020-01-01T02:00:00Z' },
+      { snapshotId: 'b', takenAt: '2020-02-01T02:00:00Z' },
+    ];
     expect(applyRetention(old, policy, now).keep.map((s) => s.snapshotId)).toEqual(['b']);
   });
 });

@@ -27,7 +27,12 @@ function bySearchKey(upn: string) {
 
 beforeAll(async () => {
   stack = await startStack(
-    { mailboxes: [{ upn: SOURCE, items: 80, sizes: [20_000, 120_000] }, { upn: TARGET, items: 0 }] },
+    {
+      mailboxes: [
+        { upn: SOURCE, items: 80, sizes: [20_000, 120_000] },
+        { upn: TARGET, items: 0 },
+      ],
+    },
     {
       // An upload budget of ~1.5 MB per second, which the app is not told of (no pacing), makes the restore
       // run into it several times.
@@ -43,7 +48,9 @@ afterAll(() => stack.close());
 
 describe('a restore under faults', () => {
   it('imports every item exactly once through crashes, lost answers, expired sessions and upload throttling', async () => {
-    const warn = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void logs.push(args.map(String).join(' ')));
+    const warn = vi
+      .spyOn(console, 'warn')
+      .mockImplementation((...args: unknown[]) => void logs.push(args.map(String).join(' ')));
     try {
       const { sim, app } = stack;
       // Lost answers: created in Exchange, but the client never hears back.
@@ -77,10 +84,14 @@ describe('a restore under faults', () => {
 
       // The import URL (it carries a token) and the Graph token are nowhere Durable, the vault or logs keep.
       const secrets = [sim.demoToken, 'authtoken=', '/importItem'];
-      const durable = JSON.stringify(app.host.listInstances().map((i) => app.host.getStatus(i.instanceId, { showHistory: true })));
+      const durable = JSON.stringify(
+        app.host.listInstances().map((i) => app.host.getStatus(i.instanceId, { showHistory: true })),
+      );
       const stored: string[] = [];
-      for await (const name of stack.vault.listNames('restores/')) stored.push((await stack.vault.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8'));
-      for await (const name of stack.vault.listNames('audit/')) stored.push((await stack.vault.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8'));
+      for await (const name of stack.vault.listNames('restores/'))
+        stored.push((await stack.vault.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8'));
+      for await (const name of stack.vault.listNames('audit/'))
+        stored.push((await stack.vault.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8'));
       expect(stored.length).toBeGreaterThan(20);
       for (const secret of secrets) {
         expect(durable).not.toContain(secret);
@@ -97,7 +108,10 @@ describe('a restore under faults', () => {
   it('refuses to import an item whose stored bytes were damaged, and names it', async () => {
     const source = stack.sim.tenant.mailbox(SOURCE);
     const victim = [...source.items.values()][0]!;
-    const listing = await stack.api('GET', `/api/snapshots/latest/items?mailbox=${SOURCE}&folder=${encodeURIComponent(source.folderPath(victim.folderId))}&top=1000`);
+    const listing = await stack.api(
+      'GET',
+      `/api/snapshots/latest/items?mailbox=${SOURCE}&folder=${encodeURIComponent(source.folderPath(victim.folderId))}&top=1000`,
+    );
     expect(listing.status).toBe(200);
     // Damage the stored version (as a storage fault would) by overwriting the blob with different bytes.
     const { layout } = await import('../../shared/vault/layout.js');
@@ -110,7 +124,12 @@ describe('a restore under faults', () => {
     try {
       const target = stack.sim.tenant.mailbox(TARGET);
       const before = target.items.size;
-      const { status } = await runRestore(stack, { sourceMailbox: SOURCE, targetMailbox: TARGET, itemIds: [victim.id], collisions: 'copy' });
+      const { status } = await runRestore(stack, {
+        sourceMailbox: SOURCE,
+        targetMailbox: TARGET,
+        itemIds: [victim.id],
+        collisions: 'copy',
+      });
       const report = status.report as RestoreReport;
       expect(status.status).toBe('CompletedWithErrors');
       expect(report.failures).toEqual([expect.objectContaining({ sourceItemId: victim.id, code: 'ChecksumMismatch' })]);
@@ -122,7 +141,11 @@ describe('a restore under faults', () => {
 
   it('can be canceled, and says so', async () => {
     stack.sim.setLatency(30);
-    const started = await stack.api('POST', '/api/restores', { sourceMailbox: SOURCE, targetMailbox: TARGET, collisions: 'copy' });
+    const started = await stack.api('POST', '/api/restores', {
+      sourceMailbox: SOURCE,
+      targetMailbox: TARGET,
+      collisions: 'copy',
+    });
     expect(started.status).toBe(202);
     await new Promise((r) => setTimeout(r, 300));
     const canceled = await stack.api('DELETE', `/api/restores/${started.body.id}`);
@@ -134,7 +157,9 @@ describe('a restore under faults', () => {
     // What was not imported is named, not left out.
     const counts = status.body.report.counts as RestoreReport['counts'];
     expect(counts.imported + counts.failed).toBe(counts.selected);
-    expect((status.body.report as RestoreReport).failures.every((f) => f.code === 'Canceled' || f.code === 'NotImported')).toBe(true);
+    expect(
+      (status.body.report as RestoreReport).failures.every((f) => f.code === 'Canceled' || f.code === 'NotImported'),
+    ).toBe(true);
     expect((await stack.api('DELETE', `/api/restores/${started.body.id}`)).status).toBe(409);
   });
 });

@@ -14,7 +14,8 @@ function itemsUnder(mailbox: SimMailbox, prefix: string): Map<string, { item: Si
   const out = new Map<string, { item: SimItem; path: string }>();
   for (const item of mailbox.items.values()) {
     const path = mailbox.folderPath(item.folderId);
-    if (path === prefix || path.startsWith(`${prefix}/`) || prefix === '') out.set(item.spec.searchKey.toString('base64'), { item, path });
+    if (path === prefix || path.startsWith(`${prefix}/`) || prefix === '')
+      out.set(item.spec.searchKey.toString('base64'), { item, path });
   }
   return out;
 }
@@ -38,7 +39,12 @@ describe('restore into another mailbox', () => {
     expect(status.status).toBe('Completed');
     const source = stack.sim.tenant.mailbox(SOURCE);
     const target = stack.sim.tenant.mailbox(TARGET);
-    expect(report.counts).toMatchObject({ selected: source.items.size, imported: source.items.size, failed: 0, skippedAlreadyPresent: 0 });
+    expect(report.counts).toMatchObject({
+      selected: source.items.size,
+      imported: source.items.size,
+      failed: 0,
+      skippedAlreadyPresent: 0,
+    });
     expect(report.destination.root).toMatch(/^Restored \d{4}-\d{2}-\d{2} \d{2}\.\d{2}\.\d{2}$/);
     const restored = itemsUnder(target, report.destination.root);
     expect(restored.size).toBe(source.items.size);
@@ -55,9 +61,17 @@ describe('restore into another mailbox', () => {
     const target = stack.sim.tenant.mailbox(TARGET);
     const before = target.items.size;
     const again = await runRestore(stack, { sourceMailbox: SOURCE, targetMailbox: TARGET });
-    expect((again.status.report as RestoreReport).counts).toMatchObject({ imported: 0, skippedAlreadyPresent: stack.sim.tenant.mailbox(SOURCE).items.size });
+    expect((again.status.report as RestoreReport).counts).toMatchObject({
+      imported: 0,
+      skippedAlreadyPresent: stack.sim.tenant.mailbox(SOURCE).items.size,
+    });
     expect(target.items.size).toBe(before);
-    const copy = await runRestore(stack, { sourceMailbox: SOURCE, targetMailbox: TARGET, collisions: 'copy', folders: ['Inbox/Отчёты'] });
+    const copy = await runRestore(stack, {
+      sourceMailbox: SOURCE,
+      targetMailbox: TARGET,
+      collisions: 'copy',
+      folders: ['Inbox/Отчёты'],
+    });
     const copied = (copy.status.report as RestoreReport).counts.imported;
     expect(copied).toBeGreaterThan(0);
     expect(target.items.size).toBe(before + copied);
@@ -66,14 +80,26 @@ describe('restore into another mailbox', () => {
 
 describe('selections', () => {
   it('restores one folder (and below) into a named folder', async () => {
-    const { status } = await runRestore(stack, { sourceMailbox: SOURCE, targetMailbox: TARGET, folders: ['Inbox/Projekte Über'], destination: 'folder', folderPath: 'Recovered/Nora', collisions: 'copy' });
+    const { status } = await runRestore(stack, {
+      sourceMailbox: SOURCE,
+      targetMailbox: TARGET,
+      folders: ['Inbox/Projekte Über'],
+      destination: 'folder',
+      folderPath: 'Recovered/Nora',
+      collisions: 'copy',
+    });
     const report = status.report as RestoreReport;
     const source = stack.sim.tenant.mailbox(SOURCE);
-    const expected = [...source.items.values()].filter((i) => source.folderPath(i.folderId).startsWith('Inbox/Projekte Über'));
+    const expected = [...source.items.values()].filter((i) =>
+      source.folderPath(i.folderId).startsWith('Inbox/Projekte Über'),
+    );
     expect(report.counts.imported).toBe(expected.length);
     const target = stack.sim.tenant.mailbox(TARGET);
     const under = itemsUnder(target, 'Recovered/Nora');
-    for (const item of expected) expect(under.get(item.spec.searchKey.toString('base64'))!.path).toBe(`Recovered/Nora/${source.folderPath(item.folderId)}`);
+    for (const item of expected)
+      expect(under.get(item.spec.searchKey.toString('base64'))!.path).toBe(
+        `Recovered/Nora/${source.folderPath(item.folderId)}`,
+      );
   });
 
   it('restores a date range', async () => {
@@ -82,7 +108,13 @@ describe('selections', () => {
     const from = dates[Math.floor(dates.length / 3)]!;
     const to = dates[Math.floor((2 * dates.length) / 3)]!;
     const expected = [...source.items.values()].filter((i) => i.createdDateTime >= from && i.createdDateTime < to);
-    const { status } = await runRestore(stack, { sourceMailbox: SOURCE, targetMailbox: TARGET, createdFrom: from, createdTo: to, collisions: 'copy' });
+    const { status } = await runRestore(stack, {
+      sourceMailbox: SOURCE,
+      targetMailbox: TARGET,
+      createdFrom: from,
+      createdTo: to,
+      collisions: 'copy',
+    });
     expect((status.report as RestoreReport).counts.imported).toBe(expected.length);
   });
 });
@@ -95,12 +127,18 @@ describe('in place, and from an older snapshot', () => {
     const victimKeys = new Set(victims.map((v) => v.spec.searchKey.toString('base64')));
     const paths = new Map(victims.map((v) => [v.spec.searchKey.toString('base64'), source.folderPath(v.folderId)]));
     for (const v of victims) tenant.deleteItem(source, v.id);
-    const changed = tenant.changeItem(source, [...source.items.values()][10]!.id, { subject: 'Edited after the first backup' });
+    const changed = tenant.changeItem(source, [...source.items.values()][10]!.id, {
+      subject: 'Edited after the first backup',
+    });
     await runBackup(stack);
     const before = source.items.size;
 
     // From the first snapshot (taken before the deletions and the edit), in place, skipping what is there.
-    const { status } = await runRestore(stack, { sourceMailbox: SOURCE, snapshot: firstSnapshot, destination: 'original' });
+    const { status } = await runRestore(stack, {
+      sourceMailbox: SOURCE,
+      snapshot: firstSnapshot,
+      destination: 'original',
+    });
     const report = status.report as RestoreReport;
     expect(report.source.snapshotId).toBe(firstSnapshot);
     // The edited item keeps its search key, so it counts as present and is not duplicated.
@@ -108,7 +146,8 @@ describe('in place, and from an older snapshot', () => {
     expect(source.items.size).toBe(before + 5);
     const back = [...source.items.values()].filter((i) => victimKeys.has(i.spec.searchKey.toString('base64')));
     expect(back).toHaveLength(5);
-    for (const item of back) expect(source.folderPath(item.folderId)).toBe(paths.get(item.spec.searchKey.toString('base64')));
+    for (const item of back)
+      expect(source.folderPath(item.folderId)).toBe(paths.get(item.spec.searchKey.toString('base64')));
     expect([...source.items.values()].filter((i) => i.spec.searchKey.equals(changed.spec.searchKey))).toHaveLength(1);
   });
 
@@ -118,9 +157,20 @@ describe('in place, and from an older snapshot', () => {
     const snapshots = listed.body.snapshots as Array<{ id: string; takenAt: string }>;
     expect(snapshots.length).toBeGreaterThanOrEqual(2);
     const oldest = snapshots.at(-1)!;
-    const started = await stack.api('POST', '/api/restores', { sourceMailbox: SOURCE, targetMailbox: TARGET, asOf: oldest.takenAt, itemIds: ['unknown-item-id'] });
+    const started = await stack.api('POST', '/api/restores', {
+      sourceMailbox: SOURCE,
+      targetMailbox: TARGET,
+      asOf: oldest.takenAt,
+      itemIds: ['unknown-item-id'],
+    });
     expect(started.status).toBe(422);
-    const ok = await stack.api('POST', '/api/restores', { sourceMailbox: SOURCE, targetMailbox: TARGET, asOf: oldest.takenAt, folders: ['Suppliers'], collisions: 'copy' });
+    const ok = await stack.api('POST', '/api/restores', {
+      sourceMailbox: SOURCE,
+      targetMailbox: TARGET,
+      asOf: oldest.takenAt,
+      folders: ['Suppliers'],
+      collisions: 'copy',
+    });
     expect(ok.status).toBe(202);
     expect(ok.body.snapshotId).toBe(oldest.id);
     await stack.app.host.waitForCompletion(ok.body.id);
@@ -131,14 +181,25 @@ describe('browsing', () => {
   it('lists a folder of a snapshot with sub-folders, item metadata and paging', async () => {
     const first = await stack.api('GET', `/api/snapshots/${firstSnapshot}/items?mailbox=${SOURCE}&folder=Inbox&top=5`);
     expect(first.status).toBe(200);
-    expect(first.body.folders.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(['Отчёты', 'a/b slash? no: colon']));
+    expect(first.body.folders.map((f: { name: string }) => f.name)).toEqual(
+      expect.arrayContaining(['Отчёты', 'a/b slash? no: colon']),
+    );
     expect(first.body.items).toHaveLength(5);
-    expect(first.body.items[0]).toMatchObject({ id: expect.any(String), subject: expect.any(String), sender: expect.stringMatching(/@/), receivedDateTime: expect.any(String) });
+    expect(first.body.items[0]).toMatchObject({
+      id: expect.any(String),
+      subject: expect.any(String),
+      sender: expect.stringMatching(/@/),
+      receivedDateTime: expect.any(String),
+    });
     const next = await fetch(first.body.nextLink);
     const page = (await next.json()) as { items: Array<{ id: string }> };
     expect(page.items[0]!.id).not.toBe(first.body.items[0].id);
-    expect((await stack.api('GET', `/api/snapshots/${firstSnapshot}/items?mailbox=${SOURCE}&folder=Nope`)).status).toBe(404);
-    expect((await stack.api('GET', `/api/snapshots/20200101T000000Z-00000000/items?mailbox=${SOURCE}`)).status).toBe(404);
+    expect((await stack.api('GET', `/api/snapshots/${firstSnapshot}/items?mailbox=${SOURCE}&folder=Nope`)).status).toBe(
+      404,
+    );
+    expect((await stack.api('GET', `/api/snapshots/20200101T000000Z-00000000/items?mailbox=${SOURCE}`)).status).toBe(
+      404,
+    );
     expect((await stack.api('GET', `/api/snapshots?mailbox=not-a-mailbox`)).status).toBe(400);
   });
 });
@@ -151,7 +212,11 @@ describe('bad input', () => {
       [{}, 400, /sourceMailbox/],
       [{ sourceMailbox: SOURCE, surprise: true }, 400, /unknown field\(s\) 'surprise'/],
       [{ sourceMailbox: 'not a mailbox' }, 400, /sourceMailbox: must be a user principal name/],
-      [{ sourceMailbox: 'ghost@contoso.example' }, 400, /sourceMailbox: 'ghost@contoso\.example' has no Exchange Online mailbox/],
+      [
+        { sourceMailbox: 'ghost@contoso.example' },
+        400,
+        /sourceMailbox: 'ghost@contoso\.example' has no Exchange Online mailbox/,
+      ],
       [{ sourceMailbox: SOURCE, targetMailbox: 'ghost@contoso.example' }, 400, /targetMailbox/],
       [{ sourceMailbox: SOURCE, snapshot: '20200101T000000Z-00000000' }, 404, /does not exist/],
       [{ sourceMailbox: SOURCE, snapshot: 'yesterday' }, 400, /snapshot: must be 'latest' or a snapshot id/],
@@ -159,12 +224,23 @@ describe('bad input', () => {
       [{ sourceMailbox: SOURCE, folders: [] }, 400, /folders: must name at least one folder/],
       [{ sourceMailbox: SOURCE, folders: ['No/Such/Folder'] }, 422, /No\/Such\/Folder/],
       [{ sourceMailbox: SOURCE, createdFrom: '2030-01-01', createdTo: '2031-01-01' }, 422, /selection is empty/],
-      [{ sourceMailbox: SOURCE, createdFrom: '2025-02-01', createdTo: '2025-01-01' }, 400, /createdTo: must be after createdFrom/],
+      [
+        { sourceMailbox: SOURCE, createdFrom: '2025-02-01', createdTo: '2025-01-01' },
+        400,
+        /createdTo: must be after createdFrom/,
+      ],
       [{ sourceMailbox: SOURCE, destination: 'folder' }, 400, /folderPath: is required/],
       [{ sourceMailbox: SOURCE, destination: 'elsewhere' }, 400, /destination/],
       [{ sourceMailbox: SOURCE, collisions: 'replace' }, 400, /collisions/],
       [{ sourceMailbox: SOURCE, itemTypes: ['Note'] }, 400, /itemTypes\.0: must be a message class/],
-      [JSON.stringify({ sourceMailbox: SOURCE, itemIds: Array.from({ length: 60_000 }, (_, i) => `item-${i}-${'x'.repeat(10)}`) }), 413, /larger than/],
+      [
+        JSON.stringify({
+          sourceMailbox: SOURCE,
+          itemIds: Array.from({ length: 60_000 }, (_, i) => `item-${i}-${'x'.repeat(10)}`),
+        }),
+        413,
+        /larger than/,
+      ],
     ];
     for (const [body, status, message] of cases) {
       const response = await stack.api('POST', '/api/restores', body);

@@ -18,7 +18,11 @@ async function graph(method: string, path: string, body?: unknown, headers: Reco
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, any>) : undefined };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text ? (JSON.parse(text) as Record<string, any>) : undefined,
+  };
 }
 
 const mbx = () => `/admin/exchange/mailboxes/${encodeURIComponent(mailboxId)}`;
@@ -28,14 +32,27 @@ async function exportRaw(ids: string[]) {
 }
 
 async function importRaw(importUrl: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(importUrl, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const response = await fetch(importUrl, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, any>) : undefined };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text ? (JSON.parse(text) as Record<string, any>) : undefined,
+  };
 }
 
 beforeAll(async () => {
   sim = await startSeededSimulator(
-    { mailboxes: [{ upn, items: 30 }, { upn: 'target@contoso.example', items: 0 }] },
+    {
+      mailboxes: [
+        { upn, items: 30 },
+        { upn: 'target@contoso.example', items: 0 },
+      ],
+    },
     { clients: [{ clientId: 'app', clientSecret: 's3cret' }] },
   );
   auth = { Authorization: `Bearer ${sim.demoToken}` };
@@ -47,15 +64,21 @@ describe('authentication', () => {
   it('answers 401 without a bearer token, in the Graph error envelope', async () => {
     const response = await fetch(`${sim.baseUrl}/v1.0${mbx()}/folders`);
     expect(response.status).toBe(401);
-    expect(await response.json()).toMatchObject({ error: { code: 'InvalidAuthenticationToken', innerError: { 'request-id': expect.any(String) } } });
+    expect(await response.json()).toMatchObject({
+      error: { code: 'InvalidAuthenticationToken', innerError: { 'request-id': expect.any(String) } },
+    });
   });
 
   it('issues tokens to known clients through the client-credentials endpoint', async () => {
     const credential = new SimulatorTokenCredential(sim.baseUrl, sim.tenant.tenantId, 'app', 's3cret');
     const token = await credential.getToken('https://graph.microsoft.com/.default');
-    const ok = await fetch(`${sim.baseUrl}/v1.0${mbx()}/folders`, { headers: { Authorization: `Bearer ${token.token}` } });
+    const ok = await fetch(`${sim.baseUrl}/v1.0${mbx()}/folders`, {
+      headers: { Authorization: `Bearer ${token.token}` },
+    });
     expect(ok.status).toBe(200);
-    await expect(new SimulatorTokenCredential(sim.baseUrl, sim.tenant.tenantId, 'app', 'wrong').getToken('x')).rejects.toThrow(/invalid_client/);
+    await expect(
+      new SimulatorTokenCredential(sim.baseUrl, sim.tenant.tenantId, 'app', 'wrong').getToken('x'),
+    ).rejects.toThrow(/invalid_client/);
   });
 });
 
@@ -75,12 +98,17 @@ describe('limits', () => {
   });
 
   it('enforces a request budget per mailbox per window', async () => {
-    const small = await startSeededSimulator({ mailboxes: [{ upn: 'b@contoso.example', items: 1 }] }, { limits: { requestBudget: { requests: 3, windowMs: 60_000 } } });
+    const small = await startSeededSimulator(
+      { mailboxes: [{ upn: 'b@contoso.example', items: 1 }] },
+      { limits: { requestBudget: { requests: 3, windowMs: 60_000 } } },
+    );
     try {
       const id = encodeURIComponent(small.tenant.mailbox('b@contoso.example').id);
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) {
-        const r = await fetch(`${small.baseUrl}/v1.0/admin/exchange/mailboxes/${id}/folders/inbox`, { headers: { Authorization: `Bearer ${small.demoToken}` } });
+        const r = await fetch(`${small.baseUrl}/v1.0/admin/exchange/mailboxes/${id}/folders/inbox`, {
+          headers: { Authorization: `Bearer ${small.demoToken}` },
+        });
         statuses.push(r.status);
         if (r.status === 429) expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(50);
       }
@@ -91,16 +119,32 @@ describe('limits', () => {
   });
 
   it('enforces an upload byte budget on imports (429 IncomingBytes)', async () => {
-    const small = await startSeededSimulator({ mailboxes: [{ upn: 'c@contoso.example', items: 3 }] }, { limits: { uploadBudget: { bytes: 1000, windowMs: 60_000 } } });
+    const small = await startSeededSimulator(
+      { mailboxes: [{ upn: 'c@contoso.example', items: 3 }] },
+      { limits: { uploadBudget: { bytes: 1000, windowMs: 60_000 } } },
+    );
     try {
       const mailbox = small.tenant.mailbox('c@contoso.example');
       const item = [...mailbox.items.values()][0]!;
       const data = Buffer.concat([...generatePayload(item.spec, small.tenant.integrityKey)]).toString('base64');
-      const session = (await (await fetch(`${small.baseUrl}/v1.0/admin/exchange/mailboxes/${encodeURIComponent(mailbox.id)}/createImportSession`, { method: 'POST', headers: { Authorization: `Bearer ${small.demoToken}` } })).json()) as { importUrl: string };
+      const session = (await (
+        await fetch(
+          `${small.baseUrl}/v1.0/admin/exchange/mailboxes/${encodeURIComponent(mailbox.id)}/createImportSession`,
+          { method: 'POST', headers: { Authorization: `Bearer ${small.demoToken}` } },
+        )
+      ).json()) as { importUrl: string };
       const body = JSON.stringify({ FolderId: 'inbox', Mode: 'create', Data: data });
-      const first = await fetch(session.importUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+      const first = await fetch(session.importUrl, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+      });
       expect(first.status).toBe(200);
-      const second = await fetch(session.importUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+      const second = await fetch(session.importUrl, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+      });
       expect(second.status).toBe(429);
       expect(((await second.json()) as any).error.message).toMatch(/IncomingBytes/);
     } finally {
@@ -128,7 +172,10 @@ describe('export and import', () => {
     const source = [...sim.tenant.mailbox(upn).items.values()][3]!;
     const data = (await exportRaw([source.id])).body!.value[0].data as string;
     const target = sim.tenant.mailbox('target@contoso.example');
-    const session = await graph('POST', `/admin/exchange/mailboxes/${encodeURIComponent(target.id)}/createImportSession`);
+    const session = await graph(
+      'POST',
+      `/admin/exchange/mailboxes/${encodeURIComponent(target.id)}/createImportSession`,
+    );
     expect(session.status).toBe(200);
     expect(session.body!.importUrl).toMatch(/\/importItem\?authtoken=/);
     expect(session.body!.expirationDateTime).toMatch(/\.\d{7}Z$/);
@@ -138,11 +185,16 @@ describe('export and import', () => {
     expect(created.spec.searchKey.equals(source.spec.searchKey)).toBe(true);
     expect(created.id).not.toBe(source.id);
     // The search key is what Graph shows back through the extended property.
-    const listed = await graph('GET', `/admin/exchange/mailboxes/${encodeURIComponent(target.id)}/folders/inbox/items?$expand=singleValueExtendedProperties($filter=id eq 'Binary 0x300B')`);
+    const listed = await graph(
+      'GET',
+      `/admin/exchange/mailboxes/${encodeURIComponent(target.id)}/folders/inbox/items?$expand=singleValueExtendedProperties($filter=id eq 'Binary 0x300B')`,
+    );
     const match = (listed.body!.value as any[]).find((i) => i.id === created.id);
     expect(match.singleValueExtendedProperties[0].value).toBe(source.spec.searchKey.toString('base64'));
     // Re-exporting the imported item gives back the very same bytes.
-    const back = await graph('POST', `/admin/exchange/mailboxes/${encodeURIComponent(target.id)}/exportItems`, { itemIds: [created.id] });
+    const back = await graph('POST', `/admin/exchange/mailboxes/${encodeURIComponent(target.id)}/exportItems`, {
+      itemIds: [created.id],
+    });
     expect(back.body!.value[0].data).toBe(data);
   });
 
@@ -155,28 +207,66 @@ describe('export and import', () => {
     const tries = [
       { FolderId: 'inbox', Mode: 'create', Data: flipped.toString('base64') },
       { FolderId: 'inbox', Mode: 'create', Data: data.subarray(0, data.length - 10).toString('base64') },
-      { FolderId: 'inbox', Mode: 'create', Data: Buffer.from('not an item stream at all, just text').toString('base64') },
+      {
+        FolderId: 'inbox',
+        Mode: 'create',
+        Data: Buffer.from('not an item stream at all, just text').toString('base64'),
+      },
     ];
     for (const body of tries) {
       const result = await importRaw(session.importUrl, body);
       expect(result.status).toBe(400);
       expect(result.body!.error.code).toBe('ErrorCorruptData');
     }
-    expect((await importRaw(session.importUrl, { FolderId: 'inbox', Mode: 'create', ItemId: 'x', Data: data.toString('base64') })).status).toBe(400);
-    expect((await importRaw(session.importUrl, { FolderId: 'inbox', Mode: 'merge', Data: data.toString('base64') })).status).toBe(400);
-    expect((await importRaw(session.importUrl, { FolderId: 'AQMkADnothere=', Mode: 'create', Data: data.toString('base64') })).status).toBe(404);
-    expect((await importRaw(session.importUrl, { FolderId: 'inbox', Mode: 'create', Data: data.toString('base64') }, auth)).status).toBe(400);
+    expect(
+      (
+        await importRaw(session.importUrl, {
+          FolderId: 'inbox',
+          Mode: 'create',
+          ItemId: 'x',
+          Data: data.toString('base64'),
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (await importRaw(session.importUrl, { FolderId: 'inbox', Mode: 'merge', Data: data.toString('base64') })).status,
+    ).toBe(400);
+    expect(
+      (
+        await importRaw(session.importUrl, {
+          FolderId: 'AQMkADnothere=',
+          Mode: 'create',
+          Data: data.toString('base64'),
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (await importRaw(session.importUrl, { FolderId: 'inbox', Mode: 'create', Data: data.toString('base64') }, auth))
+        .status,
+    ).toBe(400);
   });
 
   it('expires import sessions after their lifetime', async () => {
-    const short = await startSeededSimulator({ mailboxes: [{ upn: 'd@contoso.example', items: 1 }] }, { importSessionLifetimeMs: 50 });
+    const short = await startSeededSimulator(
+      { mailboxes: [{ upn: 'd@contoso.example', items: 1 }] },
+      { importSessionLifetimeMs: 50 },
+    );
     try {
       const mailbox = short.tenant.mailbox('d@contoso.example');
       const item = [...mailbox.items.values()][0]!;
       const data = Buffer.concat([...generatePayload(item.spec, short.tenant.integrityKey)]).toString('base64');
-      const session = (await (await fetch(`${short.baseUrl}/v1.0/admin/exchange/mailboxes/${encodeURIComponent(mailbox.id)}/createImportSession`, { method: 'POST', headers: { Authorization: `Bearer ${short.demoToken}` } })).json()) as { importUrl: string };
+      const session = (await (
+        await fetch(
+          `${short.baseUrl}/v1.0/admin/exchange/mailboxes/${encodeURIComponent(mailbox.id)}/createImportSession`,
+          { method: 'POST', headers: { Authorization: `Bearer ${short.demoToken}` } },
+        )
+      ).json()) as { importUrl: string };
       await new Promise((r) => setTimeout(r, 80));
-      const late = await fetch(session.importUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ FolderId: 'inbox', Mode: 'create', Data: data }) });
+      const late = await fetch(session.importUrl, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ FolderId: 'inbox', Mode: 'create', Data: data }),
+      });
       expect(late.status).toBe(401);
     } finally {
       await short.close();
@@ -197,16 +287,26 @@ describe('export and import', () => {
 describe('control API', () => {
   it('adds, changes, moves and deletes items, and shows mailboxes with content digests', async () => {
     const control = async (method: string, path: string, body?: unknown) => {
-      const r = await fetch(`${sim.baseUrl}/_sim${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+      const r = await fetch(`${sim.baseUrl}/_sim${path}`, {
+        method,
+        headers: { 'Content-Type': 'application/json' },
+        body: body ? JSON.stringify(body) : undefined,
+      });
       const text = await r.text();
       return { status: r.status, body: text ? JSON.parse(text) : undefined };
     };
     const before = (await control('GET', `/mailboxes/${upn}`)).body;
-    const added = (await control('POST', `/mailboxes/${upn}/items`, { folder: 'Inbox/Projects', count: 2, subject: 'Added by test' })).body;
+    const added = (
+      await control('POST', `/mailboxes/${upn}/items`, { folder: 'Inbox/Projects', count: 2, subject: 'Added by test' })
+    ).body;
     expect(added).toHaveLength(2);
-    const changed = (await control('PATCH', `/mailboxes/${upn}/items/${encodeURIComponent(added[0].id)}`, { subject: 'Changed' })).body;
+    const changed = (
+      await control('PATCH', `/mailboxes/${upn}/items/${encodeURIComponent(added[0].id)}`, { subject: 'Changed' })
+    ).body;
     expect(changed.changeKey).not.toBe(added[0].changeKey);
-    const moved = (await control('POST', `/mailboxes/${upn}/items/${encodeURIComponent(added[1].id)}/move`, { folder: 'archive' })).body;
+    const moved = (
+      await control('POST', `/mailboxes/${upn}/items/${encodeURIComponent(added[1].id)}/move`, { folder: 'archive' })
+    ).body;
     expect(moved.id).not.toBe(added[1].id);
     expect((await control('DELETE', `/mailboxes/${upn}/items/${encodeURIComponent(added[0].id)}`)).status).toBe(204);
     const after = (await control('GET', `/mailboxes/${upn}`)).body;
@@ -221,10 +321,14 @@ describe('control API', () => {
 
 describe('standalone', () => {
   it('reads every option from SIM_* variables and names a bad one', () => {
-    const options = simulatorOptionsFromEnv({ SIM_PORT: '0', SIM_LATENCY_MS: '25', SIM_FAULT_503: '0.1', SIM_TENANT: 'empty' });
+    const options = simulatorOptionsFromEnv({
+      SIM_PORT: '0',
+      SIM_LATENCY_MS: '25',
+      SIM_FAULT_503: '0.1',
+      SIM_TENANT: 'empty',
+    });
     expect(options).toMatchObject({ port: 0, latencyMs: 25, faults: { http503: 0.1 } });
     expect(() => simulatorOptionsFromEnv({ SIM_FAULT_DROP: '2' })).toThrow(/SIM_FAULT_DROP/);
     expect(() => simulatorOptionsFromEnv({ SIM_TENANT: 'huge' })).toThrow(/SIM_TENANT/);
   });
-
 });

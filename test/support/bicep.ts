@@ -50,7 +50,10 @@ export async function parseBicep(file: string): Promise<ParsedBicep> {
   const tree = (await bicepParser()).parse(parsable)!;
   const errors: string[] = [];
   const walk = (node: Node) => {
-    if (node.isError || node.isMissing) errors.push(`${file}:${node.startPosition.row + 1}:${node.startPosition.column + 1} ${node.isMissing ? 'missing' : 'unexpected'} ${node.type}: ${parsable.slice(node.startIndex, node.startIndex + 60).replace(/\s+/g, ' ')}`);
+    if (node.isError || node.isMissing)
+      errors.push(
+        `${file}:${node.startPosition.row + 1}:${node.startPosition.column + 1} ${node.isMissing ? 'missing' : 'unexpected'} ${node.type}: ${parsable.slice(node.startIndex, node.startIndex + 60).replace(/\s+/g, ' ')}`,
+      );
     for (const child of node.children) if (child) walk(child);
   };
   walk(tree.rootNode);
@@ -63,7 +66,12 @@ export function properties(parsed: ParsedBicep): Array<{ key: string; value: str
   const walk = (node: Node) => {
     if (node.type === 'object_property') {
       const [keyNode, , valueNode] = node.children;
-      if (keyNode && valueNode) out.push({ key: keyNode.text.replace(/^'|'$/g, ''), value: valueNode.text.trim(), line: node.startPosition.row + 1 });
+      if (keyNode && valueNode)
+        out.push({
+          key: keyNode.text.replace(/^'|'$/g, ''),
+          value: valueNode.text.trim(),
+          line: node.startPosition.row + 1,
+        });
     }
     for (const child of node.children) if (child) walk(child);
   };

@@ -1,6 +1,13 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { MailboxClient, type MailboxClientOptions } from '../../shared/graph/index.js';
-import { startSimulator, SimTenant, seedTenant, type Simulator, type SimulatorOptions, type TenantSeed } from '../../local/simulator/index.js';
+import {
+  startSimulator,
+  SimTenant,
+  seedTenant,
+  type Simulator,
+  type SimulatorOptions,
+  type TenantSeed,
+} from '../../local/simulator/index.js';
 
 /** Retries fast enough for tests, same logic as production. */
 export const FAST_RETRY = { baseDelayInMs: 5, maxDelayInMs: 50, defaultRetryAfterInMs: 50, maxRetries: 8 };
@@ -21,7 +28,10 @@ export class SimulatorIssuedCredential implements TokenCredential {
   }
 }
 
-export function clientFor(sim: Simulator, options: MailboxClientOptions = {}): { client: MailboxClient; credential: SimulatorIssuedCredential } {
+export function clientFor(
+  sim: Simulator,
+  options: MailboxClientOptions = {},
+): { client: MailboxClient; credential: SimulatorIssuedCredential } {
   const credential = new SimulatorIssuedCredential(sim);
   const client = new MailboxClient(credential, { baseUrl: sim.baseUrl, retry: FAST_RETRY, ...options });
   return { client, credential };

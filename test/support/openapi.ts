@@ -32,7 +32,9 @@ export class OpenApiSubset {
   private readonly validators = new Map<unknown, ValidateFunction>();
 
   constructor(version: 'v1.0' | 'beta') {
-    this.doc = JSON.parse(readFileSync(join(GRAPH_REFERENCE, `graph-mailbox-openapi.${version === 'v1.0' ? 'v1' : 'beta'}.json`), 'utf8')) as Json;
+    this.doc = JSON.parse(
+      readFileSync(join(GRAPH_REFERENCE, `graph-mailbox-openapi.${version === 'v1.0' ? 'v1' : 'beta'}.json`), 'utf8'),
+    ) as Json;
     // OpenAPI 3.0 keywords (nullable, discriminator, x-ms-*) are not JSON Schema: let Ajv pass what it does not know.
     this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true, discriminator: false });
     // ajv-formats is CommonJS with a default export.
@@ -44,7 +46,8 @@ export class OpenApiSubset {
       if (Array.isArray(node)) node.forEach(relax);
       else if (node && typeof node === 'object') {
         const object = node as Json;
-        if (Array.isArray(object.required)) object.required = (object.required as string[]).filter((r) => r !== '@odata.type');
+        if (Array.isArray(object.required))
+          object.required = (object.required as string[]).filter((r) => r !== '@odata.type');
         Object.values(object).forEach(relax);
       }
     };
@@ -53,11 +56,20 @@ export class OpenApiSubset {
     for (const [template, item] of Object.entries(this.doc.paths as Json)) {
       const regex = template
         .split('/')
-        .map((segment) => (segment.startsWith('{') ? '[^/]+' : segment.replace(/[$().]/g, (c) => `\\${c}`).replace('delta\\(\\)', 'delta(?:\\(\\))?')))
+        .map((segment) =>
+          segment.startsWith('{')
+            ? '[^/]+'
+            : segment.replace(/[$().]/g, (c) => `\\${c}`).replace('delta\\(\\)', 'delta(?:\\(\\))?'),
+        )
         .join('/');
       for (const [method, operation] of Object.entries(item as Json)) {
         if (['get', 'post', 'patch', 'delete', 'put'].includes(method)) {
-          this.operations.push({ method: method.toUpperCase(), template, pattern: new RegExp(`^${regex}$`), operation: operation as Json });
+          this.operations.push({
+            method: method.toUpperCase(),
+            template,
+            pattern: new RegExp(`^${regex}$`),
+            operation: operation as Json,
+          });
         }
       }
     }
@@ -71,7 +83,9 @@ export class OpenApiSubset {
   private validator(schema: unknown): ValidateFunction {
     const cached = this.validators.get(schema);
     if (cached) return cached;
-    const rewritten = JSON.parse(JSON.stringify(schema).replace(/"#\/components\//g, '"openapi#/components/')) as object;
+    const rewritten = JSON.parse(
+      JSON.stringify(schema).replace(/"#\/components\//g, '"openapi#/components/'),
+    ) as object;
     const validate = this.ajv.compile(rewritten);
     this.validators.set(schema, validate);
     return validate;
@@ -86,10 +100,20 @@ export class OpenApiSubset {
     const found = this.find(method, path);
     if (!found) return [`no ${method} ${path} in the OpenAPI subset`];
     const responses = found.operation.responses as Json;
-    const key = status >= 200 && status < 300 ? (responses[String(status)] ? String(status) : '2XX') : status < 500 ? '4XX' : '5XX';
+    const key =
+      status >= 200 && status < 300
+        ? responses[String(status)]
+          ? String(status)
+          : '2XX'
+        : status < 500
+          ? '4XX'
+          : '5XX';
     let response = responses[key] as Json | undefined;
     if (!response) return [`no ${key} response for ${found.template}`];
-    if (typeof response.$ref === 'string') response = (this.doc.components as Json).responses ? ((this.doc.components as Json).responses as Json)[response.$ref.split('/').pop()!] as Json : response;
+    if (typeof response.$ref === 'string')
+      response = (this.doc.components as Json).responses
+        ? (((this.doc.components as Json).responses as Json)[response.$ref.split('/').pop()!] as Json)
+        : response;
     const schema = ((response.content as Json | undefined)?.['application/json'] as Json | undefined)?.schema;
     if (!schema) return body === undefined || body === null ? [] : [`${found.template} declares no body for ${status}`];
     return this.check(schema, body);
@@ -109,7 +133,10 @@ export class OpenApiSubset {
   validateRequestBody(method: string, path: string, body: unknown): string[] {
     const found = this.find(method, path);
     if (!found) return [`no ${method} ${path} in the OpenAPI subset`];
-    const schema = ((((found.operation.requestBody as Json | undefined)?.content as Json | undefined)?.['application/json'] as Json | undefined)?.schema);
+    const schema = (
+      ((found.operation.requestBody as Json | undefined)?.content as Json | undefined)?.['application/json'] as
+        Json | undefined
+    )?.schema;
     return schema ? this.check(schema, body) : [];
   }
 }

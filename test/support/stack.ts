@@ -20,9 +20,20 @@ export interface Stack {
  * The whole product on loopback: the simulator with a seeded tenant, a fresh vault container on the shared
  * Azurite, and the app loaded by the local host (virtual clock, so Durable retry timers do not slow tests).
  */
-export async function startStack(seed: TenantSeed, options: { simulator?: SimulatorOptions; settings?: Record<string, string>; maxConcurrentActivities?: number; log?: (level: string, functionName: string, ...args: unknown[]) => void } = {}): Promise<Stack> {
+export async function startStack(
+  seed: TenantSeed,
+  options: {
+    simulator?: SimulatorOptions;
+    settings?: Record<string, string>;
+    maxConcurrentActivities?: number;
+    log?: (level: string, functionName: string, ...args: unknown[]) => void;
+  } = {},
+): Promise<Stack> {
   // Exchange's upload budget ×10, in the simulator and in the app's pacing alike, so restores of a few MB stay quick.
-  const sim = await startSeededSimulator(seed, { ...options.simulator, limits: { uploadBudget: { bytes: 1500 * 1024 * 1024, windowMs: 5 * 60_000 }, ...options.simulator?.limits } });
+  const sim = await startSeededSimulator(seed, {
+    ...options.simulator,
+    limits: { uploadBudget: { bytes: 1500 * 1024 * 1024, windowMs: 5 * 60_000 }, ...options.simulator?.limits },
+  });
   const container = `vault-${randomBytes(6).toString('hex')}`;
   const env: Record<string, string> = {
     MAILBOX_VAULT_GRAPH_BASE_URL: sim.baseUrl,
@@ -30,7 +41,10 @@ export async function startStack(seed: TenantSeed, options: { simulator?: Simula
     MAILBOX_VAULT_GRAPH_STATIC_TOKEN: sim.demoToken,
     MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(),
     MAILBOX_VAULT_CONTAINER: container,
-    MAILBOX_VAULT_SCOPE_USERS: seed.mailboxes.map((m) => m.upn).concat(seed.usersWithoutMailbox ?? []).join(','),
+    MAILBOX_VAULT_SCOPE_USERS: seed.mailboxes
+      .map((m) => m.upn)
+      .concat(seed.usersWithoutMailbox ?? [])
+      .join(','),
     MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: '5',
     MAILBOX_VAULT_GRAPH_LOG: 'quiet',
     MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '1500',
@@ -38,7 +52,12 @@ export async function startStack(seed: TenantSeed, options: { simulator?: Simula
   };
   Object.assign(process.env, env);
   resetServices();
-  const app = await startLocalApp({ port: 0, clock: 'virtual', maxConcurrentActivities: options.maxConcurrentActivities ?? 8, ...(options.log ? { log: options.log } : {}) });
+  const app = await startLocalApp({
+    port: 0,
+    clock: 'virtual',
+    maxConcurrentActivities: options.maxConcurrentActivities ?? 8,
+    ...(options.log ? { log: options.log } : {}),
+  });
   const vault = new VaultStore(BlobServiceClient.fromConnectionString(azuriteConnectionString()), container);
   return {
     sim,
@@ -64,9 +83,15 @@ export async function startStack(seed: TenantSeed, options: { simulator?: Simula
 }
 
 /** Starts a backup or restore through the HTTP API, waits for its orchestration, and returns the final GET body. */
-async function runToEnd(stack: Stack, collection: 'backups' | 'restores', body: unknown): Promise<{ id: string; status: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function runToEnd(
+  stack: Stack,
+  collection: 'backups' | 'restores',
+  body: unknown,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+): Promise<{ id: string; status: any }> {
   const started = await stack.api('POST', `/api/${collection}`, body);
-  if (started.status !== 202) throw new Error(`${collection} did not start: ${started.status} ${JSON.stringify(started.body)}`);
+  if (started.status !== 202)
+    throw new Error(`${collection} did not start: ${started.status} ${JSON.stringify(started.body)}`);
   const id = started.body.id as string;
   await stack.app.host.waitForCompletion(id);
   const status = await stack.api('GET', `/api/${collection}/${id}`);

@@ -8,12 +8,18 @@ import { azuriteConnectionString } from '../support/vault.js';
 
 describe('Put Blob and Get Blob without the generated client', () => {
   it('writes bytes, content type and metadata that the SDK reads back, under the SDK’s escaping of names (shared key, Azurite)', async () => {
-    const container = BlobServiceClient.fromConnectionString(azuriteConnectionString()).getContainerClient(`put-${randomBytes(5).toString('hex')}`);
+    const container = BlobServiceClient.fromConnectionString(azuriteConnectionString()).getContainerClient(
+      `put-${randomBytes(5).toString('hex')}`,
+    );
     await container.create();
     const { put } = createBlobRequests(container);
     const name = 'mailboxes/a b/items/ü+%/v=1';
     const body = randomBytes(4321);
-    await put(name, body, { metadata: { sha256: 'abc', length: '4321' }, contentType: 'application/octet-stream', onlyIfAbsent: true });
+    await put(name, body, {
+      metadata: { sha256: 'abc', length: '4321' },
+      contentType: 'application/octet-stream',
+      onlyIfAbsent: true,
+    });
 
     const blob = container.getBlockBlobClient(name);
     const props = await blob.getProperties();
@@ -26,11 +32,17 @@ describe('Put Blob and Get Blob without the generated client', () => {
   });
 
   it('refuses to overwrite when asked for write-once, with the status and the service’s error code', async () => {
-    const container = BlobServiceClient.fromConnectionString(azuriteConnectionString()).getContainerClient(`put-${randomBytes(5).toString('hex')}`);
+    const container = BlobServiceClient.fromConnectionString(azuriteConnectionString()).getContainerClient(
+      `put-${randomBytes(5).toString('hex')}`,
+    );
     await container.create();
     const { put } = createBlobRequests(container);
     await put('once', Buffer.from('first'), { metadata: {}, contentType: 'text/plain', onlyIfAbsent: true });
-    const error = await put('once', Buffer.from('second'), { metadata: {}, contentType: 'text/plain', onlyIfAbsent: true }).catch((e: unknown) => e);
+    const error = await put('once', Buffer.from('second'), {
+      metadata: {},
+      contentType: 'text/plain',
+      onlyIfAbsent: true,
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RestError);
     expect((error as RestError).statusCode).toBe(409);
     expect((error as RestError).code).toBe('BlobAlreadyExists');
@@ -40,13 +52,17 @@ describe('Put Blob and Get Blob without the generated client', () => {
   });
 
   it('reads a blob whole or a byte range of it, and an absent blob as undefined (shared key, Azurite)', async () => {
-    const container = BlobServiceClient.fromConnectionString(azuriteConnectionString()).getContainerClient(`get-${randomBytes(5).toString('hex')}`);
+    const container = BlobServiceClient.fromConnectionString(azuriteConnectionString()).getContainerClient(
+      `get-${randomBytes(5).toString('hex')}`,
+    );
     await container.create();
     const { get } = createBlobRequests(container);
     const bytes = randomBytes(200_000);
     await container.getBlockBlobClient('runs/r 1/plan').uploadData(bytes);
     expect((await get('runs/r 1/plan'))!.equals(bytes)).toBe(true);
-    expect((await get('runs/r 1/plan', { offset: 150_000, count: 1234 }))!.equals(bytes.subarray(150_000, 151_234))).toBe(true);
+    expect(
+      (await get('runs/r 1/plan', { offset: 150_000, count: 1234 }))!.equals(bytes.subarray(150_000, 151_234)),
+    ).toBe(true);
     expect(await get('runs/r 1/absent')).toBeUndefined();
   });
 
@@ -66,8 +82,14 @@ describe('Put Blob and Get Blob without the generated client', () => {
         return { token: 'storage-token', expiresOnTimestamp: Date.now() + 3_600_000 };
       },
     };
-    const container = new BlobServiceClient('https://account.blob.core.windows.net', credential).getContainerClient('vault');
-    await createBlobRequests(container, httpClient).put('mailboxes/m/items/i/v', Buffer.from('bytes'), { metadata: { sha256: 'h' }, contentType: 'application/octet-stream', onlyIfAbsent: true });
+    const container = new BlobServiceClient('https://account.blob.core.windows.net', credential).getContainerClient(
+      'vault',
+    );
+    await createBlobRequests(container, httpClient).put('mailboxes/m/items/i/v', Buffer.from('bytes'), {
+      metadata: { sha256: 'h' },
+      contentType: 'application/octet-stream',
+      onlyIfAbsent: true,
+    });
 
     expect(seen).toHaveLength(2);
     expect(scopes).toContain('https://storage.azure.com/.default');
@@ -75,6 +97,12 @@ describe('Put Blob and Get Blob without the generated client', () => {
     expect(last.method).toBe('PUT');
     expect(last.url).toBe('https://account.blob.core.windows.net/vault/mailboxes/m/items/i/v');
     expect(Buffer.from(last.body as Buffer).toString()).toBe('bytes');
-    expect(last.headers.toJSON()).toMatchObject({ authorization: 'Bearer storage-token', 'x-ms-blob-type': 'BlockBlob', 'if-none-match': '*', 'x-ms-meta-sha256': 'h', 'content-type': 'application/octet-stream' });
+    expect(last.headers.toJSON()).toMatchObject({
+      authorization: 'Bearer storage-token',
+      'x-ms-blob-type': 'BlockBlob',
+      'if-none-match': '*',
+      'x-ms-meta-sha256': 'h',
+      'content-type': 'application/octet-stream',
+    });
   }, 30_000);
 });

@@ -22,13 +22,25 @@ beforeAll(async () => {
 afterAll(() => new Promise((resolve) => server.close(resolve)));
 
 const put = (path: string, body: Buffer, extra: { timeout?: number; abortSignal?: AbortSignal } = {}) =>
-  createPipelineRequest({ url: `${baseUrl}${path}`, method: 'PUT', body, headers: createHttpHeaders({ 'x-ms-meta-a': 'b', 'Content-Length': String(body.length) }), allowInsecureConnection: true, ...extra });
+  createPipelineRequest({
+    url: `${baseUrl}${path}`,
+    method: 'PUT',
+    body,
+    headers: createHttpHeaders({ 'x-ms-meta-a': 'b', 'Content-Length': String(body.length) }),
+    allowInsecureConnection: true,
+    ...extra,
+  });
 
 describe('the keep-alive HTTP client under Put Blob', () => {
   it('sends the body and headers as given and answers with the status, headers and error text', async () => {
     const seen: Array<{ method?: string; url?: string; meta?: string | string[]; body: string }> = [];
     handle = (request, body, response) => {
-      seen.push({ method: request.method, url: request.url, meta: request.headers['x-ms-meta-a'], body: body.toString() });
+      seen.push({
+        method: request.method,
+        url: request.url,
+        meta: request.headers['x-ms-meta-a'],
+        body: body.toString(),
+      });
       response.writeHead(409, { 'x-ms-error-code': 'BlobAlreadyExists' }).end('<Error>exists</Error>');
     };
     const client = createKeepAliveHttpClient();
@@ -42,7 +54,8 @@ describe('the keep-alive HTTP client under Put Blob', () => {
   it('fails a dropped connection with its network code, which the Storage retry policy retries', async () => {
     let calls = 0;
     handle = (_request, _body, response) => {
-      if (++calls === 1) response.socket!.destroy(); // the connection drops before any answer
+      if (++calls === 1)
+        response.socket!.destroy(); // the connection drops before any answer
       else response.writeHead(201).end();
     };
     const client = createKeepAliveHttpClient();
@@ -61,13 +74,17 @@ describe('the keep-alive HTTP client under Put Blob', () => {
   it('gives up on a silent server after the request timeout, and at once when aborted', async () => {
     handle = () => undefined; // never answers
     const client = createKeepAliveHttpClient();
-    const timedOut = await client.sendRequest(put('/c/t', Buffer.from('t'), { timeout: 200 })).catch((error: unknown) => error);
+    const timedOut = await client
+      .sendRequest(put('/c/t', Buffer.from('t'), { timeout: 200 }))
+      .catch((error: unknown) => error);
     expect((timedOut as RestError).code).toBe('TIMEOUT');
 
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 100);
     const started = Date.now();
-    const aborted = await client.sendRequest(put('/c/u', Buffer.from('u'), { abortSignal: abort.signal })).catch((error: unknown) => error);
+    const aborted = await client
+      .sendRequest(put('/c/u', Buffer.from('u'), { abortSignal: abort.signal }))
+      .catch((error: unknown) => error);
     expect((aborted as RestError).code).toBe('ABORT_ERR');
     expect(Date.now() - started).toBeLessThan(5_000);
   });
@@ -75,7 +92,9 @@ describe('the keep-alive HTTP client under Put Blob', () => {
   it('will not send over plain http unless the request allows it', async () => {
     const request = put('/c/z', Buffer.from('z'));
     request.allowInsecureConnection = false;
-    const error = await createKeepAliveHttpClient().sendRequest(request).catch((e: unknown) => e);
+    const error = await createKeepAliveHttpClient()
+      .sendRequest(request)
+      .catch((e: unknown) => e);
     expect((error as RestError).code).toBe('INSECURE_CONNECTION');
   });
 });

@@ -23,8 +23,15 @@ describe('item versions', () => {
     const { vault } = await freshVault();
     const bytes = randomBytes(3 * 1024 * 1024 + 123);
     const stored = await vault.writeItemVersion('mailboxes/m/items/i/v', chunks(bytes, 65_536));
-    expect(stored).toMatchObject({ sha256: createHash('sha256').update(bytes).digest('hex'), length: bytes.length, written: true });
-    expect(await vault.getItemVersion('mailboxes/m/items/i/v')).toEqual({ sha256: stored.sha256, length: bytes.length });
+    expect(stored).toMatchObject({
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      length: bytes.length,
+      written: true,
+    });
+    expect(await vault.getItemVersion('mailboxes/m/items/i/v')).toEqual({
+      sha256: stored.sha256,
+      length: bytes.length,
+    });
     const back: Buffer[] = [];
     for await (const chunk of await vault.openItemVersion('mailboxes/m/items/i/v')) back.push(chunk as Buffer);
     expect(Buffer.concat(back).equals(bytes)).toBe(true);
@@ -35,18 +42,30 @@ describe('item versions', () => {
     const bytes = randomBytes(1000);
     await vault.writeItemVersion('v1', chunks(bytes, 100));
     expect(await vault.writeItemVersion('v1', chunks(bytes, 333))).toMatchObject({ written: false });
-    await expect(vault.writeItemVersion('v1', chunks(randomBytes(1000), 100))).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(vault.writeItemVersion('v1', chunks(randomBytes(1000), 100))).rejects.toBeInstanceOf(
+      VersionConflictError,
+    );
     // An item handed over whole is written, and checked against what is stored, the same way.
-    expect(await vault.writeItemVersion('v1', bytes)).toMatchObject({ written: false, length: 1000, sha256: createHash('sha256').update(bytes).digest('hex') });
+    expect(await vault.writeItemVersion('v1', bytes)).toMatchObject({
+      written: false,
+      length: 1000,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+    });
     await expect(vault.writeItemVersion('v1', randomBytes(1000))).rejects.toBeInstanceOf(VersionConflictError);
     const whole = await vault.writeItemVersion('v2', bytes);
     expect(whole).toMatchObject({ written: true, length: 1000 });
-    expect(await vault.writeItemVersion('v2', chunks(bytes, 7))).toMatchObject({ written: false, sha256: whole.sha256 });
+    expect(await vault.writeItemVersion('v2', chunks(bytes, 7))).toMatchObject({
+      written: false,
+      sha256: whole.sha256,
+    });
   });
 
   it('stores an empty item', async () => {
     const { vault } = await freshVault();
-    expect(await vault.writeItemVersion('empty', chunks(Buffer.alloc(0), 1))).toMatchObject({ length: 0, written: true });
+    expect(await vault.writeItemVersion('empty', chunks(Buffer.alloc(0), 1))).toMatchObject({
+      length: 0,
+      written: true,
+    });
   });
 });
 
@@ -64,7 +83,13 @@ describe('records', () => {
     const back = [];
     for await (const record of vault.readNdjsonGz('m.ndjson.gz')) back.push(record);
     expect(back).toEqual(records);
-    expect([...(await (async () => { const r = []; for await (const x of vault.readNdjsonGz('absent', { missingOk: true })) r.push(x); return r; })())]).toEqual([]);
+    expect([
+      ...(await (async () => {
+        const r = [];
+        for await (const x of vault.readNdjsonGz('absent', { missingOk: true })) r.push(x);
+        return r;
+      })()),
+    ]).toEqual([]);
   });
 
   it('writes JSON only if absent when asked (the commit record)', async () => {
