@@ -1,13 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { RestoreBody, RestoreRequestError, resolveRestoreRequest } from '../shared/restore/request.js';
+import {
+  RestoreBody,
+  RestoreRequestError,
+  resolveRestoreRequest,
+  type RestoreRequestErrorCode,
+} from '../shared/restore/request.js';
 import { buildRestoreReport } from '../shared/restore/report.js';
 import type { RestorePlanSummary, RestoreReport, RestoreRequest } from '../shared/restore/types.js';
 import { getServices } from '../shared/services.js';
 import { compactTime, layout } from '../shared/vault/layout.js';
 import { finishedFromReport, originOf, problem, readJsonBody } from './http.js';
 import type { RestoreMailboxInput } from './restoreOrchestrator.js';
+
+const RESTORE_REFUSAL_STATUS: Record<RestoreRequestErrorCode, number> = {
+  InvalidRequest: 400,
+  SnapshotNotFound: 404,
+  NothingSelected: 422,
+};
 
 const RESTORE_ID = /^restore-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 
@@ -41,7 +52,8 @@ export async function startRestore(
       requestedBy: requesterOf(request),
     });
   } catch (error) {
-    if (error instanceof RestoreRequestError) return problem(error.status, error.message, error.errors);
+    if (error instanceof RestoreRequestError)
+      return problem(RESTORE_REFUSAL_STATUS[error.code], error.message, error.errors);
     throw error;
   }
   const { request: restore, selected } = resolved;

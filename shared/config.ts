@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { MailboxVaultError } from './errors.js';
 
 /**
  * Every setting the app reads, with its default. Read once at start-up into a typed object; a missing or
@@ -187,11 +188,11 @@ export interface AppConfig {
   maintenance: MaintenanceConfig;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends MailboxVaultError {
+  readonly code = 'InvalidConfiguration';
   readonly problems: string[];
   constructor(problems: string[]) {
     super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
     this.problems = problems;
   }
 }

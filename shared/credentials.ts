@@ -3,6 +3,7 @@ import { ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCre
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { GraphConfig, StorageConfig } from './config.js';
+import { MailboxVaultError } from './errors.js';
 
 /** A fixed bearer token: the simulator's demo token. Config refuses it for Microsoft Graph. */
 export class StaticTokenCredential implements TokenCredential {
@@ -28,11 +29,8 @@ export interface CredentialDependencies {
   keyVaultClientOptions?: SecretClientOptions;
 }
 
-export class CredentialError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'CredentialError';
-  }
+export class CredentialError extends MailboxVaultError {
+  readonly code = 'CredentialUnavailable';
 }
 
 function managedIdentity(clientId: string | undefined, deps: CredentialDependencies): TokenCredential {

@@ -1,14 +1,13 @@
+import { errorCode } from '../errors.js';
 import {
   ExportStreamError,
-  GraphRequestError,
-  GraphRetriesExhaustedError,
   type ExportedItem,
   type GraphLogger,
   type MailboxClient,
   type ThrottleTally,
 } from '../graph/index.js';
 import { layout } from '../vault/layout.js';
-import { VersionConflictError, type StoredVersion, type VaultStore } from '../vault/vaultStore.js';
+import type { StoredVersion, VaultStore } from '../vault/vaultStore.js';
 import { readPlannedBatches } from './plan.js';
 import type { BatchResult, BatchSummary, ItemResult, PlannedBatch, PlannedItem } from './types.js';
 
@@ -67,11 +66,7 @@ async function* continueWith(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGe
 const WHOLE_CALL_FAILURES = new Set(['ExportStreamBroken', 'RetriesExhausted', 'NetworkFailure']);
 
 function failureOf(error: unknown): { code: string; message: string } {
-  if (error instanceof GraphRequestError) return { code: error.code, message: error.message };
-  if (error instanceof GraphRetriesExhaustedError) return { code: 'RetriesExhausted', message: error.message };
-  if (error instanceof ExportStreamError) return { code: 'ExportStreamBroken', message: error.message };
-  if (error instanceof VersionConflictError) return { code: 'VersionConflict', message: error.message };
-  return { code: (error as Error)?.name ?? 'Error', message: (error as Error)?.message ?? String(error) };
+  return { code: errorCode(error), message: error instanceof Error ? error.message : String(error) };
 }
 
 /**

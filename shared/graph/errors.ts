@@ -3,6 +3,8 @@
  * No error carries a token, a client secret or an importUrl: operations are named, URLs are redacted.
  */
 
+import { MailboxVaultError } from '../errors.js';
+
 export interface GraphErrorDetails {
   status: number;
   code: string;
@@ -12,7 +14,7 @@ export interface GraphErrorDetails {
 }
 
 /** A request Graph answered with a final (non-retriable, or retries exhausted) error status. */
-export class GraphRequestError extends Error {
+export class GraphRequestError extends MailboxVaultError {
   readonly status: number;
   readonly code: string;
   readonly operation: string;
@@ -20,7 +22,6 @@ export class GraphRequestError extends Error {
 
   constructor(details: GraphErrorDetails) {
     super(`${details.operation} failed with ${details.status} ${details.code}: ${details.message}`);
-    this.name = 'GraphRequestError';
     this.status = details.status;
     this.code = details.code;
     this.operation = details.operation;
@@ -34,14 +35,14 @@ export class GraphRequestError extends Error {
 }
 
 /** Throttling (429) or service trouble (5xx, network) outlasted the retry budget. */
-export class GraphRetriesExhaustedError extends Error {
+export class GraphRetriesExhaustedError extends MailboxVaultError {
+  readonly code = 'RetriesExhausted';
   readonly operation: string;
   readonly attempts: number;
   readonly lastReason: string;
 
   constructor(operation: string, attempts: number, lastReason: string) {
     super(`${operation} gave up after ${attempts} attempts: ${lastReason}`);
-    this.name = 'GraphRetriesExhaustedError';
     this.operation = operation;
     this.attempts = attempts;
     this.lastReason = lastReason;
@@ -49,38 +50,37 @@ export class GraphRetriesExhaustedError extends Error {
 }
 
 /** A stored delta link that Graph no longer accepts: the collection must be enumerated in full. */
-export class DeltaLinkRejectedError extends Error {
+export class DeltaLinkRejectedError extends MailboxVaultError {
   readonly status: number;
   readonly code: string;
 
   constructor(status: number, code: string) {
     super(`Graph rejected the stored delta link (${status} ${code}); a full enumeration is needed`);
-    this.name = 'DeltaLinkRejectedError';
     this.status = status;
     this.code = code;
   }
 }
 
 /** The user exists but has no Exchange Online mailbox (or the user does not exist). */
-export class MailboxNotFoundError extends Error {
+export class MailboxNotFoundError extends MailboxVaultError {
+  readonly code = 'MailboxNotFound';
   readonly user: string;
   readonly status: number;
 
   constructor(user: string, status: number, code: string) {
     super(`No mailbox for '${user}' (${status} ${code})`);
-    this.name = 'MailboxNotFoundError';
     this.user = user;
     this.status = status;
   }
 }
 
 /** The import session's URL is no longer valid (expired or revoked): get a new session and try again. */
-export class ImportSessionExpiredError extends Error {
+export class ImportSessionExpiredError extends MailboxVaultError {
+  readonly code = 'ImportSessionExpired';
   readonly status: number;
 
   constructor(status: number) {
     super(`The import session is no longer valid (${status}); create a new one`);
-    this.name = 'ImportSessionExpiredError';
     this.status = status;
   }
 }
@@ -90,20 +90,17 @@ export class ImportSessionExpiredError extends Error {
  * Exchange may or may not have created the item: check the target (search key) before trying again,
  * or a retry can create a duplicate.
  */
-export class ImportOutcomeUnknownError extends Error {
+export class ImportOutcomeUnknownError extends MailboxVaultError {
+  readonly code = 'ImportOutcomeUnknown';
   readonly reason: string;
 
   constructor(reason: string) {
     super(`The import may or may not have created the item: ${reason}`);
-    this.name = 'ImportOutcomeUnknownError';
     this.reason = reason;
   }
 }
 
 /** An export response that broke off or did not parse: the batch as a whole must be retried or split. */
-export class ExportStreamError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ExportStreamError';
-  }
+export class ExportStreamError extends MailboxVaultError {
+  readonly code = 'ExportStreamBroken';
 }

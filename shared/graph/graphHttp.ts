@@ -6,6 +6,7 @@ import { GraphRequestError, GraphRetriesExhaustedError } from './errors.js';
 import type { MailboxLimiter } from './mailboxLimiter.js';
 import { type MailboxPermit, type ThrottleTally } from './mailboxLimiter.js';
 import { backoffDelay, defaultRetryOptions, delay, parseRetryAfter, type GraphRetryOptions } from './retry.js';
+import { MailboxVaultError } from '../errors.js';
 
 export interface GraphLogger {
   info(message: string): void;
@@ -332,11 +333,8 @@ export async function readBody(body: Readable | undefined, options: { partialOk?
 }
 
 /** A transport failure with no HTTP answer, surfaced to callers that must not retry blindly. */
-export class NetworkFailure extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'NetworkFailure';
-  }
+export class NetworkFailure extends MailboxVaultError {
+  readonly code = 'NetworkFailure';
 }
 
 export { defaultRetryOptions };

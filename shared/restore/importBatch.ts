@@ -2,8 +2,6 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import {
   ExtendedProperty,
-  GraphRequestError,
-  GraphRetriesExhaustedError,
   ImportOutcomeUnknownError,
   ImportSessionExpiredError,
   type GraphLogger,
@@ -16,6 +14,7 @@ import type { VaultStore } from '../vault/vaultStore.js';
 import { readImportBatch } from './plan.js';
 import type { ImportSessionCache } from './sessions.js';
 import type { ImportBatchResult, ImportOutcome, PlannedImport } from './types.js';
+import { errorCode, MailboxVaultError } from '../errors.js';
 
 export interface ImportBatchInput {
   restoreId: string;
@@ -38,10 +37,10 @@ interface JournalEntry {
   recovered?: boolean;
 }
 
-export class ChecksumMismatchError extends Error {
+export class ChecksumMismatchError extends MailboxVaultError {
+  readonly code = 'ChecksumMismatch';
   constructor(blob: string) {
     super(`The stored item ${blob} does not match its SHA-256; it was not imported`);
-    this.name = 'ChecksumMismatchError';
   }
 }
 
@@ -174,15 +173,12 @@ export async function importBatch(
           logger?.warn(`importBatch ${batch}: ${error.message}; checking the target before trying again`);
           continue;
         }
-        const code =
-          error instanceof ChecksumMismatchError
-            ? 'ChecksumMismatch'
-            : error instanceof GraphRequestError
-              ? error.code
-              : error instanceof GraphRetriesExhaustedError
-                ? 'RetriesExhausted'
-                : (error as Error).name;
-        outcome = { sourceId: item.sourceId, status: 'failed', code, message: (error as Error).message };
+        outcome = {
+          sourceId: item.sourceId,
+          status: 'failed',
+          code: errorCode(error),
+          message: (error as Error).message,
+        };
       }
     }
     outcomes.push(

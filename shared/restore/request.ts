@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MailboxVaultError } from '../errors.js';
 import { MailboxNotFoundError, type MailboxClient } from '../graph/index.js';
 import type { ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import { findSnapshot, readManifest, type SnapshotSelector } from '../vault/snapshotCatalog.js';
@@ -88,9 +89,13 @@ export function parseFolderPath(text: string): string[] {
   return names;
 }
 
-export class RestoreRequestError extends Error {
+/** Why a restore request was refused; the HTTP layer turns each code into its status. */
+export type RestoreRequestErrorCode = 'InvalidRequest' | 'SnapshotNotFound' | 'NothingSelected';
+
+/** A restore request that cannot start; `errors` name each problem for the person who asked. */
+export class RestoreRequestError extends MailboxVaultError {
   constructor(
-    readonly status: 400 | 404 | 422,
+    readonly code: RestoreRequestErrorCode,
     message: string,
     readonly errors: string[],
   ) {
@@ -152,7 +157,7 @@ async function resolveMailbox(
     return { mailboxId: (await graph.getMailboxIds(value)).primaryMailboxId, upn: value };
   } catch (error) {
     if (error instanceof MailboxNotFoundError)
-      throw new RestoreRequestError(400, 'The request is not valid', [
+      throw new RestoreRequestError('InvalidRequest', 'The request is not valid', [
         `${field}: '${value}' has no Exchange Online mailbox`,
       ]);
     throw error;
@@ -185,7 +190,7 @@ export async function resolveRestoreRequest(
         : 'latest' in selector
           ? `${body.sourceMailbox} has no committed snapshot yet`
           : `snapshot '${body.snapshot}' of ${body.sourceMailbox} does not exist`;
-    throw new RestoreRequestError(404, 'Snapshot not found', [`snapshot: ${what}`]);
+    throw new RestoreRequestError('SnapshotNotFound', 'Snapshot not found', [`snapshot: ${what}`]);
   }
   const filters = filtersOf(body);
   const itemIds = filters.itemIds ? new Set(filters.itemIds) : undefined;
@@ -200,13 +205,13 @@ export async function resolveRestoreRequest(
     const missing = filters.folders.filter((f) => !known.includes(f.map((n) => n.toLowerCase()).join('\u0000')));
     if (missing.length)
       throw new RestoreRequestError(
-        422,
+        'NothingSelected',
         'The selection names folders the snapshot does not have',
         missing.map((f) => `folders: '${f.join('/')}' is not in snapshot ${snapshot.snapshotId}`),
       );
   }
   if (selected === 0)
-    throw new RestoreRequestError(422, 'The selection is empty', [
+    throw new RestoreRequestError('NothingSelected', 'The selection is empty', [
       `No item of snapshot ${snapshot.snapshotId} matches the filters`,
     ]);
   const request: RestoreRequest = {

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { RestError, type BlobServiceClient, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
 import { createBlobRequests, type GetBlob, type PutBlob } from './blobRequests.js';
+import { MailboxVaultError } from '../errors.js';
 
 /** What NDJSON writes gather before handing text to gzip (characters). */
 const NDJSON_PIECE_CHARS = 64 * 1024;
@@ -24,10 +25,10 @@ export interface VaultStoreOptions {
 }
 
 /** Thrown when a stored version's recorded SHA-256 differs from the bytes just exported for the same version. */
-export class VersionConflictError extends Error {
+export class VersionConflictError extends MailboxVaultError {
+  readonly code = 'VersionConflict';
   constructor(blobName: string) {
     super(`The vault already holds different bytes for ${blobName}`);
-    this.name = 'VersionConflictError';
   }
 }
 
