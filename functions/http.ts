@@ -58,6 +58,33 @@ export function finishedFromReport(id: string, report: { status: string }, repor
   };
 }
 
+/** The `{id}` route parameter when it has the expected shape, else a 400 naming what was expected. */
+export function idParam(
+  request: HttpRequest,
+  pattern: RegExp,
+  noun: string,
+  example: string,
+): { id: string } | { response: HttpResponseInit } {
+  const id = request.params.id ?? '';
+  if (pattern.test(id)) return { id };
+  return {
+    response: problem(400, `The ${noun} id is not valid`, [
+      `id: expected a ${noun} id such as ${example}, got '${id.slice(0, 80)}'`,
+    ]),
+  };
+}
+
+/** 202 for work started: where to follow it, and what else the caller should know. */
+export function accepted(
+  request: HttpRequest,
+  route: string,
+  id: string,
+  extra: Record<string, unknown> = {},
+): HttpResponseInit {
+  const statusUrl = `${originOf(request)}/api/${route}/${id}`;
+  return { status: 202, headers: { Location: statusUrl }, jsonBody: { id, statusUrl, ...extra } };
+}
+
 /** The public origin of a request, for the status URLs we hand back. */
 export function originOf(request: HttpRequest): string {
   return new URL(request.url).origin;

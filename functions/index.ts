@@ -9,4 +9,6 @@ import './restoreOrchestrator.js';
 import './restoreActivities.js';
 import './restoreTriggers.js';
 import './snapshots.js';
-import './maintenance.js';
+import './maintenanceOrchestrator.js';
+import './maintenanceActivities.js';
+import './maintenanceTriggers.js';

@@ -1,17 +1,16 @@
-import * as df from 'durable-functions';
-import type { InvocationContext } from '@azure/functions';
-import { importBatch, type ImportBatchInput, type ImportBatchSummary } from '../shared/restore/importBatch.js';
+import { importBatch } from '../shared/restore/importBatch.js';
 import { planRestore } from '../shared/restore/plan.js';
 import { finishRestore } from '../shared/restore/report.js';
-import type { RestorePlanSummary, RestoreRequest } from '../shared/restore/types.js';
+import type { RestoreRequest } from '../shared/restore/types.js';
 import { getServices } from '../shared/services.js';
 import { layout } from '../shared/vault/layout.js';
-import type { RestoreOutput } from './restoreOrchestrator.js';
+import * as contracts from './contracts.js';
+import { registerActivity } from './durable.js';
 
 /** Import batches: a handful of items, and no more bytes than a few minutes of a mailbox's upload budget. */
 const RESTORE_PLAN_SETTINGS = { itemsPerBatch: 10, bytesPerBatch: 64 * 1024 * 1024 };
 
-export async function planRestoreActivity(input: { restoreId: string }): Promise<RestorePlanSummary> {
+registerActivity(contracts.planRestore, async (input) => {
   const { graph, vault } = await getServices();
   const request = await vault.readJson<RestoreRequest>(layout.restoreRequest(input.restoreId));
   if (!request) throw new Error(`No restore '${input.restoreId}'`);
@@ -19,29 +18,18 @@ export async function planRestoreActivity(input: { restoreId: string }): Promise
   // Kept so a canceled restore's report can still name every item it did not import.
   await vault.writeJson(layout.restorePlanSummary(input.restoreId), summary);
   return summary;
-}
+});
 
-export async function importBatchActivity(
-  input: ImportBatchInput,
-  context: InvocationContext,
-): Promise<ImportBatchSummary> {
+registerActivity(contracts.importBatch, async (input, context) => {
   const { graph, vault, importSessions } = await getServices();
   return importBatch(graph, vault, importSessions, input, {
     info: (m) => context.log(m),
     warn: (m) => context.warn(m),
   });
-}
+});
 
-export async function finishRestoreActivity(input: {
-  restoreId: string;
-  plan?: RestorePlanSummary;
-  error?: string;
-}): Promise<RestoreOutput> {
+registerActivity(contracts.finishRestore, async (input) => {
   const { vault } = await getServices();
   const report = await finishRestore(vault, input);
   return { restoreId: report.restoreId, status: report.status, counts: report.counts };
-}
-
-df.app.activity('planRestore', { handler: planRestoreActivity });
-df.app.activity('importBatch', { handler: importBatchActivity });
-df.app.activity('finishRestore', { handler: finishRestoreActivity });
+});

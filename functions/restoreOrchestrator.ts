@@ -1,82 +1,52 @@
-import * as df from 'durable-functions';
-import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
-import type { RestorePlanSummary, RestoreReport } from '../shared/restore/types.js';
+import { errorReason } from '../shared/errors.js';
+import * as contracts from './contracts.js';
+import type { RestoreMailboxInput, RestoreOutput } from './contracts.js';
+import { activityTask, callActivity, continueAsNew, registerOrchestration, type Orchestrator } from './durable.js';
 import { settleWindow } from './windows.js';
 
-export interface RestoreMailboxInput {
-  restoreId: string;
-  targetMailboxId: string;
-  importConcurrency: number;
-  windowsPerEpisode: number;
-  plan?: RestorePlanSummary;
-  nextBatch?: number;
-}
-
-export interface RestoreOutput {
-  restoreId: string;
-  status: RestoreReport['status'];
-  counts: RestoreReport['counts'];
-}
-
-const activityRetry = new df.RetryOptions(5_000, 3);
-activityRetry.backoffCoefficient = 2;
-
 /**
- * One restore: plan, import the batches in fixed windows (default 4 per target mailbox; their uploads are paced
- * under the mailbox's upload budget), continue as new every few windows, then write the report. Only ids and counts
- * cross the Durable boundary; the import sessions never do.
+ * One restore: plan, import the batches in fixed windows (their uploads are paced under the target mailbox's
+ * upload budget), continue as new every few windows, then write the report. Only ids and counts cross the
+ * Durable boundary; the import sessions never do.
  */
-export const restoreMailbox: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const input = context.df.getInput() as RestoreMailboxInput;
+export const restoreMailbox: Orchestrator<RestoreMailboxInput, RestoreOutput> = function* (context, input) {
   const { restoreId, targetMailboxId } = input;
   let plan = input.plan;
+  let report: RestoreOutput;
   try {
     if (!plan) {
       context.df.setCustomStatus({ phase: 'planning' });
-      plan = (yield context.df.callActivityWithRetry('planRestore', activityRetry, {
-        restoreId,
-      })) as RestorePlanSummary;
+      plan = yield* callActivity(context, contracts.planRestore, { restoreId });
     }
     let next = input.nextBatch ?? 0;
-    let windows = 0;
-    while (next < plan.batchCount) {
+    for (let windows = 1; next < plan.batchCount; windows++) {
+      const { batchCount, toImport, skippedPresent } = plan;
       context.df.setCustomStatus({
         phase: 'importing',
         batchesDone: next,
-        batchCount: plan.batchCount,
-        toImport: plan.toImport,
-        skippedAlreadyPresent: plan.skippedPresent,
+        batchCount,
+        toImport,
+        skippedAlreadyPresent: skippedPresent,
       });
       const size = Math.min(input.importConcurrency, plan.batchCount - next);
-      const tasks: Task[] = Array.from({ length: size }, (_, i) =>
-        context.df.callActivityWithRetry('importBatch', activityRetry, { restoreId, targetMailboxId, batch: next + i }),
+      const first = next;
+      const tasks = Array.from({ length: size }, (_, i) =>
+        activityTask(context, contracts.importBatch, { restoreId, targetMailboxId, batch: first + i }),
       );
       // A batch that failed outright is reported item by item by finishRestore.
       yield* settleWindow(context, tasks);
       next += size;
-      windows++;
-      if (windows >= input.windowsPerEpisode && next < plan.batchCount) {
-        context.df.continueAsNew({ ...input, plan, nextBatch: next } satisfies RestoreMailboxInput);
-        return undefined;
-      }
+      if (windows >= input.windowsPerEpisode && next < plan.batchCount)
+        return continueAsNew(context, contracts.restoreMailbox, { ...input, plan, nextBatch: next });
     }
     context.df.setCustomStatus({ phase: 'reporting', batchesDone: plan.batchCount, batchCount: plan.batchCount });
-    const report = (yield context.df.callActivityWithRetry('finishRestore', activityRetry, {
-      restoreId,
-      plan,
-    })) as RestoreOutput;
-    context.df.setCustomStatus({ phase: 'done', status: report.status });
-    return report;
+    report = yield* callActivity(context, contracts.finishRestore, { restoreId, plan });
   } catch (error) {
-    const reason = (error as Error).message.split('\n')[0]!.slice(0, 500);
-    const report = (yield context.df.callActivityWithRetry('finishRestore', activityRetry, {
-      restoreId,
-      ...(plan ? { plan } : {}),
-      error: reason,
-    })) as RestoreOutput;
-    context.df.setCustomStatus({ phase: 'done', status: report.status });
-    return report;
+    const failed = { restoreId, ...(plan ? { plan } : {}), error: errorReason(error) };
+    report = yield* callActivity(context, contracts.finishRestore, failed);
   }
+  context.df.setCustomStatus({ phase: 'done', status: report.status });
+  return report;
 };
 
-df.app.orchestration('restoreMailbox', restoreMailbox);
+registerOrchestration(contracts.restoreMailbox, restoreMailbox);

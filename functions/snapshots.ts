@@ -1,18 +1,16 @@
 import functions, { type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { MailboxNotFoundError } from '../shared/graph/index.js';
-import { parseFolderPath } from '../shared/restore/request.js';
+import { isMailboxId, isUpn, parseFolderPath } from '../shared/mailbox/index.js';
 import { getServices } from '../shared/services.js';
-import type { ManifestFolder, ManifestItem } from '../shared/vault/records.js';
-import { findSnapshot, listSnapshots, readManifest } from '../shared/vault/snapshotCatalog.js';
+import type { ManifestItem, SnapshotRecord } from '../shared/vault/records.js';
+import { browseFolder, type FolderPage } from '../shared/vault/snapshotBrowser.js';
+import { findSnapshot, listSnapshots } from '../shared/vault/snapshotCatalog.js';
 import { originOf, problem } from './http.js';
-
-const MAILBOX_ID = /^MBX:[0-9a-fA-F-]+@[0-9a-fA-F-]+$/;
-const UPN = /^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/;
 
 async function mailboxParam(request: HttpRequest): Promise<{ mailboxId: string } | { response: HttpResponseInit }> {
   const value = request.query.get('mailbox') ?? '';
-  if (MAILBOX_ID.test(value)) return { mailboxId: value };
-  if (!UPN.test(value))
+  if (isMailboxId(value)) return { mailboxId: value };
+  if (!isUpn(value))
     return {
       response: problem(400, 'The request is not valid', [
         `mailbox: a user principal name or mailbox id is required, got '${value.slice(0, 80)}'`,
@@ -27,29 +25,50 @@ async function mailboxParam(request: HttpRequest): Promise<{ mailboxId: string }
   }
 }
 
+function pageParams(request: HttpRequest): { top: number; skip: number } | { response: HttpResponseInit } {
+  const top = Number(request.query.get('top') ?? 100);
+  const skip = Number(request.query.get('skip') ?? 0);
+  const errors: string[] = [];
+  if (!Number.isInteger(top) || top < 1 || top > 1000) errors.push('top: must be a whole number from 1 to 1000');
+  if (!Number.isInteger(skip) || skip < 0) errors.push('skip: must be a whole number from 0');
+  return errors.length ? { response: problem(400, 'The request is not valid', errors) } : { top, skip };
+}
+
+function snapshotJson(s: SnapshotRecord) {
+  return {
+    id: s.snapshotId,
+    takenAt: s.takenAt,
+    committedAt: s.committedAt,
+    status: s.status,
+    items: s.itemCount,
+    folders: s.folderCount,
+    bytes: s.totalBytes,
+    failedItems: s.failedItemCount,
+    runId: s.runId,
+  };
+}
+
+function itemJson(i: ManifestItem) {
+  return {
+    id: i.id,
+    type: i.type,
+    subject: i.subject ?? null,
+    sender: i.sender ?? null,
+    receivedDateTime: i.receivedDateTime ?? null,
+    createdDateTime: i.createdDateTime ?? null,
+    size: i.size,
+    storedBytes: i.length,
+    stale: i.stale ?? false,
+  };
+}
+
 /** `GET /api/snapshots?mailbox=…`: committed snapshots of a mailbox, newest first. */
 export async function listSnapshotsHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const mailbox = await mailboxParam(request);
   if ('response' in mailbox) return mailbox.response;
   const { vault } = await getServices();
   const snapshots = await listSnapshots(vault, mailbox.mailboxId);
-  return {
-    status: 200,
-    jsonBody: {
-      mailboxId: mailbox.mailboxId,
-      snapshots: snapshots.map((s) => ({
-        id: s.snapshotId,
-        takenAt: s.takenAt,
-        committedAt: s.committedAt,
-        status: s.status,
-        items: s.itemCount,
-        folders: s.folderCount,
-        bytes: s.totalBytes,
-        failedItems: s.failedItemCount,
-        runId: s.runId,
-      })),
-    },
-  };
+  return { status: 200, jsonBody: { mailboxId: mailbox.mailboxId, snapshots: snapshots.map(snapshotJson) } };
 }
 
 /**
@@ -59,13 +78,9 @@ export async function listSnapshotsHandler(request: HttpRequest): Promise<HttpRe
 export async function browseSnapshot(request: HttpRequest): Promise<HttpResponseInit> {
   const mailbox = await mailboxParam(request);
   if ('response' in mailbox) return mailbox.response;
+  const page = pageParams(request);
+  if ('response' in page) return page.response;
   const id = request.params.id ?? '';
-  const top = Number(request.query.get('top') ?? 100);
-  const skip = Number(request.query.get('skip') ?? 0);
-  const errors: string[] = [];
-  if (!Number.isInteger(top) || top < 1 || top > 1000) errors.push('top: must be a whole number from 1 to 1000');
-  if (!Number.isInteger(skip) || skip < 0) errors.push('skip: must be a whole number from 0');
-  if (errors.length) return problem(400, 'The request is not valid', errors);
   const { vault } = await getServices();
   const snapshot = await findSnapshot(
     vault,
@@ -73,51 +88,33 @@ export async function browseSnapshot(request: HttpRequest): Promise<HttpResponse
     id === 'latest' ? { latest: true } : { snapshotId: id },
   );
   if (!snapshot) return problem(404, `No snapshot '${id}' for this mailbox`);
-  const path = parseFolderPath(request.query.get('folder') ?? '').map((n) => n.toLowerCase());
-  const folders = new Map<string, ManifestFolder>();
-  const itemCounts = new Map<string, number>();
-  const items: ManifestItem[] = [];
-  let total = 0;
-  let current: ManifestFolder | undefined;
-  for await (const entry of readManifest(vault, snapshot)) {
-    if (entry.kind === 'folder') {
-      folders.set(entry.id, entry);
-      if (entry.path.length === path.length && entry.path.every((n, i) => n.toLowerCase() === path[i]))
-        current ??= entry;
-      continue;
-    }
-    itemCounts.set(entry.folderId, (itemCounts.get(entry.folderId) ?? 0) + 1);
-    if (current && entry.folderId === current.id) {
-      if (total >= skip && items.length < top) items.push(entry);
-      total++;
-    }
-  }
-  if (!current)
-    return problem(404, `No folder '${request.query.get('folder') ?? ''}' in snapshot ${snapshot.snapshotId}`);
-  const children = [...folders.values()]
-    .filter((f) => f.parentId === current!.id)
-    .map((f) => ({ id: f.id, name: f.displayName, path: f.path, type: f.type, items: itemCounts.get(f.id) ?? 0 }));
-  const next = skip + top < total ? new URL(request.url) : undefined;
-  next?.searchParams.set('skip', String(skip + top));
+  const folderText = request.query.get('folder') ?? '';
+  const found = await browseFolder(vault, snapshot, parseFolderPath(folderText), page);
+  if (!found) return problem(404, `No folder '${folderText}' in snapshot ${snapshot.snapshotId}`);
+  return { status: 200, jsonBody: folderPageJson(request, snapshot, found, page) };
+}
+
+function folderPageJson(
+  request: HttpRequest,
+  snapshot: SnapshotRecord,
+  found: FolderPage,
+  page: { top: number; skip: number },
+) {
+  const next = page.skip + page.top < found.total ? new URL(request.url) : undefined;
+  next?.searchParams.set('skip', String(page.skip + page.top));
+  const { folder } = found;
   return {
-    status: 200,
-    jsonBody: {
-      snapshot: { id: snapshot.snapshotId, takenAt: snapshot.takenAt, status: snapshot.status },
-      folder: { id: current.id, path: current.path, type: current.type, items: total },
-      folders: children,
-      items: items.map((i) => ({
-        id: i.id,
-        type: i.type,
-        subject: i.subject ?? null,
-        sender: i.sender ?? null,
-        receivedDateTime: i.receivedDateTime ?? null,
-        createdDateTime: i.createdDateTime ?? null,
-        size: i.size,
-        storedBytes: i.length,
-        stale: i.stale ?? false,
-      })),
-      ...(next ? { nextLink: `${originOf(request)}${next.pathname}${next.search}` } : {}),
-    },
+    snapshot: { id: snapshot.snapshotId, takenAt: snapshot.takenAt, status: snapshot.status },
+    folder: { id: folder.id, path: folder.path, type: folder.type, items: found.total },
+    folders: found.children.map(({ folder: f, items }) => ({
+      id: f.id,
+      name: f.displayName,
+      path: f.path,
+      type: f.type,
+      items,
+    })),
+    items: found.items.map(itemJson),
+    ...(next ? { nextLink: `${originOf(request)}${next.pathname}${next.search}` } : {}),
   };
 }
 

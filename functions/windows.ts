@@ -1,4 +1,5 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
+import { errorReason } from '../shared/errors.js';
 
 /**
  * Waits for a fixed window of tasks and returns the ones that failed. `Task.all` fails fast while the rest of the
@@ -17,7 +18,7 @@ export function* settleWindow(
       try {
         yield task;
       } catch (error) {
-        failures.push({ index, reason: (error as Error).message.split('\n')[0]!.slice(0, 500) });
+        failures.push({ index, reason: errorReason(error) });
       }
     }
   }

@@ -3,6 +3,7 @@ import { loadConfig, type AppConfig } from './config.js';
 import { createBlobServiceClient, createGraphCredential } from './credentials.js';
 import { MailboxClient, type GraphLogger } from './graph/index.js';
 import { ImportSessionCache } from './restore/sessions.js';
+import { IndexedNdjsonReader } from './vault/indexedNdjson.js';
 import { VaultStore } from './vault/vaultStore.js';
 
 export interface Services {
@@ -11,6 +12,8 @@ export interface Services {
   vault: VaultStore;
   /** Import sessions of this process, per target mailbox (never persisted: their URLs carry a token). */
   importSessions: ImportSessionCache;
+  /** Reads run plans; keeps their indexes (a plan version never changes) for the process's export activities. */
+  plans: IndexedNdjsonReader;
 }
 
 let services: Promise<Services> | undefined;
@@ -40,7 +43,13 @@ export function getServices(): Promise<Services> {
     });
     const vault = new VaultStore(createBlobServiceClient(config.storage), config.storage.containerName);
     await vault.ensureContainer();
-    return { config, graph, vault, importSessions: new ImportSessionCache(graph) };
+    return {
+      config,
+      graph,
+      vault,
+      importSessions: new ImportSessionCache(graph),
+      plans: new IndexedNdjsonReader(vault),
+    };
   })().catch((error: unknown) => {
     services = undefined;
     throw error;

@@ -1,18 +1,11 @@
 import pLimit from 'p-limit';
+import { folderPathText, type ItemMeta } from '../mailbox/index.js';
+import { statusFrom } from '../status.js';
 import { layout } from '../vault/layout.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import type { NextDeltaState } from './plan.js';
-import {
-  folderPathText,
-  type BatchResult,
-  type ChangeRecord,
-  type ItemFailure,
-  type ItemMeta,
-  type ItemResult,
-  type MailboxRunResult,
-  type StoredRef,
-} from './types.js';
+import type { BatchResult, ChangeRecord, ItemFailure, ItemResult, MailboxRunResult, StoredRef } from './types.js';
 
 export interface CommitInput {
   runId: string;
@@ -33,22 +26,31 @@ export interface CommitInput {
 /** Batch results read at once: a run's results are many small blobs, and reading them one by one is all latency. */
 const PARALLEL_RESULT_READS = 16;
 
-async function readBatchResults(vault: VaultStore, input: CommitInput): Promise<BatchResult[]> {
-  const { runId, mailboxId } = input;
-  const names: string[] = [];
-  if (input.batchCount !== undefined)
-    for (let batch = 0; batch < input.batchCount; batch++) names.push(layout.runBatchResult(runId, mailboxId, batch));
-  else for await (const name of vault.listNames(layout.runBatchResultsPrefix(runId, mailboxId))) names.push(name);
-  const limit = pLimit(PARALLEL_RESULT_READS);
-  const results = await Promise.all(names.map((name) => limit(() => vault.readJson<BatchResult>(name))));
-  // A missing result is a batch whose activity failed outright (failedBatches says why).
-  return results.filter(
-    (result): result is BatchResult => result !== undefined && result.planVersion === input.planVersion,
-  );
+/** What the run's export batches stored, item by item. */
+interface BatchOutcomes {
+  byItem: Map<string, ItemResult>;
+  throttledResponses: number;
+  throttleWaitInMs: number;
 }
 
-function manifestItem(meta: ItemMeta, stored: StoredRef): ManifestItem {
-  return { kind: 'item', ...meta, blob: stored.blob, sha256: stored.sha256, length: stored.length };
+/** The run's change list, as planning wrote it. */
+interface ChangeList {
+  folders: Map<string, ManifestFolder>;
+  resynced: Set<string>;
+  upserts: Map<string, { meta: ItemMeta; known?: StoredRef }>;
+  removed: Set<string>;
+  failedFolders: Array<{ folderId: string; reason: string }>;
+}
+
+/** What writing the manifest counted. */
+interface ManifestTally {
+  itemCount: number;
+  totalBytes: number;
+  exported: number;
+  alreadyStored: number;
+  bytesExported: number;
+  failures: ItemFailure[];
+  foldersWithFailures: Set<string>;
 }
 
 /**
@@ -70,113 +72,22 @@ export async function commitSnapshot(
   const previous = state?.lastSnapshotId
     ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, state.lastSnapshotId))
     : undefined;
+  const outcomes = await readBatchOutcomes(vault, input);
+  const changes = await readChangeList(vault, runId, mailboxId);
+  const failureFor = failureLookup(changes, outcomes, input.failedBatches ?? []);
 
-  // What the batches stored.
-  const outcomes = new Map<string, ItemResult>();
-  let throttledResponses = 0;
-  let throttleWaitInMs = 0;
-  for (const result of await readBatchResults(vault, input)) {
-    throttledResponses += result.throttledResponses;
-    throttleWaitInMs += result.throttleWaitInMs;
-    for (const outcome of result.results) outcomes.set(outcome.id, outcome);
-  }
-
-  // What changed.
-  const folders = new Map<string, ManifestFolder>();
-  const resynced = new Set<string>();
-  const upserts = new Map<string, { meta: ItemMeta; known?: StoredRef }>();
-  const removed = new Set<string>();
-  const failedFolders: Array<{ folderId: string; reason: string }> = [];
-  for await (const record of vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId))) {
-    switch (record.kind) {
-      case 'folder':
-        folders.set(record.id, record);
-        break;
-      case 'resync':
-        resynced.add(record.folderId);
-        break;
-      case 'upsert':
-        upserts.set(record.item.id, { meta: record.item, ...(record.known ? { known: record.known } : {}) });
-        break;
-      case 'remove':
-        removed.add(record.id);
-        break;
-      case 'folderFailed':
-        failedFolders.push({ folderId: record.folderId, reason: record.reason });
-        break;
-    }
-  }
-  const failedBatchReason = new Map<number, string>((input.failedBatches ?? []).map((b) => [b.batch, b.reason]));
-  const failureFor = (id: string): { code: string; message: string } | undefined => {
-    const upsert = upserts.get(id);
-    if (!upsert || upsert.known) return undefined;
-    const outcome = outcomes.get(id);
-    if (outcome?.ok) return undefined;
-    if (outcome) return { code: outcome.code, message: outcome.message };
-    const reason = failedBatchReason.size ? [...failedBatchReason.values()][0] : undefined;
-    return {
-      code: 'NotExported',
-      message: reason ? `its export activity failed: ${reason}` : 'no outcome was recorded for it',
-    };
+  const tally: ManifestTally = {
+    itemCount: 0,
+    totalBytes: 0,
+    exported: 0,
+    alreadyStored: 0,
+    bytesExported: 0,
+    failures: [],
+    foldersWithFailures: new Set(),
   };
-
-  const failures: ItemFailure[] = [];
-  const foldersWithFailures = new Set<string>();
-  let itemCount = 0;
-  let totalBytes = 0;
-  let exported = 0;
-  let alreadyStored = 0;
-  let bytesExported = 0;
-  const pathOf = (folderId: string) => folderPathText(folders.get(folderId)?.path ?? []);
-
-  async function* manifest(): AsyncGenerator<ManifestEntry> {
-    for (const folder of folders.values()) yield folder;
-    const count = (item: ManifestItem) => {
-      itemCount++;
-      totalBytes += item.length;
-      return item;
-    };
-    if (previous) {
-      for await (const entry of vault.readNdjsonGz<ManifestEntry>(previous.manifestBlob)) {
-        if (entry.kind !== 'item') continue;
-        if (!folders.has(entry.folderId) || removed.has(entry.id)) continue;
-        if (upserts.has(entry.id)) {
-          // A newer version was listed; if it could not be stored, the older one stays, marked stale.
-          if (failureFor(entry.id)) yield count({ ...entry, stale: true });
-          continue;
-        }
-        if (resynced.has(entry.folderId)) continue; // re-listed in full and not there any more
-        yield count(entry);
-      }
-    }
-    for (const [id, { meta, known }] of upserts) {
-      if (!folders.has(meta.folderId)) continue;
-      if (known) {
-        yield count(manifestItem(meta, known));
-        continue;
-      }
-      const outcome = outcomes.get(id);
-      if (outcome?.ok) {
-        exported++;
-        if (!outcome.written) alreadyStored++;
-        bytesExported += outcome.length;
-        yield count(manifestItem(meta, outcome));
-        continue;
-      }
-      const failure = failureFor(id)!;
-      foldersWithFailures.add(meta.folderId);
-      failures.push({
-        itemId: id,
-        folderPath: pathOf(meta.folderId),
-        ...(meta.subject ? { subject: meta.subject } : {}),
-        ...failure,
-      });
-    }
-  }
-
   const manifestBlob = layout.manifest(mailboxId, snapshotId);
-  const written = await vault.writeNdjsonGz(manifestBlob, manifest());
-  const status = failures.length || failedFolders.length ? 'CompleteWithErrors' : 'Complete';
+  const entries = manifestEntries(vault, previous, changes, outcomes, failureFor, tally);
+  const written = await vault.writeNdjsonGz(manifestBlob, entries);
   const record: SnapshotRecord = {
     snapshotId,
     mailboxId,
@@ -184,50 +95,214 @@ export async function commitSnapshot(
     runId,
     takenAt: input.takenAt,
     committedAt: now().toISOString(),
-    status,
-    folderCount: folders.size,
-    itemCount,
-    totalBytes,
+    status: statusFrom(tally.failures.length + changes.failedFolders.length),
+    folderCount: changes.folders.size,
+    itemCount: tally.itemCount,
+    totalBytes: tally.totalBytes,
     manifestBlob,
     manifestSha256: written.sha256,
     previousSnapshotId: previous?.snapshotId ?? null,
-    failedItemCount: failures.length,
+    failedItemCount: tally.failures.length,
   };
   await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), record, { onlyIfAbsent: true });
+  await advanceDeltaState(vault, input, state, changes, tally, now);
 
-  // Advance the delta base: per folder, only where everything planned is stored.
-  const next = await vault.readJson<NextDeltaState>(layout.runNextDelta(runId, mailboxId));
+  const result = mailboxRunResult(input, record, changes, outcomes, tally, now());
+  await vault.writeJson(layout.runMailboxResult(runId, mailboxId), result);
+  return result;
+}
+
+async function readBatchOutcomes(vault: VaultStore, input: CommitInput): Promise<BatchOutcomes> {
+  const outcomes: BatchOutcomes = { byItem: new Map(), throttledResponses: 0, throttleWaitInMs: 0 };
+  for (const result of await readBatchResults(vault, input)) {
+    outcomes.throttledResponses += result.throttledResponses;
+    outcomes.throttleWaitInMs += result.throttleWaitInMs;
+    for (const outcome of result.results) outcomes.byItem.set(outcome.id, outcome);
+  }
+  return outcomes;
+}
+
+async function readBatchResults(vault: VaultStore, input: CommitInput): Promise<BatchResult[]> {
+  const { runId, mailboxId } = input;
+  const names: string[] = [];
+  if (input.batchCount !== undefined)
+    for (let batch = 0; batch < input.batchCount; batch++) names.push(layout.runBatchResult(runId, mailboxId, batch));
+  else for await (const name of vault.listNames(layout.runBatchResultsPrefix(runId, mailboxId))) names.push(name);
+  const limit = pLimit(PARALLEL_RESULT_READS);
+  const results = await Promise.all(names.map((name) => limit(() => vault.readJson<BatchResult>(name))));
+  // A missing result is a batch whose activity failed outright (failedBatches says why).
+  return results.filter(
+    (result): result is BatchResult => result !== undefined && result.planVersion === input.planVersion,
+  );
+}
+
+async function readChangeList(vault: VaultStore, runId: string, mailboxId: string): Promise<ChangeList> {
+  const changes: ChangeList = {
+    folders: new Map(),
+    resynced: new Set(),
+    upserts: new Map(),
+    removed: new Set(),
+    failedFolders: [],
+  };
+  for await (const record of vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId))) {
+    switch (record.kind) {
+      case 'folder':
+        changes.folders.set(record.id, record);
+        break;
+      case 'resync':
+        changes.resynced.add(record.folderId);
+        break;
+      case 'upsert':
+        changes.upserts.set(record.item.id, { meta: record.item, ...(record.known ? { known: record.known } : {}) });
+        break;
+      case 'remove':
+        changes.removed.add(record.id);
+        break;
+      case 'folderFailed':
+        changes.failedFolders.push({ folderId: record.folderId, reason: record.reason });
+        break;
+    }
+  }
+  return changes;
+}
+
+type FailureLookup = (id: string) => { code: string; message: string } | undefined;
+
+/** Why a listed new version is not stored, or undefined when it is (or needed no export). */
+function failureLookup(
+  changes: ChangeList,
+  outcomes: BatchOutcomes,
+  failedBatches: Array<{ batch: number; reason: string }>,
+): FailureLookup {
+  const batchFailure = failedBatches[0]?.reason;
+  return (id) => {
+    const upsert = changes.upserts.get(id);
+    if (!upsert || upsert.known) return undefined;
+    const outcome = outcomes.byItem.get(id);
+    if (outcome?.ok) return undefined;
+    if (outcome) return { code: outcome.code, message: outcome.message };
+    return {
+      code: 'NotExported',
+      message: batchFailure ? `its export activity failed: ${batchFailure}` : 'no outcome was recorded for it',
+    };
+  };
+}
+
+function manifestItem(meta: ItemMeta, stored: StoredRef): ManifestItem {
+  return { kind: 'item', ...meta, blob: stored.blob, sha256: stored.sha256, length: stored.length };
+}
+
+/** Every folder, then the previous snapshot's items carried over, then this run's new and changed versions. */
+async function* manifestEntries(
+  vault: VaultStore,
+  previous: SnapshotRecord | undefined,
+  changes: ChangeList,
+  outcomes: BatchOutcomes,
+  failureFor: FailureLookup,
+  tally: ManifestTally,
+): AsyncGenerator<ManifestEntry> {
+  const counted = (item: ManifestItem) => {
+    tally.itemCount++;
+    tally.totalBytes += item.length;
+    return item;
+  };
+  for (const folder of changes.folders.values()) yield folder;
+  if (previous) {
+    for await (const entry of vault.readNdjsonGz<ManifestEntry>(previous.manifestBlob)) {
+      if (entry.kind !== 'item') continue;
+      if (!changes.folders.has(entry.folderId) || changes.removed.has(entry.id)) continue;
+      if (changes.upserts.has(entry.id)) {
+        // A newer version was listed; if it could not be stored, the older one stays, marked stale.
+        if (failureFor(entry.id)) yield counted({ ...entry, stale: true });
+        continue;
+      }
+      if (changes.resynced.has(entry.folderId)) continue; // re-listed in full and not there any more
+      yield counted(entry);
+    }
+  }
+  for (const [id, { meta, known }] of changes.upserts) {
+    if (!changes.folders.has(meta.folderId)) continue;
+    const stored = known ?? storedOutcome(outcomes.byItem.get(id), tally);
+    if (stored) yield counted(manifestItem(meta, stored));
+    else recordFailure(tally, meta, failureFor(id)!, changes);
+  }
+}
+
+/** A version this run stored, counted as exported. */
+function storedOutcome(outcome: ItemResult | undefined, tally: ManifestTally): StoredRef | undefined {
+  if (!outcome?.ok) return undefined;
+  tally.exported++;
+  if (!outcome.written) tally.alreadyStored++;
+  tally.bytesExported += outcome.length;
+  return outcome;
+}
+
+function recordFailure(
+  tally: ManifestTally,
+  meta: ItemMeta,
+  failure: { code: string; message: string },
+  changes: ChangeList,
+): void {
+  tally.foldersWithFailures.add(meta.folderId);
+  tally.failures.push({
+    itemId: meta.id,
+    folderPath: folderPathText(changes.folders.get(meta.folderId)?.path ?? []),
+    ...(meta.subject ? { subject: meta.subject } : {}),
+    ...failure,
+  });
+}
+
+/** Moves the delta base on: per folder, only where everything planned is stored. */
+async function advanceDeltaState(
+  vault: VaultStore,
+  input: CommitInput,
+  state: DeltaState | undefined,
+  changes: ChangeList,
+  tally: ManifestTally,
+  now: () => Date,
+): Promise<void> {
+  const next = await vault.readJson<NextDeltaState>(layout.runNextDelta(input.runId, input.mailboxId));
   const itemDeltaLinks: Record<string, string> = {};
-  for (const folderId of folders.keys()) {
-    const link = foldersWithFailures.has(folderId) ? state?.itemDeltaLinks[folderId] : next?.itemDeltaLinks[folderId];
+  for (const folderId of changes.folders.keys()) {
+    const failed = tally.foldersWithFailures.has(folderId);
+    const link = failed ? state?.itemDeltaLinks[folderId] : next?.itemDeltaLinks[folderId];
     if (link) itemDeltaLinks[folderId] = link;
   }
-  const newState: DeltaState = { itemDeltaLinks, lastSnapshotId: snapshotId, updatedAt: now().toISOString() };
+  const newState: DeltaState = { itemDeltaLinks, lastSnapshotId: input.snapshotId, updatedAt: now().toISOString() };
   if (next?.folderDeltaLink) newState.folderDeltaLink = next.folderDeltaLink;
-  await vault.writeJson(layout.deltaState(mailboxId), newState);
+  await vault.writeJson(layout.deltaState(input.mailboxId), newState);
+}
 
-  const finishedAt = now();
-  const result: MailboxRunResult = {
+function mailboxRunResult(
+  input: CommitInput,
+  record: SnapshotRecord,
+  changes: ChangeList,
+  outcomes: BatchOutcomes,
+  tally: ManifestTally,
+  finishedAt: Date,
+): MailboxRunResult {
+  return {
     upn: input.upn,
-    mailboxId,
-    status: status === 'Complete' ? 'Completed' : 'CompletedWithErrors',
-    snapshotId,
+    mailboxId: input.mailboxId,
+    status: record.status,
+    snapshotId: input.snapshotId,
     startedAt: input.startedAt,
     finishedAt: finishedAt.toISOString(),
     durationInMs: finishedAt.getTime() - Date.parse(input.startedAt),
     items: {
-      inSnapshot: itemCount,
-      exported,
-      alreadyStored,
-      failed: failures.length,
-      removed: removed.size,
-      changed: [...upserts.values()].filter((u) => !u.known).length,
+      inSnapshot: tally.itemCount,
+      exported: tally.exported,
+      alreadyStored: tally.alreadyStored,
+      failed: tally.failures.length,
+      removed: changes.removed.size,
+      changed: [...changes.upserts.values()].filter((upsert) => !upsert.known).length,
     },
-    bytesExported,
-    throttling: { responses: throttledResponses, waitInMs: throttleWaitInMs },
-    failedFolders: failedFolders.map((f) => ({ folderPath: pathOf(f.folderId), reason: f.reason })),
-    failures,
+    bytesExported: tally.bytesExported,
+    throttling: { responses: outcomes.throttledResponses, waitInMs: outcomes.throttleWaitInMs },
+    failedFolders: changes.failedFolders.map((f) => ({
+      folderPath: folderPathText(changes.folders.get(f.folderId)?.path ?? []),
+      reason: f.reason,
+    })),
+    failures: tally.failures,
   };
-  await vault.writeJson(layout.runMailboxResult(runId, mailboxId), result);
-  return result;
 }

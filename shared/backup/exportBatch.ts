@@ -8,6 +8,7 @@ import {
 } from '../graph/index.js';
 import { layout } from '../vault/layout.js';
 import type { StoredVersion, VaultStore } from '../vault/vaultStore.js';
+import { IndexedNdjsonReader } from '../vault/indexedNdjson.js';
 import { readPlannedBatches } from './plan.js';
 import type { BatchResult, BatchSummary, ItemResult, PlannedBatch, PlannedItem } from './types.js';
 
@@ -73,168 +74,207 @@ function failureOf(error: unknown): { code: string; message: string } {
  * One exportItems call for a planned batch, each item streamed into its write-once blob while it is hashed.
  * Per-item errors are recorded, not thrown. A batch that breaks as a whole, and items Graph left out or
  * failed transiently, are tried once more item by item. The outcome of every item goes to the run's folder,
- * so the activity can run again (at-least-once) without harm.
+ * so the activity can run again (at-least-once) without harm. `plans` reads the plan (pass the process's
+ * reader, which keeps plan indexes).
  */
 export async function exportBatch(
   client: MailboxClient,
   vault: VaultStore,
   input: ExportBatchInput,
   logger?: GraphLogger,
+  plans: IndexedNdjsonReader = new IndexedNdjsonReader(vault),
 ): Promise<BatchSummary> {
   const { runId, mailboxId, batch: first, planVersion } = input;
-  const plans = await readPlannedBatches(vault, runId, mailboxId, first, Math.max(1, input.count ?? 1), planVersion);
-  const tally: ThrottleTally = { throttledResponses: 0, throttleWaitInMs: 0 };
-  const results = new Map<string, ItemResult>();
-  const byId = new Map(plans.flatMap((p) => p.items).map((item) => [item.id, item]));
+  const batches = await readPlannedBatches(plans, runId, mailboxId, first, Math.max(1, input.count ?? 1), planVersion);
+  const exporter = new BatchExporter(client, vault, input, batches, logger);
+  await exporter.exportAll();
+  await exporter.writeResults();
+  return exporter.summary();
+}
 
-  // Items that fit one block are read whole (bounded: block size × uploads in flight) and written while the
-  // response moves on to the next item; larger ones stream straight into their blob. Without this, each
-  // upload's round trip would hold the export response still.
-  const uploads = new Set<Promise<void>>();
-  let uploadBytes = 0;
-  const storeOne = async (
-    item: ExportedItem,
-    plannedItem: PlannedItem,
-    started: Array<Promise<void>>,
-  ): Promise<void> => {
-    if (!item.data) {
-      results.set(item.itemId, { id: item.itemId, ok: false, code: item.error.code, message: item.error.message });
-      return;
+const NO_THROTTLING = { responses: 0, waitInMs: 0 };
+
+/** The consecutive batches of one export activity: their calls, their uploads in flight, and every item's outcome. */
+class BatchExporter {
+  private readonly tally: ThrottleTally = { throttledResponses: 0, throttleWaitInMs: 0 };
+  private readonly results = new Map<string, ItemResult>();
+  private readonly plannedById: Map<string, PlannedItem>;
+  /** Small items being written while the response moves on; bounded in count and bytes. */
+  private readonly uploads = new Set<Promise<void>>();
+  private uploadBytes = 0;
+  /** Batches whose result waits for the end of the activity (items to retry alone, or the last batch). */
+  private readonly unsettled: PlannedBatch[] = [];
+  private readonly settling: Array<Promise<unknown>> = [];
+
+  constructor(
+    private readonly client: MailboxClient,
+    private readonly vault: VaultStore,
+    private readonly input: ExportBatchInput,
+    private readonly batches: PlannedBatch[],
+    private readonly logger: GraphLogger | undefined,
+  ) {
+    this.plannedById = new Map(batches.flatMap((planned) => planned.items).map((item) => [item.id, item]));
+  }
+
+  /**
+   * One call per batch, one after the other: the next call starts as soon as a response is read, while its
+   * items are still being written. A batch whose items are all settled has its result written at once; one
+   * with items to try again alone waits for those single-item calls, after the last batch.
+   */
+  async exportAll(): Promise<void> {
+    const last = this.batches[this.batches.length - 1];
+    for (const planned of this.batches) {
+      const started = await this.exportCall(planned.items);
+      this.settling.push(
+        Promise.all(started).then(() => {
+          if (this.retryAlone(planned).length > 0 || planned === last) this.unsettled.push(planned);
+          else return this.writeResult(planned, NO_THROTTLING);
+        }),
+      );
     }
-    // The version blob is named after the changeKey planned; Graph's answer wins if the item changed since.
-    const head = item.bytes
-      ? { buffer: item.bytes, ended: true as const }
-      : await readUpTo(item.data, vault.singleRequestLimit + 1);
-    const blobName = layout.itemVersion(mailboxId, item.itemId, item.changeKey ?? plannedItem.changeKey);
-    const record = (stored: StoredVersion): void => {
-      results.set(item.itemId, {
-        id: item.itemId,
-        ok: true,
-        blob: stored.blobName,
-        sha256: stored.sha256,
-        length: stored.length,
-        written: stored.written,
-      });
+    await Promise.all(this.settling);
+    for (const planned of this.batches.filter((batch) => this.unsettled.includes(batch))) {
+      for (const item of this.retryAlone(planned)) {
+        this.results.delete(item.id);
+        await Promise.all(await this.exportCall([item]));
+      }
+    }
+  }
+
+  /**
+   * The activity's throttling is counted once, with its last batch (written last, so the figures are complete).
+   * When this is a second run of the activity (it runs at least once), the throttling the first run met was
+   * real too: it is added to, not written over.
+   */
+  async writeResults(): Promise<void> {
+    const { runId, mailboxId, planVersion } = this.input;
+    const last = this.batches[this.batches.length - 1]!;
+    const earlier = await this.vault.readJson<BatchResult>(layout.runBatchResult(runId, mailboxId, last.batch));
+    const carried = earlier?.planVersion === planVersion ? earlier : undefined;
+    const throttling = {
+      responses: this.tally.throttledResponses + (carried?.throttledResponses ?? 0),
+      waitInMs: this.tally.throttleWaitInMs + (carried?.throttleWaitInMs ?? 0),
     };
-    if (head.ended) {
-      while (
-        uploads.size >= PARALLEL_UPLOADS ||
-        (uploads.size > 0 && uploadBytes + head.buffer.length > PARALLEL_UPLOAD_BYTES)
-      )
-        await Promise.race(uploads);
-      const size = head.buffer.length;
-      uploadBytes += size;
-      const upload = vault
-        .writeItemVersion(blobName, head.buffer)
-        .then(record, (error: unknown) => {
-          results.set(item.itemId, { id: item.itemId, ok: false, ...failureOf(error) });
-        })
-        .finally(() => {
-          uploads.delete(upload);
-          uploadBytes -= size;
-        });
-      uploads.add(upload);
-      started.push(upload);
-      return;
+    await Promise.all(
+      this.unsettled.map((planned) => this.writeResult(planned, planned === last ? throttling : NO_THROTTLING)),
+    );
+  }
+
+  summary(): BatchSummary {
+    const summary: BatchSummary = { batch: this.input.batch, stored: 0, failed: 0, bytes: 0 };
+    for (const result of this.batches.flatMap((planned) => this.outcome(planned))) {
+      if (result.ok) {
+        summary.stored++;
+        summary.bytes += result.length;
+      } else summary.failed++;
     }
-    record(await vault.writeItemVersion(blobName, continueWith(head.buffer, head.rest)));
-  };
+    return summary;
+  }
 
   /** One exportItems call; resolves when the response is read, with the uploads it left running. */
-  const run = async (items: PlannedItem[]): Promise<Array<Promise<void>>> => {
+  private async exportCall(items: PlannedItem[]): Promise<Array<Promise<void>>> {
     const started: Array<Promise<void>> = [];
+    const ids = items.map((item) => item.id);
     try {
-      for await (const exported of client.exportItems(
-        mailboxId,
-        items.map((i) => i.id),
-        { tally },
-      )) {
-        const plannedItem = byId.get(exported.itemId);
+      for await (const exported of this.client.exportItems(this.input.mailboxId, ids, { tally: this.tally })) {
+        const plannedItem = this.plannedById.get(exported.itemId);
         if (!plannedItem) continue; // not asked for: ignore
         try {
-          await storeOne(exported, plannedItem, started);
+          await this.store(exported, plannedItem, started);
         } catch (error) {
           if (error instanceof ExportStreamError) throw error; // the response broke under this item
-          results.set(exported.itemId, { id: exported.itemId, ok: false, ...failureOf(error) });
+          this.fail(exported.itemId, error);
         }
       }
     } catch (error) {
       // The whole call failed or broke off: whatever has no result yet is marked for a retry alone.
-      for (const item of items)
-        if (!results.has(item.id)) results.set(item.id, { id: item.id, ok: false, ...failureOf(error) });
-      logger?.warn(`exportBatch ${first}: ${(error as Error).message}; retrying its unfinished items one by one`);
+      for (const item of items) if (!this.results.has(item.id)) this.fail(item.id, error);
+      this.logger?.warn(
+        `exportBatch ${this.input.batch}: ${(error as Error).message}; retrying its unfinished items one by one`,
+      );
     }
     return started;
-  };
+  }
 
-  const retryAlone = (planned: PlannedBatch): PlannedItem[] =>
-    planned.items.filter((item) => {
-      const result = results.get(item.id);
+  /**
+   * Items that fit one block are read whole (bounded: block size × uploads in flight) and written while the
+   * response moves on to the next item; larger ones stream straight into their blob. Without this, each
+   * upload's round trip would hold the export response still.
+   */
+  private async store(item: ExportedItem, plannedItem: PlannedItem, started: Array<Promise<void>>): Promise<void> {
+    if (!item.data) {
+      this.results.set(item.itemId, { id: item.itemId, ok: false, code: item.error.code, message: item.error.message });
+      return;
+    }
+    const head = item.bytes
+      ? { buffer: item.bytes, ended: true as const }
+      : await readUpTo(item.data, this.vault.singleRequestLimit + 1);
+    // The version blob is named after the changeKey planned; Graph's answer wins if the item changed since.
+    const blobName = layout.itemVersion(this.input.mailboxId, item.itemId, item.changeKey ?? plannedItem.changeKey);
+    if (head.ended) {
+      await this.roomForUpload(head.buffer.length);
+      started.push(this.startUpload(item.itemId, blobName, head.buffer));
+    } else
+      this.recordStored(item.itemId, await this.vault.writeItemVersion(blobName, continueWith(head.buffer, head.rest)));
+  }
+
+  private async roomForUpload(length: number): Promise<void> {
+    while (
+      this.uploads.size >= PARALLEL_UPLOADS ||
+      (this.uploads.size > 0 && this.uploadBytes + length > PARALLEL_UPLOAD_BYTES)
+    )
+      await Promise.race(this.uploads);
+  }
+
+  /** A whole item's upload, counted among the uploads in flight until it ends. */
+  private startUpload(itemId: string, blobName: string, bytes: Buffer): Promise<void> {
+    this.uploadBytes += bytes.length;
+    const upload = this.vault
+      .writeItemVersion(blobName, bytes)
+      .then(
+        (stored) => this.recordStored(itemId, stored),
+        (error: unknown) => this.fail(itemId, error),
+      )
+      .finally(() => {
+        this.uploads.delete(upload);
+        this.uploadBytes -= bytes.length;
+      });
+    this.uploads.add(upload);
+    return upload;
+  }
+
+  private recordStored(itemId: string, stored: StoredVersion): void {
+    const { blobName: blob, sha256, length, written } = stored;
+    this.results.set(itemId, { id: itemId, ok: true, blob, sha256, length, written });
+  }
+
+  private fail(itemId: string, error: unknown): void {
+    this.results.set(itemId, { id: itemId, ok: false, ...failureOf(error) });
+  }
+
+  private retryAlone(planned: PlannedBatch): PlannedItem[] {
+    return planned.items.filter((item) => {
+      const result = this.results.get(item.id);
       if (!result || result.ok) return false;
       return RETRY_ALONE.has(result.code) || (planned.items.length > 1 && WHOLE_CALL_FAILURES.has(result.code));
     });
-  const outcome = (planned: PlannedBatch): ItemResult[] =>
-    planned.items.map(
+  }
+
+  private outcome(planned: PlannedBatch): ItemResult[] {
+    return planned.items.map(
       (item) =>
-        results.get(item.id) ?? {
-          id: item.id,
-          ok: false as const,
-          code: 'NotExported',
-          message: 'No outcome recorded',
-        },
+        this.results.get(item.id) ?? { id: item.id, ok: false, code: 'NotExported', message: 'No outcome recorded' },
     );
-  const writeResult = (planned: PlannedBatch, throttling: { responses: number; waitInMs: number }) =>
-    vault.writeJson(layout.runBatchResult(runId, mailboxId, planned.batch), {
+  }
+
+  private async writeResult(planned: PlannedBatch, throttling: { responses: number; waitInMs: number }): Promise<void> {
+    const { runId, mailboxId, planVersion } = this.input;
+    await this.vault.writeJson(layout.runBatchResult(runId, mailboxId, planned.batch), {
       batch: planned.batch,
       planVersion,
-      results: outcome(planned),
+      results: this.outcome(planned),
       throttledResponses: throttling.responses,
       throttleWaitInMs: throttling.waitInMs,
     } satisfies BatchResult);
-  const noThrottling = { responses: 0, waitInMs: 0 };
-
-  // One call per batch, one after the other: the next call starts as soon as a response is read, while its
-  // items are still being written. A batch whose items are all settled has its result written at once; one
-  // with items to try again alone waits for those single-item calls, after the last batch.
-  const settling: Array<Promise<unknown>> = [];
-  const unsettled: PlannedBatch[] = [];
-  for (const planned of plans) {
-    const started = await run(planned.items);
-    settling.push(
-      Promise.all(started).then(() => {
-        if (retryAlone(planned).length > 0 || planned === plans[plans.length - 1]) unsettled.push(planned);
-        else return writeResult(planned, noThrottling);
-      }),
-    );
   }
-  await Promise.all(settling);
-  for (const planned of plans.filter((p) => unsettled.includes(p))) {
-    for (const item of retryAlone(planned)) {
-      results.delete(item.id);
-      await Promise.all(await run([item]));
-    }
-  }
-
-  // The activity's throttling is counted once, with its last batch (written last, so the figures are complete).
-  // When this is a second run of the activity (it runs at least once), the throttling the first run met was
-  // real too: it is added to, not written over.
-  const last = plans[plans.length - 1]!;
-  const earlier = await vault.readJson<BatchResult>(layout.runBatchResult(runId, mailboxId, last.batch));
-  const carried = earlier?.planVersion === planVersion ? earlier : undefined;
-  const throttling = {
-    responses: tally.throttledResponses + (carried?.throttledResponses ?? 0),
-    waitInMs: tally.throttleWaitInMs + (carried?.throttleWaitInMs ?? 0),
-  };
-  await Promise.all(unsettled.map((planned) => writeResult(planned, planned === last ? throttling : noThrottling)));
-
-  let stored = 0;
-  let failed = 0;
-  let bytes = 0;
-  for (const result of plans.flatMap(outcome)) {
-    if (result.ok) {
-      stored++;
-      bytes += result.length;
-    } else failed++;
-  }
-  return { batch: first, stored, failed, bytes };
 }

@@ -1,13 +1,17 @@
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import type { ResolvedScope } from './scope.js';
 import type { MailboxRunResult, MailboxTarget, RunReport } from './types.js';
 
 export interface RunReportInput {
   runId: string;
   trigger: 'timer' | 'http';
   startedAt: string;
-  mailboxes: MailboxTarget[];
-  warnings: string[];
+}
+
+/** The run's resolved scope, as resolveMailboxes kept it in the run's folder (empty if it never got that far). */
+export async function readRunMailboxes(vault: VaultStore, runId: string): Promise<ResolvedScope> {
+  return (await vault.readJson<ResolvedScope>(layout.runMailboxes(runId))) ?? { mailboxes: [], warnings: [] };
 }
 
 /**
@@ -19,8 +23,9 @@ export async function writeRunReport(
   input: RunReportInput,
   now: () => Date = () => new Date(),
 ): Promise<RunReport> {
+  const { mailboxes, warnings } = await readRunMailboxes(vault, input.runId);
   const results: MailboxRunResult[] = [];
-  for (const target of input.mailboxes) {
+  for (const target of mailboxes) {
     const result = await vault.readJson<MailboxRunResult>(layout.runMailboxResult(input.runId, target.mailboxId));
     results.push(
       result ?? {
@@ -56,7 +61,7 @@ export async function writeRunReport(
     finishedAt: now().toISOString(),
     status,
     mailboxes: results,
-    warnings: input.warnings,
+    warnings,
     totals: {
       mailboxes: results.length,
       failedMailboxes,

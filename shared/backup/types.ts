@@ -118,7 +118,3 @@ export interface RunReport {
     throttleWaitInMs: number;
   };
 }
-
-export function folderPathText(path: string[]): string {
-  return path.map((p) => p.replace(/\\/g, '\\\\').replace(/\//g, '\\/')).join('/');
-}

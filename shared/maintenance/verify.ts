@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { folderPathText } from '../backup/types.js';
+import { folderPathText } from '../mailbox/index.js';
 import { layout } from '../vault/layout.js';
 import type { ManifestEntry, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';

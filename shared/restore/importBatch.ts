@@ -1,20 +1,20 @@
-import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import {
-  ExtendedProperty,
   ImportOutcomeUnknownError,
   ImportSessionExpiredError,
   type GraphLogger,
   type MailboxClient,
   type ThrottleTally,
 } from '../graph/index.js';
-import { itemMetaOf } from '../backup/itemMeta.js';
+import { errorCode } from '../errors.js';
+import { SEARCH_KEY_PROPERTY, searchKeyOf } from '../mailbox/index.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { readImportBatch } from './plan.js';
 import type { ImportSessionCache } from './sessions.js';
 import type { ImportBatchResult, ImportOutcome, PlannedImport } from './types.js';
-import { errorCode, MailboxVaultError } from '../errors.js';
+import { openVerifiedItem } from './verifyingStream.js';
+
+export { ChecksumMismatchError, VerifyingStream } from './verifyingStream.js';
 
 export interface ImportBatchInput {
   restoreId: string;
@@ -37,40 +37,9 @@ interface JournalEntry {
   recovered?: boolean;
 }
 
-export class ChecksumMismatchError extends MailboxVaultError {
-  readonly code = 'ChecksumMismatch';
-  constructor(blob: string) {
-    super(`The stored item ${blob} does not match its SHA-256; it was not imported`);
-  }
-}
-
-/**
- * Passes bytes through while hashing them; at the end a wrong SHA-256 or length fails the stream, which aborts
- * the import POST before its body is complete, so a damaged item is never imported.
- */
-export class VerifyingStream extends Transform {
-  private readonly hash = createHash('sha256');
-  private length = 0;
-
-  constructor(
-    private readonly expectedSha256: string,
-    private readonly expectedLength: number,
-    private readonly blob: string,
-  ) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.length += chunk.length;
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    if (this.length !== this.expectedLength || this.hash.digest('hex') !== this.expectedSha256)
-      callback(new ChecksumMismatchError(this.blob));
-    else callback();
-  }
+interface CreatedItem {
+  itemId: string;
+  changeKey: string;
 }
 
 /** Attempts for one item: a refused session is renewed, an unknown outcome is checked before trying again. */
@@ -89,26 +58,85 @@ export async function importBatch(
   input: ImportBatchInput,
   logger?: GraphLogger,
 ): Promise<ImportBatchSummary> {
-  const { restoreId, targetMailboxId, batch } = input;
-  const planned = await readImportBatch(vault, restoreId, batch);
-  const tally: ThrottleTally = { throttledResponses: 0, throttleWaitInMs: 0 };
-  // This activity's own renewals (the session cache is shared by the process's concurrent batches).
-  const renewed = { count: 0 };
+  const planned = await readImportBatch(vault, input.restoreId, input.batch);
+  const importer = new BatchImporter(graph, vault, sessions, input, logger);
   const outcomes: ImportOutcome[] = [];
-  let bytesImported = 0;
-
-  const findBySearchKey = async (item: PlannedImport): Promise<{ itemId: string; changeKey: string } | undefined> => {
-    if (!item.searchKey) return undefined;
-    for await (const listed of graph.listItems(targetMailboxId, item.targetFolderId, {
-      extendedProperties: [ExtendedProperty.searchKey],
-    })) {
-      if (itemMetaOf(listed, item.targetFolderId).searchKey === item.searchKey)
-        return { itemId: listed.id, changeKey: listed.changeKey ?? '' };
-    }
-    return undefined;
+  for (const item of planned.items) outcomes.push(await importer.importOnce(item));
+  await importer.writeResult(outcomes);
+  const count = (status: ImportOutcome['status']) => outcomes.filter((o) => o.status === status).length;
+  return {
+    batch: input.batch,
+    imported: count('imported'),
+    alreadyImported: count('alreadyImported'),
+    failed: count('failed'),
   };
+}
 
-  const journal = async (item: PlannedImport, created: { itemId: string; changeKey: string }, recovered: boolean) => {
+/** One import activity: its items' attempts, and what it counts for the report. */
+class BatchImporter {
+  private readonly tally: ThrottleTally = { throttledResponses: 0, throttleWaitInMs: 0 };
+  /** This activity's own renewals (the session cache is shared by the process's concurrent batches). */
+  private readonly renewed = { count: 0 };
+  private bytesImported = 0;
+
+  constructor(
+    private readonly graph: MailboxClient,
+    private readonly vault: VaultStore,
+    private readonly sessions: ImportSessionCache,
+    private readonly input: ImportBatchInput,
+    private readonly logger: GraphLogger | undefined,
+  ) {}
+
+  /** An item imported at most once: skipped when journaled, checked in the target after a lost answer. */
+  async importOnce(item: PlannedImport): Promise<ImportOutcome> {
+    const done = await this.vault.readJson<JournalEntry>(layout.restoreJournal(this.input.restoreId, item.sourceId));
+    if (done) return { sourceId: item.sourceId, status: 'alreadyImported', newItemId: done.newItemId };
+    let uncertain = false;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      try {
+        const found = uncertain ? await this.findBySearchKey(item) : undefined;
+        if (found) return await this.imported(item, found, true);
+        const created = await this.post(item);
+        if (created) return await this.imported(item, created, false);
+      } catch (error) {
+        if (!(error instanceof ImportOutcomeUnknownError)) {
+          return {
+            sourceId: item.sourceId,
+            status: 'failed',
+            code: errorCode(error),
+            message: (error as Error).message,
+          };
+        }
+        uncertain = true;
+        this.logger?.warn(`importBatch ${this.input.batch}: ${error.message}; checking the target before trying again`);
+      }
+    }
+    return {
+      sourceId: item.sourceId,
+      status: 'failed',
+      code: 'ImportUnconfirmed',
+      message: `Gave up after ${MAX_ATTEMPTS} attempts whose outcome could not be confirmed`,
+    };
+  }
+
+  /** One import POST; undefined when the session was refused (it is renewed for the next attempt). */
+  private async post(item: PlannedImport): Promise<CreatedItem | undefined> {
+    const session = await this.sessions.get(this.input.targetMailboxId, { renewed: this.renewed });
+    try {
+      return await this.graph.importItem(session, {
+        folderId: item.targetFolderId,
+        openData: () => openVerifiedItem(this.vault, item),
+        length: item.length,
+        tally: this.tally,
+      });
+    } catch (error) {
+      if (!(error instanceof ImportSessionExpiredError)) throw error;
+      this.sessions.invalidate(session, this.renewed);
+      return undefined;
+    }
+  }
+
+  private async imported(item: PlannedImport, created: CreatedItem, recovered: boolean): Promise<ImportOutcome> {
     const entry: JournalEntry = {
       sourceId: item.sourceId,
       newItemId: created.itemId,
@@ -116,99 +144,44 @@ export async function importBatch(
       importedAt: new Date().toISOString(),
       ...(recovered ? { recovered } : {}),
     };
-    await vault.writeJson(layout.restoreJournal(restoreId, item.sourceId), entry);
-  };
-
-  for (const item of planned.items) {
-    const done = await vault.readJson<JournalEntry>(layout.restoreJournal(restoreId, item.sourceId));
-    if (done) {
-      outcomes.push({ sourceId: item.sourceId, status: 'alreadyImported', newItemId: done.newItemId });
-      continue;
-    }
-    let outcome: ImportOutcome | undefined;
-    let uncertain = false;
-    for (let attempt = 1; !outcome && attempt <= MAX_ATTEMPTS; attempt++) {
-      try {
-        if (uncertain) {
-          const found = await findBySearchKey(item);
-          if (found) {
-            await journal(item, found, true);
-            outcome = { sourceId: item.sourceId, status: 'imported', newItemId: found.itemId, recovered: true };
-            bytesImported += item.length;
-            break;
-          }
-        }
-        const session = await sessions.get(targetMailboxId, { renewed });
-        try {
-          const openData = (): Readable => {
-            const verifying = new VerifyingStream(item.sha256, item.length, item.blob);
-            void vault.openItemVersion(item.blob).then(
-              (source) => {
-                source.on('error', (error) => verifying.destroy(error));
-                source.pipe(verifying);
-              },
-              (error: unknown) => verifying.destroy(error as Error),
-            );
-            return verifying;
-          };
-          const created = await graph.importItem(session, {
-            folderId: item.targetFolderId,
-            openData,
-            length: item.length,
-            tally,
-          });
-          await journal(item, created, false);
-          outcome = { sourceId: item.sourceId, status: 'imported', newItemId: created.itemId };
-          bytesImported += item.length;
-        } catch (error) {
-          if (error instanceof ImportSessionExpiredError) {
-            sessions.invalidate(session, renewed);
-            continue;
-          }
-          throw error;
-        }
-      } catch (error) {
-        if (error instanceof ImportOutcomeUnknownError) {
-          uncertain = true;
-          logger?.warn(`importBatch ${batch}: ${error.message}; checking the target before trying again`);
-          continue;
-        }
-        outcome = {
-          sourceId: item.sourceId,
-          status: 'failed',
-          code: errorCode(error),
-          message: (error as Error).message,
-        };
-      }
-    }
-    outcomes.push(
-      outcome ?? {
-        sourceId: item.sourceId,
-        status: 'failed',
-        code: 'ImportUnconfirmed',
-        message: `Gave up after ${MAX_ATTEMPTS} attempts whose outcome could not be confirmed`,
-      },
-    );
+    await this.vault.writeJson(layout.restoreJournal(this.input.restoreId, item.sourceId), entry);
+    this.bytesImported += item.length;
+    return {
+      sourceId: item.sourceId,
+      status: 'imported',
+      newItemId: created.itemId,
+      ...(recovered ? { recovered: true } : {}),
+    };
   }
 
-  // When this is a second run of the activity (it runs at least once), what the first run imported, the
-  // throttling it met and the sessions it renewed were real too: they are added to, not written over (this run
-  // finds the first run's imports in the journal and counts no bytes for them).
-  const earlier = await vault.readJson<ImportBatchResult>(layout.restoreResult(restoreId, batch));
-  const result: ImportBatchResult = {
-    batch,
-    outcomes,
-    bytesImported: bytesImported + (earlier?.bytesImported ?? 0),
-    // This activity's own imports only: concurrent batches on the same mailbox do not count each other's 429s.
-    throttledResponses: tally.throttledResponses + (earlier?.throttledResponses ?? 0),
-    throttleWaitInMs: tally.throttleWaitInMs + (earlier?.throttleWaitInMs ?? 0),
-    sessionsRenewed: renewed.count + (earlier?.sessionsRenewed ?? 0),
-  };
-  await vault.writeJson(layout.restoreResult(restoreId, batch), result);
-  return {
-    batch,
-    imported: outcomes.filter((o) => o.status === 'imported').length,
-    alreadyImported: outcomes.filter((o) => o.status === 'alreadyImported').length,
-    failed: outcomes.filter((o) => o.status === 'failed').length,
-  };
+  private async findBySearchKey(item: PlannedImport): Promise<CreatedItem | undefined> {
+    if (!item.searchKey) return undefined;
+    const listing = this.graph.listItems(this.input.targetMailboxId, item.targetFolderId, {
+      extendedProperties: [SEARCH_KEY_PROPERTY],
+    });
+    for await (const listed of listing) {
+      if (searchKeyOf(listed) === item.searchKey) return { itemId: listed.id, changeKey: listed.changeKey ?? '' };
+    }
+    return undefined;
+  }
+
+  /**
+   * When this is a second run of the activity (it runs at least once), what the first run imported, the
+   * throttling it met and the sessions it renewed were real too: they are added to, not written over (this run
+   * finds the first run's imports in the journal and counts no bytes for them).
+   */
+  async writeResult(outcomes: ImportOutcome[]): Promise<void> {
+    const { restoreId, batch } = this.input;
+    const earlier = await this.vault.readJson<ImportBatchResult>(layout.restoreResult(restoreId, batch));
+    const result: ImportBatchResult = {
+      batch,
+      outcomes,
+      bytesImported: this.bytesImported + (earlier?.bytesImported ?? 0),
+      // This activity's own imports only: concurrent batches on the same mailbox do not count each other's 429s.
+      throttledResponses: this.tally.throttledResponses + (earlier?.throttledResponses ?? 0),
+      throttleWaitInMs: this.tally.throttleWaitInMs + (earlier?.throttleWaitInMs ?? 0),
+      sessionsRenewed: this.renewed.count + (earlier?.sessionsRenewed ?? 0),
+    };
+    await this.vault.writeJson(layout.restoreResult(restoreId, batch), result);
+  }
 }

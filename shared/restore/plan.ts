@@ -1,7 +1,7 @@
 import { GraphRequestError, type MailboxClient, type MailboxFolder } from '../graph/index.js';
-import { BACKUP_EXTENDED_PROPERTIES, itemMetaOf } from '../backup/itemMeta.js';
-import { folderPathText } from '../backup/types.js';
-import { folderPaths, packBySize } from '../backup/plan.js';
+import { folderPaths, folderPathText, SEARCH_KEY_PROPERTY, searchKeyOf } from '../mailbox/index.js';
+import { packBySize } from '../packing.js';
+import { IndexedNdjsonReader, writeIndexedNdjson, type IndexedNdjsonFile } from '../vault/indexedNdjson.js';
 import { layout } from '../vault/layout.js';
 import type { ManifestFolder, SnapshotRecord } from '../vault/records.js';
 import { readManifest } from '../vault/snapshotCatalog.js';
@@ -50,7 +50,7 @@ class TargetTree {
           wellKnownName: f.wellKnownName ?? null,
         });
     }
-    const paths = folderPaths(new Map([...this.folders].map(([id, f]) => [id, { ...f }])));
+    const paths = folderPaths(this.folders);
     const root =
       [...this.folders.values()].find((f) => f.wellKnownName === 'msgfolderroot') ??
       [...this.folders.values()].find((f) => paths.get(f.id)?.length === 0);
@@ -119,6 +119,20 @@ class TargetTree {
   }
 }
 
+type SelectedItem = Omit<PlannedImport, 'targetFolderId'> & { folderId: string };
+
+/** A level of a folder path to ensure in the target: its name, and what finds or creates it. */
+type PathLevel = { name: string; wellKnownName: string | null; type: string };
+
+/** The restore's plan, as an indexed file of import batches. */
+function restorePlanFile(restoreId: string): IndexedNdjsonFile {
+  return {
+    data: layout.restorePlan(restoreId),
+    index: layout.restorePlanIndex(restoreId),
+    description: `the plan of restore ${restoreId}`,
+  };
+}
+
 /**
  * Plans a restore: selects the items of the snapshot, maps their folders onto the target (creating what is
  * missing under the destination), drops items the target already holds (same search key) when collisions are
@@ -130,14 +144,54 @@ export async function planRestore(
   settings: RestorePlanSettings,
   request: RestoreRequest,
 ): Promise<RestorePlanSummary> {
-  const { restoreId, target } = request;
   const snapshot = await vault.readJson<SnapshotRecord>(
     layout.snapshotRecord(request.source.mailboxId, request.source.snapshotId),
   );
   if (!snapshot) throw new Error(`Snapshot ${request.source.snapshotId} is no longer in the vault`);
+  const { folders, selected } = await selectItems(vault, snapshot, request);
+  const tree = new TargetTree(graph, request.target.mailboxId);
+  await tree.load();
+  const present = request.collisions === 'skip' ? await searchKeysIn(graph, request.target.mailboxId, tree.ids) : null;
 
+  const destinationRoot = destinationLevels(request);
+  const targetFolderOf = new Map<string, string>();
+  const toImport: PlannedImport[] = [];
+  let skippedPresent = 0;
+  for (const { folderId, ...item } of selected) {
+    if (item.searchKey && present?.has(item.searchKey)) {
+      skippedPresent++;
+      continue;
+    }
+    let targetFolderId = targetFolderOf.get(folderId);
+    if (!targetFolderId) {
+      targetFolderId = await tree.ensure([...destinationRoot, ...sourceLevels(folders, folderId, request)]);
+      targetFolderOf.set(folderId, targetFolderId);
+    }
+    toImport.push({ ...item, targetFolderId });
+  }
+
+  const batches = packBySize(toImport, settings.itemsPerBatch, settings.bytesPerBatch, (item) => item.length);
+  const records = batches.map((items, batch) => ({ batch, items }) satisfies PlannedImportBatch);
+  await writeIndexedNdjson(vault, restorePlanFile(request.restoreId), records);
+  return {
+    batchCount: batches.length,
+    selected: selected.length,
+    toImport: toImport.length,
+    skippedPresent,
+    bytesToImport: toImport.reduce((s, i) => s + i.length, 0),
+    destinationRoot: destinationRoot.map((l) => l.name).join('/'),
+    foldersCreated: tree.created,
+  };
+}
+
+/** The snapshot's folders, and the items the request's filters select. */
+async function selectItems(
+  vault: VaultStore,
+  snapshot: SnapshotRecord,
+  request: RestoreRequest,
+): Promise<{ folders: Map<string, ManifestFolder>; selected: SelectedItem[] }> {
   const folders = new Map<string, ManifestFolder>();
-  const selected: Array<Omit<PlannedImport, 'targetFolderId'> & { folderId: string }> = [];
+  const selected: SelectedItem[] = [];
   const itemIds = request.filters.itemIds ? new Set(request.filters.itemIds) : undefined;
   for await (const entry of readManifest(vault, snapshot)) {
     if (entry.kind === 'folder') folders.set(entry.id, entry);
@@ -154,92 +208,52 @@ export async function planRestore(
       });
     }
   }
-
-  const tree = new TargetTree(graph, target.mailboxId);
-  await tree.load();
-
-  // What the target already holds, by search key (the key that survives export and import).
-  const present = new Set<string>();
-  if (request.collisions === 'skip') {
-    for (const folderId of tree.ids) {
-      try {
-        for await (const item of graph.listItems(target.mailboxId, folderId, {
-          extendedProperties: [BACKUP_EXTENDED_PROPERTIES[3]],
-        })) {
-          const key = itemMetaOf(item, folderId).searchKey;
-          if (key) present.add(key);
-        }
-      } catch (error) {
-        // Search folders and the like cannot be listed; they hold nothing of their own.
-        if (!(error instanceof GraphRequestError) || error.status >= 500) throw error;
-      }
-    }
-  }
-
-  const destinationRoot =
-    request.destination.mode === 'newFolder'
-      ? [{ name: restoreFolderName(request.requestedAt), wellKnownName: null, type: 'IPF.Note' }]
-      : request.destination.mode === 'folder'
-        ? request.destination.folderPath!.map((name) => ({ name, wellKnownName: null, type: 'IPF.Note' }))
-        : [];
-  const targetFolderOf = new Map<string, string>();
-  const levelsOf = (folderId: string) => {
-    const chain: ManifestFolder[] = [];
-    for (let f = folders.get(folderId); f && f.path.length > 0; f = f.parentId ? folders.get(f.parentId) : undefined)
-      chain.unshift(f);
-    // Well-known folders map onto the target's own (its Inbox may be called Posteingang) only when restoring in place.
-    return chain.map((f) => ({
-      name: f.displayName,
-      wellKnownName: request.destination.mode === 'original' ? f.wellKnownName : null,
-      type: f.type,
-    }));
-  };
-
-  const toImport: PlannedImport[] = [];
-  let skippedPresent = 0;
-  for (const item of selected) {
-    if (item.searchKey && present.has(item.searchKey)) {
-      skippedPresent++;
-      continue;
-    }
-    let targetFolderId = targetFolderOf.get(item.folderId);
-    if (!targetFolderId) {
-      targetFolderId = await tree.ensure([...destinationRoot, ...levelsOf(item.folderId)]);
-      targetFolderOf.set(item.folderId, targetFolderId);
-    }
-    const { folderId: _unused, ...rest } = item;
-    toImport.push({ ...rest, targetFolderId });
-  }
-
-  const batches = packBySize(toImport, settings.itemsPerBatch, settings.bytesPerBatch, (item) => item.length);
-  const lines = batches.map((items, batch) => `${JSON.stringify({ batch, items } satisfies PlannedImportBatch)}\n`);
-  const offsets = [0];
-  for (const line of lines) offsets.push(offsets[offsets.length - 1]! + Buffer.byteLength(line));
-  await vault.writeText(layout.restorePlan(restoreId), lines.join(''));
-  await vault.writeJson(layout.restorePlanIndex(restoreId), { offsets });
-
-  return {
-    batchCount: batches.length,
-    selected: selected.length,
-    toImport: toImport.length,
-    skippedPresent,
-    bytesToImport: toImport.reduce((s, i) => s + i.length, 0),
-    destinationRoot: destinationRoot.map((l) => l.name).join('/'),
-    foldersCreated: tree.created,
-  };
+  return { folders, selected };
 }
 
+/** What the target already holds, by search key (the key that survives export and import). */
+async function searchKeysIn(graph: MailboxClient, mailboxId: string, folderIds: string[]): Promise<Set<string>> {
+  const present = new Set<string>();
+  for (const folderId of folderIds) {
+    try {
+      for await (const item of graph.listItems(mailboxId, folderId, { extendedProperties: [SEARCH_KEY_PROPERTY] })) {
+        const key = searchKeyOf(item);
+        if (key) present.add(key);
+      }
+    } catch (error) {
+      // Search folders and the like cannot be listed; they hold nothing of their own.
+      if (!(error instanceof GraphRequestError) || error.status >= 500) throw error;
+    }
+  }
+  return present;
+}
+
+/** The folders the restore lands under: a new `Restored …` folder, a folder the admin named, or none. */
+function destinationLevels(request: RestoreRequest): PathLevel[] {
+  const plainFolder = (name: string): PathLevel => ({ name, wellKnownName: null, type: 'IPF.Note' });
+  if (request.destination.mode === 'newFolder') return [plainFolder(restoreFolderName(request.requestedAt))];
+  if (request.destination.mode === 'folder') return request.destination.folderPath!.map(plainFolder);
+  return [];
+}
+
+/**
+ * A source folder's path as levels to ensure. Well-known folders map onto the target's own (its Inbox may be
+ * called Posteingang) only when restoring in place.
+ */
+function sourceLevels(folders: Map<string, ManifestFolder>, folderId: string, request: RestoreRequest): PathLevel[] {
+  const chain: ManifestFolder[] = [];
+  for (let f = folders.get(folderId); f && f.path.length > 0; f = f.parentId ? folders.get(f.parentId) : undefined)
+    chain.unshift(f);
+  const inPlace = request.destination.mode === 'original';
+  return chain.map((f) => ({ name: f.displayName, wellKnownName: inPlace ? f.wellKnownName : null, type: f.type }));
+}
+
+/** One planned import batch (the restore's plan is written once, so its index is read each time). */
 export async function readImportBatch(
   vault: VaultStore,
   restoreId: string,
   batch: number,
 ): Promise<PlannedImportBatch> {
-  const index = await vault.readJson<{ offsets: number[] }>(layout.restorePlanIndex(restoreId));
-  const start = index?.offsets[batch];
-  const end = index?.offsets[batch + 1];
-  if (start === undefined || end === undefined)
-    throw new Error(`Batch ${batch} is not in the plan of restore ${restoreId}`);
-  return JSON.parse(
-    (await vault.readRange(layout.restorePlan(restoreId), start, end - start)).toString('utf8'),
-  ) as PlannedImportBatch;
+  const [planned] = await new IndexedNdjsonReader(vault).read<PlannedImportBatch>(restorePlanFile(restoreId), batch, 1);
+  return planned!;
 }

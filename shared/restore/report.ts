@@ -99,3 +99,21 @@ export async function finishRestore(
   await vault.writeJson(layout.restoreReport(input.restoreId), report);
   return report;
 }
+
+/**
+ * A restore's report as it stands: the final one once written; for a canceled restore whose orchestration
+ * stopped before writing it, one built from what its batches recorded. `canceled` says whether an admin stopped it.
+ */
+export async function currentRestoreReport(
+  vault: VaultStore,
+  restoreId: string,
+): Promise<{ report: RestoreReport | undefined; canceled: boolean }> {
+  const canceled = (await vault.readJson<{ at: string }>(layout.restoreCanceled(restoreId))) !== undefined;
+  const report = await vault.readJson<RestoreReport>(layout.restoreReport(restoreId));
+  if (report || !canceled) return { report, canceled };
+  const plan = await vault.readJson<RestorePlanSummary>(layout.restorePlanSummary(restoreId));
+  return {
+    report: await buildRestoreReport(vault, { restoreId, canceled: true, ...(plan ? { plan } : {}) }),
+    canceled,
+  };
+}

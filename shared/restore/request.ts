@@ -1,19 +1,13 @@
 import { z } from 'zod';
 import { MailboxVaultError } from '../errors.js';
 import { MailboxNotFoundError, type MailboxClient } from '../graph/index.js';
+import { isMailboxId, mailboxSchema, parseFolderPath, samePath } from '../mailbox/index.js';
 import type { ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import { findSnapshot, readManifest, type SnapshotSelector } from '../vault/snapshotCatalog.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import type { RestoreFilters, RestoreRequest } from './types.js';
 
-const UPN = /^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/;
-const MAILBOX_ID = /^MBX:[0-9a-fA-F-]+@[0-9a-fA-F-]+$/;
-const mailbox = z
-  .string()
-  .refine(
-    (v) => UPN.test(v) || MAILBOX_ID.test(v),
-    'must be a user principal name (adele@contoso.com) or a mailbox id (MBX:…@…)',
-  );
+const mailbox = mailboxSchema;
 const instant = z
   .string()
   .refine(
@@ -72,22 +66,6 @@ export const RestoreBody = z
   });
 
 export type RestoreBodyInput = z.infer<typeof RestoreBody>;
-
-/** 'Inbox/Projects' → ['Inbox', 'Projects']; a '/' inside a name is written '\/'. */
-export function parseFolderPath(text: string): string[] {
-  const names: string[] = [];
-  let current = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '\\' && i + 1 < text.length) current += text[++i];
-    else if (c === '/') {
-      if (current) names.push(current);
-      current = '';
-    } else current += c;
-  }
-  if (current) names.push(current);
-  return names;
-}
 
 /** Why a restore request was refused; the HTTP layer turns each code into its status. */
 export type RestoreRequestErrorCode = 'InvalidRequest' | 'SnapshotNotFound' | 'NothingSelected';
@@ -152,7 +130,7 @@ async function resolveMailbox(
   value: string,
   field: string,
 ): Promise<{ mailboxId: string; upn: string | null }> {
-  if (MAILBOX_ID.test(value)) return { mailboxId: value, upn: null };
+  if (isMailboxId(value)) return { mailboxId: value, upn: null };
   try {
     return { mailboxId: (await graph.getMailboxIds(value)).primaryMailboxId, upn: value };
   } catch (error) {
@@ -201,8 +179,8 @@ export async function resolveRestoreRequest(
     else if (matches(entry, folders.get(entry.folderId), filters, itemIds)) selected++;
   }
   if (filters.folders) {
-    const known = [...folders.values()].map((f) => f.path.map((n) => n.toLowerCase()).join('\u0000'));
-    const missing = filters.folders.filter((f) => !known.includes(f.map((n) => n.toLowerCase()).join('\u0000')));
+    const known = [...folders.values()].map((f) => f.path);
+    const missing = filters.folders.filter((wanted) => !known.some((path) => samePath(path, wanted)));
     if (missing.length)
       throw new RestoreRequestError(
         'NothingSelected',

@@ -53,6 +53,7 @@ export const layout = {
   restoreResultsPrefix: (restoreId: string) => `restores/${restoreId}/results/`,
   restoreCanceled: (restoreId: string) => `restores/${restoreId}/canceled.json`,
   restoreReport: (restoreId: string) => `restores/${restoreId}/report.json`,
+  maintenanceMailboxes: (id: string) => `maintenance/${id}/mailboxes.json`,
   maintenanceReport: (id: string) => `maintenance/${id}/report.json`,
   maintenanceResult: (id: string, part: string, mailboxKey: string) => `maintenance/${id}/${part}/${mailboxKey}.json`,
   maintenanceResultsPrefix: (id: string, part: string) => `maintenance/${id}/${part}/`,

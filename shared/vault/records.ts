@@ -1,4 +1,8 @@
 /** The vault's record shapes (design.md §5). Everything here is JSON in a blob. */
+import type { ItemMeta } from '../mailbox/items.js';
+import type { SnapshotStatus } from '../status.js';
+
+export type { ItemMeta } from '../mailbox/items.js';
 
 export interface ManifestFolder {
   kind: 'folder';
@@ -11,22 +15,6 @@ export interface ManifestFolder {
   wellKnownName: string | null;
 }
 
-/** What the manifest keeps of an item besides its stored bytes (from Graph's listing). */
-export interface ItemMeta {
-  id: string;
-  folderId: string;
-  changeKey: string;
-  type: string;
-  size: number;
-  createdDateTime?: string;
-  lastModifiedDateTime?: string;
-  receivedDateTime?: string;
-  subject?: string;
-  sender?: string;
-  /** PR_SEARCH_KEY, base64: survives import, so restores match on it. */
-  searchKey?: string;
-}
-
 export interface ManifestItem extends ItemMeta {
   kind: 'item';
   blob: string;
@@ -37,8 +25,6 @@ export interface ManifestItem extends ItemMeta {
 }
 
 export type ManifestEntry = ManifestFolder | ManifestItem;
-
-export type SnapshotStatus = 'Complete' | 'CompleteWithErrors';
 
 /** The commit record: written last, so a snapshot without one does not exist. */
 export interface SnapshotRecord {

@@ -11,9 +11,17 @@ export async function listSnapshots(vault: VaultStore, mailboxId: string): Promi
   for await (const name of vault.listNames(layout.snapshotsPrefix(mailboxId))) {
     if (!name.endsWith('.json')) continue;
     const record = await vault.readJson<SnapshotRecord>(name);
-    if (record) records.push(record);
+    if (record) records.push(withCurrentStatus(record));
   }
   return records.sort((a, b) => b.takenAt.localeCompare(a.takenAt) || b.snapshotId.localeCompare(a.snapshotId));
+}
+
+/** Records committed before the status words were unified said `Complete` and `CompleteWithErrors`. */
+function withCurrentStatus(record: SnapshotRecord): SnapshotRecord {
+  const legacy = record.status as string;
+  if (legacy === 'Complete') return { ...record, status: 'Completed' };
+  if (legacy === 'CompleteWithErrors') return { ...record, status: 'CompletedWithErrors' };
+  return record;
 }
 
 export type SnapshotSelector = { latest: true } | { snapshotId: string } | { asOf: string };
@@ -26,7 +34,8 @@ export async function findSnapshot(
 ): Promise<SnapshotRecord | undefined> {
   if ('snapshotId' in selector) {
     if (!/^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$/.test(selector.snapshotId)) return undefined;
-    return vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, selector.snapshotId));
+    const record = await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, selector.snapshotId));
+    return record && withCurrentStatus(record);
   }
   const all = await listSnapshots(vault, mailboxId);
   if ('latest' in selector) return all[0];

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planMailbox } from '../../shared/backup/plan.js';
 import { readPlannedBatches } from '../../shared/backup/plan.js';
+import { IndexedNdjsonReader } from '../../shared/vault/indexedNdjson.js';
 import type { ChangeRecord, PlanSummary } from '../../shared/backup/types.js';
 import type { MailboxClient } from '../../shared/graph/index.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
@@ -25,7 +26,14 @@ async function plan(
 ): Promise<{ summary: PlanSummary; planned: string[]; changes: ChangeRecord[] }> {
   const mailboxId = (await client.getMailboxIds(upn)).primaryMailboxId;
   const summary = await planMailbox(client, vault, settings, { runId, mailboxId, upn });
-  const batches = await readPlannedBatches(vault, runId, mailboxId, 0, summary.batchCount, summary.planVersion);
+  const batches = await readPlannedBatches(
+    new IndexedNdjsonReader(vault),
+    runId,
+    mailboxId,
+    0,
+    summary.batchCount,
+    summary.planVersion,
+  );
   const changes = await collect(vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId)));
   return { summary, planned: batches.flatMap((b) => b.items.map((i) => i.id)), changes };
 }

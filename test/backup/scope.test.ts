@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveMailboxes } from '../../shared/backup/scope.js';
-import { packBatches, folderPaths } from '../../shared/backup/plan.js';
+import { packBatches } from '../../shared/backup/plan.js';
+import { folderPaths } from '../../shared/mailbox/index.js';
 import type { Simulator } from '../../local/simulator/index.js';
 import { clientFor, startSeededSimulator } from '../support/graph.js';
 

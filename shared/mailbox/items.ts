@@ -1,14 +1,33 @@
 import { ExtendedProperty, type MailboxItem } from '../graph/index.js';
-import type { ItemMeta } from './types.js';
 
-/** The extended properties planning asks Graph for: enough to browse and to match on restore. */
-export const BACKUP_EXTENDED_PROPERTIES = [
+/** What the vault keeps of an item besides its stored bytes (from Graph's listing). */
+export interface ItemMeta {
+  id: string;
+  folderId: string;
+  changeKey: string;
+  type: string;
+  size: number;
+  createdDateTime?: string;
+  lastModifiedDateTime?: string;
+  receivedDateTime?: string;
+  subject?: string;
+  sender?: string;
+  /** PR_SEARCH_KEY, base64: survives export and import, so restores match on it. */
+  searchKey?: string;
+}
+
+/** The property that identifies an item across export and import (field-notes.md). */
+export const SEARCH_KEY_PROPERTY = ExtendedProperty.searchKey;
+
+/** The extended properties a backup asks Graph for: enough to browse and to match on restore. */
+export const ITEM_META_PROPERTIES = [
   ExtendedProperty.subject,
   ExtendedProperty.senderEmail,
   ExtendedProperty.receivedTime,
-  ExtendedProperty.searchKey,
+  SEARCH_KEY_PROPERTY,
 ] as const;
 
+/** 'String 0x0037' and 'string 0x37' name the same property: compare by type and number. */
 function propertyKey(id: string): string {
   const match = /^\s*(\w+)\s+0x([0-9a-f]+)\s*$/i.exec(id);
   return match ? `${match[1]!.toLowerCase()} ${parseInt(match[2]!, 16)}` : id.toLowerCase();
@@ -17,7 +36,7 @@ function propertyKey(id: string): string {
 const SUBJECT = propertyKey(ExtendedProperty.subject);
 const SENDER = propertyKey(ExtendedProperty.senderEmail);
 const RECEIVED = propertyKey(ExtendedProperty.receivedTime);
-const SEARCH_KEY = propertyKey(ExtendedProperty.searchKey);
+const SEARCH_KEY = propertyKey(SEARCH_KEY_PROPERTY);
 
 /** What the manifest keeps of a listed item; extended properties are matched however Graph spells their ids. */
 export function itemMetaOf(item: MailboxItem, folderId: string): ItemMeta {
@@ -38,4 +57,10 @@ export function itemMetaOf(item: MailboxItem, folderId: string): ItemMeta {
     else if (key === SEARCH_KEY) meta.searchKey = property.value;
   }
   return meta;
+}
+
+/** The search key of a listed item, if Graph returned it. */
+export function searchKeyOf(item: MailboxItem): string | undefined {
+  const property = item.singleValueExtendedProperties?.find((p) => propertyKey(p.id) === SEARCH_KEY);
+  return property?.value;
 }

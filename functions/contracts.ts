@@ -1,0 +1,139 @@
+/**
+ * Every orchestration and activity of the app: its name, what it takes and what it returns. Orchestrators call
+ * through these and activity files register against them (durable.ts), so a mismatch fails to compile. Only
+ * ids, counts and blob names cross this boundary: Durable keeps inputs and outputs in plain text in the task
+ * hub, so nothing here may carry a token, a secret or an importUrl, and nothing grows with a mailbox.
+ */
+import type { CommitInput } from '../shared/backup/commit.js';
+import type { ExportBatchInput } from '../shared/backup/exportBatch.js';
+import type { PlanInput } from '../shared/backup/plan.js';
+import type { BatchSummary, MailboxTarget, PlanSummary } from '../shared/backup/types.js';
+import type { VerifyMode } from '../shared/maintenance/verify.js';
+import type { ImportBatchInput, ImportBatchSummary } from '../shared/restore/importBatch.js';
+import type { RestorePlanSummary, RestoreReport } from '../shared/restore/types.js';
+import type { OutcomeStatus } from '../shared/status.js';
+import { activityContract, orchestrationContract } from './durable.js';
+
+// ---- Backup ----
+
+/** Run-wide settings, resolved by the starter so orchestrators never read the environment. */
+export interface BackupRunSettings {
+  waveSize: number;
+  exportConcurrency: number;
+  windowsPerEpisode: number;
+}
+
+export interface BackupTenantInput {
+  runId: string;
+  trigger: 'timer' | 'http';
+  startedAt: string;
+  /** UPNs an admin asked for; the configured scope when absent. */
+  mailboxes?: string[];
+  settings: BackupRunSettings;
+  /** Set by continueAsNew. */
+  resolved?: { count: number };
+  nextOffset?: number;
+}
+
+export interface BackupRunOutput {
+  runId: string;
+  status: OutcomeStatus;
+  reportBlob: string;
+  totals: Record<string, number>;
+}
+
+export interface BackupMailboxInput {
+  runId: string;
+  mailboxId: string;
+  upn: string;
+  snapshotId: string;
+  startedAt: string;
+  settings: BackupRunSettings;
+  plan?: PlanSummary;
+  nextBatch?: number;
+  failedBatches?: Array<{ batch: number; reason: string }>;
+}
+
+export interface BackupMailboxOutput {
+  upn: string;
+  status: OutcomeStatus;
+  exported: number;
+  failed: number;
+}
+
+export const backupTenant = orchestrationContract<BackupTenantInput, BackupRunOutput>('backupTenant');
+export const backupMailbox = orchestrationContract<BackupMailboxInput, BackupMailboxOutput>('backupMailbox');
+
+export const resolveMailboxes = activityContract<{ runId: string; mailboxes: string[] | null }, { count: number }>(
+  'resolveMailboxes',
+);
+export const getMailboxWave = activityContract<{ runId: string; offset: number; count: number }, MailboxTarget[]>(
+  'getMailboxWave',
+);
+export const planMailbox = activityContract<PlanInput, PlanSummary>('planMailbox');
+export const exportBatch = activityContract<ExportBatchInput, BatchSummary>('exportBatch');
+export const commitSnapshot = activityContract<CommitInput, BackupMailboxOutput>('commitSnapshot');
+export const recordMailboxFailure = activityContract<
+  { runId: string; mailboxId: string; upn: string; startedAt: string; reason: string },
+  null
+>('recordMailboxFailure');
+export const writeRunReport = activityContract<
+  { runId: string; trigger: 'timer' | 'http'; startedAt: string },
+  BackupRunOutput
+>('writeRunReport');
+
+// ---- Restore ----
+
+export interface RestoreMailboxInput {
+  restoreId: string;
+  targetMailboxId: string;
+  importConcurrency: number;
+  windowsPerEpisode: number;
+  plan?: RestorePlanSummary;
+  nextBatch?: number;
+}
+
+export interface RestoreOutput {
+  restoreId: string;
+  status: RestoreReport['status'];
+  counts: RestoreReport['counts'];
+}
+
+export const restoreMailbox = orchestrationContract<RestoreMailboxInput, RestoreOutput>('restoreMailbox');
+
+export const planRestore = activityContract<{ restoreId: string }, RestorePlanSummary>('planRestore');
+export const importBatch = activityContract<ImportBatchInput, ImportBatchSummary>('importBatch');
+export const finishRestore = activityContract<
+  { restoreId: string; plan?: RestorePlanSummary; error?: string },
+  RestoreOutput
+>('finishRestore');
+
+// ---- Maintenance ----
+
+export interface MaintenanceInput {
+  id: string;
+  trigger: 'timer' | 'http';
+  startedAt: string;
+  prune: { dryRun: boolean } | null;
+  verify: { mode: VerifyMode } | null;
+  /** Mailbox keys asked for; every mailbox in the vault when null. */
+  mailboxKeys: string[] | null;
+}
+
+/** One mailbox of a maintenance run, by its place in the run's mailbox list. */
+export type MaintenanceMailboxInput = MaintenanceInput & { index: number };
+
+export const vaultMaintenance = orchestrationContract<MaintenanceInput, { status: string; reportBlob: string }>(
+  'vaultMaintenance',
+);
+
+export const listVaultMailboxes = activityContract<{ id: string; mailboxKeys: string[] | null }, { count: number }>(
+  'listVaultMailboxes',
+);
+export const pruneVaultMailbox = activityContract<MaintenanceMailboxInput, { versionsDeleted: number }>(
+  'pruneVaultMailbox',
+);
+export const verifyVaultMailbox = activityContract<MaintenanceMailboxInput, { problems: number }>('verifyVaultMailbox');
+export const writeMaintenanceReport = activityContract<MaintenanceInput, { status: string; reportBlob: string }>(
+  'writeMaintenanceReport',
+);

@@ -1,0 +1,35 @@
+import { writeMaintenanceReport } from '../shared/maintenance/report.js';
+import {
+  listMaintenanceMailboxes,
+  pruneMaintenanceMailbox,
+  readMaintenanceMailboxes,
+  verifyMaintenanceMailbox,
+} from '../shared/maintenance/run.js';
+import { getServices } from '../shared/services.js';
+import { layout } from '../shared/vault/layout.js';
+import * as contracts from './contracts.js';
+import { registerActivity } from './durable.js';
+
+registerActivity(contracts.listVaultMailboxes, async (input) => {
+  const { vault } = await getServices();
+  return { count: await listMaintenanceMailboxes(vault, input.id, input.mailboxKeys) };
+});
+
+registerActivity(contracts.pruneVaultMailbox, async (input) => {
+  const { config, vault } = await getServices();
+  return pruneMaintenanceMailbox(vault, config, input, input.prune!.dryRun);
+});
+
+registerActivity(contracts.verifyVaultMailbox, async (input) => {
+  const { config, vault } = await getServices();
+  return verifyMaintenanceMailbox(vault, config, input, input.verify!.mode);
+});
+
+registerActivity(contracts.writeMaintenanceReport, async (input) => {
+  const { vault } = await getServices();
+  const report = await writeMaintenanceReport(vault, {
+    ...input,
+    mailboxKeys: await readMaintenanceMailboxes(vault, input.id),
+  });
+  return { status: report.status, reportBlob: layout.maintenanceReport(input.id) };
+});

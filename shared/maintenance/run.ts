@@ -1,0 +1,81 @@
+import type { AppConfig } from '../config.js';
+import { layout } from '../vault/layout.js';
+import type { VaultStore } from '../vault/vaultStore.js';
+import { findWorkInProgress, pruneMailbox } from './prune.js';
+import { verifyMailbox, type VerifyMode } from './verify.js';
+
+/** One mailbox of a maintenance run, by its place in the list the run keeps. */
+export interface MaintenanceMailbox {
+  /** The maintenance run's id. */
+  id: string;
+  index: number;
+  /** The run's start: "now" for the retention policy, so a retried activity decides the same. */
+  startedAt: string;
+}
+
+/** The mailboxes a maintenance run works on, kept in its folder: those asked for, or every one in the vault. */
+export async function listMaintenanceMailboxes(vault: VaultStore, id: string, asked: string[] | null): Promise<number> {
+  let keys = asked;
+  if (!keys) {
+    keys = [];
+    for await (const prefix of vault.listPrefixes('mailboxes/')) keys.push(prefix.slice('mailboxes/'.length, -1));
+  }
+  await vault.writeJson(layout.maintenanceMailboxes(id), keys);
+  return keys.length;
+}
+
+export async function readMaintenanceMailboxes(vault: VaultStore, id: string): Promise<string[]> {
+  return (await vault.readJson<string[]>(layout.maintenanceMailboxes(id))) ?? [];
+}
+
+/** Prunes one mailbox by the retention policy (or reports what it would free), leaving running work alone. */
+export async function pruneMaintenanceMailbox(
+  vault: VaultStore,
+  config: AppConfig,
+  mailbox: MaintenanceMailbox,
+  dryRun: boolean,
+): Promise<{ versionsDeleted: number }> {
+  return recordingOutcome(vault, mailbox, 'prune', async (key) => {
+    const now = new Date(mailbox.startedAt);
+    const work = await findWorkInProgress(vault, now);
+    return pruneMailbox(vault, {
+      mailboxKey: key,
+      policy: config.maintenance.retention,
+      now,
+      dryRun,
+      protectedSnapshots: work.protectedSnapshots.get(key) ?? [],
+      sweepCreatedBefore: work.sweepCreatedBefore,
+    });
+  }).then((result) => ({ versionsDeleted: result.versionsDeleted }));
+}
+
+/** Verifies one mailbox's snapshots against their manifests. */
+export async function verifyMaintenanceMailbox(
+  vault: VaultStore,
+  config: AppConfig,
+  mailbox: MaintenanceMailbox,
+  mode: VerifyMode,
+): Promise<{ problems: number }> {
+  const sample = config.maintenance.verifySample;
+  return recordingOutcome(vault, mailbox, 'verify', (key) =>
+    verifyMailbox(vault, { mailboxKey: key, mode, sample, seed: mailbox.id }),
+  ).then((result) => ({ problems: result.problems.length }));
+}
+
+/** Runs one step for one mailbox and keeps its result, or its error, for the report. */
+async function recordingOutcome<T>(
+  vault: VaultStore,
+  mailbox: MaintenanceMailbox,
+  step: 'prune' | 'verify',
+  work: (mailboxKey: string) => Promise<T>,
+): Promise<T> {
+  const key = (await readMaintenanceMailboxes(vault, mailbox.id))[mailbox.index]!;
+  try {
+    const result = await work(key);
+    await vault.writeJson(layout.maintenanceResult(mailbox.id, step, key), result);
+    return result;
+  } catch (error) {
+    await vault.writeJson(layout.maintenanceResult(mailbox.id, step, key), { error: (error as Error).message });
+    throw error;
+  }
+}

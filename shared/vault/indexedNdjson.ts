@@ -1,0 +1,79 @@
+import type { VaultStore } from './vaultStore.js';
+
+/** A file of one JSON record per line, and the blob holding its line offsets. */
+export interface IndexedNdjsonFile {
+  data: string;
+  index: string;
+  /** Names the file in errors: "the plan of run …". */
+  description: string;
+}
+
+interface LineIndex {
+  /** Set when the file may be written again: a reader that names it never reads new lines through an old index. */
+  version?: string;
+  /** Start of each line, then the end of the last. */
+  offsets: number[];
+}
+
+/** Writes records one per line with their offsets, so that any run of consecutive records is one ranged read. */
+export async function writeIndexedNdjson(
+  vault: VaultStore,
+  file: IndexedNdjsonFile,
+  records: unknown[],
+  version?: string,
+): Promise<void> {
+  const lines = records.map((record) => `${JSON.stringify(record)}\n`);
+  const offsets = [0];
+  for (const line of lines) offsets.push(offsets[offsets.length - 1]! + Buffer.byteLength(line));
+  await vault.writeText(file.data, lines.join(''));
+  await vault.writeJson(file.index, (version ? { version, offsets } : { offsets }) satisfies LineIndex);
+}
+
+/**
+ * Reads records of indexed NDJSON files. Indexes of versioned files are kept (a version never changes, and each
+ * export activity would otherwise read its plan's index again); the cache is bounded and per reader.
+ */
+export class IndexedNdjsonReader {
+  private readonly versionedIndexes = new Map<string, number[]>();
+
+  constructor(
+    private readonly vault: VaultStore,
+    private readonly maxCachedIndexes = 200,
+  ) {}
+
+  /** Records `first … first + count - 1`; with `version`, the file must still be that version. */
+  async read<T>(file: IndexedNdjsonFile, first: number, count: number, version?: string): Promise<T[]> {
+    const offsets = await this.offsetsOf(file, version);
+    const start = offsets[first];
+    const end = offsets[first + count];
+    if (start === undefined || end === undefined || count < 1)
+      throw new Error(`Records ${first}–${first + count - 1} are not in ${file.description}`);
+    const text = (await this.vault.readRange(file.data, start, end - start)).toString('utf8');
+    return text
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as T);
+  }
+
+  private async offsetsOf(file: IndexedNdjsonFile, version: string | undefined): Promise<number[]> {
+    const key = `${file.index}/${version}`;
+    const cached = version ? this.versionedIndexes.get(key) : undefined;
+    if (cached) return cached;
+    const index = await this.vault.readJson<LineIndex>(file.index);
+    if (!index) throw new Error(`${capitalized(file.description)} is not in the vault`);
+    if (version && index.version !== version)
+      throw new Error(`${capitalized(file.description)} was replaced (version ${index.version}, expected ${version})`);
+    if (version) this.remember(key, index.offsets);
+    return index.offsets;
+  }
+
+  private remember(key: string, offsets: number[]): void {
+    if (this.versionedIndexes.size >= this.maxCachedIndexes)
+      this.versionedIndexes.delete(this.versionedIndexes.keys().next().value!);
+    this.versionedIndexes.set(key, offsets);
+  }
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
