@@ -270,8 +270,20 @@ function isNcrontab(value: string): boolean {
   }
 }
 
+type RawSettings = z.infer<typeof Raw>;
+
 /** Reads and validates the app's settings from the environment (app settings in Azure, local.settings.json locally). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const raw = parseSettings(env);
+  const problems: string[] = [];
+  const credential = graphCredential(raw, problems);
+  const storage = storageConfig(raw, problems);
+  if (problems.length) throw new ConfigError(problems);
+  return assembleConfig(raw, credential, storage);
+}
+
+/** Every setting, defaults filled in, each checked on its own; a ConfigError names every bad one. */
+function parseSettings(env: NodeJS.ProcessEnv): RawSettings {
   const input = Object.fromEntries(
     (Object.keys(SETTINGS) as SettingName[]).map((name) => {
       const value = env[name];
@@ -279,63 +291,53 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     }),
   );
   const parsed = Raw.safeParse(input);
-  const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues)
-      problems.push(`${String(issue.path[0])}: ${issue.message} (got '${String(input[String(issue.path[0])] ?? '')}')`);
-    throw new ConfigError(problems);
-  }
-  const raw = parsed.data;
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map(
+      (issue) => `${String(issue.path[0])}: ${issue.message} (got '${String(input[String(issue.path[0])] ?? '')}')`,
+    ),
+  );
+}
+
+/** How the app authenticates to Graph, and the settings that kind needs. */
+function graphCredential(raw: RawSettings, problems: string[]): GraphConfig['credential'] {
   const miClientId = raw.MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID || undefined;
-
-  let credential: GraphConfig['credential'];
-  switch (raw.MAILBOX_VAULT_GRAPH_CREDENTIAL) {
-    case 'managedIdentity':
-      credential = miClientId
-        ? { kind: 'managedIdentity', managedIdentityClientId: miClientId }
-        : { kind: 'managedIdentity' };
-      break;
-    case 'clientSecret':
-    case 'clientCertificate': {
-      const kind = raw.MAILBOX_VAULT_GRAPH_CREDENTIAL;
-      for (const name of [
-        'MAILBOX_VAULT_TENANT_ID',
-        'MAILBOX_VAULT_CLIENT_ID',
-        'MAILBOX_VAULT_KEY_VAULT_URL',
-      ] as const) {
-        if (!raw[name]) problems.push(`${name}: required when MAILBOX_VAULT_GRAPH_CREDENTIAL is '${kind}'`);
-      }
-      if (raw.MAILBOX_VAULT_KEY_VAULT_URL && !/^https:\/\/[^/]+\/?$/.test(raw.MAILBOX_VAULT_KEY_VAULT_URL)) {
-        problems.push(
-          `MAILBOX_VAULT_KEY_VAULT_URL: must be the vault's https URL, such as https://my-vault.vault.azure.net (got '${raw.MAILBOX_VAULT_KEY_VAULT_URL}')`,
-        );
-      }
-      credential = {
-        kind,
-        tenantId: raw.MAILBOX_VAULT_TENANT_ID,
-        clientId: raw.MAILBOX_VAULT_CLIENT_ID,
-        keyVaultUrl: raw.MAILBOX_VAULT_KEY_VAULT_URL,
-        secretName: raw.MAILBOX_VAULT_GRAPH_SECRET_NAME,
-        ...(miClientId ? { managedIdentityClientId: miClientId } : {}),
-      };
-      break;
+  const kind = raw.MAILBOX_VAULT_GRAPH_CREDENTIAL;
+  if (kind === 'managedIdentity')
+    return miClientId ? { kind, managedIdentityClientId: miClientId } : { kind: 'managedIdentity' };
+  if (kind === 'staticToken') {
+    if (!raw.MAILBOX_VAULT_GRAPH_STATIC_TOKEN)
+      problems.push("MAILBOX_VAULT_GRAPH_STATIC_TOKEN: required when MAILBOX_VAULT_GRAPH_CREDENTIAL is 'staticToken'");
+    if (new URL(raw.MAILBOX_VAULT_GRAPH_BASE_URL).hostname.endsWith('graph.microsoft.com')) {
+      problems.push(
+        "MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken' is for the simulator only; use a managed identity or a Key Vault credential for Microsoft Graph",
+      );
     }
-    case 'staticToken':
-      if (!raw.MAILBOX_VAULT_GRAPH_STATIC_TOKEN)
-        problems.push(
-          "MAILBOX_VAULT_GRAPH_STATIC_TOKEN: required when MAILBOX_VAULT_GRAPH_CREDENTIAL is 'staticToken'",
-        );
-      if (new URL(raw.MAILBOX_VAULT_GRAPH_BASE_URL).hostname.endsWith('graph.microsoft.com')) {
-        problems.push(
-          "MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken' is for the simulator only; use a managed identity or a Key Vault credential for Microsoft Graph",
-        );
-      }
-      credential = { kind: 'staticToken', token: raw.MAILBOX_VAULT_GRAPH_STATIC_TOKEN };
-      break;
+    return { kind, token: raw.MAILBOX_VAULT_GRAPH_STATIC_TOKEN };
   }
+  for (const name of ['MAILBOX_VAULT_TENANT_ID', 'MAILBOX_VAULT_CLIENT_ID', 'MAILBOX_VAULT_KEY_VAULT_URL'] as const) {
+    if (!raw[name]) problems.push(`${name}: required when MAILBOX_VAULT_GRAPH_CREDENTIAL is '${kind}'`);
+  }
+  if (raw.MAILBOX_VAULT_KEY_VAULT_URL && !/^https:\/\/[^/]+\/?$/.test(raw.MAILBOX_VAULT_KEY_VAULT_URL)) {
+    problems.push(
+      `MAILBOX_VAULT_KEY_VAULT_URL: must be the vault's https URL, such as https://my-vault.vault.azure.net (got '${raw.MAILBOX_VAULT_KEY_VAULT_URL}')`,
+    );
+  }
+  return {
+    kind,
+    tenantId: raw.MAILBOX_VAULT_TENANT_ID,
+    clientId: raw.MAILBOX_VAULT_CLIENT_ID,
+    keyVaultUrl: raw.MAILBOX_VAULT_KEY_VAULT_URL,
+    secretName: raw.MAILBOX_VAULT_GRAPH_SECRET_NAME,
+    ...(miClientId ? { managedIdentityClientId: miClientId } : {}),
+  };
+}
 
+/** The vault's storage account: by URL and identity in Azure, or a connection string for Azurite. */
+function storageConfig(raw: RawSettings, problems: string[]): AppConfig['storage'] {
   const accountUrl = raw.MAILBOX_VAULT_STORAGE_ACCOUNT_URL || undefined;
   const connectionString = raw.MAILBOX_VAULT_STORAGE_CONNECTION_STRING || undefined;
+  const miClientId = raw.MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID || undefined;
   if (!accountUrl && !connectionString) {
     problems.push(
       'MAILBOX_VAULT_STORAGE_ACCOUNT_URL: required (or MAILBOX_VAULT_STORAGE_CONNECTION_STRING for Azurite)',
@@ -349,8 +351,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (accountUrl && !httpsOrLoopback(accountUrl)) {
     problems.push(`MAILBOX_VAULT_STORAGE_ACCOUNT_URL: must be an https URL (got '${accountUrl}')`);
   }
-  if (problems.length) throw new ConfigError(problems);
+  return {
+    ...(accountUrl ? { accountUrl } : {}),
+    ...(connectionString ? { connectionString } : {}),
+    containerName: raw.MAILBOX_VAULT_CONTAINER,
+    ...(miClientId ? { managedIdentityClientId: miClientId } : {}),
+  };
+}
 
+function assembleConfig(
+  raw: RawSettings,
+  credential: GraphConfig['credential'],
+  storage: AppConfig['storage'],
+): AppConfig {
+  const uploadMb = raw.MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN;
   return {
     graph: {
       baseUrl: raw.MAILBOX_VAULT_GRAPH_BASE_URL.replace(/\/+$/, ''),
@@ -360,18 +374,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       requestTimeoutInMs: raw.MAILBOX_VAULT_GRAPH_TIMEOUT_MS,
       maxRetries: raw.MAILBOX_VAULT_GRAPH_MAX_RETRIES,
       retryBaseDelayInMs: raw.MAILBOX_VAULT_GRAPH_RETRY_BASE_MS,
-      uploadBudget:
-        raw.MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN > 0
-          ? { bytes: raw.MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN * 1024 * 1024, windowMs: 5 * 60_000 }
-          : null,
+      uploadBudget: uploadMb > 0 ? { bytes: uploadMb * 1024 * 1024, windowMs: 5 * 60_000 } : null,
       logRetries: raw.MAILBOX_VAULT_GRAPH_LOG === 'warnings',
     },
-    storage: {
-      ...(accountUrl ? { accountUrl } : {}),
-      ...(connectionString ? { connectionString } : {}),
-      containerName: raw.MAILBOX_VAULT_CONTAINER,
-      ...(miClientId ? { managedIdentityClientId: miClientId } : {}),
-    },
+    storage,
     taskHub: raw.MAILBOX_VAULT_TASK_HUB,
     backup: {
       schedule: raw.MAILBOX_VAULT_BACKUP_SCHEDULE,
