@@ -6,6 +6,12 @@ import { ImportSessionCache } from './restore/sessions.js';
 import { IndexedNdjsonReader } from './vault/indexedNdjson.js';
 import { VaultStore } from './vault/vaultStore.js';
 
+/**
+ * The process's state, all of it in one place: the clients below live as long as the process (a Functions
+ * worker), shared by every activity and trigger it runs. Besides them, shared/ keeps one thing between calls:
+ * the keep-alive socket pool of the vault's small Blob requests (vault/blobRequests.ts). What must survive a
+ * process (plans, results, journals) lives in the vault.
+ */
 export interface Services {
   config: AppConfig;
   graph: MailboxClient;
