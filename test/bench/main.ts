@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: mailbox-vault against Graph's own limits, on this machine, through the production code paths
  * (the local Durable host, the real Blob API on Azurite, the simulator over HTTP with realistic latencies).
- * Prints a table and writes bench-results/bench.json. See README "Performance" for the figures and settings.
+ * Prints a table and writes bench-results/bench.json. See docs/performance.md for the figures and settings.
  */
 import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
