@@ -1,3 +1,4 @@
+import type { OutcomeStatus } from '../status.js';
 import type { ItemMeta, ManifestFolder } from '../vault/records.js';
 
 export type { ItemMeta } from '../vault/records.js';
@@ -79,7 +80,7 @@ export interface ItemFailure {
 export interface MailboxRunResult {
   upn: string;
   mailboxId: string;
-  status: 'Completed' | 'CompletedWithErrors' | 'Failed';
+  status: OutcomeStatus;
   snapshotId: string | null;
   startedAt: string;
   finishedAt: string;
@@ -105,7 +106,7 @@ export interface RunReport {
   trigger: 'timer' | 'http';
   startedAt: string;
   finishedAt: string;
-  status: 'Completed' | 'CompletedWithErrors' | 'Failed';
+  status: OutcomeStatus;
   mailboxes: MailboxRunResult[];
   warnings: string[];
   totals: {

@@ -1,3 +1,5 @@
+import type { RestoreStatus } from '../status.js';
+
 /** A restore as requested (validated), kept in restores/{id}/request.json. */
 export interface RestoreRequest {
   restoreId: string;
@@ -64,7 +66,7 @@ export interface ImportBatchResult {
 
 export interface RestoreReport {
   restoreId: string;
-  status: 'Completed' | 'CompletedWithErrors' | 'Failed' | 'Canceled';
+  status: RestoreStatus;
   requestedAt: string;
   finishedAt: string;
   durationInMs: number;
