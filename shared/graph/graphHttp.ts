@@ -219,8 +219,8 @@ export class GraphHttp {
   private async send(call: GraphCall, signal: AbortSignal): Promise<NodeAnswer> {
     const headers: Record<string, string> = { Accept: 'application/json', ...call.headers };
     if (call.authenticate) headers.Authorization = `Bearer ${await this.getToken(false)}`;
-    // node:http rather than fetch: fetch's web streams and decompression cost about twice the CPU per byte of
-    // an export response, and more than the parse of a small JSON page. Answers are asked for uncompressed.
+    // node:http rather than fetch: fetch passes every byte of an answer through web streams and a decompressor,
+    // which for an export response costs more CPU than reading it does. Answers are asked for uncompressed.
     return sendWithNodeHttp(
       call.url,
       call.method,
