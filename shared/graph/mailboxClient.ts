@@ -109,8 +109,6 @@ interface Collection<T> {
   '@odata.deltaLink'?: string;
 }
 
-const enc = encodeURIComponent;
-
 function expandClause(extendedProperties: readonly string[] | undefined): string | undefined {
   if (!extendedProperties?.length) return undefined;
   const filter = extendedProperties.map((id) => `id eq '${id}'`).join(' or ');
@@ -204,7 +202,7 @@ export class MailboxClient {
   }
 
   private mailboxPath(mailboxId: string): string {
-    return `/admin/exchange/mailboxes/${enc(mailboxId)}`;
+    return `/admin/exchange/mailboxes/${encodeURIComponent(mailboxId)}`;
   }
 
   throttleStats(mailboxId: string): MailboxThrottleStats {
@@ -216,7 +214,7 @@ export class MailboxClient {
     const { status, body } = await this.http.json<MailboxIds & { error?: unknown }>({
       operation: 'getMailboxSettings',
       method: 'GET',
-      url: this.url(`/users/${enc(user)}/settings/exchange`),
+      url: this.url(`/users/${encodeURIComponent(user)}/settings/exchange`),
       authenticate: true,
       passStatuses: [404],
       signal: options.signal,
@@ -238,7 +236,7 @@ export class MailboxClient {
     for await (const page of this.pages<{ id: string; userPrincipalName: string }>({
       operation: 'listGroupMembers',
       method: 'GET',
-      url: this.url(`/groups/${enc(groupId)}/transitiveMembers/microsoft.graph.user`, {
+      url: this.url(`/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user`, {
         $select: 'id,userPrincipalName',
         $top: '999',
       }),
@@ -265,7 +263,7 @@ export class MailboxClient {
     options: ListOptions & { parentFolderId?: string } = {},
   ): AsyncGenerator<MailboxFolder> {
     const path = options.parentFolderId
-      ? `${this.mailboxPath(mailboxId)}/folders/${enc(options.parentFolderId)}/childFolders`
+      ? `${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(options.parentFolderId)}/childFolders`
       : `${this.mailboxPath(mailboxId)}/folders`;
     for await (const page of this.pages<MailboxFolder>({
       operation: 'listFolders',
@@ -284,7 +282,7 @@ export class MailboxClient {
       operation: 'getFolder',
       mailboxId,
       method: 'GET',
-      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${enc(folderId)}`),
+      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}`),
       authenticate: true,
       signal: options.signal,
     });
@@ -297,7 +295,7 @@ export class MailboxClient {
       operation: 'listItems',
       mailboxId,
       method: 'GET',
-      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${enc(folderId)}/items`, {
+      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items`, {
         $top: String(this.pageSize),
         $filter: options.filter,
         $expand: expandClause(options.extendedProperties),
@@ -314,9 +312,12 @@ export class MailboxClient {
       operation: 'getItem',
       mailboxId,
       method: 'GET',
-      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${enc(folderId)}/items/${enc(itemId)}`, {
-        $expand: expandClause(options.extendedProperties),
-      }),
+      url: this.url(
+        `${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items/${encodeURIComponent(itemId)}`,
+        {
+          $expand: expandClause(options.extendedProperties),
+        },
+      ),
       authenticate: true,
       signal: options.signal,
     });
@@ -342,7 +343,7 @@ export class MailboxClient {
     return this.deltaRound<MailboxItem>(
       mailboxId,
       'itemDelta',
-      `${this.mailboxPath(mailboxId)}/folders/${enc(folderId)}/items/delta`,
+      `${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items/delta`,
       options,
     );
   }
@@ -495,7 +496,7 @@ export class MailboxClient {
    */
   async createFolder(mailboxId: string, request: CreateFolderRequest): Promise<MailboxFolder> {
     const path = request.parentFolderId
-      ? `${this.mailboxPath(mailboxId)}/folders/${enc(request.parentFolderId)}/childFolders`
+      ? `${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(request.parentFolderId)}/childFolders`
       : `${this.mailboxPath(mailboxId)}/folders`;
     const body = JSON.stringify({ displayName: request.displayName, type: request.type });
     const call = (url: string, passStatuses: number[]) =>
