@@ -61,6 +61,12 @@ export interface GraphCall {
   signal?: AbortSignal;
 }
 
+/** What node:http answered: status and headers as a body-less fetch Response, and the body as it arrives. */
+interface NodeAnswer {
+  response: Response;
+  body?: Readable;
+}
+
 /** A response whose body is still open; the mailbox permit is held until `release()`. */
 export interface OpenResponse {
   /** Status and headers (without a body: that is `body`). */
@@ -97,6 +103,15 @@ function errorBodyOf(response: Response, text: string): GraphErrorBody {
     /* not JSON */
   }
   return { code: String(response.status), message: text.slice(0, 200) || statusText, requestId };
+}
+
+/**
+ * Whether a failed status is worth asking again: throttling always; service trouble when the call is
+ * idempotent, or when it is a 503, which Graph answers before processing anything.
+ */
+function isRetriableStatus(status: number, policy: RetryPolicy): boolean {
+  const serviceTrouble = status === 500 || status === 502 || status === 503 || status === 504;
+  return status === 429 || (serviceTrouble && (policy === 'idempotent' || status === 503));
 }
 
 function isAbortFrom(signal: AbortSignal | undefined, error: unknown): boolean {
@@ -153,23 +168,12 @@ export class GraphHttp {
       const permit: MailboxPermit | undefined = call.mailboxId
         ? await limiter.acquire(call.mailboxId, call.signal, call.tally)
         : undefined;
-      let response: Response;
-      let answerBody: Readable | undefined;
+      let answer: NodeAnswer;
       const headerTimeout = new AbortController();
       const timer = setTimeout(() => headerTimeout.abort(new Error('timeout')), this.options.requestTimeoutInMs);
       const signal = call.signal ? AbortSignal.any([call.signal, headerTimeout.signal]) : headerTimeout.signal;
       try {
-        const headers: Record<string, string> = { Accept: 'application/json', ...call.headers };
-        if (call.authenticate) headers.Authorization = `Bearer ${await this.getToken(false)}`;
-        // node:http rather than fetch: fetch's web streams and decompression cost about twice the CPU per byte of
-        // an export response, and more than the parse of a small JSON page. Answers are asked for uncompressed.
-        ({ response, body: answerBody } = await sendWithNodeHttp(
-          call.url,
-          call.method,
-          { ...headers, 'Accept-Encoding': 'identity' },
-          call.body?.(),
-          signal,
-        ));
+        answer = await this.send(call, signal);
       } catch (error) {
         clearTimeout(timer);
         permit?.release();
@@ -184,23 +188,11 @@ export class GraphHttp {
         await delay(wait, call.signal);
         continue;
       }
-      const status = response.status;
-      if (status < 300 || call.passStatuses?.includes(status)) {
-        if (call.timeBody) timer.refresh();
-        else clearTimeout(timer);
-        if (call.mailboxId && status < 300) limiter.onSuccess(call.mailboxId);
-        return {
-          response,
-          ...(answerBody ? { body: answerBody } : {}),
-          release: () => {
-            clearTimeout(timer);
-            permit?.release();
-          },
-        };
-      }
+      const status = answer.response.status;
+      if (status < 300 || call.passStatuses?.includes(status)) return this.handOver(call, answer, timer, permit);
       // Everything below consumes the error body (within the request timeout) and frees the permit before deciding.
       timer.refresh();
-      const error = errorBodyOf(response, await readBody(answerBody, { partialOk: true }));
+      const error = errorBodyOf(answer.response, await readBody(answer.body, { partialOk: true }));
       clearTimeout(timer);
       permit?.release();
 
@@ -212,26 +204,70 @@ export class GraphHttp {
         continue;
       }
 
-      const serviceTrouble = status === 500 || status === 502 || status === 503 || status === 504;
-      const retriable = status === 429 || (serviceTrouble && (policy === 'idempotent' || status === 503));
-      if (!retriable) throw new GraphRequestError({ status, ...error, operation: call.operation });
+      if (!isRetriableStatus(status, policy))
+        throw new GraphRequestError({ status, ...error, operation: call.operation });
       lastReason = `${status} ${error.code}`;
       if (attempt > retry.maxRetries) throw new GraphRetriesExhaustedError(call.operation, attempt, lastReason);
-
-      let wait: number;
-      const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
-      if (status === 429) {
-        wait = Math.min(retryAfter ?? retry.defaultRetryAfterInMs, retry.maxRetryAfterInMs);
-        if (call.mailboxId) limiter.onThrottled(call.mailboxId, wait);
-        if (call.tally) call.tally.throttledResponses++;
-        logger.warn(`${call.operation}: throttled (${error.code}); mailbox paused ${wait} ms`);
-        if (call.mailboxId) continue; // the limiter holds every request of the mailbox until the pause ends
-      } else {
-        wait = retryAfter !== undefined ? Math.min(retryAfter, retry.maxRetryAfterInMs) : backoffDelay(attempt, retry);
-        logger.warn(`${call.operation}: ${status} ${error.code}; retrying in ${wait} ms (attempt ${attempt})`);
-      }
+      const wait = this.retryWait(call, answer.response, error.code, attempt);
+      // A throttled mailbox's pause is waited out in the limiter, which holds every request of the mailbox.
+      if (status === 429 && call.mailboxId) continue;
       await delay(wait, call.signal);
     }
+  }
+
+  /** One attempt on the wire, with a fresh body and, for Graph itself, the bearer token. */
+  private async send(call: GraphCall, signal: AbortSignal): Promise<NodeAnswer> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...call.headers };
+    if (call.authenticate) headers.Authorization = `Bearer ${await this.getToken(false)}`;
+    // node:http rather than fetch: fetch passes every byte of an answer through web streams and a decompressor,
+    // which for an export response costs more CPU than reading it does. Answers are asked for uncompressed.
+    return sendWithNodeHttp(
+      call.url,
+      call.method,
+      { ...headers, 'Accept-Encoding': 'identity' },
+      call.body?.(),
+      signal,
+    );
+  }
+
+  /** The answer goes to the caller, who holds the permit (and for `timeBody` the timeout) until `release()`. */
+  private handOver(
+    call: GraphCall,
+    answer: NodeAnswer,
+    timer: NodeJS.Timeout,
+    permit: MailboxPermit | undefined,
+  ): OpenResponse {
+    if (call.timeBody) timer.refresh();
+    else clearTimeout(timer);
+    if (call.mailboxId && answer.response.status < 300) this.options.limiter.onSuccess(call.mailboxId);
+    return {
+      response: answer.response,
+      ...(answer.body ? { body: answer.body } : {}),
+      release: () => {
+        clearTimeout(timer);
+        permit?.release();
+      },
+    };
+  }
+
+  /**
+   * How long to wait before asking again after a retriable status. A 429 pauses the whole mailbox in the
+   * limiter (and counts against the call's tally); other statuses back off unless Graph says how long.
+   */
+  private retryWait(call: GraphCall, response: Response, errorCode: string, attempt: number): number {
+    const { retry, limiter, logger } = this.options;
+    const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+    if (response.status === 429) {
+      const wait = Math.min(retryAfter ?? retry.defaultRetryAfterInMs, retry.maxRetryAfterInMs);
+      if (call.mailboxId) limiter.onThrottled(call.mailboxId, wait);
+      if (call.tally) call.tally.throttledResponses++;
+      logger.warn(`${call.operation}: throttled (${errorCode}); mailbox paused ${wait} ms`);
+      return wait;
+    }
+    const wait =
+      retryAfter !== undefined ? Math.min(retryAfter, retry.maxRetryAfterInMs) : backoffDelay(attempt, retry);
+    logger.warn(`${call.operation}: ${response.status} ${errorCode}; retrying in ${wait} ms (attempt ${attempt})`);
+    return wait;
   }
 
   /**
@@ -272,7 +308,7 @@ function sendWithNodeHttp(
   headers: Record<string, string>,
   body: string | Readable | undefined,
   signal: AbortSignal,
-): Promise<{ response: Response; body?: Readable }> {
+): Promise<NodeAnswer> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;

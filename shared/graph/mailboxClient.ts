@@ -1,7 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { Base64EncodeStream } from './base64Stream.js';
+import type { Readable } from 'node:stream';
 import {
   DeltaLinkRejectedError,
   GraphRequestError,
@@ -9,7 +7,16 @@ import {
   ImportSessionExpiredError,
   MailboxNotFoundError,
 } from './errors.js';
-import { GraphHttp, NetworkFailure, readBody, silentLogger, type GraphCall, type GraphLogger } from './graphHttp.js';
+import {
+  GraphHttp,
+  NetworkFailure,
+  readBody,
+  silentLogger,
+  type GraphCall,
+  type GraphLogger,
+  type OpenResponse,
+} from './graphHttp.js';
+import { ImportBody } from './importBody.js';
 import { ImportSession } from './importSession.js';
 import { readExportResponse } from './exportReader.js';
 import {
@@ -102,8 +109,6 @@ interface Collection<T> {
   '@odata.deltaLink'?: string;
 }
 
-const enc = encodeURIComponent;
-
 function expandClause(extendedProperties: readonly string[] | undefined): string | undefined {
   if (!extendedProperties?.length) return undefined;
   const filter = extendedProperties.map((id) => `id eq '${id}'`).join(' or ');
@@ -123,6 +128,33 @@ function splitDeltaEntries<T extends { id: string }>(
     else changed.push(entry);
   }
   return { changed, removed };
+}
+
+/**
+ * The new item's id and change key from an import POST's answer; an answer that says the session is gone, or
+ * leaves open whether the item was created, becomes the typed error for it.
+ */
+async function readImportAnswer({ response, body, release }: OpenResponse): Promise<ImportedItem> {
+  try {
+    if (response.status === 401 || response.status === 403) {
+      await readBody(body, { partialOk: true });
+      throw new ImportSessionExpiredError(response.status);
+    }
+    if (response.status === 504) {
+      await readBody(body, { partialOk: true });
+      throw new ImportOutcomeUnknownError('the gateway timed out waiting for Exchange');
+    }
+    let parsed: { itemId?: string; changeKey?: string };
+    try {
+      parsed = JSON.parse(await readBody(body)) as typeof parsed;
+    } catch (error) {
+      throw new ImportOutcomeUnknownError(`the answer broke off (${(error as Error).message})`);
+    }
+    if (!parsed.itemId) throw new ImportOutcomeUnknownError('the answer carried no itemId');
+    return { itemId: parsed.itemId, changeKey: parsed.changeKey ?? '' };
+  } finally {
+    release();
+  }
 }
 
 /**
@@ -170,7 +202,7 @@ export class MailboxClient {
   }
 
   private mailboxPath(mailboxId: string): string {
-    return `/admin/exchange/mailboxes/${enc(mailboxId)}`;
+    return `/admin/exchange/mailboxes/${encodeURIComponent(mailboxId)}`;
   }
 
   throttleStats(mailboxId: string): MailboxThrottleStats {
@@ -182,7 +214,7 @@ export class MailboxClient {
     const { status, body } = await this.http.json<MailboxIds & { error?: unknown }>({
       operation: 'getMailboxSettings',
       method: 'GET',
-      url: this.url(`/users/${enc(user)}/settings/exchange`),
+      url: this.url(`/users/${encodeURIComponent(user)}/settings/exchange`),
       authenticate: true,
       passStatuses: [404],
       signal: options.signal,
@@ -204,7 +236,7 @@ export class MailboxClient {
     for await (const page of this.pages<{ id: string; userPrincipalName: string }>({
       operation: 'listGroupMembers',
       method: 'GET',
-      url: this.url(`/groups/${enc(groupId)}/transitiveMembers/microsoft.graph.user`, {
+      url: this.url(`/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user`, {
         $select: 'id,userPrincipalName',
         $top: '999',
       }),
@@ -231,7 +263,7 @@ export class MailboxClient {
     options: ListOptions & { parentFolderId?: string } = {},
   ): AsyncGenerator<MailboxFolder> {
     const path = options.parentFolderId
-      ? `${this.mailboxPath(mailboxId)}/folders/${enc(options.parentFolderId)}/childFolders`
+      ? `${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(options.parentFolderId)}/childFolders`
       : `${this.mailboxPath(mailboxId)}/folders`;
     for await (const page of this.pages<MailboxFolder>({
       operation: 'listFolders',
@@ -250,7 +282,7 @@ export class MailboxClient {
       operation: 'getFolder',
       mailboxId,
       method: 'GET',
-      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${enc(folderId)}`),
+      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}`),
       authenticate: true,
       signal: options.signal,
     });
@@ -263,7 +295,7 @@ export class MailboxClient {
       operation: 'listItems',
       mailboxId,
       method: 'GET',
-      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${enc(folderId)}/items`, {
+      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items`, {
         $top: String(this.pageSize),
         $filter: options.filter,
         $expand: expandClause(options.extendedProperties),
@@ -280,9 +312,12 @@ export class MailboxClient {
       operation: 'getItem',
       mailboxId,
       method: 'GET',
-      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${enc(folderId)}/items/${enc(itemId)}`, {
-        $expand: expandClause(options.extendedProperties),
-      }),
+      url: this.url(
+        `${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items/${encodeURIComponent(itemId)}`,
+        {
+          $expand: expandClause(options.extendedProperties),
+        },
+      ),
       authenticate: true,
       signal: options.signal,
     });
@@ -308,7 +343,7 @@ export class MailboxClient {
     return this.deltaRound<MailboxItem>(
       mailboxId,
       'itemDelta',
-      `${this.mailboxPath(mailboxId)}/folders/${enc(folderId)}/items/delta`,
+      `${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items/delta`,
       options,
     );
   }
@@ -425,33 +460,10 @@ export class MailboxClient {
    * (say a checksum mismatch), the request is aborted before the body is complete and nothing is imported.
    */
   async importItem(session: ImportSession, request: ImportItemRequest): Promise<ImportedItem> {
-    const mode = request.mode ?? 'create';
-    if (mode === 'update' && (!request.itemId || !request.changeKey)) {
-      throw new TypeError('importItem: update mode needs itemId and changeKey');
-    }
-    if (mode === 'create' && (request.itemId || request.changeKey)) {
-      throw new TypeError('importItem: create mode takes no itemId or changeKey');
-    }
-    const head: Record<string, string> = { FolderId: request.folderId, Mode: mode };
-    if (mode === 'update') Object.assign(head, { ItemId: request.itemId, ChangeKey: request.changeKey });
-    const prefix = `${JSON.stringify(head).slice(0, -1)},"Data":"`;
-    let sourceError: unknown;
-    const openBody = (): Readable => {
-      // pipeline, not pipe: a failing source (a checksum mismatch) must fail the body and so abort the POST
-      // before its closing quote, so a damaged item is never imported.
-      const encoded = new Base64EncodeStream();
-      sourceError = undefined;
-      pipeline(request.openData(), encoded).catch((error: unknown) => (sourceError = error));
-      async function* parts(): AsyncGenerator<Buffer> {
-        yield Buffer.from(prefix);
-        for await (const chunk of encoded) yield chunk as Buffer;
-        yield Buffer.from('"}');
-      }
-      return Readable.from(parts(), { objectMode: false });
-    };
+    const body = new ImportBody(request);
     const timeout = AbortSignal.timeout(this.importTimeoutInMs);
     const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
-    let opened;
+    let opened: OpenResponse;
     try {
       opened = await this.http.open({
         operation: 'importItem',
@@ -459,9 +471,9 @@ export class MailboxClient {
         method: 'POST',
         url: ImportSession.urlOf(session),
         headers: { 'Content-Type': 'application/json' },
-        body: openBody,
+        body: () => body.open(),
         authenticate: false,
-        ...(request.length !== undefined ? { uploadBytes: prefix.length + 4 * Math.ceil(request.length / 3) + 2 } : {}),
+        ...(request.length !== undefined ? { uploadBytes: body.length(request.length) } : {}),
         ...(request.tally ? { tally: request.tally } : {}),
         retryPolicy: 'notProcessedOnly',
         passStatuses: [401, 403, 504],
@@ -469,33 +481,13 @@ export class MailboxClient {
       });
     } catch (error) {
       // The body's own source failed (say its checksum): the POST was aborted before the body was complete.
-      if (sourceError) throw sourceError;
+      if (body.sourceError) throw body.sourceError;
       if (error instanceof NetworkFailure) throw new ImportOutcomeUnknownError(error.message);
       if (timeout.aborted && !request.signal?.aborted)
         throw new ImportOutcomeUnknownError('no answer within the import timeout');
       throw error;
     }
-    const { response, body: answer, release } = opened;
-    try {
-      if (response.status === 401 || response.status === 403) {
-        await readBody(answer, { partialOk: true });
-        throw new ImportSessionExpiredError(response.status);
-      }
-      if (response.status === 504) {
-        await readBody(answer, { partialOk: true });
-        throw new ImportOutcomeUnknownError('the gateway timed out waiting for Exchange');
-      }
-      let parsed: { itemId?: string; changeKey?: string };
-      try {
-        parsed = JSON.parse(await readBody(answer)) as typeof parsed;
-      } catch (error) {
-        throw new ImportOutcomeUnknownError(`the answer broke off (${(error as Error).message})`);
-      }
-      if (!parsed.itemId) throw new ImportOutcomeUnknownError('the answer carried no itemId');
-      return { itemId: parsed.itemId, changeKey: parsed.changeKey ?? '' };
-    } finally {
-      release();
-    }
+    return readImportAnswer(opened);
   }
 
   /**
@@ -504,7 +496,7 @@ export class MailboxClient {
    */
   async createFolder(mailboxId: string, request: CreateFolderRequest): Promise<MailboxFolder> {
     const path = request.parentFolderId
-      ? `${this.mailboxPath(mailboxId)}/folders/${enc(request.parentFolderId)}/childFolders`
+      ? `${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(request.parentFolderId)}/childFolders`
       : `${this.mailboxPath(mailboxId)}/folders`;
     const body = JSON.stringify({ displayName: request.displayName, type: request.type });
     const call = (url: string, passStatuses: number[]) =>

@@ -37,8 +37,8 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
 
 /** Exponential backoff with full jitter: uniform in [delay/2, delay], so parallel workers spread out. */
 export function backoffDelay(attempt: number, options: GraphRetryOptions, random: () => number = Math.random): number {
-  const exp = Math.min(options.maxDelayInMs, options.baseDelayInMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + (random() * exp) / 2);
+  const step = Math.min(options.maxDelayInMs, options.baseDelayInMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(step / 2 + (random() * step) / 2);
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason when aborted first. */
