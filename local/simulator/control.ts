@@ -1,11 +1,57 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from './http.js';
+import { findRoute, type Params, type RouteEntry } from './router.js';
 import type { Simulator } from './server.js';
 import type { NewItem } from './tenant.js';
 
 /**
  * The simulator's control API (`/_sim/...`): what a test or the demo needs to change the tenant between runs,
  * inspect mailboxes by content digest, read counters and inject faults. Loopback only, like the simulator.
+ * It goes through the public `Simulator` interface, so it can do nothing a test in-process could not.
  */
+interface ControlRequest {
+  readonly sim: Simulator;
+  /** The JSON body; empty for GET and DELETE. */
+  readonly body: Record<string, unknown>;
+  readonly url: URL;
+  readonly params: Params;
+}
+
+interface ControlReply {
+  status: number;
+  body?: unknown;
+}
+
+interface ControlRoute extends RouteEntry {
+  readonly handler: (request: ControlRequest) => ControlReply;
+}
+
+const NO_CONTENT: ControlReply = { status: 204 };
+
+// A trailing `*` ignores what follows: these endpoints have always accepted extra segments.
+const CONTROL_ROUTES: readonly ControlRoute[] = [
+  { method: 'GET', pattern: 'mailboxes', handler: listMailboxes },
+  { method: 'POST', pattern: 'mailboxes', handler: addMailbox },
+  { method: 'GET', pattern: 'mailboxes/{mailbox}', handler: inspectMailbox },
+  { method: 'POST', pattern: 'mailboxes/{mailbox}/invalidate-delta/*', handler: invalidateDelta },
+  { method: 'POST', pattern: 'mailboxes/{mailbox}/folders/*', handler: ensureFolder },
+  { method: 'POST', pattern: 'mailboxes/{mailbox}/items', handler: addItems },
+  { method: 'PATCH', pattern: 'mailboxes/{mailbox}/items/{item}', handler: changeItem },
+  { method: 'POST', pattern: 'mailboxes/{mailbox}/items/{item}/move/*', handler: moveItem },
+  { method: 'POST', pattern: 'mailboxes/{mailbox}/items/{item}/export-error/*', handler: setExportError },
+  { method: 'DELETE', pattern: 'mailboxes/{mailbox}/items/{item}', handler: deleteItem },
+  { method: 'GET', pattern: 'stats', handler: readStats },
+  { method: 'POST', pattern: 'stats/reset/*', handler: resetStats },
+  { method: 'PUT', pattern: 'faults/*', handler: injectFaults },
+  { method: 'DELETE', pattern: 'faults/*', handler: clearFaults },
+  { method: 'PUT', pattern: 'latency/*', handler: setLatency },
+  { method: 'PUT', pattern: 'limits/*', handler: setLimits },
+  { method: 'POST', pattern: 'tokens', handler: issueToken },
+  { method: 'POST', pattern: 'tokens/revoke/*', handler: revokeTokens },
+  { method: 'POST', pattern: 'import-sessions/expire/*', handler: expireImportSessions },
+];
+
+/** Answers a control request; whatever a handler throws is the caller's mistake, a 400. */
 export async function handleControl(
   sim: Simulator,
   req: IncomingMessage,
@@ -15,123 +61,143 @@ export async function handleControl(
 ): Promise<void> {
   const method = req.method ?? 'GET';
   const body = method === 'GET' || method === 'DELETE' ? {} : await readJson(req);
-  const send = (status: number, value?: unknown) => {
-    const text = value === undefined ? '' : JSON.stringify(value);
-    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }).end(text);
-  };
-  const { tenant } = sim;
   try {
-    const [a, b, c, d, e] = segments;
-    if (a === 'mailboxes' && !b && method === 'GET') {
-      return send(
-        200,
-        [...tenant.mailboxes.values()].map((m) => ({
-          id: m.id,
-          upn: m.upn,
-          kind: m.kind,
-          folders: m.folders.size,
-          items: m.items.size,
-        })),
-      );
-    }
-    if (a === 'mailboxes' && !b && method === 'POST') {
-      const mailbox = tenant.addMailbox(String(body.upn), { kind: body.kind === 'shared' ? 'shared' : 'user' });
-      return send(201, { id: mailbox.id, upn: mailbox.upn });
-    }
-    if (a === 'mailboxes' && b) {
-      const mailbox = tenant.mailbox(b);
-      if (!c && method === 'GET')
-        return send(200, tenant.inspect(mailbox, { digests: url.searchParams.get('digests') !== 'false' }));
-      if (c === 'invalidate-delta' && method === 'POST') {
-        sim.invalidateDeltaTokens(mailbox.id);
-        return send(204);
-      }
-      if (c === 'folders' && method === 'POST') {
-        const folder = tenant.ensureFolderPath(
-          mailbox,
-          String(body.path),
-          typeof body.type === 'string' ? body.type : undefined,
-        );
-        return send(201, { id: folder.id, path: mailbox.folderPath(folder.id) });
-      }
-      if (c === 'items' && !d && method === 'POST') {
-        const folderRef = String(body.folder ?? 'inbox');
-        const folder = mailbox.folderByIdOrName(folderRef) ?? tenant.ensureFolderPath(mailbox, folderRef);
-        const count = Number(body.count ?? 1);
-        const created = Array.from({ length: count }, () => tenant.addItem(mailbox, folder.id, body as NewItem));
-        return send(
-          201,
-          created.map((i) => ({ id: i.id, changeKey: i.changeKey })),
-        );
-      }
-      if (c === 'items' && d && !e && method === 'PATCH') {
-        const item = tenant.changeItem(mailbox, d, {
-          subject: typeof body.subject === 'string' ? body.subject : undefined,
-        });
-        return send(200, { id: item.id, changeKey: item.changeKey });
-      }
-      if (c === 'items' && d && e === 'move' && method === 'POST') {
-        const item = tenant.moveItem(mailbox, d, String(body.folder));
-        return send(200, { id: item.id, changeKey: item.changeKey });
-      }
-      if (c === 'items' && d && e === 'export-error' && method === 'POST') {
-        const item = tenant.requireItem(mailbox, d);
-        if (body.code) item.exportErrorCode = String(body.code);
-        else delete item.exportErrorCode;
-        return send(204);
-      }
-      if (c === 'items' && d && !e && method === 'DELETE') {
-        tenant.deleteItem(mailbox, d);
-        return send(204);
-      }
-    }
-    if (a === 'stats' && !b && method === 'GET') return send(200, Object.fromEntries(sim.throttle.counters));
-    if (a === 'stats' && b === 'reset' && method === 'POST') {
-      sim.throttle.resetCounters();
-      return send(204);
-    }
-    if (a === 'faults' && method === 'PUT') {
-      if (body.rates) sim.setFaults(body.rates as Record<string, number>);
-      if (Array.isArray(body.script)) sim.script(...(body.script as Parameters<Simulator['script']>));
-      return send(204);
-    }
-    if (a === 'faults' && method === 'DELETE') {
-      sim.throttle.scripted = [];
-      sim.setFaults({
-        http503: 0,
-        http504: 0,
-        drop: 0,
-        truncateExport: 0,
-        exportItemError: 0,
-        exportItemOmitted: 0,
-        loseImportResponse: 0,
-      });
-      return send(204);
-    }
-    if (a === 'latency' && method === 'PUT') {
-      sim.setLatency(Number(body.ms ?? 0), Number(body.jitterMs ?? 0));
-      return send(204);
-    }
-    if (a === 'limits' && method === 'PUT') {
-      Object.assign(sim.throttle.limits, body);
-      return send(204);
-    }
-    if (a === 'tokens' && !b && method === 'POST') {
-      const { token, expiresOnTimestamp } = sim.issueToken();
-      return send(200, { access_token: token, expires_on: expiresOnTimestamp });
-    }
-    if (a === 'tokens' && b === 'revoke' && method === 'POST') {
-      sim.revokeTokens(body.includeStatic === true);
-      return send(204);
-    }
-    if (a === 'import-sessions' && b === 'expire' && method === 'POST') {
-      sim.expireImportSessions();
-      return send(204);
-    }
-    send(404, { error: { code: 'NotFound', message: `No control endpoint ${method} /_sim/${segments.join('/')}` } });
+    // The mailbox is looked up before the route, so an unknown one is a 400 whatever follows it in the path.
+    if (segments[0] === 'mailboxes' && segments[1]) sim.tenant.mailbox(segments[1]);
+    const found = findRoute(CONTROL_ROUTES, method, segments);
+    const reply = found
+      ? found.route.handler({ sim, body, url, params: found.params })
+      : notFound(`No control endpoint ${method} /_sim/${segments.join('/')}`);
+    sendJson(res, reply.status, reply.body);
   } catch (error) {
-    send(400, { error: { code: 'BadRequest', message: (error as Error).message } });
+    sendJson(res, 400, { error: { code: 'BadRequest', message: (error as Error).message } });
   }
+}
+
+function notFound(message: string): ControlReply {
+  return { status: 404, body: { error: { code: 'NotFound', message } } };
+}
+
+function listMailboxes({ sim }: ControlRequest): ControlReply {
+  const mailboxes = [...sim.tenant.mailboxes.values()].map((m) => ({
+    id: m.id,
+    upn: m.upn,
+    kind: m.kind,
+    folders: m.folders.size,
+    items: m.items.size,
+  }));
+  return { status: 200, body: mailboxes };
+}
+
+function addMailbox({ sim, body }: ControlRequest): ControlReply {
+  const mailbox = sim.tenant.addMailbox(String(body.upn), { kind: body.kind === 'shared' ? 'shared' : 'user' });
+  return { status: 201, body: { id: mailbox.id, upn: mailbox.upn } };
+}
+
+function inspectMailbox({ sim, url, params }: ControlRequest): ControlReply {
+  const mailbox = sim.tenant.mailbox(params.mailbox!);
+  return { status: 200, body: sim.tenant.inspect(mailbox, { digests: url.searchParams.get('digests') !== 'false' }) };
+}
+
+function invalidateDelta({ sim, params }: ControlRequest): ControlReply {
+  sim.invalidateDeltaTokens(sim.tenant.mailbox(params.mailbox!).id);
+  return NO_CONTENT;
+}
+
+function ensureFolder({ sim, body, params }: ControlRequest): ControlReply {
+  const mailbox = sim.tenant.mailbox(params.mailbox!);
+  const type = typeof body.type === 'string' ? body.type : undefined;
+  const folder = sim.tenant.ensureFolderPath(mailbox, String(body.path), type);
+  return { status: 201, body: { id: folder.id, path: mailbox.folderPath(folder.id) } };
+}
+
+function addItems({ sim, body, params }: ControlRequest): ControlReply {
+  const { tenant } = sim;
+  const mailbox = tenant.mailbox(params.mailbox!);
+  const folderRef = String(body.folder ?? 'inbox');
+  const folder = mailbox.folderByIdOrName(folderRef) ?? tenant.ensureFolderPath(mailbox, folderRef);
+  const count = Number(body.count ?? 1);
+  const created = Array.from({ length: count }, () => tenant.addItem(mailbox, folder.id, body as NewItem));
+  return { status: 201, body: created.map((i) => ({ id: i.id, changeKey: i.changeKey })) };
+}
+
+function changeItem({ sim, body, params }: ControlRequest): ControlReply {
+  const subject = typeof body.subject === 'string' ? body.subject : undefined;
+  const item = sim.tenant.changeItem(sim.tenant.mailbox(params.mailbox!), params.item!, { subject });
+  return { status: 200, body: { id: item.id, changeKey: item.changeKey } };
+}
+
+function moveItem({ sim, body, params }: ControlRequest): ControlReply {
+  const item = sim.tenant.moveItem(sim.tenant.mailbox(params.mailbox!), params.item!, String(body.folder));
+  return { status: 200, body: { id: item.id, changeKey: item.changeKey } };
+}
+
+/** Makes exportItems fail this item with the code until cleared (no code clears it). */
+function setExportError({ sim, body, params }: ControlRequest): ControlReply {
+  const item = sim.tenant.requireItem(sim.tenant.mailbox(params.mailbox!), params.item!);
+  if (body.code) item.exportErrorCode = String(body.code);
+  else delete item.exportErrorCode;
+  return NO_CONTENT;
+}
+
+function deleteItem({ sim, params }: ControlRequest): ControlReply {
+  sim.tenant.deleteItem(sim.tenant.mailbox(params.mailbox!), params.item!);
+  return NO_CONTENT;
+}
+
+function readStats({ sim }: ControlRequest): ControlReply {
+  return { status: 200, body: Object.fromEntries(sim.throttle.counters) };
+}
+
+function resetStats({ sim }: ControlRequest): ControlReply {
+  sim.throttle.resetCounters();
+  return NO_CONTENT;
+}
+
+function injectFaults({ sim, body }: ControlRequest): ControlReply {
+  if (body.rates) sim.setFaults(body.rates as Record<string, number>);
+  if (Array.isArray(body.script)) sim.script(...(body.script as Parameters<Simulator['script']>));
+  return NO_CONTENT;
+}
+
+/** Drops scripted faults and zeroes every random rate (Retry-After settings stay). */
+function clearFaults({ sim }: ControlRequest): ControlReply {
+  sim.throttle.scripted = [];
+  sim.setFaults({
+    http503: 0,
+    http504: 0,
+    drop: 0,
+    truncateExport: 0,
+    exportItemError: 0,
+    exportItemOmitted: 0,
+    loseImportResponse: 0,
+  });
+  return NO_CONTENT;
+}
+
+function setLatency({ sim, body }: ControlRequest): ControlReply {
+  sim.setLatency(Number(body.ms ?? 0), Number(body.jitterMs ?? 0));
+  return NO_CONTENT;
+}
+
+function setLimits({ sim, body }: ControlRequest): ControlReply {
+  Object.assign(sim.throttle.limits, body);
+  return NO_CONTENT;
+}
+
+function issueToken({ sim }: ControlRequest): ControlReply {
+  const { token, expiresOnTimestamp } = sim.issueToken();
+  return { status: 200, body: { access_token: token, expires_on: expiresOnTimestamp } };
+}
+
+function revokeTokens({ sim, body }: ControlRequest): ControlReply {
+  sim.revokeTokens(body.includeStatic === true);
+  return NO_CONTENT;
+}
+
+function expireImportSessions({ sim }: ControlRequest): ControlReply {
+  sim.expireImportSessions();
+  return NO_CONTENT;
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {

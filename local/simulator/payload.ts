@@ -205,56 +205,63 @@ export class PayloadVerifier {
 
 function parseHead(head: Buffer): PayloadSpec {
   try {
-    let at = 0;
-    const frame = () => {
-      const kind = head.readUInt32LE(at);
-      const length = head.readUInt32LE(at + 4);
-      at += 8;
-      return { kind, length };
-    };
-    let seed = 0n;
-    let bodyLength = 0;
-    for (;;) {
-      const { kind, length } = frame();
-      if (kind === KIND_RECORD) {
-        if (head.readUInt32LE(at) !== RECORD_MAGIC) throw new Error('bad record');
-        seed = head.readBigUInt64LE(at + 8);
-        bodyLength = Number(head.readBigUInt64LE(at + 16));
-      }
-      if (kind === KIND_PROPERTIES) break;
-      at += length;
-    }
+    const { seed, bodyLength, propertiesAt } = readFrames(head);
     const spec: Partial<PayloadSpec> = { seed, bodyLength };
-    for (;;) {
-      const tag = head.readUInt32LE(at);
-      at += 4;
-      if (tag === TAG_BODY) break;
-      if (tag === TAG_IMPORTANCE) {
-        at += 4;
-        continue;
-      }
-      if (tag === TAG_RECEIVED_TIME) {
-        spec.receivedDateTime = fromFiletime(head.subarray(at, at + 8));
-        at += 8;
-        continue;
-      }
-      const length = head.readUInt32LE(at);
-      at += 4;
-      const value = head.subarray(at, at + length);
-      at += length;
-      if (tag === TAG_SEARCH_KEY) spec.searchKey = Buffer.from(value);
-      else {
-        const text = value.toString('utf16le').replace(/\0$/, '');
-        if (tag === TAG_MESSAGE_CLASS) spec.messageClass = text;
-        if (tag === TAG_SUBJECT) spec.subject = text;
-        if (tag === TAG_SENDER_EMAIL) spec.senderEmail = text;
-      }
-    }
+    readProperties(head, propertiesAt, spec);
     if (!spec.messageClass || spec.subject === undefined || !spec.searchKey || !spec.receivedDateTime)
       throw new Error('missing properties');
     return spec as PayloadSpec;
   } catch (error) {
     if (error instanceof PayloadRejectedError) throw error;
     throw new PayloadRejectedError(`The data is not an item stream (${(error as Error).message})`);
+  }
+}
+
+/** The frames before the properties frame; the record frame carries the seed and the body's length. */
+function readFrames(head: Buffer): { seed: bigint; bodyLength: number; propertiesAt: number } {
+  let at = 0;
+  let seed = 0n;
+  let bodyLength = 0;
+  for (;;) {
+    const kind = head.readUInt32LE(at);
+    const length = head.readUInt32LE(at + 4);
+    at += 8;
+    if (kind === KIND_RECORD) {
+      if (head.readUInt32LE(at) !== RECORD_MAGIC) throw new Error('bad record');
+      seed = head.readBigUInt64LE(at + 8);
+      bodyLength = Number(head.readBigUInt64LE(at + 16));
+    }
+    if (kind === KIND_PROPERTIES) return { seed, bodyLength, propertiesAt: at };
+    at += length;
+  }
+}
+
+/** The tagged properties from `start` up to the body tag, into `spec`. */
+function readProperties(head: Buffer, start: number, spec: Partial<PayloadSpec>): void {
+  let at = start;
+  for (;;) {
+    const tag = head.readUInt32LE(at);
+    at += 4;
+    if (tag === TAG_BODY) return;
+    if (tag === TAG_IMPORTANCE) {
+      at += 4;
+      continue;
+    }
+    if (tag === TAG_RECEIVED_TIME) {
+      spec.receivedDateTime = fromFiletime(head.subarray(at, at + 8));
+      at += 8;
+      continue;
+    }
+    const length = head.readUInt32LE(at);
+    at += 4;
+    const value = head.subarray(at, at + length);
+    at += length;
+    if (tag === TAG_SEARCH_KEY) spec.searchKey = Buffer.from(value);
+    else {
+      const text = value.toString('utf16le').replace(/\0$/, '');
+      if (tag === TAG_MESSAGE_CLASS) spec.messageClass = text;
+      if (tag === TAG_SUBJECT) spec.subject = text;
+      if (tag === TAG_SENDER_EMAIL) spec.senderEmail = text;
+    }
   }
 }

@@ -143,49 +143,35 @@ export class ThrottleState {
   }
 
   admit(mailboxId: string, operation: string, now = Date.now()): Admission {
-    const c = this.countersFor(mailboxId);
-    c.requests[operation] = (c.requests[operation] ?? 0) + 1;
-    c.maxInFlight = Math.max(c.maxInFlight, c.inFlight + 1);
-    if (c.inFlight >= this.limits.maxConcurrentPerMailbox) {
-      c.throttled++;
-      return {
-        ok: false,
-        retryAfterSeconds: this.limits.concurrencyRetryAfterSeconds,
-        code: 'ApplicationThrottled',
-        message: 'Application is over its MailboxConcurrency limit.',
-      };
-    }
-    const rw = this.window(this.requestWindows, mailboxId, this.limits.requestBudget.windowMs, now);
-    if (rw.used >= this.limits.requestBudget.requests) {
-      c.throttled++;
-      return {
-        ok: false,
-        retryAfterSeconds: Math.max(1, Math.ceil((rw.start + this.limits.requestBudget.windowMs - now) / 1000)),
-        code: 'ApplicationThrottled',
-        message: 'Application is over its request limit for this mailbox.',
-      };
+    const { limits } = this;
+    const counters = this.countersFor(mailboxId);
+    counters.requests[operation] = (counters.requests[operation] ?? 0) + 1;
+    counters.maxInFlight = Math.max(counters.maxInFlight, counters.inFlight + 1);
+    if (counters.inFlight >= limits.maxConcurrentPerMailbox)
+      return refuse(counters, limits.concurrencyRetryAfterSeconds, 'Application is over its MailboxConcurrency limit.');
+    const requestWindow = this.window(this.requestWindows, mailboxId, limits.requestBudget.windowMs, now);
+    if (requestWindow.used >= limits.requestBudget.requests) {
+      const retryAfter = secondsLeft(requestWindow, limits.requestBudget.windowMs, now);
+      return refuse(counters, retryAfter, 'Application is over its request limit for this mailbox.');
     }
     if (operation === 'importItem') {
-      const uw = this.window(this.uploadWindows, mailboxId, this.limits.uploadBudget.windowMs, now);
-      if (uw.used >= this.limits.uploadBudget.bytes) {
-        c.throttled++;
-        return {
-          ok: false,
-          retryAfterSeconds: Math.max(1, Math.ceil((uw.start + this.limits.uploadBudget.windowMs - now) / 1000)),
-          code: 'ApplicationThrottled',
-          message: 'Application is over its IncomingBytes limit.',
-        };
-      }
+      const uploadWindow = this.window(this.uploadWindows, mailboxId, limits.uploadBudget.windowMs, now);
+      if (uploadWindow.used >= limits.uploadBudget.bytes)
+        return refuse(
+          counters,
+          secondsLeft(uploadWindow, limits.uploadBudget.windowMs, now),
+          'Application is over its IncomingBytes limit.',
+        );
     }
-    rw.used++;
-    c.inFlight++;
+    requestWindow.used++;
+    counters.inFlight++;
     let released = false;
     return {
       ok: true,
       release: () => {
         if (!released) {
           released = true;
-          c.inFlight--;
+          counters.inFlight--;
         }
       },
     };
@@ -219,4 +205,14 @@ export class ThrottleState {
   chance(rate: number): boolean {
     return rate > 0 && this.random.next() < rate;
   }
+}
+
+function refuse(counters: MailboxCounters, retryAfterSeconds: number, message: string): Admission {
+  counters.throttled++;
+  return { ok: false, retryAfterSeconds, code: 'ApplicationThrottled', message };
+}
+
+/** Whole seconds (at least one) until the window starts over. */
+function secondsLeft(window: Window, windowMs: number, now: number): number {
+  return Math.max(1, Math.ceil((window.start + windowMs - now) / 1000));
 }

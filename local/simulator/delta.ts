@@ -1,0 +1,126 @@
+import { requireFolder } from './folders.js';
+import { SimHttpError, sendJson } from './http.js';
+import {
+  decodeSyncState,
+  encodeSyncState,
+  folderExtendedProperties,
+  folderJson,
+  itemExtendedProperties,
+  itemJson,
+  parseExpand,
+  type SyncState,
+} from './odata.js';
+import { graphLink, maxPageSize } from './paging.js';
+import type { MailboxRequest } from './request.js';
+
+/** The collection of folder changes; item changes are collected per folder, named by the folder's id. */
+const FOLDERS = 'folders';
+
+interface DeltaEntry {
+  seq: number;
+  json: Record<string, unknown>;
+}
+
+/** GET /folders/delta */
+export function folderDelta(request: MailboxRequest): void {
+  sendDeltaPage(request, FOLDERS, `${request.mailboxPath}/folders/delta`);
+}
+
+/** GET /folders/{folderId}/items/delta */
+export function itemDelta(request: MailboxRequest): void {
+  const folderId = request.params.folderId!;
+  const folder = requireFolder(request, folderId);
+  sendDeltaPage(request, folder.id, `${request.mailboxPath}/folders/${encodeURIComponent(folderId)}/items/delta`);
+}
+
+/** One page of changes; the last page carries the delta link for the next round instead of a next link. */
+function sendDeltaPage(request: MailboxRequest, collection: string, path: string): void {
+  const { state, req, res, version } = request;
+  const sync = syncStateOf(request, collection);
+  const entries = collection === FOLDERS ? folderChanges(request, sync) : itemChanges(request, sync, collection);
+  entries.sort((a, b) => a.seq - b.seq || String(a.json.id).localeCompare(String(b.json.id)));
+  const size = maxPageSize(req);
+  const value = entries.slice(sync.offset, sync.offset + size).map((e) => e.json);
+  const body: Record<string, unknown> = {
+    '@odata.context': `${state.baseUrl}/${version}/$metadata#Collection(${collection === FOLDERS ? 'mailboxFolder' : 'mailboxItem'})`,
+  };
+  if (sync.offset + size < entries.length) {
+    body['@odata.nextLink'] = graphLink(request, path, {
+      $skiptoken: encodeSyncState({ ...sync, offset: sync.offset + size }, state.syncKey),
+    });
+  } else {
+    body['@odata.deltaLink'] = graphLink(request, path, {
+      $deltatoken: encodeSyncState({ ...sync, offset: 0 }, state.syncKey),
+    });
+  }
+  body.value = value;
+  sendJson(res, 200, body);
+}
+
+/**
+ * Where this page starts: a fresh sync, the next page of a round (skip token) or the changes since the last
+ * round (delta token). A token from another mailbox, collection or generation is rejected.
+ */
+function syncStateOf({ state, url, mailbox }: MailboxRequest, collection: string): SyncState {
+  const skipToken = url.searchParams.get('$skiptoken');
+  const deltaToken = url.searchParams.get('$deltatoken');
+  if (!skipToken && !deltaToken)
+    return {
+      mailbox: mailbox.id,
+      collection,
+      generation: mailbox.deltaGeneration,
+      from: 0,
+      to: mailbox.seq,
+      offset: 0,
+      expand: parseExpand(url.searchParams.get('$expand')),
+    };
+  const decoded = decodeSyncState((skipToken ?? deltaToken)!, state.syncKey);
+  if (
+    !decoded ||
+    decoded.mailbox !== mailbox.id ||
+    decoded.collection !== collection ||
+    decoded.generation !== mailbox.deltaGeneration
+  ) {
+    throw new SimHttpError(
+      state.settings.rejectedDeltaStatus ?? 410,
+      'SyncStateNotFound',
+      'The sync state could not be found; it may have expired. Restart the sync.',
+    );
+  }
+  return deltaToken ? { ...decoded, from: decoded.to, to: mailbox.seq, offset: 0 } : decoded;
+}
+
+function folderChanges({ state, version, mailbox }: MailboxRequest, sync: SyncState): DeltaEntry[] {
+  const entries: DeltaEntry[] = [];
+  for (const folder of mailbox.folders.values())
+    if (folder.seq > sync.from && folder.seq <= sync.to) {
+      const json = folderJson(state.baseUrl, version, mailbox, folder);
+      if (sync.expand.length) json.singleValueExtendedProperties = folderExtendedProperties(folder, sync.expand);
+      entries.push({ seq: folder.seq, json });
+    }
+  // A first round lists what exists; only later rounds report removals.
+  if (sync.from > 0)
+    for (const tombstone of mailbox.folderTombstones)
+      if (tombstone.seq > sync.from && tombstone.seq <= sync.to)
+        entries.push({ seq: tombstone.seq, json: removed('#microsoft.graph.mailboxFolder', tombstone.id) });
+  return entries;
+}
+
+function itemChanges({ mailbox }: MailboxRequest, sync: SyncState, folderId: string): DeltaEntry[] {
+  const entries: DeltaEntry[] = [];
+  for (const item of mailbox.items.values())
+    if (item.folderId === folderId && item.seq > sync.from && item.seq <= sync.to) {
+      const json = itemJson(item);
+      if (sync.expand.length) json.singleValueExtendedProperties = itemExtendedProperties(item, sync.expand);
+      entries.push({ seq: item.seq, json });
+    }
+  if (sync.from > 0)
+    for (const tombstone of mailbox.itemTombstones)
+      if (tombstone.folderId === folderId && tombstone.seq > sync.from && tombstone.seq <= sync.to)
+        entries.push({ seq: tombstone.seq, json: removed('#microsoft.graph.mailboxItem', tombstone.id) });
+  return entries;
+}
+
+function removed(odataType: string, id: string): Record<string, unknown> {
+  return { '@odata.type': odataType, id, '@removed': { reason: 'deleted' } };
+}

@@ -1,0 +1,91 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { enterMailbox, resolveMailbox, waitLatency } from './admission.js';
+import { checkBearer } from './auth.js';
+import { handleControl } from './control.js';
+import { SimHttpError, sendFailure } from './http.js';
+import { parseExpand, parseFilter } from './odata.js';
+import type { GraphRequest, MailboxQuery, SimRequest } from './request.js';
+import { findRoute } from './router.js';
+import { DIRECTORY_ROUTES, MAILBOX_ROUTES, OUTLOOK_ROUTES, TOKEN_ROUTES } from './routes.js';
+import type { Simulator } from './server.js';
+import type { SimulatorState } from './state.js';
+
+const VERSIONS = new Set(['v1.0', 'beta']);
+
+/**
+ * Every request's way in: the first segment picks the area, the area's table the handler. Here, once for all
+ * routes: bearer check, mailbox lookup, throttle slot, fault injection, and turning failures into answers.
+ */
+export function handleRequest(
+  state: SimulatorState,
+  simulator: Simulator,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  // Split the raw path first so an encoded '/' inside an id stays inside its segment.
+  const segments = url.pathname
+    .split('/')
+    .filter(Boolean)
+    .map((s) => decodeURIComponent(s));
+  routeRequest({ state, req, res, url, params: {} }, simulator, segments).catch((error: unknown) =>
+    sendFailure(res, error),
+  );
+}
+
+async function routeRequest(request: SimRequest, simulator: Simulator, segments: string[]): Promise<void> {
+  const { req, res, url } = request;
+  const method = req.method ?? 'GET';
+  const [area] = segments;
+  if (area === '_sim') return handleControl(simulator, req, res, segments.slice(1), url);
+  if (area === 'outlook') {
+    const found = findRoute(OUTLOOK_ROUTES, method, segments.slice(1));
+    if (!found) throw new SimHttpError(404, 'NotFound', 'Not found');
+    return found.route.handler({ ...request, params: found.params });
+  }
+  const token = findRoute(TOKEN_ROUTES, method, segments);
+  if (token) return token.route.handler({ ...request, params: token.params });
+  if (area && VERSIONS.has(area)) return routeGraph({ ...request, version: area }, segments.slice(1));
+  throw new SimHttpError(404, 'NotFound', 'No such endpoint in the simulator.');
+}
+
+async function routeGraph(request: GraphRequest, segments: string[]): Promise<void> {
+  checkBearer(request.state, request.req);
+  const method = request.req.method ?? 'GET';
+  const directory = findRoute(DIRECTORY_ROUTES, method, segments);
+  if (directory) {
+    await waitLatency(request.state);
+    return directory.route.handler({ ...request, params: directory.params });
+  }
+  const [admin, exchange, mailboxes, mailboxId, ...path] = segments;
+  if (admin !== 'admin' || exchange !== 'exchange' || mailboxes !== 'mailboxes' || path.length === 0)
+    throw new SimHttpError(400, 'BadRequest', `Resource not found for the segment '${segments.join('/')}'.`);
+  return routeMailbox(request, mailboxId!, path);
+}
+
+/** An unknown mailbox is a 404 before anything else; a path the mailbox has no operation for, a 405. */
+async function routeMailbox(request: GraphRequest, mailboxId: string, path: string[]): Promise<void> {
+  const { state, req, res } = request;
+  const mailbox = resolveMailbox(state, mailboxId);
+  const method = req.method ?? 'GET';
+  const found = findRoute(MAILBOX_ROUTES, method, path);
+  if (!found) throw new SimHttpError(405, 'MethodNotAllowed', `${method} is not supported on this resource.`);
+  const scripted = await enterMailbox(state, req, res, mailbox, found.route.operation);
+  return found.route.handler({
+    ...request,
+    params: found.params,
+    mailbox,
+    mailboxPath: `/admin/exchange/mailboxes/${encodeURIComponent(mailbox.id)}`,
+    scripted,
+    query: queryOf(request.url),
+  });
+}
+
+/** The OData query options every mailbox operation accepts; a malformed one is a 400 even where unused. */
+function queryOf(url: URL): MailboxQuery {
+  return {
+    filter: parseFilter(url.searchParams.get('$filter')),
+    select: url.searchParams.get('$select'),
+    expand: parseExpand(url.searchParams.get('$expand')),
+  };
+}

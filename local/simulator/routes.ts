@@ -1,0 +1,64 @@
+import { requestToken } from './auth.js';
+import { folderDelta, itemDelta } from './delta.js';
+import { getExchangeSettings, listGroupUsers } from './directory.js';
+import { exportItems } from './export.js';
+import { createFolder, getFolder, listChildFolders, listFolders, updateFolder } from './folders.js';
+import { createImportSession, postImportItem } from './importSessions.js';
+import { deleteItem, getItem, listItems } from './items.js';
+import type { GraphRequest, MailboxRequest, SimRequest } from './request.js';
+import type { Route } from './router.js';
+
+/**
+ * The simulator's routes, by area; in each table the first match wins. The control API (/_sim) has its own
+ * table in control.ts.
+ */
+
+/** Entra ID's token endpoint: POST /{tenant}/oauth2/v2.0/token. */
+export const TOKEN_ROUTES: ReadonlyArray<Route<SimRequest>> = [
+  { method: 'POST', pattern: '{tenantId}/oauth2/v2.0/token', handler: requestToken },
+];
+
+/** Under /outlook: where import sessions' URLs point. */
+export const OUTLOOK_ROUTES: ReadonlyArray<Route<SimRequest>> = [
+  { method: 'POST', pattern: 'api/{apiVersion}/{mailboxRef}/importItem', handler: postImportItem },
+];
+
+/** Under /v1.0 and /beta, outside any mailbox: not throttled per mailbox. */
+export const DIRECTORY_ROUTES: ReadonlyArray<Route<GraphRequest>> = [
+  { method: 'GET', pattern: 'users/{user}/settings/exchange', handler: getExchangeSettings },
+  { method: 'GET', pattern: 'groups/{group}/transitiveMembers/microsoft.graph.user', handler: listGroupUsers },
+];
+
+/** A mailbox operation; its name is what counters, throttling and scripted faults know it by. */
+export interface MailboxRoute extends Route<MailboxRequest> {
+  readonly operation: string;
+}
+
+/** Under /v1.0 and /beta /admin/exchange/mailboxes/{id}/. */
+export const MAILBOX_ROUTES: readonly MailboxRoute[] = [
+  { method: 'POST', pattern: 'exportItems', operation: 'exportItems', handler: exportItems },
+  { method: 'POST', pattern: 'createImportSession', operation: 'createImportSession', handler: createImportSession },
+  { method: 'GET', pattern: 'folders', operation: 'listFolders', handler: listFolders },
+  { method: 'POST', pattern: 'folders', operation: 'createFolder', handler: createFolder },
+  { method: 'GET', pattern: 'folders/delta', operation: 'folderDelta', handler: folderDelta },
+  { method: 'GET', pattern: 'folders/{folderId}', operation: 'getFolder', handler: getFolder },
+  {
+    method: 'PATCH',
+    pattern: 'folders/{folderId}',
+    // folders/delta is a function, not a folder: there is nothing to patch.
+    where: ({ folderId }) => folderId !== 'delta',
+    operation: 'updateFolder',
+    handler: updateFolder,
+  },
+  {
+    method: 'GET',
+    pattern: 'folders/{folderId}/childFolders',
+    operation: 'listChildFolders',
+    handler: listChildFolders,
+  },
+  { method: 'POST', pattern: 'folders/{folderId}/childFolders', operation: 'createFolder', handler: createFolder },
+  { method: 'GET', pattern: 'folders/{folderId}/items', operation: 'listItems', handler: listItems },
+  { method: 'GET', pattern: 'folders/{folderId}/items/delta', operation: 'itemDelta', handler: itemDelta },
+  { method: 'GET', pattern: 'folders/{folderId}/items/{itemId}', operation: 'getItem', handler: getItem },
+  { method: 'DELETE', pattern: 'folders/{folderId}/items/{itemId}', operation: 'deleteItem', handler: deleteItem },
+];

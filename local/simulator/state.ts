@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { EXCHANGE_LIMITS, NO_FAULTS, ThrottleState } from './throttle.js';
+import { SimTenant } from './tenant.js';
+import type { SimulatorOptions } from './server.js';
+
+/** The options with their defaults filled in, as `Simulator.options` shows them. */
+export type SimulatorSettings = Required<Pick<SimulatorOptions, 'importSessionLifetimeMs' | 'tokenLifetimeSeconds'>> &
+  SimulatorOptions;
+
+export interface ImportSessionRecord {
+  mailboxId: string;
+  expiresAt: number;
+  version: string;
+}
+
+/** Everything one running simulator knows; handlers read and change it through the request they are given. */
+export interface SimulatorState {
+  readonly tenant: SimTenant;
+  readonly throttle: ThrottleState;
+  readonly settings: SimulatorSettings;
+  /** Bearer tokens accepted without the token endpoint: the demo token and `options.staticTokens`. */
+  readonly staticTokens: Set<string>;
+  /** Tokens from the token endpoint, with when each expires (ms since epoch). */
+  readonly issuedTokens: Map<string, number>;
+  /** Import sessions by the `authtoken` of their URL. */
+  readonly importSessions: Map<string, ImportSessionRecord>;
+  /** Signs delta and skip tokens, so a client cannot forge or alter one. */
+  readonly syncKey: Buffer;
+  readonly demoToken: string;
+  /** Added before every answer. */
+  latency: { ms: number; jitterMs: number };
+  /** Known once the server listens; links in answers start with it. */
+  baseUrl: string;
+}
+
+export function createState(options: SimulatorOptions): SimulatorState {
+  const tenant = options.tenant ?? new SimTenant({ seed: options.seed ?? 1 });
+  const throttle = new ThrottleState(
+    { ...EXCHANGE_LIMITS, ...options.limits },
+    { ...NO_FAULTS, ...options.faults },
+    tenant.random,
+  );
+  const demoToken = `sim-demo-${randomBytes(12).toString('hex')}`;
+  return {
+    tenant,
+    throttle,
+    settings: { importSessionLifetimeMs: 60 * 60_000, tokenLifetimeSeconds: 3600, ...options },
+    staticTokens: new Set([demoToken, ...(options.staticTokens ?? [])]),
+    issuedTokens: new Map(),
+    importSessions: new Map(),
+    syncKey: randomBytes(32),
+    demoToken,
+    latency: { ms: options.latencyMs ?? 0, jitterMs: options.latencyJitterMs ?? 0 },
+    baseUrl: '',
+  };
+}
