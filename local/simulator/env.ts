@@ -2,7 +2,7 @@ import { DEMO_TENANT, seedTenant, type TenantSeed } from './seed.js';
 import type { SimulatorOptions } from './server.js';
 import { SimTenant } from './tenant.js';
 
-/** Every simulator option as an environment variable, with its default and meaning (README lists the same). */
+/** Every simulator option as an environment variable, with its default and meaning (docs/simulator.md lists the same). */
 export const SIMULATOR_ENV = {
   SIM_HOST: ['127.0.0.1', 'Address to listen on (keep it on loopback)'],
   SIM_PORT: ['7400', 'Port to listen on (0 picks a free one)'],
