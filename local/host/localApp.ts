@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { Cron } from 'croner';
 import { SETTINGS } from '../../shared/config.js';
 import { DurableHost, type DurableHostOptions } from './durableHost.js';
-import { installFunctionsCore, registrations, type Registration } from './registry.js';
+import { registrations, type Registration } from './registry.js';
+import { installFunctionsCore } from './sdkPatches.js';
 
 export interface LocalAppOptions {
   /** Default 7071, as `func start`; 0 picks a free port. */
