@@ -98,6 +98,7 @@ export class ActionDispatcher {
     this.options.timers.schedule(instance, id, fireAt);
   }
 
+  /** Appends the event with this task's id; EventType first, as in the history the real host keeps. */
   private record(instance: Instance, id: number, event: NewEvent): void {
     const { EventType: type, ...details } = event;
     instance.history.push({
