@@ -37,42 +37,14 @@ async function freePort(): Promise<number> {
 /** Starts Azurite's blob service from the npm package and waits until it answers. */
 export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
   const port = options.blobPort || (await freePort());
-  const require = createRequire(import.meta.url);
-  const main = join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js');
-  const args = [
-    main,
-    '--blobHost',
-    '127.0.0.1',
-    '--blobPort',
-    String(port),
-    '--skipApiVersionCheck',
-    '--loose',
-    '--silent',
-    '--disableTelemetry',
-  ];
-  if (options.location) {
-    mkdirSync(options.location, { recursive: true });
-    args.push('--location', options.location);
-  } else args.push('--inMemoryPersistence');
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (options.location) mkdirSync(options.location, { recursive: true });
+  const child: ChildProcess = spawn(process.execPath, azuriteArgs(port, options.location), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const blobEndpoint = `http://127.0.0.1:${port}/${DEV_ACCOUNT}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`Azurite exited (${child.exitCode}): ${stderr.trim()}`);
-    try {
-      const response = await fetch(`${blobEndpoint}?comp=list`);
-      if (response.status > 0) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) {
-      child.kill();
-      throw new Error(`Azurite did not start on port ${port}: ${stderr.trim()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilAnswering(child, blobEndpoint, port, () => stderr);
   return {
     pid: child.pid,
     blobEndpoint,
@@ -84,4 +56,40 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
         child.kill('SIGTERM');
       }),
   };
+}
+
+function azuriteArgs(port: number, location: string | undefined): string[] {
+  const require = createRequire(import.meta.url);
+  const main = join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js');
+  return [
+    main,
+    '--blobHost',
+    '127.0.0.1',
+    '--blobPort',
+    String(port),
+    '--skipApiVersionCheck',
+    '--loose',
+    '--silent',
+    '--disableTelemetry',
+    ...(location ? ['--location', location] : ['--inMemoryPersistence']),
+  ];
+}
+
+/** Polls the blob endpoint until it answers; fails when Azurite exits or after 30 seconds. */
+async function waitUntilAnswering(child: ChildProcess, blobEndpoint: string, port: number, stderr: () => string) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`Azurite exited (${child.exitCode}): ${stderr().trim()}`);
+    try {
+      const response = await fetch(`${blobEndpoint}?comp=list`);
+      if (response.status > 0) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`Azurite did not start on port ${port}: ${stderr().trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -4,24 +4,188 @@
  * in-process Durable host serves the Functions app on http://127.0.0.1:7071 (as `func start` would), runs a
  * first backup at once with progress on the terminal, and keeps serving (the timer fires on its schedule).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Cron } from 'croner';
 import { startAzurite, type RunningAzurite } from './azurite.js';
-import { startLocalApp } from './host/localApp.js';
+import { startLocalApp, type LocalApp } from './host/localApp.js';
+import { applyLocalSettingsFile } from './settingsFile.js';
 import { DEMO_TENANT, SimTenant, seedTenant, startSimulator, type Simulator } from './simulator/index.js';
-import { loadConfig, ConfigError, SETTINGS } from '../shared/config.js';
+import { loadConfig, ConfigError, SETTINGS, type AppConfig } from '../shared/config.js';
 import type { RunReport } from '../shared/backup/types.js';
 
 const root = process.cwd();
 
-function applyLocalSettings(): void {
-  const file = join(root, 'local.settings.json');
-  if (!existsSync(file)) return;
-  const values = (JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, string> }).Values ?? {};
-  for (const [key, value] of Object.entries(values)) if (process.env[key] === undefined) process.env[key] = value;
-  console.log(`Settings from local.settings.json (${Object.keys(values).length} values; the environment wins)`);
+interface BackupStatus {
+  status: string;
+  report?: RunReport;
+  reportBlob?: string;
+  error?: string;
+}
+
+async function main(): Promise<void> {
+  applySettingsFile();
+  const simulator = process.env.MAILBOX_VAULT_GRAPH_BASE_URL ? undefined : await startDemoTenant();
+  const azurite = await startStorageIfUnconfigured();
+  process.env.MAILBOX_VAULT_GRAPH_LOG ??= 'quiet';
+  const config = loadConfigOrExit();
+  const app = await serveApp(config);
+  stopOnSignals(app, simulator, azurite);
+  if (process.env.MAILBOX_VAULT_START_BACKUP !== 'false') await runFirstBackup(app, config);
+  printNextScheduledBackup(config);
+}
+
+function applySettingsFile(): void {
+  const count = applyLocalSettingsFile(root);
+  if (count !== undefined) console.log(`Settings from local.settings.json (${count} values; the environment wins)`);
+}
+
+/** The simulator's demo tenant, and the settings that point the app at it. */
+async function startDemoTenant(): Promise<Simulator> {
+  const tenant = seedTenant(new SimTenant({ seed: 1 }), DEMO_TENANT);
+  const port = Number(process.env.SIM_PORT ?? 7400);
+  const simulator = await startSimulator({
+    tenant,
+    port: (await portIsFree(port)) ? port : 0,
+    latencyMs: 20,
+    latencyJitterMs: 30,
+  });
+  process.env.MAILBOX_VAULT_GRAPH_BASE_URL = simulator.baseUrl;
+  process.env.MAILBOX_VAULT_GRAPH_CREDENTIAL = 'staticToken';
+  process.env.MAILBOX_VAULT_GRAPH_STATIC_TOKEN = simulator.demoToken;
+  process.env.MAILBOX_VAULT_SCOPE_USERS ||= [
+    ...DEMO_TENANT.mailboxes.map((m) => m.upn),
+    ...(DEMO_TENANT.usersWithoutMailbox ?? []),
+  ].join(',');
+  console.log(
+    `No tenant configured: the simulated demo tenant is at ${simulator.baseUrl} (${tenant.mailboxes.size} mailboxes)`,
+  );
+  return simulator;
+}
+
+/** With no storage or development storage configured: an embedded Azurite, unless one already listens. */
+async function startStorageIfUnconfigured(): Promise<RunningAzurite | undefined> {
+  const storage = process.env.MAILBOX_VAULT_STORAGE_CONNECTION_STRING;
+  if (process.env.MAILBOX_VAULT_STORAGE_ACCOUNT_URL || (storage && storage !== 'UseDevelopmentStorage=true')) return;
+  let azurite: RunningAzurite | undefined;
+  if (await portIsFree(10000)) {
+    azurite = await startAzurite({ location: join(root, '.local-data', 'azurite'), blobPort: 10000 });
+    console.log(`Embedded Azurite at ${azurite.blobEndpoint} (data in .local-data/azurite)`);
+  } else console.log('Using the Azurite already listening on port 10000');
+  process.env.MAILBOX_VAULT_STORAGE_CONNECTION_STRING = azurite?.connectionString ?? 'UseDevelopmentStorage=true';
+  return azurite;
+}
+
+function loadConfigOrExit(): AppConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+async function serveApp(config: AppConfig): Promise<LocalApp> {
+  const app = await startLocalApp({
+    port: Number(process.env.PORT ?? 7071),
+    scheduleTimers: true,
+    log: (level, name, ...args) => {
+      if (level === 'warning' || level === 'error') console.error(`[${name}] ${args.map(String).join(' ')}`);
+    },
+  });
+  const { scope } = config.backup;
+  console.log(`mailbox-vault is serving on ${app.baseUrl}  (POST /api/backups, GET /api/backups/{id})`);
+  console.log(
+    `Vault container '${config.storage.containerName}'; scope: ${scope.users.length} mailbox(es)${scope.groupId ? ' + group ' + scope.groupId : ''}`,
+  );
+  return app;
+}
+
+function stopOnSignals(app: LocalApp, simulator?: Simulator, azurite?: RunningAzurite): void {
+  const shutdown = async () => {
+    console.log('\nStopping…');
+    await app.close();
+    await simulator?.close();
+    await azurite?.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+}
+
+async function runFirstBackup(app: LocalApp, config: AppConfig): Promise<void> {
+  const started = await fetch(`${app.baseUrl}/api/backups`, { method: 'POST' });
+  const { id } = (await started.json()) as { id: string };
+  console.log(`First backup ${id} started`);
+  const stopProgress = showProgress(app, id);
+  await app.host.waitForCompletion(id);
+  stopProgress();
+  const status = (await (await fetch(`${app.baseUrl}/api/backups/${id}`)).json()) as BackupStatus;
+  printBackupResult(app, config, id, status);
+}
+
+/** A progress line every half second while the backup runs (rewritten in place on a terminal); returns its stop. */
+function showProgress(app: LocalApp, backupId: string): () => void {
+  const tty = process.stdout.isTTY;
+  let last = '';
+  const timer = setInterval(() => {
+    const line = progressLine(app, backupId);
+    if (line === last) return;
+    last = line;
+    if (tty) process.stdout.write(`\r${line}`);
+    else console.log(line);
+  }, 500);
+  return () => {
+    clearInterval(timer);
+    if (tty) process.stdout.write('\n');
+  };
+}
+
+function progressLine(app: LocalApp, backupId: string): string {
+  const mailboxes = app.host
+    .listInstances()
+    .filter((i) => i.name === 'backupMailbox' && i.instanceId.startsWith(`${backupId}-`));
+  let done = 0;
+  let total = 0;
+  for (const m of mailboxes) {
+    const s = (m.customStatus ?? {}) as { batchesDone?: number; batchCount?: number };
+    done += m.runtimeStatus === 'Completed' ? (s.batchCount ?? 0) : (s.batchesDone ?? 0);
+    total += s.batchCount ?? 0;
+  }
+  const finished = mailboxes.filter((m) => m.runtimeStatus === 'Completed').length;
+  return `  ${bar(done, total)} ${done}/${total} export batches, ${finished}/${mailboxes.length} mailboxes done`;
+}
+
+function printBackupResult(app: LocalApp, config: AppConfig, id: string, status: BackupStatus): void {
+  const report = status.report;
+  if (!report) {
+    console.log(`Backup ${id}: ${status.status} ${status.error ?? ''}`);
+    return;
+  }
+  console.log(`Backup ${id}: ${report.status}`);
+  for (const m of report.mailboxes) {
+    console.log(
+      `  ${m.status.padEnd(19)} ${m.upn.padEnd(32)} ${String(m.items.inSnapshot).padStart(6)} items in snapshot, ${m.items.exported} exported, ${m.items.failed} failed`,
+    );
+  }
+  for (const warning of report.warnings) console.log(`  warning: ${warning}`);
+  console.log(
+    `Report: blob '${status.reportBlob}' in container '${config.storage.containerName}', and ${app.baseUrl}/api/backups/${id}`,
+  );
+  if (report.status !== 'Completed') process.exitCode = 1;
+}
+
+function printNextScheduledBackup(config: AppConfig): void {
+  const next = new Cron(config.backup.schedule || SETTINGS.MAILBOX_VAULT_BACKUP_SCHEDULE.default, {
+    paused: true,
+    timezone: 'UTC',
+  }).nextRun();
+  console.log(
+    `Next scheduled backup: ${next?.toISOString() ?? 'never'} (MAILBOX_VAULT_BACKUP_SCHEDULE). Ctrl+C stops.`,
+  );
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -35,133 +199,6 @@ async function portIsFree(port: number): Promise<boolean> {
 function bar(done: number, total: number, width = 24): string {
   const filled = total > 0 ? Math.round((done / total) * width) : 0;
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-}
-
-async function main(): Promise<void> {
-  applyLocalSettings();
-  let simulator: Simulator | undefined;
-  let azurite: RunningAzurite | undefined;
-
-  if (!process.env.MAILBOX_VAULT_GRAPH_BASE_URL) {
-    const tenant = seedTenant(new SimTenant({ seed: 1 }), DEMO_TENANT);
-    const port = Number(process.env.SIM_PORT ?? 7400);
-    simulator = await startSimulator({
-      tenant,
-      port: (await portIsFree(port)) ? port : 0,
-      latencyMs: 20,
-      latencyJitterMs: 30,
-    });
-    process.env.MAILBOX_VAULT_GRAPH_BASE_URL = simulator.baseUrl;
-    process.env.MAILBOX_VAULT_GRAPH_CREDENTIAL = 'staticToken';
-    process.env.MAILBOX_VAULT_GRAPH_STATIC_TOKEN = simulator.demoToken;
-    process.env.MAILBOX_VAULT_SCOPE_USERS ||= [
-      ...DEMO_TENANT.mailboxes.map((m) => m.upn),
-      ...(DEMO_TENANT.usersWithoutMailbox ?? []),
-    ].join(',');
-    console.log(
-      `No tenant configured: the simulated demo tenant is at ${simulator.baseUrl} (${tenant.mailboxes.size} mailboxes)`,
-    );
-  }
-
-  const storage = process.env.MAILBOX_VAULT_STORAGE_CONNECTION_STRING;
-  if (!process.env.MAILBOX_VAULT_STORAGE_ACCOUNT_URL && (!storage || storage === 'UseDevelopmentStorage=true')) {
-    if (await portIsFree(10000)) {
-      azurite = await startAzurite({ location: join(root, '.local-data', 'azurite'), blobPort: 10000 });
-      console.log(`Embedded Azurite at ${azurite.blobEndpoint} (data in .local-data/azurite)`);
-    } else console.log('Using the Azurite already listening on port 10000');
-    process.env.MAILBOX_VAULT_STORAGE_CONNECTION_STRING = azurite?.connectionString ?? 'UseDevelopmentStorage=true';
-  }
-  process.env.MAILBOX_VAULT_GRAPH_LOG ??= 'quiet';
-
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(2);
-    }
-    throw error;
-  }
-
-  const port = Number(process.env.PORT ?? 7071);
-  const app = await startLocalApp({
-    port,
-    scheduleTimers: true,
-    log: (level, name, ...args) => {
-      if (level === 'warning' || level === 'error') console.error(`[${name}] ${args.map(String).join(' ')}`);
-    },
-  });
-  console.log(`mailbox-vault is serving on ${app.baseUrl}  (POST /api/backups, GET /api/backups/{id})`);
-  console.log(
-    `Vault container '${config.storage.containerName}'; scope: ${config.backup.scope.users.length} mailbox(es)${config.backup.scope.groupId ? ' + group ' + config.backup.scope.groupId : ''}`,
-  );
-
-  const shutdown = async () => {
-    console.log('\nStopping…');
-    await app.close();
-    await simulator?.close();
-    await azurite?.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown());
-  process.once('SIGTERM', () => void shutdown());
-
-  if (process.env.MAILBOX_VAULT_START_BACKUP !== 'false') {
-    const started = await fetch(`${app.baseUrl}/api/backups`, { method: 'POST' });
-    const { id } = (await started.json()) as { id: string };
-    console.log(`First backup ${id} started`);
-    const tty = process.stdout.isTTY;
-    let last = '';
-    const timer = setInterval(() => {
-      const mailboxes = app.host
-        .listInstances()
-        .filter((i) => i.name === 'backupMailbox' && i.instanceId.startsWith(`${id}-`));
-      let done = 0;
-      let total = 0;
-      for (const m of mailboxes) {
-        const s = (m.customStatus ?? {}) as { batchesDone?: number; batchCount?: number };
-        done += m.runtimeStatus === 'Completed' ? (s.batchCount ?? 0) : (s.batchesDone ?? 0);
-        total += s.batchCount ?? 0;
-      }
-      const finished = mailboxes.filter((m) => m.runtimeStatus === 'Completed').length;
-      const line = `  ${bar(done, total)} ${done}/${total} export batches, ${finished}/${mailboxes.length} mailboxes done`;
-      if (line === last) return;
-      last = line;
-      if (tty) process.stdout.write(`\r${line}`);
-      else console.log(line);
-    }, 500);
-    await app.host.waitForCompletion(id);
-    clearInterval(timer);
-    if (tty) process.stdout.write('\n');
-    const status = (await (await fetch(`${app.baseUrl}/api/backups/${id}`)).json()) as {
-      status: string;
-      report?: RunReport;
-      reportBlob?: string;
-      error?: string;
-    };
-    const report = status.report;
-    if (report) {
-      console.log(`Backup ${id}: ${report.status}`);
-      for (const m of report.mailboxes) {
-        console.log(
-          `  ${m.status.padEnd(19)} ${m.upn.padEnd(32)} ${String(m.items.inSnapshot).padStart(6)} items in snapshot, ${m.items.exported} exported, ${m.items.failed} failed`,
-        );
-      }
-      for (const warning of report.warnings) console.log(`  warning: ${warning}`);
-      console.log(
-        `Report: blob '${status.reportBlob}' in container '${config.storage.containerName}', and ${app.baseUrl}/api/backups/${id}`,
-      );
-      if (report.status !== 'Completed') process.exitCode = 1;
-    } else console.log(`Backup ${id}: ${status.status} ${status.error ?? ''}`);
-  }
-  const next = new Cron(config.backup.schedule || SETTINGS.MAILBOX_VAULT_BACKUP_SCHEDULE.default, {
-    paused: true,
-    timezone: 'UTC',
-  }).nextRun();
-  console.log(
-    `Next scheduled backup: ${next?.toISOString() ?? 'never'} (MAILBOX_VAULT_BACKUP_SCHEDULE). Ctrl+C stops.`,
-  );
 }
 
 main().catch((error: unknown) => {

@@ -1,10 +1,7 @@
-import { createRequire } from 'node:module';
-
 /**
- * Stands in for `@azure/functions-core`, the module only the Functions worker provides. Without it
- * `@azure/functions` runs in "test mode" and drops every registration; with it, each `app.*` and `df.app.*`
- * call lands here with its metadata and the real handler, exactly as the worker would receive them.
- * Must be installed before the app's code first registers a function.
+ * The app's functions as the Functions worker would receive them: name, binding metadata and the real handler.
+ * `registrations` is a process-wide singleton, filled by the `@azure/functions-core` stand-in that
+ * ./sdkPatches.ts installs, whenever the app's code calls `app.*` or `df.app.*`.
  */
 
 export interface BindingMetadata {
@@ -26,44 +23,20 @@ export interface Registration {
   callback: (...args: unknown[]) => Promise<unknown>;
 }
 
+/** Every function registered in this process, by lower-case name (function names are case-insensitive). */
 export const registrations = new Map<string, Registration>();
 
-let installed = false;
+export function registrationOf(metadata: Registration['metadata'], callback: Registration['callback']): Registration {
+  const trigger = Object.values(metadata.bindings).find((b) => b.direction === 'in' && /Trigger$/.test(b.type));
+  return { name: metadata.name, triggerType: trigger?.type, metadata, callback };
+}
 
-export function installFunctionsCore(): void {
-  if (installed) return;
-  installed = true;
-  const require = createRequire(import.meta.url);
-  // Module._load is CommonJS's loader entry; @azure/functions is CommonJS and loads the core module through it.
-  const Module = require('node:module') as { _load: (request: string, ...rest: unknown[]) => unknown };
-  let programmingModel: unknown;
-  const core = {
-    version: '0.0.0-local',
-    hostVersion: '0.0.0-local',
-    registerFunction(metadata: Registration['metadata'], callback: Registration['callback']) {
-      const trigger = Object.values(metadata.bindings).find((b) => b.direction === 'in' && /Trigger$/.test(b.type));
-      registrations.set(metadata.name.toLowerCase(), {
-        name: metadata.name,
-        triggerType: trigger?.type,
-        metadata,
-        callback,
-      });
-      return { dispose: () => registrations.delete(metadata.name.toLowerCase()) };
-    },
-    setProgrammingModel(model: unknown) {
-      programmingModel = model;
-    },
-    getProgrammingModel() {
-      return programmingModel;
-    },
-    registerHook() {
-      return { dispose() {} };
-    },
-    log() {},
-  };
-  const load = Module._load;
-  Module._load = function (request: string, ...rest: unknown[]) {
-    if (request === '@azure/functions-core') return core;
-    return load.call(this, request, ...rest);
-  };
+/** The function with this name, if it has this trigger type. */
+export function findRegistration(
+  from: Map<string, Registration>,
+  name: string,
+  triggerType: string,
+): Registration | undefined {
+  const reg = from.get(name.toLowerCase());
+  return reg && reg.triggerType === triggerType ? reg : undefined;
 }

@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import { DurableHost } from '../../local/host/durableHost.js';
-import { installFunctionsCore, registrations } from '../../local/host/registry.js';
+import { registrations } from '../../local/host/registry.js';
+import { installFunctionsCore } from '../../local/host/sdkPatches.js';
 import { settleWindow } from '../../functions/windows.js';
 
 /**

@@ -1,0 +1,106 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- reports arrive as JSON; their lines read them loosely */
+
+/** Results go to stdout, progress and problems to stderr. */
+export const out = (text: string) => process.stdout.write(`${text}\n`);
+export const err = (text: string) => process.stderr.write(`${text}\n`);
+
+type Report = Record<string, any>;
+
+/** An API problem response as text: its title and each listed error. */
+export function describeProblem(body: Record<string, unknown>): string {
+  const error = body.error as { title?: string; errors?: string[] } | undefined;
+  return [error?.title ?? 'The request failed', ...(error?.errors ?? []).map((e) => `  - ${e}`)].join('\n');
+}
+
+/** A finished run (backup, restore or maintenance) as text, and whether it failed. */
+export function resultOf(kind: string, body: Record<string, unknown>): { failed: boolean; lines: string[] } {
+  const report = body.report as Report | null;
+  const status = String(body.status ?? report?.status ?? body.runtimeStatus);
+  const lines = [`${kind} ${body.id}: ${status}`];
+  if (kind === 'backup' && report) lines.push(...backupLines(report));
+  if (kind === 'restore' && report) lines.push(...restoreLines(report));
+  if (kind === 'maintenance' && report) lines.push(...maintenanceLines(report));
+  if (!report && body.error) lines.push(`  ${String(body.error)}`);
+  return { failed: status !== 'Completed', lines };
+}
+
+function backupLines(report: Report): string[] {
+  const lines: string[] = [];
+  for (const m of report.mailboxes ?? [])
+    lines.push(
+      `  ${m.status.padEnd(19)} ${m.upn}  ${m.items.inSnapshot} items in snapshot ${m.snapshotId ?? '-'}, ${m.items.exported} exported, ${m.items.failed} failed${m.error ? ` (${m.error})` : ''}`,
+    );
+  for (const w of report.warnings ?? []) lines.push(`  warning: ${w}`);
+  for (const m of report.mailboxes ?? [])
+    for (const f of m.failures ?? [])
+      lines.push(`  failed: ${m.upn} ${f.folderPath} ${f.subject ?? f.itemId}: ${f.code} ${f.message}`);
+  return lines;
+}
+
+function restoreLines(report: Report): string[] {
+  const c = report.counts;
+  const lines = [
+    `  ${c.selected} selected, ${c.imported} imported, ${c.skippedAlreadyPresent} already present, ${c.failed} failed; into ${report.target.upn ?? report.target.mailboxId} under '${report.destination.root || '(original folders)'}'`,
+  ];
+  for (const f of report.failures ?? [])
+    lines.push(`  failed: ${f.folderPath} ${f.subject ?? f.sourceItemId}: ${f.code} ${f.message}`);
+  return lines;
+}
+
+function maintenanceLines(report: Report): string[] {
+  const lines = [
+    ...(report.prune ? pruneLines(report.prune) : []),
+    ...(report.verify ? verifyLines(report.verify) : []),
+  ];
+  for (const e of report.errors ?? []) lines.push(`  error: ${e.mailboxKey} ${e.step}: ${e.message}`);
+  return lines;
+}
+
+function pruneLines(prune: Report): string[] {
+  const t = prune.totals;
+  const would = prune.dryRun ? 'would be ' : '';
+  const lines = [
+    `  prune${prune.dryRun ? ' (dry run: nothing deleted)' : ''}: ${t.snapshotsExpired} snapshots expired, ${t.versionsDeleted} item versions ${would}deleted, ${(t.bytesFreed / 1024 / 1024).toFixed(1)} MB ${would}freed, ${t.immutableLeft} left under a retention policy`,
+  ];
+  for (const m of prune.mailboxes)
+    for (const i of m.immutable) lines.push(`  immutable: ${m.upn ?? m.mailboxKey} ${i.blob} (${i.reason})`);
+  return lines;
+}
+
+function verifyLines(verify: Report): string[] {
+  const t = verify.totals;
+  const lines = [
+    `  verify (${verify.mode}): ${t.snapshotsChecked} snapshots, ${t.entriesChecked} entries checked, ${t.versionsHashed} versions re-hashed, ${t.problems} problems`,
+  ];
+  for (const m of verify.mailboxes)
+    for (const p of m.problems)
+      lines.push(
+        `  problem: ${m.upn ?? m.mailboxKey} snapshot ${p.snapshotId} ${p.kind} ${p.folderPath ?? ''} ${p.subject ?? p.itemId ?? ''} ${p.blob}`,
+      );
+  return lines;
+}
+
+export function printSnapshots(body: Record<string, unknown>): void {
+  const snapshots = body.snapshots as Array<Record<string, unknown>>;
+  if (!snapshots.length) out('No committed snapshots.');
+  for (const s of snapshots)
+    out(
+      `${s.id}  taken ${s.takenAt}  ${String(s.status).padEnd(18)} ${s.items} items in ${s.folders} folders, ${(Number(s.bytes) / 1024 / 1024).toFixed(1)} MB${Number(s.failedItems) ? `, ${s.failedItems} failed` : ''}`,
+    );
+}
+
+export function printItems(body: Record<string, unknown>): void {
+  const b = body as {
+    folder: { path: string[]; items: number };
+    folders: Array<{ name: string; items: number }>;
+    items: Array<Record<string, unknown>>;
+    nextLink?: string;
+  };
+  out(`/${b.folder.path.join('/')}  (${b.folder.items} items)`);
+  for (const f of b.folders) out(`  [${f.name}]  ${f.items} items`);
+  for (const i of b.items)
+    out(
+      `  ${String(i.receivedDateTime ?? i.createdDateTime ?? '').slice(0, 16)}  ${String(i.sender ?? '').padEnd(28)} ${i.subject ?? '(no subject)'}  ${i.id}`,
+    );
+  if (b.nextLink) out(`  … more: --skip ${new URL(b.nextLink).searchParams.get('skip')}`);
+}

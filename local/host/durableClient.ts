@@ -1,0 +1,38 @@
+import type { InstanceStatus } from './instances.js';
+
+/** What the client needs from the host. */
+export interface DurableClientBackend {
+  startNew(name: string, options: { input?: unknown; instanceId?: string }): string;
+  getStatus(instanceId: string, options: { showHistory?: boolean }): InstanceStatus | undefined;
+  raiseEvent(instanceId: string, eventName: string, data?: unknown): void;
+  terminate(instanceId: string, reason?: string): void;
+}
+
+/** The subset of durable-functions' DurableClient the app uses, backed by the in-process host. */
+export class InMemoryDurableClient {
+  readonly taskHubName = 'local';
+  readonly uniqueWebhookOrigins: string[] = [];
+  constructor(private readonly host: DurableClientBackend) {}
+
+  async startNew(name: string, options: { input?: unknown; instanceId?: string } = {}): Promise<string> {
+    return this.host.startNew(name, options);
+  }
+
+  async getStatus(instanceId: string, options: { showHistory?: boolean } = {}): Promise<InstanceStatus> {
+    const status = this.host.getStatus(instanceId, options);
+    // The real client answers an unknown instance with an error; so does this one.
+    if (!status)
+      throw new Error(
+        `DurableClient error: Durable Functions extension replied with HTTP 404 response. Instance ${instanceId} not found.`,
+      );
+    return status;
+  }
+
+  async raiseEvent(instanceId: string, eventName: string, data?: unknown): Promise<void> {
+    this.host.raiseEvent(instanceId, eventName, data);
+  }
+
+  async terminate(instanceId: string, reason: string): Promise<void> {
+    this.host.terminate(instanceId, reason);
+  }
+}

@@ -1,0 +1,60 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import functions, { type HttpResponseInit, type HttpResponse as HttpResponseType } from '@azure/functions';
+import type { DurableHost } from './durableHost.js';
+import { matchRoute, type HttpRoute } from './httpRoutes.js';
+
+// @azure/functions is CommonJS: Node's ESM loader offers its classes through the default export only.
+const { HttpResponse } = functions;
+
+/** An HTTP server that hands each request to the HTTP trigger whose route matches it, as the Functions host does. */
+export function createHttpTriggerServer(host: DurableHost, routes: HttpRoute[]): Server {
+  return createServer((req, res) => void serve(host, routes, req, res));
+}
+
+async function serve(host: DurableHost, routes: HttpRoute[], req: IncomingMessage, res: ServerResponse) {
+  try {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const match = matchRoute(routes, method, url.pathname);
+    if (!match.route) return writeJson(res, match.status, { error: { status: match.status, title: match.title } });
+    const result = await host.invokeHttp(match.route.name, {
+      method,
+      url: url.toString(),
+      headers: flatHeaders(req),
+      params: match.params,
+      body: await readBody(req),
+    });
+    await writeResponse(res, result);
+  } catch (error) {
+    if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+    res.end(
+      JSON.stringify({ error: { status: 500, title: 'The function failed', errors: [(error as Error).message] } }),
+    );
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function flatHeaders(req: IncomingMessage): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(req.headers).flatMap(([k, v]) =>
+      v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]],
+    ),
+  );
+}
+
+async function writeResponse(res: ServerResponse, result: HttpResponseInit | HttpResponseType | undefined) {
+  const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
+  const body = Buffer.from(await response.arrayBuffer());
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, key) => (headers[key] = value));
+  res.writeHead(response.status, headers).end(body);
+}
+
+function writeJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+}
