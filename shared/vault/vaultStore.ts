@@ -1,17 +1,11 @@
-import { createHash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { RestError, type BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { createBlobRequests, type GetBlob, type PutBlob } from './blobRequests.js';
 import { ItemVersions, type StoredVersion } from './itemVersions.js';
+import { readNdjsonGzBlob, writeNdjsonGzBlob } from './ndjsonGz.js';
 import { isStatus } from './restStatus.js';
 
 export { VersionConflictError, type StoredVersion } from './itemVersions.js';
-
-/** What NDJSON writes gather before handing text to gzip (characters). */
-const NDJSON_PIECE_CHARS = 64 * 1024;
 
 export interface VaultStoreOptions {
   /** Block size for item uploads; memory per upload is about blockSize × blockConcurrency. */
@@ -94,63 +88,16 @@ export class VaultStore {
   }
 
   /** Writes records as gzip NDJSON from an async source, never holding the whole file. Returns its SHA-256. */
-  async writeNdjsonGz(
+  writeNdjsonGz(
     blobName: string,
     records: AsyncIterable<unknown> | Iterable<unknown>,
   ): Promise<{ sha256: string; count: number }> {
-    const hash = createHash('sha256');
-    let count = 0;
-    // Lines go to gzip in pieces of about 64 KB: a stream chunk per record meant a compression call on libuv's
-    // pool, a hash update and a stream hop for each of a mailbox's thousands of plan and manifest records.
-    async function* lines() {
-      let pending = '';
-      for await (const record of records as AsyncIterable<unknown>) {
-        count++;
-        pending += `${JSON.stringify(record)}\n`;
-        if (pending.length >= NDJSON_PIECE_CHARS) {
-          yield pending;
-          pending = '';
-        }
-      }
-      if (pending) yield pending;
-    }
-    const gzip = createGzip();
-    const hashed = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        callback(null, chunk);
-      },
-    });
-    const upload = this.container.getBlockBlobClient(blobName).uploadStream(hashed, 1024 * 1024, 2, {
-      blobHTTPHeaders: { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' },
-    });
-    await Promise.all([pipeline(Readable.from(lines()), gzip, hashed), upload]);
-    return { sha256: hash.digest('hex'), count };
+    return writeNdjsonGzBlob(this.container, blobName, records);
   }
 
   /** Reads gzip NDJSON record by record; an absent blob reads as empty when `missingOk`. */
-  async *readNdjsonGz<T>(blobName: string, options: { missingOk?: boolean } = {}): AsyncGenerator<T> {
-    let body: Readable;
-    try {
-      const response = await this.container.getBlockBlobClient(blobName).download();
-      body = response.readableStreamBody as Readable;
-    } catch (error) {
-      if (options.missingOk && isStatus(error, 404)) return;
-      throw error;
-    }
-    const gunzip = createGunzip();
-    body.on('error', (e) => gunzip.destroy(e));
-    body.pipe(gunzip);
-    const decoder = new StringDecoder('utf8');
-    let carry = '';
-    for await (const chunk of gunzip) {
-      const text = carry + decoder.write(chunk as Buffer);
-      const lines = text.split('\n');
-      carry = lines.pop() ?? '';
-      for (const line of lines) if (line) yield JSON.parse(line) as T;
-    }
-    carry += decoder.end();
-    if (carry) yield JSON.parse(carry) as T;
+  readNdjsonGz<T>(blobName: string, options: { missingOk?: boolean } = {}): AsyncGenerator<T> {
+    return readNdjsonGzBlob<T>(this.container, blobName, options);
   }
 
   async *listNames(prefix: string): AsyncGenerator<string> {
