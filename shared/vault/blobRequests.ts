@@ -6,6 +6,7 @@ import {
   createHttpHeaders,
   createPipelineRequest,
   type HttpClient,
+  type HttpHeaders,
   type Pipeline,
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
@@ -46,6 +47,54 @@ function authPolicy(credential: unknown) {
 /** One socket pool for every vault's small requests in the process. */
 let sharedHttpClient: HttpClient | undefined;
 
+/** The Storage SDK's authentication and retry policies, without its generated client. */
+function storagePipeline(credential: unknown): Pipeline {
+  const pipeline = createEmptyPipeline();
+  pipeline.addPolicy(storageRetryPolicy());
+  const auth = authPolicy(credential);
+  if (auth) pipeline.addPolicy(auth);
+  return pipeline;
+}
+
+/** Where a container's blobs are: each blob's URL, and whether plain http is allowed (Azurite on loopback). */
+function containerAddress(containerUrl: string): { urlOf: (blobName: string) => string; insecure: boolean } {
+  const url = new URL(containerUrl);
+  const base = `${url.origin}${url.pathname.replace(/\/$/, '')}/`;
+  const query = url.search; // a SAS, when the container URL carries one
+  return {
+    // The SDK's escaping of blob names: each path segment percent-encoded, the slashes kept.
+    urlOf: (blobName) => `${base}${blobName.split('/').map(encodeURIComponent).join('/')}${query}`,
+    insecure: url.protocol === 'http:', // the SDK allows it the same way
+  };
+}
+
+function putHeaders(body: Buffer, options: PutBlobOptions): HttpHeaders {
+  const headers = createHttpHeaders({
+    'x-ms-version': BLOB_SERVICE_VERSION,
+    'x-ms-blob-type': 'BlockBlob',
+    'Content-Type': options.contentType,
+    'Content-Length': String(body.length),
+  });
+  for (const [name, value] of Object.entries(options.metadata)) headers.set(`x-ms-meta-${name}`, value);
+  if (options.onlyIfAbsent) headers.set('If-None-Match', '*');
+  return headers;
+}
+
+function getHeaders(range: { offset: number; count: number } | undefined): HttpHeaders {
+  const headers = createHttpHeaders({ 'x-ms-version': BLOB_SERVICE_VERSION });
+  if (range) headers.set('x-ms-range', `bytes=${range.offset}-${range.offset + range.count - 1}`);
+  return headers;
+}
+
+/** The service's answer as the `RestError` the SDK would throw: its status and error code. */
+function failure(operation: string, blobName: string, response: PipelineResponse): RestError {
+  const code = response.headers.get('x-ms-error-code') ?? undefined;
+  return new RestError(`${operation} ${blobName}: ${response.status}${code ? ` ${code}` : ''}`, {
+    statusCode: response.status,
+    code,
+  });
+}
+
 /**
  * Put Blob and Get Blob for the vault's small, frequent requests (item versions, batch records), sent through
  * core-rest-pipeline with the same authentication and retry policies the Storage SDK uses, but without its
@@ -59,37 +108,14 @@ export function createBlobRequests(
   container: ContainerClient,
   httpClient: HttpClient = (sharedHttpClient ??= createKeepAliveHttpClient()),
 ): { put: PutBlob; get: GetBlob } {
-  const pipeline: Pipeline = createEmptyPipeline();
-  pipeline.addPolicy(storageRetryPolicy());
-  const auth = authPolicy(container.credential);
-  if (auth) pipeline.addPolicy(auth);
-  const containerUrl = new URL(container.url);
-  const insecure = containerUrl.protocol === 'http:'; // Azurite on loopback; the SDK allows it the same way
-  const base = `${containerUrl.origin}${containerUrl.pathname.replace(/\/$/, '')}/`;
-  const query = containerUrl.search; // a SAS, when the container URL carries one
-  // The SDK's escaping of blob names: each path segment percent-encoded, the slashes kept.
-  const urlOf = (blobName: string) => `${base}${blobName.split('/').map(encodeURIComponent).join('/')}${query}`;
-  const failure = (operation: string, blobName: string, response: PipelineResponse) => {
-    const code = response.headers.get('x-ms-error-code') ?? undefined;
-    return new RestError(`${operation} ${blobName}: ${response.status}${code ? ` ${code}` : ''}`, {
-      statusCode: response.status,
-      code,
-    });
-  };
+  const pipeline = storagePipeline(container.credential);
+  const { urlOf, insecure } = containerAddress(container.url);
 
   const put: PutBlob = async (blobName, body, options) => {
-    const headers = createHttpHeaders({
-      'x-ms-version': BLOB_SERVICE_VERSION,
-      'x-ms-blob-type': 'BlockBlob',
-      'Content-Type': options.contentType,
-      'Content-Length': String(body.length),
-    });
-    for (const [name, value] of Object.entries(options.metadata)) headers.set(`x-ms-meta-${name}`, value);
-    if (options.onlyIfAbsent) headers.set('If-None-Match', '*');
     const request = createPipelineRequest({
       url: urlOf(blobName),
       method: 'PUT',
-      headers,
+      headers: putHeaders(body, options),
       body,
       allowInsecureConnection: insecure,
     });
@@ -98,12 +124,10 @@ export function createBlobRequests(
   };
 
   const get: GetBlob = async (blobName, range) => {
-    const headers = createHttpHeaders({ 'x-ms-version': BLOB_SERVICE_VERSION });
-    if (range) headers.set('x-ms-range', `bytes=${range.offset}-${range.offset + range.count - 1}`);
     const request = createPipelineRequest({
       url: urlOf(blobName),
       method: 'GET',
-      headers,
+      headers: getHeaders(range),
       allowInsecureConnection: insecure,
       streamResponseStatusCodes: new Set([200, 206]),
     });

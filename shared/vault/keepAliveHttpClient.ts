@@ -1,11 +1,19 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import {
   RestError,
   createHttpHeaders,
   type HttpClient,
+  type HttpHeaders,
   type PipelineRequest,
   type PipelineResponse,
+  type RequestBodyType,
 } from '@azure/core-rest-pipeline';
 
 /**
@@ -18,9 +26,9 @@ import {
  * way. It does not read proxy settings, which Blob Storage from a Function app does not use.
  */
 export function createKeepAliveHttpClient(maxSockets = 64): HttpClient {
-  const agents = {
-    http: new HttpAgent({ keepAlive: true, maxSockets }),
-    https: new HttpsAgent({ keepAlive: true, maxSockets }),
+  const transports: Record<'http' | 'https', Transport> = {
+    http: { send: httpRequest, agent: new HttpAgent({ keepAlive: true, maxSockets }) },
+    https: { send: httpsRequest, agent: new HttpsAgent({ keepAlive: true, maxSockets }) },
   };
 
   return {
@@ -28,100 +36,135 @@ export function createKeepAliveHttpClient(maxSockets = 64): HttpClient {
       return new Promise<PipelineResponse>((resolve, reject) => {
         const url = new URL(request.url);
         const secure = url.protocol === 'https:';
-        if (!secure && !request.allowInsecureConnection) {
+        const body = request.body;
+        if (!secure && !request.allowInsecureConnection)
           reject(
             new RestError(`Refusing to send ${request.method} over plain http to ${url.host}`, {
               code: 'INSECURE_CONNECTION',
               request,
             }),
           );
-          return;
-        }
-        const body = request.body;
-        if (body !== undefined && body !== null && !Buffer.isBuffer(body) && typeof body !== 'string') {
+        else if (!isBufferOrString(body))
           reject(
             new RestError('This HTTP client sends Buffer or string bodies only', { code: 'UNSUPPORTED_BODY', request }),
           );
-          return;
-        }
-        const headers: Record<string, string> = {};
-        for (const [name, value] of request.headers) headers[name] = value;
-        const signal = request.abortSignal;
-        if (signal?.aborted) {
-          reject(new RestError('The request was aborted', { code: 'ABORT_ERR', request }));
-          return;
-        }
-
-        const cleanUp = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        };
-        const fail = (error: Error & { code?: string }) => {
-          cleanUp();
-          reject(
-            error instanceof RestError
-              ? error
-              : new RestError(error.message, { code: error.code ?? 'REQUEST_SEND_ERROR', request }),
+        else if (request.abortSignal?.aborted) reject(abortError(request));
+        else
+          new Exchange(request, resolve, reject).send(
+            url,
+            secure ? transports.https : transports.http,
+            body ?? undefined,
           );
-        };
-        const send = secure ? httpsRequest : httpRequest;
-        const outgoing = send(
-          {
-            protocol: url.protocol,
-            hostname: url.hostname,
-            port: url.port,
-            path: `${url.pathname}${url.search}`,
-            method: request.method,
-            headers,
-            agent: secure ? agents.https : agents.http,
-          },
-          (incoming: IncomingMessage) => {
-            const status = incoming.statusCode ?? 0;
-            const responseHeaders = () => {
-              const parsed = createHttpHeaders();
-              const raw = incoming.rawHeaders;
-              for (let i = 0; i < raw.length; i += 2) parsed.set(raw[i]!, raw[i + 1]!);
-              return parsed;
-            };
-            const streamed = request.streamResponseStatusCodes;
-            if (streamed?.has(status) || streamed?.has(Number.POSITIVE_INFINITY)) {
-              // The caller reads the body (a download); the timer and the abort stay armed until it has.
-              incoming.once('close', cleanUp);
-              incoming.on('error', () => undefined); // the reader sees errors through its own listeners
-              resolve({ request, status, headers: responseHeaders(), readableStreamBody: incoming });
-              return;
-            }
-            const chunks: Buffer[] = [];
-            incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-            incoming.once('error', (error) => fail(error));
-            incoming.once('end', () => {
-              cleanUp();
-              resolve({
-                request,
-                status,
-                headers: responseHeaders(),
-                bodyAsText: chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined,
-              });
-            });
-          },
-        );
-        const onAbort = () =>
-          outgoing.destroy(new RestError('The request was aborted', { code: 'ABORT_ERR', request }));
-        signal?.addEventListener('abort', onAbort, { once: true });
-        // Same meaning as the default client's `timeout`: the whole exchange, retried by the policy as TIMEOUT.
-        const timer =
-          request.timeout > 0
-            ? setTimeout(
-                () =>
-                  outgoing.destroy(
-                    new RestError(`No answer within ${request.timeout} ms`, { code: 'TIMEOUT', request }),
-                  ),
-                request.timeout,
-              )
-            : undefined;
-        outgoing.once('error', fail);
-        outgoing.end(body ?? undefined);
       });
     },
+  };
+}
+
+/** Node's request function for a protocol, with the kept-alive socket pool it sends through. */
+interface Transport {
+  send: typeof httpRequest;
+  agent: HttpAgent;
+}
+
+function isBufferOrString(body: RequestBodyType | undefined): body is Buffer | string | undefined {
+  return body === undefined || body === null || Buffer.isBuffer(body) || typeof body === 'string';
+}
+
+function abortError(request: PipelineRequest): RestError {
+  return new RestError('The request was aborted', { code: 'ABORT_ERR', request });
+}
+
+function headersOf(incoming: IncomingMessage): HttpHeaders {
+  const parsed = createHttpHeaders();
+  const raw = incoming.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) parsed.set(raw[i]!, raw[i + 1]!);
+  return parsed;
+}
+
+/** Errors of a body handed to the caller reach the caller's own listeners; this one only keeps them handled. */
+function ignore(): void {}
+
+/** One request and its answer: its listeners share the pending promise, the timer and the abort listener. */
+class Exchange {
+  private outgoing!: ClientRequest;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly request: PipelineRequest,
+    private readonly resolve: (response: PipelineResponse) => void,
+    private readonly reject: (error: RestError) => void,
+  ) {}
+
+  send(url: URL, transport: Transport, body: Buffer | string | undefined): void {
+    const request = this.request;
+    const headers: Record<string, string> = {};
+    for (const [name, value] of request.headers) headers[name] = value;
+    const options: RequestOptions = {
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+      method: request.method,
+      headers,
+      agent: transport.agent,
+    };
+    this.outgoing = transport.send(options, this.onResponse);
+    request.abortSignal?.addEventListener('abort', this.onAbort, { once: true });
+    // Same meaning as the default client's `timeout`: the whole exchange, retried by the policy as TIMEOUT.
+    if (request.timeout > 0)
+      this.timer = setTimeout(
+        () =>
+          this.outgoing.destroy(new RestError(`No answer within ${request.timeout} ms`, { code: 'TIMEOUT', request })),
+        request.timeout,
+      );
+    this.outgoing.once('error', this.fail);
+    this.outgoing.end(body);
+  }
+
+  private readonly onResponse = (incoming: IncomingMessage): void => {
+    const status = incoming.statusCode ?? 0;
+    const streamed = this.request.streamResponseStatusCodes;
+    if (streamed?.has(status) || streamed?.has(Number.POSITIVE_INFINITY)) this.handOver(incoming, status);
+    else this.readText(incoming, status);
+  };
+
+  /** The caller reads the body (a download); the timer and the abort stay armed until it has. */
+  private handOver(incoming: IncomingMessage, status: number): void {
+    incoming.once('close', this.cleanUp);
+    incoming.on('error', ignore);
+    this.resolve({ request: this.request, status, headers: headersOf(incoming), readableStreamBody: incoming });
+  }
+
+  private readText(incoming: IncomingMessage, status: number): void {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.once('error', this.fail);
+    incoming.once('end', () => {
+      this.cleanUp();
+      this.resolve({
+        request: this.request,
+        status,
+        headers: headersOf(incoming),
+        bodyAsText: chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined,
+      });
+    });
+  }
+
+  private readonly onAbort = (): void => {
+    this.outgoing.destroy(abortError(this.request));
+  };
+
+  private readonly cleanUp = (): void => {
+    clearTimeout(this.timer);
+    this.request.abortSignal?.removeEventListener('abort', this.onAbort);
+  };
+
+  private readonly fail = (error: Error & { code?: string }): void => {
+    this.cleanUp();
+    this.reject(
+      error instanceof RestError
+        ? error
+        : new RestError(error.message, { code: error.code ?? 'REQUEST_SEND_ERROR', request: this.request }),
+    );
   };
 }
