@@ -98,11 +98,11 @@ function failure(operation: string, blobName: string, response: PipelineResponse
 /**
  * Put Blob and Get Blob for the vault's small, frequent requests (item versions, batch records), sent through
  * core-rest-pipeline with the same authentication and retry policies the Storage SDK uses, but without its
- * generated client. Exporting makes one write per item, and through `BlockBlobClient.upload` each cost 0.9–1.5 ms
- * of CPU here (a client object per blob name, operation-spec serialization, tracing), more than everything else
- * an exported item costs together; through the keep-alive client it costs about 0.3 ms once warm, most of it
- * Node's own HTTP. A batch record read through `downloadToBuffer` cost about 2 ms. Streams, block uploads,
- * listings and properties go through the SDK.
+ * generated client. Exporting makes one write per item, and through `BlockBlobClient.upload` that write cost
+ * more CPU than everything else an exported item costs together (a client object per blob name, operation-spec
+ * serialization, tracing); here most of its cost is Node's own HTTP. Small reads avoid `downloadToBuffer` for the
+ * same reason. Streams, block uploads, listings and properties go through the SDK (docs/performance.md has the
+ * measurements).
  */
 export function createBlobRequests(
   container: ContainerClient,

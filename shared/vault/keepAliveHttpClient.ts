@@ -20,8 +20,8 @@ import {
  * A core-rest-pipeline HttpClient for requests whose body is one Buffer (or none) and whose answer is a few
  * headers and a short text, or a body handed over as a stream (`streamResponseStatusCodes`): the vault's Put Blob
  * and Get Blob. It is the default client's job done with less: no AbortController, progress stream or header
- * object per request, and a kept-alive socket pool of its own, which saved about 0.05 ms of CPU per request here
- * (an exported item makes one). Failures are `RestError`s with Node's error code (ECONNRESET, ETIMEDOUT, …) or
+ * object per request, and a kept-alive socket pool of its own, which matters because an exported item makes
+ * one such request. Failures are `RestError`s with Node's error code (ECONNRESET, ETIMEDOUT, …) or
  * REQUEST_SEND_ERROR, as the default client throws them, so the Storage SDK's retry policy treats them the same
  * way. It does not read proxy settings, which Blob Storage from a Function app does not use.
  */
