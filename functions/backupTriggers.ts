@@ -10,7 +10,7 @@ import { compactTime, layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
 import type { BackupRunSettings, BackupTenantInput } from './contracts.js';
 import { findInstance, startOrchestration } from './durable.js';
-import { accepted, finishedFromReport, idParam, problem, readJsonBody } from './http.js';
+import { accepted, finishedFromReport, idParam, problem, readJsonBody, registerDurableApiRoute } from './http.js';
 import { startScheduledRun } from './schedule.js';
 
 const RUN_ID = /^backup-\d{8}T\d{6}Z(-[0-9a-f]{8})?$/;
@@ -101,6 +101,6 @@ export async function scheduledBackup(
   );
 }
 
-df.app.client.http('startBackup', { route: 'backups', methods: ['POST'], authLevel: 'function', handler: startBackup });
-df.app.client.http('getBackup', { route: 'backups/{id}', methods: ['GET'], authLevel: 'function', handler: getBackup });
+registerDurableApiRoute('startBackup', 'POST', 'backups', startBackup);
+registerDurableApiRoute('getBackup', 'GET', 'backups/{id}', getBackup);
 df.app.client.timer('scheduledBackup', { schedule: '%MAILBOX_VAULT_BACKUP_SCHEDULE%', handler: scheduledBackup });

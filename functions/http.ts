@@ -1,4 +1,6 @@
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpHandler, HttpMethod, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import functions from '@azure/functions';
+import * as df from 'durable-functions';
 import type { z } from 'zod';
 
 /** Largest request body accepted by the API (a restore selection of many item ids fits well under it). */
@@ -88,4 +90,22 @@ export function accepted(
 /** The public origin of a request, for the status URLs we hand back. */
 export function originOf(request: HttpRequest): string {
   return new URL(request.url).origin;
+}
+
+/**
+ * An API route: every route of the app is registered here, so how callers are authenticated is decided in one
+ * place (a function key today). Routes that start or query orchestrations get the Durable client.
+ */
+export function registerApiRoute(name: string, method: HttpMethod, route: string, handler: HttpHandler): void {
+  // @azure/functions is CommonJS: Node's ESM loader reaches `app` through the default export.
+  functions.app.http(name, { route, methods: [method], authLevel: 'function', handler });
+}
+
+export function registerDurableApiRoute(
+  name: string,
+  method: HttpMethod,
+  route: string,
+  handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) => Promise<HttpResponseInit>,
+): void {
+  df.app.client.http(name, { route, methods: [method], authLevel: 'function', handler });
 }

@@ -11,7 +11,7 @@ import { compactTime, keyOf, layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
 import type { MaintenanceInput } from './contracts.js';
 import { findInstance, startOrchestration } from './durable.js';
-import { accepted, finishedFromReport, idParam, problem, readJsonBody } from './http.js';
+import { accepted, finishedFromReport, idParam, problem, readJsonBody, registerDurableApiRoute } from './http.js';
 import { startScheduledRun } from './schedule.js';
 
 const MaintenanceBody = z
@@ -120,18 +120,8 @@ export async function scheduledMaintenance(
   );
 }
 
-df.app.client.http('startMaintenance', {
-  route: 'maintenance',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: startMaintenance,
-});
-df.app.client.http('getMaintenance', {
-  route: 'maintenance/{id}',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: getMaintenance,
-});
+registerDurableApiRoute('startMaintenance', 'POST', 'maintenance', startMaintenance);
+registerDurableApiRoute('getMaintenance', 'GET', 'maintenance/{id}', getMaintenance);
 df.app.client.timer('scheduledMaintenance', {
   schedule: '%MAILBOX_VAULT_MAINTENANCE_SCHEDULE%',
   handler: scheduledMaintenance,

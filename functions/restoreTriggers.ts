@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import type * as df from 'durable-functions';
 import { auditRestoreStarted, recordRestoreCanceled } from '../shared/restore/audit.js';
 import { currentRestoreReport } from '../shared/restore/report.js';
 import {
@@ -14,7 +14,7 @@ import { getServices } from '../shared/services.js';
 import { compactTime, layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
 import { findInstance, startOrchestration } from './durable.js';
-import { accepted, finishedFromReport, idParam, problem, readJsonBody } from './http.js';
+import { accepted, finishedFromReport, idParam, problem, readJsonBody, registerDurableApiRoute } from './http.js';
 
 const RESTORE_REFUSAL_STATUS: Record<RestoreRequestErrorCode, number> = {
   InvalidRequest: 400,
@@ -111,21 +111,6 @@ export async function cancelRestore(request: HttpRequest, client: df.DurableClie
   return accepted(request, 'restores', id, { status: 'Canceled' });
 }
 
-df.app.client.http('startRestore', {
-  route: 'restores',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: startRestore,
-});
-df.app.client.http('getRestore', {
-  route: 'restores/{id}',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: getRestore,
-});
-df.app.client.http('cancelRestore', {
-  route: 'restores/{id}',
-  methods: ['DELETE'],
-  authLevel: 'function',
-  handler: cancelRestore,
-});
+registerDurableApiRoute('startRestore', 'POST', 'restores', startRestore);
+registerDurableApiRoute('getRestore', 'GET', 'restores/{id}', getRestore);
+registerDurableApiRoute('cancelRestore', 'DELETE', 'restores/{id}', cancelRestore);

@@ -1,11 +1,11 @@
-import functions, { type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { MailboxNotFoundError } from '../shared/graph/index.js';
 import { isMailboxId, isUpn, parseFolderPath } from '../shared/mailbox/index.js';
 import { getServices } from '../shared/services.js';
 import type { ManifestItem, SnapshotRecord } from '../shared/vault/records.js';
 import { browseFolder, type FolderPage } from '../shared/vault/snapshotBrowser.js';
 import { findSnapshot, listSnapshots } from '../shared/vault/snapshotCatalog.js';
-import { originOf, problem } from './http.js';
+import { originOf, problem, registerApiRoute } from './http.js';
 
 async function mailboxParam(request: HttpRequest): Promise<{ mailboxId: string } | { response: HttpResponseInit }> {
   const value = request.query.get('mailbox') ?? '';
@@ -118,16 +118,5 @@ function folderPageJson(
   };
 }
 
-// @azure/functions is CommonJS: Node's ESM loader reaches `app` through the default export.
-functions.app.http('listSnapshots', {
-  route: 'snapshots',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: listSnapshotsHandler,
-});
-functions.app.http('browseSnapshot', {
-  route: 'snapshots/{id}/items',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: browseSnapshot,
-});
+registerApiRoute('listSnapshots', 'GET', 'snapshots', listSnapshotsHandler);
+registerApiRoute('browseSnapshot', 'GET', 'snapshots/{id}/items', browseSnapshot);

@@ -3,6 +3,7 @@ import { sendJson } from './http.js';
 import { findRoute, type Params, type RouteEntry } from './router.js';
 import type { Simulator } from './server.js';
 import type { NewItem } from './tenant.js';
+import { NO_FAULTS } from './throttle.js';
 
 /**
  * The simulator's control API (`/_sim/...`): what a test or the demo needs to change the tenant between runs,
@@ -163,15 +164,7 @@ function injectFaults({ sim, body }: ControlRequest): ControlReply {
 /** Drops scripted faults and zeroes every random rate (Retry-After settings stay). */
 function clearFaults({ sim }: ControlRequest): ControlReply {
   sim.throttle.scripted = [];
-  sim.setFaults({
-    http503: 0,
-    http504: 0,
-    drop: 0,
-    truncateExport: 0,
-    exportItemError: 0,
-    exportItemOmitted: 0,
-    loseImportResponse: 0,
-  });
+  sim.setFaults(NO_FAULTS);
   return NO_CONTENT;
 }
 
