@@ -4,6 +4,7 @@ import * as df from 'durable-functions';
 import { z } from 'zod';
 import type { RunReport } from '../shared/backup/types.js';
 import { loadConfig } from '../shared/config.js';
+import { errorReason } from '../shared/errors.js';
 import { upnSchema } from '../shared/mailbox/index.js';
 import { getServices } from '../shared/services.js';
 import { compactTime, layout } from '../shared/vault/layout.js';
@@ -76,7 +77,7 @@ export async function getBackup(request: HttpRequest, client: df.DurableClient):
     });
   } else if (status.runtimeStatus === 'Failed') {
     body.status = 'Failed';
-    body.error = typeof status.output === 'string' ? status.output.split('\n')[0] : 'The run failed';
+    body.error = typeof status.output === 'string' ? errorReason(status.output) : 'The run failed';
   }
   return { status: 200, jsonBody: body };
 }
