@@ -1,3 +1,4 @@
+import { statusFrom } from '../status.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import type { ResolvedScope } from './scope.js';
@@ -24,56 +25,61 @@ export async function writeRunReport(
   now: () => Date = () => new Date(),
 ): Promise<RunReport> {
   const { mailboxes, warnings } = await readRunMailboxes(vault, input.runId);
-  const results: MailboxRunResult[] = [];
-  for (const target of mailboxes) {
-    const result = await vault.readJson<MailboxRunResult>(layout.runMailboxResult(input.runId, target.mailboxId));
-    results.push(
-      result ?? {
-        upn: target.upn,
-        mailboxId: target.mailboxId,
-        status: 'Failed',
-        snapshotId: null,
-        startedAt: input.startedAt,
-        finishedAt: now().toISOString(),
-        durationInMs: 0,
-        items: { inSnapshot: 0, exported: 0, alreadyStored: 0, failed: 0, removed: 0, changed: 0 },
-        bytesExported: 0,
-        throttling: { responses: 0, waitInMs: 0 },
-        failedFolders: [],
-        failures: [],
-        error: 'The mailbox backup did not finish; no snapshot was committed',
-      },
-    );
-  }
-  const failedMailboxes = results.filter((r) => r.status === 'Failed').length;
-  const withErrors = results.some((r) => r.status !== 'Completed');
-  const status: RunReport['status'] =
-    results.length > 0 && failedMailboxes === results.length
-      ? 'Failed'
-      : withErrors
-        ? 'CompletedWithErrors'
-        : 'Completed';
+  const results = await readMailboxResults(vault, input, mailboxes, now);
   const report: RunReport = {
     runId: input.runId,
     kind: 'backup',
     trigger: input.trigger,
     startedAt: input.startedAt,
     finishedAt: now().toISOString(),
-    status,
+    status: runStatus(results),
     mailboxes: results,
     warnings,
-    totals: {
-      mailboxes: results.length,
-      failedMailboxes,
-      itemsExported: results.reduce((s, r) => s + r.items.exported, 0),
-      itemsFailed: results.reduce((s, r) => s + r.items.failed, 0),
-      bytesExported: results.reduce((s, r) => s + r.bytesExported, 0),
-      throttledResponses: results.reduce((s, r) => s + r.throttling.responses, 0),
-      throttleWaitInMs: results.reduce((s, r) => s + r.throttling.waitInMs, 0),
-    },
+    totals: runTotals(results),
   };
   await vault.writeJson(layout.runReport(input.runId), report);
   return report;
+}
+
+/** Each mailbox's recorded result; one that recorded none did not finish, and is failed in its place. */
+async function readMailboxResults(
+  vault: VaultStore,
+  input: RunReportInput,
+  mailboxes: MailboxTarget[],
+  now: () => Date,
+): Promise<MailboxRunResult[]> {
+  const results: MailboxRunResult[] = [];
+  for (const target of mailboxes) {
+    const result = await vault.readJson<MailboxRunResult>(layout.runMailboxResult(input.runId, target.mailboxId));
+    results.push(
+      result ??
+        failedMailboxResult(
+          target,
+          { startedAt: input.startedAt, finishedAt: now().toISOString(), durationInMs: 0 },
+          'The mailbox backup did not finish; no snapshot was committed',
+        ),
+    );
+  }
+  return results;
+}
+
+/** `Failed` when every mailbox failed; any mailbox not `Completed` makes the run `CompletedWithErrors`. */
+function runStatus(results: MailboxRunResult[]): RunReport['status'] {
+  const failedMailboxes = results.filter((r) => r.status === 'Failed').length;
+  if (results.length > 0 && failedMailboxes === results.length) return 'Failed';
+  return statusFrom(results.filter((r) => r.status !== 'Completed').length);
+}
+
+function runTotals(results: MailboxRunResult[]): RunReport['totals'] {
+  return {
+    mailboxes: results.length,
+    failedMailboxes: results.filter((r) => r.status === 'Failed').length,
+    itemsExported: results.reduce((s, r) => s + r.items.exported, 0),
+    itemsFailed: results.reduce((s, r) => s + r.items.failed, 0),
+    bytesExported: results.reduce((s, r) => s + r.bytesExported, 0),
+    throttledResponses: results.reduce((s, r) => s + r.throttling.responses, 0),
+    throttleWaitInMs: results.reduce((s, r) => s + r.throttling.waitInMs, 0),
+  };
 }
 
 /** A mailbox whose backup failed outright (planning or commit): recorded so the report names it and why. */
@@ -88,20 +94,33 @@ export async function recordMailboxFailure(
   const existing = await vault.readJson<MailboxRunResult>(layout.runMailboxResult(runId, target.mailboxId));
   if (existing) return;
   const finishedAt = now();
-  const result: MailboxRunResult = {
+  const result = failedMailboxResult(
+    target,
+    { startedAt, finishedAt: finishedAt.toISOString(), durationInMs: finishedAt.getTime() - Date.parse(startedAt) },
+    reason,
+  );
+  await vault.writeJson(layout.runMailboxResult(runId, target.mailboxId), result);
+}
+
+/** A mailbox result with nothing backed up and no snapshot, saying why. */
+function failedMailboxResult(
+  target: MailboxTarget,
+  time: Pick<MailboxRunResult, 'startedAt' | 'finishedAt' | 'durationInMs'>,
+  error: string,
+): MailboxRunResult {
+  return {
     upn: target.upn,
     mailboxId: target.mailboxId,
     status: 'Failed',
     snapshotId: null,
-    startedAt,
-    finishedAt: finishedAt.toISOString(),
-    durationInMs: finishedAt.getTime() - Date.parse(startedAt),
+    startedAt: time.startedAt,
+    finishedAt: time.finishedAt,
+    durationInMs: time.durationInMs,
     items: { inSnapshot: 0, exported: 0, alreadyStored: 0, failed: 0, removed: 0, changed: 0 },
     bytesExported: 0,
     throttling: { responses: 0, waitInMs: 0 },
     failedFolders: [],
     failures: [],
-    error: reason,
+    error,
   };
-  await vault.writeJson(layout.runMailboxResult(runId, target.mailboxId), result);
 }

@@ -2,6 +2,7 @@ import { layout } from '../vault/layout.js';
 import type { ManifestEntry, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
+import { readSnapshotRecords } from './snapshots.js';
 
 export interface PruneInput {
   mailboxKey: string;
@@ -35,21 +36,27 @@ export interface PruneResult {
  * points at a missing one. A dry run reports the same without deleting anything.
  */
 export async function pruneMailbox(vault: VaultStore, input: PruneInput): Promise<PruneResult> {
-  const { mailboxKey, dryRun } = input;
-  const records: SnapshotRecord[] = [];
-  for await (const name of vault.listNames(layout.byKey.snapshots(mailboxKey))) {
-    if (!name.endsWith('.json')) continue;
-    const record = await vault.readJson<SnapshotRecord>(name);
-    if (record) records.push(record);
-  }
+  const records = await readSnapshotRecords(vault, input.mailboxKey);
+  const { result, expired } = decideExpiry(records, input);
+  const remaining = await deleteExpiredSnapshots(vault, input, records, expired, result);
+  const referenced = await referencedVersions(vault, records, remaining);
+  await sweepUnreferencedVersions(vault, input, referenced, result);
+  return result;
+}
+
+/** The policy's verdict, less the snapshots running restores read; the result starts with nothing deleted. */
+function decideExpiry(
+  records: SnapshotRecord[],
+  input: PruneInput,
+): { result: PruneResult; expired: SnapshotRecord[] } {
   const { keep, expire } = applyRetention(records, input.policy, input.now);
   const protectedIds = new Set(input.protectedSnapshots);
   const expired = expire.filter((s) => !protectedIds.has(s.snapshotId));
   const result: PruneResult = {
-    mailboxKey,
+    mailboxKey: input.mailboxKey,
     mailboxId: records[0]?.mailboxId ?? null,
     upn: records[0]?.upn ?? null,
-    dryRun,
+    dryRun: input.dryRun,
     snapshotsKept: keep.map((s) => s.snapshotId),
     snapshotsExpired: expired.map((s) => s.snapshotId),
     snapshotsProtected: expire.filter((s) => protectedIds.has(s.snapshotId)).map((s) => s.snapshotId),
@@ -57,52 +64,76 @@ export async function pruneMailbox(vault: VaultStore, input: PruneInput): Promis
     bytesFreed: 0,
     immutable: [],
   };
+  return { result, expired };
+}
 
-  // 1. Records first, then manifests.
+/** Step 1: records first, then manifests. Returns the snapshots that still exist (a dry run counts as deleted). */
+async function deleteExpiredSnapshots(
+  vault: VaultStore,
+  input: PruneInput,
+  records: SnapshotRecord[],
+  expired: SnapshotRecord[],
+  result: PruneResult,
+): Promise<Set<string>> {
   const remaining = new Set(records.map((r) => r.snapshotId));
   for (const snapshot of expired) {
-    if (dryRun) {
+    if (input.dryRun || (await deleteSnapshot(vault, input.mailboxKey, snapshot, result))) {
       remaining.delete(snapshot.snapshotId);
-      continue;
     }
-    const outcome = await vault.deleteBlob(layout.byKey.snapshotRecord(mailboxKey, snapshot.snapshotId));
-    if (outcome === 'immutable') {
-      result.immutable.push({
-        blob: layout.byKey.snapshotRecord(mailboxKey, snapshot.snapshotId),
-        reason: 'snapshot record under a retention policy',
-      });
-      continue; // the snapshot still exists, so everything it references stays
-    }
-    remaining.delete(snapshot.snapshotId);
-    const manifest = await vault.deleteBlob(snapshot.manifestBlob);
-    if (manifest === 'immutable')
-      result.immutable.push({ blob: snapshot.manifestBlob, reason: 'manifest under a retention policy' });
   }
+  return remaining;
+}
 
-  // 2. Mark: every version a remaining snapshot references.
+/** Deletes one snapshot's record, then its manifest; false when the record is immutable and the snapshot stays. */
+async function deleteSnapshot(
+  vault: VaultStore,
+  mailboxKey: string,
+  snapshot: SnapshotRecord,
+  result: PruneResult,
+): Promise<boolean> {
+  const recordBlob = layout.byKey.snapshotRecord(mailboxKey, snapshot.snapshotId);
+  if ((await vault.deleteBlob(recordBlob)) === 'immutable') {
+    result.immutable.push({ blob: recordBlob, reason: 'snapshot record under a retention policy' });
+    return false; // the snapshot still exists, so everything it references stays
+  }
+  const manifest = await vault.deleteBlob(snapshot.manifestBlob);
+  if (manifest === 'immutable')
+    result.immutable.push({ blob: snapshot.manifestBlob, reason: 'manifest under a retention policy' });
+  return true;
+}
+
+/** Step 2, mark: every version a remaining snapshot references. */
+async function referencedVersions(
+  vault: VaultStore,
+  records: SnapshotRecord[],
+  remaining: Set<string>,
+): Promise<Set<string>> {
   const referenced = new Set<string>();
   for (const record of records) {
     if (!remaining.has(record.snapshotId)) continue;
     for await (const entry of vault.readNdjsonGz<ManifestEntry>(record.manifestBlob))
       if (entry.kind === 'item') referenced.add(entry.blob);
   }
+  return referenced;
+}
 
-  // 3. Sweep: versions nothing references, old enough not to belong to a run still in progress.
-  for await (const blob of vault.listBlobs(layout.byKey.items(mailboxKey))) {
+/** Step 3, sweep: versions nothing references, old enough not to belong to a run still in progress. */
+async function sweepUnreferencedVersions(
+  vault: VaultStore,
+  input: PruneInput,
+  referenced: Set<string>,
+  result: PruneResult,
+): Promise<void> {
+  for await (const blob of vault.listBlobs(layout.byKey.items(input.mailboxKey))) {
     if (referenced.has(blob.name) || blob.createdOn >= input.sweepCreatedBefore) continue;
-    if (dryRun) {
-      result.versionsDeleted++;
-      result.bytesFreed += blob.size;
-      continue;
-    }
-    const outcome = await vault.deleteBlob(blob.name);
+    // A dry run counts each version as if its delete had succeeded.
+    const outcome = input.dryRun ? 'deleted' : await vault.deleteBlob(blob.name);
     if (outcome === 'deleted') {
       result.versionsDeleted++;
       result.bytesFreed += blob.size;
     } else if (outcome === 'immutable')
       result.immutable.push({ blob: blob.name, reason: 'item version under a retention policy' });
   }
-  return result;
 }
 
 /**

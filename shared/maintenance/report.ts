@@ -1,3 +1,4 @@
+import { statusFrom } from '../status.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import type { PruneResult } from './prune.js';
@@ -23,6 +24,12 @@ export interface MaintenanceReport {
   errors: Array<{ mailboxKey: string; step: 'prune' | 'verify'; message: string }>;
 }
 
+type MaintenanceErrors = MaintenanceReport['errors'];
+
+/**
+ * The run's report from every mailbox's recorded results. A mailbox with no result, or an error in its place,
+ * is named in `errors`, never left out.
+ */
 export async function writeMaintenanceReport(
   vault: VaultStore,
   input: {
@@ -35,53 +42,64 @@ export async function writeMaintenanceReport(
   },
   now: () => Date = () => new Date(),
 ): Promise<MaintenanceReport> {
-  const errors: MaintenanceReport['errors'] = [];
-  const gather = async <T>(part: 'prune' | 'verify'): Promise<T[]> => {
-    const out: T[] = [];
-    for (const key of input.mailboxKeys) {
-      const result = await vault.readJson<T | { error: string }>(layout.maintenanceResult(input.id, part, key));
-      if (!result) errors.push({ mailboxKey: key, step: part, message: 'no result was recorded' });
-      else if ((result as { error?: string }).error !== undefined)
-        errors.push({ mailboxKey: key, step: part, message: (result as { error: string }).error });
-      else out.push(result as T);
-    }
-    return out;
-  };
-  const pruned = input.prune ? await gather<PruneResult>('prune') : [];
-  const verified = input.verify ? await gather<VerifyResult>('verify') : [];
-  const problems = verified.reduce((s, v) => s + v.problems.length, 0);
+  const errors: MaintenanceErrors = [];
+  const pruned = input.prune ? await gatherResults<PruneResult>(vault, input, 'prune', errors) : [];
+  const verified = input.verify ? await gatherResults<VerifyResult>(vault, input, 'verify', errors) : [];
+  const verify = input.verify ? verifySection(input.verify.mode, verified) : null;
   const report: MaintenanceReport = {
     id: input.id,
     trigger: input.trigger,
     startedAt: input.startedAt,
     finishedAt: now().toISOString(),
-    status: problems || errors.length ? 'CompletedWithErrors' : 'Completed',
-    prune: input.prune
-      ? {
-          dryRun: input.prune.dryRun,
-          mailboxes: pruned,
-          totals: {
-            snapshotsExpired: pruned.reduce((s, p) => s + p.snapshotsExpired.length, 0),
-            versionsDeleted: pruned.reduce((s, p) => s + p.versionsDeleted, 0),
-            bytesFreed: pruned.reduce((s, p) => s + p.bytesFreed, 0),
-            immutableLeft: pruned.reduce((s, p) => s + p.immutable.length, 0),
-          },
-        }
-      : null,
-    verify: input.verify
-      ? {
-          mode: input.verify.mode,
-          mailboxes: verified,
-          totals: {
-            snapshotsChecked: verified.reduce((s, v) => s + v.snapshotsChecked, 0),
-            entriesChecked: verified.reduce((s, v) => s + v.entriesChecked, 0),
-            versionsHashed: verified.reduce((s, v) => s + v.versionsHashed, 0),
-            problems,
-          },
-        }
-      : null,
+    status: statusFrom((verify?.totals.problems ?? 0) + errors.length),
+    prune: input.prune ? pruneSection(input.prune.dryRun, pruned) : null,
+    verify,
     errors,
   };
   await vault.writeJson(layout.maintenanceReport(input.id), report);
   return report;
+}
+
+/** Each mailbox's result of one step; a missing result or a recorded error goes to `errors` instead. */
+async function gatherResults<T>(
+  vault: VaultStore,
+  input: { id: string; mailboxKeys: string[] },
+  step: 'prune' | 'verify',
+  errors: MaintenanceErrors,
+): Promise<T[]> {
+  const results: T[] = [];
+  for (const key of input.mailboxKeys) {
+    const result = await vault.readJson<T | { error: string }>(layout.maintenanceResult(input.id, step, key));
+    if (!result) errors.push({ mailboxKey: key, step, message: 'no result was recorded' });
+    else if ((result as { error?: string }).error !== undefined)
+      errors.push({ mailboxKey: key, step, message: (result as { error: string }).error });
+    else results.push(result as T);
+  }
+  return results;
+}
+
+function pruneSection(dryRun: boolean, pruned: PruneResult[]): NonNullable<MaintenanceReport['prune']> {
+  return {
+    dryRun,
+    mailboxes: pruned,
+    totals: {
+      snapshotsExpired: pruned.reduce((s, p) => s + p.snapshotsExpired.length, 0),
+      versionsDeleted: pruned.reduce((s, p) => s + p.versionsDeleted, 0),
+      bytesFreed: pruned.reduce((s, p) => s + p.bytesFreed, 0),
+      immutableLeft: pruned.reduce((s, p) => s + p.immutable.length, 0),
+    },
+  };
+}
+
+function verifySection(mode: VerifyMode, verified: VerifyResult[]): NonNullable<MaintenanceReport['verify']> {
+  return {
+    mode,
+    mailboxes: verified,
+    totals: {
+      snapshotsChecked: verified.reduce((s, v) => s + v.snapshotsChecked, 0),
+      entriesChecked: verified.reduce((s, v) => s + v.entriesChecked, 0),
+      versionsHashed: verified.reduce((s, v) => s + v.versionsHashed, 0),
+      problems: verified.reduce((s, v) => s + v.problems.length, 0),
+    },
+  };
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { folderPathText } from '../mailbox/index.js';
-import { layout } from '../vault/layout.js';
 import type { ManifestEntry, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import { readSnapshotRecords } from './snapshots.js';
 
 export type VerifyMode = 'sample' | 'full';
 
@@ -38,7 +38,10 @@ export interface VerifyInput {
   seed: string;
 }
 
-async function sha256Of(vault: VaultStore, blob: string): Promise<{ sha256: string; length: number }> {
+/** A blob's SHA-256 and length, as its bytes read back now. */
+type Hashed = { sha256: string; length: number };
+
+async function sha256Of(vault: VaultStore, blob: string): Promise<Hashed> {
   const hash = createHash('sha256');
   let length = 0;
   for await (const chunk of await vault.openItemVersion(blob)) {
@@ -59,85 +62,122 @@ function score(seed: string, id: string): number {
  * snapshot's manifest, and `sample` of its versions re-hashed. Problems name the snapshot, item and blob.
  */
 export async function verifyMailbox(vault: VaultStore, input: VerifyInput): Promise<VerifyResult> {
-  const records: SnapshotRecord[] = [];
-  for await (const name of vault.listNames(layout.byKey.snapshots(input.mailboxKey))) {
-    if (!name.endsWith('.json')) continue;
-    const record = await vault.readJson<SnapshotRecord>(name);
-    if (record) records.push(record);
-  }
+  const records = await readSnapshotRecords(vault, input.mailboxKey);
   records.sort((a, b) => b.takenAt.localeCompare(a.takenAt));
-  const result: VerifyResult = {
-    mailboxKey: input.mailboxKey,
-    mailboxId: records[0]?.mailboxId ?? null,
-    upn: records[0]?.upn ?? null,
-    mode: input.mode,
-    snapshotsChecked: 0,
-    entriesChecked: 0,
-    versionsHashed: 0,
-    bytesHashed: 0,
-    problems: [],
-  };
-  const checked = new Map<string, { sha256: string; length: number } | null>();
-  const toCheck = input.mode === 'full' ? records : records.slice(0, 1);
-  for (const record of toCheck) {
-    result.snapshotsChecked++;
-    // The manifest itself: present and unchanged since the commit.
-    let manifestSha: string | undefined;
+  const verification = new MailboxVerification(vault, input, records[0]);
+  for (const record of input.mode === 'full' ? records : records.slice(0, 1)) await verification.checkSnapshot(record);
+  return verification.result;
+}
+
+/** One mailbox's verification: the result it adds to, and each version's hash, so a version is hashed once. */
+class MailboxVerification {
+  readonly result: VerifyResult;
+  /** Blob → its hash, or null when the blob is missing. */
+  private readonly hashed = new Map<string, Hashed | null>();
+
+  constructor(
+    private readonly vault: VaultStore,
+    private readonly input: VerifyInput,
+    newest: SnapshotRecord | undefined,
+  ) {
+    this.result = {
+      mailboxKey: input.mailboxKey,
+      mailboxId: newest?.mailboxId ?? null,
+      upn: newest?.upn ?? null,
+      mode: input.mode,
+      snapshotsChecked: 0,
+      entriesChecked: 0,
+      versionsHashed: 0,
+      bytesHashed: 0,
+      problems: [],
+    };
+  }
+
+  async checkSnapshot(record: SnapshotRecord): Promise<void> {
+    this.result.snapshotsChecked++;
+    if (!(await this.checkManifest(record))) return;
+    const { folders, items } = await this.readManifest(record);
+    for (const item of this.input.mode === 'sample' ? this.sampled(items) : items)
+      await this.checkItem(record, folders, item);
+  }
+
+  /** The manifest itself: present and unchanged since the commit. False when its entries cannot be trusted. */
+  private async checkManifest(record: SnapshotRecord): Promise<boolean> {
+    const { snapshotId, manifestBlob: blob } = record;
+    let manifestSha: string;
     try {
-      manifestSha = (await sha256Of(vault, record.manifestBlob)).sha256;
+      manifestSha = (await sha256Of(this.vault, blob)).sha256;
     } catch {
-      result.problems.push({ snapshotId: record.snapshotId, kind: 'manifestMissing', blob: record.manifestBlob });
-      continue;
+      this.result.problems.push({ snapshotId, kind: 'manifestMissing', blob });
+      return false;
     }
-    if (manifestSha !== record.manifestSha256) {
-      result.problems.push({
-        snapshotId: record.snapshotId,
-        kind: 'manifestDamaged',
-        blob: record.manifestBlob,
-        expected: record.manifestSha256,
-        actual: manifestSha,
-      });
-      continue;
-    }
+    if (manifestSha === record.manifestSha256) return true;
+    this.result.problems.push({
+      snapshotId,
+      kind: 'manifestDamaged',
+      blob,
+      expected: record.manifestSha256,
+      actual: manifestSha,
+    });
+    return false;
+  }
+
+  private async readManifest(
+    record: SnapshotRecord,
+  ): Promise<{ folders: Map<string, ManifestFolder>; items: ManifestItem[] }> {
     const folders = new Map<string, ManifestFolder>();
-    let items: ManifestItem[] = [];
-    for await (const entry of vault.readNdjsonGz<ManifestEntry>(record.manifestBlob)) {
+    const items: ManifestItem[] = [];
+    for await (const entry of this.vault.readNdjsonGz<ManifestEntry>(record.manifestBlob)) {
       if (entry.kind === 'folder') folders.set(entry.id, entry);
       else items.push(entry);
     }
-    if (input.mode === 'sample')
-      items = items.sort((a, b) => score(input.seed, a.id) - score(input.seed, b.id)).slice(0, input.sample);
-    for (const item of items) {
-      result.entriesChecked++;
-      let actual = checked.get(item.blob);
-      if (actual === undefined) {
-        const present = await vault.getItemVersion(item.blob);
-        if (!present) actual = null;
-        else {
-          actual = await sha256Of(vault, item.blob);
-          result.versionsHashed++;
-          result.bytesHashed += actual.length;
-        }
-        checked.set(item.blob, actual);
-      }
-      const where = {
-        snapshotId: record.snapshotId,
-        itemId: item.id,
-        folderPath: folderPathText(folders.get(item.folderId)?.path ?? []),
-        ...(item.subject !== undefined ? { subject: item.subject } : {}),
-        blob: item.blob,
-      };
-      if (actual === null) result.problems.push({ ...where, kind: 'missingBlob' });
-      else if (actual.sha256 !== item.sha256)
-        result.problems.push({ ...where, kind: 'checksumMismatch', expected: item.sha256, actual: actual.sha256 });
-      else if (actual.length !== item.length)
-        result.problems.push({
-          ...where,
-          kind: 'sizeMismatch',
-          expected: String(item.length),
-          actual: String(actual.length),
-        });
-    }
+    return { folders, items };
   }
-  return result;
+
+  /** `sample` items, picked by their seeded score. */
+  private sampled(items: ManifestItem[]): ManifestItem[] {
+    const { seed, sample } = this.input;
+    return items.sort((a, b) => score(seed, a.id) - score(seed, b.id)).slice(0, sample);
+  }
+
+  /** An entry against its blob: present, same hash, same length; the first difference is the problem. */
+  private async checkItem(
+    record: SnapshotRecord,
+    folders: Map<string, ManifestFolder>,
+    item: ManifestItem,
+  ): Promise<void> {
+    this.result.entriesChecked++;
+    const actual = await this.hashOnce(item.blob);
+    const where = {
+      snapshotId: record.snapshotId,
+      itemId: item.id,
+      folderPath: folderPathText(folders.get(item.folderId)?.path ?? []),
+      ...(item.subject !== undefined ? { subject: item.subject } : {}),
+      blob: item.blob,
+    };
+    if (actual === null) this.result.problems.push({ ...where, kind: 'missingBlob' });
+    else if (actual.sha256 !== item.sha256)
+      this.result.problems.push({ ...where, kind: 'checksumMismatch', expected: item.sha256, actual: actual.sha256 });
+    else if (actual.length !== item.length)
+      this.result.problems.push({
+        ...where,
+        kind: 'sizeMismatch',
+        expected: String(item.length),
+        actual: String(actual.length),
+      });
+  }
+
+  /** A version's hash, computed the first time a manifest names it; null when the blob is missing. */
+  private async hashOnce(blob: string): Promise<Hashed | null> {
+    const known = this.hashed.get(blob);
+    if (known !== undefined) return known;
+    let actual: Hashed | null = null;
+    if (await this.vault.getItemVersion(blob)) {
+      actual = await sha256Of(this.vault, blob);
+      this.result.versionsHashed++;
+      this.result.bytesHashed += actual.length;
+    }
+    this.hashed.set(blob, actual);
+    return actual;
+  }
 }

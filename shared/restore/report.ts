@@ -1,7 +1,10 @@
+import { statusFrom } from '../status.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { readImportBatch } from './plan.js';
-import type { ImportBatchResult, RestorePlanSummary, RestoreReport, RestoreRequest } from './types.js';
+import type { ImportBatchResult, PlannedImport, RestorePlanSummary, RestoreReport, RestoreRequest } from './types.js';
+
+type BuildInput = { restoreId: string; plan?: RestorePlanSummary; canceled?: boolean; error?: string };
 
 /**
  * The restore's report from its plan and every batch's outcomes. An item with no outcome (its batch failed
@@ -9,68 +12,23 @@ import type { ImportBatchResult, RestorePlanSummary, RestoreReport, RestoreReque
  */
 export async function buildRestoreReport(
   vault: VaultStore,
-  input: { restoreId: string; plan?: RestorePlanSummary; canceled?: boolean; error?: string },
+  input: BuildInput,
   now: () => Date = () => new Date(),
 ): Promise<RestoreReport> {
   const request = await vault.readJson<RestoreRequest>(layout.restoreRequest(input.restoreId));
   if (!request) throw new Error(`No restore '${input.restoreId}'`);
-  const results = new Map<number, ImportBatchResult>();
-  for await (const name of vault.listNames(layout.restoreResultsPrefix(input.restoreId))) {
-    const result = await vault.readJson<ImportBatchResult>(name);
-    if (result) results.set(result.batch, result);
-  }
-  const failures: RestoreReport['failures'] = [];
-  let imported = 0;
-  let bytesImported = 0;
-  let throttledResponses = 0;
-  let throttleWaitInMs = 0;
+  const results = await readBatchResults(vault, input.restoreId);
+  const tally = new RestoreTally();
   for (let batch = 0; batch < (input.plan?.batchCount ?? 0); batch++) {
     const result = results.get(batch);
     const planned = await readImportBatch(vault, input.restoreId, batch);
-    const byId = new Map(planned.items.map((i) => [i.sourceId, i]));
-    if (!result) {
-      const reason = input.canceled
-        ? 'The restore was canceled before this item was imported'
-        : 'Its import batch did not run to the end';
-      for (const item of planned.items)
-        failures.push({
-          sourceItemId: item.sourceId,
-          folderPath: item.folderPath,
-          ...(item.subject !== undefined ? { subject: item.subject } : {}),
-          code: input.canceled ? 'Canceled' : 'NotImported',
-          message: reason,
-        });
-      continue;
-    }
-    bytesImported += result.bytesImported;
-    throttledResponses += result.throttledResponses;
-    throttleWaitInMs += result.throttleWaitInMs;
-    for (const outcome of result.outcomes) {
-      if (outcome.status !== 'failed') {
-        imported++;
-        continue;
-      }
-      const item = byId.get(outcome.sourceId);
-      failures.push({
-        sourceItemId: outcome.sourceId,
-        folderPath: item?.folderPath ?? '',
-        ...(item?.subject !== undefined ? { subject: item.subject } : {}),
-        code: outcome.code,
-        message: outcome.message,
-      });
-    }
+    if (result) tally.addBatch(result, planned.items);
+    else tally.addUnfinishedBatch(planned.items, input.canceled === true);
   }
   const finishedAt = now();
-  const status: RestoreReport['status'] = input.canceled
-    ? 'Canceled'
-    : input.error
-      ? 'Failed'
-      : failures.length
-        ? 'CompletedWithErrors'
-        : 'Completed';
   return {
     restoreId: input.restoreId,
-    status,
+    status: restoreStatus(input, tally.failures.length),
     requestedAt: request.requestedAt,
     finishedAt: finishedAt.toISOString(),
     durationInMs: finishedAt.getTime() - Date.parse(request.requestedAt),
@@ -80,15 +38,77 @@ export async function buildRestoreReport(
     collisions: request.collisions,
     counts: {
       selected: input.plan?.selected ?? 0,
-      imported,
+      imported: tally.imported,
       skippedAlreadyPresent: input.plan?.skippedPresent ?? 0,
-      failed: failures.length,
+      failed: tally.failures.length,
     },
-    bytesImported,
-    throttling: { responses: throttledResponses, waitInMs: throttleWaitInMs },
-    failures,
+    bytesImported: tally.bytesImported,
+    throttling: { responses: tally.throttledResponses, waitInMs: tally.throttleWaitInMs },
+    failures: tally.failures,
     ...(input.error ? { error: input.error } : {}),
   };
+}
+
+/** Every batch's recorded outcomes, by batch number. */
+async function readBatchResults(vault: VaultStore, restoreId: string): Promise<Map<number, ImportBatchResult>> {
+  const results = new Map<number, ImportBatchResult>();
+  for await (const name of vault.listNames(layout.restoreResultsPrefix(restoreId))) {
+    const result = await vault.readJson<ImportBatchResult>(name);
+    if (result) results.set(result.batch, result);
+  }
+  return results;
+}
+
+/** An admin's cancel wins, then the orchestration's error; otherwise any failed item makes it CompletedWithErrors. */
+function restoreStatus(input: BuildInput, failures: number): RestoreReport['status'] {
+  if (input.canceled) return 'Canceled';
+  if (input.error) return 'Failed';
+  return statusFrom(failures);
+}
+
+/** What the batches add up to, batch by batch. */
+class RestoreTally {
+  readonly failures: RestoreReport['failures'] = [];
+  imported = 0;
+  bytesImported = 0;
+  throttledResponses = 0;
+  throttleWaitInMs = 0;
+
+  addBatch(result: ImportBatchResult, planned: PlannedImport[]): void {
+    const byId = new Map(planned.map((i) => [i.sourceId, i]));
+    this.bytesImported += result.bytesImported;
+    this.throttledResponses += result.throttledResponses;
+    this.throttleWaitInMs += result.throttleWaitInMs;
+    for (const outcome of result.outcomes) {
+      if (outcome.status !== 'failed') {
+        this.imported++;
+        continue;
+      }
+      const item = byId.get(outcome.sourceId);
+      this.failures.push({
+        sourceItemId: outcome.sourceId,
+        folderPath: item?.folderPath ?? '',
+        ...(item?.subject !== undefined ? { subject: item.subject } : {}),
+        code: outcome.code,
+        message: outcome.message,
+      });
+    }
+  }
+
+  /** A batch with no recorded result: each of its items is named as not imported. */
+  addUnfinishedBatch(planned: PlannedImport[], canceled: boolean): void {
+    const message = canceled
+      ? 'The restore was canceled before this item was imported'
+      : 'Its import batch did not run to the end';
+    for (const item of planned)
+      this.failures.push({
+        sourceItemId: item.sourceId,
+        folderPath: item.folderPath,
+        ...(item.subject !== undefined ? { subject: item.subject } : {}),
+        code: canceled ? 'Canceled' : 'NotImported',
+        message,
+      });
+  }
 }
 
 export async function finishRestore(

@@ -100,11 +100,9 @@ export function matches(
 ): boolean {
   if (itemIds && !itemIds.has(item.id)) return false;
   if (filters.folders) {
-    const path = (folder?.path ?? []).map((n) => n.toLowerCase());
-    const hit = filters.folders.some(
-      (f) => f.length <= path.length && f.every((name, i) => name.toLowerCase() === path[i]),
-    );
-    if (!hit) return false;
+    const path = folder?.path ?? [];
+    // A filter selects its folder and everything below: it matches the start of the item's folder path.
+    if (!filters.folders.some((f) => samePath(f, path.slice(0, f.length)))) return false;
   }
   if (
     filters.itemTypes &&
@@ -155,22 +153,46 @@ export async function resolveRestoreRequest(
 ): Promise<{ request: RestoreRequest; snapshot: SnapshotRecord; selected: number }> {
   const source = await resolveMailbox(graph, body.sourceMailbox, 'sourceMailbox');
   const target = body.targetMailbox ? await resolveMailbox(graph, body.targetMailbox, 'targetMailbox') : source;
+  const snapshot = await findRequestedSnapshot(vault, body, source.mailboxId);
+  const filters = filtersOf(body);
+  const selected = await countSelection(vault, snapshot, filters);
+  const request: RestoreRequest = {
+    restoreId: meta.restoreId,
+    requestedAt: meta.requestedAt,
+    source: { ...source, snapshotId: snapshot.snapshotId, takenAt: snapshot.takenAt },
+    target,
+    filters,
+    destination: destinationOf(body),
+    collisions: body.collisions,
+    requestedBy: meta.requestedBy,
+  };
+  return { request, snapshot, selected };
+}
+
+/** The snapshot the body names (an id, `latest`, or `asOf`); SnapshotNotFound says which one was missing. */
+async function findRequestedSnapshot(
+  vault: VaultStore,
+  body: RestoreBodyInput,
+  mailboxId: string,
+): Promise<SnapshotRecord> {
   const selector: SnapshotSelector = body.asOf
     ? { asOf: body.asOf }
     : body.snapshot === 'latest'
       ? { latest: true }
       : { snapshotId: body.snapshot };
-  const snapshot = await findSnapshot(vault, source.mailboxId, selector);
-  if (!snapshot) {
-    const what =
-      'asOf' in selector
-        ? `no snapshot of ${body.sourceMailbox} was taken at or before ${body.asOf}`
-        : 'latest' in selector
-          ? `${body.sourceMailbox} has no committed snapshot yet`
-          : `snapshot '${body.snapshot}' of ${body.sourceMailbox} does not exist`;
-    throw new RestoreRequestError('SnapshotNotFound', 'Snapshot not found', [`snapshot: ${what}`]);
-  }
-  const filters = filtersOf(body);
+  const snapshot = await findSnapshot(vault, mailboxId, selector);
+  if (snapshot) return snapshot;
+  const what =
+    'asOf' in selector
+      ? `no snapshot of ${body.sourceMailbox} was taken at or before ${body.asOf}`
+      : 'latest' in selector
+        ? `${body.sourceMailbox} has no committed snapshot yet`
+        : `snapshot '${body.snapshot}' of ${body.sourceMailbox} does not exist`;
+  throw new RestoreRequestError('SnapshotNotFound', 'Snapshot not found', [`snapshot: ${what}`]);
+}
+
+/** How many of the snapshot's items the filters select; NothingSelected when a folder is unknown or none is. */
+async function countSelection(vault: VaultStore, snapshot: SnapshotRecord, filters: RestoreFilters): Promise<number> {
   const itemIds = filters.itemIds ? new Set(filters.itemIds) : undefined;
   const folders = new Map<string, ManifestFolder>();
   let selected = 0;
@@ -178,32 +200,27 @@ export async function resolveRestoreRequest(
     if (entry.kind === 'folder') folders.set(entry.id, entry);
     else if (matches(entry, folders.get(entry.folderId), filters, itemIds)) selected++;
   }
-  if (filters.folders) {
-    const known = [...folders.values()].map((f) => f.path);
-    const missing = filters.folders.filter((wanted) => !known.some((path) => samePath(path, wanted)));
-    if (missing.length)
-      throw new RestoreRequestError(
-        'NothingSelected',
-        'The selection names folders the snapshot does not have',
-        missing.map((f) => `folders: '${f.join('/')}' is not in snapshot ${snapshot.snapshotId}`),
-      );
-  }
+  if (filters.folders) refuseUnknownFolders(filters.folders, [...folders.values()], snapshot);
   if (selected === 0)
     throw new RestoreRequestError('NothingSelected', 'The selection is empty', [
       `No item of snapshot ${snapshot.snapshotId} matches the filters`,
     ]);
-  const request: RestoreRequest = {
-    restoreId: meta.restoreId,
-    requestedAt: meta.requestedAt,
-    source: { ...source, snapshotId: snapshot.snapshotId, takenAt: snapshot.takenAt },
-    target,
-    filters,
-    destination:
-      body.destination === 'folder'
-        ? { mode: 'folder', folderPath: parseFolderPath(body.folderPath!) }
-        : { mode: body.destination },
-    collisions: body.collisions,
-    requestedBy: meta.requestedBy,
-  };
-  return { request, snapshot, selected };
+  return selected;
+}
+
+function refuseUnknownFolders(wantedFolders: string[][], folders: ManifestFolder[], snapshot: SnapshotRecord): void {
+  const known = folders.map((f) => f.path);
+  const missing = wantedFolders.filter((wanted) => !known.some((path) => samePath(path, wanted)));
+  if (missing.length)
+    throw new RestoreRequestError(
+      'NothingSelected',
+      'The selection names folders the snapshot does not have',
+      missing.map((f) => `folders: '${f.join('/')}' is not in snapshot ${snapshot.snapshotId}`),
+    );
+}
+
+function destinationOf(body: RestoreBodyInput): RestoreRequest['destination'] {
+  return body.destination === 'folder'
+    ? { mode: 'folder', folderPath: parseFolderPath(body.folderPath!) }
+    : { mode: body.destination };
 }
