@@ -17,7 +17,7 @@ import { settleWindow } from './windows.js';
 const MAILBOX_WAVES_PER_EPISODE = 10;
 
 /**
- * Most consecutive batches one export activity takes (see backupMailbox). Each activity ends with a tail (its
+ * Most consecutive batches one export activity takes (see exportWindow). Each activity ends with a tail (its
  * last writes and its results) during which its slot has no call in flight, and each window waits for its
  * slowest activity, so an activity takes several batches; more would only lengthen the work a failed activity
  * repeats (at most 200 items, each written once whatever happens).

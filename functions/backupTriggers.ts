@@ -56,8 +56,8 @@ export async function getBackup(request: HttpRequest, client: df.DurableClient):
   if ('response' in param) return param.response;
   const { id } = param;
   const status = await findInstance(client, id);
-  const { vault } = await getServices();
   if (!status) {
+    const { vault } = await getServices();
     const report = await vault.readJson<RunReport>(layout.runReport(id));
     return report ? finishedFromReport(id, report, layout.runReport(id)) : problem(404, `No backup run '${id}'`);
   }
@@ -69,6 +69,7 @@ export async function getBackup(request: HttpRequest, client: df.DurableClient):
     progress: status.customStatus ?? null,
   };
   if (status.runtimeStatus === 'Completed') {
+    const { vault } = await getServices();
     const report = await vault.readJson<RunReport>(layout.runReport(id));
     Object.assign(body, {
       status: report?.status ?? 'Unknown',

@@ -1,8 +1,8 @@
 /**
  * Every orchestration and activity of the app: its name, what it takes and what it returns. Orchestrators call
  * through these and activity files register against them (durable.ts), so a mismatch fails to compile. Only
- * ids, counts and blob names cross this boundary: Durable keeps inputs and outputs in plain text in the task
- * hub, so nothing here may carry a token, a secret or an importUrl, and nothing grows with a mailbox.
+ * ids, counts, short reasons and blob names cross this boundary: Durable keeps inputs and outputs in plain text
+ * in the task hub, so nothing here may carry a token, a secret or an importUrl, and no item list travels here.
  */
 import type { CommitInput } from '../shared/backup/commit.js';
 import type { ExportBatchInput } from '../shared/backup/exportBatch.js';

@@ -85,13 +85,13 @@ export async function getMaintenance(request: HttpRequest, client: df.DurableCli
     status.runtimeStatus === 'Completed'
       ? await vault.readJson<MaintenanceReport>(layout.maintenanceReport(id))
       : undefined;
-  const running = status.runtimeStatus === 'Failed' ? 'Failed' : 'Running';
+  const statusSoFar = status.runtimeStatus === 'Failed' ? 'Failed' : 'Running';
   return {
     status: 200,
     jsonBody: {
       id,
       runtimeStatus: status.runtimeStatus,
-      status: report?.status ?? running,
+      status: report?.status ?? statusSoFar,
       progress: status.customStatus ?? null,
       report: report ?? null,
     },

@@ -19,6 +19,7 @@ import { accepted, finishedFromReport, idParam, problem, readJsonBody, registerD
 const RESTORE_REFUSAL_STATUS: Record<RestoreRequestErrorCode, number> = {
   InvalidRequest: 400,
   SnapshotNotFound: 404,
+  UnknownFolder: 422,
   NothingSelected: 422,
 };
 
@@ -81,13 +82,13 @@ export async function getRestore(request: HttpRequest, client: df.DurableClient)
     return finished ? finishedFromReport(id, finished, layout.restoreReport(id)) : problem(404, `No restore '${id}'`);
   }
   const { report, canceled } = await currentRestoreReport(vault, id);
-  const running = status.runtimeStatus === 'Failed' ? 'Failed' : 'Running';
+  const statusSoFar = status.runtimeStatus === 'Failed' ? 'Failed' : 'Running';
   return {
     status: 200,
     jsonBody: {
       id,
       runtimeStatus: canceled && status.runtimeStatus === 'Terminated' ? 'Canceled' : status.runtimeStatus,
-      status: report?.status ?? (canceled ? 'Canceled' : running),
+      status: report?.status ?? (canceled ? 'Canceled' : statusSoFar),
       createdTime: status.createdTime,
       lastUpdatedTime: status.lastUpdatedTime,
       progress: status.customStatus ?? null,

@@ -74,8 +74,8 @@ function failureOf(error: unknown): { code: string; message: string } {
  * One exportItems call for a planned batch, each item streamed into its write-once blob while it is hashed.
  * Per-item errors are recorded, not thrown. A batch that breaks as a whole, and items Graph left out or
  * failed transiently, are tried once more item by item. The outcome of every item goes to the run's folder,
- * so the activity can run again (at-least-once) without harm. `plans` reads the plan (pass the process's
- * reader, which keeps plan indexes).
+ * so the activity can run again (at-least-once) without harm. `plans` reads the plan: the activity passes the
+ * process's reader, which keeps plan indexes; the default reads the plan's index on every call.
  */
 export async function exportBatch(
   client: MailboxClient,

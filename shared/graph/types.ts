@@ -80,6 +80,6 @@ export const ExtendedProperty = {
   senderEmail: 'String 0x0C1F',
   senderName: 'String 0x0C1A',
   receivedTime: 'SystemTime 0x0E06',
-  /** PR_SEARCH_KEY survives export and import: the best "already restored?" key (field-notes.md). */
+  /** PR_SEARCH_KEY survives export and import: the best "already restored?" key. */
   searchKey: 'Binary 0x300B',
 } as const;

@@ -16,7 +16,7 @@ export interface ItemMeta {
   searchKey?: string;
 }
 
-/** The property that identifies an item across export and import (field-notes.md). */
+/** PR_SEARCH_KEY: the property that identifies an item across export and import, so restores match on it. */
 export const SEARCH_KEY_PROPERTY = ExtendedProperty.searchKey;
 
 /** The extended properties a backup asks Graph for: enough to browse and to match on restore. */
@@ -59,8 +59,8 @@ export function itemMetaOf(item: MailboxItem, folderId: string): ItemMeta {
   return meta;
 }
 
-/** The search key of a listed item, if Graph returned it. */
+/** The search key of a listed item, if Graph returned it (the last one given, as itemMetaOf takes it). */
 export function searchKeyOf(item: MailboxItem): string | undefined {
-  const property = item.singleValueExtendedProperties?.find((p) => propertyKey(p.id) === SEARCH_KEY);
+  const property = item.singleValueExtendedProperties?.findLast((p) => propertyKey(p.id) === SEARCH_KEY);
   return property?.value;
 }

@@ -2,7 +2,7 @@ import { layout } from '../vault/layout.js';
 import type { ManifestEntry, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
-import { readSnapshotRecords } from './snapshots.js';
+import { readSnapshotRecords } from '../vault/snapshotCatalog.js';
 
 export interface PruneInput {
   mailboxKey: string;
@@ -36,7 +36,7 @@ export interface PruneResult {
  * points at a missing one. A dry run reports the same without deleting anything.
  */
 export async function pruneMailbox(vault: VaultStore, input: PruneInput): Promise<PruneResult> {
-  const records = await readSnapshotRecords(vault, input.mailboxKey);
+  const records = await readSnapshotRecords(vault, layout.byKey.snapshots(input.mailboxKey));
   const { result, expired } = decideExpiry(records, input);
   const remaining = await deleteExpiredSnapshots(vault, input, records, expired, result);
   const referenced = await referencedVersions(vault, records, remaining);

@@ -1,8 +1,9 @@
+import { layout } from '../vault/layout.js';
 import { createHash } from 'node:crypto';
 import { folderPathText } from '../mailbox/index.js';
 import type { ManifestEntry, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
-import { readSnapshotRecords } from './snapshots.js';
+import { readSnapshotRecords } from '../vault/snapshotCatalog.js';
 
 export type VerifyMode = 'sample' | 'full';
 
@@ -62,7 +63,7 @@ function score(seed: string, id: string): number {
  * snapshot's manifest, and `sample` of its versions re-hashed. Problems name the snapshot, item and blob.
  */
 export async function verifyMailbox(vault: VaultStore, input: VerifyInput): Promise<VerifyResult> {
-  const records = await readSnapshotRecords(vault, input.mailboxKey);
+  const records = await readSnapshotRecords(vault, layout.byKey.snapshots(input.mailboxKey));
   records.sort((a, b) => b.takenAt.localeCompare(a.takenAt));
   const verification = new MailboxVerification(vault, input, records[0]);
   for (const record of input.mode === 'full' ? records : records.slice(0, 1)) await verification.checkSnapshot(record);

@@ -68,7 +68,7 @@ export const RestoreBody = z
 export type RestoreBodyInput = z.infer<typeof RestoreBody>;
 
 /** Why a restore request was refused; the HTTP layer turns each code into its status. */
-export type RestoreRequestErrorCode = 'InvalidRequest' | 'SnapshotNotFound' | 'NothingSelected';
+export type RestoreRequestErrorCode = 'InvalidRequest' | 'SnapshotNotFound' | 'UnknownFolder' | 'NothingSelected';
 
 /** A restore request that cannot start; `errors` name each problem for the person who asked. */
 export class RestoreRequestError extends MailboxVaultError {
@@ -191,7 +191,7 @@ async function findRequestedSnapshot(
   throw new RestoreRequestError('SnapshotNotFound', 'Snapshot not found', [`snapshot: ${what}`]);
 }
 
-/** How many of the snapshot's items the filters select; NothingSelected when a folder is unknown or none is. */
+/** How many of the snapshot's items the filters select; refused when a folder is unknown or none is. */
 async function countSelection(vault: VaultStore, snapshot: SnapshotRecord, filters: RestoreFilters): Promise<number> {
   const itemIds = filters.itemIds ? new Set(filters.itemIds) : undefined;
   const folders = new Map<string, ManifestFolder>();
@@ -213,7 +213,7 @@ function refuseUnknownFolders(wantedFolders: string[][], folders: ManifestFolder
   const missing = wantedFolders.filter((wanted) => !known.some((path) => samePath(path, wanted)));
   if (missing.length)
     throw new RestoreRequestError(
-      'NothingSelected',
+      'UnknownFolder',
       'The selection names folders the snapshot does not have',
       missing.map((f) => `folders: '${f.join('/')}' is not in snapshot ${snapshot.snapshotId}`),
     );

@@ -11,6 +11,8 @@ export interface IndexedNdjsonFile {
 interface LineIndex {
   /** Set when the file may be written again: a reader that names it never reads new lines through an old index. */
   version?: string;
+  /** The same, as run plans written before indexed files were one module called it (a run in flight across an upgrade). */
+  planVersion?: string;
   /** Start of each line, then the end of the last. */
   offsets: number[];
 }
@@ -61,8 +63,9 @@ export class IndexedNdjsonReader {
     if (cached) return cached;
     const index = await this.vault.readJson<LineIndex>(file.index);
     if (!index) throw new Error(`${capitalized(file.description)} is not in the vault`);
-    if (version && index.version !== version)
-      throw new Error(`${capitalized(file.description)} was replaced (version ${index.version}, expected ${version})`);
+    const written = index.version ?? index.planVersion;
+    if (version && written !== version)
+      throw new Error(`${capitalized(file.description)} was replaced (version ${written}, expected ${version})`);
     if (version) this.remember(key, index.offsets);
     return index.offsets;
   }

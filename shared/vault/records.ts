@@ -1,4 +1,4 @@
-/** The vault's record shapes (design.md §5). Everything here is JSON in a blob. */
+/** The vault's record shapes (docs/how-it-works.md, vault layout). Everything here is JSON in a blob. */
 import type { ItemMeta } from '../mailbox/items.js';
 import type { SnapshotStatus } from '../status.js';
 

@@ -7,13 +7,22 @@ import type { VaultStore } from './vaultStore.js';
  * (a run that stopped before committing) is never listed or restored from.
  */
 export async function listSnapshots(vault: VaultStore, mailboxId: string): Promise<SnapshotRecord[]> {
+  const records = await readSnapshotRecords(vault, layout.snapshotsPrefix(mailboxId));
+  return records.sort((a, b) => b.takenAt.localeCompare(a.takenAt) || b.snapshotId.localeCompare(a.snapshotId));
+}
+
+/**
+ * Every commit record under a mailbox's snapshots prefix (`layout.snapshotsPrefix`, or `layout.byKey.snapshots`
+ * for maintenance, which walks the vault by key), in the order the vault lists them.
+ */
+export async function readSnapshotRecords(vault: VaultStore, snapshotsPrefix: string): Promise<SnapshotRecord[]> {
   const records: SnapshotRecord[] = [];
-  for await (const name of vault.listNames(layout.snapshotsPrefix(mailboxId))) {
+  for await (const name of vault.listNames(snapshotsPrefix)) {
     if (!name.endsWith('.json')) continue;
     const record = await vault.readJson<SnapshotRecord>(name);
     if (record) records.push(withCurrentStatus(record));
   }
-  return records.sort((a, b) => b.takenAt.localeCompare(a.takenAt) || b.snapshotId.localeCompare(a.snapshotId));
+  return records;
 }
 
 /** Records committed before the status words were unified said `Complete` and `CompleteWithErrors`. */
