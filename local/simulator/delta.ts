@@ -21,6 +21,9 @@ interface DeltaEntry {
   json: Record<string, unknown>;
 }
 
+/** A token's state with the sync-state generation (per collection) of the round that issued it. */
+type RoundState = SyncState & { round: number };
+
 /** GET /folders/delta */
 export function folderDelta(request: MailboxRequest): void {
   sendDeltaPage(request, FOLDERS, `${request.mailboxPath}/folders/delta`);
@@ -30,6 +33,7 @@ export function folderDelta(request: MailboxRequest): void {
 export function itemDelta(request: MailboxRequest): void {
   const folderId = request.params.folderId!;
   const folder = requireFolder(request, folderId);
+  refuseOverQuota(request, folder.id);
   sendDeltaPage(request, folder.id, `${request.mailboxPath}/folders/${encodeURIComponent(folderId)}/items/delta`);
 }
 
@@ -59,9 +63,12 @@ function sendDeltaPage(request: MailboxRequest, collection: string, path: string
 
 /**
  * Where this page starts: a fresh sync, the next page of a round (skip token) or the changes since the last
- * round (delta token). A token from another mailbox, collection or generation is rejected.
+ * round (delta token). A fresh round and a round from a delta token each start a new sync-state generation.
+ * A token from another mailbox or collection, of an invalidated mailbox generation, or older than the
+ * generations Exchange keeps per collection, is refused as SyncStateNotFound.
  */
-function syncStateOf({ state, url, mailbox }: MailboxRequest, collection: string): SyncState {
+function syncStateOf(request: MailboxRequest, collection: string): RoundState {
+  const { state, url, mailbox } = request;
   const skipToken = url.searchParams.get('$skiptoken');
   const deltaToken = url.searchParams.get('$deltatoken');
   if (!skipToken && !deltaToken)
@@ -69,17 +76,19 @@ function syncStateOf({ state, url, mailbox }: MailboxRequest, collection: string
       mailbox: mailbox.id,
       collection,
       generation: mailbox.deltaGeneration,
+      round: startRound(request, collection),
       from: 0,
       to: mailbox.seq,
       offset: 0,
       expand: parseExpand(url.searchParams.get('$expand')),
     };
-  const decoded = decodeSyncState((skipToken ?? deltaToken)!, state.syncKey);
+  const decoded = decodeSyncState((skipToken ?? deltaToken)!, state.syncKey) as RoundState | undefined;
   if (
     !decoded ||
     decoded.mailbox !== mailbox.id ||
     decoded.collection !== collection ||
-    decoded.generation !== mailbox.deltaGeneration
+    decoded.generation !== mailbox.deltaGeneration ||
+    isExpired(request, collection, decoded.round)
   ) {
     throw new SimHttpError(
       state.settings.rejectedDeltaStatus ?? 410,
@@ -87,7 +96,31 @@ function syncStateOf({ state, url, mailbox }: MailboxRequest, collection: string
       'The sync state could not be found; it may have expired. Restart the sync.',
     );
   }
-  return deltaToken ? { ...decoded, from: decoded.to, to: mailbox.seq, offset: 0 } : decoded;
+  if (!deltaToken) return decoded;
+  return { ...decoded, round: startRound(request, collection), from: decoded.to, to: mailbox.seq, offset: 0 };
+}
+
+function startRound({ mailbox }: MailboxRequest, collection: string): number {
+  const round = (mailbox.deltaRounds.get(collection) ?? 0) + 1;
+  mailbox.deltaRounds.set(collection, round);
+  return round;
+}
+
+/** Exchange keeps the last N sync states of a collection; a token of an older one cannot continue. */
+function isExpired({ state, mailbox }: MailboxRequest, collection: string, round: number | undefined): boolean {
+  const newest = mailbox.deltaRounds.get(collection) ?? 0;
+  return round === undefined || newest - round >= state.settings.deltaGenerationsKept;
+}
+
+/** A folder's item delta over the mailbox's quota (injected: per mailbox, per folder, or at a rate). */
+function refuseOverQuota({ state, mailbox }: MailboxRequest, folderId: string): void {
+  const { deltaQuotaExceeded, settings, throttle } = state;
+  if (
+    deltaQuotaExceeded.has(mailbox.id) ||
+    deltaQuotaExceeded.has(`${mailbox.id}/${folderId}`) ||
+    throttle.chance(settings.deltaQuotaExceededRate ?? 0)
+  )
+    throw new SimHttpError(403, 'ErrorQuotaExceeded', 'The mailbox has exceeded its quota for sync operations.');
 }
 
 function folderChanges({ state, version, mailbox }: MailboxRequest, sync: SyncState): DeltaEntry[] {

@@ -23,6 +23,10 @@ export const SIMULATOR_ENV = {
   SIM_UPLOAD_BUDGET_BYTES: ['157286400', 'Import bytes per mailbox per window'],
   SIM_UPLOAD_WINDOW_MS: ['300000', 'Upload budget window'],
   SIM_IMPORT_SESSION_LIFETIME_MS: ['3600000', 'Lifetime of an import session URL'],
+  SIM_DELTA_GENERATIONS_KEPT: [
+    '3',
+    'Delta sync-state generations kept per folder; a round from an older deltaLink is 410 SyncStateNotFound',
+  ],
   SIM_FAULT_503: ['0', 'Probability of a 503 per call'],
   SIM_FAULT_504: ['0', 'Probability of a 504 per call'],
   SIM_FAULT_DROP: ['0', 'Probability of a dropped connection per call'],
@@ -30,6 +34,7 @@ export const SIMULATOR_ENV = {
   SIM_FAULT_ITEM_ERROR: ['0', 'Probability of a per-item export error'],
   SIM_FAULT_ITEM_OMITTED: ['0', 'Probability of an item missing from an export response'],
   SIM_FAULT_LOSE_IMPORT_RESPONSE: ['0', 'Probability that an import answer is lost after the item was created'],
+  SIM_FAULT_DELTA_QUOTA: ['0', 'Probability that an item delta request answers 403 ErrorQuotaExceeded'],
 } as const;
 
 export type SimulatorEnvName = keyof typeof SIMULATOR_ENV;
@@ -84,6 +89,8 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
     latencyMs: number(env, 'SIM_LATENCY_MS'),
     latencyJitterMs: number(env, 'SIM_LATENCY_JITTER_MS'),
     importSessionLifetimeMs: number(env, 'SIM_IMPORT_SESSION_LIFETIME_MS', { min: 1 }),
+    deltaGenerationsKept: number(env, 'SIM_DELTA_GENERATIONS_KEPT', { min: 1 }),
+    deltaQuotaExceededRate: probability(env, 'SIM_FAULT_DELTA_QUOTA'),
     limits: {
       maxConcurrentPerMailbox: number(env, 'SIM_MAX_CONCURRENT', { min: 1 }),
       requestBudget: {

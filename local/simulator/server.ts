@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { issueToken } from './auth.js';
 import { handleRequest } from './dispatch.js';
-import { createState, type SimulatorSettings, type SimulatorState } from './state.js';
+import { createState, deltaQuotaKey, type SimulatorSettings, type SimulatorState } from './state.js';
 import type { SimTenant } from './tenant.js';
 import type { FaultRates, ScriptedFault, SimulatorLimits, ThrottleState } from './throttle.js';
 
@@ -28,6 +28,13 @@ export interface SimulatorOptions {
   rejectV1FolderCreate?: boolean;
   /** Status for a delta or skip token the simulator no longer accepts. */
   rejectedDeltaStatus?: 400 | 404 | 410;
+  /**
+   * Sync-state generations Exchange keeps per delta collection (default 3): a round started from a token more
+   * generations old is refused as SyncStateNotFound. `Infinity` keeps every one (lenient).
+   */
+  deltaGenerationsKept?: number;
+  /** Probability that an item delta request answers 403 ErrorQuotaExceeded. */
+  deltaQuotaExceededRate?: number;
   seed?: number;
 }
 
@@ -46,6 +53,11 @@ export interface Simulator {
   expireImportSessions(): void;
   /** Every delta and skip token of the mailbox stops being accepted. */
   invalidateDeltaTokens(mailboxIdOrUpn: string): void;
+  /**
+   * Item delta of the folder (of every folder, without one) answers 403 ErrorQuotaExceeded until called again
+   * with `exceeded` false.
+   */
+  exceedDeltaQuota(mailboxIdOrUpn: string, folderIdOrName?: string, exceeded?: boolean): void;
   setFaults(faults: Partial<FaultRates>): void;
   script(...faults: ScriptedFault[]): void;
   setLatency(latencyMs: number, jitterMs?: number): void;
@@ -90,6 +102,11 @@ function simulatorOf(state: SimulatorState, server: Server): Simulator {
     },
     invalidateDeltaTokens(idOrUpn) {
       tenant.mailbox(idOrUpn).deltaGeneration++;
+    },
+    exceedDeltaQuota(idOrUpn, folderIdOrName, exceeded = true) {
+      const key = deltaQuotaKey(tenant, idOrUpn, folderIdOrName);
+      if (exceeded) state.deltaQuotaExceeded.add(key);
+      else state.deltaQuotaExceeded.delete(key);
     },
     setFaults(faults) {
       throttle.faults = { ...throttle.faults, ...faults };

@@ -4,7 +4,9 @@ import { SimTenant } from './tenant.js';
 import type { SimulatorOptions } from './server.js';
 
 /** The options with their defaults filled in, as `Simulator.options` shows them. */
-export type SimulatorSettings = Required<Pick<SimulatorOptions, 'importSessionLifetimeMs' | 'tokenLifetimeSeconds'>> &
+export type SimulatorSettings = Required<
+  Pick<SimulatorOptions, 'importSessionLifetimeMs' | 'tokenLifetimeSeconds' | 'deltaGenerationsKept'>
+> &
   SimulatorOptions;
 
 export interface ImportSessionRecord {
@@ -24,6 +26,8 @@ export interface SimulatorState {
   readonly issuedTokens: Map<string, number>;
   /** Import sessions by the `authtoken` of their URL. */
   readonly importSessions: Map<string, ImportSessionRecord>;
+  /** Mailboxes (id) and folders (`mailboxId/folderId`) whose item delta answers 403 ErrorQuotaExceeded. */
+  readonly deltaQuotaExceeded: Set<string>;
   /** Signs delta and skip tokens, so a client cannot forge or alter one. */
   readonly syncKey: Buffer;
   readonly demoToken: string;
@@ -44,13 +48,23 @@ export function createState(options: SimulatorOptions): SimulatorState {
   return {
     tenant,
     throttle,
-    settings: { importSessionLifetimeMs: 60 * 60_000, tokenLifetimeSeconds: 3600, ...options },
+    settings: { importSessionLifetimeMs: 60 * 60_000, tokenLifetimeSeconds: 3600, deltaGenerationsKept: 3, ...options },
     staticTokens: new Set([demoToken, ...(options.staticTokens ?? [])]),
     issuedTokens: new Map(),
     importSessions: new Map(),
+    deltaQuotaExceeded: new Set(),
     syncKey: randomBytes(32),
     demoToken,
     latency: { ms: options.latencyMs ?? 0, jitterMs: options.latencyJitterMs ?? 0 },
     baseUrl: '',
   };
+}
+
+/** The key of `deltaQuotaExceeded` for a mailbox, or for one of its folders. */
+export function deltaQuotaKey(tenant: SimTenant, mailboxIdOrUpn: string, folderIdOrName?: string): string {
+  const mailbox = tenant.mailbox(mailboxIdOrUpn);
+  if (folderIdOrName === undefined) return mailbox.id;
+  const folder = mailbox.folderByIdOrName(folderIdOrName);
+  if (!folder) throw new Error(`No folder '${folderIdOrName}' in ${mailbox.upn}`);
+  return `${mailbox.id}/${folder.id}`;
 }

@@ -68,6 +68,8 @@ export class SimMailbox {
   archiveMailboxId: string | undefined;
   /** Bumped to invalidate every delta and skip token issued so far. */
   deltaGeneration = 1;
+  /** The newest sync-state generation per delta collection ('folders' or a folder id): one per round started. */
+  readonly deltaRounds = new Map<string, number>();
   rootFolderId = '';
 
   constructor(
