@@ -24,10 +24,10 @@ registerActivity(contracts.getMailboxWave, async (input) => {
   return run.mailboxes.slice(input.offset, input.offset + input.count);
 });
 
-registerActivity(contracts.planMailbox, async (input) => {
+registerActivity(contracts.planMailbox, async (input, context) => {
   const { config, graph, vault } = await getServices();
   const settings = { maxItemsPerBatch: 20, batchReportedBytes: config.backup.batchReportedBytes };
-  return planMailbox(graph, vault, settings, input);
+  return planMailbox(graph, vault, settings, input, { warn: (m) => context.warn(m) });
 });
 
 registerActivity(contracts.exportBatch, async (input, context) => {

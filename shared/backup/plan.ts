@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { DeltaLinkRejectedError, type DeltaPage, type MailboxClient, type MailboxFolder } from '../graph/index.js';
+import {
+  DeltaLinkRejectedError,
+  DeltaQuotaExceededError,
+  type DeltaPage,
+  type MailboxClient,
+  type MailboxFolder,
+} from '../graph/index.js';
 import { folderPaths, ITEM_META_PROPERTIES, itemMetaOf } from '../mailbox/index.js';
 import { packBySize } from '../packing.js';
 import { readAhead, type ReadAhead } from '../readAhead.js';
@@ -25,6 +31,13 @@ export interface PlanSettings {
   /** Budget of reported size per batch; exported streams can be far larger than `size`, so keep it well below what one response should carry. */
   batchReportedBytes: number;
 }
+
+/** Where planning says what the run report must not hide (a folder read without delta). */
+export interface PlanLogger {
+  warn(message: string): void;
+}
+
+const silentPlanLogger: PlanLogger = { warn: () => {} };
 
 export interface PlanInput {
   runId: string;
@@ -53,6 +66,8 @@ interface PlanTally {
   changedItems: number;
   removedItems: number;
   failedFolders: number;
+  /** Folders listed through their plain item listing because Graph refused their delta (quota). */
+  enumeratedFolders: string[];
   anyFull: boolean;
 }
 
@@ -81,6 +96,7 @@ export async function planMailbox(
   vault: VaultStore,
   settings: PlanSettings,
   input: PlanInput,
+  logger: PlanLogger = silentPlanLogger,
 ): Promise<PlanSummary> {
   const { runId, mailboxId } = input;
   const baseline = await readBaseline(vault, mailboxId);
@@ -91,12 +107,19 @@ export async function planMailbox(
     changedItems: 0,
     removedItems: 0,
     failedFolders: 0,
+    enumeratedFolders: [],
     anyFull: tree.fullEnumeration,
   };
   await vault.writeNdjsonGz(
     layout.runChanges(runId, mailboxId),
     changeRecords(client, mailboxId, baseline, tree, tally),
   );
+
+  for (const folderId of tally.enumeratedFolders)
+    logger.warn(
+      `${input.upn}: Graph refused the item delta of folder '${(tree.paths.get(folderId) ?? [folderId]).join('/')}' ` +
+        '(ErrorQuotaExceeded); it was listed in full instead, and will be until the quota allows delta again',
+    );
 
   const batches = packBatches(tally.toExport, settings);
   // A plan written again (a retried planning, a re-run of the same run id) gets a new version, so that no
@@ -116,6 +139,7 @@ export async function planMailbox(
     removedItems: tally.removedItems,
     folders: tree.folders.size,
     failedFolders: tally.failedFolders,
+    enumeratedFolders: tally.enumeratedFolders.length,
     fullEnumeration: tally.anyFull,
   };
 }
@@ -213,8 +237,12 @@ async function* changeRecords(
       startRounds(index);
       const firstRound = rounds.get(folderId)!;
       rounds.delete(folderId);
-      const retry = () => round(folderId, undefined);
-      yield* folderChanges(folderId, storedLinkOf(folderId), firstRound, retry, baseline, tally);
+      const ways: FolderRounds = {
+        first: firstRound,
+        full: () => round(folderId, undefined),
+        listing: () => listingPages(client, mailboxId, folderId),
+      };
+      yield* folderChanges(folderId, storedLinkOf(folderId), ways, baseline, tally);
     }
   } finally {
     // Planning stopped early (a failed write): rounds read ahead are ended, not left waiting.
@@ -226,14 +254,13 @@ async function* changeRecords(
 async function* folderChanges(
   folderId: string,
   storedLink: string | undefined,
-  firstRound: AsyncIterable<DeltaPage<ListedItem>>,
-  fullRound: () => AsyncIterable<DeltaPage<ListedItem>>,
+  rounds: FolderRounds,
   baseline: Baseline,
   tally: PlanTally,
 ): AsyncGenerator<ChangeRecord> {
   let outcome: FolderRound;
   try {
-    outcome = await readFolderRound(folderId, storedLink, firstRound, fullRound, baseline);
+    outcome = await readFolderRound(folderId, storedLink, rounds, baseline);
   } catch (error) {
     // One folder that cannot be read does not sink the mailbox.
     tally.failedFolders++;
@@ -241,6 +268,7 @@ async function* folderChanges(
     yield { kind: 'folderFailed', folderId, reason: (error as Error).message };
     return;
   }
+  if (outcome.enumerated) tally.enumeratedFolders.push(folderId);
   if (outcome.full) {
     tally.anyFull = true;
     yield { kind: 'resync', folderId };
@@ -256,37 +284,62 @@ async function* folderChanges(
   if (outcome.link) tally.nextLinks[folderId] = outcome.link;
 }
 
+/** A folder's ways to be read: the round already started, a full delta round, the plain item listing. */
+interface FolderRounds {
+  first: AsyncIterable<DeltaPage<ListedItem>>;
+  full: () => AsyncIterable<DeltaPage<ListedItem>>;
+  listing: () => AsyncIterable<DeltaPage<ListedItem>>;
+}
+
 interface FolderRound {
   records: ChangeRecord[];
   link: string | undefined;
   full: boolean;
+  /** Read through the plain listing: complete, but with no delta link for the next run. */
+  enumerated: boolean;
 }
 
 /**
- * A folder's whole round, kept until it is complete: a round that fails or must start over (its stored link
- * rejected) leaves nothing behind.
+ * A folder's whole round, kept until it is complete: a round that fails or must start over leaves nothing
+ * behind. A rejected stored link means a full round; a delta refused for quota means the plain listing, which
+ * needs no sync state (the folder's next run then starts a fresh delta round).
  */
 async function readFolderRound(
   folderId: string,
   storedLink: string | undefined,
-  firstRound: AsyncIterable<DeltaPage<ListedItem>>,
-  fullRound: () => AsyncIterable<DeltaPage<ListedItem>>,
+  rounds: FolderRounds,
   baseline: Baseline,
 ): Promise<FolderRound> {
-  const collect = async (pages: AsyncIterable<DeltaPage<ListedItem>>, full: boolean): Promise<FolderRound> => {
-    const round: FolderRound = { records: [], link: undefined, full };
+  const collect = async (pages: AsyncIterable<DeltaPage<ListedItem>>, full: boolean, enumerated = false) => {
+    const round: FolderRound = { records: [], link: undefined, full, enumerated };
     for await (const page of pages) {
       round.records.push(...pageRecords(page, folderId, baseline));
       round.link = page.deltaLink ?? round.link;
     }
     return round;
   };
+  const listInstead = (error: unknown): Promise<FolderRound> => {
+    if (!(error instanceof DeltaQuotaExceededError)) throw error;
+    return collect(rounds.listing(), true, true);
+  };
   try {
-    return await collect(firstRound, storedLink === undefined);
+    return await collect(rounds.first, storedLink === undefined);
   } catch (error) {
-    if (!(error instanceof DeltaLinkRejectedError) || storedLink === undefined) throw error;
-    return collect(fullRound(), true);
+    if (!(error instanceof DeltaLinkRejectedError) || storedLink === undefined) return listInstead(error);
+    return collect(rounds.full(), true).catch(listInstead);
   }
+}
+
+/** A folder's items through the plain listing, as one page of changes without a delta link. */
+async function* listingPages(
+  client: MailboxClient,
+  mailboxId: string,
+  folderId: string,
+): AsyncGenerator<DeltaPage<ListedItem>> {
+  const changed: ListedItem[] = [];
+  for await (const item of client.listItems(mailboxId, folderId, { extendedProperties: ITEM_META_PROPERTIES }))
+    changed.push(item);
+  yield { changed, removed: [] };
 }
 
 /** A page's records, compared with the last snapshot: an item whose changeKey is stored needs no export. */

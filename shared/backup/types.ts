@@ -53,6 +53,8 @@ export interface PlanSummary {
   removedItems: number;
   folders: number;
   failedFolders: number;
+  /** Folders whose delta Graph refused (ErrorQuotaExceeded), listed in full through their plain item listing. */
+  enumeratedFolders: number;
   fullEnumeration: boolean;
 }
 

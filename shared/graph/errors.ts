@@ -61,6 +61,22 @@ export class DeltaLinkRejectedError extends MailboxVaultError {
   }
 }
 
+/**
+ * Graph refused a delta round with 403 ErrorQuotaExceeded: the mailbox has no room for more sync state. The
+ * collection can still be read through its plain listing, which keeps no sync state.
+ */
+export class DeltaQuotaExceededError extends MailboxVaultError {
+  readonly code = 'DeltaQuotaExceeded';
+  readonly status: number;
+  readonly operation: string;
+
+  constructor(operation: string, status: number) {
+    super(`${operation} was refused with ${status} ErrorQuotaExceeded; the collection must be listed without delta`);
+    this.operation = operation;
+    this.status = status;
+  }
+}
+
 /** The user exists but has no Exchange Online mailbox (or the user does not exist). */
 export class MailboxNotFoundError extends MailboxVaultError {
   readonly code = 'MailboxNotFound';

@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { Readable } from 'node:stream';
 import {
   DeltaLinkRejectedError,
+  DeltaQuotaExceededError,
   GraphRequestError,
   ImportOutcomeUnknownError,
   ImportSessionExpiredError,
@@ -128,6 +129,24 @@ function splitDeltaEntries<T extends { id: string }>(
     else changed.push(entry);
   }
   return { changed, removed };
+}
+
+interface GraphErrorBody {
+  code?: string;
+  message?: string;
+  innerError?: { 'request-id'?: string };
+}
+
+/** A delta round's 403: over the sync quota (typed, the caller lists instead), or a plain refusal. */
+function deltaForbidden(operation: string, error: GraphErrorBody | undefined): Error {
+  if (error?.code === 'ErrorQuotaExceeded') return new DeltaQuotaExceededError(operation, 403);
+  return new GraphRequestError({
+    status: 403,
+    code: error?.code ?? '403',
+    message: error?.message ?? 'Forbidden',
+    operation,
+    ...(error?.innerError?.['request-id'] ? { requestId: error.innerError['request-id'] } : {}),
+  });
 }
 
 /**
@@ -367,11 +386,13 @@ export class MailboxClient {
         url,
         headers: { Prefer: `odata.maxpagesize=${this.pageSize}` },
         authenticate: true,
-        passStatuses: following || (firstCall && expand) ? [400, 404, 410] : [],
+        passStatuses: following || (firstCall && expand) ? [400, 403, 404, 410] : [403],
         signal: options.signal,
       });
       if (status >= 400) {
-        const code = (body as unknown as { error?: { code?: string } })?.error?.code ?? String(status);
+        const error = (body as unknown as { error?: GraphErrorBody } | undefined)?.error;
+        const code = error?.code ?? String(status);
+        if (status === 403) throw deltaForbidden(operation, error);
         if (firstCall && expand && status === 400) {
           // The delta docs promise few query options: fall back to a plain round, once per client.
           this.deltaExpandUnsupported = true;
