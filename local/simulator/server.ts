@@ -29,6 +29,10 @@ export interface SimulatorOptions {
   /** Status for a delta or skip token the simulator no longer accepts. */
   rejectedDeltaStatus?: 400 | 404 | 410;
   seed?: number;
+  /** A multi-item exportItems answer whose body would be larger than this is a 504 GatewayTimeout. */
+  maxExportResponseBytes?: number;
+  /** How a per-item export error's key is spelled: Graph has used `Error` as well as `error`. */
+  exportErrorKey?: 'error' | 'Error' | 'alternate';
 }
 
 export interface Simulator {
