@@ -36,6 +36,10 @@ export interface SimulatorOptions {
   /** Probability that an item delta request answers 403 ErrorQuotaExceeded. */
   deltaQuotaExceededRate?: number;
   seed?: number;
+  /** A multi-item exportItems answer whose body would be larger than this is a 504 GatewayTimeout. */
+  maxExportResponseBytes?: number;
+  /** How a per-item export error's key is spelled: Graph has used `Error` as well as `error`. */
+  exportErrorKey?: 'error' | 'Error' | 'alternate';
 }
 
 export interface Simulator {

@@ -5,9 +5,19 @@ import type { SimulatorOptions } from './server.js';
 
 /** The options with their defaults filled in, as `Simulator.options` shows them. */
 export type SimulatorSettings = Required<
-  Pick<SimulatorOptions, 'importSessionLifetimeMs' | 'tokenLifetimeSeconds' | 'deltaGenerationsKept'>
+  Pick<
+    SimulatorOptions,
+    | 'importSessionLifetimeMs'
+    | 'tokenLifetimeSeconds'
+    | 'deltaGenerationsKept'
+    | 'maxExportResponseBytes'
+    | 'exportErrorKey'
+  >
 > &
   SimulatorOptions;
+
+/** Big enough for 20 items of a few MB each; a batch of larger items is a 504, as a gateway timeout would be. */
+export const DEFAULT_MAX_EXPORT_RESPONSE_BYTES = 100 * 1024 * 1024;
 
 export interface ImportSessionRecord {
   mailboxId: string;
@@ -48,7 +58,14 @@ export function createState(options: SimulatorOptions): SimulatorState {
   return {
     tenant,
     throttle,
-    settings: { importSessionLifetimeMs: 60 * 60_000, tokenLifetimeSeconds: 3600, deltaGenerationsKept: 3, ...options },
+    settings: {
+      importSessionLifetimeMs: 60 * 60_000,
+      tokenLifetimeSeconds: 3600,
+      deltaGenerationsKept: 3,
+      maxExportResponseBytes: DEFAULT_MAX_EXPORT_RESPONSE_BYTES,
+      exportErrorKey: 'alternate',
+      ...options,
+    },
     staticTokens: new Set([demoToken, ...(options.staticTokens ?? [])]),
     issuedTokens: new Map(),
     importSessions: new Map(),

@@ -1,6 +1,7 @@
 import { errorCode } from '../errors.js';
 import {
   ExportStreamError,
+  GraphRequestError,
   type ExportedItem,
   type GraphLogger,
   type MailboxClient,
@@ -66,6 +67,17 @@ async function* continueWith(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGe
 /** A whole call that failed: split, and give each item its own call. */
 const WHOLE_CALL_FAILURES = new Set(['ExportStreamBroken', 'RetriesExhausted', 'NetworkFailure']);
 
+/**
+ * Whether a multi-item call's failure is worth splitting: a break, a timeout or a 504 (a smaller answer may
+ * well pass), or a 4xx one item may have caused (a malformed id fails the whole call). Authentication and
+ * permission refusals concern the call, not its items.
+ */
+function splitsTheCall(error: unknown): boolean {
+  if (error instanceof GraphRequestError)
+    return error.status === 504 || (error.status >= 400 && error.status < 500 && ![401, 403].includes(error.status));
+  return WHOLE_CALL_FAILURES.has(errorCode(error));
+}
+
 function failureOf(error: unknown): { code: string; message: string } {
   return { code: errorCode(error), message: error instanceof Error ? error.message : String(error) };
 }
@@ -105,6 +117,8 @@ class BatchExporter {
   /** Batches whose result waits for the end of the activity (items to retry alone, or the last batch). */
   private readonly unsettled: PlannedBatch[] = [];
   private readonly settling: Array<Promise<unknown>> = [];
+  /** Items of multi-item calls that failed as a whole: each gets a call of its own. */
+  private readonly split = new Set<string>();
 
   constructor(
     private readonly client: MailboxClient,
@@ -187,11 +201,15 @@ class BatchExporter {
         }
       }
     } catch (error) {
-      // The whole call failed or broke off: whatever has no result yet is marked for a retry alone.
-      for (const item of items) if (!this.results.has(item.id)) this.fail(item.id, error);
-      this.logger?.warn(
-        `exportBatch ${this.input.batch}: ${(error as Error).message}; retrying its unfinished items one by one`,
-      );
+      // The whole call failed or broke off: whatever has no result yet is failed, and split off when worth it.
+      const splitting = items.length > 1 && splitsTheCall(error);
+      for (const item of items) {
+        if (this.results.has(item.id)) continue;
+        this.fail(item.id, error);
+        if (splitting) this.split.add(item.id);
+      }
+      const next = splitting ? 'retrying its unfinished items one by one' : 'its unfinished items failed';
+      this.logger?.warn(`exportBatch ${this.input.batch}: ${(error as Error).message}; ${next}`);
     }
     return started;
   }
@@ -256,7 +274,7 @@ class BatchExporter {
     return planned.items.filter((item) => {
       const result = this.results.get(item.id);
       if (!result || result.ok) return false;
-      return RETRY_ALONE.has(result.code) || (planned.items.length > 1 && WHOLE_CALL_FAILURES.has(result.code));
+      return RETRY_ALONE.has(result.code) || this.split.has(item.id);
     });
   }
 

@@ -71,6 +71,14 @@ interface PlanTally {
   anyFull: boolean;
 }
 
+/**
+ * Each item once, as last listed: a delta round may list an item more than once (changed between two of its
+ * pages), and Graph refuses a whole exportItems call that names an id twice.
+ */
+function lastListingOf(items: PlannedItem[]): PlannedItem[] {
+  return [...new Map(items.map((item) => [item.id, item])).values()];
+}
+
 /** Packs items into batches of at most N ids and a reported-size budget; an item over the budget goes alone. */
 export function packBatches(items: PlannedItem[], settings: PlanSettings): PlannedItem[][] {
   return packBySize(items, settings.maxItemsPerBatch, settings.batchReportedBytes, (item) => item.size);
@@ -121,7 +129,8 @@ export async function planMailbox(
         '(ErrorQuotaExceeded); it was listed in full instead, and will be until the quota allows delta again',
     );
 
-  const batches = packBatches(tally.toExport, settings);
+  const toExport = lastListingOf(tally.toExport);
+  const batches = packBatches(toExport, settings);
   // A plan written again (a retried planning, a re-run of the same run id) gets a new version, so that no
   // process can read batches of one plan through the index of another.
   const planVersion = randomUUID();
@@ -133,8 +142,8 @@ export async function planMailbox(
   return {
     planVersion,
     batchCount: batches.length,
-    itemsToExport: tally.toExport.length,
-    reportedBytesToExport: tally.toExport.reduce((sum, item) => sum + item.size, 0),
+    itemsToExport: toExport.length,
+    reportedBytesToExport: toExport.reduce((sum, item) => sum + item.size, 0),
     changedItems: tally.changedItems,
     removedItems: tally.removedItems,
     folders: tree.folders.size,

@@ -31,7 +31,13 @@ export type RetryPolicy =
   /** Reads and idempotent writes: retry 429, 5xx and network errors. */
   | 'idempotent'
   /** Non-idempotent writes: retry only what the server certainly did not process (429, 503 before processing). */
-  | 'notProcessedOnly';
+  | 'notProcessedOnly'
+  /**
+   * A call the caller can split into smaller ones (exportItems for several items): a 504 or no answer within
+   * the request timeout is handed back at once, as the same call would most likely time out again; the rest
+   * as 'idempotent'.
+   */
+  | 'splitOnTimeout';
 
 export interface GraphCall {
   operation: string;
@@ -110,8 +116,9 @@ function errorBodyOf(response: Response, text: string): GraphErrorBody {
  * idempotent, or when it is a 503, which Graph answers before processing anything.
  */
 function isRetriableStatus(status: number, policy: RetryPolicy): boolean {
-  const serviceTrouble = status === 500 || status === 502 || status === 503 || status === 504;
-  return status === 429 || (serviceTrouble && (policy === 'idempotent' || status === 503));
+  if (status === 429 || status === 503) return true;
+  if (status === 504) return policy === 'idempotent';
+  return (status === 500 || status === 502) && policy !== 'notProcessedOnly';
 }
 
 function isAbortFrom(signal: AbortSignal | undefined, error: unknown): boolean {
@@ -181,7 +188,8 @@ export class GraphHttp {
         lastReason = headerTimeout.signal.aborted
           ? 'no response within the request timeout'
           : `network error (${(error as Error).message})`;
-        if (policy === 'notProcessedOnly') throw new NetworkFailure(lastReason, { cause: error });
+        if (policy === 'notProcessedOnly' || (policy === 'splitOnTimeout' && headerTimeout.signal.aborted))
+          throw new NetworkFailure(lastReason, { cause: error });
         if (attempt > retry.maxRetries) throw new GraphRetriesExhaustedError(call.operation, attempt, lastReason);
         const wait = backoffDelay(attempt, retry);
         logger.warn(`${call.operation}: ${lastReason}; retrying in ${wait} ms (attempt ${attempt})`);

@@ -441,6 +441,8 @@ export class MailboxClient {
       authenticate: true,
       signal: options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal,
       ...(options.tally ? { tally: options.tally } : {}),
+      // Several items that time out together are the caller's to split; one item alone is retried as usual.
+      retryPolicy: itemIds.length > 1 ? 'splitOnTimeout' : 'idempotent',
     });
     try {
       if (!answer) throw new NetworkFailure('exportItems: empty response');
