@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { DeltaLinkRejectedError, type DeltaPage, type MailboxClient, type MailboxFolder } from '../graph/index.js';
+import { errorReason } from '../errors.js';
+import {
+  DeltaLinkRejectedError,
+  MailboxAccessDeniedError,
+  type DeltaPage,
+  type MailboxClient,
+  type MailboxFolder,
+} from '../graph/index.js';
 import { folderPaths, ITEM_META_PROPERTIES, itemMetaOf } from '../mailbox/index.js';
 import { packBySize } from '../packing.js';
 import { readAhead, type ReadAhead } from '../readAhead.js';
@@ -77,6 +84,36 @@ export function planFile(runId: string, mailboxId: string): IndexedNdjsonFile {
  * and returns counts only.
  */
 export async function planMailbox(
+  client: MailboxClient,
+  vault: VaultStore,
+  settings: PlanSettings,
+  input: PlanInput,
+): Promise<PlanSummary> {
+  try {
+    return await planGrantedMailbox(client, vault, settings, input);
+  } catch (error) {
+    // Returned, not thrown: a thrown failure would have the activity retried, asking Graph again for nothing.
+    if (error instanceof MailboxAccessDeniedError) return refusedPlan(error);
+    throw error;
+  }
+}
+
+function refusedPlan(error: MailboxAccessDeniedError): PlanSummary {
+  return {
+    planVersion: '',
+    batchCount: 0,
+    itemsToExport: 0,
+    reportedBytesToExport: 0,
+    changedItems: 0,
+    removedItems: 0,
+    folders: 0,
+    failedFolders: 0,
+    fullEnumeration: false,
+    refused: errorReason(error),
+  };
+}
+
+async function planGrantedMailbox(
   client: MailboxClient,
   vault: VaultStore,
   settings: PlanSettings,

@@ -54,6 +54,8 @@ export interface PlanSummary {
   folders: number;
   failedFolders: number;
   fullEnumeration: boolean;
+  /** Graph refused the app this mailbox (MailboxAccessDenied): nothing was planned, the mailbox fails with this reason. */
+  refused?: string;
 }
 
 export interface BatchSummary {
