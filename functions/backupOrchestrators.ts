@@ -69,6 +69,7 @@ export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput
   const { runId, mailboxId, upn, settings } = input;
   try {
     const plan = input.plan ?? (yield* callActivity(context, contracts.planMailbox, { runId, mailboxId, upn }));
+    if (plan.refused) return yield* failMailbox(context, input, plan.refused);
     const failedBatches = [...(input.failedBatches ?? [])];
     let next = input.nextBatch ?? 0;
     for (let windows = 1; next < plan.batchCount; windows++) {
@@ -90,17 +91,20 @@ export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput
       failedBatches,
     });
   } catch (error) {
-    const reason = errorReason(error);
-    yield* callActivity(context, contracts.recordMailboxFailure, {
-      runId,
-      mailboxId,
-      upn,
-      startedAt: input.startedAt,
-      reason,
-    });
-    return { upn, status: 'Failed', exported: 0, failed: 0 };
+    return yield* failMailbox(context, input, errorReason(error));
   }
 };
+
+/** Records why the mailbox failed, for the run report. */
+function* failMailbox(
+  context: OrchestrationContext,
+  input: BackupMailboxInput,
+  reason: string,
+): Generator<Task, BackupMailboxOutput, unknown> {
+  const { runId, mailboxId, upn, startedAt } = input;
+  yield* callActivity(context, contracts.recordMailboxFailure, { runId, mailboxId, upn, startedAt, reason });
+  return { upn, status: 'Failed', exported: 0, failed: 0 };
+}
 
 /**
  * One window of export activities starting at batch `next`: at most `exportConcurrency` activities, so at most

@@ -41,6 +41,8 @@ const CONTROL_ROUTES: readonly ControlRoute[] = [
   { method: 'POST', pattern: 'mailboxes/{mailbox}/items/{item}/move/*', handler: moveItem },
   { method: 'POST', pattern: 'mailboxes/{mailbox}/items/{item}/export-error/*', handler: setExportError },
   { method: 'DELETE', pattern: 'mailboxes/{mailbox}/items/{item}', handler: deleteItem },
+  { method: 'PUT', pattern: 'mailboxes/{mailbox}/access', handler: setMailboxAccess },
+  { method: 'PUT', pattern: 'users/{user}/exchange-settings', handler: setExchangeSettingsAnswer },
   { method: 'GET', pattern: 'stats', handler: readStats },
   { method: 'POST', pattern: 'stats/reset/*', handler: resetStats },
   { method: 'PUT', pattern: 'faults/*', handler: injectFaults },
@@ -143,6 +145,23 @@ function setExportError({ sim, body, params }: ControlRequest): ControlReply {
 
 function deleteItem({ sim, params }: ControlRequest): ControlReply {
   sim.tenant.deleteItem(sim.tenant.mailbox(params.mailbox!), params.item!);
+  return NO_CONTENT;
+}
+
+/** `{denied: true, operations?: [...]}` refuses the app the mailbox (403), `{denied: false}` lifts it. */
+function setMailboxAccess({ sim, body, params }: ControlRequest): ControlReply {
+  const operations = Array.isArray(body.operations) ? body.operations.map(String) : [];
+  sim.denyMailbox(params.mailbox!, body.denied === true ? operations : null);
+  return NO_CONTENT;
+}
+
+const EXCHANGE_SETTINGS_ANSWERS = new Set(['valueWrapper', 'withoutId', 'badRequest', 'accessDenied']);
+
+/** `{answer: 'valueWrapper' | 'withoutId' | 'badRequest' | 'accessDenied'}`, or `{}` for the plain entity again. */
+function setExchangeSettingsAnswer({ sim, body, params }: ControlRequest): ControlReply {
+  const answer = body.answer === undefined ? undefined : String(body.answer);
+  if (answer !== undefined && !EXCHANGE_SETTINGS_ANSWERS.has(answer)) throw new Error(`Unknown answer '${answer}'`);
+  sim.answerExchangeSettings(params.user!, answer as Parameters<Simulator['answerExchangeSettings']>[1]);
   return NO_CONTENT;
 }
 

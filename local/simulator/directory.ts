@@ -1,3 +1,4 @@
+import { accessDenied, type ExchangeSettingsAnswer } from './auth.js';
 import { SimHttpError, sendJson } from './http.js';
 import { listBody, pageOf } from './paging.js';
 import type { GraphRequest } from './request.js';
@@ -13,13 +14,31 @@ export function getExchangeSettings({ state, res, version, params }: GraphReques
       'MailboxNotEnabledForRESTAPI',
       'The mailbox is either inactive, soft-deleted, or is hosted on-premise.',
     );
-  const body: Record<string, unknown> = {
-    '@odata.context': `${state.baseUrl}/${version}/$metadata#users('${encodeURIComponent(user)}')/settings/exchange/$entity`,
-    primaryMailboxId: mailboxId,
-  };
+  const context = `${state.baseUrl}/${version}/$metadata#users('${encodeURIComponent(user)}')/settings/exchange`;
+  const entity: Record<string, unknown> = { primaryMailboxId: mailboxId };
   const archive = state.tenant.mailboxes.get(mailboxId)?.archiveMailboxId;
-  if (version === 'beta' && archive) body.inPlaceArchiveMailboxId = archive;
-  sendJson(res, 200, body);
+  if (version === 'beta' && archive) entity.inPlaceArchiveMailboxId = archive;
+  sendJson(res, 200, scriptedSettings(state.access.exchangeSettings.get(user.toLowerCase()), context, entity));
+}
+
+/** The answer a test scripted for this user (see ExchangeSettingsAnswer), else the documented single entity. */
+function scriptedSettings(
+  answer: ExchangeSettingsAnswer | undefined,
+  context: string,
+  entity: Record<string, unknown>,
+): Record<string, unknown> {
+  switch (answer) {
+    case 'badRequest':
+      throw new SimHttpError(400, 'BadRequest', 'The request is not supported for this user.');
+    case 'accessDenied':
+      throw accessDenied();
+    case 'valueWrapper':
+      return { '@odata.context': context, value: [entity] };
+    case 'withoutId':
+      return { '@odata.context': `${context}/$entity` };
+    default:
+      return { '@odata.context': `${context}/$entity`, ...entity };
+  }
 }
 
 /** GET /groups/{group}/transitiveMembers/microsoft.graph.user: the group's users, a page at a time. */

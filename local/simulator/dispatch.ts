@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { enterMailbox, resolveMailbox, waitLatency } from './admission.js';
-import { checkBearer } from './auth.js';
+import { checkBearer, checkMailboxAccess } from './auth.js';
 import { handleControl } from './control.js';
 import { SimHttpError, sendFailure } from './http.js';
 import { parseExpand, parseFilter } from './odata.js';
@@ -71,6 +71,7 @@ async function routeMailbox(request: GraphRequest, mailboxId: string, path: stri
   const found = findRoute(MAILBOX_ROUTES, method, path);
   if (!found) throw new SimHttpError(405, 'MethodNotAllowed', `${method} is not supported on this resource.`);
   const scripted = await enterMailbox(state, req, res, mailbox, found.route.operation);
+  checkMailboxAccess(state, mailbox.id, found.route.operation);
   return found.route.handler({
     ...request,
     params: found.params,

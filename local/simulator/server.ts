@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { issueToken } from './auth.js';
+import { issueToken, type ExchangeSettingsAnswer } from './auth.js';
 import { handleRequest } from './dispatch.js';
 import { createState, deltaQuotaKey, type SimulatorSettings, type SimulatorState } from './state.js';
 import type { SimTenant } from './tenant.js';
@@ -62,6 +62,10 @@ export interface Simulator {
    * with `exceeded` false.
    */
   exceedDeltaQuota(mailboxIdOrUpn: string, folderIdOrName?: string, exceeded?: boolean): void;
+  /** Graph refuses the app this mailbox (403 ErrorAccessDenied): every operation, or only those named; null lifts it. */
+  denyMailbox(mailboxIdOrUpn: string, operations?: string[] | null): void;
+  /** settings/exchange answers for this user as scripted until cleared (undefined: the plain entity again). */
+  answerExchangeSettings(user: string, answer: ExchangeSettingsAnswer | undefined): void;
   setFaults(faults: Partial<FaultRates>): void;
   script(...faults: ScriptedFault[]): void;
   setLatency(latencyMs: number, jitterMs?: number): void;
@@ -111,6 +115,15 @@ function simulatorOf(state: SimulatorState, server: Server): Simulator {
       const key = deltaQuotaKey(tenant, idOrUpn, folderIdOrName);
       if (exceeded) state.deltaQuotaExceeded.add(key);
       else state.deltaQuotaExceeded.delete(key);
+    },
+    denyMailbox(idOrUpn, operations = []) {
+      const { id } = tenant.mailbox(idOrUpn);
+      if (operations === null) state.access.deniedMailboxes.delete(id);
+      else state.access.deniedMailboxes.set(id, new Set(operations));
+    },
+    answerExchangeSettings(user, answer) {
+      if (answer) state.access.exchangeSettings.set(user.toLowerCase(), answer);
+      else state.access.exchangeSettings.delete(user.toLowerCase());
     },
     setFaults(faults) {
       throttle.faults = { ...throttle.faults, ...faults };

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { noAccessRules, type AccessRules } from './auth.js';
 import { EXCHANGE_LIMITS, NO_FAULTS, ThrottleState } from './throttle.js';
 import { SimTenant } from './tenant.js';
 import type { SimulatorOptions } from './server.js';
@@ -41,6 +42,8 @@ export interface SimulatorState {
   /** Signs delta and skip tokens, so a client cannot forge or alter one. */
   readonly syncKey: Buffer;
   readonly demoToken: string;
+  /** Mailboxes and users the app is refused (opt-in per test). */
+  readonly access: AccessRules;
   /** Added before every answer. */
   latency: { ms: number; jitterMs: number };
   /** Known once the server listens; links in answers start with it. */
@@ -72,6 +75,7 @@ export function createState(options: SimulatorOptions): SimulatorState {
     deltaQuotaExceeded: new Set(),
     syncKey: randomBytes(32),
     demoToken,
+    access: noAccessRules(),
     latency: { ms: options.latencyMs ?? 0, jitterMs: options.latencyJitterMs ?? 0 },
     baseUrl: '',
   };

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { errorReason } from '../errors.js';
 import {
   DeltaLinkRejectedError,
   DeltaQuotaExceededError,
+  MailboxAccessDeniedError,
   type DeltaPage,
   type MailboxClient,
   type MailboxFolder,
@@ -105,6 +107,38 @@ export async function planMailbox(
   settings: PlanSettings,
   input: PlanInput,
   logger: PlanLogger = silentPlanLogger,
+): Promise<PlanSummary> {
+  try {
+    return await planGrantedMailbox(client, vault, settings, input, logger);
+  } catch (error) {
+    // Returned, not thrown: a thrown failure would have the activity retried, asking Graph again for nothing.
+    if (error instanceof MailboxAccessDeniedError) return refusedPlan(error);
+    throw error;
+  }
+}
+
+function refusedPlan(error: MailboxAccessDeniedError): PlanSummary {
+  return {
+    planVersion: '',
+    batchCount: 0,
+    itemsToExport: 0,
+    reportedBytesToExport: 0,
+    changedItems: 0,
+    removedItems: 0,
+    folders: 0,
+    failedFolders: 0,
+    enumeratedFolders: 0,
+    fullEnumeration: false,
+    refused: errorReason(error),
+  };
+}
+
+async function planGrantedMailbox(
+  client: MailboxClient,
+  vault: VaultStore,
+  settings: PlanSettings,
+  input: PlanInput,
+  logger: PlanLogger,
 ): Promise<PlanSummary> {
   const { runId, mailboxId } = input;
   const baseline = await readBaseline(vault, mailboxId);

@@ -1,4 +1,11 @@
-import { MailboxNotFoundError, type MailboxClient } from '../graph/index.js';
+import { errorReason } from '../errors.js';
+import {
+  GraphRequestError,
+  MailboxIdMissingError,
+  MailboxNotFoundError,
+  type MailboxClient,
+  type MailboxIds,
+} from '../graph/index.js';
 import type { MailboxTarget } from './types.js';
 
 export interface BackupScope {
@@ -16,7 +23,7 @@ export interface ResolvedScope {
 
 /**
  * Turns the scope (listed users, a group's members, or the subset an admin asked for) into mailbox ids.
- * Users without a mailbox are warnings; duplicates (a user listed and in the group) count once.
+ * Users without a mailbox, or whose mailbox settings Graph refuses, are warnings; duplicates (a user listed and in the group) count once.
  */
 export async function resolveMailboxes(
   client: MailboxClient,
@@ -38,16 +45,33 @@ export async function resolveMailboxes(
     const key = user.toLowerCase();
     if (seen.has(key)) continue;
     seen.add(key);
-    try {
-      const ids = await client.getMailboxIds(user);
-      if (mailboxes.some((m) => m.mailboxId === ids.primaryMailboxId)) continue;
-      mailboxes.push({ mailboxId: ids.primaryMailboxId, upn: user });
-    } catch (error) {
-      if (!(error instanceof MailboxNotFoundError)) throw error;
-      warnings.push(`${user} has no Exchange Online mailbox and was skipped`);
-    }
+    const ids = await mailboxIdsOf(client, user, warnings);
+    if (!ids || mailboxes.some((m) => m.mailboxId === ids.primaryMailboxId)) continue;
+    mailboxes.push({ mailboxId: ids.primaryMailboxId, upn: user });
   }
   if (mailboxes.length === 0 && users.length === 0)
     warnings.push('No mailboxes are in scope: set MAILBOX_VAULT_SCOPE_USERS or MAILBOX_VAULT_SCOPE_GROUP_ID');
   return { mailboxes, warnings };
+}
+
+/**
+ * One user's mailbox ids, or a warning and undefined: no mailbox (404), or settings/exchange refused for this
+ * user alone (400/403, or a 200 without an id). Anything else (throttling or an outage outlasting the retries)
+ * ends the resolution, to be tried again as a whole.
+ */
+async function mailboxIdsOf(client: MailboxClient, user: string, warnings: string[]): Promise<MailboxIds | undefined> {
+  try {
+    return await client.getMailboxIds(user);
+  } catch (error) {
+    if (error instanceof MailboxNotFoundError) warnings.push(`${user} has no Exchange Online mailbox and was skipped`);
+    else if (isRefusedForUser(error))
+      warnings.push(`${user} was skipped: its mailbox settings could not be read (${errorReason(error)})`);
+    else throw error;
+    return undefined;
+  }
+}
+
+function isRefusedForUser(error: unknown): boolean {
+  if (error instanceof MailboxIdMissingError) return true;
+  return error instanceof GraphRequestError && (error.status === 400 || error.status === 403);
 }

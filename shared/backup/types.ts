@@ -56,6 +56,8 @@ export interface PlanSummary {
   /** Folders whose delta Graph refused (ErrorQuotaExceeded), listed in full through their plain item listing. */
   enumeratedFolders: number;
   fullEnumeration: boolean;
+  /** Graph refused the app this mailbox (MailboxAccessDenied): nothing was planned, the mailbox fails with this reason. */
+  refused?: string;
 }
 
 export interface BatchSummary {

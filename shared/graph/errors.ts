@@ -120,3 +120,49 @@ export class ImportOutcomeUnknownError extends MailboxVaultError {
 export class ExportStreamError extends MailboxVaultError {
   readonly code = 'ExportStreamBroken';
 }
+
+/** The application permission each mailbox operation needs (graph-mailbox-api.md §3.14), for a 403's message. */
+const PERMISSION_OF_OPERATION: Record<string, string> = {
+  listFolders: 'MailboxFolder.Read.All',
+  getFolder: 'MailboxFolder.Read.All',
+  folderDelta: 'MailboxFolder.Read.All',
+  createFolder: 'MailboxFolder.ReadWrite.All',
+  listItems: 'MailboxItem.Read.All',
+  getItem: 'MailboxItem.Read.All',
+  itemDelta: 'MailboxItem.Read.All',
+  exportItems: 'MailboxItem.Export.All',
+  createImportSession: 'MailboxItem.ImportExport.All',
+};
+
+/**
+ * Graph refused the app a mailbox (403): a permission is missing, or the mailbox is outside the app's Exchange
+ * RBAC scope. Final: asking again will not help, and the mailbox fails with this message.
+ */
+export class MailboxAccessDeniedError extends GraphRequestError {
+  override readonly code = 'MailboxAccessDenied';
+  readonly mailboxId: string;
+  /** Graph's own code, usually ErrorAccessDenied. */
+  readonly graphCode: string;
+
+  constructor(mailboxId: string, details: GraphErrorDetails) {
+    super(details);
+    const permission = PERMISSION_OF_OPERATION[details.operation];
+    const lacks = permission ? `the ${permission} permission` : 'a mailbox permission';
+    this.message =
+      `Access denied to mailbox ${mailboxId} (${details.operation}): the app lacks ${lacks} ` +
+      `or the mailbox is outside its RBAC scope (${details.status} ${details.code})`;
+    this.mailboxId = mailboxId;
+    this.graphCode = details.code;
+  }
+}
+
+/** settings/exchange answered 200 without a primaryMailboxId: an error for that user, not "no mailbox". */
+export class MailboxIdMissingError extends MailboxVaultError {
+  readonly code = 'MailboxIdMissing';
+  readonly user: string;
+
+  constructor(user: string) {
+    super(`Graph answered settings/exchange for '${user}' without a primaryMailboxId`);
+    this.user = user;
+  }
+}

@@ -6,6 +6,7 @@ import {
   GraphRequestError,
   ImportOutcomeUnknownError,
   ImportSessionExpiredError,
+  MailboxIdMissingError,
   MailboxNotFoundError,
 } from './errors.js';
 import {
@@ -228,9 +229,13 @@ export class MailboxClient {
     return this.limiter.stats(mailboxId);
   }
 
-  /** `GET /users/{id}/settings/exchange`. Throws MailboxNotFoundError when the user has no mailbox. */
+  /**
+   * `GET /users/{id}/settings/exchange`. Throws MailboxNotFoundError when the user has no mailbox (404), and
+   * MailboxIdMissingError for a 200 without an id. The entity may come wrapped in a one-entry `value` array.
+   */
   async getMailboxIds(user: string, options: { signal?: AbortSignal } = {}): Promise<MailboxIds> {
-    const { status, body } = await this.http.json<MailboxIds & { error?: unknown }>({
+    type Settings = Partial<MailboxIds> & { error?: { code?: string } };
+    const { status, body } = await this.http.json<Settings & { value?: Settings[] }>({
       operation: 'getMailboxSettings',
       method: 'GET',
       url: this.url(`/users/${encodeURIComponent(user)}/settings/exchange`),
@@ -238,12 +243,11 @@ export class MailboxClient {
       passStatuses: [404],
       signal: options.signal,
     });
-    if (status === 404 || !body?.primaryMailboxId) {
-      const code = (body?.error as { code?: string } | undefined)?.code ?? 'MailboxNotFound';
-      throw new MailboxNotFoundError(user, status, code);
-    }
-    const ids: MailboxIds = { primaryMailboxId: body.primaryMailboxId };
-    if (body.inPlaceArchiveMailboxId) ids.inPlaceArchiveMailboxId = body.inPlaceArchiveMailboxId;
+    if (status === 404) throw new MailboxNotFoundError(user, status, body?.error?.code ?? 'MailboxNotFound');
+    const settings = Array.isArray(body?.value) ? body.value[0] : body;
+    if (!settings?.primaryMailboxId) throw new MailboxIdMissingError(user);
+    const ids: MailboxIds = { primaryMailboxId: settings.primaryMailboxId };
+    if (settings.inPlaceArchiveMailboxId) ids.inPlaceArchiveMailboxId = settings.inPlaceArchiveMailboxId;
     return ids;
   }
 
