@@ -23,6 +23,7 @@ export const SIMULATOR_ENV = {
   SIM_UPLOAD_BUDGET_BYTES: ['157286400', 'Import bytes per mailbox per window'],
   SIM_UPLOAD_WINDOW_MS: ['300000', 'Upload budget window'],
   SIM_IMPORT_SESSION_LIFETIME_MS: ['3600000', 'Lifetime of an import session URL'],
+  SIM_IMPORT_BODY_LIMIT_BYTES: ['209715200', 'Largest import POST body taken (413 above it)'],
   SIM_FAULT_503: ['0', 'Probability of a 503 per call'],
   SIM_FAULT_504: ['0', 'Probability of a 504 per call'],
   SIM_FAULT_DROP: ['0', 'Probability of a dropped connection per call'],
@@ -84,6 +85,7 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
     latencyMs: number(env, 'SIM_LATENCY_MS'),
     latencyJitterMs: number(env, 'SIM_LATENCY_JITTER_MS'),
     importSessionLifetimeMs: number(env, 'SIM_IMPORT_SESSION_LIFETIME_MS', { min: 1 }),
+    importBodyLimitBytes: number(env, 'SIM_IMPORT_BODY_LIMIT_BYTES', { min: 1 }),
     limits: {
       maxConcurrentPerMailbox: number(env, 'SIM_MAX_CONCURRENT', { min: 1 }),
       requestBudget: {

@@ -18,6 +18,8 @@ export interface SimulatorOptions {
   faults?: Partial<FaultRates>;
   /** Lifetime of an import session's URL. */
   importSessionLifetimeMs?: number;
+  /** Largest import POST body taken (413 above it); default 200 MB, an item of ~150 MB as base64. */
+  importBodyLimitBytes?: number;
   /** Lifetime of tokens from the token endpoint. */
   tokenLifetimeSeconds?: number;
   /** Bearer tokens accepted without the token endpoint (the demo token). */

@@ -312,9 +312,13 @@ function sendWithNodeHttp(
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    // A stream is sent chunked unless the caller declared its length (and so answers for sending exactly that).
+    const declared = Object.keys(headers).some((name) => name.toLowerCase() === 'content-length');
     const framing =
       body instanceof Readable
-        ? { 'Transfer-Encoding': 'chunked' }
+        ? declared
+          ? {}
+          : { 'Transfer-Encoding': 'chunked' }
         : { 'Content-Length': String(body === undefined ? 0 : Buffer.byteLength(body)) };
     let answer: IncomingMessage | undefined;
     const request = send(target, { method, headers: { ...headers, ...framing } }, (incoming: IncomingMessage) => {

@@ -84,8 +84,8 @@ export interface ImportItemRequest {
   mode?: ImportMode;
   /** Opens the exact exported bytes; called again if the POST must be re-sent. */
   openData: () => Readable;
-  /** Their length, when known: the upload is then paced under the mailbox's byte budget. */
-  length?: number;
+  /** Their length in bytes: it sets the POST's Content-Length, and paces the upload under the mailbox's budget. */
+  length: number;
   /** Where this import's throttling is counted. */
   tally?: ThrottleTally;
   /** `update` mode only. */
@@ -456,7 +456,8 @@ export class MailboxClient {
 
   /**
    * Imports one item through the session: the body streams `{"FolderId","Mode","Data":"<base64>"}` as the
-   * bytes are read, so an item of any size passes with a fixed memory ceiling. If `openData()`'s stream fails
+   * bytes are read, so an item of any size passes with a fixed memory ceiling, under a Content-Length computed
+   * from `length` beforehand. If `openData()`'s stream fails
    * (say a checksum mismatch), the request is aborted before the body is complete and nothing is imported.
    */
   async importItem(session: ImportSession, request: ImportItemRequest): Promise<ImportedItem> {
@@ -470,10 +471,11 @@ export class MailboxClient {
         mailboxId: session.mailboxId,
         method: 'POST',
         url: ImportSession.urlOf(session),
-        headers: { 'Content-Type': 'application/json' },
+        // A declared length, not a chunked body: Exchange's front end may refuse chunked uploads (411).
+        headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.contentLength) },
         body: () => body.open(),
         authenticate: false,
-        ...(request.length !== undefined ? { uploadBytes: body.length(request.length) } : {}),
+        uploadBytes: body.contentLength,
         ...(request.tally ? { tally: request.tally } : {}),
         retryPolicy: 'notProcessedOnly',
         passStatuses: [401, 403, 504],
