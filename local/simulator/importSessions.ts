@@ -44,8 +44,7 @@ export async function postImportItem(request: SimRequest): Promise<void> {
   const token = url.searchParams.get('authtoken') ?? '';
   const session = state.importSessions.get(token);
   const idMatch = /^Mailboxes\('(.+)'\)$/.exec(params.mailboxRef!);
-  if (!session || !idMatch || idMatch[1] !== session.mailboxId)
-    throw new SimHttpError(401, 'InvalidAuthenticationToken', 'The import session is not valid.');
+  if (!session || !idMatch || idMatch[1] !== session.mailboxId) throw sessionGone(state, 'is not valid');
   if (session.expiresAt < Date.now()) throw expireSession(state, token);
   const mailbox = resolveMailbox(state, session.mailboxId);
   const scripted = await enterMailbox(state, req, res, mailbox, 'importItem');
@@ -73,7 +72,14 @@ function requireDeclaredLength(state: SimulatorState, req: IncomingMessage): num
 
 function expireSession(state: SimulatorState, token: string): SimHttpError {
   state.importSessions.delete(token);
-  return new SimHttpError(401, 'InvalidAuthenticationToken', 'The import session has expired.');
+  return sessionGone(state, 'has expired');
+}
+
+/** How a session that is gone is answered: 401 by default, 404 when the simulator is told so. */
+function sessionGone(state: SimulatorState, why: string): SimHttpError {
+  if (state.settings.expiredImportSessionStatus === 404)
+    return new SimHttpError(404, 'NotFound', `The import session ${why}.`);
+  return new SimHttpError(401, 'InvalidAuthenticationToken', `The import session ${why}.`);
 }
 
 /** Reads, checks and stores the item; its content is verified as it streams in, never held whole. */

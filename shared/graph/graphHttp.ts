@@ -83,7 +83,7 @@ interface GraphErrorBody {
 }
 
 /** Reads Graph's `{error:{code,message}}`, Outlook's `{Message}`, or falls back to the status text. */
-function errorBodyOf(response: Response, text: string): GraphErrorBody {
+export function errorBodyOf(response: Response, text: string): GraphErrorBody {
   const statusText = STATUS_CODES[response.status] ?? '';
   const requestId = response.headers.get('request-id') ?? undefined;
   try {

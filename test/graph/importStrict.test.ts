@@ -1,8 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { GraphRequestError, ImportLengthMismatchError, type MailboxClient } from '../../shared/graph/index.js';
+import {
+  GraphRequestError,
+  ImportLengthMismatchError,
+  ImportSessionExpiredError,
+  type MailboxClient,
+} from '../../shared/graph/index.js';
 import { ImportBody } from '../../shared/graph/importBody.js';
+import { ImportSessionCache, renewalMarginInMs } from '../../shared/restore/sessions.js';
 import { generatePayload } from '../../local/simulator/payload.js';
 import type { Simulator } from '../../local/simulator/index.js';
 import type { SimItem } from '../../local/simulator/tenant.js';
@@ -16,6 +22,7 @@ import { clientFor, readAll, startSeededSimulator } from '../support/graph.js';
 
 const SOURCE = 'source@contoso.example';
 const TARGET = 'target@contoso.example';
+const MINUTE = 60_000;
 let sim: Simulator;
 let client: MailboxClient;
 let targetId: string;
@@ -95,5 +102,93 @@ describe('imports with a Content-Length', () => {
       ).rejects.toBeInstanceOf(ImportLengthMismatchError);
     }
     expect(sim.tenant.mailbox(targetId).items.size).toBe(before);
+  });
+});
+
+describe('an expired session answered 404', () => {
+  it('is renewed, and the item imported once', async () => {
+    const gone = await startSeededSimulator(
+      { mailboxes: [{ upn: TARGET, items: 0 }] },
+      { expiredImportSessionStatus: 404 },
+    );
+    try {
+      const { client: goneClient } = clientFor(gone);
+      const id = (await goneClient.getMailboxIds(TARGET)).primaryMailboxId;
+      const cache = new ImportSessionCache(goneClient);
+      const bytes = bytesOf(sim, [...sim.tenant.mailbox(SOURCE).items.values()][2]!);
+      const request = { folderId: 'inbox', length: bytes.length, openData: () => Readable.from([bytes]) };
+      const first = await cache.get(id);
+      gone.expireImportSessions();
+      // What an import batch does: a refused session is dropped from the cache, and the item posted again.
+      const refused = await goneClient.importItem(first, request).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ImportSessionExpiredError);
+      expect(refused).toMatchObject({ status: 404 });
+      cache.invalidate(first);
+      const second = await cache.get(id);
+      expect(second).not.toBe(first);
+      const imported = await goneClient.importItem(second, request);
+      const counters = gone.throttle.countersFor(id);
+      expect([counters.importedItems, gone.tenant.mailbox(id).items.size, cache.renewals]).toEqual([1, 1, 1]);
+      expect(gone.tenant.mailbox(id).items.get(imported.itemId)!.importedDigest).toBe(
+        createHash('sha256').update(bytes).digest('hex'),
+      );
+    } finally {
+      await gone.close();
+    }
+  });
+});
+
+describe('session renewal ahead of expiry', () => {
+  it('is the smaller of 5 minutes and a quarter of the lifetime', () => {
+    expect(renewalMarginInMs(0, 60 * MINUTE)).toBe(5 * MINUTE);
+    expect(renewalMarginInMs(0, 20 * MINUTE)).toBe(5 * MINUTE);
+    expect(renewalMarginInMs(0, 8 * MINUTE)).toBe(2 * MINUTE);
+    expect(renewalMarginInMs(1000, 500)).toBe(0);
+  });
+
+  /** The cache's session at `before` ms ahead of expiry, then at `after`; how many sessions were created. */
+  async function sessionsUsed(lifetimeMs: number, before: number, after: number) {
+    const target = await startSeededSimulator(
+      { mailboxes: [{ upn: TARGET, items: 0 }] },
+      { importSessionLifetimeMs: lifetimeMs },
+    );
+    try {
+      const { client: targetClient } = clientFor(target);
+      const id = (await targetClient.getMailboxIds(TARGET)).primaryMailboxId;
+      const clock = { now: Date.now() };
+      const cache = new ImportSessionCache(targetClient, () => clock.now);
+      const first = await cache.get(id);
+      const expiresAt = first.expiresAt.getTime();
+      clock.now = expiresAt - before;
+      const kept = (await cache.get(id)) === first;
+      clock.now = expiresAt - after;
+      const renewed = (await cache.get(id)) !== first;
+      return {
+        kept,
+        renewed,
+        created: target.throttle.countersFor(id).requests.createImportSession,
+        renewals: cache.renewals,
+      };
+    } finally {
+      await target.close();
+    }
+  }
+
+  it('keeps a 40-minute session until 5 minutes before it expires', async () => {
+    expect(await sessionsUsed(40 * MINUTE, 5.5 * MINUTE, 4.5 * MINUTE)).toEqual({
+      kept: true,
+      renewed: true,
+      created: 2,
+      renewals: 1,
+    });
+  });
+
+  it('keeps an 8-minute session until 2 minutes before it expires (not 5)', async () => {
+    expect(await sessionsUsed(8 * MINUTE, 2.5 * MINUTE, 1.5 * MINUTE)).toEqual({
+      kept: true,
+      renewed: true,
+      created: 2,
+      renewals: 1,
+    });
   });
 });

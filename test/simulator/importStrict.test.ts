@@ -92,4 +92,19 @@ describe('the import POST, strict by default', () => {
     expect(counters.importedItems).toBe(before);
     expect(await post(url, { 'Content-Length': String(body.length) }, body)).toBe(200);
   });
+
+  it('answers an expired session 401 by default, and 404 when told to', async () => {
+    const url = await newImportUrl(sim);
+    sim.expireImportSessions();
+    expect(await post(url, { 'Content-Length': String(body.length) }, body)).toBe(401);
+    const lenient = await startSeededSimulator({ mailboxes: [{ upn, items: 1 }] }, { expiredImportSessionStatus: 404 });
+    try {
+      const gone = await newImportUrl(lenient);
+      lenient.expireImportSessions();
+      expect(await post(gone, { 'Content-Length': String(body.length) }, body)).toBe(404);
+      expect(await post(gone, { 'Content-Length': String(body.length) }, body)).toBe(404); // and stays gone
+    } finally {
+      await lenient.close();
+    }
+  });
 });
