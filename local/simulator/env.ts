@@ -28,6 +28,7 @@ export const SIMULATOR_ENV = {
     'Delta sync-state generations kept per folder; a round from an older deltaLink is 410 SyncStateNotFound',
   ],
   SIM_EXPORT_MAX_RESPONSE_BYTES: ['104857600', 'A multi-item export answer larger than this is a 504 GatewayTimeout'],
+  SIM_IMPORT_BODY_LIMIT_BYTES: ['209715200', 'Largest import POST body taken (413 above it)'],
   SIM_FAULT_503: ['0', 'Probability of a 503 per call'],
   SIM_FAULT_504: ['0', 'Probability of a 504 per call'],
   SIM_FAULT_DROP: ['0', 'Probability of a dropped connection per call'],
@@ -93,6 +94,7 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
     deltaGenerationsKept: number(env, 'SIM_DELTA_GENERATIONS_KEPT', { min: 1 }),
     deltaQuotaExceededRate: probability(env, 'SIM_FAULT_DELTA_QUOTA'),
     maxExportResponseBytes: number(env, 'SIM_EXPORT_MAX_RESPONSE_BYTES', { min: 1 }),
+    importBodyLimitBytes: number(env, 'SIM_IMPORT_BODY_LIMIT_BYTES', { min: 1 }),
     limits: {
       maxConcurrentPerMailbox: number(env, 'SIM_MAX_CONCURRENT', { min: 1 }),
       requestBudget: {

@@ -34,6 +34,7 @@ function isoWith7Digits(ms: number): string {
  */
 export async function postImportItem(request: SimRequest): Promise<void> {
   const { state, req, res, url, params } = request;
+  const declaredLength = requireDeclaredLength(state, req);
   if (req.headers.authorization)
     throw new SimHttpError(
       400,
@@ -43,18 +44,42 @@ export async function postImportItem(request: SimRequest): Promise<void> {
   const token = url.searchParams.get('authtoken') ?? '';
   const session = state.importSessions.get(token);
   const idMatch = /^Mailboxes\('(.+)'\)$/.exec(params.mailboxRef!);
-  if (!session || !idMatch || idMatch[1] !== session.mailboxId)
-    throw new SimHttpError(401, 'InvalidAuthenticationToken', 'The import session is not valid.');
+  if (!session || !idMatch || idMatch[1] !== session.mailboxId) throw sessionGone(state, 'is not valid');
   if (session.expiresAt < Date.now()) throw expireSession(state, token);
   const mailbox = resolveMailbox(state, session.mailboxId);
   const scripted = await enterMailbox(state, req, res, mailbox, 'importItem');
   if (scripted?.fault === 'expireSession') throw expireSession(state, token);
-  await importItem(request, mailbox, scripted);
+  await importItem(request, mailbox, scripted, declaredLength);
+}
+
+/** Default limit on an import POST's body: an item of ~150 MB (Exchange's largest message) as base64. */
+export const DEFAULT_IMPORT_BODY_LIMIT_BYTES = 200 * 1024 * 1024;
+
+/**
+ * The body's declared length. The import endpoint takes no chunked body (411), nor one over the limit (413),
+ * both refused before a byte of it is read.
+ */
+function requireDeclaredLength(state: SimulatorState, req: IncomingMessage): number {
+  const header = req.headers['content-length'];
+  if (header === undefined || req.headers['transfer-encoding'] !== undefined)
+    throw new SimHttpError(411, 'LengthRequired', 'The import request must carry a Content-Length.');
+  const declared = Number(header);
+  const limit = state.settings.importBodyLimitBytes ?? DEFAULT_IMPORT_BODY_LIMIT_BYTES;
+  if (declared > limit)
+    throw new SimHttpError(413, 'RequestEntityTooLarge', `The import request body is larger than ${limit} bytes.`);
+  return declared;
 }
 
 function expireSession(state: SimulatorState, token: string): SimHttpError {
   state.importSessions.delete(token);
-  return new SimHttpError(401, 'InvalidAuthenticationToken', 'The import session has expired.');
+  return sessionGone(state, 'has expired');
+}
+
+/** How a session that is gone is answered: 401 by default, 404 when the simulator is told so. */
+function sessionGone(state: SimulatorState, why: string): SimHttpError {
+  if (state.settings.expiredImportSessionStatus === 404)
+    return new SimHttpError(404, 'NotFound', `The import session ${why}.`);
+  return new SimHttpError(401, 'InvalidAuthenticationToken', `The import session ${why}.`);
 }
 
 /** Reads, checks and stores the item; its content is verified as it streams in, never held whole. */
@@ -62,13 +87,14 @@ async function importItem(
   { state, req, res }: SimRequest,
   mailbox: SimMailbox,
   scripted: ScriptedFault | undefined,
+  declaredLength: number,
 ): Promise<void> {
   const { throttle, tenant } = state;
   const counters = throttle.countersFor(mailbox.id);
   counters.importPosts++;
   res.once('finish', () => (counters.lastImportDoneAt = Date.now()));
   const upload = new ImportUpload(tenant.integrityKey);
-  await upload.read(req, state, mailbox.id, counters);
+  await upload.read(req, state, mailbox.id, counters, declaredLength);
   const { fields } = upload;
   const mode = fields.Mode;
   if (!fields.FolderId) throw new SimHttpError(400, 'ErrorInvalidRequest', 'FolderId is required.');
@@ -123,18 +149,30 @@ class ImportUpload {
     this.verifier = new PayloadVerifier(integrityKey);
   }
 
-  /** Reads the whole body, counting its bytes against the mailbox's upload budget as they arrive. */
-  async read(req: IncomingMessage, state: SimulatorState, mailboxId: string, counters: MailboxCounters) {
+  /**
+   * Reads the whole body, counting its bytes against the mailbox's upload budget as they arrive. A body whose
+   * bytes differ from its Content-Length is refused, never imported.
+   */
+  async read(
+    req: IncomingMessage,
+    state: SimulatorState,
+    mailboxId: string,
+    counters: MailboxCounters,
+    declaredLength: number,
+  ) {
+    let received = 0;
     try {
       for await (const chunk of req) {
+        received += (chunk as Buffer).length;
         state.throttle.addUpload(mailboxId, (chunk as Buffer).length);
         counters.importedBytes += (chunk as Buffer).length;
         this.tokenizer.write(chunk as Buffer);
       }
+      if (received !== declaredLength) throw new Error(`${received} bytes arrived of ${declaredLength} declared`);
       this.tokenizer.end();
       this.decoder.end();
     } catch (error) {
-      if (req.destroyed || req.aborted) throw new DroppedConnection();
+      if (req.socket.destroyed) throw new DroppedConnection(); // no one left to answer
       counters.importRejected++;
       throw new SimHttpError(400, 'ErrorInvalidRequest', `The request body is not valid: ${(error as Error).message}`);
     }

@@ -18,6 +18,10 @@ export interface SimulatorOptions {
   faults?: Partial<FaultRates>;
   /** Lifetime of an import session's URL. */
   importSessionLifetimeMs?: number;
+  /** Largest import POST body taken (413 above it); default 200 MB, an item of ~150 MB as base64. */
+  importBodyLimitBytes?: number;
+  /** Status for an import POST on an expired or unknown session: 401 (default) or 404, as Exchange may answer. */
+  expiredImportSessionStatus?: 401 | 404;
   /** Lifetime of tokens from the token endpoint. */
   tokenLifetimeSeconds?: number;
   /** Bearer tokens accepted without the token endpoint (the demo token). */

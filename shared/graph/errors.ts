@@ -102,6 +102,18 @@ export class ImportSessionExpiredError extends MailboxVaultError {
 }
 
 /**
+ * An item's data did not have the length its import declared (the POST's Content-Length is computed from it):
+ * the POST was aborted before its body was complete, so nothing was imported.
+ */
+export class ImportLengthMismatchError extends MailboxVaultError {
+  readonly code = 'ImportLengthMismatch';
+
+  constructor(declared: number, seen: number) {
+    super(`The item's data was declared as ${declared} bytes but ${seen > declared ? 'ran past that' : `had ${seen}`}`);
+  }
+}
+
+/**
  * The import POST was sent but no answer came back (connection dropped, gateway timeout).
  * Exchange may or may not have created the item: check the target (search key) before trying again,
  * or a retry can create a duplicate.

@@ -89,7 +89,7 @@ interface GraphErrorBody {
 }
 
 /** Reads Graph's `{error:{code,message}}`, Outlook's `{Message}`, or falls back to the status text. */
-function errorBodyOf(response: Response, text: string): GraphErrorBody {
+export function errorBodyOf(response: Response, text: string): GraphErrorBody {
   const statusText = STATUS_CODES[response.status] ?? '';
   const requestId = response.headers.get('request-id') ?? undefined;
   try {
@@ -323,9 +323,13 @@ function sendWithNodeHttp(
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    // A stream is sent chunked unless the caller declared its length (and so answers for sending exactly that).
+    const declared = Object.keys(headers).some((name) => name.toLowerCase() === 'content-length');
     const framing =
       body instanceof Readable
-        ? { 'Transfer-Encoding': 'chunked' }
+        ? declared
+          ? {}
+          : { 'Transfer-Encoding': 'chunked' }
         : { 'Content-Length': String(body === undefined ? 0 : Buffer.byteLength(body)) };
     let answer: IncomingMessage | undefined;
     const request = send(target, { method, headers: { ...headers, ...framing } }, (incoming: IncomingMessage) => {

@@ -20,11 +20,6 @@ export class ImportSession {
     return session.#importUrl;
   }
 
-  /** True when the session ends within `marginInMs` (renew before use). */
-  expiresWithin(marginInMs: number, now: number = Date.now()): boolean {
-    return this.expiresAt.getTime() - marginInMs <= now;
-  }
-
   toJSON(): { mailboxId: string; expiresAt: string } {
     return { mailboxId: this.mailboxId, expiresAt: this.expiresAt.toISOString() };
   }

@@ -10,6 +10,7 @@ import {
   MailboxNotFoundError,
 } from './errors.js';
 import {
+  errorBodyOf,
   GraphHttp,
   NetworkFailure,
   readBody,
@@ -86,8 +87,8 @@ export interface ImportItemRequest {
   mode?: ImportMode;
   /** Opens the exact exported bytes; called again if the POST must be re-sent. */
   openData: () => Readable;
-  /** Their length, when known: the upload is then paced under the mailbox's byte budget. */
-  length?: number;
+  /** Their length in bytes: it sets the POST's Content-Length, and paces the upload under the mailbox's budget. */
+  length: number;
   /** Where this import's throttling is counted. */
   tally?: ThrottleTally;
   /** `update` mode only. */
@@ -150,6 +151,9 @@ function deltaForbidden(operation: string, error: GraphErrorBody | undefined): E
   });
 }
 
+/** 404 codes of an import POST that name what the item refers to, not the session. */
+const STORE_NOT_FOUND_CODES = new Set(['ErrorFolderNotFound', 'ErrorItemNotFound']);
+
 /**
  * The new item's id and change key from an import POST's answer; an answer that says the session is gone, or
  * leaves open whether the item was created, becomes the typed error for it.
@@ -159,6 +163,13 @@ async function readImportAnswer({ response, body, release }: OpenResponse): Prom
     if (response.status === 401 || response.status === 403) {
       await readBody(body, { partialOk: true });
       throw new ImportSessionExpiredError(response.status);
+    }
+    if (response.status === 404) {
+      // A session gone from Exchange may be answered 404 too; a folder or item not found is the item's own error.
+      const error = errorBodyOf(response, await readBody(body, { partialOk: true }));
+      if (STORE_NOT_FOUND_CODES.has(error.code))
+        throw new GraphRequestError({ status: 404, ...error, operation: 'importItem' });
+      throw new ImportSessionExpiredError(404);
     }
     if (response.status === 504) {
       await readBody(body, { partialOk: true });
@@ -483,7 +494,8 @@ export class MailboxClient {
 
   /**
    * Imports one item through the session: the body streams `{"FolderId","Mode","Data":"<base64>"}` as the
-   * bytes are read, so an item of any size passes with a fixed memory ceiling. If `openData()`'s stream fails
+   * bytes are read, so an item of any size passes with a fixed memory ceiling, under a Content-Length computed
+   * from `length` beforehand. A session Exchange turns down (401, 403, or 404) is ImportSessionExpiredError. If `openData()`'s stream fails
    * (say a checksum mismatch), the request is aborted before the body is complete and nothing is imported.
    */
   async importItem(session: ImportSession, request: ImportItemRequest): Promise<ImportedItem> {
@@ -497,13 +509,14 @@ export class MailboxClient {
         mailboxId: session.mailboxId,
         method: 'POST',
         url: ImportSession.urlOf(session),
-        headers: { 'Content-Type': 'application/json' },
+        // A declared length, not a chunked body: Exchange's front end may refuse chunked uploads (411).
+        headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.contentLength) },
         body: () => body.open(),
         authenticate: false,
-        ...(request.length !== undefined ? { uploadBytes: body.length(request.length) } : {}),
+        uploadBytes: body.contentLength,
         ...(request.tally ? { tally: request.tally } : {}),
         retryPolicy: 'notProcessedOnly',
-        passStatuses: [401, 403, 504],
+        passStatuses: [401, 403, 404, 504],
         signal,
       });
     } catch (error) {

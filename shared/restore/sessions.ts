@@ -1,11 +1,20 @@
 import type { ImportSession, MailboxClient } from '../graph/index.js';
 
-/** Renew a session this long before Exchange says it expires (field notes: 5 minutes). */
+/** Renew a session this long before Exchange says it expires (field notes: 5 minutes)... */
 const RENEW_MARGIN_IN_MS = 5 * 60_000;
+/** ...or a quarter of its lifetime before, if that is less: a short-lived session is still used for a while. */
+const RENEW_LIFETIME_FRACTION = 1 / 4;
+
+/** How long before `expiresAt` a session asked for at `requestedAt` is renewed. */
+export function renewalMarginInMs(requestedAt: number, expiresAt: number): number {
+  const lifetime = Math.max(0, expiresAt - requestedAt);
+  return Math.min(RENEW_MARGIN_IN_MS, lifetime * RENEW_LIFETIME_FRACTION);
+}
 
 interface Entry {
   promise: Promise<ImportSession>;
-  session?: ImportSession;
+  /** Once created: the session, and when it is to be renewed (ms since epoch). */
+  ready?: { session: ImportSession; renewAt: number };
 }
 
 /**
@@ -18,7 +27,11 @@ export class ImportSessionCache {
   /** Sessions replaced because they were about to expire or were refused (by every caller of this process). */
   renewals = 0;
 
-  constructor(private readonly graph: MailboxClient) {}
+  /** `now` is the clock renewals are decided by (a test moves it on). */
+  constructor(
+    private readonly graph: MailboxClient,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** `renewed` counts, for the caller, the renewals its own calls set off. */
   async get(
@@ -26,18 +39,22 @@ export class ImportSessionCache {
     options: { signal?: AbortSignal; renewed?: { count: number } } = {},
   ): Promise<ImportSession> {
     const entry = this.entries.get(mailboxId);
-    if (entry && !entry.session) return entry.promise; // being created by another caller
-    if (entry?.session && !entry.session.expiresWithin(RENEW_MARGIN_IN_MS)) return entry.session;
+    if (entry && !entry.ready) return entry.promise; // being created by another caller
+    if (entry?.ready && this.now() < entry.ready.renewAt) return entry.ready.session;
     if (entry) {
       this.renewals++;
       if (options.renewed) options.renewed.count++;
     }
+    const requestedAt = this.now();
     const fresh: Entry = {
       promise: this.graph.createImportSession(mailboxId, { ...(options.signal ? { signal: options.signal } : {}) }),
     };
     this.entries.set(mailboxId, fresh);
     fresh.promise.then(
-      (session) => (fresh.session = session),
+      (session) => {
+        const expiresAt = session.expiresAt.getTime();
+        fresh.ready = { session, renewAt: expiresAt - renewalMarginInMs(requestedAt, expiresAt) };
+      },
       () => {
         if (this.entries.get(mailboxId) === fresh) this.entries.delete(mailboxId);
       },
@@ -45,10 +62,10 @@ export class ImportSessionCache {
     return fresh.promise;
   }
 
-  /** Exchange refused `session` (401/403): drop it, unless another caller already replaced it. */
+  /** Exchange refused `session` (401/403/404): drop it, unless another caller already replaced it. */
   invalidate(session: ImportSession, renewed?: { count: number }): void {
     const entry = this.entries.get(session.mailboxId);
-    if (entry?.session === session) {
+    if (entry?.ready?.session === session) {
       this.entries.delete(session.mailboxId);
       this.renewals++;
       if (renewed) renewed.count++;

@@ -97,7 +97,11 @@ describe("the client's Graph requests", () => {
       if (!bytes.length) bytes = data;
     }
     const session = await client.createImportSession(mailbox);
-    await client.importItem(session, { folderId: inbox.id, openData: () => Readable.from([bytes]) });
+    await client.importItem(session, {
+      folderId: inbox.id,
+      length: bytes.length,
+      openData: () => Readable.from([bytes]),
+    });
     await client.createFolder(mailbox, { displayName: 'Restored items', type: 'IPF.Note' });
     expect(folders.length).toBeGreaterThan(0);
 

@@ -429,6 +429,7 @@ describe('import', () => {
     const targetInbox = await client.getFolder(target.primaryMailboxId, 'inbox');
     const imported = await client.importItem(session, {
       folderId: targetInbox.id,
+      length: bytes.length,
       openData: () => Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]),
     });
     const created = sim.tenant.mailbox(target.primaryMailboxId).items.get(imported.itemId)!;
@@ -442,12 +443,17 @@ describe('import', () => {
     const bytes = await exportBytes(source.id);
     const session = await client.createImportSession(mailboxId);
     const inbox = await client.getFolder(mailboxId, 'inbox');
-    const created = await client.importItem(session, { folderId: inbox.id, openData: () => Readable.from([bytes]) });
+    const created = await client.importItem(session, {
+      folderId: inbox.id,
+      length: bytes.length,
+      openData: () => Readable.from([bytes]),
+    });
     const updated = await client.importItem(session, {
       folderId: inbox.id,
       mode: 'update',
       itemId: created.itemId,
       changeKey: created.changeKey,
+      length: bytes.length,
       openData: () => Readable.from([bytes]),
     });
     expect(updated.itemId).toBe(created.itemId);
@@ -460,7 +466,7 @@ describe('import', () => {
     bytes[middle] = bytes[middle]! ^ 0x01;
     const session = await client.createImportSession(mailboxId);
     await expect(
-      client.importItem(session, { folderId: 'inbox', openData: () => Readable.from([bytes]) }),
+      client.importItem(session, { folderId: 'inbox', length: bytes.length, openData: () => Readable.from([bytes]) }),
     ).rejects.toMatchObject({ status: 400, code: 'ErrorCorruptData' });
   });
 
@@ -481,7 +487,9 @@ describe('import', () => {
         }),
       );
     };
-    await expect(client.importItem(session, { folderId: 'inbox', openData: failing })).rejects.toThrow();
+    await expect(
+      client.importItem(session, { folderId: 'inbox', length: bytes.length, openData: failing }),
+    ).rejects.toThrow();
     expect(sim.tenant.mailbox(upn).items.size).toBe(before);
   });
 
@@ -490,7 +498,7 @@ describe('import', () => {
     const session = await client.createImportSession(mailboxId);
     sim.expireImportSessions();
     await expect(
-      client.importItem(session, { folderId: 'inbox', openData: () => Readable.from([bytes]) }),
+      client.importItem(session, { folderId: 'inbox', length: bytes.length, openData: () => Readable.from([bytes]) }),
     ).rejects.toBeInstanceOf(ImportSessionExpiredError);
   });
 
@@ -500,7 +508,7 @@ describe('import', () => {
     const before = sim.tenant.mailbox(upn).items.size;
     sim.script({ fault: 'loseImportResponse', operation: 'importItem' });
     await expect(
-      client.importItem(session, { folderId: 'inbox', openData: () => Readable.from([bytes]) }),
+      client.importItem(session, { folderId: 'inbox', length: bytes.length, openData: () => Readable.from([bytes]) }),
     ).rejects.toBeInstanceOf(ImportOutcomeUnknownError);
     expect(sim.tenant.mailbox(upn).items.size).toBe(before + 1);
   });
@@ -509,7 +517,11 @@ describe('import', () => {
     const bytes = await exportBytes([...sim.tenant.mailbox(upn).items.keys()][11]!);
     const session = await client.createImportSession(mailboxId);
     sim.script({ fault: 'http429', operation: 'importItem', retryAfterSeconds: 1 });
-    const imported = await client.importItem(session, { folderId: 'inbox', openData: () => Readable.from([bytes]) });
+    const imported = await client.importItem(session, {
+      folderId: 'inbox',
+      length: bytes.length,
+      openData: () => Readable.from([bytes]),
+    });
     expect(imported.itemId).toBeTruthy();
   });
 
