@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import {
   DeltaLinkRejectedError,
   DeltaQuotaExceededError,
+  MailboxAccessDeniedError,
   GraphRequestError,
   ImportOutcomeUnknownError,
   ImportSessionExpiredError,
@@ -139,10 +140,13 @@ interface GraphErrorBody {
   innerError?: { 'request-id'?: string };
 }
 
-/** A delta round's 403: over the sync quota (typed, the caller lists instead), or a plain refusal. */
-function deltaForbidden(operation: string, error: GraphErrorBody | undefined): Error {
+/**
+ * A delta round's 403: over the sync quota (typed, the caller lists instead), or the mailbox refused to the app,
+ * which is final and said plainly, as graphHttp says it for every other mailbox call.
+ */
+function deltaForbidden(operation: string, mailboxId: string, error: GraphErrorBody | undefined): Error {
   if (error?.code === 'ErrorQuotaExceeded') return new DeltaQuotaExceededError(operation, 403);
-  return new GraphRequestError({
+  return new MailboxAccessDeniedError(mailboxId, {
     status: 403,
     code: error?.code ?? '403',
     message: error?.message ?? 'Forbidden',
@@ -407,7 +411,7 @@ export class MailboxClient {
       if (status >= 400) {
         const error = (body as unknown as { error?: GraphErrorBody } | undefined)?.error;
         const code = error?.code ?? String(status);
-        if (status === 403) throw deltaForbidden(operation, error);
+        if (status === 403) throw deltaForbidden(operation, mailboxId, error);
         if (firstCall && expand && status === 400) {
           // The delta docs promise few query options: fall back to a plain round, once per client.
           this.deltaExpandUnsupported = true;
