@@ -23,11 +23,17 @@ export function handleRequest(
   res: ServerResponse,
 ): void {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  // Split the raw path first so an encoded '/' inside an id stays inside its segment.
-  const segments = url.pathname
-    .split('/')
-    .filter(Boolean)
-    .map((s) => decodeURIComponent(s));
+  let segments: string[];
+  try {
+    // Split the raw path first so an encoded '/' inside an id stays inside its segment.
+    segments = url.pathname
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s));
+  } catch {
+    // A malformed escape is the caller's mistake, answered as Graph would, not a crash of the simulator.
+    return sendFailure(res, new SimHttpError(400, 'BadRequest', 'The request URL is not valid'));
+  }
   routeRequest({ state, req, res, url, params: {} }, simulator, segments).catch((error: unknown) =>
     sendFailure(res, error),
   );
