@@ -2,6 +2,7 @@ import type { HttpHandler, HttpMethod, HttpRequest, HttpResponseInit, Invocation
 import functions from '@azure/functions';
 import * as df from 'durable-functions';
 import type { z } from 'zod';
+import { errorReason, MailboxVaultError } from '../shared/errors.js';
 
 /** Largest request body accepted by the API (a restore selection of many item ids fits well under it). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -93,12 +94,40 @@ export function originOf(request: HttpRequest): string {
 }
 
 /**
- * An API route: every route of the app is registered here, so how callers are authenticated is decided in one
- * place (a function key today). Routes that start or query orchestrations get the Durable client.
+ * Failures of Graph that reach an API call. The caller is not at fault, so never a 4xx, and the answer says what
+ * happened rather than a bare 500: Graph gave no mailbox id, refused the app the mailbox, or stayed throttled.
+ */
+const UPSTREAM_FAILURE_STATUS: Record<string, number> = {
+  MailboxIdMissing: 502,
+  MailboxAccessDenied: 502,
+  RetriesExhausted: 503,
+};
+
+function answeringUpstreamFailures<Args extends unknown[]>(
+  handler: (...args: Args) => Promise<HttpResponseInit>,
+): (...args: Args) => Promise<HttpResponseInit> {
+  return async (...args) => {
+    try {
+      return await handler(...args);
+    } catch (error) {
+      const status = error instanceof MailboxVaultError ? UPSTREAM_FAILURE_STATUS[error.code] : undefined;
+      if (status === undefined) throw error;
+      return problem(status, 'Microsoft Graph did not answer as needed', [errorReason(error)]);
+    }
+  };
+}
+
+/**
+ * An API route: every route of the app is registered here, so how callers are authenticated, and how Graph's
+ * failures are answered, is decided in one place (a function key today). Routes that start or query
+ * orchestrations get the Durable client.
  */
 export function registerApiRoute(name: string, method: HttpMethod, route: string, handler: HttpHandler): void {
   // @azure/functions is CommonJS: Node's ESM loader reaches `app` through the default export.
-  functions.app.http(name, { route, methods: [method], authLevel: 'function', handler });
+  const answering = answeringUpstreamFailures(
+    handler as (...args: Parameters<HttpHandler>) => Promise<HttpResponseInit>,
+  );
+  functions.app.http(name, { route, methods: [method], authLevel: 'function', handler: answering });
 }
 
 export function registerDurableApiRoute(
@@ -107,5 +136,10 @@ export function registerDurableApiRoute(
   route: string,
   handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) => Promise<HttpResponseInit>,
 ): void {
-  df.app.client.http(name, { route, methods: [method], authLevel: 'function', handler });
+  df.app.client.http(name, {
+    route,
+    methods: [method],
+    authLevel: 'function',
+    handler: answeringUpstreamFailures(handler),
+  });
 }
