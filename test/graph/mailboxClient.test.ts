@@ -16,6 +16,7 @@ import {
   type MailboxItem,
 } from '../../shared/graph/index.js';
 import { generatePayload } from '../../local/simulator/payload.js';
+import { NO_FAULTS } from '../../local/simulator/throttle.js';
 import type { Simulator } from '../../local/simulator/index.js';
 import { clientFor, collect, readAll, startSeededSimulator } from '../support/graph.js';
 
@@ -45,15 +46,7 @@ afterAll(() => sim.close());
 
 afterEach(() => {
   sim.throttle.scripted = [];
-  sim.setFaults({
-    http503: 0,
-    http504: 0,
-    drop: 0,
-    truncateExport: 0,
-    exportItemError: 0,
-    exportItemOmitted: 0,
-    loseImportResponse: 0,
-  });
+  sim.setFaults(NO_FAULTS);
 });
 
 describe('mailbox ids', () => {
