@@ -94,7 +94,7 @@ export class MailboxLimiter {
         gate.uploadsPaidUntil = now + bytes / this.uploadBytesPerMs;
         return;
       }
-      await delay(gate.uploadsPaidUntil - now, signal);
+      await delay(Math.ceil(gate.uploadsPaidUntil - now), signal); // whole ms: timers fire no finer
     }
   }
 
