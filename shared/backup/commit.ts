@@ -40,6 +40,7 @@ interface ChangeList {
   upserts: Map<string, { meta: ItemMeta; known?: StoredRef }>;
   removed: Set<string>;
   failedFolders: Array<{ folderId: string; reason: string }>;
+  enumeratedFolders: Array<{ folderId: string; reason: string }>;
 }
 
 /** What writing the manifest counted. */
@@ -143,6 +144,7 @@ async function readChangeList(vault: VaultStore, runId: string, mailboxId: strin
     upserts: new Map(),
     removed: new Set(),
     failedFolders: [],
+    enumeratedFolders: [],
   };
   for await (const record of vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId))) {
     switch (record.kind) {
@@ -160,6 +162,9 @@ async function readChangeList(vault: VaultStore, runId: string, mailboxId: strin
         break;
       case 'folderFailed':
         changes.failedFolders.push({ folderId: record.folderId, reason: record.reason });
+        break;
+      case 'folderEnumerated':
+        changes.enumeratedFolders.push({ folderId: record.folderId, reason: record.reason });
         break;
     }
   }
@@ -299,10 +304,12 @@ function mailboxRunResult(
     },
     bytesExported: tally.bytesExported,
     throttling: { responses: outcomes.throttledResponses, waitInMs: outcomes.throttleWaitInMs },
-    failedFolders: changes.failedFolders.map((f) => ({
-      folderPath: folderPathText(changes.folders.get(f.folderId)?.path ?? []),
-      reason: f.reason,
-    })),
+    failedFolders: changes.failedFolders.map((f) => folderNote(changes, f)),
+    enumeratedFolders: changes.enumeratedFolders.map((f) => folderNote(changes, f)),
     failures: tally.failures,
   };
+}
+
+function folderNote(changes: ChangeList, note: { folderId: string; reason: string }) {
+  return { folderPath: folderPathText(changes.folders.get(note.folderId)?.path ?? []), reason: note.reason };
 }

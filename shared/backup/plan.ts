@@ -8,7 +8,7 @@ import {
   type MailboxClient,
   type MailboxFolder,
 } from '../graph/index.js';
-import { folderPaths, ITEM_META_PROPERTIES, itemMetaOf } from '../mailbox/index.js';
+import { folderPaths, folderPathText, ITEM_META_PROPERTIES, itemMetaOf } from '../mailbox/index.js';
 import { packBySize } from '../packing.js';
 import { readAhead, type ReadAhead } from '../readAhead.js';
 import { writeIndexedNdjson, type IndexedNdjsonFile, type IndexedNdjsonReader } from '../vault/indexedNdjson.js';
@@ -159,8 +159,7 @@ async function planGrantedMailbox(
 
   for (const folderId of tally.enumeratedFolders)
     logger.warn(
-      `${input.upn}: Graph refused the item delta of folder '${(tree.paths.get(folderId) ?? [folderId]).join('/')}' ` +
-        '(ErrorQuotaExceeded); it was listed in full instead, and will be until the quota allows delta again',
+      `${input.upn}, folder '${folderPathText(tree.paths.get(folderId) ?? [folderId])}': ${ENUMERATED_REASON}`,
     );
 
   const toExport = lastListingOf(tally.toExport);
@@ -293,6 +292,10 @@ async function* changeRecords(
   }
 }
 
+/** Why a folder was listed instead of read by delta, as the run report says it. */
+const ENUMERATED_REASON =
+  'Graph refused its item delta (ErrorQuotaExceeded); it was listed in full instead, and will be until the quota allows delta again';
+
 /** One folder's records, counted into the tally; a folder that cannot be read carries its previous items over. */
 async function* folderChanges(
   folderId: string,
@@ -311,7 +314,10 @@ async function* folderChanges(
     yield { kind: 'folderFailed', folderId, reason: (error as Error).message };
     return;
   }
-  if (outcome.enumerated) tally.enumeratedFolders.push(folderId);
+  if (outcome.enumerated) {
+    tally.enumeratedFolders.push(folderId);
+    yield { kind: 'folderEnumerated', folderId, reason: ENUMERATED_REASON };
+  }
   if (outcome.full) {
     tally.anyFull = true;
     yield { kind: 'resync', folderId };

@@ -15,7 +15,9 @@ export type ChangeRecord =
   | { kind: 'resync'; folderId: string }
   | { kind: 'upsert'; item: ItemMeta; known?: StoredRef }
   | { kind: 'remove'; id: string; folderId: string }
-  | { kind: 'folderFailed'; folderId: string; reason: string };
+  | { kind: 'folderFailed'; folderId: string; reason: string }
+  /** Backed up completely, but not through delta: said in the report, never silently. */
+  | { kind: 'folderEnumerated'; folderId: string; reason: string };
 
 export interface PlannedItem {
   id: string;
@@ -100,6 +102,8 @@ export interface MailboxRunResult {
   bytesExported: number;
   throttling: { responses: number; waitInMs: number };
   failedFolders: Array<{ folderPath: string; reason: string }>;
+  /** Folders backed up completely by listing them, because Graph refused their delta (absent in older reports). */
+  enumeratedFolders?: Array<{ folderPath: string; reason: string }>;
   failures: ItemFailure[];
   error?: string;
 }

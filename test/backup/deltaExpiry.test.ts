@@ -90,7 +90,7 @@ describe('a stored delta link that expired', () => {
 });
 
 describe('a folder whose delta is over quota (403 ErrorQuotaExceeded)', () => {
-  it('is backed up completely through its plain item listing, with a warning', async () => {
+  it('is backed up completely through its plain item listing, named in the report and the log', async () => {
     const tenant = stack.sim.tenant;
     const mailbox = tenant.mailbox(upn);
     const archive = mailbox.folderByIdOrName('archive')!;
@@ -101,7 +101,11 @@ describe('a folder whose delta is over quota (403 ErrorQuotaExceeded)', () => {
     stack.sim.throttle.resetCounters();
     try {
       const { id, status } = await runBackup(stack);
-      await expectCompleteSnapshot(status.report as RunReport);
+      const report = status.report as RunReport;
+      await expectCompleteSnapshot(report);
+      expect(report.mailboxes[0]!.enumeratedFolders).toEqual([
+        { folderPath: 'Archive', reason: expect.stringMatching(/ErrorQuotaExceeded.*listed in full/) },
+      ]);
       expect(stack.sim.throttle.countersFor(mailbox.id).requests.listItems).toBeGreaterThan(0);
       expect(await changesOf(id)).toContainEqual({ kind: 'resync', folderId: archive.id });
       expect(warnings.some((w) => /ErrorQuotaExceeded/.test(w) && w.includes('Archive'))).toBe(true);
@@ -113,6 +117,8 @@ describe('a folder whose delta is over quota (403 ErrorQuotaExceeded)', () => {
       stack.sim.exceedDeltaQuota(upn, 'archive', false);
     }
     // Once the quota allows delta again, the folder is back on delta rounds.
-    await expectCompleteSnapshot((await runBackup(stack)).status.report as RunReport);
+    const after = (await runBackup(stack)).status.report as RunReport;
+    await expectCompleteSnapshot(after);
+    expect(after.mailboxes[0]!.enumeratedFolders).toEqual([]);
   });
 });
