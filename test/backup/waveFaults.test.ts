@@ -1,0 +1,23 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunReport } from '../../shared/backup/types.js';
+import { runBackup, startStack, type Stack } from '../support/stack.js';
+
+/** A transient failure of the activity that reads a wave of mailboxes (a blob read) is retried, as every activity's is. */
+let stack: Stack;
+const mailboxes = ['ana@contoso.example', 'ben@contoso.example'];
+
+beforeAll(async () => {
+  stack = await startStack({ mailboxes: mailboxes.map((upn) => ({ upn, items: 5 })) });
+});
+afterAll(() => stack.close());
+
+describe('a tenant run whose wave read fails once', () => {
+  it('retries the read and backs up every mailbox, with a report', async () => {
+    stack.app.host.injectActivityFault({ activity: 'getMailboxWave', when: 'before', times: 1 });
+    const { status } = await runBackup(stack);
+    expect(status.runtimeStatus).toBe('Completed');
+    const report = status.report as RunReport;
+    expect(report.status).toBe('Completed');
+    expect(report.mailboxes.map((m) => m.upn).sort()).toEqual(mailboxes);
+  });
+});
