@@ -24,7 +24,7 @@ export async function writeRunReport(
   input: RunReportInput,
   now: () => Date = () => new Date(),
 ): Promise<RunReport> {
-  const { mailboxes, warnings } = await readRunMailboxes(vault, input.runId);
+  const { mailboxes, warnings, refusedUsers = [] } = await readRunMailboxes(vault, input.runId);
   const results = await readMailboxResults(vault, input, mailboxes, now);
   const report: RunReport = {
     runId: input.runId,
@@ -32,7 +32,7 @@ export async function writeRunReport(
     trigger: input.trigger,
     startedAt: input.startedAt,
     finishedAt: now().toISOString(),
-    status: runStatus(results),
+    status: runStatus(results, refusedUsers.length),
     mailboxes: results,
     warnings,
     totals: runTotals(results),
@@ -64,10 +64,14 @@ async function readMailboxResults(
 }
 
 /** `Failed` when every mailbox failed; any mailbox not `Completed` makes the run `CompletedWithErrors`. */
-function runStatus(results: MailboxRunResult[]): RunReport['status'] {
+/**
+ * `Failed` when nothing in scope was backed up (every mailbox failed, or Graph refused every user); a user whose
+ * mailbox Graph would not name is not backed up, so it counts against `Completed` like a failed mailbox.
+ */
+function runStatus(results: MailboxRunResult[], refusedUsers: number): RunReport['status'] {
   const failedMailboxes = results.filter((r) => r.status === 'Failed').length;
-  if (results.length > 0 && failedMailboxes === results.length) return 'Failed';
-  return statusFrom(results.filter((r) => r.status !== 'Completed').length);
+  if (results.length + refusedUsers > 0 && failedMailboxes === results.length) return 'Failed';
+  return statusFrom(results.filter((r) => r.status !== 'Completed').length + refusedUsers);
 }
 
 function runTotals(results: MailboxRunResult[]): RunReport['totals'] {

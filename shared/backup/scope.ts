@@ -19,6 +19,8 @@ export interface ResolvedScope {
   mailboxes: MailboxTarget[];
   /** Users in scope without a mailbox, and other things an admin should see but that are not failures. */
   warnings: string[];
+  /** Users in scope whose mailbox Graph would not name (settings/exchange refused): not backed up, a failure. */
+  refusedUsers?: string[];
 }
 
 /**
@@ -41,17 +43,18 @@ export async function resolveMailboxes(
   const seen = new Set<string>();
   const mailboxes: MailboxTarget[] = [];
   const warnings: string[] = [];
+  const refusedUsers: string[] = [];
   for (const user of users) {
     const key = user.toLowerCase();
     if (seen.has(key)) continue;
     seen.add(key);
-    const ids = await mailboxIdsOf(client, user, warnings);
+    const ids = await mailboxIdsOf(client, user, warnings, refusedUsers);
     if (!ids || mailboxes.some((m) => m.mailboxId === ids.primaryMailboxId)) continue;
     mailboxes.push({ mailboxId: ids.primaryMailboxId, upn: user });
   }
   if (mailboxes.length === 0 && users.length === 0)
     warnings.push('No mailboxes are in scope: set MAILBOX_VAULT_SCOPE_USERS or MAILBOX_VAULT_SCOPE_GROUP_ID');
-  return { mailboxes, warnings };
+  return { mailboxes, warnings, refusedUsers };
 }
 
 /**
@@ -59,14 +62,20 @@ export async function resolveMailboxes(
  * user alone (400/403, or a 200 without an id). Anything else (throttling or an outage outlasting the retries)
  * ends the resolution, to be tried again as a whole.
  */
-async function mailboxIdsOf(client: MailboxClient, user: string, warnings: string[]): Promise<MailboxIds | undefined> {
+async function mailboxIdsOf(
+  client: MailboxClient,
+  user: string,
+  warnings: string[],
+  refusedUsers: string[],
+): Promise<MailboxIds | undefined> {
   try {
     return await client.getMailboxIds(user);
   } catch (error) {
     if (error instanceof MailboxNotFoundError) warnings.push(`${user} has no Exchange Online mailbox and was skipped`);
-    else if (isRefusedForUser(error))
+    else if (isRefusedForUser(error)) {
+      refusedUsers.push(user);
       warnings.push(`${user} was skipped: its mailbox settings could not be read (${errorReason(error)})`);
-    else throw error;
+    } else throw error;
     return undefined;
   }
 }

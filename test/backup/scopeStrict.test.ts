@@ -76,3 +76,15 @@ describe('a backup with refusals', () => {
     for (const upn of [ben, cy, fay]) expect(requestsTo(upn)).toBe(0);
   });
 });
+
+describe('a backup of refused users only', () => {
+  it('is not Completed when a user in scope was refused, and Failed when every one was', async () => {
+    const some = (await runBackup(stack, { mailboxes: [ana, ben] })).status.report as RunReport;
+    expect(some.status).toBe('CompletedWithErrors');
+    expect(some.mailboxes.map((m) => m.upn)).toEqual([ana]);
+    const all = (await runBackup(stack, { mailboxes: [ben, fay] })).status.report as RunReport;
+    expect(all.status).toBe('Failed');
+    expect(all.mailboxes).toEqual([]);
+    expect(all.warnings).toHaveLength(2);
+  });
+});
