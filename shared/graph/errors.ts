@@ -150,6 +150,16 @@ const PERMISSION_OF_OPERATION: Record<string, string> = {
  * Graph refused the app a mailbox (403): a permission is missing, or the mailbox is outside the app's Exchange
  * RBAC scope. Final: asking again will not help, and the mailbox fails with this message.
  */
+/**
+ * Whether a 403 says the app may not touch the mailbox (a missing permission, a mailbox outside its RBAC scope).
+ * Other 403s (a full mailbox's quota, a folder of its own) keep Graph's code and are not called permission problems.
+ */
+export function isAccessDenial(status: number, code: string | undefined): boolean {
+  return status === 403 && (!code || code === '403' || ACCESS_DENIAL_CODES.has(code));
+}
+
+const ACCESS_DENIAL_CODES = new Set(['ErrorAccessDenied', 'AccessDenied', 'Authorization_RequestDenied']);
+
 export class MailboxAccessDeniedError extends GraphRequestError {
   override readonly code = 'MailboxAccessDenied';
   readonly mailboxId: string;

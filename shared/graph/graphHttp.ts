@@ -2,7 +2,7 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { STATUS_CODES, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import { GraphRequestError, GraphRetriesExhaustedError, MailboxAccessDeniedError } from './errors.js';
+import { GraphRequestError, GraphRetriesExhaustedError, isAccessDenial, MailboxAccessDeniedError } from './errors.js';
 import type { MailboxLimiter } from './mailboxLimiter.js';
 import { type MailboxPermit, type ThrottleTally } from './mailboxLimiter.js';
 import { backoffDelay, defaultRetryOptions, delay, parseRetryAfter, type GraphRetryOptions } from './retry.js';
@@ -213,7 +213,7 @@ export class GraphHttp {
       }
 
       // A mailbox Graph refuses the app (permission or RBAC scope) is final, and said so plainly.
-      if (status === 403 && call.mailboxId && call.authenticate)
+      if (isAccessDenial(status, error.code) && call.mailboxId && call.authenticate)
         throw new MailboxAccessDeniedError(call.mailboxId, { status, ...error, operation: call.operation });
       if (!isRetriableStatus(status, policy))
         throw new GraphRequestError({ status, ...error, operation: call.operation });

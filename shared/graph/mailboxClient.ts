@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import {
   DeltaLinkRejectedError,
   DeltaQuotaExceededError,
+  isAccessDenial,
   MailboxAccessDeniedError,
   GraphRequestError,
   ImportOutcomeUnknownError,
@@ -146,13 +147,16 @@ interface GraphErrorBody {
  */
 function deltaForbidden(operation: string, mailboxId: string, error: GraphErrorBody | undefined): Error {
   if (error?.code === 'ErrorQuotaExceeded') return new DeltaQuotaExceededError(operation, 403);
-  return new MailboxAccessDeniedError(mailboxId, {
+  const details = {
     status: 403,
     code: error?.code ?? '403',
     message: error?.message ?? 'Forbidden',
     operation,
     ...(error?.innerError?.['request-id'] ? { requestId: error.innerError['request-id'] } : {}),
-  });
+  };
+  return isAccessDenial(403, error?.code)
+    ? new MailboxAccessDeniedError(mailboxId, details)
+    : new GraphRequestError(details);
 }
 
 /** 404 codes of an import POST that name what the item refers to, not the session. */

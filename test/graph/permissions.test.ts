@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   GraphRequestError,
+  isAccessDenial,
   MailboxAccessDeniedError,
   MailboxIdMissingError,
   MailboxNotFoundError,
@@ -102,5 +103,15 @@ describe('a mailbox the app is refused', () => {
     const failure = await collect(client.exportItems(mailboxId, itemIds)).catch((error: unknown) => error);
     expect(requestsTo(upn) - before).toBe(1);
     expect((failure as Error).message).toContain('lacks the MailboxItem.Export.All permission');
+  });
+});
+
+describe('which 403s are permission problems', () => {
+  it('only those where Graph says access is denied (or gives no code); a full mailbox is not a missing permission', () => {
+    for (const code of ['ErrorAccessDenied', 'AccessDenied', 'Authorization_RequestDenied', undefined, '403'])
+      expect(isAccessDenial(403, code)).toBe(true);
+    for (const code of ['ErrorQuotaExceeded', 'ErrorFolderNotFound', 'ErrorMailboxStoreUnavailable'])
+      expect(isAccessDenial(403, code)).toBe(false);
+    expect(isAccessDenial(401, 'ErrorAccessDenied')).toBe(false);
   });
 });
