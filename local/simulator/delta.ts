@@ -26,6 +26,8 @@ type RoundState = SyncState & { round: number };
 
 /** GET /folders/delta */
 export function folderDelta(request: MailboxRequest): void {
+  // The sync quota is the mailbox's: over it, the hierarchy's delta is refused too.
+  refuseOverQuota(request, FOLDERS);
   sendDeltaPage(request, FOLDERS, `${request.mailboxPath}/folders/delta`);
 }
 
@@ -112,7 +114,7 @@ function isExpired({ state, mailbox }: MailboxRequest, collection: string, round
   return round === undefined || newest - round >= state.settings.deltaGenerationsKept;
 }
 
-/** A folder's item delta over the mailbox's quota (injected: per mailbox, per folder, or at a rate). */
+/** A delta round over the mailbox's sync quota (injected: per mailbox, per folder, or at a rate). */
 function refuseOverQuota({ state, mailbox }: MailboxRequest, folderId: string): void {
   const { deltaQuotaExceeded, settings, throttle } = state;
   if (

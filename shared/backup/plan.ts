@@ -157,6 +157,7 @@ async function planGrantedMailbox(
     changeRecords(client, mailboxId, baseline, tree, tally),
   );
 
+  if (tree.listedInstead) logger.warn(`${input.upn}: ${TREE_LISTED_REASON}`);
   for (const folderId of tally.enumeratedFolders)
     logger.warn(
       `${input.upn}, folder '${folderPathText(tree.paths.get(folderId) ?? [folderId])}': ${ENUMERATED_REASON}`,
@@ -208,6 +209,8 @@ interface FolderTree {
   paths: Map<string, string[]>;
   folderDeltaLink: string | undefined;
   fullEnumeration: boolean;
+  /** Graph refused the hierarchy's delta (sync quota): the tree was listed instead. */
+  listedInstead: boolean;
 }
 
 /** The folder hierarchy: the last snapshot's folders moved on by folder delta, or enumerated in full. */
@@ -223,18 +226,47 @@ async function readFolderTree(client: MailboxClient, mailboxId: string, baseline
   };
   const storedLink = baseline.state?.folderDeltaLink;
   let fullEnumeration = !storedLink;
-  if (storedLink) {
-    for (const [id, folder] of baseline.folders) folders.set(id, folder);
-    try {
-      await readFolders(storedLink);
-    } catch (error) {
-      if (!(error instanceof DeltaLinkRejectedError)) throw error;
-      folders.clear();
-      fullEnumeration = true;
-      await readFolders(undefined);
+  try {
+    if (storedLink) {
+      for (const [id, folder] of baseline.folders) folders.set(id, folder);
+      try {
+        await readFolders(storedLink);
+      } catch (error) {
+        if (!(error instanceof DeltaLinkRejectedError)) throw error;
+        folders.clear();
+        fullEnumeration = true;
+        await readFolders(undefined);
+      }
+    } else await readFolders(undefined);
+  } catch (error) {
+    if (!(error instanceof DeltaQuotaExceededError)) throw error;
+    // Over the mailbox's sync quota: the tree is listed, and the next run starts a fresh folder delta.
+    folders.clear();
+    await listFolderTree(client, mailboxId, folders);
+    const paths = folderPaths(folders);
+    return { folders, paths, folderDeltaLink: undefined, fullEnumeration: true, listedInstead: true };
+  }
+  return { folders, paths: folderPaths(folders), folderDeltaLink, fullEnumeration, listedInstead: false };
+}
+
+/** Every folder by plain listings, level by level (no sync state needed). */
+async function listFolderTree(
+  client: MailboxClient,
+  mailboxId: string,
+  folders: Map<string, FolderWithoutPath>,
+): Promise<void> {
+  let level: Array<string | undefined> = [undefined];
+  while (level.length > 0) {
+    const next: string[] = [];
+    for (const parentFolderId of level) {
+      for await (const folder of client.listFolders(mailboxId, parentFolderId ? { parentFolderId } : {})) {
+        if (folders.has(folder.id)) continue;
+        folders.set(folder.id, toManifestFolder(folder));
+        if (folder.childFolderCount !== 0) next.push(folder.id);
+      }
     }
-  } else await readFolders(undefined);
-  return { folders, paths: folderPaths(folders), folderDeltaLink, fullEnumeration };
+    level = next;
+  }
 }
 
 function toManifestFolder(folder: MailboxFolder): FolderWithoutPath {
@@ -275,6 +307,8 @@ async function* changeRecords(
   try {
     startRounds(0);
     for (const [id, folder] of tree.folders) yield { ...folder, path: tree.paths.get(id) ?? [folder.displayName] };
+    // The hierarchy's own note: folderId '' stands for the mailbox's folder tree (an empty path in the report).
+    if (tree.listedInstead) yield { kind: 'folderEnumerated', folderId: '', reason: TREE_LISTED_REASON };
     for (const [index, folderId] of folderIds.entries()) {
       startRounds(index);
       const firstRound = rounds.get(folderId)!;
@@ -291,6 +325,9 @@ async function* changeRecords(
     await Promise.all([...rounds.values()].map((pending) => pending.close()));
   }
 }
+
+const TREE_LISTED_REASON =
+  "Graph refused the folder hierarchy's delta (ErrorQuotaExceeded); the folder tree was listed instead";
 
 /** Why a folder was listed instead of read by delta, as the run report says it. */
 const ENUMERATED_REASON =

@@ -121,4 +121,23 @@ describe('a folder whose delta is over quota (403 ErrorQuotaExceeded)', () => {
     await expectCompleteSnapshot(after);
     expect(after.mailboxes[0]!.enumeratedFolders).toEqual([]);
   });
+
+  it('is backed up completely when the whole mailbox is over its sync quota, its folder tree listed too', async () => {
+    const tenant = stack.sim.tenant;
+    const mailbox = tenant.mailbox(upn);
+    tenant.addItem(mailbox, 'inbox');
+    stack.sim.exceedDeltaQuota(upn);
+    try {
+      const report = (await runBackup(stack)).status.report as RunReport;
+      await expectCompleteSnapshot(report);
+      const notes = report.mailboxes[0]!.enumeratedFolders!;
+      expect(notes).toContainEqual({ folderPath: '', reason: expect.stringMatching(/folder tree was listed/) });
+      expect(notes.length).toBeGreaterThan(1); // the tree, and each folder's items
+    } finally {
+      stack.sim.exceedDeltaQuota(upn, undefined, false);
+    }
+    const after = (await runBackup(stack)).status.report as RunReport;
+    await expectCompleteSnapshot(after);
+    expect(after.mailboxes[0]!.enumeratedFolders).toEqual([]);
+  });
 });
