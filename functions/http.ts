@@ -3,6 +3,7 @@ import functions from '@azure/functions';
 import * as df from 'durable-functions';
 import type { z } from 'zod';
 import { errorReason, MailboxVaultError } from '../shared/errors.js';
+import { GraphRequestError } from '../shared/graph/index.js';
 
 /** Largest request body accepted by the API (a restore selection of many item ids fits well under it). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -95,13 +96,20 @@ export function originOf(request: HttpRequest): string {
 
 /**
  * Failures of Graph that reach an API call. The caller is not at fault, so never a 4xx, and the answer says what
- * happened rather than a bare 500: Graph gave no mailbox id, refused the app the mailbox, or stayed throttled.
+ * happened rather than a bare 500: Graph gave no mailbox id, refused the app the mailbox or the user's settings,
+ * or stayed throttled.
  */
 const UPSTREAM_FAILURE_STATUS: Record<string, number> = {
   MailboxIdMissing: 502,
   MailboxAccessDenied: 502,
   RetriesExhausted: 503,
 };
+
+function upstreamFailureStatus(error: unknown): number | undefined {
+  if (!(error instanceof MailboxVaultError)) return undefined;
+  // Any other answer of Graph's that a route could not use (a 400 or 403 for one user's settings) is upstream too.
+  return UPSTREAM_FAILURE_STATUS[error.code] ?? (error instanceof GraphRequestError ? 502 : undefined);
+}
 
 function answeringUpstreamFailures<Args extends unknown[]>(
   handler: (...args: Args) => Promise<HttpResponseInit>,
@@ -110,7 +118,7 @@ function answeringUpstreamFailures<Args extends unknown[]>(
     try {
       return await handler(...args);
     } catch (error) {
-      const status = error instanceof MailboxVaultError ? UPSTREAM_FAILURE_STATUS[error.code] : undefined;
+      const status = upstreamFailureStatus(error);
       if (status === undefined) throw error;
       return problem(status, 'Microsoft Graph did not answer as needed', [errorReason(error)]);
     }
