@@ -11,7 +11,7 @@ import { compactTime, layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
 import type { BackupRunSettings, BackupTenantInput } from './contracts.js';
 import { findInstance, startOrchestration } from './durable.js';
-import { accepted, finishedFromReport, idParam, problem, readJsonBody, registerDurableApiRoute } from './http.js';
+import { accepted, answerFromReport, idParam, readJsonBody, registerDurableApiRoute } from './http.js';
 import { startScheduledRun } from './schedule.js';
 
 const RUN_ID = /^backup-\d{8}T\d{6}Z(-[0-9a-f]{8})?$/;
@@ -56,11 +56,7 @@ export async function getBackup(request: HttpRequest, client: df.DurableClient):
   if ('response' in param) return param.response;
   const { id } = param;
   const status = await findInstance(client, id);
-  if (!status) {
-    const { vault } = await getServices();
-    const report = await vault.readJson<RunReport>(layout.runReport(id));
-    return report ? finishedFromReport(id, report, layout.runReport(id)) : problem(404, `No backup run '${id}'`);
-  }
+  if (!status) return answerFromReport(id, layout.runReport(id), `No backup run '${id}'`);
   const body: Record<string, unknown> = {
     id,
     runtimeStatus: status.runtimeStatus,

@@ -4,6 +4,7 @@ import * as df from 'durable-functions';
 import type { z } from 'zod';
 import { errorReason, MailboxVaultError } from '../shared/errors.js';
 import { GraphRequestError } from '../shared/graph/index.js';
+import { getServices } from '../shared/services.js';
 
 /** Largest request body accepted by the API (a restore selection of many item ids fits well under it). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -52,10 +53,13 @@ export async function readJsonBody<T>(
 }
 
 /**
- * A finished run whose orchestration the Durable client no longer knows (another process, purged history):
- * its report in the vault still answers for it.
+ * A run whose orchestration the Durable client does not know (another process, purged history, or none at
+ * all): its report in the vault still answers for it when it finished, else a 404 saying `notFound`.
  */
-export function finishedFromReport(id: string, report: { status: string }, reportBlob: string): HttpResponseInit {
+export async function answerFromReport(id: string, reportBlob: string, notFound: string): Promise<HttpResponseInit> {
+  const { vault } = await getServices();
+  const report = await vault.readJson<{ status: string }>(reportBlob);
+  if (!report) return problem(404, notFound);
   return {
     status: 200,
     jsonBody: { id, runtimeStatus: 'Completed', status: report.status, progress: null, reportBlob, report },

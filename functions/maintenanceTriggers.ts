@@ -11,7 +11,7 @@ import { compactTime, keyOf, layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
 import type { MaintenanceInput } from './contracts.js';
 import { findInstance, startOrchestration } from './durable.js';
-import { accepted, finishedFromReport, idParam, problem, readJsonBody, registerDurableApiRoute } from './http.js';
+import { accepted, answerFromReport, idParam, problem, readJsonBody, registerDurableApiRoute } from './http.js';
 import { startScheduledRun } from './schedule.js';
 
 const MaintenanceBody = z
@@ -74,13 +74,8 @@ export async function getMaintenance(request: HttpRequest, client: df.DurableCli
   if ('response' in param) return param.response;
   const { id } = param;
   const status = await findInstance(client, id);
+  if (!status) return answerFromReport(id, layout.maintenanceReport(id), `No maintenance run '${id}'`);
   const { vault } = await getServices();
-  if (!status) {
-    const finished = await vault.readJson<MaintenanceReport>(layout.maintenanceReport(id));
-    return finished
-      ? finishedFromReport(id, finished, layout.maintenanceReport(id))
-      : problem(404, `No maintenance run '${id}'`);
-  }
   const report =
     status.runtimeStatus === 'Completed'
       ? await vault.readJson<MaintenanceReport>(layout.maintenanceReport(id))

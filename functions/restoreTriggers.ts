@@ -9,12 +9,11 @@ import {
   resolveRestoreRequest,
   type RestoreRequestErrorCode,
 } from '../shared/restore/request.js';
-import type { RestoreReport } from '../shared/restore/types.js';
 import { getServices } from '../shared/services.js';
 import { compactTime, layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
 import { findInstance, startOrchestration } from './durable.js';
-import { accepted, finishedFromReport, idParam, problem, readJsonBody, registerDurableApiRoute } from './http.js';
+import { accepted, answerFromReport, idParam, problem, readJsonBody, registerDurableApiRoute } from './http.js';
 
 const RESTORE_REFUSAL_STATUS: Record<RestoreRequestErrorCode, number> = {
   InvalidRequest: 400,
@@ -76,11 +75,8 @@ export async function getRestore(request: HttpRequest, client: df.DurableClient)
   if ('response' in param) return param.response;
   const { id } = param;
   const status = await findInstance(client, id);
+  if (!status) return answerFromReport(id, layout.restoreReport(id), `No restore '${id}'`);
   const { vault } = await getServices();
-  if (!status) {
-    const finished = await vault.readJson<RestoreReport>(layout.restoreReport(id));
-    return finished ? finishedFromReport(id, finished, layout.restoreReport(id)) : problem(404, `No restore '${id}'`);
-  }
   const { report, canceled } = await currentRestoreReport(vault, id);
   const statusSoFar = status.runtimeStatus === 'Failed' ? 'Failed' : 'Running';
   return {
