@@ -27,6 +27,10 @@ export const SIMULATOR_ENV = {
     '3',
     'Delta sync-state generations kept per folder; a round from an older deltaLink is 410 SyncStateNotFound',
   ],
+  SIM_DELTA_EXPAND: [
+    'reject',
+    "$expand and $select on a fresh delta round: 'reject' (400 ErrorInvalidUrlQuery), 'ignore' or 'honour' (lenient)",
+  ],
   SIM_EXPORT_MAX_RESPONSE_BYTES: ['104857600', 'A multi-item export answer larger than this is a 504 GatewayTimeout'],
   SIM_IMPORT_BODY_LIMIT_BYTES: ['209715200', 'Largest import POST body taken (413 above it)'],
   SIM_FAULT_503: ['0', 'Probability of a 503 per call'],
@@ -93,6 +97,7 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
     importSessionLifetimeMs: number(env, 'SIM_IMPORT_SESSION_LIFETIME_MS', { min: 1 }),
     deltaGenerationsKept: number(env, 'SIM_DELTA_GENERATIONS_KEPT', { min: 1 }),
     deltaQuotaExceededRate: probability(env, 'SIM_FAULT_DELTA_QUOTA'),
+    deltaExpand: deltaExpandMode(read(env, 'SIM_DELTA_EXPAND')),
     maxExportResponseBytes: number(env, 'SIM_EXPORT_MAX_RESPONSE_BYTES', { min: 1 }),
     importBodyLimitBytes: number(env, 'SIM_IMPORT_BODY_LIMIT_BYTES', { min: 1 }),
     limits: {
@@ -116,4 +121,9 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
       loseImportResponse: probability(env, 'SIM_FAULT_LOSE_IMPORT_RESPONSE'),
     },
   };
+}
+
+function deltaExpandMode(value: string): 'reject' | 'ignore' | 'honour' {
+  if (value === 'reject' || value === 'ignore' || value === 'honour') return value;
+  throw new Error(`SIM_DELTA_EXPAND must be 'reject', 'ignore' or 'honour', got '${value}'`);
 }

@@ -1,4 +1,5 @@
 import { requestToken } from './auth.js';
+import { batch } from './batch.js';
 import { folderDelta, itemDelta } from './delta.js';
 import { getExchangeSettings, listGroupUsers } from './directory.js';
 import { exportItems } from './export.js';
@@ -23,8 +24,9 @@ export const OUTLOOK_ROUTES: ReadonlyArray<Route<SimRequest>> = [
   { method: 'POST', pattern: 'api/{apiVersion}/{mailboxRef}/importItem', handler: postImportItem },
 ];
 
-/** Under /v1.0 and /beta, outside any mailbox: not throttled per mailbox. */
+/** Under /v1.0 and /beta, outside any mailbox: not throttled per mailbox ($batch's requests are, one by one). */
 export const DIRECTORY_ROUTES: ReadonlyArray<Route<GraphRequest>> = [
+  { method: 'POST', pattern: '$batch', handler: batch },
   { method: 'GET', pattern: 'users/{user}/settings/exchange', handler: getExchangeSettings },
   { method: 'GET', pattern: 'groups/{group}/transitiveMembers/microsoft.graph.user', handler: listGroupUsers },
 ];

@@ -13,6 +13,7 @@ export type SimulatorSettings = Required<
     | 'deltaGenerationsKept'
     | 'maxExportResponseBytes'
     | 'exportErrorKey'
+    | 'deltaExpand'
   >
 > &
   SimulatorOptions;
@@ -39,6 +40,8 @@ export interface SimulatorState {
   readonly importSessions: Map<string, ImportSessionRecord>;
   /** Mailboxes (id) and folders (`mailboxId/folderId`) whose item delta answers 403 ErrorQuotaExceeded. */
   readonly deltaQuotaExceeded: Set<string>;
+  /** Items delta rounds leave out, as a service bug might (opt-in per test): listed and counted, never in delta. */
+  readonly hiddenFromDelta: Set<string>;
   /** Signs delta and skip tokens, so a client cannot forge or alter one. */
   readonly syncKey: Buffer;
   readonly demoToken: string;
@@ -67,12 +70,14 @@ export function createState(options: SimulatorOptions): SimulatorState {
       deltaGenerationsKept: 3,
       maxExportResponseBytes: DEFAULT_MAX_EXPORT_RESPONSE_BYTES,
       exportErrorKey: 'alternate',
+      deltaExpand: 'reject',
       ...options,
     },
     staticTokens: new Set([demoToken, ...(options.staticTokens ?? [])]),
     issuedTokens: new Map(),
     importSessions: new Map(),
     deltaQuotaExceeded: new Set(),
+    hiddenFromDelta: new Set(),
     syncKey: randomBytes(32),
     demoToken,
     access: noAccessRules(),

@@ -72,6 +72,8 @@ interface Window {
 
 export interface MailboxCounters {
   requests: Record<string, number>;
+  /** $batch calls that carried requests for this mailbox (each of those is counted in `requests` as well). */
+  batchCalls: number;
   /** Most requests seen in flight at once (rejected ones included): never above 4 if clients behave. */
   maxInFlight: number;
   inFlight: number;
@@ -93,6 +95,7 @@ export interface MailboxCounters {
 function newCounters(): MailboxCounters {
   return {
     requests: {},
+    batchCalls: 0,
     maxInFlight: 0,
     inFlight: 0,
     throttled: 0,
