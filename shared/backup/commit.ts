@@ -4,6 +4,7 @@ import { statusFrom } from '../status.js';
 import { layout } from '../vault/layout.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import { compareCoverage, coverageProblems, type FolderCount } from './coverageReport.js';
 import type { NextDeltaState } from './plan.js';
 import type { BatchResult, ChangeRecord, ItemFailure, ItemResult, MailboxRunResult, StoredRef } from './types.js';
 
@@ -41,6 +42,9 @@ interface ChangeList {
   removed: Set<string>;
   failedFolders: Array<{ folderId: string; reason: string }>;
   enumeratedFolders: Array<{ folderId: string; reason: string }>;
+  metadataGaps: Array<{ folderId: string; items: number; reason: string }>;
+  folderCounts: Map<string, FolderCount>;
+  coverageUnchecked?: string;
 }
 
 /** What writing the manifest counted. */
@@ -52,6 +56,11 @@ interface ManifestTally {
   bytesExported: number;
   failures: ItemFailure[];
   foldersWithFailures: Set<string>;
+  inFolder: Map<string, number>;
+  /** New items that failed with no older version kept, per folder: missing from the snapshot. */
+  missingFailedIn: Map<string, number>;
+  /** Items whose new version failed while the older one stays (stale). */
+  keptStale: Set<string>;
 }
 
 /**
@@ -85,10 +94,23 @@ export async function commitSnapshot(
     bytesExported: 0,
     failures: [],
     foldersWithFailures: new Set(),
+    inFolder: new Map(),
+    missingFailedIn: new Map(),
+    keptStale: new Set(),
   };
   const manifestBlob = layout.manifest(mailboxId, snapshotId);
   const entries = manifestEntries(vault, previous, changes, outcomes, failureFor, tally);
   const written = await vault.writeNdjsonGz(manifestBlob, entries);
+  const { summary: coverage, problemFolderIds } = compareCoverage(
+    {
+      counts: changes.folderCounts,
+      inSnapshot: tally.inFolder,
+      failed: tally.missingFailedIn,
+      pathOf: (folderId) => folderPathText(changes.folders.get(folderId)?.path ?? []),
+      failedFolders: new Set(changes.failedFolders.map((f) => f.folderId)),
+    },
+    changes.coverageUnchecked,
+  );
   const record: SnapshotRecord = {
     snapshotId,
     mailboxId,
@@ -96,7 +118,7 @@ export async function commitSnapshot(
     runId,
     takenAt: input.takenAt,
     committedAt: now().toISOString(),
-    status: statusFrom(tally.failures.length + changes.failedFolders.length),
+    status: statusFrom(tally.failures.length + changes.failedFolders.length + coverageProblems(coverage)),
     folderCount: changes.folders.size,
     itemCount: tally.itemCount,
     totalBytes: tally.totalBytes,
@@ -106,9 +128,9 @@ export async function commitSnapshot(
     failedItemCount: tally.failures.length,
   };
   await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), record, { onlyIfAbsent: true });
-  await advanceDeltaState(vault, input, state, changes, tally, now);
+  await advanceDeltaState(vault, input, state, changes, tally, problemFolderIds, now);
 
-  const result = mailboxRunResult(input, record, changes, outcomes, tally, now());
+  const result = { ...mailboxRunResult(input, record, changes, outcomes, tally, now()), coverage };
   await vault.writeJson(layout.runMailboxResult(runId, mailboxId), result);
   return result;
 }
@@ -145,6 +167,8 @@ async function readChangeList(vault: VaultStore, runId: string, mailboxId: strin
     removed: new Set(),
     failedFolders: [],
     enumeratedFolders: [],
+    metadataGaps: [],
+    folderCounts: new Map(),
   };
   for await (const record of vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId))) {
     switch (record.kind) {
@@ -165,6 +189,17 @@ async function readChangeList(vault: VaultStore, runId: string, mailboxId: strin
         break;
       case 'folderEnumerated':
         changes.enumeratedFolders.push({ folderId: record.folderId, reason: record.reason });
+        break;
+      case 'metadataGap':
+        changes.metadataGaps.push(record);
+        break;
+      case 'folderCount': {
+        const { exchangeCount, missedByDelta, arrivedDuringRun } = record;
+        changes.folderCounts.set(record.folderId, { exchangeCount, missedByDelta, arrivedDuringRun });
+        break;
+      }
+      case 'coverageUnchecked':
+        changes.coverageUnchecked = record.reason;
         break;
     }
   }
@@ -209,6 +244,7 @@ async function* manifestEntries(
   const counted = (item: ManifestItem) => {
     tally.itemCount++;
     tally.totalBytes += item.length;
+    tally.inFolder.set(item.folderId, (tally.inFolder.get(item.folderId) ?? 0) + 1);
     return item;
   };
   for (const folder of changes.folders.values()) yield folder;
@@ -218,7 +254,10 @@ async function* manifestEntries(
       if (!changes.folders.has(entry.folderId) || changes.removed.has(entry.id)) continue;
       if (changes.upserts.has(entry.id)) {
         // A newer version was listed; if it could not be stored, the older one stays, marked stale.
-        if (failureFor(entry.id)) yield counted({ ...entry, stale: true });
+        if (failureFor(entry.id)) {
+          tally.keptStale.add(entry.id);
+          yield counted({ ...entry, stale: true });
+        }
         continue;
       }
       if (changes.resynced.has(entry.folderId)) continue; // re-listed in full and not there any more
@@ -249,6 +288,8 @@ function recordFailure(
   changes: ChangeList,
 ): void {
   tally.foldersWithFailures.add(meta.folderId);
+  if (!tally.keptStale.has(meta.id))
+    tally.missingFailedIn.set(meta.folderId, (tally.missingFailedIn.get(meta.folderId) ?? 0) + 1);
   tally.failures.push({
     itemId: meta.id,
     folderPath: folderPathText(changes.folders.get(meta.folderId)?.path ?? []),
@@ -257,18 +298,23 @@ function recordFailure(
   });
 }
 
-/** Moves the delta base on: per folder, only where everything planned is stored. */
+/**
+ * Moves the delta base on: per folder, only where everything planned is stored. A folder whose coverage check
+ * failed loses its link, so that the next run reads it in full.
+ */
 async function advanceDeltaState(
   vault: VaultStore,
   input: CommitInput,
   state: DeltaState | undefined,
   changes: ChangeList,
   tally: ManifestTally,
+  readInFull: Set<string>,
   now: () => Date,
 ): Promise<void> {
   const next = await vault.readJson<NextDeltaState>(layout.runNextDelta(input.runId, input.mailboxId));
   const itemDeltaLinks: Record<string, string> = {};
   for (const folderId of changes.folders.keys()) {
+    if (readInFull.has(folderId)) continue;
     const failed = tally.foldersWithFailures.has(folderId);
     const link = failed ? state?.itemDeltaLinks[folderId] : next?.itemDeltaLinks[folderId];
     if (link) itemDeltaLinks[folderId] = link;
@@ -306,6 +352,7 @@ function mailboxRunResult(
     throttling: { responses: outcomes.throttledResponses, waitInMs: outcomes.throttleWaitInMs },
     failedFolders: changes.failedFolders.map((f) => folderNote(changes, f)),
     enumeratedFolders: changes.enumeratedFolders.map((f) => folderNote(changes, f)),
+    itemsWithoutSearchKey: changes.metadataGaps.map((gap) => ({ ...folderNote(changes, gap), items: gap.items })),
     failures: tally.failures,
   };
 }

@@ -15,6 +15,9 @@ import { writeIndexedNdjson, type IndexedNdjsonFile, type IndexedNdjsonReader } 
 import { layout } from '../vault/layout.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import { coverageRecords, type FolderRoundIds } from './coverage.js';
+import { listFolderTree } from './folderListing.js';
+import { completeItemMetadata, type MetadataOutcome } from './itemMetadata.js';
 import type { ChangeRecord, PlanSummary, PlannedBatch, PlannedItem, StoredRef } from './types.js';
 
 /**
@@ -58,7 +61,9 @@ interface Baseline {
   /** Delta links, only when a committed snapshot stands behind them (an interrupted first run's do not). */
   state: DeltaState | undefined;
   folders: Map<string, ManifestFolder>;
-  items: Map<string, StoredRef & { changeKey: string }>;
+  items: Map<string, StoredRef & { changeKey: string; folderId: string }>;
+  /** Items per folder. */
+  counts: Map<string, number>;
 }
 
 /** The counts planning reports, gathered while the change list is written. */
@@ -71,6 +76,13 @@ interface PlanTally {
   /** Folders listed through their plain item listing because Graph refused their delta (quota). */
   enumeratedFolders: string[];
   anyFull: boolean;
+  itemsWithoutSearchKey: number;
+  /** Items whose properties delta did not give, read by a listing or item GETs instead. */
+  propertiesReadSeparately: number;
+  /** What each folder's round listed, for the coverage check. */
+  rounds: Map<string, FolderRoundIds>;
+  /** Items Exchange counts in a folder that no delta round reported (backed up from the folder's listing). */
+  missedByDelta: number;
 }
 
 /**
@@ -129,6 +141,8 @@ function refusedPlan(error: MailboxAccessDeniedError): PlanSummary {
     failedFolders: 0,
     enumeratedFolders: 0,
     fullEnumeration: false,
+    itemsWithoutSearchKey: 0,
+    missedByDelta: 0,
     refused: errorReason(error),
   };
 }
@@ -141,6 +155,7 @@ async function planGrantedMailbox(
   logger: PlanLogger,
 ): Promise<PlanSummary> {
   const { runId, mailboxId } = input;
+  const planStartedAt = new Date();
   const baseline = await readBaseline(vault, mailboxId);
   const tree = await readFolderTree(client, mailboxId, baseline);
   const tally: PlanTally = {
@@ -151,13 +166,24 @@ async function planGrantedMailbox(
     failedFolders: 0,
     enumeratedFolders: [],
     anyFull: tree.fullEnumeration,
+    itemsWithoutSearchKey: 0,
+    propertiesReadSeparately: 0,
+    rounds: new Map(),
+    missedByDelta: 0,
   };
   await vault.writeNdjsonGz(
     layout.runChanges(runId, mailboxId),
-    changeRecords(client, mailboxId, baseline, tree, tally),
+    withCoverage(changeRecords(client, mailboxId, baseline, tree, tally), client, mailboxId, baseline, tally, {
+      planStartedAt,
+      logger,
+    }),
   );
 
   if (tree.listedInstead) logger.warn(`${input.upn}: ${TREE_LISTED_REASON}`);
+  if (tally.propertiesReadSeparately > 0)
+    logger.warn(
+      `${input.upn}: delta gave no subject, sender or search key for ${tally.propertiesReadSeparately} item(s) (Graph refuses or ignores $expand there); they were read from the folder listings and item GETs instead`,
+    );
   for (const folderId of tally.enumeratedFolders)
     logger.warn(
       `${input.upn}, folder '${folderPathText(tree.paths.get(folderId) ?? [folderId])}': ${ENUMERATED_REASON}`,
@@ -184,7 +210,49 @@ async function planGrantedMailbox(
     failedFolders: tally.failedFolders,
     enumeratedFolders: tally.enumeratedFolders.length,
     fullEnumeration: tally.anyFull,
+    itemsWithoutSearchKey: tally.itemsWithoutSearchKey,
+    missedByDelta: tally.missedByDelta,
   };
+}
+
+/**
+ * The change list, then the proof of coverage (see coverageRecords): items delta missed are planned for export
+ * like any other. A coverage check that cannot be made is said in the report; it does not fail the plan.
+ */
+async function* withCoverage(
+  changes: AsyncIterable<ChangeRecord>,
+  client: MailboxClient,
+  mailboxId: string,
+  baseline: Baseline,
+  tally: PlanTally,
+  { planStartedAt, logger }: { planStartedAt: Date; logger: PlanLogger },
+): AsyncGenerator<ChangeRecord> {
+  yield* changes;
+  const coverage = coverageRecords(client, {
+    mailboxId,
+    rounds: tally.rounds,
+    planStartedAt,
+    baseline: {
+      countIn: (folderId) => baseline.counts.get(folderId) ?? 0,
+      itemOf: (id) => baseline.items.get(id),
+    },
+  });
+  try {
+    for await (const record of coverage) {
+      if (record.kind === 'upsert' && !record.known) {
+        tally.changedItems++;
+        const { id, folderId, changeKey, size } = record.item;
+        tally.toExport.push({ id, folderId, changeKey, size });
+      }
+      if (record.kind === 'folderCount') tally.missedByDelta += record.missedByDelta;
+      yield record;
+    }
+  } catch (error) {
+    if (error instanceof MailboxAccessDeniedError) throw error;
+    const reason = `the folders' item counts could not be read: ${errorReason(error)}`;
+    logger.warn(`${mailboxId}: coverage not checked, ${reason}`);
+    yield { kind: 'coverageUnchecked', reason };
+  }
 }
 
 async function readBaseline(vault: VaultStore, mailboxId: string): Promise<Baseline> {
@@ -192,13 +260,19 @@ async function readBaseline(vault: VaultStore, mailboxId: string): Promise<Basel
   const previous = state?.lastSnapshotId
     ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, state.lastSnapshotId))
     : undefined;
-  const baseline: Baseline = { state: previous ? state : undefined, folders: new Map(), items: new Map() };
+  const baseline: Baseline = {
+    state: previous ? state : undefined,
+    folders: new Map(),
+    items: new Map(),
+    counts: new Map(),
+  };
   if (!previous) return baseline;
   for await (const entry of vault.readNdjsonGz<ManifestEntry>(previous.manifestBlob)) {
     if (entry.kind === 'folder') baseline.folders.set(entry.id, entry);
     else {
-      const { changeKey, blob, sha256, length } = entry;
-      baseline.items.set(entry.id, { changeKey, blob, sha256, length });
+      const { changeKey, blob, sha256, length, folderId } = entry;
+      baseline.items.set(entry.id, { changeKey, blob, sha256, length, folderId });
+      baseline.counts.set(folderId, (baseline.counts.get(folderId) ?? 0) + 1);
     }
   }
   return baseline;
@@ -242,31 +316,11 @@ async function readFolderTree(client: MailboxClient, mailboxId: string, baseline
     if (!(error instanceof DeltaQuotaExceededError)) throw error;
     // Over the mailbox's sync quota: the tree is listed, and the next run starts a fresh folder delta.
     folders.clear();
-    await listFolderTree(client, mailboxId, folders);
+    for await (const folder of listFolderTree(client, mailboxId)) folders.set(folder.id, toManifestFolder(folder));
     const paths = folderPaths(folders);
     return { folders, paths, folderDeltaLink: undefined, fullEnumeration: true, listedInstead: true };
   }
   return { folders, paths: folderPaths(folders), folderDeltaLink, fullEnumeration, listedInstead: false };
-}
-
-/** Every folder by plain listings, level by level (no sync state needed). */
-async function listFolderTree(
-  client: MailboxClient,
-  mailboxId: string,
-  folders: Map<string, FolderWithoutPath>,
-): Promise<void> {
-  let level: Array<string | undefined> = [undefined];
-  while (level.length > 0) {
-    const next: string[] = [];
-    for (const parentFolderId of level) {
-      for await (const folder of client.listFolders(mailboxId, parentFolderId ? { parentFolderId } : {})) {
-        if (folders.has(folder.id)) continue;
-        folders.set(folder.id, toManifestFolder(folder));
-        if (folder.childFolderCount !== 0) next.push(folder.id);
-      }
-    }
-    level = next;
-  }
 }
 
 function toManifestFolder(folder: MailboxFolder): FolderWithoutPath {
@@ -317,6 +371,7 @@ async function* changeRecords(
         first: firstRound,
         full: () => round(folderId, undefined),
         listing: () => listingPages(client, mailboxId, folderId),
+        completeMetadata: (records, fullRound) => completeItemMetadata(client, mailboxId, folderId, records, fullRound),
       };
       yield* folderChanges(folderId, storedLinkOf(folderId), ways, baseline, tally);
     }
@@ -351,6 +406,8 @@ async function* folderChanges(
     yield { kind: 'folderFailed', folderId, reason: (error as Error).message };
     return;
   }
+  tally.rounds.set(folderId, roundIds(outcome));
+  yield* metadataGaps(folderId, outcome, rounds, tally);
   if (outcome.enumerated) {
     tally.enumeratedFolders.push(folderId);
     yield { kind: 'folderEnumerated', folderId, reason: ENUMERATED_REASON };
@@ -370,11 +427,47 @@ async function* folderChanges(
   if (outcome.link) tally.nextLinks[folderId] = outcome.link;
 }
 
+/**
+ * Completes the metadata of the round's items that came without it (see completeItemMetadata). Items left
+ * without a search key are said in the report: restores cannot match them against what a target already holds.
+ */
+async function* metadataGaps(
+  folderId: string,
+  outcome: FolderRound,
+  rounds: FolderRounds,
+  tally: PlanTally,
+): AsyncGenerator<ChangeRecord> {
+  let missing: number;
+  let reason = 'Graph gave no search key for them';
+  try {
+    const completed = await rounds.completeMetadata(outcome.records, outcome.full);
+    tally.propertiesReadSeparately += completed.asked;
+    missing = completed.withoutSearchKey;
+  } catch (error) {
+    if (error instanceof MailboxAccessDeniedError) throw error;
+    missing = outcome.records.filter((r) => r.kind === 'upsert' && r.item.searchKey === undefined).length;
+    reason = `their search keys could not be read: ${errorReason(error)}`;
+  }
+  if (missing === 0) return;
+  tally.itemsWithoutSearchKey += missing;
+  yield { kind: 'metadataGap', folderId, items: missing, reason };
+}
+
+function roundIds(outcome: FolderRound): FolderRoundIds {
+  const ids: FolderRoundIds = { full: outcome.full, upserts: new Set(), removed: new Set() };
+  for (const record of outcome.records)
+    if (record.kind === 'upsert') ids.upserts.add(record.item.id);
+    else if (record.kind === 'remove') ids.removed.add(record.id);
+  return ids;
+}
+
 /** A folder's ways to be read: the round already started, a full delta round, the plain item listing. */
 interface FolderRounds {
   first: AsyncIterable<DeltaPage<ListedItem>>;
   full: () => AsyncIterable<DeltaPage<ListedItem>>;
   listing: () => AsyncIterable<DeltaPage<ListedItem>>;
+  /** Fills in the properties delta gave no value for. */
+  completeMetadata: (records: ChangeRecord[], fullRound: boolean) => Promise<MetadataOutcome>;
 }
 
 interface FolderRound {

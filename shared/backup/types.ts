@@ -1,4 +1,5 @@
 import type { OutcomeStatus } from '../status.js';
+import type { CoverageSummary } from './coverageReport.js';
 import type { ItemMeta, ManifestFolder } from '../vault/records.js';
 
 export type { ItemMeta } from '../vault/records.js';
@@ -17,7 +18,15 @@ export type ChangeRecord =
   | { kind: 'remove'; id: string; folderId: string }
   | { kind: 'folderFailed'; folderId: string; reason: string }
   /** Backed up completely, but not through delta: said in the report, never silently. */
-  | { kind: 'folderEnumerated'; folderId: string; reason: string };
+  | { kind: 'folderEnumerated'; folderId: string; reason: string }
+  /** Items of the folder left without a search key (restores cannot match them), and why. */
+  | { kind: 'metadataGap'; folderId: string; items: number; reason: string }
+  /**
+   * The folder's totalItemCount as Exchange reported it after the rounds, and how the items no round reported
+   * were accounted for (see coverage.ts).
+   */
+  | { kind: 'folderCount'; folderId: string; exchangeCount: number; missedByDelta: number; arrivedDuringRun: number }
+  | { kind: 'coverageUnchecked'; reason: string };
 
 export interface PlannedItem {
   id: string;
@@ -58,6 +67,10 @@ export interface PlanSummary {
   /** Folders whose delta Graph refused (ErrorQuotaExceeded), listed in full through their plain item listing. */
   enumeratedFolders: number;
   fullEnumeration: boolean;
+  /** Items left without a search key (their listing and the GETs after it gave none). Absent in older plans. */
+  itemsWithoutSearchKey?: number;
+  /** Items Exchange counted that no delta round reported, planned from the folder's listing. Absent in older plans. */
+  missedByDelta?: number;
   /** Graph refused the app this mailbox (MailboxAccessDenied): nothing was planned, the mailbox fails with this reason. */
   refused?: string;
 }
@@ -104,6 +117,10 @@ export interface MailboxRunResult {
   failedFolders: Array<{ folderPath: string; reason: string }>;
   /** Folders backed up completely by listing them, because Graph refused their delta (absent in older reports). */
   enumeratedFolders?: Array<{ folderPath: string; reason: string }>;
+  /** Folders with items stored without a search key: a restore cannot tell whether the target already has them. */
+  itemsWithoutSearchKey?: Array<{ folderPath: string; items: number; reason: string }>;
+  /** Per folder, the snapshot's items against Exchange's totalItemCount (absent in older reports). */
+  coverage?: CoverageSummary;
   failures: ItemFailure[];
   error?: string;
 }
