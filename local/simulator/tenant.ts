@@ -327,9 +327,10 @@ export class SimTenant {
       subject: changes.subject ?? `${item.spec.subject} (edited)`,
     };
     item.changeKey = this.newChangeKey();
-    item.lastModifiedDateTime = new Date(Date.parse(item.lastModifiedDateTime) + 3_600_000)
+    // An edit is stamped when it happens (and always after the item's last stamp).
+    item.lastModifiedDateTime = new Date(Math.max(Date.parse(item.lastModifiedDateTime) + 3_600_000, Date.now()))
       .toISOString()
-      .replace('.000', '');
+      .replace(/\.\d+Z$/, 'Z');
     item.seq = mailbox.nextSeq();
     delete item.digest;
     delete item.importedDigest;

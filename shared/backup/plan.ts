@@ -64,6 +64,8 @@ interface Baseline {
   items: Map<string, StoredRef & { changeKey: string; folderId: string }>;
   /** Items per folder. */
   counts: Map<string, number>;
+  /** When the last snapshot's run started. */
+  takenAt?: Date;
 }
 
 /** The counts planning reports, gathered while the change list is written. */
@@ -267,6 +269,7 @@ async function readBaseline(vault: VaultStore, mailboxId: string): Promise<Basel
     counts: new Map(),
   };
   if (!previous) return baseline;
+  baseline.takenAt = new Date(previous.takenAt);
   for await (const entry of vault.readNdjsonGz<ManifestEntry>(previous.manifestBlob)) {
     if (entry.kind === 'folder') baseline.folders.set(entry.id, entry);
     else {
@@ -371,7 +374,14 @@ async function* changeRecords(
         first: firstRound,
         full: () => round(folderId, undefined),
         listing: () => listingPages(client, mailboxId, folderId),
-        completeMetadata: (records, fullRound) => completeItemMetadata(client, mailboxId, folderId, records, fullRound),
+        completeMetadata: (records, fullRound) =>
+          completeItemMetadata(client, {
+            mailboxId,
+            folderId,
+            records,
+            fullRound,
+            ...(baseline.takenAt ? { changedSince: baseline.takenAt } : {}),
+          }),
       };
       yield* folderChanges(folderId, storedLinkOf(folderId), ways, baseline, tally);
     }

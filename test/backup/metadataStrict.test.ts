@@ -68,23 +68,37 @@ describe('item delta that refuses $expand (the strict default)', () => {
     expect(warnings.some((w) => /delta gave no subject, sender or search key for 60 item/.test(w))).toBe(true);
   });
 
-  it('reads a night’s changed items by $batch, 20 to a call, and nothing else item by item', async () => {
+  it('reads a night’s changed items from each changed folder’s listing of what changed since the last run', async () => {
     const { tenant } = stack.sim;
     const mailbox = tenant.mailbox(upn);
     const inbox = mailbox.folderByIdOrName('inbox')!;
-    const before = requestsOf(stack.sim, 'getItem');
-    const batchesBefore = stack.sim.throttle.countersFor(mailbox.id).batchCalls;
+    const before = { getItem: requestsOf(stack.sim, 'getItem'), listItems: requestsOf(stack.sim, 'listItems') };
     for (const item of mailbox.itemsIn(inbox.id).slice(0, 3)) tenant.changeItem(mailbox, item.id);
-    for (let i = 0; i < 22; i++) tenant.addItem(mailbox, 'sentitems');
+    for (let i = 0; i < 22; i++) tenant.addItem(mailbox, 'sentitems', { createdDateTime: new Date().toISOString() });
 
     const report = (await runBackup(stack)).status.report as RunReport;
     expect(report.status).toBe('Completed');
     const [result] = report.mailboxes;
     expect(result!.items.exported).toBe(25);
     expectFullMetadata(stack.sim, await snapshotItems(stack, result!));
-    expect(requestsOf(stack.sim, 'getItem') - before).toBe(25);
-    // Per folder: 3 in the inbox, 22 in Sent Items (20 + 2).
-    expect(stack.sim.throttle.countersFor(mailbox.id).batchCalls - batchesBefore).toBe(3);
+    // One filtered listing for each of the two folders, no item read one by one.
+    expect(requestsOf(stack.sim, 'listItems') - before.listItems).toBe(2);
+    expect(requestsOf(stack.sim, 'getItem') - before.getItem).toBe(0);
+  });
+
+  it('reads items the filtered listing does not return (stamped before the last run) by $batch, 20 to a call', async () => {
+    const { tenant } = stack.sim;
+    const mailbox = tenant.mailbox(upn);
+    const before = requestsOf(stack.sim, 'getItem');
+    const batchesBefore = stack.sim.throttle.countersFor(mailbox.id).batchCalls;
+    // Items keeping an old time stamp, as an item restored from an old copy might.
+    for (let i = 0; i < 23; i++) tenant.addItem(mailbox, 'deleteditems', { createdDateTime: '2021-03-04T05:06:07Z' });
+
+    const report = (await runBackup(stack)).status.report as RunReport;
+    expect(report.status).toBe('Completed');
+    expectFullMetadata(stack.sim, await snapshotItems(stack, report.mailboxes[0]!));
+    expect(requestsOf(stack.sim, 'getItem') - before).toBe(23);
+    expect(stack.sim.throttle.countersFor(mailbox.id).batchCalls - batchesBefore).toBe(2);
   });
 
   it('names the folder whose items are left without a search key, with the reason', async () => {
