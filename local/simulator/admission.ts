@@ -44,7 +44,10 @@ export async function enterMailbox(
   const { throttle } = state;
   const admission = throttle.admit(mailbox.id, operation);
   if (!admission.ok) throw new SimHttpError(429, admission.code, admission.message, admission.retryAfterSeconds);
-  res.once('close', admission.release);
+  // Exchange frees a concurrency slot a moment after the answer, not as it ends: a client that sends its next
+  // request the instant an answer arrives can find the slot still taken.
+  const hold = state.settings.concurrencySlotHoldMs;
+  res.once('close', () => (hold > 0 ? setTimeout(admission.release, hold) : admission.release()));
   // Export and import spans start at a call's arrival, its latency included, so rates measured over them
   // (the benchmark's) are not flattered by the first call's wait.
   const counters = throttle.countersFor(mailbox.id);

@@ -18,6 +18,7 @@ export const SIMULATOR_ENV = {
   SIM_LATENCY_MS: ['0', 'Latency added to every call'],
   SIM_LATENCY_JITTER_MS: ['0', 'Random extra latency, up to this much'],
   SIM_MAX_CONCURRENT: ['4', 'Requests in flight per mailbox before 429 ApplicationThrottled'],
+  SIM_SLOT_HOLD_MS: ['5', "How long a mailbox's concurrency slot stays taken after an answer ends"],
   SIM_REQUEST_BUDGET: ['10000', 'Requests per mailbox per window'],
   SIM_REQUEST_WINDOW_MS: ['600000', 'Request budget window'],
   SIM_UPLOAD_BUDGET_BYTES: ['157286400', 'Import bytes per mailbox per window'],
@@ -98,6 +99,7 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
     deltaGenerationsKept: number(env, 'SIM_DELTA_GENERATIONS_KEPT', { min: 1 }),
     deltaQuotaExceededRate: probability(env, 'SIM_FAULT_DELTA_QUOTA'),
     deltaExpand: deltaExpandMode(read(env, 'SIM_DELTA_EXPAND')),
+    concurrencySlotHoldMs: number(env, 'SIM_SLOT_HOLD_MS'),
     maxExportResponseBytes: number(env, 'SIM_EXPORT_MAX_RESPONSE_BYTES', { min: 1 }),
     importBodyLimitBytes: number(env, 'SIM_IMPORT_BODY_LIMIT_BYTES', { min: 1 }),
     limits: {

@@ -44,6 +44,8 @@ export interface SimulatorOptions {
    * tracking does not support (default), ignored, or honoured (lenient).
    */
   deltaExpand?: 'reject' | 'ignore' | 'honour';
+  /** How long a concurrency slot stays taken after its answer ends (default 5 ms; 0 frees it at once, lenient). */
+  concurrencySlotHoldMs?: number;
   seed?: number;
   /** A multi-item exportItems answer whose body would be larger than this is a 504 GatewayTimeout. */
   maxExportResponseBytes?: number;

@@ -14,12 +14,16 @@ export type SimulatorSettings = Required<
     | 'maxExportResponseBytes'
     | 'exportErrorKey'
     | 'deltaExpand'
+    | 'concurrencySlotHoldMs'
   >
 > &
   SimulatorOptions;
 
 /** Big enough for 20 items of a few MB each; a batch of larger items is a 504, as a gateway timeout would be. */
 export const DEFAULT_MAX_EXPORT_RESPONSE_BYTES = 100 * 1024 * 1024;
+
+/** How long a mailbox's concurrency slot stays taken after an answer ends (UNCONFIRMED: Graph does not say). */
+export const DEFAULT_SLOT_HOLD_MS = 5;
 
 export interface ImportSessionRecord {
   mailboxId: string;
@@ -71,6 +75,7 @@ export function createState(options: SimulatorOptions): SimulatorState {
       maxExportResponseBytes: DEFAULT_MAX_EXPORT_RESPONSE_BYTES,
       exportErrorKey: 'alternate',
       deltaExpand: 'reject',
+      concurrencySlotHoldMs: DEFAULT_SLOT_HOLD_MS,
       ...options,
     },
     staticTokens: new Set([demoToken, ...(options.staticTokens ?? [])]),

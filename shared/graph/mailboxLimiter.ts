@@ -24,7 +24,17 @@ export const UPLOAD_PACE_SHARE = 0.95;
 export interface MailboxLimiterOptions {
   /** Bytes Exchange accepts per mailbox per window; uploads are paced below it. null: no pacing. */
   uploadBudget?: { bytes: number; windowMs: number } | null;
+  /** How long a finished request keeps its slot (see SLOT_RELEASE_DELAY_IN_MS); 0 frees it at once. */
+  slotReleaseDelayInMs?: number;
 }
+
+/**
+ * Exchange frees a mailbox's concurrency slot a moment after its answer ends, so a request sent the instant the
+ * previous answer arrived can be told 429 MailboxConcurrency (and the whole mailbox then waits out Retry-After).
+ * A finished request keeps our slot this long; Graph does not say how long its own hold is (UNCONFIRMED), and a
+ * few 429s left are met by the adaptive limit.
+ */
+export const SLOT_RELEASE_DELAY_IN_MS = 10;
 
 /**
  * Throttling met by the calls that carry it (an activity's own calls): 429s answered to them and the time they
@@ -65,6 +75,7 @@ export class MailboxLimiter {
   private readonly maxPerMailbox: number;
   /** Paced upload rate in bytes per millisecond; 0 when uploads are not paced. */
   private readonly uploadBytesPerMs: number;
+  private readonly slotReleaseDelayInMs: number;
 
   constructor(maxPerMailbox: number = MAX_REQUESTS_PER_MAILBOX, options: MailboxLimiterOptions = {}) {
     if (!Number.isInteger(maxPerMailbox) || maxPerMailbox < 1) {
@@ -77,6 +88,7 @@ export class MailboxLimiter {
     if (budget && !(budget.bytes > 0 && budget.windowMs > 0))
       throw new RangeError('uploadBudget needs positive bytes and windowMs');
     this.uploadBytesPerMs = budget ? (budget.bytes / budget.windowMs) * UPLOAD_PACE_SHARE : 0;
+    this.slotReleaseDelayInMs = options.slotReleaseDelayInMs ?? SLOT_RELEASE_DELAY_IN_MS;
   }
 
   /**
@@ -140,8 +152,12 @@ export class MailboxLimiter {
       release: () => {
         if (released) return;
         released = true;
-        gate.inFlight--;
-        gate.waiters.shift()?.();
+        const free = () => {
+          gate.inFlight--;
+          gate.waiters.shift()?.();
+        };
+        if (this.slotReleaseDelayInMs > 0) setTimeout(free, this.slotReleaseDelayInMs).unref();
+        else free();
       },
     };
   }
