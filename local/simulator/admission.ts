@@ -47,7 +47,16 @@ export async function enterMailbox(
   // Exchange frees a concurrency slot a moment after the answer, not as it ends: a client that sends its next
   // request the instant an answer arrives can find the slot still taken.
   const hold = state.settings.concurrencySlotHoldMs;
-  res.once('close', () => (hold > 0 ? setTimeout(admission.release, hold) : admission.release()));
+  // From the answer's last byte ('finish'), or its abort ('close' without 'finish'), whichever comes first.
+  let freed = false;
+  const free = () => {
+    if (freed) return;
+    freed = true;
+    if (hold > 0) setTimeout(admission.release, hold);
+    else admission.release();
+  };
+  res.once('finish', free);
+  res.once('close', free);
   // Export and import spans start at a call's arrival, its latency included, so rates measured over them
   // (the benchmark's) are not flattered by the first call's wait.
   const counters = throttle.countersFor(mailbox.id);

@@ -146,7 +146,7 @@ function folderChanges({ state, version, mailbox }: MailboxRequest, sync: SyncSt
   const entries: DeltaEntry[] = [];
   for (const folder of mailbox.folders.values())
     if (folder.seq > sync.from && folder.seq <= sync.to) {
-      const json = folderJson(state.baseUrl, version, mailbox, folder);
+      const json = folderDeltaEntry(state, version, folderJson(state.baseUrl, version, mailbox, folder));
       if (sync.expand.length) json.singleValueExtendedProperties = folderExtendedProperties(folder, sync.expand);
       entries.push({ seq: folder.seq, json });
     }
@@ -173,6 +173,23 @@ function itemChanges({ state, mailbox }: MailboxRequest, sync: SyncState, folder
       if (tombstone.folderId === folderId && tombstone.seq > sync.from && tombstone.seq <= sync.to)
         entries.push({ seq: tombstone.seq, json: removed('#microsoft.graph.mailboxItem', tombstone.id) });
   return entries;
+}
+
+/**
+ * A folder as a delta page carries it. The docs' examples show only the id and the name, with wellKnownName
+ * (v1.0) or parentMailboxUrl (beta), so by default the simulator leaves out parent, class and counts
+ * (`folderDelta: 'full'` keeps them).
+ */
+function folderDeltaEntry(
+  state: MailboxRequest['state'],
+  version: string,
+  json: Record<string, unknown>,
+): Record<string, unknown> {
+  if (state.settings.folderDelta === 'full') return json;
+  const { '@odata.type': odataType, id, displayName, wellKnownName, parentMailboxUrl } = json;
+  return version === 'beta'
+    ? { '@odata.type': odataType, id, displayName, parentMailboxUrl }
+    : { '@odata.type': odataType, id, displayName, wellKnownName };
 }
 
 function removed(odataType: string, id: string): Record<string, unknown> {

@@ -32,6 +32,10 @@ export const SIMULATOR_ENV = {
     'reject',
     "$expand and $select on a fresh delta round: 'reject' (400 ErrorInvalidUrlQuery), 'ignore' or 'honour' (lenient)",
   ],
+  SIM_FOLDER_DELTA: [
+    'thin',
+    "Folder delta entries: 'thin' (id, displayName, and wellKnownName on v1.0 or parentMailboxUrl on beta, as the docs' examples) or 'full' (lenient)",
+  ],
   SIM_EXPORT_MAX_RESPONSE_BYTES: ['104857600', 'A multi-item export answer larger than this is a 504 GatewayTimeout'],
   SIM_IMPORT_BODY_LIMIT_BYTES: ['209715200', 'Largest import POST body taken (413 above it)'],
   SIM_FAULT_503: ['0', 'Probability of a 503 per call'],
@@ -98,8 +102,9 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
     importSessionLifetimeMs: number(env, 'SIM_IMPORT_SESSION_LIFETIME_MS', { min: 1 }),
     deltaGenerationsKept: number(env, 'SIM_DELTA_GENERATIONS_KEPT', { min: 1 }),
     deltaQuotaExceededRate: probability(env, 'SIM_FAULT_DELTA_QUOTA'),
-    deltaExpand: deltaExpandMode(read(env, 'SIM_DELTA_EXPAND')),
+    deltaExpand: oneOf(env, 'SIM_DELTA_EXPAND', ['reject', 'ignore', 'honour'] as const),
     concurrencySlotHoldMs: number(env, 'SIM_SLOT_HOLD_MS'),
+    folderDelta: oneOf(env, 'SIM_FOLDER_DELTA', ['thin', 'full'] as const),
     maxExportResponseBytes: number(env, 'SIM_EXPORT_MAX_RESPONSE_BYTES', { min: 1 }),
     importBodyLimitBytes: number(env, 'SIM_IMPORT_BODY_LIMIT_BYTES', { min: 1 }),
     limits: {
@@ -125,7 +130,8 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
   };
 }
 
-function deltaExpandMode(value: string): 'reject' | 'ignore' | 'honour' {
-  if (value === 'reject' || value === 'ignore' || value === 'honour') return value;
-  throw new Error(`SIM_DELTA_EXPAND must be 'reject', 'ignore' or 'honour', got '${value}'`);
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: SimulatorEnvName, values: readonly T[]): T {
+  const value = read(env, name);
+  if ((values as readonly string[]).includes(value)) return value as T;
+  throw new Error(`${name} must be ${values.map((v) => `'${v}'`).join(' or ')}, got '${value}'`);
 }

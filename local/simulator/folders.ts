@@ -31,7 +31,8 @@ function sendFolderList(request: MailboxRequest, parent: SimFolder, path: string
     .childFolders(parent.id)
     .map((folder) => ({ folder, json: folderJson(state.baseUrl, version, mailbox, folder) }))
     .filter(({ json }) => matchesFilter(json, query.filter))
-    .map(({ folder, json }) => applySelect(withExtendedProperties(request, folder, json), query.select));
+    .map(({ folder, json }) => applySelect(withExtendedProperties(request, folder, json), query.select))
+    .map((json) => (state.settings.listWellKnownNames === false ? { ...json, wellKnownName: undefined } : json));
   const page = pageOf(request, all, path, 10);
   const context = `${state.baseUrl}/${version}/$metadata#admin/exchange/mailboxes/${mailbox.id}/folders`;
   sendJson(res, 200, listBody(context, page));

@@ -44,6 +44,13 @@ export interface SimulatorOptions {
    * tracking does not support (default), ignored, or honoured (lenient).
    */
   deltaExpand?: 'reject' | 'ignore' | 'honour';
+  /**
+   * Folder delta entries: 'thin' (default) carries only id, displayName and wellKnownName (v1.0) or parentMailboxUrl (beta), as the docs' examples;
+   * 'full' adds parent, class, counts and well-known name (lenient).
+   */
+  folderDelta?: 'thin' | 'full';
+  /** false: folder listings leave out `wellKnownName`, which the v1.0 metadata does not declare (default true). */
+  listWellKnownNames?: boolean;
   /** How long a concurrency slot stays taken after its answer ends (default 5 ms; 0 frees it at once, lenient). */
   concurrencySlotHoldMs?: number;
   seed?: number;

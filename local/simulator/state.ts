@@ -15,6 +15,7 @@ export type SimulatorSettings = Required<
     | 'exportErrorKey'
     | 'deltaExpand'
     | 'concurrencySlotHoldMs'
+    | 'folderDelta'
   >
 > &
   SimulatorOptions;
@@ -76,6 +77,7 @@ export function createState(options: SimulatorOptions): SimulatorState {
       exportErrorKey: 'alternate',
       deltaExpand: 'reject',
       concurrencySlotHoldMs: DEFAULT_SLOT_HOLD_MS,
+      folderDelta: 'thin',
       ...options,
     },
     staticTokens: new Set([demoToken, ...(options.staticTokens ?? [])]),

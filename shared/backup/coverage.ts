@@ -1,6 +1,5 @@
-import type { MailboxClient, MailboxFolder } from '../graph/index.js';
+import type { MailboxClient } from '../graph/index.js';
 import { ITEM_META_PROPERTIES, itemMetaOf } from '../mailbox/index.js';
-import { listFolderTree } from './folderListing.js';
 import type { ChangeRecord, StoredRef } from './types.js';
 
 /**
@@ -26,6 +25,8 @@ export interface CoverageBaseline {
 
 export interface CoverageInput {
   mailboxId: string;
+  /** Each folder's totalItemCount, as the folder tree's listing before the rounds read it. */
+  counts: Map<string, number>;
   rounds: Map<string, FolderRoundIds>;
   baseline: CoverageBaseline;
   planStartedAt: Date;
@@ -33,24 +34,22 @@ export interface CoverageInput {
 
 /**
  * The proof of coverage, per folder: what the snapshot will hold is compared with the folder's totalItemCount as
- * Exchange reports it after the rounds. Where the snapshot would hold fewer, the folder is listed and every item
- * no round reported is accounted for: changed since planning started (it arrived during the run, and is in the
- * next snapshot), or missed by delta, which is backed up now, from the listing, and named in the report.
- * Yields one `folderCount` record per folder read, after the upserts of the items delta missed.
+ * the tree's listing read it. Where the snapshot would hold fewer, the folder is listed (its count read again,
+ * so items deleted since do not count) and every item no round reported is accounted for: changed since planning
+ * started (it arrived during the run, and is in the next snapshot), or missed by delta, which is backed up now,
+ * from the listing, and named in the report. Yields one `folderCount` record per folder compared, after the
+ * upserts of the items delta missed.
  */
 export async function* coverageRecords(client: MailboxClient, input: CoverageInput): AsyncGenerator<ChangeRecord> {
-  const counted: MailboxFolder[] = [];
-  for await (const folder of listFolderTree(client, input.mailboxId))
-    if (input.rounds.has(folder.id) && folder.totalItemCount !== undefined) counted.push(folder);
-  for (const folder of counted) {
-    const round = input.rounds.get(folder.id)!;
-    const exchangeCount = folder.totalItemCount!;
-    const shortfall = exchangeCount - expectedCount(folder.id, round, input.baseline);
+  for (const [folderId, round] of input.rounds) {
+    const exchangeCount = input.counts.get(folderId);
+    if (exchangeCount === undefined) continue;
+    const shortfall = exchangeCount - expectedCount(folderId, round, input.baseline);
     if (shortfall <= 0) {
-      yield { kind: 'folderCount', folderId: folder.id, exchangeCount, missedByDelta: 0, arrivedDuringRun: 0 };
+      yield { kind: 'folderCount', folderId, exchangeCount, missedByDelta: 0, arrivedDuringRun: 0 };
       continue;
     }
-    yield* accountForListing(client, input, folder.id, exchangeCount, round);
+    yield* accountForListing(client, input, folderId, round);
   }
 }
 
@@ -68,14 +67,15 @@ async function* accountForListing(
   client: MailboxClient,
   input: CoverageInput,
   folderId: string,
-  exchangeCount: number,
   round: FolderRoundIds,
 ): AsyncGenerator<ChangeRecord> {
   const arrivalsFrom = input.planStartedAt.getTime() - ARRIVAL_MARGIN_IN_MS;
   let missedByDelta = 0;
   let arrivedDuringRun = 0;
+  let exchangeCount = 0;
   const listing = client.listItems(input.mailboxId, folderId, { extendedProperties: ITEM_META_PROPERTIES });
   for await (const listed of listing) {
+    exchangeCount++;
     if (round.upserts.has(listed.id) && !round.removed.has(listed.id)) continue;
     const stored = input.baseline.itemOf(listed.id);
     if (!round.full && stored?.folderId === folderId && !round.removed.has(listed.id)) continue;

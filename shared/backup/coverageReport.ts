@@ -8,7 +8,7 @@ export interface FolderCount {
 /** One folder where the snapshot and Exchange's count differ, or where delta missed items. */
 export interface FolderCoverage {
   folderPath: string;
-  /** totalItemCount as Exchange reported it after the folder was read. */
+  /** totalItemCount as Exchange reported it before the folder was read (read again by listing when short). */
   exchangeCount: number;
   inSnapshot: number;
   /** exchangeCount − inSnapshot: positive when the snapshot holds fewer. */
@@ -83,7 +83,9 @@ function noteFor(f: Omit<FolderCoverage, 'folderPath' | 'note'>): string {
       `Graph's delta did not report ${f.missedByDelta} item(s) Exchange counts here; they were found by listing the folder and backed up, and the folder is read in full next run`,
     );
   if (f.difference < 0)
-    parts.push(`${-f.difference} item(s) more than Exchange counts: deleted while the run read the folder`);
+    parts.push(
+      `${-f.difference} item(s) more than Exchange counted before the run read the folder: they arrived meanwhile`,
+    );
   if (f.failed > 0 && f.difference > 0) parts.push(`${f.failed} item(s) could not be stored (named in failures)`);
   if (f.arrivedDuringRun > 0 && f.difference > 0)
     parts.push(`${f.arrivedDuringRun} item(s) arrived or changed during the run: in the next snapshot`);

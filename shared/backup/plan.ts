@@ -7,6 +7,7 @@ import {
   type DeltaPage,
   type MailboxClient,
   type MailboxFolder,
+  readFolderTreeListing,
 } from '../graph/index.js';
 import { folderPaths, folderPathText, ITEM_META_PROPERTIES, itemMetaOf } from '../mailbox/index.js';
 import { packBySize } from '../packing.js';
@@ -16,7 +17,6 @@ import { layout } from '../vault/layout.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { coverageRecords, type FolderRoundIds } from './coverage.js';
-import { listFolderTree } from './folderListing.js';
 import { completeItemMetadata, type MetadataOutcome } from './itemMetadata.js';
 import type { ChangeRecord, PlanSummary, PlannedBatch, PlannedItem, StoredRef } from './types.js';
 
@@ -178,6 +178,7 @@ async function planGrantedMailbox(
     withCoverage(changeRecords(client, mailboxId, baseline, tree, tally), client, mailboxId, baseline, tally, {
       planStartedAt,
       logger,
+      counts: tree.counts,
     }),
   );
 
@@ -227,11 +228,12 @@ async function* withCoverage(
   mailboxId: string,
   baseline: Baseline,
   tally: PlanTally,
-  { planStartedAt, logger }: { planStartedAt: Date; logger: PlanLogger },
+  { planStartedAt, logger, counts }: { planStartedAt: Date; logger: PlanLogger; counts: Map<string, number> },
 ): AsyncGenerator<ChangeRecord> {
   yield* changes;
   const coverage = coverageRecords(client, {
     mailboxId,
+    counts,
     rounds: tally.rounds,
     planStartedAt,
     baseline: {
@@ -288,21 +290,59 @@ interface FolderTree {
   fullEnumeration: boolean;
   /** Graph refused the hierarchy's delta (sync quota): the tree was listed instead. */
   listedInstead: boolean;
+  /** Each listed folder's totalItemCount, read before the item rounds (the proof of coverage compares with it). */
+  counts: Map<string, number>;
 }
 
-/** The folder hierarchy: the last snapshot's folders moved on by folder delta, or enumerated in full. */
+/**
+ * The folder hierarchy: the last snapshot's folders moved on by folder delta (or enumerated in full), then given
+ * their shape by a listing of the tree. Delta entries may carry only an id and a name (the docs' example does),
+ * so the listing supplies each folder's parent, class, well-known name and item count; a folder the listing
+ * shows and delta did not is added.
+ */
 async function readFolderTree(client: MailboxClient, mailboxId: string, baseline: Baseline): Promise<FolderTree> {
+  const delta = await readFolderDelta(client, mailboxId, baseline);
+  const listing = await readFolderTreeListing(client, mailboxId);
   const folders = new Map<string, FolderWithoutPath>();
-  let folderDeltaLink: string | undefined;
+  for (const [id, folder] of delta?.folders ?? new Map<string, FolderWithoutPath>()) {
+    const listed = listing.folders.get(id);
+    folders.set(id, listed ? toManifestFolder(listed, folder) : folder);
+  }
+  for (const [id, listed] of listing.folders) if (!folders.has(id)) folders.set(id, toManifestFolder(listed));
+  // The root is not listed: it is the folder every top-level folder names as its parent.
+  const root = listing.rootId ? folders.get(listing.rootId) : undefined;
+  if (root && !root.wellKnownName) folders.set(root.id, { ...root, wellKnownName: 'msgfolderroot' });
+  const counts = new Map<string, number>();
+  for (const [id, listed] of listing.folders)
+    if (listed.totalItemCount !== undefined) counts.set(id, listed.totalItemCount);
+  return {
+    folders,
+    paths: folderPaths(folders),
+    folderDeltaLink: delta?.link,
+    fullEnumeration: delta?.full ?? true,
+    listedInstead: delta === undefined,
+    counts,
+  };
+}
+
+/** The folders by delta from the stored link (a full round where there is none or it is refused); undefined over the sync quota. */
+async function readFolderDelta(
+  client: MailboxClient,
+  mailboxId: string,
+  baseline: Baseline,
+): Promise<{ folders: Map<string, FolderWithoutPath>; link: string | undefined; full: boolean } | undefined> {
+  const folders = new Map<string, FolderWithoutPath>();
+  let link: string | undefined;
   const readFolders = async (deltaLink: string | undefined) => {
     for await (const page of client.listFolderChanges(mailboxId, deltaLink ? { deltaLink } : {})) {
-      for (const folder of page.changed) folders.set(folder.id, toManifestFolder(folder));
+      for (const folder of page.changed)
+        folders.set(folder.id, toManifestFolder(folder, baseline.folders.get(folder.id)));
       for (const removed of page.removed) folders.delete(removed.id);
-      if (page.deltaLink) folderDeltaLink = page.deltaLink;
+      if (page.deltaLink) link = page.deltaLink;
     }
   };
   const storedLink = baseline.state?.folderDeltaLink;
-  let fullEnumeration = !storedLink;
+  let full = !storedLink;
   try {
     if (storedLink) {
       for (const [id, folder] of baseline.folders) folders.set(id, folder);
@@ -311,29 +351,27 @@ async function readFolderTree(client: MailboxClient, mailboxId: string, baseline
       } catch (error) {
         if (!(error instanceof DeltaLinkRejectedError)) throw error;
         folders.clear();
-        fullEnumeration = true;
+        full = true;
         await readFolders(undefined);
       }
     } else await readFolders(undefined);
   } catch (error) {
     if (!(error instanceof DeltaQuotaExceededError)) throw error;
-    // Over the mailbox's sync quota: the tree is listed, and the next run starts a fresh folder delta.
-    folders.clear();
-    for await (const folder of listFolderTree(client, mailboxId)) folders.set(folder.id, toManifestFolder(folder));
-    const paths = folderPaths(folders);
-    return { folders, paths, folderDeltaLink: undefined, fullEnumeration: true, listedInstead: true };
+    // Over the mailbox's sync quota: the listing alone gives the tree, and the next run starts a fresh folder delta.
+    return undefined;
   }
-  return { folders, paths: folderPaths(folders), folderDeltaLink, fullEnumeration, listedInstead: false };
+  return { folders, link, full };
 }
 
-function toManifestFolder(folder: MailboxFolder): FolderWithoutPath {
+/** A folder as the manifest keeps it; what a thin delta entry lacks is kept from the folder as it was known. */
+function toManifestFolder(folder: MailboxFolder, known?: FolderWithoutPath): FolderWithoutPath {
   return {
     kind: 'folder',
     id: folder.id,
-    parentId: folder.parentFolderId ?? null,
-    displayName: folder.displayName ?? '',
-    type: folder.type ?? 'IPF.Note',
-    wellKnownName: folder.wellKnownName ?? null,
+    parentId: folder.parentFolderId ?? known?.parentId ?? null,
+    displayName: folder.displayName ?? known?.displayName ?? '',
+    type: folder.type ?? known?.type ?? 'IPF.Note',
+    wellKnownName: folder.wellKnownName ?? known?.wellKnownName ?? null,
   };
 }
 

@@ -15,3 +15,5 @@ export type { MailboxThrottleStats, ThrottleTally } from './mailboxLimiter.js';
 export type { GraphLogger } from './graphHttp.js';
 export { parseRetryAfter, defaultRetryOptions } from './retry.js';
 export type { GraphRetryOptions } from './retry.js';
+export { listFolderTree, readFolderTreeListing, WELL_KNOWN_FOLDER_ALIASES } from './folderTree.js';
+export type { FolderTreeListing } from './folderTree.js';

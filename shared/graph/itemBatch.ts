@@ -18,8 +18,9 @@ export interface BatchedItemsRequest {
   signal?: AbortSignal;
 }
 
-export interface BatchedItems {
-  items: Map<string, MailboxItem>;
+export interface BatchedItems<T = MailboxItem> {
+  /** Each answered GET's entity, by the request's id. */
+  items: Map<string, T>;
   /** Items Graph did not give, with why (an item deleted since it was listed: ErrorItemNotFound). */
   missing: Array<{ id: string; code: string; message: string }>;
 }
@@ -28,21 +29,21 @@ interface SubResponse {
   id: string;
   status: number;
   headers?: Record<string, string>;
-  body?: { error?: { code?: string; message?: string } } & Partial<MailboxItem>;
+  body?: { id?: string; error?: { code?: string; message?: string } };
 }
 
 /**
- * Item GETs through `$batch`, up to 20 per call. The GETs of one call are chained with dependsOn, so Graph runs
+ * GETs through `$batch` (items, folders by alias), up to 20 per call. The GETs of one call are chained with dependsOn, so Graph runs
  * them one after another: each call then holds one of the mailbox's four concurrency slots at Graph, as it holds
  * one of ours. What was throttled, failed on Graph's side or skipped after a failed dependency is asked again;
  * a round that made no progress counts as a retry, and is waited for as Retry-After or the backoff says.
  */
-export async function getItemsByBatch(
+export async function getByBatch<T = MailboxItem>(
   http: GraphHttp,
   request: BatchedItemsRequest,
   sleep: typeof delay = delay,
-): Promise<BatchedItems> {
-  const result: BatchedItems = { items: new Map(), missing: [] };
+): Promise<BatchedItems<T>> {
+  const result: BatchedItems<T> = { items: new Map(), missing: [] };
   const retry = http.options.retry;
   let pending = request.requests;
   for (let attempt = 0; pending.length > 0;) {
@@ -53,7 +54,7 @@ export async function getItemsByBatch(
     let stalled = false;
     let retryAfterInMs = 0;
     for (const answer of answers) {
-      if (answer.status < 300 && answer.body?.id) result.items.set(answer.id, answer.body as MailboxItem);
+      if (answer.status < 300 && answer.body?.id) result.items.set(answer.id, answer.body as T);
       else if (ASKED_AGAIN.has(answer.status)) {
         again.add(answer.id);
         if (answer.status !== 424) stalled = true;

@@ -21,7 +21,7 @@ import {
   type GraphLogger,
   type OpenResponse,
 } from './graphHttp.js';
-import { getItemsByBatch, type BatchedItems } from './itemBatch.js';
+import { getByBatch, type BatchedItems } from './itemBatch.js';
 import { ImportBody } from './importBody.js';
 import { ImportSession } from './importSession.js';
 import { readExportResponse } from './exportReader.js';
@@ -386,12 +386,35 @@ export class MailboxClient {
         },
       ).slice(versionBase.length),
     }));
-    return getItemsByBatch(this.http, {
+    return getByBatch(this.http, {
       mailboxId,
       batchUrl: `${versionBase}/$batch`,
       requests,
       ...(options.signal ? { signal: options.signal } : {}),
     });
+  }
+
+  /**
+   * Folders by well-known name (`inbox`, `sentitems`…), 20 to a `$batch` call: how a folder Graph lists without its
+   * `wellKnownName` is recognised. Names the mailbox does not have are left out.
+   */
+  async getWellKnownFolders(
+    mailboxId: string,
+    names: readonly string[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Map<string, MailboxFolder>> {
+    const versionBase = `${this.baseUrl}/${this.apiVersion}`;
+    const requests = names.map((name) => ({
+      id: name,
+      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(name)}`).slice(versionBase.length),
+    }));
+    const { items } = await getByBatch<MailboxFolder>(this.http, {
+      mailboxId,
+      batchUrl: `${versionBase}/$batch`,
+      requests,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return items;
   }
 
   /** One delta round over the whole folder hierarchy; the last page carries the deltaLink to store. */

@@ -1,5 +1,5 @@
-import { GraphRequestError, type MailboxClient, type MailboxFolder } from '../graph/index.js';
-import { folderPaths, folderPathText, SEARCH_KEY_PROPERTY, searchKeyOf } from '../mailbox/index.js';
+import { GraphRequestError, readFolderTreeListing, type MailboxClient, type MailboxFolder } from '../graph/index.js';
+import { folderPathText, SEARCH_KEY_PROPERTY, searchKeyOf } from '../mailbox/index.js';
 import { packBySize } from '../packing.js';
 import { IndexedNdjsonReader, writeIndexedNdjson, type IndexedNdjsonFile } from '../vault/indexedNdjson.js';
 import { layout } from '../vault/layout.js';
@@ -40,28 +40,18 @@ class TargetTree {
     private readonly mailboxId: string,
   ) {}
 
+  /** The target's tree from its listing (folder delta entries may lack parent and well-known name). */
   async load(): Promise<void> {
-    for await (const page of this.graph.listFolderChanges(this.mailboxId)) {
-      for (const f of page.changed)
-        this.folders.set(f.id, {
-          id: f.id,
-          parentId: f.parentFolderId ?? null,
-          displayName: f.displayName ?? '',
-          wellKnownName: f.wellKnownName ?? null,
-        });
-    }
-    const paths = folderPaths(this.folders);
-    const root =
-      [...this.folders.values()].find((f) => f.wellKnownName === 'msgfolderroot') ??
-      [...this.folders.values()].find((f) => paths.get(f.id)?.length === 0);
-    if (root) this.rootId = root.id;
-    else {
-      // Graph did not list the root: it is the parent every top-level folder shares.
-      const parents = new Set(
-        [...this.folders.values()].map((f) => f.parentId).filter((p): p is string => !!p && !this.folders.has(p)),
-      );
-      this.rootId = [...parents][0] ?? 'msgfolderroot';
-    }
+    const { folders, rootId } = await readFolderTreeListing(this.graph, this.mailboxId);
+    for (const f of folders.values())
+      this.folders.set(f.id, {
+        id: f.id,
+        parentId: f.parentFolderId ?? null,
+        displayName: f.displayName ?? '',
+        wellKnownName: f.wellKnownName ?? null,
+      });
+    // An empty tree (no folder listed): the root's alias stands for it, and new folders go straight under it.
+    this.rootId = rootId ?? 'msgfolderroot';
   }
 
   get ids(): string[] {
@@ -92,8 +82,14 @@ class TargetTree {
         this.mailboxId,
         parentId === this.rootId ? {} : { parentFolderId: parentId },
       );
+      // Only a folder of that name under the same parent: a listing may hold folders of other levels too.
+      const underParent = (f: MailboxFolder) =>
+        !f.parentFolderId ||
+        f.parentFolderId === parentId ||
+        (parentId === this.rootId && !this.folders.has(f.parentFolderId));
       let found: MailboxFolder | undefined;
-      for await (const f of children) if (f.displayName.toLowerCase() === name.toLowerCase()) found = f;
+      for await (const f of children)
+        if (f.displayName.toLowerCase() === name.toLowerCase() && underParent(f)) found = f;
       if (!found) throw error;
       folder = found;
     }
