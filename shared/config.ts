@@ -25,6 +25,11 @@ export const SETTINGS = {
     default: '',
     description: 'Application (client) id of the app registration (clientSecret / clientCertificate)',
   },
+  MAILBOX_VAULT_AUTHORITY_HOST: {
+    default: 'https://login.microsoftonline.com',
+    description:
+      'Entra ID authority host for clientSecret / clientCertificate (https://login.microsoftonline.us for US Government)',
+  },
   MAILBOX_VAULT_KEY_VAULT_URL: { default: '', description: 'Key Vault holding the Graph client secret or certificate' },
   MAILBOX_VAULT_GRAPH_SECRET_NAME: {
     default: 'graph-client-credential',
@@ -138,6 +143,8 @@ export interface GraphConfig {
         kind: 'clientSecret' | 'clientCertificate';
         tenantId: string;
         clientId: string;
+        /** Entra ID's authority host (the global cloud's when absent). */
+        authorityHost?: string;
         keyVaultUrl: string;
         secretName: string;
         managedIdentityClientId?: string;
@@ -209,6 +216,15 @@ const httpsOrLoopback = (value: string) => {
   }
 };
 
+const isHttpsOrigin = (value: string) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && url.pathname.replace(/\/+$/, '') === '' && !url.search && !url.hash;
+  } catch {
+    return false;
+  }
+};
+
 const Raw = z.object({
   MAILBOX_VAULT_GRAPH_BASE_URL: z
     .string()
@@ -217,6 +233,12 @@ const Raw = z.object({
   MAILBOX_VAULT_GRAPH_CREDENTIAL: z.enum(['managedIdentity', 'clientSecret', 'clientCertificate', 'staticToken']),
   MAILBOX_VAULT_TENANT_ID: z.string(),
   MAILBOX_VAULT_CLIENT_ID: z.string(),
+  MAILBOX_VAULT_AUTHORITY_HOST: z
+    .string()
+    .refine(
+      isHttpsOrigin,
+      'must be the https origin of an Entra ID authority, such as https://login.microsoftonline.us (no path)',
+    ),
   MAILBOX_VAULT_KEY_VAULT_URL: z.string(),
   MAILBOX_VAULT_GRAPH_SECRET_NAME: z
     .string()
@@ -327,6 +349,7 @@ function graphCredential(raw: RawSettings, problems: string[]): GraphConfig['cre
     kind,
     tenantId: raw.MAILBOX_VAULT_TENANT_ID,
     clientId: raw.MAILBOX_VAULT_CLIENT_ID,
+    authorityHost: new URL(raw.MAILBOX_VAULT_AUTHORITY_HOST).origin,
     keyVaultUrl: raw.MAILBOX_VAULT_KEY_VAULT_URL,
     secretName: raw.MAILBOX_VAULT_GRAPH_SECRET_NAME,
     ...(miClientId ? { managedIdentityClientId: miClientId } : {}),

@@ -90,7 +90,12 @@ export async function createGraphCredential(
         managedIdentity(config.managedIdentityClientId, deps),
         deps.keyVaultClientOptions,
       );
-      return new ClientSecretCredential(config.tenantId, config.clientId, secret);
+      return new ClientSecretCredential(
+        config.tenantId,
+        config.clientId,
+        secret,
+        authorityOptions(config.authorityHost),
+      );
     }
     case 'clientCertificate': {
       const pem = await readSecret(
@@ -104,9 +109,40 @@ export async function createGraphCredential(
           `Key Vault secret '${config.secretName}' must hold a PEM certificate with its private key (create the Key Vault certificate with content type application/x-pem-file)`,
         );
       }
-      return new ClientCertificateCredential(config.tenantId, config.clientId, { certificate: pem });
+      return new ClientCertificateCredential(
+        config.tenantId,
+        config.clientId,
+        { certificate: pem },
+        authorityOptions(config.authorityHost),
+      );
     }
   }
+}
+
+/** Entra ID's hosts in Microsoft's clouds: MSAL knows them, so it validates such an authority without a call. */
+const MICROSOFT_AUTHORITY_HOSTS = new Set([
+  'login.microsoftonline.com',
+  'login.microsoft.com',
+  'login.windows.net',
+  'sts.windows.net',
+  'login.microsoftonline.us',
+  'login.usgovcloudapi.net',
+  'login-us.microsoftonline.com',
+  'login.chinacloudapi.cn',
+  'login.partner.microsoftonline.cn',
+]);
+
+/**
+ * The authority the app registration signs in at. Another host (Azure Stack Hub, AD FS, the simulator) cannot be
+ * validated by Microsoft's instance discovery, which MSAL would ask at login.microsoftonline.com: it is used as
+ * configured, which is what instance discovery being off means.
+ */
+function authorityOptions(authorityHost: string | undefined) {
+  if (!authorityHost) return {};
+  return {
+    authorityHost,
+    disableInstanceDiscovery: !MICROSOFT_AUTHORITY_HOSTS.has(new URL(authorityHost).hostname),
+  };
 }
 
 /** The vault's blob service: managed identity in Azure, a connection string for Azurite. */

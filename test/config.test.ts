@@ -61,6 +61,30 @@ describe('loadConfig', () => {
     expect(config.graph.credential).toMatchObject({ kind: 'clientSecret', secretName: 'graph-client-credential' });
   });
 
+  it('signs the app registration in at the global cloud unless an authority host says otherwise', () => {
+    const keyVaultCredential = {
+      ...azurite,
+      MAILBOX_VAULT_GRAPH_CREDENTIAL: 'clientCertificate',
+      MAILBOX_VAULT_TENANT_ID: 't',
+      MAILBOX_VAULT_CLIENT_ID: 'c',
+      MAILBOX_VAULT_KEY_VAULT_URL: 'https://kv.vault.usgovcloudapi.net',
+    };
+    expect(loadConfig(keyVaultCredential).graph.credential).toMatchObject({
+      authorityHost: 'https://login.microsoftonline.com',
+    });
+    // Bicep's environment().authentication.loginEndpoint ends with a slash.
+    const usGov = { ...keyVaultCredential, MAILBOX_VAULT_AUTHORITY_HOST: 'https://login.microsoftonline.us/' };
+    expect(loadConfig(usGov).graph.credential).toMatchObject({ authorityHost: 'https://login.microsoftonline.us' });
+    for (const bad of [
+      'http://login.microsoftonline.us',
+      'https://login.microsoftonline.us/tenant',
+      'login.microsoftonline.us',
+    ])
+      expect(problems({ ...keyVaultCredential, MAILBOX_VAULT_AUTHORITY_HOST: bad })).toEqual([
+        expect.stringMatching(/^MAILBOX_VAULT_AUTHORITY_HOST: must be the https origin of an Entra ID authority/),
+      ]);
+  });
+
   it('refuses a static token against Microsoft Graph', () => {
     expect(
       problems({

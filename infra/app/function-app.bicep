@@ -102,6 +102,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       MAILBOX_VAULT_GRAPH_CREDENTIAL: settings.graphCredential
       MAILBOX_VAULT_TENANT_ID: settings.graphTenantId
       MAILBOX_VAULT_CLIENT_ID: settings.graphClientId
+      // The cloud deployed to: its Entra ID, for an app registration's secret or certificate.
+      MAILBOX_VAULT_AUTHORITY_HOST: environment().authentication.loginEndpoint
       MAILBOX_VAULT_KEY_VAULT_URL: settings.keyVaultUri
       MAILBOX_VAULT_GRAPH_SECRET_NAME: settings.graphSecretName
       MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: '4'
