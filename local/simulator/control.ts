@@ -49,6 +49,8 @@ const CONTROL_ROUTES: readonly ControlRoute[] = [
   { method: 'DELETE', pattern: 'faults/*', handler: clearFaults },
   { method: 'PUT', pattern: 'latency/*', handler: setLatency },
   { method: 'PUT', pattern: 'limits/*', handler: setLimits },
+  { method: 'PUT', pattern: 'apps/{clientId}', handler: registerApp },
+  { method: 'PUT', pattern: 'secrets/{name}', handler: setSecret },
   { method: 'POST', pattern: 'tokens', handler: issueToken },
   { method: 'POST', pattern: 'tokens/revoke/*', handler: revokeTokens },
   { method: 'POST', pattern: 'import-sessions/expire/*', handler: expireImportSessions },
@@ -197,8 +199,31 @@ function setLimits({ sim, body }: ControlRequest): ControlReply {
   return NO_CONTENT;
 }
 
-function issueToken({ sim }: ControlRequest): ControlReply {
-  const { token, expiresOnTimestamp } = sim.issueToken();
+/** `{clientSecret?, certificates?: [pem], roles?: [...], mailboxScope?: [...]}`: adds or replaces an app registration. */
+function registerApp({ sim, body, params }: ControlRequest): ControlReply {
+  const strings = (value: unknown) => (Array.isArray(value) ? value.map(String) : undefined);
+  const [certificates, roles, mailboxScope] = [body.certificates, body.roles, body.mailboxScope].map(strings);
+  sim.registerApp({
+    clientId: params.clientId!,
+    ...(typeof body.clientSecret === 'string' ? { clientSecret: body.clientSecret } : {}),
+    ...(certificates ? { certificates } : {}),
+    ...(roles ? { roles } : {}),
+    ...(mailboxScope ? { mailboxScope } : {}),
+  });
+  return NO_CONTENT;
+}
+
+/** `{value, contentType?}`: a new version of a Key Vault secret. */
+function setSecret({ sim, body, params }: ControlRequest): ControlReply {
+  if (typeof body.value !== 'string') throw new Error('value must be a string');
+  sim.setSecret(params.name!, body.value, typeof body.contentType === 'string' ? body.contentType : undefined);
+  return NO_CONTENT;
+}
+
+/** `{roles?: [...]}`: a Graph token with these roles (every role without). */
+function issueToken({ sim, body }: ControlRequest): ControlReply {
+  const roles = Array.isArray(body.roles) ? body.roles.map(String) : undefined;
+  const { token, expiresOnTimestamp } = sim.issueToken(roles ? { roles } : {});
   return { status: 200, body: { access_token: token, expires_on: expiresOnTimestamp } };
 }
 

@@ -1,20 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { enterMailbox, resolveMailbox, waitLatency } from './admission.js';
-import { checkBearer, checkMailboxAccess } from './auth.js';
+import { checkMailboxAccess } from './auth.js';
 import { handleControl } from './control.js';
 import { SimHttpError, sendFailure } from './http.js';
 import { parseExpand, parseFilter } from './odata.js';
+import { requireMailboxInAppScope, requirePermission } from './permissions.js';
 import type { GraphRequest, MailboxQuery, SimRequest } from './request.js';
 import { findRoute } from './router.js';
-import { DIRECTORY_ROUTES, MAILBOX_ROUTES, OUTLOOK_ROUTES, TOKEN_ROUTES } from './routes.js';
+import { DIRECTORY_ROUTES, MAILBOX_ROUTES, MANAGED_IDENTITY_ROUTES, OUTLOOK_ROUTES, TOKEN_ROUTES } from './routes.js';
 import type { Simulator } from './server.js';
 import type { SimulatorState } from './state.js';
+import { bearerGrant, GRAPH_RESOURCE, type TokenGrant } from './tokens.js';
 
 const VERSIONS = new Set(['v1.0', 'beta']);
 
 /**
  * Every request's way in: the first segment picks the area, the area's table the handler. Here, once for all
- * routes: bearer check, mailbox lookup, throttle slot, fault injection, and turning failures into answers.
+ * routes: bearer check, permission (the token's roles), mailbox lookup, throttle slot, fault injection, and
+ * turning failures into answers.
  */
 export function handleRequest(
   state: SimulatorState,
@@ -49,6 +52,8 @@ async function routeRequest(request: SimRequest, simulator: Simulator, segments:
     if (!found) throw new SimHttpError(404, 'NotFound', 'Not found');
     return found.route.handler({ ...request, params: found.params });
   }
+  const identity = findRoute(MANAGED_IDENTITY_ROUTES, method, segments);
+  if (identity) return identity.route.handler({ ...request, params: identity.params });
   const token = findRoute(TOKEN_ROUTES, method, segments);
   if (token) return token.route.handler({ ...request, params: token.params });
   if (area && VERSIONS.has(area)) return routeGraph({ ...request, version: area }, segments.slice(1));
@@ -56,27 +61,44 @@ async function routeRequest(request: SimRequest, simulator: Simulator, segments:
 }
 
 async function routeGraph(request: GraphRequest, segments: string[]): Promise<void> {
-  checkBearer(request.state, request.req);
+  const grant = bearerGrant(request.state, request.req, GRAPH_RESOURCE);
+  countByClient(request.state, grant);
   const method = request.req.method ?? 'GET';
   const directory = findRoute(DIRECTORY_ROUTES, method, segments);
   if (directory) {
     await waitLatency(request.state);
+    requirePermission(grant, directory.route.operation);
     return directory.route.handler({ ...request, params: directory.params });
   }
   const [admin, exchange, mailboxes, mailboxId, ...path] = segments;
   if (admin !== 'admin' || exchange !== 'exchange' || mailboxes !== 'mailboxes' || path.length === 0)
     throw new SimHttpError(400, 'BadRequest', `Resource not found for the segment '${segments.join('/')}'.`);
-  return routeMailbox(request, mailboxId!, path);
+  return routeMailbox(request, grant, mailboxId!, path);
 }
 
-/** An unknown mailbox is a 404 before anything else; a path the mailbox has no operation for, a 405. */
-async function routeMailbox(request: GraphRequest, mailboxId: string, path: string[]): Promise<void> {
+function countByClient({ graphRequestsByClient, staticGrant }: SimulatorState, grant: TokenGrant): void {
+  const client = grant.clientId ?? (grant === staticGrant ? 'demo' : 'test');
+  graphRequestsByClient.set(client, (graphRequestsByClient.get(client) ?? 0) + 1);
+}
+
+/**
+ * An unknown mailbox is a 404 before anything else; a path the mailbox has no operation for, a 405. Refusals
+ * (a missing permission, a mailbox outside the app's scope) come after admission, so they show in the counters.
+ */
+async function routeMailbox(
+  request: GraphRequest,
+  grant: TokenGrant,
+  mailboxId: string,
+  path: string[],
+): Promise<void> {
   const { state, req, res } = request;
   const mailbox = resolveMailbox(state, mailboxId);
   const method = req.method ?? 'GET';
   const found = findRoute(MAILBOX_ROUTES, method, path);
   if (!found) throw new SimHttpError(405, 'MethodNotAllowed', `${method} is not supported on this resource.`);
   const scripted = await enterMailbox(state, req, res, mailbox, found.route.operation);
+  requirePermission(grant, found.route.operation);
+  requireMailboxInAppScope(state, grant, mailbox);
   checkMailboxAccess(state, mailbox.id, found.route.operation);
   return found.route.handler({
     ...request,

@@ -12,6 +12,8 @@ export const SIMULATOR_ENV = {
     '',
     'With SIM_TENANT=spec: JSON {mailboxes: [{upn, items, kind?, sizes?: [min, max], largeItems?: [bytes]}], usersWithoutMailbox?: [upn]}',
   ],
+  SIM_HTTPS_PORT: ['7443', 'Port of the HTTPS listener (Entra ID token endpoint and Key Vault; 0 picks a free one)'],
+  SIM_CA_FILE: ['.local-data/simulator-ca.pem', 'Where the local CA certificate is written (for NODE_EXTRA_CA_CERTS)'],
   SIM_STATIC_TOKEN: ['', 'An extra bearer token to accept (a random demo token is always printed)'],
   SIM_CLIENT_ID: ['mailbox-vault-local', 'Client id the token endpoint accepts'],
   SIM_CLIENT_SECRET: ['local-secret', 'Client secret the token endpoint accepts'],
@@ -71,6 +73,11 @@ function probability(env: NodeJS.ProcessEnv, name: SimulatorEnvName): number {
   return number(env, name, { min: 0, max: 1 });
 }
 
+/** Where `npm run simulator` writes the local CA's certificate. */
+export function caFilePath(env: NodeJS.ProcessEnv = process.env): string {
+  return read(env, 'SIM_CA_FILE');
+}
+
 /** Reads the simulator's options from the environment; a bad value fails with a message naming the variable. */
 export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SimulatorOptions {
   const seed = number(env, 'SIM_SEED', { min: 0, max: 2 ** 32 - 1 });
@@ -97,6 +104,10 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
     seed,
     staticTokens: staticToken ? [staticToken] : [],
     clients: [{ clientId: read(env, 'SIM_CLIENT_ID'), clientSecret: read(env, 'SIM_CLIENT_SECRET') }],
+    https: true,
+    httpsPort: number(env, 'SIM_HTTPS_PORT', { max: 65535 }),
+    // The app's default secret name: MAILBOX_VAULT_GRAPH_CREDENTIAL=clientSecret works against it as it stands.
+    secrets: { 'graph-client-credential': read(env, 'SIM_CLIENT_SECRET') },
     latencyMs: number(env, 'SIM_LATENCY_MS'),
     latencyJitterMs: number(env, 'SIM_LATENCY_JITTER_MS'),
     importSessionLifetimeMs: number(env, 'SIM_IMPORT_SESSION_LIFETIME_MS', { min: 1 }),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { ODataQueryError } from './odata.js';
 
 /** An answer in Graph's error shape: status, code, message and, for throttling, Retry-After. */
@@ -88,4 +89,10 @@ export function drainOrClose(res: ServerResponse): Promise<void> {
     res.on('drain', done);
     res.on('close', done);
   });
+}
+
+/** The origin the client addressed: the simulator answers on loopback under several names, over HTTP or HTTPS. */
+export function originOf(req: IncomingMessage): string {
+  const scheme = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+  return `${scheme}://${req.headers.host ?? 'localhost'}`;
 }

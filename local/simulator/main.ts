@@ -1,5 +1,7 @@
 /** `npm run simulator`: the Exchange Online simulator on its own, configured by SIM_* environment variables. */
-import { simulatorOptionsFromEnv } from './env.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { caFilePath, simulatorOptionsFromEnv } from './env.js';
 import { startSimulator } from './server.js';
 
 async function main(): Promise<void> {
@@ -18,6 +20,19 @@ async function main(): Promise<void> {
     `  Token endpoint : ${sim.baseUrl}/${sim.tenant.tenantId}/oauth2/v2.0/token (client ${client?.clientId})`,
   );
   console.log(`  Demo token     : ${sim.demoToken}`);
+  if (sim.https) {
+    // Only the certificate: the CA's key stays in this process.
+    const caFile = resolve(caFilePath());
+    mkdirSync(dirname(caFile), { recursive: true });
+    writeFileSync(caFile, sim.https.caCertificatePem);
+    const identity = sim.managedIdentityEnvironment;
+    console.log(`  HTTPS (TLS)    : ${sim.https.baseUrl}  trust NODE_EXTRA_CA_CERTS=${caFile}`);
+    console.log(`  Authority host : ${sim.https.authorityHost}  (MAILBOX_VAULT_AUTHORITY_HOST)`);
+    console.log(`  Key Vault      : ${sim.https.keyVaultUrl}  (needs *.localhost to resolve to 127.0.0.1)`);
+    console.log(
+      `  Managed id     : IDENTITY_ENDPOINT=${identity.IDENTITY_ENDPOINT} IDENTITY_HEADER=${identity.IDENTITY_HEADER}`,
+    );
+  }
   console.log(`  Control API    : ${sim.baseUrl}/_sim/mailboxes`);
   for (const mailbox of sim.tenant.mailboxes.values()) {
     console.log(

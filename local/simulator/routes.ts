@@ -1,11 +1,12 @@
-import { requestToken } from './auth.js';
 import { batch } from './batch.js';
 import { folderDelta, itemDelta } from './delta.js';
 import { getExchangeSettings, listGroupUsers } from './directory.js';
+import { requestToken } from './entra.js';
 import { exportItems } from './export.js';
 import { createFolder, getFolder, listChildFolders, listFolders, updateFolder } from './folders.js';
 import { createImportSession, postImportItem } from './importSessions.js';
 import { deleteItem, getItem, listItems } from './items.js';
+import { managedIdentityToken } from './managedIdentity.js';
 import type { GraphRequest, MailboxRequest, SimRequest } from './request.js';
 import type { Route } from './router.js';
 
@@ -24,11 +25,32 @@ export const OUTLOOK_ROUTES: ReadonlyArray<Route<SimRequest>> = [
   { method: 'POST', pattern: 'api/{apiVersion}/{mailboxRef}/importItem', handler: postImportItem },
 ];
 
+/** A Graph operation outside any mailbox; its name is what permissions.ts knows it by. */
+export interface DirectoryRoute extends Route<GraphRequest> {
+  readonly operation: string;
+}
+
 /** Under /v1.0 and /beta, outside any mailbox: not throttled per mailbox ($batch's requests are, one by one). */
-export const DIRECTORY_ROUTES: ReadonlyArray<Route<GraphRequest>> = [
-  { method: 'POST', pattern: '$batch', handler: batch },
-  { method: 'GET', pattern: 'users/{user}/settings/exchange', handler: getExchangeSettings },
-  { method: 'GET', pattern: 'groups/{group}/transitiveMembers/microsoft.graph.user', handler: listGroupUsers },
+export const DIRECTORY_ROUTES: readonly DirectoryRoute[] = [
+  // Each request of a batch is checked as if sent alone; the batch itself needs no permission.
+  { method: 'POST', pattern: '$batch', operation: 'batch', handler: batch },
+  {
+    method: 'GET',
+    pattern: 'users/{user}/settings/exchange',
+    operation: 'getMailboxSettings',
+    handler: getExchangeSettings,
+  },
+  {
+    method: 'GET',
+    pattern: 'groups/{group}/transitiveMembers/microsoft.graph.user',
+    operation: 'listGroupMembers',
+    handler: listGroupUsers,
+  },
+];
+
+/** The managed identity endpoint of App Service and Azure Functions (IDENTITY_ENDPOINT): GET /msi/token. */
+export const MANAGED_IDENTITY_ROUTES: ReadonlyArray<Route<SimRequest>> = [
+  { method: 'GET', pattern: 'msi/token', handler: managedIdentityToken },
 ];
 
 /** A mailbox operation; its name is what counters, throttling and scripted faults know it by. */

@@ -1,9 +1,21 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { issueToken, type ExchangeSettingsAnswer } from './auth.js';
+import { registerApp, type SimAppRegistration } from './apps.js';
+import type { ExchangeSettingsAnswer } from './auth.js';
+import { handleCloudRequest } from './cloud.js';
 import { handleRequest } from './dispatch.js';
-import { createState, deltaQuotaKey, type SimulatorSettings, type SimulatorState } from './state.js';
+import { setSecret } from './keyVault.js';
+import { localCa } from './localCa.js';
+import {
+  createState,
+  deltaQuotaKey,
+  type IdentityEvent,
+  type SimulatorSettings,
+  type SimulatorState,
+} from './state.js';
+import { issueTestToken, type IssuedToken } from './tokens.js';
 import type { SimTenant } from './tenant.js';
 import type { FaultRates, ScriptedFault, SimulatorLimits, ThrottleState } from './throttle.js';
 
@@ -26,8 +38,17 @@ export interface SimulatorOptions {
   tokenLifetimeSeconds?: number;
   /** Bearer tokens accepted without the token endpoint (the demo token). */
   staticTokens?: string[];
-  /** Client-credentials apps the token endpoint knows. */
-  clients?: Array<{ clientId: string; clientSecret: string }>;
+  /** App registrations the token endpoint knows: credentials, granted roles, Exchange RBAC scope. */
+  clients?: SimAppRegistration[];
+  /**
+   * Also listen on HTTPS, with a certificate from the process's local CA: Entra ID's endpoints (discovery and
+   * token) and a Key Vault, for the real @azure/identity and @azure/keyvault-secrets clients.
+   */
+  https?: boolean;
+  /** Port of the HTTPS listener (0, the default, picks a free one). */
+  httpsPort?: number;
+  /** Secrets in the Key Vault at start. */
+  secrets?: Record<string, string | { value: string; contentType?: string }>;
   /** Answer v1.0 folder creation with 405, as the v1.0 metadata would have it (the client then uses beta). */
   rejectV1FolderCreate?: boolean;
   /** Status for a delta or skip token the simulator no longer accepts. */
@@ -60,15 +81,42 @@ export interface SimulatorOptions {
   exportErrorKey?: 'error' | 'Error' | 'alternate';
 }
 
+/** Where the HTTPS listener serves Entra ID and Key Vault, and the CA a client must trust to reach it. */
+export interface SimulatorHttps {
+  /** `https://127.0.0.1:{port}` */
+  readonly baseUrl: string;
+  /** The authority host for @azure/identity (Entra ID's is https://login.microsoftonline.com). */
+  readonly authorityHost: string;
+  /** The Key Vault's URL: a name below `vault.localhost`, as a real vault's is below `vault.azure.net`. */
+  readonly keyVaultUrl: string;
+  /** The local CA's certificate (PEM), for NODE_EXTRA_CA_CERTS or a client's `ca` option. */
+  readonly caCertificatePem: string;
+}
+
 export interface Simulator {
   readonly baseUrl: string;
+  /** The HTTPS listener, when started with `https: true`. */
+  readonly https: SimulatorHttps | undefined;
+  /**
+   * What App Service and Azure Functions set for an app's managed identity (IDENTITY_ENDPOINT, IDENTITY_HEADER),
+   * pointing at the simulator: the real ManagedIdentityCredential then gets its tokens here.
+   */
+  readonly managedIdentityEnvironment: { IDENTITY_ENDPOINT: string; IDENTITY_HEADER: string };
+  /** Tokens issued and secrets read, in order (names and client ids only). */
+  readonly identityLog: readonly IdentityEvent[];
+  /** Graph requests per client id of their token ('demo' for the static tokens, 'test' for issueToken's). */
+  readonly graphRequestsByClient: ReadonlyMap<string, number>;
   readonly tenant: SimTenant;
   readonly throttle: ThrottleState;
   /** A bearer token the simulator always accepts. */
   readonly demoToken: string;
   readonly options: SimulatorSettings;
-  /** Issues a token as the token endpoint would. */
-  issueToken(): { token: string; expiresOnTimestamp: number };
+  /** Issues a Graph token as the token endpoint would, with every role unless `roles` says otherwise. */
+  issueToken(options?: { roles?: readonly string[] }): IssuedToken;
+  /** Adds an app registration, or replaces the one with its client id (tokens already issued keep their roles). */
+  registerApp(app: SimAppRegistration): void;
+  /** Stores a secret in the Key Vault (a new version of it). */
+  setSecret(name: string, value: string, contentType?: string): void;
   /** Every token issued so far stops working (static ones too, when asked). */
   revokeTokens(includeStatic?: boolean): void;
   /** Every import session issued so far expires now. */
@@ -98,33 +146,80 @@ export interface Simulator {
 
 /**
  * Starts the Exchange Online simulator: Graph's mailbox import/export endpoints (graph-mailbox-api.md) on
- * loopback, the Outlook import endpoint, an OAuth2 client-credentials token endpoint, and a control API
- * under /_sim for tests (mutations, inspection, counters, faults). The routes are in routes.ts.
+ * loopback, the Outlook import endpoint, an OAuth2 client-credentials token endpoint, a managed identity
+ * endpoint, and a control API under /_sim for tests (mutations, inspection, counters, faults). The routes are in
+ * routes.ts. With `https`, a second listener serves Entra ID and Key Vault over TLS (cloud.ts).
  */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const state = createState(options);
   const server: Server = createServer((req, res) => handleRequest(state, simulator, req, res));
-  const simulator = simulatorOf(state, server);
+  const servers: Server[] = [server];
+  const simulator = simulatorOf(state, servers);
   server.keepAliveTimeout = 30_000;
   server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   await once(server, 'listening');
-  const address = server.address() as AddressInfo;
-  state.baseUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  state.baseUrl = `http://${hostAndPort(server)}`;
+  if (options.https) {
+    const httpsServer = startHttps(state, options);
+    servers.push(httpsServer);
+    await once(httpsServer, 'listening');
+    state.httpsBaseUrl = `https://${hostAndPort(httpsServer)}`;
+  }
   return simulator;
 }
 
+function startHttps(state: SimulatorState, options: SimulatorOptions): Server {
+  const { server: tls } = localCa();
+  const server = createHttpsServer({ key: tls.privateKeyPem, cert: tls.certificatePem }, (req, res) =>
+    handleCloudRequest(state, req, res),
+  );
+  server.keepAliveTimeout = 30_000;
+  server.listen(options.httpsPort ?? 0, options.host ?? '127.0.0.1');
+  return server;
+}
+
+function hostAndPort(server: Server): string {
+  const address = server.address() as AddressInfo;
+  return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+function httpsOf(state: SimulatorState): SimulatorHttps | undefined {
+  if (!state.httpsBaseUrl) return undefined;
+  const port = new URL(state.httpsBaseUrl).port;
+  return {
+    baseUrl: state.httpsBaseUrl,
+    authorityHost: state.httpsBaseUrl,
+    keyVaultUrl: `https://mailbox-vault.vault.localhost:${port}`,
+    caCertificatePem: localCa().certificatePem,
+  };
+}
+
 /** The handle tests and the demo hold: the state they may read, and the changes they may make to it. */
-function simulatorOf(state: SimulatorState, server: Server): Simulator {
+function simulatorOf(state: SimulatorState, servers: Server[]): Simulator {
   const { tenant, throttle } = state;
   return {
     get baseUrl() {
       return state.baseUrl;
     },
+    get https() {
+      return httpsOf(state);
+    },
+    get managedIdentityEnvironment() {
+      return { IDENTITY_ENDPOINT: `${state.baseUrl}/msi/token`, IDENTITY_HEADER: state.identityHeader };
+    },
+    identityLog: state.identityLog,
+    graphRequestsByClient: state.graphRequestsByClient,
     tenant,
     throttle,
     demoToken: state.demoToken,
     options: state.settings,
-    issueToken: () => issueToken(state),
+    issueToken: (tokenOptions) => issueTestToken(state, tokenOptions),
+    registerApp(app) {
+      state.apps.set(app.clientId, registerApp(app));
+    },
+    setSecret(name, value, contentType) {
+      setSecret(state, name, value, contentType);
+    },
     revokeTokens(includeStatic = false) {
       state.issuedTokens.clear();
       if (includeStatic) state.staticTokens.clear();
@@ -170,8 +265,12 @@ function simulatorOf(state: SimulatorState, server: Server): Simulator {
       state.latency = { ms, jitterMs };
     },
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(
+        servers.map((server) => {
+          server.closeAllConnections();
+          return new Promise<void>((resolve) => server.close(() => resolve()));
+        }),
+      );
     },
   };
 }

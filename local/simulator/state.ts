@@ -1,8 +1,12 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { registerApp, type RegisteredApp } from './apps.js';
 import { noAccessRules, type AccessRules } from './auth.js';
+import { setSecret, type StoredSecret } from './keyVault.js';
+import { ALL_ROLES } from './permissions.js';
 import { EXCHANGE_LIMITS, NO_FAULTS, ThrottleState } from './throttle.js';
 import { SimTenant } from './tenant.js';
 import type { SimulatorOptions } from './server.js';
+import { GRAPH_RESOURCE, type TokenGrant } from './tokens.js';
 
 /** The options with their defaults filled in, as `Simulator.options` shows them. */
 export type SimulatorSettings = Required<
@@ -32,6 +36,12 @@ export interface ImportSessionRecord {
   version: string;
 }
 
+/** What the identity endpoints did, for tests to check; never a secret or a token. */
+export type IdentityEvent =
+  | { kind: 'token'; clientId: string; method: 'secret' | 'certificate'; resource: string }
+  | { kind: 'managedIdentityToken'; resource: string }
+  | { kind: 'secretRead'; name: string };
+
 /** Everything one running simulator knows; handlers read and change it through the request they are given. */
 export interface SimulatorState {
   readonly tenant: SimTenant;
@@ -39,8 +49,20 @@ export interface SimulatorState {
   readonly settings: SimulatorSettings;
   /** Bearer tokens accepted without the token endpoint: the demo token and `options.staticTokens`. */
   readonly staticTokens: Set<string>;
-  /** Tokens from the token endpoint, with when each expires (ms since epoch). */
-  readonly issuedTokens: Map<string, number>;
+  /** What a static token grants: every role, in every mailbox. */
+  readonly staticGrant: TokenGrant;
+  /** Tokens the simulator issued, with what each grants. */
+  readonly issuedTokens: Map<string, TokenGrant>;
+  /** App registrations the token endpoint knows, by client id. */
+  readonly apps: Map<string, RegisteredApp>;
+  /** The Key Vault's secrets, by name. */
+  readonly secrets: Map<string, StoredSecret>;
+  /** The managed identity endpoint's shared secret (IDENTITY_HEADER) and the identity's client id. */
+  readonly identityHeader: string;
+  readonly managedIdentityClientId: string;
+  readonly identityLog: IdentityEvent[];
+  /** Graph requests per client id of their token ('demo' for static tokens, 'test' for test tokens). */
+  readonly graphRequestsByClient: Map<string, number>;
   /** Import sessions by the `authtoken` of their URL. */
   readonly importSessions: Map<string, ImportSessionRecord>;
   /** Mailboxes (id) and folders (`mailboxId/folderId`) whose item delta answers 403 ErrorQuotaExceeded. */
@@ -56,6 +78,8 @@ export interface SimulatorState {
   latency: { ms: number; jitterMs: number };
   /** Known once the server listens; links in answers start with it. */
   baseUrl: string;
+  /** The HTTPS listener (Entra ID and Key Vault), when there is one. */
+  httpsBaseUrl: string;
 }
 
 export function createState(options: SimulatorOptions): SimulatorState {
@@ -66,7 +90,7 @@ export function createState(options: SimulatorOptions): SimulatorState {
     tenant.random,
   );
   const demoToken = `sim-demo-${randomBytes(12).toString('hex')}`;
-  return {
+  const state: SimulatorState = {
     tenant,
     throttle,
     settings: {
@@ -81,7 +105,15 @@ export function createState(options: SimulatorOptions): SimulatorState {
       ...options,
     },
     staticTokens: new Set([demoToken, ...(options.staticTokens ?? [])]),
+    staticGrant: { expiresAt: Infinity, audience: GRAPH_RESOURCE, roles: new Set(ALL_ROLES), principal: 'test' },
     issuedTokens: new Map(),
+    apps: new Map((options.clients ?? []).map((app) => [app.clientId, registerApp(app)])),
+    secrets: new Map(),
+    identityHeader: randomBytes(16).toString('hex'),
+    // Not from the tenant's seeded random: that stream also drives faults, which tests replay by seed.
+    managedIdentityClientId: randomUUID(),
+    identityLog: [],
+    graphRequestsByClient: new Map(),
     importSessions: new Map(),
     deltaQuotaExceeded: new Set(),
     hiddenFromDelta: new Set(),
@@ -90,7 +122,13 @@ export function createState(options: SimulatorOptions): SimulatorState {
     access: noAccessRules(),
     latency: { ms: options.latencyMs ?? 0, jitterMs: options.latencyJitterMs ?? 0 },
     baseUrl: '',
+    httpsBaseUrl: '',
   };
+  for (const [name, secret] of Object.entries(options.secrets ?? {})) {
+    if (typeof secret === 'string') setSecret(state, name, secret);
+    else setSecret(state, name, secret.value, secret.contentType);
+  }
+  return state;
 }
 
 /** The key of `deltaQuotaExceeded` for a mailbox, or for one of its folders. */

@@ -1,4 +1,5 @@
 export * from './errors.js';
+export { PERMISSIONS_OF_OPERATION, rolesInToken } from './permissions.js';
 export * from './types.js';
 export { ImportSession } from './importSession.js';
 export { MailboxClient, MAX_EXPORT_BATCH } from './mailboxClient.js';
