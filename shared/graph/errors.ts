@@ -4,6 +4,7 @@
  */
 
 import { MailboxVaultError } from '../errors.js';
+import { describeRoles, diagnoseDenial } from './permissions.js';
 
 export interface GraphErrorDetails {
   status: number;
@@ -133,23 +134,6 @@ export class ExportStreamError extends MailboxVaultError {
   readonly code = 'ExportStreamBroken';
 }
 
-/** The application permission each mailbox operation needs (graph-mailbox-api.md §3.14), for a 403's message. */
-const PERMISSION_OF_OPERATION: Record<string, string> = {
-  listFolders: 'MailboxFolder.Read.All',
-  getFolder: 'MailboxFolder.Read.All',
-  folderDelta: 'MailboxFolder.Read.All',
-  createFolder: 'MailboxFolder.ReadWrite.All',
-  listItems: 'MailboxItem.Read.All',
-  getItem: 'MailboxItem.Read.All',
-  itemDelta: 'MailboxItem.Read.All',
-  exportItems: 'MailboxItem.Export.All',
-  createImportSession: 'MailboxItem.ImportExport.All',
-};
-
-/**
- * Graph refused the app a mailbox (403): a permission is missing, or the mailbox is outside the app's Exchange
- * RBAC scope. Final: asking again will not help, and the mailbox fails with this message.
- */
 /**
  * Whether a 403 says the app may not touch the mailbox (a missing permission, a mailbox outside its RBAC scope).
  * Other 403s (a full mailbox's quota, a folder of its own) keep Graph's code and are not called permission problems.
@@ -160,21 +144,63 @@ export function isAccessDenial(status: number, code: string | undefined): boolea
 
 const ACCESS_DENIAL_CODES = new Set(['ErrorAccessDenied', 'AccessDenied', 'Authorization_RequestDenied']);
 
+/**
+ * Graph refused the app a mailbox (403): a permission is missing, or the mailbox is outside the app's Exchange
+ * RBAC scope. Final: asking again will not help, and the mailbox fails with this message. When the app's token
+ * says which roles it carries, the message says which of the two it is.
+ */
 export class MailboxAccessDeniedError extends GraphRequestError {
   override readonly code = 'MailboxAccessDenied';
   readonly mailboxId: string;
   /** Graph's own code, usually ErrorAccessDenied. */
   readonly graphCode: string;
+  /** What the app's token tells about the refusal ('unknown' when the token is opaque). */
+  readonly verdict: 'missingPermission' | 'outsideScope' | 'unknown';
+  /** The least privileged permission the operation needs, when the client knows the operation. */
+  readonly permission: string | undefined;
 
-  constructor(mailboxId: string, details: GraphErrorDetails) {
+  constructor(mailboxId: string, details: GraphErrorDetails, tokenRoles?: readonly string[]) {
     super(details);
-    const permission = PERMISSION_OF_OPERATION[details.operation];
-    const lacks = permission ? `the ${permission} permission` : 'a mailbox permission';
-    this.message =
-      `Access denied to mailbox ${mailboxId} (${details.operation}): the app lacks ${lacks} ` +
-      `or the mailbox is outside its RBAC scope (${details.status} ${details.code})`;
+    const { permission, verdict } = diagnoseDenial(details.operation, tokenRoles);
+    const refused = `Access denied to mailbox ${mailboxId} (${details.operation})`;
+    const graph = `(${details.status} ${details.code})`;
+    if (verdict === 'missingPermission')
+      this.message =
+        `${refused}: the app lacks the ${permission} application permission (its token ${describeRoles(tokenRoles!)}); ` +
+        `grant it with admin consent ${graph}`;
+    else if (verdict === 'outsideScope')
+      this.message =
+        `${refused}: the app's token carries ${permission}, so the mailbox is outside the app's Exchange RBAC ` +
+        `for Applications scope (or an application access policy excludes it) ${graph}`;
+    else
+      this.message =
+        `${refused}: the app lacks ${permission ? `the ${permission} permission` : 'a mailbox permission'} ` +
+        `or the mailbox is outside its RBAC scope ${graph}`;
     this.mailboxId = mailboxId;
     this.graphCode = details.code;
+    this.verdict = verdict;
+    this.permission = permission;
+  }
+}
+
+/**
+ * Graph refused a call outside any mailbox (settings/exchange, a group's members) with 403. It keeps Graph's
+ * code; when the app's token says which roles it carries, the message says whether the permission is missing.
+ */
+export class GraphAccessDeniedError extends GraphRequestError {
+  readonly verdict: 'missingPermission' | 'outsideScope' | 'unknown';
+  readonly permission: string | undefined;
+
+  constructor(details: GraphErrorDetails, tokenRoles?: readonly string[]) {
+    super(details);
+    const { permission, verdict } = diagnoseDenial(details.operation, tokenRoles);
+    if (verdict === 'missingPermission')
+      this.message +=
+        ` The app lacks the ${permission} application permission (its token ${describeRoles(tokenRoles!)}); ` +
+        'grant it with admin consent.';
+    else if (verdict === 'outsideScope') this.message += ` (The app's token carries ${permission}.)`;
+    this.verdict = verdict;
+    this.permission = permission;
   }
 }
 

@@ -2,8 +2,15 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { STATUS_CODES, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import { GraphRequestError, GraphRetriesExhaustedError, isAccessDenial, MailboxAccessDeniedError } from './errors.js';
+import {
+  GraphAccessDeniedError,
+  GraphRequestError,
+  GraphRetriesExhaustedError,
+  isAccessDenial,
+  MailboxAccessDeniedError,
+} from './errors.js';
 import type { MailboxLimiter } from './mailboxLimiter.js';
+import { rolesInToken } from './permissions.js';
 import { type MailboxPermit, type ThrottleTally } from './mailboxLimiter.js';
 import { backoffDelay, defaultRetryOptions, delay, parseRetryAfter, type GraphRetryOptions } from './retry.js';
 import { MailboxVaultError } from '../errors.js';
@@ -197,7 +204,18 @@ export class GraphHttp {
         continue;
       }
       const status = answer.response.status;
-      if (status < 300 || call.passStatuses?.includes(status)) return this.handOver(call, answer, timer, permit);
+      if (status < 300 || call.passStatuses?.includes(status)) {
+        if (status === 403 && call.mailboxId && call.authenticate) {
+          try {
+            answer = await this.unlessDenied(call, answer);
+          } catch (denied) {
+            clearTimeout(timer);
+            permit?.release();
+            throw denied;
+          }
+        }
+        return this.handOver(call, answer, timer, permit);
+      }
       // Everything below consumes the error body (within the request timeout) and frees the permit before deciding.
       timer.refresh();
       const error = errorBodyOf(answer.response, await readBody(answer.body, { partialOk: true }));
@@ -212,9 +230,8 @@ export class GraphHttp {
         continue;
       }
 
-      // A mailbox Graph refuses the app (permission or RBAC scope) is final, and said so plainly.
-      if (isAccessDenial(status, error.code) && call.mailboxId && call.authenticate)
-        throw new MailboxAccessDeniedError(call.mailboxId, { status, ...error, operation: call.operation });
+      // A refusal (a missing permission, a mailbox outside the app's RBAC scope) is final, and said so plainly.
+      if (isAccessDenial(status, error.code) && call.authenticate) throw this.denial(call, { status, ...error });
       if (!isRetriableStatus(status, policy))
         throw new GraphRequestError({ status, ...error, operation: call.operation });
       lastReason = `${status} ${error.code}`;
@@ -224,6 +241,26 @@ export class GraphHttp {
       if (status === 429 && call.mailboxId) continue;
       await delay(wait, call.signal);
     }
+  }
+
+  /**
+   * A 403 the caller takes itself (a delta round's, which may be a quota) is still final when it refuses the
+   * mailbox, decided here like every other call's; any other 403 is handed over with its body intact.
+   */
+  private async unlessDenied(call: GraphCall, answer: NodeAnswer): Promise<NodeAnswer> {
+    const text = await readBody(answer.body, { partialOk: true });
+    const error = errorBodyOf(answer.response, text);
+    if (isAccessDenial(403, error.code)) throw this.denial(call, { status: 403, ...error });
+    return { response: answer.response, body: Readable.from([Buffer.from(text)]) };
+  }
+
+  /** The error for a refused call, worded with the roles the token it carried says it has. */
+  private denial(call: GraphCall, error: { status: number; code: string; message: string; requestId?: string }) {
+    const details = { ...error, operation: call.operation };
+    const roles = rolesInToken(this.token?.token);
+    return call.mailboxId
+      ? new MailboxAccessDeniedError(call.mailboxId, details, roles)
+      : new GraphAccessDeniedError(details, roles);
   }
 
   /** One attempt on the wire, with a fresh body and, for Graph itself, the bearer token. */

@@ -43,7 +43,7 @@ describe('scope resolution', () => {
     const resolved = await resolveMailboxes(client, { users: [ana, ben, cy, dee, fay] });
     expect(resolved.mailboxes.map((m) => m.upn)).toEqual([ana, dee]);
     expect(resolved.warnings).toEqual([
-      `${ben} was skipped: its mailbox settings could not be read (getMailboxSettings failed with 403 ErrorAccessDenied: Access is denied. Check credentials and try again.)`,
+      `${ben} was skipped: its mailbox settings could not be read (getMailboxSettings failed with 403 ErrorAccessDenied: Access is denied. Check credentials and try again. (The app's token carries User.Read.All.))`,
       `${cy} was skipped: its mailbox settings could not be read (Graph answered settings/exchange for '${cy}' without a primaryMailboxId)`,
       `${fay} was skipped: its mailbox settings could not be read (getMailboxSettings failed with 400 BadRequest: The request is not supported for this user.)`,
     ]);

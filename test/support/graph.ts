@@ -18,21 +18,28 @@ export async function startSeededSimulator(seed: TenantSeed, options: SimulatorO
   return startSimulator({ ...options, tenant });
 }
 
-/** A credential that asks the simulator for a new token every time (so a 401 refresh gets a new one). */
+/**
+ * A credential that asks the simulator for a new token every time (so a 401 refresh gets a new one), with every
+ * role, or only the roles given, as an app registration granted only those would get.
+ */
 export class SimulatorIssuedCredential implements TokenCredential {
   calls = 0;
-  constructor(private readonly sim: Simulator) {}
+  constructor(
+    private readonly sim: Simulator,
+    private readonly roles?: readonly string[],
+  ) {}
   async getToken(): Promise<AccessToken> {
     this.calls++;
-    return this.sim.issueToken();
+    return this.sim.issueToken(this.roles ? { roles: this.roles } : {});
   }
 }
 
 export function clientFor(
   sim: Simulator,
   options: MailboxClientOptions = {},
+  roles?: readonly string[],
 ): { client: MailboxClient; credential: SimulatorIssuedCredential } {
-  const credential = new SimulatorIssuedCredential(sim);
+  const credential = new SimulatorIssuedCredential(sim, roles);
   const client = new MailboxClient(credential, { baseUrl: sim.baseUrl, retry: FAST_RETRY, ...options });
   return { client, credential };
 }
