@@ -14,16 +14,13 @@ import {
   CredentialError,
   StaticTokenCredential,
 } from '../shared/credentials.js';
+import { createClientCertificate } from '../local/simulator/localCa.js';
 
 const VAULT = 'https://mv-test.vault.azure.net';
 const SECRET_VALUE = 'super-secret-client-secret-value';
-// A throwaway self-signed certificate and key (generated for this test only; it signs nothing).
-const PEM = `-----BEGIN PRIVATE KEY-----
-MC4CAQAwBQYDK2VwBCIEIBlKpoTLH+Ll2l7Ef8X5gs2RZr0aKl7p4E0k4SGvNn1w
------END PRIVATE KEY-----
------BEGIN CERTIFICATE-----
-MIIBfzCCATGgAwIBAgIUfake0123456789abcdefABCDEFGHIJ0wBQYDK2VwMBQxEjAQBgNVBAMMCW12LXRlc3Qt
------END CERTIFICATE-----`;
+// A throwaway self-signed certificate and key, made for this run (no private key is kept in the repository).
+const generated = createClientCertificate('mv-test');
+const PEM = `${generated.privateKeyPem}${generated.certificatePem}`;
 
 /** The managed identity's stand-in: hands out a known token for the Key Vault scope. */
 class FakeManagedIdentity implements TokenCredential {
