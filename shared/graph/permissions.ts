@@ -15,6 +15,8 @@ export const PERMISSIONS_OF_OPERATION: Readonly<Record<string, readonly string[]
   deleteFolder: ['MailboxFolder.ReadWrite.All'],
   listItems: ['MailboxItem.Read.All'],
   getItem: ['MailboxItem.Read.All'],
+  // Item GETs through $batch: each needs what getItem needs.
+  getItems: ['MailboxItem.Read.All'],
   itemDelta: ['MailboxItem.Read.All'],
   deleteItem: ['MailboxItem.ReadWrite.All'],
   exportItems: ['MailboxItem.Export.All', 'MailboxItem.ImportExport.All'],
