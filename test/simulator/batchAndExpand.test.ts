@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../local/simulator/index.js';
+import { DEFAULT_SLOT_HOLD_MS } from '../../local/simulator/state.js';
 import { ExtendedProperty } from '../../shared/graph/index.js';
 import { clientFor, startSeededSimulator } from '../support/graph.js';
 
@@ -84,6 +85,8 @@ describe('$batch', () => {
   it('runs a dependsOn chain one request at a time, and answers 424 after a failed dependency', async () => {
     const counters = sim.throttle.countersFor(sim.tenant.mailbox(upn).id);
     counters.maxInFlight = 0;
+    // Slots freed at each answer's end, so that the count shows one request at a time (a held slot would overlap).
+    sim.options.concurrencySlotHoldMs = 0;
     const chain = itemPaths.slice(0, 5).map((url, i) => ({
       id: String(i),
       method: 'GET',
@@ -95,6 +98,7 @@ describe('$batch', () => {
     const statuses = Object.fromEntries(body.responses.map((r: { id: string; status: number }) => [r.id, r.status]));
     expect(statuses).toEqual({ 0: 200, 1: 200, 2: 404, 3: 424, 4: 424 });
     expect(counters.maxInFlight).toBe(1);
+    sim.options.concurrencySlotHoldMs = DEFAULT_SLOT_HOLD_MS;
   });
 
   it('throttles each request as if sent alone; the client asks again for the throttled ones and gets them all', async () => {
