@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { enterMailbox, resolveMailbox, waitLatency } from './admission.js';
+import { archiveRedirect, refuseArchiveOnV1, sendRedirect } from './archives.js';
 import { checkMailboxAccess } from './auth.js';
 import { handleControl } from './control.js';
 import { SimHttpError, sendFailure } from './http.js';
@@ -71,7 +72,9 @@ async function routeGraph(request: GraphRequest, segments: string[]): Promise<vo
     return directory.route.handler({ ...request, params: directory.params });
   }
   const [admin, exchange, mailboxes, mailboxId, ...path] = segments;
-  if (admin !== 'admin' || exchange !== 'exchange' || mailboxes !== 'mailboxes' || path.length === 0)
+  // Graph's paths are case-insensitive, and its own archive redirects say `/admin/Exchange/Mailboxes/`.
+  const prefix = [admin, exchange, mailboxes].join('/').toLowerCase();
+  if (prefix !== 'admin/exchange/mailboxes' || path.length === 0)
     throw new SimHttpError(400, 'BadRequest', `Resource not found for the segment '${segments.join('/')}'.`);
   return routeMailbox(request, grant, mailboxId!, path);
 }
@@ -93,6 +96,7 @@ async function routeMailbox(
 ): Promise<void> {
   const { state, req, res } = request;
   const mailbox = resolveMailbox(state, mailboxId);
+  refuseArchiveOnV1(request.version, mailbox);
   const method = req.method ?? 'GET';
   const found = findRoute(MAILBOX_ROUTES, method, path);
   if (!found) throw new SimHttpError(405, 'MethodNotAllowed', `${method} is not supported on this resource.`);
@@ -100,6 +104,8 @@ async function routeMailbox(
   requirePermission(grant, found.route.operation);
   requireMailboxInAppScope(state, grant, mailbox);
   checkMailboxAccess(state, mailbox.id, found.route.operation);
+  const location = archiveRedirect(request, mailbox, found.route.operation, path, found.params.folderId);
+  if (location) return sendRedirect(res, location);
   return found.route.handler({
     ...request,
     params: found.params,

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { exportRedirect } from './archives.js';
 import { DroppedConnection, drainOrClose, readSmallBody, SimHttpError } from './http.js';
 import { generatePayload, payloadLength } from './payload.js';
 import type { MailboxRequest } from './request.js';
@@ -55,20 +56,26 @@ export async function exportItems(request: MailboxRequest): Promise<void> {
 const BODY_END = ']}';
 
 /** The answer's entries in the (shuffled) order they are sent; items left out by the omission fault are absent. */
-function exportEntries({ state, mailbox }: MailboxRequest, ids: string[]): ExportEntry[] {
+function exportEntries(request: MailboxRequest, ids: string[]): ExportEntry[] {
+  const { state, mailbox } = request;
   const { throttle, settings } = state;
   const failIds = scriptedItemErrors(throttle, mailbox);
   const entries: ExportEntry[] = [];
   let errors = 0;
   const error = (id: string, code: string, message: string): ExportEntry => {
     const key = errorKeyOf(settings, errors++);
-    return { json: `{"itemId":${JSON.stringify(id)},"${key}":{"code":"${code}","message":"${message}"}}` };
+    return {
+      json: `{"itemId":${JSON.stringify(id)},"${key}":{"code":"${code}","message":${JSON.stringify(message)}}}`,
+    };
   };
   for (const id of shuffled(ids, state.tenant.random)) {
     if (throttle.chance(throttle.faults.exportItemOmitted)) continue;
     const item = mailbox.items.get(id);
     if (!item) {
-      entries.push(error(id, 'ErrorItemNotFound', 'The specified object was not found in the store.'));
+      // An archive's item held by an auxiliary archive is named there; any other unknown id is not found.
+      const moved = exportRedirect(request, mailbox, id);
+      if (moved) entries.push(error(id, moved.code, moved.message));
+      else entries.push(error(id, 'ErrorItemNotFound', 'The specified object was not found in the store.'));
       continue;
     }
     const errorCode = failIds.has(id)

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { Base64Decoder } from '../../shared/graph/base64Stream.js';
 import { JsonTokenizer, type JsonEvent } from '../../shared/graph/jsonTokenizer.js';
 import { dropConnection, enterMailbox, resolveMailbox } from './admission.js';
+import { importRedirect } from './archives.js';
 import { DroppedConnection, SimHttpError, sendJson } from './http.js';
 import { PayloadRejectedError, PayloadVerifier } from './payload.js';
 import type { MailboxRequest, SimRequest } from './request.js';
@@ -106,6 +107,7 @@ async function importItem(
   const folder = mailbox.folderByIdOrName(fields.FolderId);
   if (!folder)
     throw new SimHttpError(404, 'ErrorFolderNotFound', 'The specified folder could not be found in the store.');
+  if (importRedirect(res, mailbox, folder.id)) return;
   const verified = upload.verified(counters);
   const item =
     mode === 'update'

@@ -29,13 +29,6 @@ export function getItem(request: MailboxRequest): void {
   });
 }
 
-/** DELETE /folders/{folderId}/items/{itemId} */
-export function deleteItem(request: MailboxRequest): void {
-  const item = requireItem(request);
-  request.state.tenant.deleteItem(request.mailbox, item.id);
-  request.res.writeHead(204).end();
-}
-
 /** The item the path names, which must be in the folder the path names. */
 function requireItem(request: MailboxRequest): SimItem {
   const folder = requireFolder(request, request.params.folderId!);

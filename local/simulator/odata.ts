@@ -113,14 +113,16 @@ export function folderJson(
   mailbox: SimMailbox,
   folder: SimFolder,
 ): Record<string, unknown> {
+  // An archive's expanded folder is physically in an auxiliary mailbox: its URL and its items are that one's.
+  const holder = mailbox.holderOf(folder.id);
   return {
     '@odata.type': '#microsoft.graph.mailboxFolder',
     id: folder.id,
     displayName: folder.displayName,
     parentFolderId: folder.parentFolderId,
-    parentMailboxUrl: `${base}/${version}/admin/exchange/mailboxes/${mailbox.id}`,
+    parentMailboxUrl: `${base}/${version}/admin/exchange/mailboxes/${holder.id}`,
     childFolderCount: mailbox.childFolders(folder.id).length,
-    totalItemCount: mailbox.itemsIn(folder.id).length,
+    totalItemCount: holder.itemsIn(folder.id).length,
     wellKnownName: folder.wellKnownName,
     type: folder.type,
   };

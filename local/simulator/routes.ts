@@ -5,7 +5,8 @@ import { requestToken } from './entra.js';
 import { exportItems } from './export.js';
 import { createFolder, getFolder, listChildFolders, listFolders, updateFolder } from './folders.js';
 import { createImportSession, postImportItem } from './importSessions.js';
-import { deleteItem, getItem, listItems } from './items.js';
+import { deleteFolder, deleteItem } from './disposal.js';
+import { getItem, listItems } from './items.js';
 import { managedIdentityToken } from './managedIdentity.js';
 import type { GraphRequest, MailboxRequest, SimRequest } from './request.js';
 import type { Route } from './router.js';
@@ -58,6 +59,14 @@ export interface MailboxRoute extends Route<MailboxRequest> {
   readonly operation: string;
 }
 
+/** Folder delete: beta's page uses the folder's URL, v1.0's adds `/$ref`; both list the childFolders form too. */
+const FOLDER_DELETE_PATTERNS = [
+  'folders/{folderId}',
+  'folders/{folderId}/$ref',
+  'folders/{parentId}/childFolders/{folderId}',
+  'folders/{parentId}/childFolders/{folderId}/$ref',
+];
+
 /** Under /v1.0 and /beta /admin/exchange/mailboxes/{id}/. */
 export const MAILBOX_ROUTES: readonly MailboxRoute[] = [
   { method: 'POST', pattern: 'exportItems', operation: 'exportItems', handler: exportItems },
@@ -85,4 +94,10 @@ export const MAILBOX_ROUTES: readonly MailboxRoute[] = [
   { method: 'GET', pattern: 'folders/{folderId}/items/delta', operation: 'itemDelta', handler: itemDelta },
   { method: 'GET', pattern: 'folders/{folderId}/items/{itemId}', operation: 'getItem', handler: getItem },
   { method: 'DELETE', pattern: 'folders/{folderId}/items/{itemId}', operation: 'deleteItem', handler: deleteItem },
+  ...FOLDER_DELETE_PATTERNS.map((pattern) => ({
+    method: 'DELETE',
+    pattern,
+    operation: 'deleteFolder',
+    handler: deleteFolder,
+  })),
 ];

@@ -1,3 +1,4 @@
+import { seedArchive, type ArchiveSeed } from './archiveSeed.js';
 import type { SimMailbox, SimTenant } from './tenant.js';
 
 /** Folder paths (under the mailbox root) that exercise names real users create: unicode, punctuation, look-alikes. */
@@ -24,6 +25,8 @@ export interface MailboxSeed {
   largeItems?: number[];
   /** Reported size range of the ordinary items, in bytes; default mostly mail-sized with some attachments. */
   sizes?: [number, number];
+  /** An in-place archive (with auxiliary archives) for this user; Graph names it on beta only. */
+  archive?: ArchiveSeed;
 }
 
 export interface TenantSeed {
@@ -54,6 +57,7 @@ export function seedTenant(tenant: SimTenant, seed: TenantSeed): SimTenant {
   for (const mailboxSeed of seed.mailboxes) {
     const mailbox = tenant.addMailbox(mailboxSeed.upn, { kind: mailboxSeed.kind ?? 'user' });
     fillMailbox(tenant, mailbox, mailboxSeed);
+    if (mailboxSeed.archive) seedArchive(tenant, mailbox, mailboxSeed.archive);
   }
   for (const upn of seed.usersWithoutMailbox ?? []) tenant.addUserWithoutMailbox(upn);
   return tenant;

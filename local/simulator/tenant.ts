@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { bodyLengthFor, payloadDigest, payloadLength, type PayloadSpec } from './payload.js';
 import { SeededRandom } from './random.js';
 
@@ -56,10 +56,19 @@ interface Tombstone {
   seq: number;
 }
 
-export type MailboxKind = 'user' | 'shared';
+/** An archive and its auxiliary archives are mailboxes of their own, reached on beta only (archives.ts). */
+export type MailboxKind = 'user' | 'shared' | 'archive' | 'auxiliaryArchive';
 
 export class SimMailbox {
   readonly folders = new Map<string, SimFolder>();
+  /** Folders outside the IPM subtree (Recoverable Items): addressable, never in folder listings or delta. */
+  readonly hiddenFolders = new Map<string, SimFolder>();
+  /** An archive's expanded folders: the auxiliary mailbox holding each one's content (archives.ts). */
+  readonly expandedFolders = new Map<string, SimMailbox>();
+  /** Redirects this mailbox answered: 308s on reads, per-item export redirects, 409s on import. */
+  readonly redirectsAnswered = { reads: 0, exports: 0, imports: 0 };
+  /** Under litigation hold or retention: a hard delete is refused (403). */
+  onHold = false;
   readonly items = new Map<string, SimItem>();
   readonly itemTombstones: Tombstone[] = [];
   readonly folderTombstones: Tombstone[] = [];
@@ -83,13 +92,26 @@ export class SimMailbox {
     return ++this.seq;
   }
 
+  /** A folder by id, wherever it is in the mailbox (hidden ones included). */
+  folder(id: string): SimFolder | undefined {
+    return this.folders.get(id) ?? this.hiddenFolders.get(id);
+  }
+
+  /** By id, or by well-known name, which archives do not take (Graph's archive docs: reference folders by id). */
   folderByIdOrName(idOrName: string): SimFolder | undefined {
-    const direct = this.folders.get(idOrName);
+    const direct = this.folder(idOrName);
     if (direct) return direct;
+    if (this.kind === 'archive' || this.kind === 'auxiliaryArchive') return undefined;
     const lower = idOrName.toLowerCase();
     if (lower === 'msgfolderroot') return this.folders.get(this.rootFolderId);
-    for (const folder of this.folders.values()) if (folder.wellKnownName === lower) return folder;
+    for (const folder of [...this.folders.values(), ...this.hiddenFolders.values()])
+      if (folder.wellKnownName === lower) return folder;
     return undefined;
+  }
+
+  /** The mailbox holding a folder's content: this one, or the auxiliary archive it is expanded into. */
+  holderOf(folderId: string): SimMailbox {
+    return this.expandedFolders.get(folderId)?.holderOf(folderId) ?? this;
   }
 
   childFolders(folderId: string): SimFolder[] {
@@ -102,10 +124,10 @@ export class SimMailbox {
 
   folderPath(folderId: string): string {
     const names: string[] = [];
-    let folder = this.folders.get(folderId);
+    let folder = this.folder(folderId);
     while (folder && folder.id !== this.rootFolderId) {
       names.unshift(folder.displayName);
-      folder = this.folders.get(folder.parentFolderId);
+      folder = this.folder(folder.parentFolderId);
     }
     return names.join('/');
   }
@@ -193,9 +215,20 @@ export class SimTenant {
     return `CQAAABYAAAC${this.random.bytes(12).toString('base64')}`;
   }
 
+  /**
+   * A mailbox with its root, well-known and Recoverable Items folders. Options for archives: `listed: false`
+   * keeps the UPN pointing at the user's own mailbox, `wellKnownFolders: false` leaves the IPM tree empty.
+   */
   addMailbox(
     upn: string,
-    options: { kind?: MailboxKind; displayName?: string; id?: string; rootFolderId?: string } = {},
+    options: {
+      kind?: MailboxKind;
+      displayName?: string;
+      id?: string;
+      rootFolderId?: string;
+      listed?: boolean;
+      wellKnownFolders?: boolean;
+    } = {},
   ): SimMailbox {
     const id = options.id ?? `MBX:${this.guid()}@${this.tenantId}`;
     const mailbox = new SimMailbox(id, upn, options.displayName ?? upn.split('@')[0]!, options.kind ?? 'user');
@@ -209,7 +242,8 @@ export class SimTenant {
     };
     mailbox.rootFolderId = root.id;
     mailbox.folders.set(root.id, root);
-    for (const wk of WELL_KNOWN_FOLDERS) {
+    addRecoverableItemsFolders(mailbox, root.parentFolderId);
+    for (const wk of options.wellKnownFolders === false ? [] : WELL_KNOWN_FOLDERS) {
       const folder: SimFolder = {
         id: this.newId('AQMkAD'),
         displayName: wk.displayName,
@@ -221,7 +255,7 @@ export class SimTenant {
       mailbox.folders.set(folder.id, folder);
     }
     this.mailboxes.set(id, mailbox);
-    this.users.set(upn.toLowerCase(), id);
+    if (options.listed !== false) this.users.set(upn.toLowerCase(), id);
     return mailbox;
   }
 
@@ -355,6 +389,20 @@ export class SimTenant {
     return moved;
   }
 
+  /**
+   * A soft delete: the item moves into Recoverable Items' deletions folder. It keeps its id, as the docs' delete
+   * examples show (soft delete from inbox, then hard delete of the same id from recoverableitemsdeletions).
+   */
+  softDeleteItem(mailbox: SimMailbox, itemId: string): SimItem {
+    const item = this.requireItem(mailbox, itemId);
+    const deletions = mailbox.folderByIdOrName(RECOVERABLE_DELETIONS)!;
+    mailbox.itemTombstones.push({ id: item.id, folderId: item.folderId, seq: mailbox.nextSeq() });
+    item.folderId = deletions.id;
+    item.changeKey = this.newChangeKey();
+    item.seq = mailbox.nextSeq();
+    return item;
+  }
+
   deleteItem(mailbox: SimMailbox, itemId: string): void {
     const item = this.requireItem(mailbox, itemId);
     mailbox.items.delete(itemId);
@@ -386,7 +434,7 @@ export class SimTenant {
     digest: string,
     length: number,
   ): SimItem {
-    const folder = mailbox.folders.get(folderId)!;
+    const folder = mailbox.folder(folderId)!;
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const item: SimItem = {
       id: this.newId(),
@@ -459,4 +507,32 @@ export class SimTenant {
     }));
     return { mailboxId: mailbox.id, upn: mailbox.upn, kind: mailbox.kind, folders, items };
   }
+}
+
+const RECOVERABLE_DELETIONS = 'recoverableitemsdeletions';
+
+/**
+ * Recoverable Items, outside the IPM subtree: its root and its deletions folder (the one Graph's docs address, by
+ * well-known name). Their ids come from the mailbox id, not the seeded random, so adding them moves no other id.
+ */
+function addRecoverableItemsFolders(mailbox: SimMailbox, nonIpmRootId: string): void {
+  const idFor = (name: string) =>
+    `AQMkAD${createHash('sha256').update(`${mailbox.id}/${name}`).digest('base64').slice(0, 30)}`;
+  const root: SimFolder = {
+    id: idFor('recoverableitemsroot'),
+    displayName: 'Recoverable Items',
+    parentFolderId: nonIpmRootId,
+    type: 'IPF.Note',
+    wellKnownName: 'recoverableitemsroot',
+    seq: mailbox.nextSeq(),
+  };
+  const deletions: SimFolder = {
+    id: idFor(RECOVERABLE_DELETIONS),
+    displayName: 'Deletions',
+    parentFolderId: root.id,
+    type: 'IPF.Note',
+    wellKnownName: RECOVERABLE_DELETIONS,
+    seq: mailbox.nextSeq(),
+  };
+  for (const folder of [root, deletions]) mailbox.hiddenFolders.set(folder.id, folder);
 }

@@ -15,8 +15,6 @@ const NOT_REPLAYED: Record<string, string> = {
   importItemCreateMode:
     "the docs' Data is a truncated sample, not a whole item stream; the simulator rightly rejects it (import is covered by the client tests)",
   importItemUpdateMode: 'same as importItemCreateMode',
-  delete_mailboxfolder: 'the docs use a `/$ref` URL that no OpenAPI path has; folder deletion is not part of our flows',
-  delete_mailboxitem_harddelete: 'hard delete of recoverable items is not part of our flows',
 };
 
 /** A tenant holding exactly the ids the examples use. */
@@ -55,6 +53,25 @@ function fixtureTenant(): SimTenant {
   return tenant;
 }
 
+/**
+ * The deletion examples (each run for both versions) take what other examples read: the folder and its item
+ * come back, and the item the delete examples name is where its example expects it. The docs soft-delete it
+ * from the inbox, then hard-delete the same id from recoverableitemsdeletions.
+ */
+function putBackWhatDeletesTook(key: string): void {
+  const { tenant } = sim;
+  const other = tenant.mailbox('MBX:e0648f21@aab09c93');
+  if (!other.folder('AAMkAGVmMDEzM'))
+    tenant.addFolder(other, other.rootFolderId, 'Announcements old', 'IPF.Note', 'AAMkAGVmMDEzM');
+  if (!other.items.has('AAMkAGI1AAAoZCfHAAA=')) tenant.addItem(other, 'AAMkAGVmMDEzM', { id: 'AAMkAGI1AAAoZCfHAAA=' });
+  const inbox = other.folderByIdOrName('inbox')!.id;
+  const item = other.items.get('AAMkADk0MzI');
+  if (item && item.folderId !== inbox && key === 'delete_mailboxitem_softdelete') tenant.deleteItem(other, item.id);
+  if (!other.items.has('AAMkADk0MzI')) tenant.addItem(other, inbox, { id: 'AAMkADk0MzI' });
+  if (key === 'delete_mailboxitem_harddelete' && other.items.get('AAMkADk0MzI')!.folderId === inbox)
+    tenant.softDeleteItem(other, 'AAMkADk0MzI');
+}
+
 let sim: Simulator;
 const openapi = { 'v1.0': new OpenApiSubset('v1.0'), beta: new OpenApiSubset('beta') };
 
@@ -89,9 +106,7 @@ describe('docs examples replayed against the simulator', () => {
   });
 
   it.each(replayed.map((e) => [`${e.version} ${e.name} (${e.page})`, e] as const))('%s', async (_label, example) => {
-    // Deletion examples run for both versions: put the item back for the second one.
-    const other = sim.tenant.mailbox('MBX:e0648f21@aab09c93');
-    if (!other.items.has('AAMkADk0MzI')) sim.tenant.addItem(other, 'inbox', { id: 'AAMkADk0MzI' });
+    putBackWhatDeletesTook(exampleKey(example));
     const source = new URL(example.request.url);
     const path = source.pathname.replace(/^\/(v1\.0|beta)/, '');
     const url = `${sim.baseUrl}/${example.version}${encodeURI(decodeURI(path))}${source.search}`;
