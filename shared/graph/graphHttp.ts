@@ -11,6 +11,7 @@ import {
 } from './errors.js';
 import type { MailboxLimiter } from './mailboxLimiter.js';
 import { rolesInToken } from './permissions.js';
+import { redirectTarget } from './redirects.js';
 import { type MailboxPermit, type ThrottleTally } from './mailboxLimiter.js';
 import { backoffDelay, defaultRetryOptions, delay, parseRetryAfter, type GraphRetryOptions } from './retry.js';
 import { MailboxVaultError } from '../errors.js';
@@ -169,8 +170,27 @@ export class GraphHttp {
     }
   }
 
-  /** Sends the call; returns the response with its body open (the caller must `release()` once done with it). */
+  /**
+   * Sends the call; returns the response with its body open (the caller must `release()` once done with it).
+   * An archive's 308 (graph-mailbox-api.md §5.3) is followed here, so every folder and item read gets it: the
+   * same method and body, to the mailbox the Location names (redirects.ts says which are followed), with the
+   * bearer token attached again by us rather than forwarded by an automatic redirect.
+   */
   async open(call: GraphCall): Promise<OpenResponse> {
+    if (!call.authenticate) return this.openOnce(call);
+    let current = call;
+    for (let hops = 0; ; hops++) {
+      const opened = await this.openOnce({ ...current, passStatuses: [...(current.passStatuses ?? []), 308] });
+      if (opened.response.status !== 308) return opened;
+      await readBody(opened.body, { partialOk: true });
+      opened.release();
+      const location = opened.response.headers.get('location');
+      const target = redirectTarget(location, current.url, this.options.trustedOrigins, hops);
+      current = { ...current, url: target.url, ...(current.mailboxId ? { mailboxId: target.mailboxId } : {}) };
+    }
+  }
+
+  private async openOnce(call: GraphCall): Promise<OpenResponse> {
     const { retry, limiter, logger } = this.options;
     const policy = call.retryPolicy ?? 'idempotent';
     if (call.authenticate) this.assertTrusted(call.url);

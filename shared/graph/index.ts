@@ -1,6 +1,13 @@
 export * from './errors.js';
 export { PERMISSIONS_OF_OPERATION, rolesInToken } from './permissions.js';
 export * from './types.js';
+export {
+  ARCHIVE_MOVED_CODE,
+  MAX_REDIRECT_HOPS,
+  ImportRedirectedError,
+  RedirectRefusedError,
+  exportRedirectMailbox,
+} from './redirects.js';
 export { ImportSession } from './importSession.js';
 export { MailboxClient, MAX_EXPORT_BATCH } from './mailboxClient.js';
 export type {

@@ -25,6 +25,7 @@ import { getByBatch, type BatchedItems } from './itemBatch.js';
 import { ImportBody } from './importBody.js';
 import { ImportSession } from './importSession.js';
 import { readExportResponse } from './exportReader.js';
+import { exportRedirectMailbox, importRedirectMailbox, ImportRedirectedError } from './redirects.js';
 import {
   MAX_REQUESTS_PER_MAILBOX,
   MailboxLimiter,
@@ -179,6 +180,13 @@ async function readImportAnswer({ response, body, release }: OpenResponse): Prom
       if (STORE_NOT_FOUND_CODES.has(error.code))
         throw new GraphRequestError({ status: 404, ...error, operation: 'importItem' });
       throw new ImportSessionExpiredError(404);
+    }
+    if (response.status === 409) {
+      // An archive folder whose content lives in an auxiliary mailbox: its import session is that mailbox's.
+      const error = errorBodyOf(response, await readBody(body, { partialOk: true }));
+      const mailboxId = importRedirectMailbox(error.message);
+      if (mailboxId) throw new ImportRedirectedError(mailboxId);
+      throw new GraphRequestError({ status: 409, ...error, operation: 'importItem' });
     }
     if (response.status === 504) {
       await readBody(body, { partialOk: true });
@@ -534,6 +542,14 @@ export class MailboxClient {
     }
   }
 
+  /**
+   * The mailbox an exported item's `ErrorArchiveFolderMovedPermanently` names (its message is that mailbox's
+   * exportItems URL), checked like a 308's Location; RedirectRefusedError when it is not one to follow.
+   */
+  exportRedirectMailbox(message: string): string {
+    return exportRedirectMailbox(message, this.http.options.trustedOrigins);
+  }
+
   /** `createImportSession`: the session keeps its importUrl to itself (see ImportSession). */
   async createImportSession(mailboxId: string, options: { signal?: AbortSignal } = {}): Promise<ImportSession> {
     const { body } = await this.http.json<{ importUrl?: string; expirationDateTime?: string }>({
@@ -558,7 +574,8 @@ export class MailboxClient {
   /**
    * Imports one item through the session: the body streams `{"FolderId","Mode","Data":"<base64>"}` as the
    * bytes are read, so an item of any size passes with a fixed memory ceiling, under a Content-Length computed
-   * from `length` beforehand. A session Exchange turns down (401, 403, or 404) is ImportSessionExpiredError. If `openData()`'s stream fails
+   * from `length` beforehand. A session Exchange turns down (401, 403, or 404) is ImportSessionExpiredError; a 409
+   * naming another mailbox of an archive is ImportRedirectedError. If `openData()`'s stream fails
    * (say a checksum mismatch), the request is aborted before the body is complete and nothing is imported.
    */
   async importItem(session: ImportSession, request: ImportItemRequest): Promise<ImportedItem> {
@@ -579,7 +596,7 @@ export class MailboxClient {
         uploadBytes: body.contentLength,
         ...(request.tally ? { tally: request.tally } : {}),
         retryPolicy: 'notProcessedOnly',
-        passStatuses: [401, 403, 404, 504],
+        passStatuses: [401, 403, 404, 409, 504],
         signal,
       });
     } catch (error) {
