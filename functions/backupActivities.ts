@@ -12,7 +12,8 @@ import { registerActivity } from './durable.js';
 /** Scope → mailbox ids, kept in the run's folder; only the count goes back through Durable. */
 registerActivity(contracts.resolveMailboxes, async (input, context: InvocationContext) => {
   const { config, graph, vault } = await getServices();
-  const resolved = await resolveMailboxes(graph, config.backup.scope, input.mailboxes ?? undefined);
+  const options = { archives: config.backup.archives };
+  const resolved = await resolveMailboxes(graph, config.backup.scope, input.mailboxes ?? undefined, options);
   await vault.writeJson(layout.runMailboxes(input.runId), resolved);
   for (const warning of resolved.warnings) context.warn(warning);
   return { count: resolved.mailboxes.length };
@@ -43,8 +44,8 @@ registerActivity(contracts.commitSnapshot, async (input) => {
 
 registerActivity(contracts.recordMailboxFailure, async (input) => {
   const { vault } = await getServices();
-  const { runId, mailboxId, upn, startedAt, reason } = input;
-  await recordMailboxFailure(vault, runId, { mailboxId, upn }, startedAt, reason);
+  const { runId, mailboxId, upn, archiveOf, startedAt, reason } = input;
+  await recordMailboxFailure(vault, runId, { mailboxId, upn, ...(archiveOf ? { archiveOf } : {}) }, startedAt, reason);
   return null;
 });
 

@@ -67,8 +67,10 @@ export const backupTenant: Orchestrator<BackupTenantInput, contracts.BackupRunOu
  */
 export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput> = function* (context, input) {
   const { runId, mailboxId, upn, settings } = input;
+  const archive = input.archiveOf ? { archiveOf: input.archiveOf } : {};
   try {
-    const plan = input.plan ?? (yield* callActivity(context, contracts.planMailbox, { runId, mailboxId, upn }));
+    const plan =
+      input.plan ?? (yield* callActivity(context, contracts.planMailbox, { runId, mailboxId, upn, ...archive }));
     if (plan.refused) return yield* failMailbox(context, input, plan.refused);
     const failedBatches = [...(input.failedBatches ?? [])];
     let next = input.nextBatch ?? 0;
@@ -83,6 +85,7 @@ export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput
       runId,
       mailboxId,
       upn,
+      ...archive,
       snapshotId: input.snapshotId,
       takenAt: input.startedAt,
       startedAt: input.startedAt,
@@ -102,7 +105,15 @@ function* failMailbox(
   reason: string,
 ): Generator<Task, BackupMailboxOutput, unknown> {
   const { runId, mailboxId, upn, startedAt } = input;
-  yield* callActivity(context, contracts.recordMailboxFailure, { runId, mailboxId, upn, startedAt, reason });
+  const archive = input.archiveOf ? { archiveOf: input.archiveOf } : {};
+  yield* callActivity(context, contracts.recordMailboxFailure, {
+    runId,
+    mailboxId,
+    upn,
+    ...archive,
+    startedAt,
+    reason,
+  });
   return { upn, status: 'Failed', exported: 0, failed: 0 };
 }
 

@@ -46,6 +46,8 @@ export interface BackupMailboxInput {
   runId: string;
   mailboxId: string;
   upn: string;
+  /** An in-place archive: the primary mailbox it belongs to. */
+  archiveOf?: string;
   snapshotId: string;
   startedAt: string;
   settings: BackupRunSettings;
@@ -74,7 +76,7 @@ export const planMailbox = activityContract<PlanInput, PlanSummary>('planMailbox
 export const exportBatch = activityContract<ExportBatchInput, BatchSummary>('exportBatch');
 export const commitSnapshot = activityContract<CommitInput, BackupMailboxOutput>('commitSnapshot');
 export const recordMailboxFailure = activityContract<
-  { runId: string; mailboxId: string; upn: string; startedAt: string; reason: string },
+  { runId: string; mailboxId: string; upn: string; archiveOf?: string; startedAt: string; reason: string },
   null
 >('recordMailboxFailure');
 export const writeRunReport = activityContract<

@@ -2,12 +2,23 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { MailboxNotFoundError } from '../shared/graph/index.js';
 import { isMailboxId, isUpn, parseFolderPath } from '../shared/mailbox/index.js';
 import { getServices } from '../shared/services.js';
+import { archiveMailboxOf } from '../shared/vault/archiveLinks.js';
 import type { ManifestItem, SnapshotRecord } from '../shared/vault/records.js';
 import { browseFolder, type FolderPage } from '../shared/vault/snapshotBrowser.js';
 import { findSnapshot, listSnapshots } from '../shared/vault/snapshotCatalog.js';
 import { originOf, problem, registerApiRoute } from './http.js';
 
+/** `mailbox=` (a UPN or a mailbox id), and with `archive=true` the vault mailbox of its in-place archive. */
 async function mailboxParam(request: HttpRequest): Promise<{ mailboxId: string } | { response: HttpResponseInit }> {
+  const mailbox = await ownMailboxParam(request);
+  if ('response' in mailbox || request.query.get('archive') !== 'true') return mailbox;
+  const { vault } = await getServices();
+  const archiveMailboxId = await archiveMailboxOf(vault, mailbox.mailboxId);
+  if (!archiveMailboxId) return { response: problem(404, 'No in-place archive of this mailbox is in the vault') };
+  return { mailboxId: archiveMailboxId };
+}
+
+async function ownMailboxParam(request: HttpRequest): Promise<{ mailboxId: string } | { response: HttpResponseInit }> {
   const value = request.query.get('mailbox') ?? '';
   if (isMailboxId(value)) return { mailboxId: value };
   if (!isUpn(value))
@@ -45,6 +56,7 @@ function snapshotJson(s: SnapshotRecord) {
     bytes: s.totalBytes,
     failedItems: s.failedItemCount,
     runId: s.runId,
+    ...(s.archiveOf ? { archiveOf: s.archiveOf } : {}),
   };
 }
 
@@ -62,13 +74,20 @@ function itemJson(i: ManifestItem) {
   };
 }
 
-/** `GET /api/snapshots?mailbox=…`: committed snapshots of a mailbox, newest first. */
+/**
+ * `GET /api/snapshots?mailbox=…`: committed snapshots of a mailbox, newest first, and those of its in-place
+ * archive (a vault mailbox of its own) alongside.
+ */
 export async function listSnapshotsHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const mailbox = await mailboxParam(request);
   if ('response' in mailbox) return mailbox.response;
   const { vault } = await getServices();
   const snapshots = await listSnapshots(vault, mailbox.mailboxId);
-  return { status: 200, jsonBody: { mailboxId: mailbox.mailboxId, snapshots: snapshots.map(snapshotJson) } };
+  const archiveMailboxId = await archiveMailboxOf(vault, mailbox.mailboxId);
+  const archive = archiveMailboxId
+    ? { mailboxId: archiveMailboxId, snapshots: (await listSnapshots(vault, archiveMailboxId)).map(snapshotJson) }
+    : null;
+  return { status: 200, jsonBody: { mailboxId: mailbox.mailboxId, snapshots: snapshots.map(snapshotJson), archive } };
 }
 
 /**

@@ -88,6 +88,11 @@ export const SETTINGS = {
     default: '',
     description: 'Object id of an Entra group whose members are in scope (with or instead of the list)',
   },
+  MAILBOX_VAULT_BACKUP_ARCHIVES: {
+    default: 'true',
+    description:
+      "Back up users' in-place archives (auxiliary archives included) as mailboxes of their own; needs MAILBOX_VAULT_GRAPH_API_VERSION 'beta' (with 'v1.0' each run report says why archives were not backed up)",
+  },
   MAILBOX_VAULT_MAILBOX_WAVE_SIZE: {
     default: '10',
     description: 'Mailboxes backed up in parallel (each has its own Graph budget)',
@@ -174,6 +179,8 @@ export interface BackupConfig {
   exportConcurrency: number;
   batchReportedBytes: number;
   windowsPerEpisode: number;
+  /** Back up in-place archives (beta only: on v1.0 the run report says why they were not). */
+  archives: boolean;
 }
 
 export interface MaintenanceConfig {
@@ -267,6 +274,7 @@ const Raw = z.object({
     .refine(isNcrontab, 'must be a six-field NCRONTAB expression, such as 0 0 2 * * *'),
   MAILBOX_VAULT_SCOPE_USERS: z.string(),
   MAILBOX_VAULT_SCOPE_GROUP_ID: z.string().regex(/^$|^[0-9a-fA-F-]{36}$/, 'must be a group object id (GUID)'),
+  MAILBOX_VAULT_BACKUP_ARCHIVES: z.enum(['true', 'false']),
   MAILBOX_VAULT_MAILBOX_WAVE_SIZE: z.coerce.number().int().min(1).max(200),
   MAILBOX_VAULT_EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_EXPORT_BATCH_MB: z.coerce.number().min(1).max(1024),
@@ -414,6 +422,7 @@ function assembleConfig(
       exportConcurrency: raw.MAILBOX_VAULT_EXPORT_CONCURRENCY,
       batchReportedBytes: Math.round(raw.MAILBOX_VAULT_EXPORT_BATCH_MB * 1024 * 1024),
       windowsPerEpisode: raw.MAILBOX_VAULT_WINDOWS_PER_EPISODE,
+      archives: raw.MAILBOX_VAULT_BACKUP_ARCHIVES === 'true',
     },
     restore: { importConcurrency: raw.MAILBOX_VAULT_IMPORT_CONCURRENCY },
     maintenance: {

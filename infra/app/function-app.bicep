@@ -115,6 +115,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       MAILBOX_VAULT_SCOPE_USERS: settings.scopeUsers
       MAILBOX_VAULT_SCOPE_GROUP_ID: settings.scopeGroupId
       MAILBOX_VAULT_BACKUP_SCHEDULE: settings.backupSchedule
+      MAILBOX_VAULT_BACKUP_ARCHIVES: 'true'
       MAILBOX_VAULT_MAILBOX_WAVE_SIZE: '10'
       MAILBOX_VAULT_EXPORT_CONCURRENCY: '3'
       MAILBOX_VAULT_EXPORT_BATCH_MB: '24'

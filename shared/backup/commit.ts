@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import { folderPathText, type ItemMeta } from '../mailbox/index.js';
 import { statusFrom } from '../status.js';
+import { linkArchive } from '../vault/archiveLinks.js';
 import { layout } from '../vault/layout.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
@@ -12,6 +13,8 @@ export interface CommitInput {
   runId: string;
   mailboxId: string;
   upn: string;
+  /** An in-place archive: the primary mailbox it belongs to (recorded with the snapshot, and linked from it). */
+  archiveOf?: string;
   snapshotId: string;
   /** The point in time the snapshot stands for. */
   takenAt: string;
@@ -115,6 +118,7 @@ export async function commitSnapshot(
     snapshotId,
     mailboxId,
     upn: input.upn,
+    ...(input.archiveOf ? { archiveOf: input.archiveOf } : {}),
     runId,
     takenAt: input.takenAt,
     committedAt: now().toISOString(),
@@ -128,6 +132,7 @@ export async function commitSnapshot(
     failedItemCount: tally.failures.length,
   };
   await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), record, { onlyIfAbsent: true });
+  if (input.archiveOf) await linkArchive(vault, input.archiveOf, mailboxId);
   await advanceDeltaState(vault, input, state, changes, tally, problemFolderIds, now);
 
   const result = { ...mailboxRunResult(input, record, changes, outcomes, tally, now()), coverage };
@@ -335,6 +340,7 @@ function mailboxRunResult(
   return {
     upn: input.upn,
     mailboxId: input.mailboxId,
+    ...(input.archiveOf ? { archiveOf: input.archiveOf } : {}),
     status: record.status,
     snapshotId: input.snapshotId,
     startedAt: input.startedAt,

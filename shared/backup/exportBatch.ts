@@ -10,6 +10,7 @@ import {
 import { layout } from '../vault/layout.js';
 import type { StoredVersion, VaultStore } from '../vault/vaultStore.js';
 import { IndexedNdjsonReader } from '../vault/indexedNdjson.js';
+import { MovedItems } from './archives.js';
 import { readPlannedBatches } from './plan.js';
 import type { BatchResult, BatchSummary, ItemResult, PlannedBatch, PlannedItem } from './types.js';
 
@@ -185,21 +186,30 @@ class BatchExporter {
     return summary;
   }
 
-  /** One exportItems call; resolves when the response is read, with the uploads it left running. */
-  private async exportCall(items: PlannedItem[]): Promise<Array<Promise<void>>> {
+  /**
+   * One exportItems call; resolves when the response is read, with the uploads it left running. Items an
+   * archive says live in an auxiliary mailbox are exported from there, `hops` counting how far this call is.
+   */
+  private async exportCall(
+    items: PlannedItem[],
+    mailboxId = this.input.mailboxId,
+    hops = 0,
+  ): Promise<Array<Promise<void>>> {
     const started: Array<Promise<void>> = [];
     const ids = items.map((item) => item.id);
+    const moved = new MovedItems(this.client, hops);
     try {
-      for await (const exported of this.client.exportItems(this.input.mailboxId, ids, { tally: this.tally })) {
+      for await (const exported of this.client.exportItems(mailboxId, ids, { tally: this.tally })) {
         const plannedItem = this.plannedById.get(exported.itemId);
         if (!plannedItem) continue; // not asked for: ignore
         try {
-          await this.store(exported, plannedItem, started);
+          if (!moved.take(exported, plannedItem)) await this.store(exported, plannedItem, started);
         } catch (error) {
           if (error instanceof ExportStreamError) throw error; // the response broke under this item
           this.fail(exported.itemId, error);
         }
       }
+      for (const [holder, group] of moved.byMailbox) started.push(...(await this.exportCall(group, holder, hops + 1)));
     } catch (error) {
       // The whole call failed or broke off: whatever has no result yet is failed, and split off when worth it.
       const splitting = items.length > 1 && splitsTheCall(error);

@@ -48,6 +48,8 @@ export interface PlanInput {
   runId: string;
   mailboxId: string;
   upn: string;
+  /** An in-place archive: the primary mailbox it belongs to. */
+  archiveOf?: string;
 }
 
 /** What the next commit writes to state/delta.json if all goes well. */

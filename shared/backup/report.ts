@@ -24,7 +24,7 @@ export async function writeRunReport(
   input: RunReportInput,
   now: () => Date = () => new Date(),
 ): Promise<RunReport> {
-  const { mailboxes, warnings, refusedUsers = [] } = await readRunMailboxes(vault, input.runId);
+  const { mailboxes, warnings, refusedUsers = [], archives } = await readRunMailboxes(vault, input.runId);
   const results = await readMailboxResults(vault, input, mailboxes, now);
   const report: RunReport = {
     runId: input.runId,
@@ -35,6 +35,7 @@ export async function writeRunReport(
     status: runStatus(results, refusedUsers.length),
     mailboxes: results,
     warnings,
+    ...(archives ? { archives } : {}),
     totals: runTotals(results),
   };
   await vault.writeJson(layout.runReport(input.runId), report);
@@ -115,6 +116,7 @@ function failedMailboxResult(
   return {
     upn: target.upn,
     mailboxId: target.mailboxId,
+    ...(target.archiveOf ? { archiveOf: target.archiveOf } : {}),
     status: 'Failed',
     snapshotId: null,
     startedAt: time.startedAt,

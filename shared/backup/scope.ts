@@ -6,7 +6,8 @@ import {
   type MailboxClient,
   type MailboxIds,
 } from '../graph/index.js';
-import type { MailboxTarget } from './types.js';
+import { archiveCoverage, archiveTargetOf } from './archives.js';
+import type { ArchiveCoverage, MailboxTarget } from './types.js';
 
 export interface BackupScope {
   /** UPNs (or user ids) listed in settings. */
@@ -21,16 +22,25 @@ export interface ResolvedScope {
   warnings: string[];
   /** Users in scope whose mailbox Graph would not name (settings/exchange refused): not backed up, a failure. */
   refusedUsers?: string[];
+  /** In-place archives in scope, each listed right after its owner, or why none were looked for. */
+  archives?: ArchiveCoverage;
+}
+
+export interface ScopeOptions {
+  /** Back up users' in-place archives too (MAILBOX_VAULT_BACKUP_ARCHIVES; Graph names them on beta only). */
+  archives?: boolean;
 }
 
 /**
- * Turns the scope (listed users, a group's members, or the subset an admin asked for) into mailbox ids.
+ * Turns the scope (listed users, a group's members, or the subset an admin asked for) into mailbox ids, with
+ * each user's in-place archive after the user's mailbox when archives are wanted and Graph names them.
  * Users without a mailbox, or whose mailbox settings Graph refuses, are warnings; duplicates (a user listed and in the group) count once.
  */
 export async function resolveMailboxes(
   client: MailboxClient,
   scope: BackupScope,
   subset?: string[],
+  options: ScopeOptions = {},
 ): Promise<ResolvedScope> {
   const users: string[] = [];
   if (subset?.length) users.push(...subset);
@@ -44,6 +54,7 @@ export async function resolveMailboxes(
   const mailboxes: MailboxTarget[] = [];
   const warnings: string[] = [];
   const refusedUsers: string[] = [];
+  const archives = archiveCoverage(client, options.archives ?? false);
   for (const user of users) {
     const key = user.toLowerCase();
     if (seen.has(key)) continue;
@@ -51,10 +62,15 @@ export async function resolveMailboxes(
     const ids = await mailboxIdsOf(client, user, warnings, refusedUsers);
     if (!ids || mailboxes.some((m) => m.mailboxId === ids.primaryMailboxId)) continue;
     mailboxes.push({ mailboxId: ids.primaryMailboxId, upn: user });
+    const archive = archiveTargetOf(ids, user, archives);
+    if (archive && !mailboxes.some((m) => m.mailboxId === archive.mailboxId)) {
+      mailboxes.push(archive);
+      archives.included++;
+    }
   }
   if (mailboxes.length === 0 && users.length === 0)
     warnings.push('No mailboxes are in scope: set MAILBOX_VAULT_SCOPE_USERS or MAILBOX_VAULT_SCOPE_GROUP_ID');
-  return { mailboxes, warnings, refusedUsers };
+  return { mailboxes, warnings, refusedUsers, archives };
 }
 
 /**

@@ -85,6 +85,14 @@ export interface BatchSummary {
 export interface MailboxTarget {
   mailboxId: string;
   upn: string;
+  /** Set for an in-place archive: the primary mailbox it belongs to (it is backed up as a mailbox of its own). */
+  archiveOf?: string;
+}
+
+/** Whether a run backed up in-place archives: how many were in scope, or why none were looked for. */
+export interface ArchiveCoverage {
+  included: number;
+  reason?: string;
 }
 
 export interface ItemFailure {
@@ -99,6 +107,8 @@ export interface ItemFailure {
 export interface MailboxRunResult {
   upn: string;
   mailboxId: string;
+  /** An in-place archive's result: the primary mailbox it belongs to. */
+  archiveOf?: string;
   status: OutcomeStatus;
   snapshotId: string | null;
   startedAt: string;
@@ -134,6 +144,8 @@ export interface RunReport {
   status: OutcomeStatus;
   mailboxes: MailboxRunResult[];
   warnings: string[];
+  /** In-place archives: how many were backed up as mailboxes of their own, or why none were (absent in older reports). */
+  archives?: ArchiveCoverage;
   totals: {
     mailboxes: number;
     failedMailboxes: number;

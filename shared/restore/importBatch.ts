@@ -1,6 +1,8 @@
 import {
   ImportOutcomeUnknownError,
+  ImportRedirectedError,
   ImportSessionExpiredError,
+  MAX_REDIRECT_HOPS,
   type GraphLogger,
   type MailboxClient,
   type ThrottleTally,
@@ -78,6 +80,8 @@ class BatchImporter {
   /** This activity's own renewals (the session cache is shared by the process's concurrent batches). */
   private readonly renewed = { count: 0 };
   private bytesImported = 0;
+  /** Archive folders whose content lives in an auxiliary mailbox: the mailbox whose session takes their items. */
+  private readonly importMailboxOf = new Map<string, string>();
 
   constructor(
     private readonly graph: MailboxClient,
@@ -119,20 +123,32 @@ class BatchImporter {
     };
   }
 
-  /** One import POST; undefined when the session was refused (it is renewed for the next attempt). */
+  /**
+   * One import POST; undefined when the session was refused (it is renewed for the next attempt). An archive
+   * folder whose content lives in an auxiliary mailbox answers 409 naming that mailbox: nothing was imported,
+   * and the item goes through a session of that mailbox (as do the folder's next items).
+   */
   private async post(item: PlannedImport): Promise<CreatedItem | undefined> {
-    const session = await this.sessions.get(this.input.targetMailboxId, { renewed: this.renewed });
-    try {
-      return await this.graph.importItem(session, {
-        folderId: item.targetFolderId,
-        openData: () => openVerifiedItem(this.vault, item),
-        length: item.length,
-        tally: this.tally,
-      });
-    } catch (error) {
-      if (!(error instanceof ImportSessionExpiredError)) throw error;
-      this.sessions.invalidate(session, this.renewed);
-      return undefined;
+    const folderId = item.targetFolderId;
+    for (let hops = 0; ; hops++) {
+      const mailboxId = this.importMailboxOf.get(folderId) ?? this.input.targetMailboxId;
+      const session = await this.sessions.get(mailboxId, { renewed: this.renewed });
+      try {
+        return await this.graph.importItem(session, {
+          folderId,
+          openData: () => openVerifiedItem(this.vault, item),
+          length: item.length,
+          tally: this.tally,
+        });
+      } catch (error) {
+        if (error instanceof ImportRedirectedError && hops < MAX_REDIRECT_HOPS) {
+          this.importMailboxOf.set(folderId, error.mailboxId);
+          continue;
+        }
+        if (!(error instanceof ImportSessionExpiredError)) throw error;
+        this.sessions.invalidate(session, this.renewed);
+        return undefined;
+      }
     }
   }
 

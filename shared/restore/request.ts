@@ -5,6 +5,7 @@ import { isMailboxId, mailboxSchema, parseFolderPath, samePath } from '../mailbo
 import type { ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import { findSnapshot, readManifest, type SnapshotSelector } from '../vault/snapshotCatalog.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import { archiveSource, archiveTarget } from './archives.js';
 import type { RestoreFilters, RestoreRequest } from './types.js';
 
 const mailbox = mailboxSchema;
@@ -20,6 +21,8 @@ const folderPath = z.string().min(1).max(1024);
 export const RestoreBody = z
   .object({
     sourceMailbox: mailbox,
+    /** Restore from the sourceMailbox's in-place archive (a vault mailbox of its own). */
+    sourceArchive: z.boolean().default(false),
     snapshot: z
       .string()
       .regex(
@@ -44,6 +47,8 @@ export const RestoreBody = z
       .max(50)
       .optional(),
     targetMailbox: mailbox.optional(),
+    /** Restore into the in-place archive of targetMailbox (or of sourceMailbox). */
+    targetArchive: z.boolean().default(false),
     destination: z.enum(['newFolder', 'original', 'folder']).default('newFolder'),
     folderPath: folderPath.optional(),
     collisions: z.enum(['skip', 'copy']).default('skip'),
@@ -151,8 +156,14 @@ export async function resolveRestoreRequest(
   body: RestoreBodyInput,
   meta: { restoreId: string; requestedAt: string; requestedBy: string },
 ): Promise<{ request: RestoreRequest; snapshot: SnapshotRecord; selected: number }> {
-  const source = await resolveMailbox(graph, body.sourceMailbox, 'sourceMailbox');
-  const target = body.targetMailbox ? await resolveMailbox(graph, body.targetMailbox, 'targetMailbox') : source;
+  const owner = await resolveMailbox(graph, body.sourceMailbox, 'sourceMailbox');
+  const source = body.sourceArchive ? await archiveSource(vault, owner, body.sourceMailbox) : owner;
+  const targetOwner = body.targetMailbox ? await resolveMailbox(graph, body.targetMailbox, 'targetMailbox') : owner;
+  const target = body.targetArchive
+    ? await archiveTarget(graph, vault, targetOwner, body.targetMailbox ?? body.sourceMailbox)
+    : body.targetMailbox
+      ? targetOwner
+      : source;
   const snapshot = await findRequestedSnapshot(vault, body, source.mailboxId);
   const filters = filtersOf(body);
   const selected = await countSelection(vault, snapshot, filters);

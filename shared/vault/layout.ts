@@ -31,6 +31,8 @@ export const layout = {
   snapshotRecord: (mailboxId: string, snapshotId: string) =>
     `mailboxes/${keyOf(mailboxId)}/snapshots/${snapshotId}.json`,
   deltaState: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/state/delta.json`,
+  /** Under a primary mailbox: which vault mailbox holds its in-place archive (archiveLinks.ts). */
+  archiveLink: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/archive.json`,
   runMailboxes: (runId: string) => `runs/${runId}/mailboxes.json`,
   runPlan: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan.ndjson`,
   runPlanIndex: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan-index.json`,

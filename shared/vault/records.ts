@@ -31,6 +31,8 @@ export interface SnapshotRecord {
   snapshotId: string;
   mailboxId: string;
   upn: string;
+  /** A snapshot of an in-place archive: the primary mailbox the archive belongs to. */
+  archiveOf?: string;
   runId: string;
   /** The point in time the snapshot stands for (the run's start). */
   takenAt: string;

@@ -41,7 +41,10 @@ beforeAll(async () => {
   });
   owner = sim.tenant.mailbox(upn);
   archive = sim.tenant.mailboxes.get(owner.archiveMailboxId!)!;
-  [aux1, aux2] = [...sim.tenant.mailboxes.values()].filter((m) => m.kind === 'auxiliaryArchive');
+  [aux1, aux2] = [...sim.tenant.mailboxes.values()].filter((m) => m.kind === 'auxiliaryArchive') as [
+    SimMailbox,
+    SimMailbox,
+  ];
 });
 afterAll(() => sim.close());
 
