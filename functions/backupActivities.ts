@@ -27,7 +27,8 @@ registerActivity(contracts.getMailboxWave, async (input) => {
 
 registerActivity(contracts.planMailbox, async (input, context) => {
   const { config, graph, vault } = await getServices();
-  const settings = { maxItemsPerBatch: 20, batchReportedBytes: config.backup.batchReportedBytes };
+  const { batchReportedBytes, recoverableItems } = config.backup;
+  const settings = { maxItemsPerBatch: 20, batchReportedBytes, recoverableItems };
   return planMailbox(graph, vault, settings, input, { warn: (m) => context.warn(m) });
 });
 

@@ -93,6 +93,11 @@ export const SETTINGS = {
     description:
       "Back up users' in-place archives (auxiliary archives included) as mailboxes of their own; needs MAILBOX_VAULT_GRAPH_API_VERSION 'beta' (with 'v1.0' each run report says why archives were not backed up)",
   },
+  MAILBOX_VAULT_BACKUP_RECOVERABLE_ITEMS: {
+    default: 'false',
+    description:
+      "Back up each primary or shared mailbox's Recoverable Items deletions (recoverableitemsdeletions), browsable and restorable into a normal folder",
+  },
   MAILBOX_VAULT_MAILBOX_WAVE_SIZE: {
     default: '10',
     description: 'Mailboxes backed up in parallel (each has its own Graph budget)',
@@ -181,6 +186,8 @@ export interface BackupConfig {
   windowsPerEpisode: number;
   /** Back up in-place archives (beta only: on v1.0 the run report says why they were not). */
   archives: boolean;
+  /** Back up Recoverable Items (the deletions folder, the only one Graph's mailbox API exposes). */
+  recoverableItems: boolean;
 }
 
 export interface MaintenanceConfig {
@@ -275,6 +282,7 @@ const Raw = z.object({
   MAILBOX_VAULT_SCOPE_USERS: z.string(),
   MAILBOX_VAULT_SCOPE_GROUP_ID: z.string().regex(/^$|^[0-9a-fA-F-]{36}$/, 'must be a group object id (GUID)'),
   MAILBOX_VAULT_BACKUP_ARCHIVES: z.enum(['true', 'false']),
+  MAILBOX_VAULT_BACKUP_RECOVERABLE_ITEMS: z.enum(['true', 'false']),
   MAILBOX_VAULT_MAILBOX_WAVE_SIZE: z.coerce.number().int().min(1).max(200),
   MAILBOX_VAULT_EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_EXPORT_BATCH_MB: z.coerce.number().min(1).max(1024),
@@ -423,6 +431,7 @@ function assembleConfig(
       batchReportedBytes: Math.round(raw.MAILBOX_VAULT_EXPORT_BATCH_MB * 1024 * 1024),
       windowsPerEpisode: raw.MAILBOX_VAULT_WINDOWS_PER_EPISODE,
       archives: raw.MAILBOX_VAULT_BACKUP_ARCHIVES === 'true',
+      recoverableItems: raw.MAILBOX_VAULT_BACKUP_RECOVERABLE_ITEMS === 'true',
     },
     restore: { importConcurrency: raw.MAILBOX_VAULT_IMPORT_CONCURRENCY },
     maintenance: {

@@ -513,7 +513,7 @@ const RECOVERABLE_DELETIONS = 'recoverableitemsdeletions';
 
 /**
  * Recoverable Items, outside the IPM subtree: its root and its deletions folder (the one Graph's docs address, by
- * well-known name). Their ids come from the mailbox id, not the seeded random, so adding them moves no other id.
+ * well-known name; Purges and Versions are not modelled, as the API does not expose them). Their ids come from the mailbox id, not the seeded random, so adding them moves no other id.
  */
 function addRecoverableItemsFolders(mailbox: SimMailbox, nonIpmRootId: string): void {
   const idFor = (name: string) =>
@@ -523,7 +523,8 @@ function addRecoverableItemsFolders(mailbox: SimMailbox, nonIpmRootId: string): 
     displayName: 'Recoverable Items',
     parentFolderId: nonIpmRootId,
     type: 'IPF.Note',
-    wellKnownName: 'recoverableitemsroot',
+    // Graph's docs address no other Recoverable Items folder by name: strict, the simulator does not either.
+    wellKnownName: null,
     seq: mailbox.nextSeq(),
   };
   const deletions: SimFolder = {

@@ -18,6 +18,7 @@ import type { DeltaState, ManifestEntry, ManifestFolder, SnapshotRecord } from '
 import type { VaultStore } from '../vault/vaultStore.js';
 import { coverageRecords, type FolderRoundIds } from './coverage.js';
 import { completeItemMetadata, type MetadataOutcome } from './itemMetadata.js';
+import { holdsItems, withRecoverableItems } from './recoverableItems.js';
 import type { ChangeRecord, PlanSummary, PlannedBatch, PlannedItem, StoredRef } from './types.js';
 
 /**
@@ -35,6 +36,8 @@ export interface PlanSettings {
   maxItemsPerBatch: number;
   /** Budget of reported size per batch; exported streams can be far larger than `size`, so keep it well below what one response should carry. */
   batchReportedBytes: number;
+  /** Back up the Recoverable Items deletions folder of primary and shared mailboxes (see recoverableItems.ts). */
+  recoverableItems?: boolean;
 }
 
 /** Where planning says what the run report must not hide (a folder read without delta). */
@@ -162,6 +165,9 @@ async function planGrantedMailbox(
   const planStartedAt = new Date();
   const baseline = await readBaseline(vault, mailboxId);
   const tree = await readFolderTree(client, mailboxId, baseline);
+  // An archive's folders are addressed by id only, so its Recoverable Items (reached by name) are not.
+  withRecoverableItems(tree.folders, (settings.recoverableItems ?? false) && !input.archiveOf);
+  tree.paths = folderPaths(tree.folders);
   const tally: PlanTally = {
     toExport: [],
     nextLinks: {},
@@ -389,7 +395,7 @@ async function* changeRecords(
   tree: FolderTree,
   tally: PlanTally,
 ): AsyncGenerator<ChangeRecord> {
-  const folderIds = [...tree.folders.keys()];
+  const folderIds = [...tree.folders.keys()].filter(holdsItems);
   const storedLinkOf = (folderId: string) =>
     baseline.folders.has(folderId) ? baseline.state?.itemDeltaLinks[folderId] : undefined;
   const round = (folderId: string, deltaLink: string | undefined) =>
