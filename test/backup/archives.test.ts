@@ -162,4 +162,17 @@ describe('restores of the archive', () => {
     for (const item of expected)
       expect(restored.get(item.spec.searchKey.toString('base64'))?.importedDigest).toBe(stack.sim.tenant.digest(item));
   });
+
+  it('from the primary into the archive (targetArchive): a new folder tree in the main archive', async () => {
+    const { status } = await runRestore(stack, { sourceMailbox: UPN, targetArchive: true, folders: ['Inbox'] });
+    const restore = status.report as RestoreReport;
+    expect(restore.target.mailboxId).toBe(archive.id);
+    expect(restore.counts).toMatchObject({ failed: 0, imported: restore.counts.selected });
+    const restored = [...archive.items.values()].filter((i) => i.importedDigest);
+    for (const item of [...owner.items.values()].filter((i) => owner.folderPath(i.folderId).startsWith('Inbox'))) {
+      const copy = restored.find((i) => i.spec.searchKey.equals(item.spec.searchKey));
+      expect(archive.folderPath(copy!.folderId)).toBe(`${restore.destination.root}/${owner.folderPath(item.folderId)}`);
+      expect(copy!.importedDigest).toBe(stack.sim.tenant.digest(item));
+    }
+  });
 });
