@@ -10,7 +10,7 @@ export const SIMULATOR_ENV = {
   SIM_TENANT: ['demo', "'demo' (4 mailboxes, ~770 items, one 24 MB item), 'empty', or 'spec' (SIM_TENANT_SPEC)"],
   SIM_TENANT_SPEC: [
     '',
-    'With SIM_TENANT=spec: JSON {mailboxes: [{upn, items, kind?, sizes?: [min, max], largeItems?: [bytes]}], usersWithoutMailbox?: [upn]}',
+    'With SIM_TENANT=spec: JSON {mailboxes: [{upn, items, kind?, sizes?: [min, max], largeItems?: [bytes], archive?: {items, auxiliaryChain?: [items]}}], usersWithoutMailbox?: [upn]}',
   ],
   SIM_HTTPS_PORT: ['7443', 'Port of the HTTPS listener (Entra ID token endpoint and Key Vault; 0 picks a free one)'],
   SIM_CA_FILE: ['.local-data/simulator-ca.pem', 'Where the local CA certificate is written (for NODE_EXTRA_CA_CERTS)'],
