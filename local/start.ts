@@ -168,10 +168,11 @@ function printBackupResult(app: LocalApp, config: AppConfig, id: string, status:
   console.log(`Backup ${id}: ${report.status}`);
   for (const m of report.mailboxes) {
     console.log(
-      `  ${m.status.padEnd(19)} ${m.upn.padEnd(32)} ${String(m.items.inSnapshot).padStart(6)} items in snapshot, ${m.items.exported} exported, ${m.items.failed} failed`,
+      `  ${m.status.padEnd(19)} ${`${m.upn}${m.archiveOf ? ' (archive)' : ''}`.padEnd(32)} ${String(m.items.inSnapshot).padStart(6)} items in snapshot, ${m.items.exported} exported, ${m.items.failed} failed`,
     );
   }
   for (const warning of report.warnings) console.log(`  warning: ${warning}`);
+  if (report.archives?.reason) console.log(`  note: ${report.archives.reason}`);
   console.log(
     `Report: blob '${status.reportBlob}' in container '${config.storage.containerName}', and ${app.baseUrl}/api/backups/${id}`,
   );

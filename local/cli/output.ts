@@ -28,9 +28,10 @@ function backupLines(report: Report): string[] {
   const lines: string[] = [];
   for (const m of report.mailboxes ?? [])
     lines.push(
-      `  ${m.status.padEnd(19)} ${m.upn}  ${m.items.inSnapshot} items in snapshot ${m.snapshotId ?? '-'}, ${m.items.exported} exported, ${m.items.failed} failed${m.error ? ` (${m.error})` : ''}`,
+      `  ${m.status.padEnd(19)} ${m.upn}${m.archiveOf ? ' (archive)' : ''}  ${m.items.inSnapshot} items in snapshot ${m.snapshotId ?? '-'}, ${m.items.exported} exported, ${m.items.failed} failed${m.error ? ` (${m.error})` : ''}`,
     );
   for (const w of report.warnings ?? []) lines.push(`  warning: ${w}`);
+  if (report.archives?.reason) lines.push(`  note: ${report.archives.reason}`);
   for (const m of report.mailboxes ?? [])
     for (const f of m.failures ?? [])
       lines.push(`  failed: ${m.upn} ${f.folderPath} ${f.subject ?? f.itemId}: ${f.code} ${f.message}`);
