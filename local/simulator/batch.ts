@@ -85,6 +85,8 @@ async function send({ state, req, version }: GraphRequest, sub: BatchRequest): P
   const hasBody = sub.body !== undefined;
   const response = await fetch(url, {
     method: sub.method,
+    // An archive's 308 is the sub-response, as Graph gives it: the client follows it, not the batch.
+    redirect: 'manual',
     headers: {
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
       ...(hasBody ? { 'content-type': 'application/json' } : {}),

@@ -399,6 +399,7 @@ export class SimTenant {
     mailbox.itemTombstones.push({ id: item.id, folderId: item.folderId, seq: mailbox.nextSeq() });
     item.folderId = deletions.id;
     item.changeKey = this.newChangeKey();
+    item.lastModifiedDateTime = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     item.seq = mailbox.nextSeq();
     return item;
   }

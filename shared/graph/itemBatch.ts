@@ -1,5 +1,6 @@
 import { GraphRetriesExhaustedError, isAccessDenial, MailboxAccessDeniedError } from './errors.js';
 import type { GraphHttp } from './graphHttp.js';
+import { redirectTarget } from './redirects.js';
 import { backoffDelay, delay, parseRetryAfter } from './retry.js';
 import type { MailboxItem } from './types.js';
 
@@ -55,6 +56,7 @@ export async function getByBatch<T = MailboxItem>(
     let retryAfterInMs = 0;
     for (const answer of answers) {
       if (answer.status < 300 && answer.body?.id) result.items.set(answer.id, answer.body as T);
+      else if (answer.status === 308) await getRedirected(http, request, answer, result);
       else if (ASKED_AGAIN.has(answer.status)) {
         again.add(answer.id);
         if (answer.status !== 424) stalled = true;
@@ -103,6 +105,31 @@ async function sendChunk(
   const answered = new Map((body?.responses ?? []).map((answer) => [answer.id, answer]));
   // A request the answer leaves out is asked again, as service trouble (so a round of only those counts as a retry).
   return chunk.map((sub) => answered.get(sub.id) ?? { id: sub.id, status: 503 });
+}
+
+/**
+ * An item of an archive's auxiliary mailbox: its sub-request answered 308 (graph-mailbox-api.md §5.3), so it is
+ * asked at the Location on its own, where graphHttp follows any further hop; a Location not to follow fails.
+ */
+async function getRedirected<T>(
+  http: GraphHttp,
+  request: BatchedItemsRequest,
+  answer: SubResponse,
+  result: BatchedItems<T>,
+): Promise<void> {
+  const location = answer.headers?.location ?? answer.headers?.Location ?? null;
+  const target = redirectTarget(location, request.batchUrl, http.options.trustedOrigins, 0);
+  const { status, body } = await http.json<SubResponse['body']>({
+    operation: 'getRedirected',
+    mailboxId: target.mailboxId,
+    method: 'GET',
+    url: target.url,
+    authenticate: true,
+    passStatuses: [404],
+    ...(request.signal ? { signal: request.signal } : {}),
+  });
+  if (status < 300 && body?.id) result.items.set(answer.id, body as T);
+  else result.missing.push(permanentFailure(request.mailboxId, { id: answer.id, status, ...(body ? { body } : {}) }));
 }
 
 /** A sub-request Graph refused for good: the mailbox refused to the app ends the call, anything else names the item. */

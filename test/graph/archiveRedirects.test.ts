@@ -61,6 +61,19 @@ describe('archive redirects (308)', () => {
     expect(auxiliaries[0]!.redirectsAnswered.reads).toBeGreaterThanOrEqual(4);
   });
 
+  it('in a $batch answer are followed too (an item read there for its properties)', async () => {
+    const { client } = clientFor(sim, { apiVersion: 'beta' });
+    const folderId = folderAt(2);
+    const [item] = auxiliaries[1]!.itemsIn(folderId);
+    const { items, missing } = await client.getItems(archive.id, [{ id: item!.id, folderId }], {
+      extendedProperties: ['String 0x0037'],
+    });
+    expect(missing).toEqual([]);
+    expect(items.get(item!.id)?.singleValueExtendedProperties).toEqual([
+      { id: 'String 0x0037', value: item!.spec.subject },
+    ]);
+  });
+
   it('stop after five hops, with an error naming the redirect', async () => {
     const { client } = clientFor(sim, { apiVersion: 'beta' });
     expect(await collect(client.listItems(archive.id, folderAt(5)))).toHaveLength(1);
