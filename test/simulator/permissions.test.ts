@@ -127,7 +127,7 @@ describe('each operation', () => {
     const mailbox = encodeURIComponent(sim.tenant.mailbox(upn).id);
     const remove = (roles: string[]) =>
       fetch(
-        `${sim.baseUrl}/beta/admin/exchange/mailboxes/${mailbox}/folders/inbox/items/${encodeURIComponent(itemId)}`,
+        `${sim.baseUrl}/beta/admin/exchange/mailboxes/${mailbox}/folders/inbox/items/${encodeURIComponent(itemId)}?disposalType=softDelete`,
         {
           method: 'DELETE',
           headers: { Authorization: `Bearer ${sim.issueToken({ roles }).token}` },
