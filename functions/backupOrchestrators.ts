@@ -1,5 +1,5 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
-import type { PlanSummary } from '../shared/backup/types.js';
+import type { BatchSummary, PlanSummary } from '../shared/backup/types.js';
 import { errorReason } from '../shared/errors.js';
 import { keyOf, snapshotIdFor } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
@@ -76,7 +76,10 @@ export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput
     let next = input.nextBatch ?? 0;
     for (let windows = 1; next < plan.batchCount; windows++) {
       context.df.setCustomStatus({ upn, batchesDone: next, batchCount: plan.batchCount });
-      next = yield* exportWindow(context, input, plan, next, failedBatches);
+      const window = yield* exportWindow(context, input, plan, next, failedBatches);
+      // Graph refused the app this mailbox: no snapshot of failures, the mailbox fails with the reason.
+      if (window.refused) return yield* failMailbox(context, input, window.refused);
+      next = window.end;
       if (windows >= settings.windowsPerEpisode && next < plan.batchCount)
         return continueAsNew(context, contracts.backupMailbox, { ...input, plan, nextBatch: next, failedBatches });
     }
@@ -129,7 +132,7 @@ function* exportWindow(
   plan: PlanSummary,
   next: number,
   failedBatches: Array<{ batch: number; reason: string }>,
-): Generator<Task, number, unknown> {
+): Generator<Task, { end: number; refused?: string }, unknown> {
   const { exportConcurrency } = input.settings;
   const perActivity = Math.min(MAX_BATCHES_PER_ACTIVITY, Math.ceil((plan.batchCount - next) / exportConcurrency));
   const end = Math.min(plan.batchCount, next + exportConcurrency * perActivity);
@@ -150,7 +153,10 @@ function* exportWindow(
     for (let batch = start; batch < start + countFrom(start); batch++)
       failedBatches.push({ batch, reason: failure.reason });
   }
-  return end;
+  const refused = tasks
+    .map((task) => (task.isFaulted ? undefined : (task.result as BatchSummary | undefined)?.refused))
+    .find((reason) => reason !== undefined);
+  return refused ? { end, refused } : { end };
 }
 
 registerOrchestration(contracts.backupTenant, backupTenant);

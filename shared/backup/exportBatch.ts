@@ -1,7 +1,8 @@
-import { errorCode } from '../errors.js';
+import { errorCode, errorReason } from '../errors.js';
 import {
   ExportStreamError,
   GraphRequestError,
+  MailboxAccessDeniedError,
   type ExportedItem,
   type GraphLogger,
   type MailboxClient,
@@ -120,6 +121,8 @@ class BatchExporter {
   private readonly settling: Array<Promise<unknown>> = [];
   /** Items of multi-item calls that failed as a whole: each gets a call of its own. */
   private readonly split = new Set<string>();
+  /** Graph refused the app this mailbox (a permission, an RBAC scope): no further call is made. */
+  private refused: MailboxAccessDeniedError | undefined;
 
   constructor(
     private readonly client: MailboxClient,
@@ -139,6 +142,11 @@ class BatchExporter {
   async exportAll(): Promise<void> {
     const last = this.batches[this.batches.length - 1];
     for (const planned of this.batches) {
+      if (this.refused) {
+        for (const item of planned.items) this.fail(item.id, this.refused);
+        this.unsettled.push(planned);
+        continue;
+      }
       const started = await this.exportCall(planned.items);
       this.settling.push(
         Promise.all(started).then(() => {
@@ -148,6 +156,7 @@ class BatchExporter {
       );
     }
     await Promise.all(this.settling);
+    if (this.refused) return;
     for (const planned of this.batches.filter((batch) => this.unsettled.includes(batch))) {
       for (const item of this.retryAlone(planned)) {
         this.results.delete(item.id);
@@ -177,6 +186,7 @@ class BatchExporter {
 
   summary(): BatchSummary {
     const summary: BatchSummary = { batch: this.input.batch, stored: 0, failed: 0, bytes: 0 };
+    if (this.refused) summary.refused = errorReason(this.refused);
     for (const result of this.batches.flatMap((planned) => this.outcome(planned))) {
       if (result.ok) {
         summary.stored++;
@@ -211,6 +221,7 @@ class BatchExporter {
       }
       for (const [holder, group] of moved.byMailbox) started.push(...(await this.exportCall(group, holder, hops + 1)));
     } catch (error) {
+      if (error instanceof MailboxAccessDeniedError) this.refused = error;
       // The whole call failed or broke off: whatever has no result yet is failed, and split off when worth it.
       const splitting = items.length > 1 && splitsTheCall(error);
       for (const item of items) {

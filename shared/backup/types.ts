@@ -80,6 +80,8 @@ export interface BatchSummary {
   stored: number;
   failed: number;
   bytes: number;
+  /** Graph refused the app the mailbox (a missing permission, an RBAC scope): the mailbox fails with this reason. */
+  refused?: string;
 }
 
 export interface MailboxTarget {
