@@ -47,6 +47,7 @@ interface ChangeList {
   enumeratedFolders: Array<{ folderId: string; reason: string }>;
   metadataGaps: Array<{ folderId: string; items: number; reason: string }>;
   folderCounts: Map<string, FolderCount>;
+  notCompared: Array<{ folderId: string; reason: string }>;
   coverageUnchecked?: string;
 }
 
@@ -113,6 +114,7 @@ export async function commitSnapshot(
       failedFolders: new Set(changes.failedFolders.map((f) => f.folderId)),
     },
     changes.coverageUnchecked,
+    changes.notCompared,
   );
   const record: SnapshotRecord = {
     snapshotId,
@@ -174,6 +176,7 @@ async function readChangeList(vault: VaultStore, runId: string, mailboxId: strin
     enumeratedFolders: [],
     metadataGaps: [],
     folderCounts: new Map(),
+    notCompared: [],
   };
   for await (const record of vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId))) {
     switch (record.kind) {
@@ -205,6 +208,9 @@ async function readChangeList(vault: VaultStore, runId: string, mailboxId: strin
       }
       case 'coverageUnchecked':
         changes.coverageUnchecked = record.reason;
+        break;
+      case 'folderNotCompared':
+        changes.notCompared.push(record);
         break;
     }
   }

@@ -43,8 +43,13 @@ export interface CoverageInput {
 export async function* coverageRecords(client: MailboxClient, input: CoverageInput): AsyncGenerator<ChangeRecord> {
   for (const [folderId, round] of input.rounds) {
     const exchangeCount = input.counts.get(folderId);
-    if (exchangeCount === undefined) continue;
-    const shortfall = exchangeCount - expectedCount(folderId, round, input.baseline);
+    const expected = expectedCount(folderId, round, input.baseline);
+    if (exchangeCount === undefined) {
+      // Said, not skipped: a folder the tree's listing did not count (the root, or one Graph moved elsewhere).
+      if (expected > 0) yield { kind: 'folderNotCompared', folderId, reason: NOT_COUNTED };
+      continue;
+    }
+    const shortfall = exchangeCount - expected;
     if (shortfall <= 0) {
       yield { kind: 'folderCount', folderId, exchangeCount, missedByDelta: 0, arrivedDuringRun: 0 };
       continue;
@@ -52,6 +57,8 @@ export async function* coverageRecords(client: MailboxClient, input: CoverageInp
     yield* accountForListing(client, input, folderId, round);
   }
 }
+
+const NOT_COUNTED = "the folder tree's listing gave no item count for it, so its items could not be compared";
 
 /** How many items the snapshot will hold in the folder if everything planned is stored. */
 function expectedCount(folderId: string, round: FolderRoundIds, baseline: CoverageBaseline): number {

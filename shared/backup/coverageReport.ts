@@ -30,6 +30,8 @@ export interface CoverageSummary {
   foldersCompared: number;
   /** Only the folders that differ or where delta missed items. */
   folders: FolderCoverage[];
+  /** Folders with items whose count Exchange did not give, so they were not compared (absent when none). */
+  notCompared?: Array<{ folderPath: string; reason: string }>;
   /** Set when the counts could not be read: the snapshot's completeness is then unproven. */
   unchecked?: string;
 }
@@ -52,6 +54,7 @@ export interface FolderTallies {
 export function compareCoverage(
   tallies: FolderTallies,
   unchecked?: string,
+  notCompared: Array<{ folderId: string; reason: string }> = [],
 ): { summary: CoverageSummary; problemFolderIds: Set<string> } {
   const folders: FolderCoverage[] = [];
   const problemFolderIds = new Set<string>();
@@ -68,7 +71,11 @@ export function compareCoverage(
     folders.push({ folderPath: tallies.pathOf(folderId), ...entry, note: noteFor(entry) });
     if (unexplained > 0 || count.missedByDelta > 0) problemFolderIds.add(folderId);
   }
-  return { summary: { foldersCompared, folders, ...(unchecked ? { unchecked } : {}) }, problemFolderIds };
+  const uncompared = notCompared.map(({ folderId, reason }) => ({ folderPath: tallies.pathOf(folderId), reason }));
+  const summary: CoverageSummary = { foldersCompared, folders };
+  if (uncompared.length > 0) summary.notCompared = uncompared;
+  if (unchecked) summary.unchecked = unchecked;
+  return { summary, problemFolderIds };
 }
 
 /** Folders the report counts as problems: delta missed items, or items are missing for no named reason. */

@@ -26,7 +26,8 @@ export type ChangeRecord =
    * were accounted for (see coverage.ts).
    */
   | { kind: 'folderCount'; folderId: string; exchangeCount: number; missedByDelta: number; arrivedDuringRun: number }
-  | { kind: 'coverageUnchecked'; reason: string };
+  | { kind: 'coverageUnchecked'; reason: string }
+  | { kind: 'folderNotCompared'; folderId: string; reason: string };
 
 export interface PlannedItem {
   id: string;
