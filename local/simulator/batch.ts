@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SimHttpError, readJsonBody, sendJson } from './http.js';
 import type { GraphRequest } from './request.js';
 
@@ -38,9 +39,12 @@ export async function batch(request: GraphRequest): Promise<void> {
   const answer = (sub: BatchRequest): Promise<BatchResponse> => {
     let pending = answers.get(sub.id);
     if (!pending) {
-      pending = Promise.all((sub.dependsOn ?? []).map((id) => answer(byId.get(id)!))).then((dependencies) =>
-        dependencies.some((dependency) => dependency.status >= 400) ? failedDependency(sub.id) : send(request, sub),
-      );
+      pending = Promise.all((sub.dependsOn ?? []).map((id) => answer(byId.get(id)!))).then(async (dependencies) => {
+        if (dependencies.some((dependency) => dependency.status >= 400)) return failedDependency(sub.id);
+        // A chain runs within the slot its first request took: the next goes once that slot is free again.
+        if (dependencies.length > 0) await sleep(request.state.settings.concurrencySlotHoldMs);
+        return send(request, sub);
+      });
       answers.set(sub.id, pending);
     }
     return pending;
