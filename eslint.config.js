@@ -35,7 +35,7 @@ const layerBoundaries = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.azurite/**', '.local-data/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.azurite/**', '.local-data/**', '.infra-build/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
