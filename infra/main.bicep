@@ -2,16 +2,52 @@ targetScope = 'subscription'
 
 // mailbox-vault: a Flex Consumption Functions app (Node 22) with a user-assigned identity, identity-based host
 // storage (blob, queue and table: Durable Functions needs all three), a separate vault storage account hardened
-// for backups, Key Vault in RBAC mode, Application Insights on Log Analytics with local auth off, and the
-// Microsoft Graph application permissions the app needs, granted to its identity.
+// for backups, Key Vault in RBAC mode, Application Insights on Log Analytics with local auth off, alert rules that
+// email an admin, and the Microsoft Graph application permissions the app needs, granted to its identity.
+// Every parameter azd fills is mapped in main.parameters.json, so nothing set by hand is wiped by a provision.
 
 @minLength(1)
 @maxLength(64)
 @description('Name of the azd environment; with the subscription and location it seeds every resource name.')
 param environmentName string
 
+// Regions that offer Flex Consumption (the list of Azure-Samples/functions-quickstart-typescript-azd, without the
+// canary region): azd offers only these, and a deployment elsewhere stops before creating anything.
 @minLength(1)
-@description('Region for every resource (Flex Consumption must be available there).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@description('Region for every resource (one that offers Flex Consumption).')
 @metadata({ azd: { type: 'location' } })
 param location string
 
@@ -21,6 +57,8 @@ param principalId string = ''
 @allowed(['User', 'ServicePrincipal'])
 @description('Kind of principalId: ServicePrincipal when a pipeline deploys.')
 param principalType string = 'User'
+
+// --- Microsoft Graph
 
 @allowed(['managedIdentity', 'clientSecret', 'clientCertificate'])
 @description('How the app signs in to Microsoft Graph: its managed identity (same tenant), or an app registration whose secret or certificate is kept in Key Vault (another tenant).')
@@ -39,8 +77,16 @@ param graphSecretName string = 'graph-client-credential'
 @description('Graph application permissions for the managed identity: read and export only, or also import (restore).')
 param graphPermissions string = 'backupAndRestore'
 
-@description('Grant the Graph permissions from this deployment (needs a deployer allowed to assign app roles). False: grant them as the README shows.')
+@description('Grant the Graph permissions from this deployment (needs a deployer allowed to assign app roles). False: grant them with infra/scripts/grant-graph-permissions.sh.')
 param grantGraphPermissions bool = true
+
+@description('Graph\'s origin (another cloud\'s Graph, for example).')
+param graphBaseUrl string = 'https://graph.microsoft.com'
+
+@allowed(['v1.0', 'beta'])
+param graphApiVersion string = 'v1.0'
+
+// --- What is backed up, when, and how hard the app pushes Graph (README, Settings)
 
 @description('Mailboxes in scope: UPNs separated by commas.')
 param scopeUsers string = ''
@@ -54,26 +100,66 @@ param backupSchedule string = '0 0 2 * * *'
 @description('NCRONTAB schedule of vault maintenance: pruning by the retention policy, then a sampled verification (UTC).')
 param maintenanceSchedule string = '0 30 5 * * *'
 
-@description('Retention: every snapshot for keepAllDays, then one a day for dailyDays, one a week for weeklyWeeks, one a month for monthlyMonths.')
-param retention { keepAllDays: int, dailyDays: int, weeklyWeeks: int, monthlyMonths: int } = {
-  keepAllDays: 7
-  dailyDays: 30
-  weeklyWeeks: 12
-  monthlyMonths: 12
-}
+param retentionKeepAllDays string = '7'
+param retentionDailyDays string = '30'
+param retentionWeeklyWeeks string = '12'
+param retentionMonthlyMonths string = '12'
+param verifySample string = '50'
+param graphMaxConcurrency string = '4'
+param graphTimeoutMs string = '100000'
+param graphMaxRetries string = '10'
+param graphRetryBaseMs string = '1000'
+param graphUploadMbPer5Min string = '150'
+@allowed(['warnings', 'quiet'])
+param graphLog string = 'warnings'
+@allowed(['true', 'false'])
+@description('Back up in-place archives as mailboxes of their own (needs graphApiVersion beta).')
+param backupArchives string = 'true'
+@allowed(['true', 'false'])
+@description('Back up each mailbox\'s Recoverable Items deletions.')
+param backupRecoverableItems string = 'false'
+param mailboxWaveSize string = '10'
+param exportConcurrency string = '3'
+param exportBatchMb string = '24'
+param importConcurrency string = '4'
+param windowsPerEpisode string = '20'
+
+// --- The vault: decided when it is created (infra/hooks/preprovision.mjs refuses a change afterwards)
 
 @minValue(0)
 @maxValue(3650)
-@description('Version-level immutability (WORM) of the vault, in days; 0 leaves it off. Once on, stored versions cannot be deleted or overwritten by anyone for that long, a stolen credential included.')
+@description('Version-level immutability (WORM) of the vault, in days; 0 leaves it off. Only when the vault is created.')
 param immutabilityDays int = 0
+
+@description('Lock the immutability policy (irreversible): then no one, an admin included, can shorten or remove it. Only after the vault exists.')
+param immutabilityLocked bool = false
+
+@description('Encrypt the vault with a key in Key Vault (customer-managed) and infrastructure (double) encryption. Only when the vault is created.')
+param customerManagedKey bool = false
 
 @minValue(1)
 @maxValue(365)
 @description('Soft delete retention for vault blobs and containers, in days.')
 param softDeleteDays int = 14
 
-@description('Put storage and Key Vault behind private endpoints in a virtual network the app is integrated with.')
-param vnetEnabled bool = false
+// --- Network, alerts, runtime
+
+@description('Storage and Key Vault behind private endpoints in a virtual network the app is integrated with.')
+param vnetEnabled bool = true
+
+@description('Addresses (CIDR, comma-separated) an admin works from, let through to Key Vault and the vault when they are private.')
+param allowedIpRanges string = ''
+
+@description('Email address the alerts are sent to. Empty: the alert rules exist but notify no one.')
+param alertEmail string = ''
+
+@minValue(2)
+@maxValue(47)
+@description('Hours without a finished backup run before the missed-run alert fires.')
+param alertMissedRunHours int = 26
+
+@description('Bumped after azd down (infra/hooks/postdown.mjs): a soft-deleted Key Vault keeps its name for 90 days.')
+param keyVaultGeneration int = 0
 
 @description('Node.js version of the Functions runtime.')
 @allowed(['20', '22'])
@@ -92,11 +178,16 @@ param vnetName string = ''
 
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+// Generation 0 keeps the name earlier deployments got; each later one is a fresh name.
+var keyVaultToken = keyVaultGeneration == 0
+  ? resourceToken
+  : toLower(uniqueString(subscription().id, environmentName, location, string(keyVaultGeneration)))
 var tags = { 'azd-env-name': environmentName }
 var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}mailbox-vault-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var vaultContainerName = 'mailbox-vault'
 var taskHubName = 'mailboxvault'
+var adminRanges = filter(map(split(allowedIpRanges, ','), r => trim(r)), r => !empty(r))
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -104,8 +195,7 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   tags: tags
 }
 
-// The app's own identity: Graph, the vault, host storage, Key Vault and App Insights all trust it.
-module identity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
+module identity 'app/identity.bicep' = {
   name: 'identity'
   scope: rg
   params: {
@@ -125,26 +215,27 @@ module network 'app/network.bicep' = if (vnetEnabled) {
   }
 }
 
-module logAnalytics 'br/public:avm/res/operational-insights/workspace:0.11.1' = {
-  name: 'logAnalytics'
-  scope: rg
-  params: {
-    name: !empty(logAnalyticsName) ? logAnalyticsName : '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
-    location: location
-    tags: tags
-    dataRetention: 30
-  }
-}
-
-module monitoring 'br/public:avm/res/insights/component:0.6.0' = {
+module monitoring 'app/monitoring.bicep' = {
   name: 'monitoring'
   scope: rg
   params: {
-    name: !empty(applicationInsightsName) ? applicationInsightsName : '${abbrs.insightsComponents}${resourceToken}'
+    logAnalyticsName: !empty(logAnalyticsName) ? logAnalyticsName : '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    applicationInsightsName: !empty(applicationInsightsName) ? applicationInsightsName : '${abbrs.insightsComponents}${resourceToken}'
     location: location
     tags: tags
-    workspaceResourceId: logAnalytics.outputs.resourceId
-    disableLocalAuth: true
+  }
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    alertEmail: alertEmail
+    actionGroupName: '${abbrs.insightsActionGroups}mailbox-vault-${resourceToken}'
+    missedRunHours: alertMissedRunHours
   }
 }
 
@@ -162,8 +253,41 @@ module hostStorage 'app/host-storage.bicep' = {
   }
 }
 
-// The vault: backups only. Versioning, soft delete and optional version-level WORM so that backups survive a
-// stolen credential; no shared keys, no public access.
+module keyVault 'app/key-vault.bicep' = {
+  name: 'keyVault'
+  scope: rg
+  params: {
+    name: !empty(keyVaultName) ? keyVaultName : '${abbrs.keyVaultVaults}${take(keyVaultToken, 20)}'
+    location: location
+    tags: tags
+    privateNetwork: vnetEnabled
+    allowedIpRanges: adminRanges
+    purgeProtection: customerManagedKey
+  }
+}
+
+// The vault's customer-managed key and the identity that alone may use it (created before the vault needs them).
+module encryptionIdentity 'app/identity.bicep' = if (customerManagedKey) {
+  name: 'encryptionIdentity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}vault-encryption-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module encryption 'app/vault-encryption.bicep' = if (customerManagedKey) {
+  name: 'vaultEncryption'
+  scope: rg
+  params: {
+    keyVaultName: keyVault.outputs.name
+    encryptionPrincipalId: encryptionIdentity!.outputs.principalId
+  }
+}
+
+// The vault: backups only. Versioning, soft delete, optional WORM and customer-managed key, so that backups
+// survive a stolen credential; no shared keys, no public access.
 module vault 'app/vault-storage.bicep' = {
   name: 'vault'
   scope: rg
@@ -174,18 +298,16 @@ module vault 'app/vault-storage.bicep' = {
     containerName: vaultContainerName
     softDeleteDays: softDeleteDays
     immutabilityDays: immutabilityDays
-    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
-  }
-}
-
-module keyVault 'app/key-vault.bicep' = {
-  name: 'keyVault'
-  scope: rg
-  params: {
-    name: !empty(keyVaultName) ? keyVaultName : '${abbrs.keyVaultVaults}${take(resourceToken, 20)}'
-    location: location
-    tags: tags
-    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
+    immutabilityLocked: immutabilityLocked
+    customerManagedKey: customerManagedKey
+      ? {
+          identityId: encryptionIdentity!.outputs.resourceId
+          keyVaultUri: encryption!.outputs.keyVaultUri
+          keyName: encryption!.outputs.keyName
+        }
+      : null
+    privateNetwork: vnetEnabled
+    allowedIpRanges: adminRanges
   }
 }
 
@@ -195,26 +317,11 @@ module privateEndpoints 'app/private-endpoints.bicep' = if (vnetEnabled) {
   params: {
     location: location
     tags: tags
-    vnetName: vnetEnabled ? network.outputs.name : ''
-    subnetName: vnetEnabled ? network.outputs.privateEndpointSubnetName : ''
+    vnetName: network!.outputs.name
+    subnetName: network!.outputs.privateEndpointSubnetName
     hostStorageAccountName: hostStorage.outputs.name
     vaultStorageAccountName: vault.outputs.name
     keyVaultName: keyVault.outputs.name
-  }
-}
-
-module plan 'br/public:avm/res/web/serverfarm:0.1.1' = {
-  name: 'plan'
-  scope: rg
-  params: {
-    name: !empty(appServicePlanName) ? appServicePlanName : '${abbrs.webServerFarms}${resourceToken}'
-    sku: {
-      name: 'FC1'
-      tier: 'FlexConsumption'
-    }
-    reserved: true
-    location: location
-    tags: tags
   }
 }
 
@@ -223,30 +330,53 @@ module app 'app/function-app.bicep' = {
   scope: rg
   params: {
     name: appName
+    planName: !empty(appServicePlanName) ? appServicePlanName : '${abbrs.webServerFarms}${resourceToken}'
     location: location
     tags: tags
-    planId: plan.outputs.resourceId
     nodeVersion: nodeVersion
     identityId: identity.outputs.resourceId
     identityClientId: identity.outputs.clientId
     hostStorageAccountName: hostStorage.outputs.name
     deploymentContainerName: deploymentContainerName
-    applicationInsightsName: monitoring.outputs.name
-    subnetId: vnetEnabled ? network.outputs.appSubnetId : ''
-    settings: {
-      taskHub: taskHubName
-      vaultBlobEndpoint: vault.outputs.blobEndpoint
-      vaultContainerName: vaultContainerName
-      keyVaultUri: keyVault.outputs.uri
-      graphCredential: graphCredential
-      graphTenantId: graphTenantId
-      graphClientId: graphClientId
-      graphSecretName: graphSecretName
-      scopeUsers: scopeUsers
-      scopeGroupId: scopeGroupId
-      backupSchedule: backupSchedule
-      maintenanceSchedule: maintenanceSchedule
-      retention: retention
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    subnetId: vnetEnabled ? network!.outputs.appSubnetId : ''
+    // Every setting shared/config.ts reads, except the two for local runs only (a static token, a connection string).
+    appSettings: {
+      MAILBOX_VAULT_TASK_HUB: taskHubName
+      MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID: identity.outputs.clientId
+      MAILBOX_VAULT_STORAGE_ACCOUNT_URL: vault.outputs.blobEndpoint
+      MAILBOX_VAULT_CONTAINER: vaultContainerName
+      MAILBOX_VAULT_KEY_VAULT_URL: keyVault.outputs.uri
+      MAILBOX_VAULT_GRAPH_BASE_URL: graphBaseUrl
+      MAILBOX_VAULT_GRAPH_API_VERSION: graphApiVersion
+      MAILBOX_VAULT_GRAPH_CREDENTIAL: graphCredential
+      MAILBOX_VAULT_TENANT_ID: graphTenantId
+      MAILBOX_VAULT_CLIENT_ID: graphClientId
+      // The cloud deployed to: its Entra ID, for an app registration's secret or certificate.
+      MAILBOX_VAULT_AUTHORITY_HOST: environment().authentication.loginEndpoint
+      MAILBOX_VAULT_GRAPH_SECRET_NAME: graphSecretName
+      MAILBOX_VAULT_GRAPH_MAX_CONCURRENCY: graphMaxConcurrency
+      MAILBOX_VAULT_GRAPH_TIMEOUT_MS: graphTimeoutMs
+      MAILBOX_VAULT_GRAPH_MAX_RETRIES: graphMaxRetries
+      MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: graphRetryBaseMs
+      MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: graphUploadMbPer5Min
+      MAILBOX_VAULT_GRAPH_LOG: graphLog
+      MAILBOX_VAULT_SCOPE_USERS: scopeUsers
+      MAILBOX_VAULT_SCOPE_GROUP_ID: scopeGroupId
+      MAILBOX_VAULT_BACKUP_SCHEDULE: backupSchedule
+      MAILBOX_VAULT_BACKUP_ARCHIVES: backupArchives
+      MAILBOX_VAULT_BACKUP_RECOVERABLE_ITEMS: backupRecoverableItems
+      MAILBOX_VAULT_MAILBOX_WAVE_SIZE: mailboxWaveSize
+      MAILBOX_VAULT_EXPORT_CONCURRENCY: exportConcurrency
+      MAILBOX_VAULT_EXPORT_BATCH_MB: exportBatchMb
+      MAILBOX_VAULT_IMPORT_CONCURRENCY: importConcurrency
+      MAILBOX_VAULT_WINDOWS_PER_EPISODE: windowsPerEpisode
+      MAILBOX_VAULT_MAINTENANCE_SCHEDULE: maintenanceSchedule
+      MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: retentionKeepAllDays
+      MAILBOX_VAULT_RETENTION_DAILY_DAYS: retentionDailyDays
+      MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: retentionWeeklyWeeks
+      MAILBOX_VAULT_RETENTION_MONTHLY_MONTHS: retentionMonthlyMonths
+      MAILBOX_VAULT_VERIFY_SAMPLE: verifySample
     }
   }
 }
@@ -261,7 +391,7 @@ module rbac 'app/rbac.bicep' = {
     hostStorageAccountName: hostStorage.outputs.name
     vaultStorageAccountName: vault.outputs.name
     keyVaultName: keyVault.outputs.name
-    applicationInsightsName: monitoring.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }
 
@@ -289,3 +419,10 @@ output MAILBOX_VAULT_KEY_VAULT_URL string = keyVault.outputs.uri
 output MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MAILBOX_VAULT_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
+// What the vault was created with, read back from the account: infra/hooks/preprovision.mjs compares the next
+// provision's settings with these, since Azure accepts them only at creation.
+output VAULT_ACCOUNT_NAME string = vault.outputs.name
+output VAULT_IMMUTABLE bool = vault.outputs.immutable
+output VAULT_IMMUTABILITY_STATE string = vault.outputs.immutabilityState
+output VAULT_CUSTOMER_MANAGED_KEY bool = vault.outputs.customerManagedKey
+output ALERT_ACTION_GROUP_ID string = alerts.outputs.actionGroupId

@@ -1,9 +1,10 @@
 extension microsoftGraphV1
 
 // Microsoft Graph application permissions (app roles) for the app's managed identity. This needs the Microsoft
-// Graph Bicep extension (infra/bicepconfig.json) and a deployer who may grant app roles (Privileged Role
-// Administrator, or a pipeline with AppRoleAssignment.ReadWrite.All). Without that, set
-// MAILBOX_VAULT_GRANT_GRAPH_PERMISSIONS=false and grant them as the README's Deploy section shows.
+// Graph Bicep extension (infra/bicepconfig.json) and a deployer who may grant app roles: a Privileged Role
+// Administrator, or a pipeline whose service principal has AppRoleAssignment.ReadWrite.All and, to read Graph's
+// own service principal and its app roles, Application.Read.All. Without that, set
+// MAILBOX_VAULT_GRANT_GRAPH_PERMISSIONS=false and grant them with infra/scripts/grant-graph-permissions.sh.
 
 @description('Object id of the managed identity that receives the roles.')
 param principalId string

@@ -1,5 +1,6 @@
 // Storage for the Functions host: AzureWebJobsStorage (blob, queue and table, all reached with the app's
-// identity) and the container Flex Consumption deploys the app package from.
+// identity) and the container Flex Consumption deploys the app package from. With a virtual network it takes no
+// public traffic at all: the app reaches it through private endpoints, and so does the platform's deployment.
 
 param name string
 param location string
@@ -23,7 +24,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     publicNetworkAccess: publicNetworkAccess
     networkAcls: {
       defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
-      bypass: 'AzureServices'
+      bypass: publicNetworkAccess == 'Enabled' ? 'AzureServices' : 'None'
     }
   }
 

@@ -20,6 +20,7 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985'
 }
 
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -105,7 +106,8 @@ resource appMetrics 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// The deployer: read the vault (inspect backups), and put the Graph credential into Key Vault.
+// The deployer: read the vault (inspect backups), and put the Graph credential into Key Vault (a secret, or a
+// certificate created there: docs/deployment.md).
 resource deployerVaultRead 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   name: guid(vaultStorage.id, deployerPrincipalId, roles.storageBlobDataReader)
   scope: vaultStorage
@@ -121,6 +123,16 @@ resource deployerKeyVaultSecrets 'Microsoft.Authorization/roleAssignments@2022-0
   scope: keyVault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+  }
+}
+
+resource deployerKeyVaultCertificates 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(keyVault.id, deployerPrincipalId, roles.keyVaultCertificatesOfficer)
+  scope: keyVault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCertificatesOfficer)
     principalId: deployerPrincipalId
     principalType: deployerPrincipalType
   }

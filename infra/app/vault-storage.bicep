@@ -1,7 +1,9 @@
-// The vault account: backups and nothing else. Shared keys off (identity only), no public access, TLS 1.2,
-// blob versioning, soft delete for blobs and containers, and optional version-level immutability (WORM): with
-// it, no one can delete or overwrite a stored version before its period ends, a stolen credential included.
-// Turning immutability on cannot be undone for versions already written; the period can only be extended.
+// The vault account: backups and nothing else. Shared keys off (identity only), no public blob access, TLS 1.2,
+// blob versioning, soft delete for blobs and containers, and two choices Azure accepts only when the account is
+// created (infra/hooks/preprovision.mjs refuses a change afterwards):
+// - version-level immutability (WORM): no stored version can be deleted or overwritten before its period ends,
+//   by anyone once the policy is locked (until then an admin can shorten or remove it);
+// - a customer-managed key in Key Vault with infrastructure (double) encryption.
 
 param name string
 param location string
@@ -11,10 +13,17 @@ param containerName string
 param softDeleteDays int = 14
 @minValue(0)
 param immutabilityDays int = 0
-@allowed(['Enabled', 'Disabled'])
-param publicNetworkAccess string = 'Enabled'
+@description('Lock the immutability policy: irreversible; the period can then only be extended.')
+param immutabilityLocked bool = false
+@description('Customer-managed key: the identity that may use it, and where it is. Empty: Microsoft-managed keys.')
+param customerManagedKey { identityId: string, keyVaultUri: string, keyName: string }?
+@description('Private: reached only through private endpoints and from allowedIpRanges.')
+param privateNetwork bool = false
+@description('Addresses (CIDR) an admin reads backups from when the account is private.')
+param allowedIpRanges array = []
 
 var worm = immutabilityDays > 0
+var cmk = customerManagedKey != null
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -22,6 +31,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   tags: union(tags, { purpose: 'mailbox-vault backups' })
   kind: 'StorageV2'
   sku: { name: 'Standard_ZRS' }
+  identity: cmk ? { type: 'UserAssigned', userAssignedIdentities: { '${customerManagedKey!.identityId}': {} } } : null
   properties: {
     accessTier: 'Hot'
     allowSharedKeyAccess: false
@@ -30,19 +40,34 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     defaultToOAuthAuthentication: true
-    publicNetworkAccess: publicNetworkAccess
+    // Private with no admin address: no public endpoint at all. With one: public, but denied to all others.
+    publicNetworkAccess: privateNetwork && empty(allowedIpRanges) ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
-      bypass: 'AzureServices'
+      defaultAction: privateNetwork ? 'Deny' : 'Allow'
+      bypass: privateNetwork ? 'None' : 'AzureServices'
+      ipRules: [for range in allowedIpRanges: { value: range, action: 'Allow' }]
     }
-    immutableStorageWithVersioning: worm ? {
-      enabled: true
-      immutabilityPolicy: {
-        immutabilityPeriodSinceCreationInDays: immutabilityDays
-        state: 'Unlocked'
-        allowProtectedAppendWrites: false
+    encryption: {
+      keySource: cmk ? 'Microsoft.Keyvault' : 'Microsoft.Storage'
+      requireInfrastructureEncryption: cmk
+      identity: cmk ? { userAssignedIdentity: customerManagedKey!.identityId } : null
+      // No key version: storage follows Key Vault's rotation to the newest version by itself.
+      keyvaultproperties: cmk ? { keyname: customerManagedKey!.keyName, keyvaulturi: customerManagedKey!.keyVaultUri } : null
+      services: {
+        blob: { enabled: true, keyType: 'Account' }
+        file: { enabled: true, keyType: 'Account' }
       }
-    } : null
+    }
+    immutableStorageWithVersioning: worm
+      ? {
+          enabled: true
+          immutabilityPolicy: {
+            immutabilityPeriodSinceCreationInDays: max(immutabilityDays, 1)
+            state: immutabilityLocked ? 'Locked' : 'Unlocked'
+            allowProtectedAppendWrites: false
+          }
+        }
+      : null
   }
 
   resource blobs 'blobServices' = {
@@ -63,14 +88,14 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
       name: containerName
       properties: {
         publicAccess: 'None'
-        immutableStorageWithVersioning: worm ? { enabled: true } : null
       }
     }
   }
 }
 
 // Pruning deletes expired blobs; versioning keeps each as a previous version. This rule removes those after the
-// soft delete period, so pruning frees the space (versions under a WORM period are left until it ends).
+// soft delete period, so pruning frees the space (versions under a WORM period are left until it ends). The app's
+// identity cannot delete versions itself (Storage Blob Data Contributor has no deleteBlobVersion).
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: account
   name: 'default'
@@ -97,4 +122,7 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
 
 output name string = account.name
 output blobEndpoint string = account.properties.primaryEndpoints.blob
-output immutabilityDays int = immutabilityDays
+// From the account as deployed, so the azd environment records what the vault really has (preprovision.mjs).
+output immutable bool = account.properties.?immutableStorageWithVersioning.?enabled ?? false
+output immutabilityState string = account.properties.?immutableStorageWithVersioning.?immutabilityPolicy.?state ?? 'None'
+output customerManagedKey bool = account.properties.encryption.keySource == 'Microsoft.Keyvault'
