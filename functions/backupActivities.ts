@@ -5,6 +5,7 @@ import { planMailbox } from '../shared/backup/plan.js';
 import { readRunMailboxes, recordMailboxFailure, writeRunReport } from '../shared/backup/report.js';
 import { resolveMailboxes } from '../shared/backup/scope.js';
 import { getServices } from '../shared/services.js';
+import { emitBackupTelemetry } from '../shared/telemetry.js';
 import { layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
 import { registerActivity } from './durable.js';
@@ -50,9 +51,10 @@ registerActivity(contracts.recordMailboxFailure, async (input) => {
   return null;
 });
 
-registerActivity(contracts.writeRunReport, async (input) => {
+registerActivity(contracts.writeRunReport, async (input, context) => {
   const { vault } = await getServices();
   const report = await writeRunReport(vault, input);
+  await emitBackupTelemetry(vault, report, { info: (m) => context.log(m), warn: (m) => context.warn(m) });
   return {
     runId: input.runId,
     status: report.status,

@@ -6,6 +6,7 @@ import {
   verifyMaintenanceMailbox,
 } from '../shared/maintenance/run.js';
 import { getServices } from '../shared/services.js';
+import { emitMaintenanceTelemetry } from '../shared/telemetry.js';
 import { layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
 import { registerActivity } from './durable.js';
@@ -25,11 +26,12 @@ registerActivity(contracts.verifyVaultMailbox, async (input) => {
   return verifyMaintenanceMailbox(vault, config, input, input.verify!.mode);
 });
 
-registerActivity(contracts.writeMaintenanceReport, async (input) => {
+registerActivity(contracts.writeMaintenanceReport, async (input, context) => {
   const { vault } = await getServices();
   const report = await writeMaintenanceReport(vault, {
     ...input,
     mailboxKeys: await readMaintenanceMailboxes(vault, input.id),
   });
+  emitMaintenanceTelemetry(report, { info: (m) => context.log(m), warn: (m) => context.warn(m) });
   return { status: report.status, reportBlob: layout.maintenanceReport(input.id) };
 });
