@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { findBicep, type BicepCli, type FindOptions } from './cli.js';
@@ -20,9 +20,6 @@ import { findBicep, type BicepCli, type FindOptions } from './cli.js';
 const run = promisify(execFile);
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-const INFRA = join(ROOT, 'infra');
-const OUT = join(ROOT, '.infra-build');
-const GRAPH_TYPES = join(INFRA, 'offline', 'microsoftgraph-v1.0', 'index.json');
 const GRAPH_ALIAS = 'microsoftGraphV1';
 
 export interface Diagnostic {
@@ -78,9 +75,9 @@ export function parseDiagnostics(output: string): Diagnostic[] {
   return out;
 }
 
-async function bicep(cli: BicepCli, args: string[]): Promise<{ output: string; failed: boolean }> {
+async function bicep(cli: BicepCli, args: string[], cwd: string): Promise<{ output: string; failed: boolean }> {
   try {
-    const { stdout, stderr } = await run(cli.path, args, { cwd: ROOT, timeout: 10 * 60_000, maxBuffer: 64 << 20 });
+    const { stdout, stderr } = await run(cli.path, args, { cwd, timeout: 10 * 60_000, maxBuffer: 64 << 20 });
     return { output: `${stdout}\n${stderr}`, failed: false };
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
@@ -95,13 +92,25 @@ function check(step: string, result: { output: string; failed: boolean }): Diagn
   return diagnostics;
 }
 
-export async function buildInfra(options: FindOptions & { reuse?: boolean } = {}): Promise<InfraBuild> {
+export interface BuildOptions extends FindOptions {
+  /** Reuse a build of the same inputs (default true). */
+  reuse?: boolean;
+  /** The folder to compile (default infra/) and where builds go (default .infra-build/): tests use copies. */
+  infraDir?: string;
+  outDir?: string;
+}
+
+export async function buildInfra(options: BuildOptions = {}): Promise<InfraBuild> {
   const log = options.log ?? (() => {});
+  const INFRA = options.infraDir ?? join(ROOT, 'infra');
+  const OUT = options.outDir ?? join(ROOT, '.infra-build');
+  const cwd = dirname(INFRA);
+  const GRAPH_TYPES = join(INFRA, 'offline', 'microsoftgraph-v1.0', 'index.json');
   const cli = await findBicep(options);
   const inputs = await filesUnder(INFRA);
   const sources = inputs.filter((f) => f.endsWith('.bicep') || f.endsWith('.bicepparam'));
   const hash = createHash('sha256').update(`${cli.version}\n`);
-  for (const file of inputs) hash.update(`${relative(ROOT, file)}\n`).update(await readFile(file));
+  for (const file of inputs) hash.update(`${relative(INFRA, file)}\n`).update(await readFile(file));
   const id = hash.digest('hex').slice(0, 16);
   const dir = join(OUT, id);
   const files = sources.map((f) => relative(INFRA, f));
@@ -112,26 +121,27 @@ export async function buildInfra(options: FindOptions & { reuse?: boolean } = {}
   await mkdir(join(work, 'arm'), { recursive: true });
   try {
     const extension = join(work, 'microsoftgraph-v1.0.tgz');
-    const published = await bicep(cli, ['publish-extension', GRAPH_TYPES, '--target', extension, '--force']);
+    const published = await bicep(cli, ['publish-extension', GRAPH_TYPES, '--target', extension, '--force'], cwd);
     if (published.failed) throw new Error(`bicep publish-extension failed:\n${published.output}`);
     const config = JSON.parse(await readFile(join(INFRA, 'bicepconfig.json'), 'utf8')) as {
       extensions: Record<string, string>;
     };
-    config.extensions[GRAPH_ALIAS] = extension;
+    // Relative to the configuration file, so the build stays valid once moved into place.
+    config.extensions[GRAPH_ALIAS] = './microsoftgraph-v1.0.tgz';
     const configFile = join(work, 'bicepconfig.json');
     await writeFile(configFile, JSON.stringify(config, null, 2));
 
     // One process per step for every file (each start of the CLI costs a second or two).
-    const pattern = ['--pattern', 'infra/**/*.bicep', '--config', configFile];
-    const found = check('lint', await bicep(cli, ['lint', ...pattern]));
-    found.push(...check('build', await bicep(cli, ['build', ...pattern, '--outdir', join(work, 'arm')])));
+    const pattern = ['--pattern', `${basename(INFRA)}/**/*.bicep`, '--config', configFile];
+    const found = check('lint', await bicep(cli, ['lint', ...pattern], cwd));
+    found.push(...check('build', await bicep(cli, ['build', ...pattern, '--outdir', join(work, 'arm')], cwd)));
     for (const params of sources.filter((f) => f.endsWith('.bicepparam'))) {
       const target = join(work, 'arm', relative(INFRA, params).replace(/\.bicepparam$/, '.parameters.json'));
       await mkdir(dirname(target), { recursive: true });
       found.push(
         ...check(
           `build-params ${relative(ROOT, params)}`,
-          await bicep(cli, ['build-params', params, '--config', configFile, '--outfile', target]),
+          await bicep(cli, ['build-params', params, '--config', configFile, '--outfile', target], cwd),
         ),
       );
     }
