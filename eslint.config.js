@@ -35,7 +35,7 @@ const layerBoundaries = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.azurite/**', '.local-data/**', '.infra-build/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.azurite/**', '.local-data/**', '.infra-build/**', '.deploy/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -50,7 +50,7 @@ export default tseslint.config(
   ...layerBoundaries,
   {
     // Command-line entry points talk to a person on the terminal.
-    files: ['local/**/main.ts', 'local/start.ts', 'local/cli/**', 'test/bench/**', 'scripts/**'],
+    files: ['local/**/main.ts', 'local/start.ts', 'local/cli/**', 'test/bench/**', 'scripts/**', 'infra/hooks/**'],
     rules: { 'no-console': 'off' },
   },
 );

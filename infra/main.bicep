@@ -424,5 +424,6 @@ output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connect
 output VAULT_ACCOUNT_NAME string = vault.outputs.name
 output VAULT_IMMUTABLE bool = vault.outputs.immutable
 output VAULT_IMMUTABILITY_STATE string = vault.outputs.immutabilityState
+output VAULT_IMMUTABILITY_DAYS int = vault.outputs.immutabilityDays
 output VAULT_CUSTOMER_MANAGED_KEY bool = vault.outputs.customerManagedKey
 output ALERT_ACTION_GROUP_ID string = alerts.outputs.actionGroupId

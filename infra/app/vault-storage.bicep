@@ -125,4 +125,5 @@ output blobEndpoint string = account.properties.primaryEndpoints.blob
 // From the account as deployed, so the azd environment records what the vault really has (preprovision.mjs).
 output immutable bool = account.properties.?immutableStorageWithVersioning.?enabled ?? false
 output immutabilityState string = account.properties.?immutableStorageWithVersioning.?immutabilityPolicy.?state ?? 'None'
+output immutabilityDays int = account.properties.?immutableStorageWithVersioning.?immutabilityPolicy.?immutabilityPeriodSinceCreationInDays ?? 0
 output customerManagedKey bool = account.properties.encryption.keySource == 'Microsoft.Keyvault'

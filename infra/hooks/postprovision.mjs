@@ -1,0 +1,63 @@
+// azd postprovision hook: what an admin needs next, from the provision's outputs and the environment's settings.
+import { pathToFileURL } from 'node:url';
+
+const yes = (value) => String(value).toLowerCase() === 'true';
+
+export function nextSteps(env) {
+  const uri = env.SERVICE_API_URI ?? '';
+  const app = env.AZURE_FUNCTION_APP_NAME ?? '';
+  const rg = env.AZURE_RESOURCE_GROUP ?? '';
+  const principal = env.MAILBOX_VAULT_MANAGED_IDENTITY_PRINCIPAL_ID ?? '';
+  const credential = env.MAILBOX_VAULT_GRAPH_CREDENTIAL || 'managedIdentity';
+  const permissions = env.MAILBOX_VAULT_GRAPH_PERMISSIONS || 'backupAndRestore';
+  const group = env.MAILBOX_VAULT_SCOPE_GROUP_ID ? ' --group' : '';
+  const lines = ['', 'mailbox-vault is provisioned.', '', `  App:       ${uri}`];
+  lines.push(`  Identity:  ${principal} (client id ${env.MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID ?? ''})`);
+  lines.push(`  Vault:     ${env.MAILBOX_VAULT_STORAGE_ACCOUNT_URL ?? ''}`);
+  lines.push(`  Key Vault: ${env.MAILBOX_VAULT_KEY_VAULT_URL ?? ''}`, '');
+
+  if (credential !== 'managedIdentity')
+    lines.push(
+      `Graph: the app signs in as app registration ${env.MAILBOX_VAULT_CLIENT_ID ?? ''} of tenant ${env.MAILBOX_VAULT_TENANT_ID ?? ''};`,
+      `  store its ${credential === 'clientSecret' ? 'client secret' : 'certificate'} in Key Vault as ` +
+        `'${env.MAILBOX_VAULT_GRAPH_SECRET_NAME || 'graph-client-credential'}' (docs/deployment.md#another-tenant-with-a-certificate-in-key-vault).`,
+    );
+  else if (!yes(env.MAILBOX_VAULT_GRANT_GRAPH_PERMISSIONS ?? 'true'))
+    lines.push(
+      'Graph permissions were NOT granted by this deployment. An admin grants them to the identity with:',
+      `  infra/scripts/grant-graph-permissions.sh ${principal} ${permissions}${group}`,
+    );
+  else lines.push(`Graph permissions (${permissions}) were granted to the identity by this deployment.`);
+
+  if (!env.MAILBOX_VAULT_SCOPE_USERS && !env.MAILBOX_VAULT_SCOPE_GROUP_ID)
+    lines.push(
+      '',
+      'No mailboxes are in scope yet:',
+      '  azd env set MAILBOX_VAULT_SCOPE_USERS "adele@contoso.com,support@contoso.com" && azd provision',
+    );
+  lines.push('');
+  if (env.MAILBOX_VAULT_ALERT_EMAIL) lines.push(`Alerts are emailed to ${env.MAILBOX_VAULT_ALERT_EMAIL}.`);
+  else
+    lines.push(
+      'Alerts are set up but email no one:',
+      '  azd env set MAILBOX_VAULT_ALERT_EMAIL you@contoso.com && azd provision',
+    );
+  if (yes(env.VAULT_IMMUTABLE))
+    lines.push(
+      env.VAULT_IMMUTABILITY_STATE === 'Locked'
+        ? `The vault's immutability policy (${env.VAULT_IMMUTABILITY_DAYS} days) is locked.`
+        : `The vault's immutability policy (${env.VAULT_IMMUTABILITY_DAYS} days) is unlocked: an admin can still ` +
+            'shorten or remove it. Once the first backups look right, lock it (irreversible):\n' +
+            '  azd env set MAILBOX_VAULT_IMMUTABILITY_LOCKED true && azd provision',
+    );
+  lines.push(
+    '',
+    'First backup, once the code is deployed (azd up does it next; otherwise azd deploy):',
+    `  key=$(az functionapp keys list -g ${rg} -n ${app} --query functionKeys.default -o tsv)`,
+    `  npx mailbox-vault backup --url ${uri} --key "$key"`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) console.log(nextSteps(process.env));
