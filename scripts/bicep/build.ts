@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -100,6 +100,25 @@ export interface BuildOptions extends FindOptions {
   outDir?: string;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** True when a finished build is there (or another process finishes it); false once this process may build. */
+async function waitForOtherBuild(dir: string): Promise<boolean> {
+  for (;;) {
+    if (existsSync(join(dir, 'ok.json'))) return true;
+    try {
+      await mkdir(dirname(dir), { recursive: true });
+      await mkdir(`${dir}.lock`);
+      return false;
+    } catch {
+      // Another process builds this; a lock older than ten minutes is left over from one that died.
+      const age = Date.now() - (await stat(`${dir}.lock`).catch(() => ({ mtimeMs: 0 }))).mtimeMs;
+      if (age > 10 * 60_000) await rm(`${dir}.lock`, { recursive: true, force: true });
+      else await sleep(500);
+    }
+  }
+}
+
 export async function buildInfra(options: BuildOptions = {}): Promise<InfraBuild> {
   const log = options.log ?? (() => {});
   const INFRA = options.infraDir ?? join(ROOT, 'infra');
@@ -114,7 +133,10 @@ export async function buildInfra(options: BuildOptions = {}): Promise<InfraBuild
   const id = hash.digest('hex').slice(0, 16);
   const dir = join(OUT, id);
   const files = sources.map((f) => relative(INFRA, f));
-  if (options.reuse !== false && existsSync(join(dir, 'ok.json'))) return { dir, cli, files, reused: true };
+  if (options.reuse !== false) {
+    // Test workers ask at once: one builds, the others wait for its result rather than compile the same again.
+    if (await waitForOtherBuild(dir)) return { dir, cli, files, reused: true };
+  }
 
   // Built aside and renamed into place, so builds running at once (test workers) never see each other's halves.
   const work = `${dir}.tmp-${process.pid}-${Date.now()}`;
@@ -159,10 +181,11 @@ export async function buildInfra(options: BuildOptions = {}): Promise<InfraBuild
     }
   } finally {
     await rm(work, { recursive: true, force: true });
+    if (options.reuse !== false) await rm(`${dir}.lock`, { recursive: true, force: true });
   }
   // Older builds are of no further use.
   for (const entry of await readdir(OUT))
-    if (entry !== id && !entry.includes('.tmp-')) await rm(join(OUT, entry), { recursive: true, force: true });
+    if (entry !== id && !/\.(tmp-|lock$)/.test(entry)) await rm(join(OUT, entry), { recursive: true, force: true });
   return { dir, cli, files, reused: false };
 }
 

@@ -1,7 +1,7 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BicepDiagnosticsError, buildInfra, parseDiagnostics, ROOT } from '../../scripts/bicep/build.js';
 import { template } from '../support/arm.js';
 
@@ -21,6 +21,8 @@ const bicepFiles = (dir: string, prefix = ''): string[] =>
   );
 
 const scratch: string[] = [];
+// The first build of these sources (a clean clone without CI's build, or a changed infra/) takes a while.
+beforeAll(() => buildInfra({ reuse: true }), 300_000);
 afterAll(() => {
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
