@@ -35,7 +35,17 @@ const layerBoundaries = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.azurite/**', '.local-data/**', '.infra-build/**', '.deploy/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      '.azurite/**',
+      '.local-data/**',
+      '.infra-build/**',
+      '.deploy/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
