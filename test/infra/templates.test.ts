@@ -199,6 +199,20 @@ describe('roles', () => {
   });
 });
 
+/** A value other than the default, of the kind the setting takes. */
+function customValue(name: string, fallback: string): string {
+  const special: Record<string, string> = {
+    MAILBOX_VAULT_GRAPH_LOG: 'quiet',
+    MAILBOX_VAULT_GRAPH_CREDENTIAL: 'clientSecret',
+    MAILBOX_VAULT_GRAPH_API_VERSION: 'beta',
+    MAILBOX_VAULT_GRAPH_BASE_URL: 'https://graph.microsoft.us',
+  };
+  if (special[name]) return special[name];
+  if (name.endsWith('SCHEDULE')) return '0 15 3 * * *';
+  if (fallback === 'true' || fallback === 'false') return fallback === 'true' ? 'false' : 'true';
+  return '7';
+}
+
 describe('app settings', () => {
   const LOCAL_ONLY = ['MAILBOX_VAULT_GRAPH_STATIC_TOKEN', 'MAILBOX_VAULT_STORAGE_CONNECTION_STRING'];
   /** Settings the deployment derives from what it creates; every other one comes from the azd environment. */
@@ -208,6 +222,7 @@ describe('app settings', () => {
     'MAILBOX_VAULT_STORAGE_ACCOUNT_URL',
     'MAILBOX_VAULT_CONTAINER',
     'MAILBOX_VAULT_KEY_VAULT_URL',
+    'MAILBOX_VAULT_AUTHORITY_HOST',
   ];
   const appSettings = (d: Deployment) =>
     one(d, 'Microsoft.Web/sites/config', 'functionApp').properties as Record<string, Value>;
@@ -222,6 +237,8 @@ describe('app settings', () => {
       expect(Object.keys(SETTINGS), `${name} is set but not read`).toContain(name);
     expect(set).toMatchObject({
       MAILBOX_VAULT_TASK_HUB: 'mailboxvault',
+      // The Entra ID of the cloud deployed to (national clouds included).
+      MAILBOX_VAULT_AUTHORITY_HOST: 'https://login.microsoftonline.com/',
       MAILBOX_VAULT_CONTAINER: 'mailbox-vault',
       AzureWebJobsStorage__credential: 'managedidentity',
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: expect.stringMatching(/;Authorization=AAD$/),
@@ -246,17 +263,7 @@ describe('app settings', () => {
       ).toBeDefined();
       expect(entry!.fallback, name).toBe(setting.default);
       // And the value given in the environment is the one the app gets.
-      const custom = name.endsWith('SCHEDULE')
-        ? '0 15 3 * * *'
-        : name === 'MAILBOX_VAULT_GRAPH_LOG'
-          ? 'quiet'
-          : name.includes('CREDENTIAL')
-            ? 'clientSecret'
-            : name === 'MAILBOX_VAULT_GRAPH_API_VERSION'
-              ? 'beta'
-              : name === 'MAILBOX_VAULT_GRAPH_BASE_URL'
-                ? 'https://graph.microsoft.us'
-                : '7';
+      const custom = customValue(name, setting.default);
       const deployed = await deployMain({ [entry!.param]: custom });
       expect(appSettings(deployed)[name], name).toBe(custom);
     }

@@ -314,7 +314,11 @@ export function builtin(name: string, a: Value[], raw: Node[], scope: Scope): Va
         subscriptionId: '00000000-0000-0000-0000-000000000000',
       };
     case 'environment':
-      return { name: 'AzureCloud', suffixes: { storage: 'core.windows.net' } };
+      return {
+        name: 'AzureCloud',
+        authentication: { loginEndpoint: 'https://login.microsoftonline.com/' },
+        suffixes: { storage: 'core.windows.net' },
+      };
     case 'deployer':
       return { objectId: `${UNKNOWN}deployer⟩`, tenantId: `${UNKNOWN}tenantId⟩` };
     case 'subscriptionresourceid':
