@@ -7,13 +7,14 @@ import {
   type MailboxClient,
   type ThrottleTally,
 } from '../graph/index.js';
-import { errorCode } from '../errors.js';
+import { errorCode, errorReason } from '../errors.js';
 import { SEARCH_KEY_PROPERTY, searchKeyOf } from '../mailbox/index.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import { RestoreJournal, type JournalEntry } from './journal.js';
 import { readImportBatch } from './plan.js';
 import type { ImportSessionCache } from './sessions.js';
-import type { ImportBatchResult, ImportOutcome, PlannedImport } from './types.js';
+import type { ImportBatchResult, ImportOutcome, ImportWarning, PlannedImport } from './types.js';
 import { openVerifiedItem } from './verifyingStream.js';
 
 export { ChecksumMismatchError, VerifyingStream } from './verifyingStream.js';
@@ -31,27 +32,27 @@ export interface ImportBatchSummary {
   failed: number;
 }
 
-interface JournalEntry {
-  sourceId: string;
-  newItemId: string;
-  changeKey: string;
-  importedAt: string;
-  recovered?: boolean;
-}
-
 interface CreatedItem {
   itemId: string;
   changeKey: string;
+}
+
+/** The vault refused an intent: the activity fails (Durable retries it) rather than post without one. */
+class IntentNotRecordedError extends Error {
+  constructor(cause: unknown) {
+    super(`The import intent could not be written to the vault: ${errorReason(cause)}`, { cause });
+  }
 }
 
 /** Attempts for one item: a refused session is renewed, an unknown outcome is checked before trying again. */
 const MAX_ATTEMPTS = 4;
 
 /**
- * Imports one planned batch into the target mailbox, item by item. Each item streams from its blob through a
- * SHA-256 check into the import POST. A journal entry (source item → new item) is written as each import
- * succeeds; items already journaled are skipped, so a retried or resumed restore never imports twice. When an
- * answer is lost after the POST, the target folder is searched for the item's search key before trying again.
+ * Imports one planned batch into the target mailbox, item by item, write-ahead: an intent (item, folder, search
+ * key, attempt) is written before each import POST, the outcome (source item → new item) once Exchange answers.
+ * Items with an outcome are skipped; an item with an intent but no outcome (a worker died after posting it) or
+ * whose answer was lost is first looked for in the target folder by its search key. So a retried or resumed
+ * restore never imports twice. Each item streams from its blob through a SHA-256 check into the POST.
  */
 export async function importBatch(
   graph: MailboxClient,
@@ -61,7 +62,9 @@ export async function importBatch(
   logger?: GraphLogger,
 ): Promise<ImportBatchSummary> {
   const planned = await readImportBatch(vault, input.restoreId, input.batch);
-  const importer = new BatchImporter(graph, vault, sessions, input, logger);
+  const journal = new RestoreJournal(vault, input.restoreId);
+  const intents = await journal.intentsOf(input.batch);
+  const importer = new BatchImporter(graph, vault, journal, intents, sessions, input, logger);
   const outcomes: ImportOutcome[] = [];
   for (const item of planned.items) outcomes.push(await importer.importOnce(item));
   await importer.writeResult(outcomes);
@@ -79,30 +82,42 @@ class BatchImporter {
   private readonly tally: ThrottleTally = { throttledResponses: 0, throttleWaitInMs: 0 };
   /** This activity's own renewals (the session cache is shared by the process's concurrent batches). */
   private readonly renewed = { count: 0 };
-  private bytesImported = 0;
+  /** Bytes of the items this run imported, by source item (a re-run does not count an item twice). */
+  private readonly bytesOf = new Map<string, number>();
   /** Archive folders whose content lives in an auxiliary mailbox: the mailbox whose session takes their items. */
   private readonly importMailboxOf = new Map<string, string>();
 
   constructor(
     private readonly graph: MailboxClient,
     private readonly vault: VaultStore,
+    private readonly journal: RestoreJournal,
+    /** Intents earlier runs of this batch left (blob names). */
+    private readonly intents: Set<string>,
     private readonly sessions: ImportSessionCache,
     private readonly input: ImportBatchInput,
     private readonly logger: GraphLogger | undefined,
   ) {}
 
-  /** An item imported at most once: skipped when journaled, checked in the target after a lost answer. */
+  /** An item imported at most once: skipped when journaled, looked for in the target when it may be there. */
   async importOnce(item: PlannedImport): Promise<ImportOutcome> {
-    const done = await this.vault.readJson<JournalEntry>(layout.restoreJournal(this.input.restoreId, item.sourceId));
+    const done = await this.journal.outcome(item.sourceId);
     if (done) return { sourceId: item.sourceId, status: 'alreadyImported', newItemId: done.newItemId };
-    let uncertain = false;
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const earlier = await this.journal.intent(this.input.batch, item.sourceId, this.intents);
+    let attempt = earlier?.attempt ?? 0;
+    // An earlier run posted this item and recorded no outcome: it may be in the target already.
+    let uncertain = earlier !== undefined;
+    if (earlier)
+      this.logger?.warn(`importBatch ${this.input.batch}: an earlier run's import of an item has no outcome`);
+    for (let tries = 1; tries <= MAX_ATTEMPTS; tries++) {
       try {
         const found = uncertain ? await this.findBySearchKey(item) : undefined;
         if (found) return await this.imported(item, found, true);
+        attempt++;
+        await this.recordIntent(item, attempt);
         const created = await this.post(item);
-        if (created) return await this.imported(item, created, false);
+        if (created) return await this.imported(item, created, false, uncertain && !item.searchKey);
       } catch (error) {
+        if (error instanceof IntentNotRecordedError) throw error;
         if (!(error instanceof ImportOutcomeUnknownError)) {
           return {
             sourceId: item.sourceId,
@@ -121,6 +136,21 @@ class BatchImporter {
       code: 'ImportUnconfirmed',
       message: `Gave up after ${MAX_ATTEMPTS} attempts whose outcome could not be confirmed`,
     };
+  }
+
+  /** Without its intent in the vault nothing is posted: the activity fails, and Durable runs it again. */
+  private async recordIntent(item: PlannedImport, attempt: number): Promise<void> {
+    try {
+      await this.journal.recordIntent(this.input.batch, {
+        sourceId: item.sourceId,
+        targetFolderId: item.targetFolderId,
+        ...(item.searchKey ? { searchKey: item.searchKey } : {}),
+        attempt,
+        at: new Date().toISOString(),
+      });
+    } catch (error) {
+      throw new IntentNotRecordedError(error);
+    }
   }
 
   /**
@@ -152,7 +182,13 @@ class BatchImporter {
     }
   }
 
-  private async imported(item: PlannedImport, created: CreatedItem, recovered: boolean): Promise<ImportOutcome> {
+  /** The item is in the target: a journal write that fails now does not make it a failed item. */
+  private async imported(
+    item: PlannedImport,
+    created: CreatedItem,
+    recovered: boolean,
+    possibleDuplicate = false,
+  ): Promise<ImportOutcome> {
     const entry: JournalEntry = {
       sourceId: item.sourceId,
       newItemId: created.itemId,
@@ -160,13 +196,31 @@ class BatchImporter {
       importedAt: new Date().toISOString(),
       ...(recovered ? { recovered } : {}),
     };
-    await this.vault.writeJson(layout.restoreJournal(this.input.restoreId, item.sourceId), entry);
-    this.bytesImported += item.length;
+    const unwritten = await this.journal.recordOutcome(entry);
+    this.bytesOf.set(item.sourceId, item.length);
+    let warning: ImportWarning | undefined;
+    if (unwritten) {
+      this.logger?.warn(
+        `importBatch ${this.input.batch}: an imported item's journal entry was not written: ${unwritten}`,
+      );
+      warning = {
+        code: 'JournalNotWritten',
+        message: item.searchKey
+          ? `Imported, but its journal entry could not be written (${unwritten}); a retry finds it by its search key`
+          : `Imported, but its journal entry could not be written (${unwritten}); it has no search key, so a retry could import it again`,
+      };
+    } else if (possibleDuplicate) {
+      warning = {
+        code: 'PossibleDuplicate',
+        message: 'An earlier attempt may have imported it, and without a search key the target could not be checked',
+      };
+    }
     return {
       sourceId: item.sourceId,
       status: 'imported',
       newItemId: created.itemId,
       ...(recovered ? { recovered: true } : {}),
+      ...(warning ? { warning } : {}),
     };
   }
 
@@ -189,10 +243,14 @@ class BatchImporter {
   async writeResult(outcomes: ImportOutcome[]): Promise<void> {
     const { restoreId, batch } = this.input;
     const earlier = await this.vault.readJson<ImportBatchResult>(layout.restoreResult(restoreId, batch));
+    // An item the earlier run imported but could not journal is found again by this run: its bytes count once.
+    const counted = new Set(earlier?.outcomes.filter((o) => o.status === 'imported').map((o) => o.sourceId));
+    let bytes = 0;
+    for (const [sourceId, length] of this.bytesOf) if (!counted.has(sourceId)) bytes += length;
     const result: ImportBatchResult = {
       batch,
       outcomes,
-      bytesImported: this.bytesImported + (earlier?.bytesImported ?? 0),
+      bytesImported: bytes + (earlier?.bytesImported ?? 0),
       // This activity's own imports only: concurrent batches on the same mailbox do not count each other's 429s.
       throttledResponses: this.tally.throttledResponses + (earlier?.throttledResponses ?? 0),
       throttleWaitInMs: this.tally.throttleWaitInMs + (earlier?.throttleWaitInMs ?? 0),

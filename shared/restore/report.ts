@@ -1,6 +1,7 @@
 import { statusFrom } from '../status.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import { RestoreJournal } from './journal.js';
 import { readImportBatch } from './plan.js';
 import type { ImportBatchResult, PlannedImport, RestorePlanSummary, RestoreReport, RestoreRequest } from './types.js';
 
@@ -19,11 +20,13 @@ export async function buildRestoreReport(
   if (!request) throw new Error(`No restore '${input.restoreId}'`);
   const results = await readBatchResults(vault, input.restoreId);
   const tally = new RestoreTally();
+  const journal = new RestoreJournal(vault, input.restoreId);
   for (let batch = 0; batch < (input.plan?.batchCount ?? 0); batch++) {
     const result = results.get(batch);
     const planned = await readImportBatch(vault, input.restoreId, batch);
+    tally.countSearchKeys(planned.items);
     if (result) tally.addBatch(result, planned.items);
-    else tally.addUnfinishedBatch(planned.items, input.canceled === true);
+    else await tally.addUnfinishedBatch(planned.items, input.canceled === true, journal);
   }
   const finishedAt = now();
   return {
@@ -45,6 +48,7 @@ export async function buildRestoreReport(
     bytesImported: tally.bytesImported,
     throttling: { responses: tally.throttledResponses, waitInMs: tally.throttleWaitInMs },
     failures: tally.failures,
+    warnings: tally.warnings(),
     ...(input.error ? { error: input.error } : {}),
   };
 }
@@ -69,6 +73,8 @@ function restoreStatus(input: BuildInput, failures: number): RestoreReport['stat
 /** What the batches add up to, batch by batch. */
 class RestoreTally {
   readonly failures: RestoreReport['failures'] = [];
+  private readonly itemWarnings: RestoreReport['warnings'] = [];
+  private withoutSearchKey = 0;
   imported = 0;
   bytesImported = 0;
   throttledResponses = 0;
@@ -82,6 +88,8 @@ class RestoreTally {
     for (const outcome of result.outcomes) {
       if (outcome.status !== 'failed') {
         this.imported++;
+        if (outcome.status === 'imported' && outcome.warning)
+          this.itemWarnings.push({ sourceItemId: outcome.sourceId, ...outcome.warning });
         continue;
       }
       const item = byId.get(outcome.sourceId);
@@ -95,12 +103,19 @@ class RestoreTally {
     }
   }
 
-  /** A batch with no recorded result: each of its items is named as not imported. */
-  addUnfinishedBatch(planned: PlannedImport[], canceled: boolean): void {
+  /**
+   * A batch with no recorded result (it failed outright, or was stopped): its items with a journal entry were
+   * imported; each of the others is named as not imported.
+   */
+  async addUnfinishedBatch(planned: PlannedImport[], canceled: boolean, journal: RestoreJournal): Promise<void> {
     const message = canceled
       ? 'The restore was canceled before this item was imported'
       : 'Its import batch did not run to the end';
-    for (const item of planned)
+    for (const item of planned) {
+      if (await journal.outcome(item.sourceId)) {
+        this.imported++;
+        continue;
+      }
       this.failures.push({
         sourceItemId: item.sourceId,
         folderPath: item.folderPath,
@@ -108,6 +123,20 @@ class RestoreTally {
         code: canceled ? 'Canceled' : 'NotImported',
         message,
       });
+    }
+  }
+
+  countSearchKeys(planned: PlannedImport[]): void {
+    this.withoutSearchKey += planned.filter((i) => !i.searchKey).length;
+  }
+
+  /** Item warnings, and the items whose import could not be checked in the target after a crash. */
+  warnings(): RestoreReport['warnings'] {
+    if (this.withoutSearchKey === 0) return this.itemWarnings;
+    const message =
+      `${this.withoutSearchKey} item(s) have no search key: the target cannot be checked for them, so a crash ` +
+      'between their import and its journal entry could leave a second copy';
+    return [{ code: 'NoSearchKey', message }, ...this.itemWarnings];
   }
 }
 

@@ -50,8 +50,14 @@ export interface RestorePlanSummary {
   foldersCreated: number;
 }
 
+/** Something the report must say about an item that was imported all the same. */
+export interface ImportWarning {
+  code: 'JournalNotWritten' | 'PossibleDuplicate';
+  message: string;
+}
+
 export type ImportOutcome =
-  | { sourceId: string; status: 'imported'; newItemId: string; recovered?: boolean }
+  | { sourceId: string; status: 'imported'; newItemId: string; recovered?: boolean; warning?: ImportWarning }
   | { sourceId: string; status: 'alreadyImported'; newItemId: string }
   | { sourceId: string; status: 'failed'; code: string; message: string };
 
@@ -78,5 +84,7 @@ export interface RestoreReport {
   bytesImported: number;
   throttling: { responses: number; waitInMs: number };
   failures: Array<{ sourceItemId: string; folderPath: string; subject?: string; code: string; message: string }>;
+  /** What weakened a guarantee without failing an item: an unwritten journal entry, items without a search key. */
+  warnings: Array<{ sourceItemId?: string; code: ImportWarning['code'] | 'NoSearchKey'; message: string }>;
   error?: string;
 }

@@ -50,6 +50,11 @@ export const layout = {
   restorePlanSummary: (restoreId: string) => `restores/${restoreId}/plan-summary.json`,
   restoreJournal: (restoreId: string, sourceItemId: string) =>
     `restores/${restoreId}/journal/${keyOf(sourceItemId)}.json`,
+  /** Written before each import POST of the item (restore/journal.ts); per batch, so a batch lists its own. */
+  restoreIntent: (restoreId: string, batch: number, sourceItemId: string) =>
+    `restores/${restoreId}/intents/${String(batch).padStart(6, '0')}/${keyOf(sourceItemId)}.json`,
+  restoreIntentsPrefix: (restoreId: string, batch: number) =>
+    `restores/${restoreId}/intents/${String(batch).padStart(6, '0')}/`,
   restoreResult: (restoreId: string, batch: number) =>
     `restores/${restoreId}/results/${String(batch).padStart(6, '0')}.json`,
   restoreResultsPrefix: (restoreId: string) => `restores/${restoreId}/results/`,

@@ -1,0 +1,118 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { RestoreReport } from '../../shared/restore/types.js';
+import { getServices } from '../../shared/services.js';
+import { layout } from '../../shared/vault/layout.js';
+import type { VaultStore } from '../../shared/vault/vaultStore.js';
+import { runBackup, runRestore, startStack, type Stack } from '../support/stack.js';
+
+/**
+ * The restore journal is written ahead of each import: a worker that dies between Exchange's answer and the
+ * journal write, a journal write that fails, and a cancel while batches run never duplicate an item, never
+ * report an imported item as failed, and never leave an item out of the report.
+ */
+
+let stack: Stack;
+const SOURCE = 'ana@contoso.example';
+const CONCURRENCY = 2;
+
+beforeAll(async () => {
+  stack = await startStack(
+    {
+      mailboxes: [
+        { upn: SOURCE, items: 60, sizes: [4_000, 20_000] },
+        { upn: 'crash@contoso.example', items: 0 },
+        { upn: 'journal@contoso.example', items: 0 },
+        { upn: 'cancel@contoso.example', items: 0 },
+      ],
+    },
+    { settings: { MAILBOX_VAULT_IMPORT_CONCURRENCY: String(CONCURRENCY) } },
+  );
+  await runBackup(stack);
+});
+afterAll(() => stack.close());
+afterEach(() => {
+  vi.restoreAllMocks();
+  stack.sim.setLatency(0);
+});
+
+/** The first `count` items of the source, as a restore's `itemIds` filter (at most one import batch). */
+function someSourceItems(count: number) {
+  return [...stack.sim.tenant.mailbox(SOURCE).items.values()].slice(0, count);
+}
+
+/** How many copies of each (search key, content digest) the mailbox holds. */
+function copiesIn(upn: string): Map<string, number> {
+  const copies = new Map<string, number>();
+  for (const item of stack.sim.tenant.mailbox(upn).items.values()) {
+    const key = `${item.spec.searchKey.toString('base64')} ${item.importedDigest}`;
+    copies.set(key, (copies.get(key) ?? 0) + 1);
+  }
+  return copies;
+}
+
+/** The target holds each source item exactly once: its search key with the SHA-256 the vault recorded for it. */
+async function expectEachOnce(sourceItems: ReturnType<typeof someSourceItems>, targetUpn: string): Promise<void> {
+  const source = stack.sim.tenant.mailbox(SOURCE);
+  const copies = copiesIn(targetUpn);
+  expect(stack.sim.tenant.mailbox(targetUpn).items.size).toBe(sourceItems.length);
+  for (const item of sourceItems) {
+    const stored = await stack.vault.getItemVersion(layout.itemVersion(source.id, item.id, item.changeKey));
+    expect(copies.get(`${item.spec.searchKey.toString('base64')} ${stored?.sha256}`), item.id).toBe(1);
+  }
+}
+
+/** Intercepts the vault's JSON writes of the activities (the local host runs them in this process). */
+async function interceptJournalWrites(
+  onJournalWrite: (name: string, write: () => Promise<boolean>) => Promise<boolean>,
+): Promise<VaultStore> {
+  const { vault } = await getServices();
+  const original = vault.writeJson.bind(vault);
+  vi.spyOn(vault, 'writeJson').mockImplementation((name, value, options) =>
+    /^restores\/[^/]+\/journal\//.test(name)
+      ? onJournalWrite(name, () => original(name, value, options))
+      : original(name, value, options),
+  );
+  return vault;
+}
+
+describe('a write-ahead restore', () => {
+  it('does not import again an item whose worker died between Exchange answering and the journal write', async () => {
+    const items = someSourceItems(6);
+    let dropped = 0;
+    // The first answer's journal write never lands (the process died there), and Durable runs the activity again.
+    await interceptJournalWrites(async (_name, write) => (dropped++ === 0 ? true : write()));
+    stack.app.host.injectActivityFault({ activity: 'importBatch', when: 'after', times: 1 });
+    const { status } = await runRestore(stack, {
+      sourceMailbox: SOURCE,
+      targetMailbox: 'crash@contoso.example',
+      itemIds: items.map((i) => i.id),
+      collisions: 'copy',
+    });
+    expect(dropped).toBeGreaterThan(1);
+    const report = status.report as RestoreReport;
+    expect(status.status).toBe('Completed');
+    expect(report.counts).toMatchObject({ selected: items.length, imported: items.length, failed: 0 });
+    await expectEachOnce(items, 'crash@contoso.example');
+  });
+
+  it('reports an item imported, with a warning, when its journal write keeps failing', async () => {
+    const items = someSourceItems(5);
+    let failing: string | undefined;
+    await interceptJournalWrites(async (name, write) => {
+      failing ??= name;
+      if (name === failing) throw new Error('[injected] 503 ServerBusy');
+      return write();
+    });
+    const { status } = await runRestore(stack, {
+      sourceMailbox: SOURCE,
+      targetMailbox: 'journal@contoso.example',
+      itemIds: items.map((i) => i.id),
+      collisions: 'copy',
+    });
+    const report = status.report as RestoreReport;
+    expect(report.counts).toMatchObject({ selected: items.length, imported: items.length, failed: 0 });
+    expect(report.failures).toEqual([]);
+    expect(report.warnings).toEqual([expect.objectContaining({ code: 'JournalNotWritten' })]);
+    await expectEachOnce(items, 'journal@contoso.example');
+  });
+});
