@@ -93,7 +93,11 @@ export async function getRestore(request: HttpRequest, client: df.DurableClient)
   };
 }
 
-/** `DELETE /api/restores/{id}`: stop a running restore. Items already imported stay, and are in the journal. */
+/**
+ * `DELETE /api/restores/{id}`: stop a running restore. The marker is written before the orchestration is
+ * terminated, so import batches already running see it and stop before their next item. Items already imported
+ * stay, and are in the journal.
+ */
 export async function cancelRestore(request: HttpRequest, client: df.DurableClient): Promise<HttpResponseInit> {
   const param = idParam(request, RESTORE_ID, 'restore', RESTORE_ID_EXAMPLE);
   if ('response' in param) return param.response;

@@ -30,6 +30,7 @@ export interface ImportBatchSummary {
   imported: number;
   alreadyImported: number;
   failed: number;
+  canceled: number;
 }
 
 interface CreatedItem {
@@ -47,12 +48,15 @@ class IntentNotRecordedError extends Error {
 /** Attempts for one item: a refused session is renewed, an unknown outcome is checked before trying again. */
 const MAX_ATTEMPTS = 4;
 
+const CANCELED_MESSAGE = 'The restore was canceled before this item was imported';
+
 /**
  * Imports one planned batch into the target mailbox, item by item, write-ahead: an intent (item, folder, search
  * key, attempt) is written before each import POST, the outcome (source item → new item) once Exchange answers.
  * Items with an outcome are skipped; an item with an intent but no outcome (a worker died after posting it) or
  * whose answer was lost is first looked for in the target folder by its search key. So a retried or resumed
- * restore never imports twice. Each item streams from its blob through a SHA-256 check into the POST.
+ * restore never imports twice. Each item streams from its blob through a SHA-256 check into the POST. The batch
+ * stops at the next item once the restore is canceled.
  */
 export async function importBatch(
   graph: MailboxClient,
@@ -66,14 +70,24 @@ export async function importBatch(
   const intents = await journal.intentsOf(input.batch);
   const importer = new BatchImporter(graph, vault, journal, intents, sessions, input, logger);
   const outcomes: ImportOutcome[] = [];
-  for (const item of planned.items) outcomes.push(await importer.importOnce(item));
+  let canceled = false;
+  for (const item of planned.items) {
+    // One small read per item: a cancel stops a running batch after the import in flight, not after the batch.
+    canceled ||= await journal.canceled();
+    if (canceled)
+      outcomes.push({ sourceId: item.sourceId, status: 'failed', code: 'Canceled', message: CANCELED_MESSAGE });
+    else outcomes.push(await importer.importOnce(item));
+  }
+  if (canceled) logger?.info(`importBatch ${input.batch}: the restore was canceled; stopped before the next item`);
   await importer.writeResult(outcomes);
   const count = (status: ImportOutcome['status']) => outcomes.filter((o) => o.status === status).length;
+  const canceledItems = outcomes.filter((o) => o.status === 'failed' && o.code === 'Canceled').length;
   return {
     batch: input.batch,
     imported: count('imported'),
     alreadyImported: count('alreadyImported'),
-    failed: count('failed'),
+    failed: count('failed') - canceledItems,
+    canceled: canceledItems,
   };
 }
 

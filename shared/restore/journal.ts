@@ -82,4 +82,9 @@ export class RestoreJournal {
       }
     }
   }
+
+  /** Whether an admin canceled the restore (the cancel API writes the marker before terminating it). */
+  async canceled(): Promise<boolean> {
+    return (await this.vault.readJson<unknown>(layout.restoreCanceled(this.restoreId))) !== undefined;
+  }
 }

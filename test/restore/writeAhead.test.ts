@@ -115,4 +115,27 @@ describe('a write-ahead restore', () => {
     expect(report.warnings).toEqual([expect.objectContaining({ code: 'JournalNotWritten' })]);
     await expectEachOnce(items, 'journal@contoso.example');
   });
+
+  it('stops running import batches within an item of a cancel, and reports what was and was not imported', async () => {
+    const target = stack.sim.tenant.mailbox('cancel@contoso.example');
+    stack.sim.setLatency(20);
+    const started = await stack.api('POST', '/api/restores', {
+      sourceMailbox: SOURCE,
+      targetMailbox: 'cancel@contoso.example',
+      collisions: 'copy',
+    });
+    expect(started.status).toBe(202);
+    while (target.items.size < 3) await new Promise((r) => setTimeout(r, 2));
+    expect((await stack.api('DELETE', `/api/restores/${started.body.id}`)).status).toBe(202);
+    const atCancel = target.items.size;
+    await stack.app.host.idle();
+    // Each running batch may finish the import it was sending; none starts another item.
+    expect(target.items.size - atCancel).toBeLessThanOrEqual(CONCURRENCY);
+    const status = await stack.api('GET', `/api/restores/${started.body.id}`);
+    const report = status.body.report as RestoreReport;
+    expect(report.status).toBe('Canceled');
+    expect(report.counts.imported).toBe(target.items.size);
+    expect(report.counts.imported + report.counts.failed).toBe(report.counts.selected);
+    expect(report.failures.every((f) => f.code === 'Canceled')).toBe(true);
+  });
 });
