@@ -43,6 +43,8 @@ function restoreLines(report: Report): string[] {
   const lines = [
     `  ${c.selected} selected, ${c.imported} imported, ${c.skippedAlreadyPresent} already present, ${c.failed} failed; into ${report.target.upn ?? report.target.mailboxId} under '${report.destination.root || '(original folders)'}'`,
   ];
+  for (const w of report.warnings ?? [])
+    lines.push(`  warning: ${w.sourceItemId ? `${w.sourceItemId}: ` : ''}${w.code} ${w.message}`);
   for (const f of report.failures ?? [])
     lines.push(`  failed: ${f.folderPath} ${f.subject ?? f.sourceItemId}: ${f.code} ${f.message}`);
   return lines;
