@@ -22,6 +22,7 @@ beforeAll(async () => {
         { upn: SOURCE, items: 60, sizes: [4_000, 20_000] },
         { upn: 'crash@contoso.example', items: 0 },
         { upn: 'journal@contoso.example', items: 0 },
+        { upn: 'intent@contoso.example', items: 0 },
         { upn: 'cancel@contoso.example', items: 0 },
       ],
     },
@@ -61,18 +62,28 @@ async function expectEachOnce(sourceItems: ReturnType<typeof someSourceItems>, t
   }
 }
 
-/** Intercepts the vault's JSON writes of the activities (the local host runs them in this process). */
+/** Intercepts the activities' vault writes of one journal part (the local host runs them in this process). */
 async function interceptJournalWrites(
-  onJournalWrite: (name: string, write: () => Promise<boolean>) => Promise<boolean>,
+  onWrite: (name: string, write: () => Promise<boolean>) => Promise<boolean>,
+  part: 'journal' | 'intents' = 'journal',
 ): Promise<VaultStore> {
   const { vault } = await getServices();
   const original = vault.writeJson.bind(vault);
   vi.spyOn(vault, 'writeJson').mockImplementation((name, value, options) =>
-    /^restores\/[^/]+\/journal\//.test(name)
-      ? onJournalWrite(name, () => original(name, value, options))
+    name.startsWith('restores/') && name.split('/')[2] === part
+      ? onWrite(name, () => original(name, value, options))
       : original(name, value, options),
   );
   return vault;
+}
+
+/** The bytes the vault holds for these source items: what a restore of them imports, counted once. */
+async function storedBytes(items: ReturnType<typeof someSourceItems>): Promise<number> {
+  const source = stack.sim.tenant.mailbox(SOURCE);
+  let bytes = 0;
+  for (const item of items)
+    bytes += (await stack.vault.getItemVersion(layout.itemVersion(source.id, item.id, item.changeKey)))!.length;
+  return bytes;
 }
 
 describe('a write-ahead restore', () => {
@@ -92,7 +103,27 @@ describe('a write-ahead restore', () => {
     const report = status.report as RestoreReport;
     expect(status.status).toBe('Completed');
     expect(report.counts).toMatchObject({ selected: items.length, imported: items.length, failed: 0 });
+    expect(report.bytesImported).toBe(await storedBytes(items));
     await expectEachOnce(items, 'crash@contoso.example');
+  });
+
+  it('fails the activity before posting when an intent cannot be written, and its retry imports each item once', async () => {
+    const items = someSourceItems(4);
+    let refused = 0;
+    await interceptJournalWrites(async (_name, write) => {
+      if (refused++ === 1) throw new Error('[injected] 503 ServerBusy');
+      return write();
+    }, 'intents');
+    const { status } = await runRestore(stack, {
+      sourceMailbox: SOURCE,
+      targetMailbox: 'intent@contoso.example',
+      itemIds: items.map((i) => i.id),
+      collisions: 'copy',
+    });
+    const report = status.report as RestoreReport;
+    expect(status.status).toBe('Completed');
+    expect(report.counts).toMatchObject({ selected: items.length, imported: items.length, failed: 0 });
+    await expectEachOnce(items, 'intent@contoso.example');
   });
 
   it('reports an item imported, with a warning, when its journal write keeps failing', async () => {
