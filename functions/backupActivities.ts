@@ -2,11 +2,17 @@ import type { InvocationContext } from '@azure/functions';
 import { commitSnapshot } from '../shared/backup/commit.js';
 import { exportBatch } from '../shared/backup/exportBatch.js';
 import { planMailbox } from '../shared/backup/plan.js';
-import { readRunMailboxes, recordMailboxFailure, writeRunReport } from '../shared/backup/report.js';
+import {
+  readRunMailboxes,
+  recordMailboxFailure,
+  recordMailboxSkipped,
+  writeRunReport,
+} from '../shared/backup/report.js';
 import { resolveMailboxes } from '../shared/backup/scope.js';
 import { getServices } from '../shared/services.js';
 import { emitBackupTelemetry } from '../shared/telemetry.js';
-import { layout } from '../shared/vault/layout.js';
+import { keyOf, layout } from '../shared/vault/layout.js';
+import { claimMailbox, releaseClaim, withMailboxLease } from '../shared/vault/mailboxOwner.js';
 import * as contracts from './contracts.js';
 import { registerActivity } from './durable.js';
 
@@ -44,10 +50,25 @@ registerActivity(contracts.commitSnapshot, async (input) => {
   return { upn: result.upn, status: result.status, exported: result.items.exported, failed: result.items.failed };
 });
 
+registerActivity(contracts.claimMailbox, async (input) => {
+  const { vault } = await getServices();
+  return claimMailbox(vault, keyOf(input.mailboxId), input.runId, new Date());
+});
+
+registerActivity(contracts.recordMailboxSkipped, async (input) => {
+  const { vault } = await getServices();
+  const { runId, mailboxId, upn, archiveOf, startedAt, runningRun } = input;
+  const target = { mailboxId, upn, ...(archiveOf ? { archiveOf } : {}) };
+  await recordMailboxSkipped(vault, runId, target, startedAt, runningRun);
+  return null;
+});
+
 registerActivity(contracts.recordMailboxFailure, async (input) => {
   const { vault } = await getServices();
   const { runId, mailboxId, upn, archiveOf, startedAt, reason } = input;
   await recordMailboxFailure(vault, runId, { mailboxId, upn, ...(archiveOf ? { archiveOf } : {}) }, startedAt, reason);
+  // The result is written first, so a claim left by a crash here is stale and taken over (runIsDone).
+  await withMailboxLease(vault, keyOf(mailboxId), (held) => releaseClaim(held, runId));
   return null;
 });
 

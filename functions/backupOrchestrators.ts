@@ -69,6 +69,11 @@ export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput
   const { runId, mailboxId, upn, settings } = input;
   const archive = input.archiveOf ? { archiveOf: input.archiveOf } : {};
   try {
+    // One backup per mailbox at a time: the first episode claims it (continueAsNew carries the plan on).
+    if (!input.plan) {
+      const claim = yield* callActivity(context, contracts.claimMailbox, { runId, mailboxId });
+      if (!claim.granted) return yield* skipMailbox(context, input, claim.runningRun);
+    }
     const plan =
       input.plan ?? (yield* callActivity(context, contracts.planMailbox, { runId, mailboxId, upn, ...archive }));
     if (plan.refused) return yield* failMailbox(context, input, plan.refused);
@@ -100,6 +105,19 @@ export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput
     return yield* failMailbox(context, input, errorReason(error));
   }
 };
+
+/** Records that another run owns the mailbox, for the run report. */
+function* skipMailbox(
+  context: OrchestrationContext,
+  input: BackupMailboxInput,
+  runningRun: string,
+): Generator<Task, BackupMailboxOutput, unknown> {
+  const { runId, mailboxId, upn, startedAt } = input;
+  const archive = input.archiveOf ? { archiveOf: input.archiveOf } : {};
+  const record = { runId, mailboxId, upn, ...archive, startedAt, runningRun };
+  yield* callActivity(context, contracts.recordMailboxSkipped, record);
+  return { upn, status: 'CompletedWithErrors', exported: 0, failed: 0 };
+}
 
 /** Records why the mailbox failed, for the run report. */
 function* failMailbox(

@@ -75,6 +75,16 @@ export const getMailboxWave = activityContract<{ runId: string; offset: number; 
 export const planMailbox = activityContract<PlanInput, PlanSummary>('planMailbox');
 export const exportBatch = activityContract<ExportBatchInput, BatchSummary>('exportBatch');
 export const commitSnapshot = activityContract<CommitInput, BackupMailboxOutput>('commitSnapshot');
+/** The mailbox for this run from plan to commit, or the run that already owns it (mailboxOwner.ts). */
+export const claimMailbox = activityContract<
+  { runId: string; mailboxId: string },
+  { granted: true } | { granted: false; runningRun: string }
+>('claimMailbox');
+/** A mailbox another run was backing up: recorded as skipped, naming that run. */
+export const recordMailboxSkipped = activityContract<
+  { runId: string; mailboxId: string; upn: string; archiveOf?: string; startedAt: string; runningRun: string },
+  null
+>('recordMailboxSkipped');
 export const recordMailboxFailure = activityContract<
   { runId: string; mailboxId: string; upn: string; archiveOf?: string; startedAt: string; reason: string },
   null

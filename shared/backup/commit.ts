@@ -2,7 +2,8 @@ import pLimit from 'p-limit';
 import { folderPathText, type ItemMeta } from '../mailbox/index.js';
 import { statusFrom } from '../status.js';
 import { linkArchive } from '../vault/archiveLinks.js';
-import { layout } from '../vault/layout.js';
+import { keyOf, layout } from '../vault/layout.js';
+import { releaseClaim, runIsDone, withMailboxLease, type HeldMailbox } from '../vault/mailboxOwner.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { compareCoverage, coverageProblems, type FolderCount } from './coverageReport.js';
@@ -68,27 +69,55 @@ interface ManifestTally {
 }
 
 /**
- * Builds the snapshot: the previous manifest, plus new and changed versions, minus removals and items of
- * folders that are gone, written as a new manifest; then the snapshot record, last, as the commit. Delta links
- * advance only for folders whose every planned item was stored. Idempotent: a second call finds the record.
+ * Commits the run's snapshot holding the mailbox's lease (mailboxOwner.ts), then gives up the run's claim. A
+ * run that does not own the mailbox may not commit to it: it would build on, or move delta.json behind, the
+ * owner's snapshot.
  */
 export async function commitSnapshot(
   vault: VaultStore,
   input: CommitInput,
   now: () => Date = () => new Date(),
 ): Promise<MailboxRunResult> {
+  const mailboxKey = keyOf(input.mailboxId);
+  return withMailboxLease(vault, mailboxKey, async (held) => {
+    const { holder, prunes } = await held.read();
+    if (holder && holder.runId !== input.runId && !(await runIsDone(vault, holder.runId, mailboxKey)))
+      throw new Error(`Backup ${holder.runId} owns this mailbox; ${input.runId} may not commit to it`);
+    // A sweep since the claim may have taken versions this run counts on (see prune.ts): look before using them.
+    const recheck = holder?.runId === input.runId ? prunes !== holder.prunesAtClaim : prunes > 0;
+    const result = await commitOwned(vault, input, held, recheck, now);
+    await releaseClaim(held, input.runId);
+    return result;
+  });
+}
+
+/**
+ * Builds the snapshot: the previous manifest, plus new and changed versions, minus removals and items of
+ * folders that are gone, written as a new manifest; then the snapshot record, last, as the commit. Delta links
+ * advance only for folders whose every planned item was stored. Idempotent: once the record exists, a retry
+ * rebuilds only the tally from the same previous snapshot and never rewrites the committed manifest.
+ */
+async function commitOwned(
+  vault: VaultStore,
+  input: CommitInput,
+  held: HeldMailbox,
+  recheck: boolean,
+  now: () => Date,
+): Promise<MailboxRunResult> {
   const { runId, mailboxId, snapshotId } = input;
+  const committed = await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, snapshotId));
   const existingResult = await vault.readJson<MailboxRunResult>(layout.runMailboxResult(runId, mailboxId));
-  if (existingResult && (await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, snapshotId))))
-    return existingResult;
+  if (existingResult && committed) return existingResult;
 
   const state = await vault.readJson<DeltaState>(layout.deltaState(mailboxId));
-  const previous = state?.lastSnapshotId
-    ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, state.lastSnapshotId))
+  const previousId = committed ? committed.previousSnapshotId : state?.lastSnapshotId;
+  const previous = previousId
+    ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, previousId))
     : undefined;
   const outcomes = await readBatchOutcomes(vault, input);
   const changes = await readChangeList(vault, runId, mailboxId);
-  const failureFor = failureLookup(changes, outcomes, input.failedBatches ?? []);
+  const vanished = recheck ? await vanishedVersions(vault, changes, outcomes) : new Set<string>();
+  const failureFor = failureLookup(changes, outcomes, input.failedBatches ?? [], vanished);
 
   const tally: ManifestTally = {
     itemCount: 0,
@@ -103,8 +132,10 @@ export async function commitSnapshot(
     keptStale: new Set(),
   };
   const manifestBlob = layout.manifest(mailboxId, snapshotId);
-  const entries = manifestEntries(vault, previous, changes, outcomes, failureFor, tally);
-  const written = await vault.writeNdjsonGz(manifestBlob, entries);
+  const entries = manifestEntries(vault, previous, changes, outcomes, failureFor, tally, vanished);
+  const written = committed
+    ? await tallyOnly(entries, committed.manifestSha256)
+    : await vault.writeNdjsonGz(manifestBlob, entries);
   const { summary: coverage, problemFolderIds } = compareCoverage(
     {
       counts: changes.folderCounts,
@@ -133,11 +164,12 @@ export async function commitSnapshot(
     previousSnapshotId: previous?.snapshotId ?? null,
     failedItemCount: tally.failures.length,
   };
-  await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), record, { onlyIfAbsent: true });
+  held.assertHeld();
+  if (!committed) await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), record, { onlyIfAbsent: true });
   if (input.archiveOf) await linkArchive(vault, input.archiveOf, mailboxId);
   await advanceDeltaState(vault, input, state, changes, tally, problemFolderIds, now);
 
-  const result = { ...mailboxRunResult(input, record, changes, outcomes, tally, now()), coverage };
+  const result = { ...mailboxRunResult(input, committed ?? record, changes, outcomes, tally, now()), coverage };
   await vault.writeJson(layout.runMailboxResult(runId, mailboxId), result);
   return result;
 }
@@ -224,9 +256,15 @@ function failureLookup(
   changes: ChangeList,
   outcomes: BatchOutcomes,
   failedBatches: Array<{ batch: number; reason: string }>,
+  vanished: Set<string>,
 ): FailureLookup {
   const batchFailure = failedBatches[0]?.reason;
   return (id) => {
+    if (vanished.has(id))
+      return {
+        code: 'VersionPruned',
+        message: 'its stored version was pruned before the commit; exported again next run',
+      };
     const upsert = changes.upserts.get(id);
     if (!upsert || upsert.known) return undefined;
     const outcome = outcomes.byItem.get(id);
@@ -251,6 +289,7 @@ async function* manifestEntries(
   outcomes: BatchOutcomes,
   failureFor: FailureLookup,
   tally: ManifestTally,
+  vanished: Set<string>,
 ): AsyncGenerator<ManifestEntry> {
   const counted = (item: ManifestItem) => {
     tally.itemCount++;
@@ -277,10 +316,32 @@ async function* manifestEntries(
   }
   for (const [id, { meta, known }] of changes.upserts) {
     if (!changes.folders.has(meta.folderId)) continue;
-    const stored = known ?? storedOutcome(outcomes.byItem.get(id), tally);
+    const stored = vanished.has(id) ? undefined : (known ?? storedOutcome(outcomes.byItem.get(id), tally));
     if (stored) yield counted(manifestItem(meta, stored));
     else recordFailure(tally, meta, failureFor(id)!, changes);
   }
+}
+
+/** Drains the entries for their tally only: the committed manifest stays as it is. */
+async function tallyOnly(entries: AsyncIterable<ManifestEntry>, sha256: string): Promise<{ sha256: string }> {
+  for await (const entry of entries) void entry;
+  return { sha256 };
+}
+
+/** Items whose version this run would reference (stored or reused) but which is no longer in the vault. */
+async function vanishedVersions(vault: VaultStore, changes: ChangeList, outcomes: BatchOutcomes): Promise<Set<string>> {
+  const limit = pLimit(PARALLEL_RESULT_READS);
+  const vanished = new Set<string>();
+  await Promise.all(
+    [...changes.upserts].map(([id, { known }]) =>
+      limit(async () => {
+        const outcome = outcomes.byItem.get(id);
+        const blob = known?.blob ?? (outcome?.ok ? outcome.blob : undefined);
+        if (blob && !(await vault.getItemVersion(blob))) vanished.add(id);
+      }),
+    ),
+  );
+  return vanished;
 }
 
 /** A version this run stored, counted as exported. */
@@ -322,6 +383,12 @@ async function advanceDeltaState(
   readInFull: Set<string>,
   now: () => Date,
 ): Promise<void> {
+  // Never move the base back: not to this run's own state again, nor behind a newer committed snapshot.
+  if (state?.lastSnapshotId === input.snapshotId) return;
+  const last = state?.lastSnapshotId
+    ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(input.mailboxId, state.lastSnapshotId))
+    : undefined;
+  if (last && last.takenAt > input.takenAt) return;
   const next = await vault.readJson<NextDeltaState>(layout.runNextDelta(input.runId, input.mailboxId));
   const itemDeltaLinks: Record<string, string> = {};
   for (const folderId of changes.folders.keys()) {

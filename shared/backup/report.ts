@@ -107,6 +107,33 @@ export async function recordMailboxFailure(
   await vault.writeJson(layout.runMailboxResult(runId, target.mailboxId), result);
 }
 
+/**
+ * A mailbox another backup run owned when this one reached it: no snapshot from this run, the running one
+ * covers the mailbox. Not a failure, but not `Completed` either: the admin asked for a backup that did not run.
+ */
+export async function recordMailboxSkipped(
+  vault: VaultStore,
+  runId: string,
+  target: MailboxTarget,
+  startedAt: string,
+  runningRun: string,
+  now: () => Date = () => new Date(),
+): Promise<void> {
+  const finishedAt = now();
+  const time = {
+    startedAt,
+    finishedAt: finishedAt.toISOString(),
+    durationInMs: finishedAt.getTime() - Date.parse(startedAt),
+  };
+  const reason = `Skipped: backup ${runningRun} was already backing up this mailbox; its snapshot covers it`;
+  const result: MailboxRunResult = {
+    ...failedMailboxResult(target, time, reason),
+    status: 'CompletedWithErrors',
+    skippedFor: runningRun,
+  };
+  await vault.writeJson(layout.runMailboxResult(runId, target.mailboxId), result);
+}
+
 /** A mailbox result with nothing backed up and no snapshot, saying why. */
 function failedMailboxResult(
   target: MailboxTarget,

@@ -136,6 +136,8 @@ export interface MailboxRunResult {
   coverage?: CoverageSummary;
   failures: ItemFailure[];
   error?: string;
+  /** Not backed up by this run: the backup run named here owned the mailbox (its snapshot covers it). */
+  skippedFor?: string;
 }
 
 export interface RunReport {

@@ -11,8 +11,13 @@ export interface PruneInput {
   dryRun: boolean;
   /** Snapshots a running restore reads from: kept whatever the policy says. */
   protectedSnapshots: string[];
-  /** Only item versions created before this are swept: a running backup's new versions are not referenced yet. */
-  sweepCreatedBefore: Date;
+  /**
+   * Versions an uncommitted run has recorded (stored, reused, or known from its plan): live for the sweep,
+   * although no manifest references them yet (inFlight.ts).
+   */
+  inFlight: Set<string>;
+  /** Called before each delete: throws when the mailbox's lease is lost, so a sweep never runs unowned. */
+  assertOwned?: () => void;
 }
 
 export interface PruneResult {
@@ -30,7 +35,8 @@ export interface PruneResult {
 }
 
 /**
- * Applies the retention policy to one mailbox. First the expired snapshots' records (the commit: without it a
+ * Applies the retention policy to one mailbox. Run it holding the mailbox's lease (mailboxOwner.ts), so no
+ * commit interleaves with the mark and the sweep. First the expired snapshots' records (the commit: without it a
  * snapshot does not exist) and manifests are deleted; then, mark and sweep, the item versions that no remaining
  * snapshot references. An interruption at any point leaves unreferenced blobs behind, never a snapshot that
  * points at a missing one. A dry run reports the same without deleting anything.
@@ -117,7 +123,7 @@ async function referencedVersions(
   return referenced;
 }
 
-/** Step 3, sweep: versions nothing references, old enough not to belong to a run still in progress. */
+/** Step 3, sweep: versions no remaining snapshot references and no uncommitted run has recorded. */
 async function sweepUnreferencedVersions(
   vault: VaultStore,
   input: PruneInput,
@@ -125,7 +131,8 @@ async function sweepUnreferencedVersions(
   result: PruneResult,
 ): Promise<void> {
   for await (const blob of vault.listBlobs(layout.byKey.items(input.mailboxKey))) {
-    if (referenced.has(blob.name) || blob.createdOn >= input.sweepCreatedBefore) continue;
+    if (referenced.has(blob.name) || input.inFlight.has(blob.name)) continue;
+    input.assertOwned?.();
     // A dry run counts each version as if its delete had succeeded.
     const outcome = input.dryRun ? 'deleted' : await vault.deleteBlob(blob.name);
     if (outcome === 'deleted') {
@@ -137,31 +144,17 @@ async function sweepUnreferencedVersions(
 }
 
 /**
- * What running work needs left alone: snapshots that running restores read, and the start of the oldest running
- * backup (its new versions are not in any manifest yet). Work quiet for two days is taken as abandoned.
+ * Snapshots that running restores read: kept whatever the policy says. A restore is running until its report or
+ * its cancel is written; none is guessed abandoned by age (keeping a snapshot too long loses nothing).
  */
-export async function findWorkInProgress(
-  vault: VaultStore,
-  now: Date,
-): Promise<{ protectedSnapshots: Map<string, string[]>; sweepCreatedBefore: Date }> {
-  const staleAfter = 48 * 3600_000;
-  let sweepCreatedBefore = new Date(now.getTime() - 3600_000);
-  for await (const prefix of vault.listPrefixes('runs/')) {
-    const runId = prefix.slice('runs/'.length, -1);
-    const match = /^backup-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(runId);
-    if (!match) continue;
-    const startedAt = new Date(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +match[4]!, +match[5]!, +match[6]!));
-    if (now.getTime() - startedAt.getTime() > staleAfter) continue;
-    if (await vault.readJson(layout.runReport(runId))) continue;
-    if (startedAt < sweepCreatedBefore) sweepCreatedBefore = startedAt;
-  }
+export async function findRestoresInProgress(vault: VaultStore): Promise<Map<string, string[]>> {
   const protectedSnapshots = new Map<string, string[]>();
   for await (const prefix of vault.listPrefixes('restores/')) {
     const restoreId = prefix.slice('restores/'.length, -1);
     const request = await vault.readJson<{ requestedAt: string; source: { mailboxId: string; snapshotId: string } }>(
       layout.restoreRequest(restoreId),
     );
-    if (!request || now.getTime() - Date.parse(request.requestedAt) > staleAfter) continue;
+    if (!request) continue;
     if (
       (await vault.readJson(layout.restoreReport(restoreId))) ||
       (await vault.readJson(layout.restoreCanceled(restoreId)))
@@ -170,5 +163,5 @@ export async function findWorkInProgress(
     const key = layout.mailboxPrefix(request.source.mailboxId).split('/')[1]!;
     protectedSnapshots.set(key, [...(protectedSnapshots.get(key) ?? []), request.source.snapshotId]);
   }
-  return { protectedSnapshots, sweepCreatedBefore };
+  return protectedSnapshots;
 }

@@ -1,7 +1,8 @@
 import type { AppConfig } from '../config.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
-import { findWorkInProgress, pruneMailbox } from './prune.js';
+import { pruneOwned } from './inFlight.js';
+import { findRestoresInProgress, pruneMailbox } from './prune.js';
 import { verifyMailbox, type VerifyMode } from './verify.js';
 
 /** One mailbox of a maintenance run, by its place in the list the run keeps. */
@@ -28,7 +29,7 @@ export async function readMaintenanceMailboxes(vault: VaultStore, id: string): P
   return (await vault.readJson<string[]>(layout.maintenanceMailboxes(id))) ?? [];
 }
 
-/** Prunes one mailbox by the retention policy (or reports what it would free), leaving running work alone. */
+/** Prunes one mailbox by the retention policy (or reports what it would free), as its owner for the while. */
 export async function pruneMaintenanceMailbox(
   vault: VaultStore,
   config: AppConfig,
@@ -36,16 +37,18 @@ export async function pruneMaintenanceMailbox(
   dryRun: boolean,
 ): Promise<{ versionsDeleted: number }> {
   return recordingOutcome(vault, mailbox, 'prune', async (key) => {
-    const now = new Date(mailbox.startedAt);
-    const work = await findWorkInProgress(vault, now);
-    return pruneMailbox(vault, {
-      mailboxKey: key,
-      policy: config.maintenance.retention,
-      now,
-      dryRun,
-      protectedSnapshots: work.protectedSnapshots.get(key) ?? [],
-      sweepCreatedBefore: work.sweepCreatedBefore,
-    });
+    const protectedSnapshots = (await findRestoresInProgress(vault)).get(key) ?? [];
+    return pruneOwned(vault, key, (inFlight, assertOwned) =>
+      pruneMailbox(vault, {
+        mailboxKey: key,
+        policy: config.maintenance.retention,
+        now: new Date(mailbox.startedAt),
+        dryRun,
+        protectedSnapshots,
+        inFlight,
+        assertOwned,
+      }),
+    );
   }).then((result) => ({ versionsDeleted: result.versionsDeleted }));
 }
 

@@ -72,6 +72,11 @@ export const layout = {
     snapshotRecord: (mailboxKey: string, snapshotId: string) => `mailboxes/${mailboxKey}/snapshots/${snapshotId}.json`,
     manifest: (mailboxKey: string, snapshotId: string) => `mailboxes/${mailboxKey}/snapshots/${snapshotId}/manifest`,
     deltaState: (mailboxKey: string) => `mailboxes/${mailboxKey}/state/delta.json`,
+    /** Lease and owner record: one writer per mailbox (mailboxOwner.ts). */
+    owner: (mailboxKey: string) => `mailboxes/${mailboxKey}/state/owner.json`,
+    runMailboxResult: (runId: string, mailboxKey: string) => `runs/${runId}/${mailboxKey}/result.json`,
+    runBatchResultsPrefix: (runId: string, mailboxKey: string) => `runs/${runId}/${mailboxKey}/results/`,
+    runChanges: (runId: string, mailboxKey: string) => `runs/${runId}/${mailboxKey}/changes.ndjson.gz`,
   },
   audit: (at: Date, kind: string, id: string) =>
     `audit/${at.toISOString().slice(0, 7)}/${at.toISOString().replace(/[:.]/g, '')}-${kind}-${id}.json`,

@@ -84,7 +84,7 @@ describe('pruning', () => {
       now,
       dryRun: true,
       protectedSnapshots: [],
-      sweepCreatedBefore: new Date(Date.now() + 60_000),
+      inFlight: new Set(),
     });
     expect(dry.snapshotsExpired.length).toBeGreaterThan(0);
     expect(dry.versionsDeleted).toBeGreaterThan(0);
@@ -107,7 +107,7 @@ describe('pruning', () => {
       now,
       dryRun: false,
       protectedSnapshots: [],
-      sweepCreatedBefore: new Date(Date.now() + 60_000),
+      inFlight: new Set(),
     });
     expect(new Set(result.snapshotsKept)).toEqual(new Set(expected.keep.map((s) => s.snapshotId)));
     expect((await records()).map((r) => r.snapshotId).sort()).toEqual(expected.keep.map((s) => s.snapshotId).sort());
@@ -151,7 +151,7 @@ describe('an interrupted prune', () => {
           now: later,
           dryRun: false,
           protectedSnapshots: [],
-          sweepCreatedBefore: new Date(Date.now() + 60_000),
+          inFlight: new Set(),
         }),
       ).rejects.toThrow('the worker stopped');
       stack.vault.deleteBlob = original;
@@ -188,7 +188,7 @@ describe('immutability', () => {
         now: later,
         dryRun: false,
         protectedSnapshots: [],
-        sweepCreatedBefore: new Date(Date.now() + 60_000),
+        inFlight: new Set(),
       });
       expect(result.immutable.map((i) => i.blob).sort()).toEqual([...locked].sort());
       for (const blob of locked) expect(await stack.vault.getItemVersion(blob)).toBeDefined();
