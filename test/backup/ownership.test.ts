@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaintenanceInput } from '../../functions/contracts.js';
 import { registrations } from '../../local/host/registry.js';
+import { pruneOwned } from '../../shared/maintenance/inFlight.js';
+import { pruneMailbox } from '../../shared/maintenance/prune.js';
 import { verifyMailbox } from '../../shared/maintenance/verify.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
 import type { DeltaState, SnapshotRecord } from '../../shared/vault/records.js';
@@ -17,6 +19,7 @@ import { runBackup, startStack, type Stack } from '../support/stack.js';
 let stack: Stack;
 const PAT = 'pat@contoso.example';
 const SAM = 'sam@contoso.example';
+const KAI = 'kai@contoso.example';
 
 /** Holds the commit of one run until released: the run stays "between export and commit". */
 function holdCommit(run: { id?: string }): { reached: Promise<void>; release: () => void } {
@@ -55,6 +58,7 @@ beforeAll(async () => {
     mailboxes: [
       { upn: PAT, items: 12 },
       { upn: SAM, items: 12 },
+      { upn: KAI, items: 8 },
     ],
   });
 }, 120_000);
@@ -154,5 +158,45 @@ describe('two backups of one mailbox at once', () => {
     expect(state!.lastSnapshotId).toBe(nightlySnapshot);
     const full = await verifyMailbox(stack.vault, { mailboxKey: keyOf(sam.id), mode: 'full', sample: 0, seed: 's' });
     expect(full.problems).toEqual([]);
+  }, 120_000);
+});
+
+describe('a sweep that takes a version a running backup stored', () => {
+  it('is seen by the commit: the item is named, the snapshot verifies, and the next run exports it again', async () => {
+    const tenant = stack.sim.tenant;
+    const kai = tenant.mailbox(KAI);
+    const mailboxKey = keyOf(kai.id);
+    expect(((await runBackup(stack, { mailboxes: [KAI] })).status.report as RunReport).status).toBe('Completed');
+    const changed = tenant.changeItem(kai, [...kai.items.keys()][2]!);
+
+    const run: { id?: string } = {};
+    const hold = holdCommit(run);
+    const runId = (run.id = await startBackup(KAI));
+    await hold.reached;
+    // The worst case the lease allows: a sweep that did not see the run's record of the new version.
+    const policy = { keepAllDays: 7, dailyDays: 14, weeklyWeeks: 6, monthlyMonths: 4 };
+    const pruned = await pruneOwned(stack.vault, mailboxKey, (_inFlight, assertOwned) =>
+      pruneMailbox(stack.vault, {
+        mailboxKey,
+        policy,
+        now: new Date(),
+        dryRun: false,
+        protectedSnapshots: [],
+        inFlight: new Set(),
+        assertOwned,
+      }),
+    );
+    expect(pruned.versionsDeleted).toBe(1);
+
+    hold.release();
+    await stack.app.host.waitForCompletion(runId);
+    const result = ((await stack.api('GET', `/api/backups/${runId}`)).body.report as RunReport).mailboxes[0]!;
+    expect(result.failures).toEqual([expect.objectContaining({ itemId: changed.id, code: 'VersionPruned' })]);
+    const full = await verifyMailbox(stack.vault, { mailboxKey, mode: 'full', sample: 0, seed: 's' });
+    expect(full.problems).toEqual([]);
+
+    const next = (await runBackup(stack, { mailboxes: [KAI] })).status.report as RunReport;
+    expect(next.status).toBe('Completed');
+    expect(next.mailboxes[0]!.items.exported).toBe(1);
   }, 120_000);
 });
