@@ -83,8 +83,9 @@ export async function commitSnapshot(
     const { holder, prunes } = await held.read();
     if (holder && holder.runId !== input.runId && !(await runIsDone(vault, holder.runId, mailboxKey)))
       throw new Error(`Backup ${holder.runId} owns this mailbox; ${input.runId} may not commit to it`);
-    // A sweep since the claim may have taken versions this run counts on (see prune.ts): look before using them.
-    const recheck = holder?.runId === input.runId ? prunes !== holder.prunesAtClaim : prunes > 0;
+    // A sweep since the claim may have taken versions this run counts on (inFlight.ts): look before using them.
+    // Without its claim (an orchestration from before claims, a freed owner record) the run cannot tell: look.
+    const recheck = holder?.runId === input.runId ? prunes !== holder.prunesAtClaim : true;
     const result = await commitOwned(vault, input, held, recheck, now);
     await releaseClaim(held, input.runId);
     return result;
