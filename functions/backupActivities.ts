@@ -1,4 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
 import { commitSnapshot } from '../shared/backup/commit.js';
 import { exportBatch } from '../shared/backup/exportBatch.js';
 import { planMailbox } from '../shared/backup/plan.js';
@@ -14,7 +15,7 @@ import { emitBackupTelemetry } from '../shared/telemetry.js';
 import { keyOf, layout } from '../shared/vault/layout.js';
 import { claimMailbox, releaseClaim, withMailboxLease } from '../shared/vault/mailboxOwner.js';
 import * as contracts from './contracts.js';
-import { registerActivity } from './durable.js';
+import { instanceHasEnded, registerActivity } from './durable.js';
 
 /** Scope → mailbox ids, kept in the run's folder; only the count goes back through Durable. */
 registerActivity(contracts.resolveMailboxes, async (input, context: InvocationContext) => {
@@ -50,10 +51,18 @@ registerActivity(contracts.commitSnapshot, async (input) => {
   return { upn: result.upn, status: result.status, exported: result.items.exported, failed: result.items.failed };
 });
 
-registerActivity(contracts.claimMailbox, async (input) => {
-  const { vault } = await getServices();
-  return claimMailbox(vault, keyOf(input.mailboxId), input.runId, new Date());
-});
+registerActivity(
+  contracts.claimMailbox,
+  async (input, context) => {
+    const { vault } = await getServices();
+    const mailboxKey = keyOf(input.mailboxId);
+    const client = df.getClient(context);
+    // The holder's backupMailbox instance (backupOrchestrators.ts names it): ended without a result = stale.
+    const hasEnded = (runId: string) => instanceHasEnded(client, `${runId}-${mailboxKey}`);
+    return claimMailbox(vault, mailboxKey, input.runId, new Date(), { hasEnded });
+  },
+  { durableClient: true },
+);
 
 registerActivity(contracts.recordMailboxSkipped, async (input) => {
   const { vault } = await getServices();
@@ -67,8 +76,8 @@ registerActivity(contracts.recordMailboxFailure, async (input) => {
   const { vault } = await getServices();
   const { runId, mailboxId, upn, archiveOf, startedAt, reason } = input;
   await recordMailboxFailure(vault, runId, { mailboxId, upn, ...(archiveOf ? { archiveOf } : {}) }, startedAt, reason);
-  // The result is written first, so a claim left by a crash here is stale and taken over (runIsDone).
-  await withMailboxLease(vault, keyOf(mailboxId), (held) => releaseClaim(held, runId));
+  // The result is written first, so a claim this cannot release (a crash, a long prune) is stale anyway.
+  await withMailboxLease(vault, keyOf(mailboxId), (held) => releaseClaim(held, runId)).catch(() => undefined);
   return null;
 });
 

@@ -44,8 +44,20 @@ activityRetry.backoffCoefficient = 2;
 export function registerActivity<Input, Output>(
   contract: ActivityContract<Input, Output>,
   handler: (input: Input, context: InvocationContext) => Promise<Output>,
+  options: { durableClient?: boolean } = {},
 ): void {
-  df.app.activity(contract.name, { handler: (input, context) => handler(input as Input, context) });
+  df.app.activity(contract.name, {
+    handler: (input, context) => handler(input as Input, context),
+    // `df.getClient(context)` in the handler: an activity that asks about other orchestrations.
+    ...(options.durableClient ? { extraInputs: [df.input.durableClient()] } : {}),
+  });
+}
+
+/** Whether an instance has ended for good; false while it runs, and when its status cannot be read. */
+export async function instanceHasEnded(client: DurableClient, instanceId: string): Promise<boolean> {
+  const status = await findInstance(client, instanceId);
+  const ended: string[] = ['Completed', 'Failed', 'Terminated', 'Canceled'];
+  return status !== undefined && ended.includes(status.runtimeStatus);
 }
 
 export function registerOrchestration<Input, Output>(

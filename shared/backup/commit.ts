@@ -115,6 +115,9 @@ async function commitOwned(
   const previous = previousId
     ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, previousId))
     : undefined;
+  // A run whose claim was taken over (its orchestration ended) must not commit behind the newer snapshot.
+  if (!committed && previous && previous.takenAt > input.takenAt)
+    throw new Error(`Snapshot ${previous.snapshotId} is newer than this run's; ${runId} does not commit behind it`);
   const outcomes = await readBatchOutcomes(vault, input);
   const changes = await readChangeList(vault, runId, mailboxId);
   const vanished = recheck ? await vanishedVersions(vault, changes, outcomes) : new Set<string>();

@@ -13,7 +13,8 @@ import type { VaultStore } from './vaultStore.js';
  *   counts the prunes so far, so a commit knows whether a sweep ran since its run claimed the mailbox.
  *
  * The claim outlives any one activity (a run spans many), so it is released by its holder (commit, or the
- * recorded failure); a claim whose run has recorded its mailbox result or its report is stale and taken over.
+ * recorded failure); a claim whose run has recorded its mailbox result or its report, or whose orchestration has
+ * ended (failed, terminated), is stale and taken over.
  */
 export interface MailboxOwner {
   /** The backup run that owns the mailbox, or null. */
@@ -107,11 +108,14 @@ export async function claimMailbox(
   mailboxKey: string,
   runId: string,
   now: Date,
+  options: { hasEnded?: (runId: string) => Promise<boolean> } = {},
 ): Promise<{ granted: true } | { granted: false; runningRun: string }> {
   return withMailboxLease(vault, mailboxKey, async (held) => {
     const owner = await held.read();
     const holder = owner.holder;
-    if (holder && holder.runId !== runId && !(await runIsDone(vault, holder.runId, mailboxKey)))
+    const stale = async (other: string) =>
+      (await runIsDone(vault, other, mailboxKey)) || ((await options.hasEnded?.(other)) ?? false);
+    if (holder && holder.runId !== runId && !(await stale(holder.runId)))
       return { granted: false, runningRun: holder.runId };
     if (holder?.runId !== runId)
       await held.write({ ...owner, holder: { runId, claimedAt: now.toISOString(), prunesAtClaim: owner.prunes } });

@@ -20,6 +20,7 @@ let stack: Stack;
 const PAT = 'pat@contoso.example';
 const SAM = 'sam@contoso.example';
 const KAI = 'kai@contoso.example';
+const LOU = 'lou@contoso.example';
 
 /** Holds the commit of one run until released: the run stays "between export and commit". */
 function holdCommit(run: { id?: string }): { reached: Promise<void>; release: () => void } {
@@ -59,6 +60,7 @@ beforeAll(async () => {
       { upn: PAT, items: 12 },
       { upn: SAM, items: 12 },
       { upn: KAI, items: 8 },
+      { upn: LOU, items: 8 },
     ],
   });
 }, 120_000);
@@ -198,5 +200,41 @@ describe('a sweep that takes a version a running backup stored', () => {
     const next = (await runBackup(stack, { mailboxes: [KAI] })).status.report as RunReport;
     expect(next.status).toBe('Completed');
     expect(next.mailboxes[0]!.items.exported).toBe(1);
+  }, 120_000);
+});
+
+describe('a backup whose orchestration was terminated while it owned the mailbox', () => {
+  it('does not block the next one, and cannot commit behind it afterwards', async () => {
+    const tenant = stack.sim.tenant;
+    const lou = tenant.mailbox(LOU);
+    const mailboxKey = keyOf(lou.id);
+    expect(((await runBackup(stack, { mailboxes: [LOU] })).status.report as RunReport).status).toBe('Completed');
+    tenant.changeItem(lou, [...lou.items.keys()][0]!);
+    await new Promise((r) => setTimeout(r, 1_100));
+
+    const run: { id?: string } = {};
+    const hold = holdCommit(run);
+    const stopped = (run.id = await startBackup(LOU));
+    await hold.reached;
+    stack.app.host.terminate(`${stopped}-${mailboxKey}`, 'stopped by an admin');
+    stack.app.host.terminate(stopped, 'stopped by an admin');
+
+    await new Promise((r) => setTimeout(r, 1_100));
+    const next = await startBackup(LOU);
+    await stack.app.host.waitForCompletion(next);
+    const report = (await stack.api('GET', `/api/backups/${next}`)).body.report as RunReport;
+    expect(report.status).toBe('Completed');
+    const newest = report.mailboxes[0]!.snapshotId!;
+
+    // The terminated run's commit, already handed to a worker, runs late: it must change nothing.
+    hold.release();
+    await stack.app.host.idle();
+    const chain = await snapshotsOf(lou.id);
+    expect(chain.map((s) => s.snapshotId)).toHaveLength(2);
+    expect(chain[1]!.snapshotId).toBe(newest);
+    expect(chain[1]!.previousSnapshotId).toBe(chain[0]!.snapshotId);
+    expect((await stack.vault.readJson<DeltaState>(layout.deltaState(lou.id)))!.lastSnapshotId).toBe(newest);
+    const full = await verifyMailbox(stack.vault, { mailboxKey, mode: 'full', sample: 0, seed: 's' });
+    expect(full.problems).toEqual([]);
   }, 120_000);
 });
