@@ -28,10 +28,11 @@ export async function pruneOwned<T>(
   vault: VaultStore,
   mailboxKey: string,
   prune: (inFlight: Set<string>, assertOwned: () => void) => Promise<T>,
+  options: { dryRun?: boolean } = {},
 ): Promise<T> {
   return withMailboxLease(vault, mailboxKey, async (held) => {
     const owner = await held.read();
-    await held.write({ ...owner, prunes: owner.prunes + 1 });
+    if (!options.dryRun) await held.write({ ...owner, prunes: owner.prunes + 1 }); // a dry run deletes nothing
     const runId = owner.holder?.runId;
     const inFlight =
       runId && !(await runIsDone(vault, runId, mailboxKey))

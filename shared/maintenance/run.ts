@@ -38,16 +38,20 @@ export async function pruneMaintenanceMailbox(
 ): Promise<{ versionsDeleted: number }> {
   return recordingOutcome(vault, mailbox, 'prune', async (key) => {
     const protectedSnapshots = (await findRestoresInProgress(vault)).get(key) ?? [];
-    return pruneOwned(vault, key, (inFlight, assertOwned) =>
-      pruneMailbox(vault, {
-        mailboxKey: key,
-        policy: config.maintenance.retention,
-        now: new Date(mailbox.startedAt),
-        dryRun,
-        protectedSnapshots,
-        inFlight,
-        assertOwned,
-      }),
+    return pruneOwned(
+      vault,
+      key,
+      (inFlight, assertOwned) =>
+        pruneMailbox(vault, {
+          mailboxKey: key,
+          policy: config.maintenance.retention,
+          now: new Date(mailbox.startedAt),
+          dryRun,
+          protectedSnapshots,
+          inFlight,
+          assertOwned,
+        }),
+      { dryRun },
     );
   }).then((result) => ({ versionsDeleted: result.versionsDeleted }));
 }
