@@ -1,5 +1,4 @@
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { commitSnapshot } from '../shared/backup/commit.js';
 import { exportBatch } from '../shared/backup/exportBatch.js';
 import { planMailbox } from '../shared/backup/plan.js';
@@ -15,7 +14,7 @@ import { emitBackupTelemetry } from '../shared/telemetry.js';
 import { keyOf, layout } from '../shared/vault/layout.js';
 import { claimMailbox, releaseClaim, withMailboxLease } from '../shared/vault/mailboxOwner.js';
 import * as contracts from './contracts.js';
-import { instanceHasEnded, registerActivity } from './durable.js';
+import { durableClientOf, instanceHasEnded, registerActivity } from './durable.js';
 
 /** Scope → mailbox ids, kept in the run's folder; only the count goes back through Durable. */
 registerActivity(contracts.resolveMailboxes, async (input, context: InvocationContext) => {
@@ -56,7 +55,7 @@ registerActivity(
   async (input, context) => {
     const { vault } = await getServices();
     const mailboxKey = keyOf(input.mailboxId);
-    const client = df.getClient(context);
+    const client = durableClientOf(context);
     // The holder's backupMailbox instance (backupOrchestrators.ts names it): ended without a result = stale.
     const hasEnded = (runId: string) => instanceHasEnded(client, `${runId}-${mailboxKey}`);
     return claimMailbox(vault, mailboxKey, input.runId, new Date(), { hasEnded });

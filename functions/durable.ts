@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import durableFunctions from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus, OrchestrationContext, Task } from 'durable-functions';
 
 /**
@@ -48,9 +49,18 @@ export function registerActivity<Input, Output>(
 ): void {
   df.app.activity(contract.name, {
     handler: (input, context) => handler(input as Input, context),
-    // `df.getClient(context)` in the handler: an activity that asks about other orchestrations.
+    // `durableClientOf(context)` in the handler: an activity that asks about other orchestrations.
     ...(options.durableClient ? { extraInputs: [df.input.durableClient()] } : {}),
   });
+}
+
+/**
+ * The Durable client of an activity registered with `durableClient: true`. Read from the package's own exports
+ * object: under Node's ESM loader a CommonJS package's named exports are a snapshot taken at import, so a host
+ * that provides its own client (the local host) would not be seen through `df.getClient`.
+ */
+export function durableClientOf(context: InvocationContext): DurableClient {
+  return durableFunctions.getClient(context);
 }
 
 /** Whether an instance has ended for good; false while it runs, and when its status cannot be read. */
