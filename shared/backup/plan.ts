@@ -11,7 +11,6 @@ import {
 } from '../graph/index.js';
 import { folderPaths, folderPathText, ITEM_META_PROPERTIES, itemMetaOf } from '../mailbox/index.js';
 import { packBySize } from '../packing.js';
-import { readAhead, type ReadAhead } from '../readAhead.js';
 import { writeIndexedNdjson, type IndexedNdjsonFile, type IndexedNdjsonReader } from '../vault/indexedNdjson.js';
 import { layout } from '../vault/layout.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, SnapshotRecord } from '../vault/records.js';
@@ -22,11 +21,10 @@ import { holdsItems, withRecoverableItems } from './recoverableItems.js';
 import type { ChangeRecord, PlanSummary, PlannedBatch, PlannedItem, StoredRef } from './types.js';
 
 /**
- * Folders whose item delta rounds run at once, each read up to PAGES_READ_AHEAD pages ahead of the folder being
- * written (memory: a few pages per folder). The mailbox limiter keeps Graph's 4 requests in flight either way.
+ * Folders read at once, ahead of the folder being written (memory: their whole rounds). The mailbox limiter keeps
+ * Graph's 4 requests in flight either way.
  */
 const FOLDER_ROUNDS_AT_ONCE = 4;
-const PAGES_READ_AHEAD = 2;
 
 type ListedItem = Parameters<typeof itemMetaOf>[0];
 type FolderWithoutPath = Omit<ManifestFolder, 'path'>;
@@ -384,9 +382,10 @@ function toManifestFolder(folder: MailboxFolder, known?: FolderWithoutPath): Fol
 }
 
 /**
- * The run's change list: every folder, then each folder's item changes in folder order. The next folders'
- * rounds start while one folder is read: a round is sequential, page after page, so one folder at a time would
- * make planning a mailbox of many folders a long row of round trips.
+ * The run's change list: every folder, then each folder's item changes in folder order. The next folders are
+ * read while one is written, each to the end of its round with its items' properties completed: a round is
+ * sequential, page after page, and so are the reads that complete it, so one folder at a time would make planning
+ * a mailbox of many folders a long row of round trips. Memory: up to FOLDER_ROUNDS_AT_ONCE whole folder rounds.
  */
 async function* changeRecords(
   client: MailboxClient,
@@ -400,40 +399,73 @@ async function* changeRecords(
     baseline.folders.has(folderId) ? baseline.state?.itemDeltaLinks[folderId] : undefined;
   const round = (folderId: string, deltaLink: string | undefined) =>
     client.listItemChanges(mailboxId, folderId, { deltaLink, extendedProperties: ITEM_META_PROPERTIES });
-  const rounds = new Map<string, ReadAhead<DeltaPage<ListedItem>>>();
-  const startRounds = (from: number) => {
-    for (const folderId of folderIds.slice(from, from + FOLDER_ROUNDS_AT_ONCE)) {
-      if (!rounds.has(folderId))
-        rounds.set(folderId, readAhead(round(folderId, storedLinkOf(folderId)), PAGES_READ_AHEAD));
-    }
+  const waysOf = (folderId: string): FolderRounds => ({
+    first: round(folderId, storedLinkOf(folderId)),
+    full: () => round(folderId, undefined),
+    listing: () => listingPages(client, mailboxId, folderId),
+    completeMetadata: (records, fullRound) =>
+      completeItemMetadata(client, {
+        mailboxId,
+        folderId,
+        records,
+        fullRound,
+        ...(baseline.takenAt ? { changedSince: baseline.takenAt } : {}),
+      }),
+  });
+  const prepared = new Map<string, Promise<PreparedFolder>>();
+  const startFolders = (from: number) => {
+    for (const folderId of folderIds.slice(from, from + FOLDER_ROUNDS_AT_ONCE))
+      if (!prepared.has(folderId))
+        prepared.set(folderId, prepareFolder(folderId, storedLinkOf(folderId), waysOf(folderId), baseline));
   };
   try {
-    startRounds(0);
+    startFolders(0);
     for (const [id, folder] of tree.folders) yield { ...folder, path: tree.paths.get(id) ?? [folder.displayName] };
     // The hierarchy's own note: folderId '' stands for the mailbox's folder tree (an empty path in the report).
     if (tree.listedInstead) yield { kind: 'folderEnumerated', folderId: '', reason: TREE_LISTED_REASON };
     for (const [index, folderId] of folderIds.entries()) {
-      startRounds(index);
-      const firstRound = rounds.get(folderId)!;
-      rounds.delete(folderId);
-      const ways: FolderRounds = {
-        first: firstRound,
-        full: () => round(folderId, undefined),
-        listing: () => listingPages(client, mailboxId, folderId),
-        completeMetadata: (records, fullRound) =>
-          completeItemMetadata(client, {
-            mailboxId,
-            folderId,
-            records,
-            fullRound,
-            ...(baseline.takenAt ? { changedSince: baseline.takenAt } : {}),
-          }),
-      };
-      yield* folderChanges(folderId, storedLinkOf(folderId), ways, baseline, tally);
+      startFolders(index);
+      const ready = await prepared.get(folderId)!;
+      prepared.delete(folderId);
+      yield* folderChanges(folderId, storedLinkOf(folderId), ready, tally);
     }
   } finally {
-    // Planning stopped early (a failed write): rounds read ahead are ended, not left waiting.
-    await Promise.all([...rounds.values()].map((pending) => pending.close()));
+    // Planning stopped early (a failed write): the folders being read are let finish, not left running unheard.
+    await Promise.allSettled(prepared.values());
+  }
+}
+
+/** A folder read to the end of its round, its items' properties completed; or why it could not be read. */
+type PreparedFolder =
+  | { outcome: FolderRound; metadata: { missing: number; asked: number; reason: string } }
+  | { error: unknown; refused?: true };
+
+/**
+ * Reads a folder's round and completes its items' properties (see completeItemMetadata). Never rejects: a round
+ * that cannot be read is handed over as its error, so that a folder read ahead cannot fail the plan unheard.
+ */
+async function prepareFolder(
+  folderId: string,
+  storedLink: string | undefined,
+  rounds: FolderRounds,
+  baseline: Baseline,
+): Promise<PreparedFolder> {
+  let outcome: FolderRound;
+  try {
+    outcome = await readFolderRound(folderId, storedLink, rounds, baseline);
+  } catch (error) {
+    return { error };
+  }
+  try {
+    const completed = await rounds.completeMetadata(outcome.records, outcome.full);
+    const reason = 'Graph gave no search key for them';
+    return { outcome, metadata: { missing: completed.withoutSearchKey, asked: completed.asked, reason } };
+  } catch (error) {
+    // Refused the mailbox: the whole plan ends (planMailbox says why); anything else leaves items without keys.
+    if (error instanceof MailboxAccessDeniedError) return { error, refused: true };
+    const missing = outcome.records.filter((r) => r.kind === 'upsert' && r.item.searchKey === undefined).length;
+    const reason = `their search keys could not be read: ${errorReason(error)}`;
+    return { outcome, metadata: { missing, asked: 0, reason } };
   }
 }
 
@@ -448,22 +480,25 @@ const ENUMERATED_REASON =
 async function* folderChanges(
   folderId: string,
   storedLink: string | undefined,
-  rounds: FolderRounds,
-  baseline: Baseline,
+  ready: PreparedFolder,
   tally: PlanTally,
 ): AsyncGenerator<ChangeRecord> {
-  let outcome: FolderRound;
-  try {
-    outcome = await readFolderRound(folderId, storedLink, rounds, baseline);
-  } catch (error) {
+  if ('error' in ready) {
+    if (ready.refused) throw ready.error;
     // One folder that cannot be read does not sink the mailbox.
     tally.failedFolders++;
     if (storedLink) tally.nextLinks[folderId] = storedLink;
-    yield { kind: 'folderFailed', folderId, reason: (error as Error).message };
+    yield { kind: 'folderFailed', folderId, reason: errorReason(ready.error) };
     return;
   }
+  const { outcome, metadata } = ready;
   tally.rounds.set(folderId, roundIds(outcome));
-  yield* metadataGaps(folderId, outcome, rounds, tally);
+  tally.propertiesReadSeparately += metadata.asked;
+  if (metadata.missing > 0) {
+    // Said in the report: restores cannot match these items against what a target already holds.
+    tally.itemsWithoutSearchKey += metadata.missing;
+    yield { kind: 'metadataGap', folderId, items: metadata.missing, reason: metadata.reason };
+  }
   if (outcome.enumerated) {
     tally.enumeratedFolders.push(folderId);
     yield { kind: 'folderEnumerated', folderId, reason: ENUMERATED_REASON };
@@ -481,32 +516,6 @@ async function* folderChanges(
     yield record;
   }
   if (outcome.link) tally.nextLinks[folderId] = outcome.link;
-}
-
-/**
- * Completes the metadata of the round's items that came without it (see completeItemMetadata). Items left
- * without a search key are said in the report: restores cannot match them against what a target already holds.
- */
-async function* metadataGaps(
-  folderId: string,
-  outcome: FolderRound,
-  rounds: FolderRounds,
-  tally: PlanTally,
-): AsyncGenerator<ChangeRecord> {
-  let missing: number;
-  let reason = 'Graph gave no search key for them';
-  try {
-    const completed = await rounds.completeMetadata(outcome.records, outcome.full);
-    tally.propertiesReadSeparately += completed.asked;
-    missing = completed.withoutSearchKey;
-  } catch (error) {
-    if (error instanceof MailboxAccessDeniedError) throw error;
-    missing = outcome.records.filter((r) => r.kind === 'upsert' && r.item.searchKey === undefined).length;
-    reason = `their search keys could not be read: ${errorReason(error)}`;
-  }
-  if (missing === 0) return;
-  tally.itemsWithoutSearchKey += missing;
-  yield { kind: 'metadataGap', folderId, items: missing, reason };
 }
 
 function roundIds(outcome: FolderRound): FolderRoundIds {

@@ -24,25 +24,36 @@ export const WELL_KNOWN_FOLDER_ALIASES = [
 ] as const;
 
 /**
- * Every folder of the mailbox by plain listings, level by level: needs no sync state (so it works over the sync
- * quota), and each folder comes with its parent, class and counts as Exchange reports them now.
+ * Every folder of the mailbox by plain listings, level by level (a level's folders listed at once, within the
+ * mailbox's concurrency): needs no sync state (so it works over the sync quota), and each folder comes with its
+ * parent, class and counts as Exchange reports them now.
  */
 export async function* listFolderTree(client: MailboxClient, mailboxId: string): AsyncGenerator<MailboxFolder> {
   const seen = new Set<string>();
   let level: Array<string | undefined> = [undefined];
   while (level.length > 0) {
+    const listings = await Promise.all(level.map((parentFolderId) => listChildren(client, mailboxId, parentFolderId)));
     const next: string[] = [];
-    for (const parentFolderId of level) {
-      for await (const folder of client.listFolders(mailboxId, parentFolderId ? { parentFolderId } : {})) {
-        if (seen.has(folder.id)) continue;
-        seen.add(folder.id);
-        // A child listing names its parent whether or not the entry does.
-        yield parentFolderId && !folder.parentFolderId ? { ...folder, parentFolderId } : folder;
-        if (folder.childFolderCount !== 0) next.push(folder.id);
-      }
+    for (const folder of listings.flat()) {
+      if (seen.has(folder.id)) continue;
+      seen.add(folder.id);
+      yield folder;
+      if (folder.childFolderCount !== 0) next.push(folder.id);
     }
     level = next;
   }
+}
+
+/** The folders directly under a parent (the root without one); a child listing names its parent, whatever the entry says. */
+async function listChildren(
+  client: MailboxClient,
+  mailboxId: string,
+  parentFolderId: string | undefined,
+): Promise<MailboxFolder[]> {
+  const children: MailboxFolder[] = [];
+  for await (const folder of client.listFolders(mailboxId, parentFolderId ? { parentFolderId } : {}))
+    children.push(parentFolderId && !folder.parentFolderId ? { ...folder, parentFolderId } : folder);
+  return children;
 }
 
 /** The whole folder tree with each folder's parent, class, counts and well-known name, and the root's id. */
