@@ -54,6 +54,8 @@ export function backupRunEvents(report: RunReport, deletions: Map<string, Deleti
       usualRemoved: deletion?.usualRemoved ?? null,
       massDeletion: deletion?.massDeletion ?? false,
       error: m.error ?? null,
+      // A mailbox skipped because another run was backing it up: that run's event carries its snapshot.
+      skippedFor: m.skippedFor ?? null,
     };
   });
   const run: TelemetryEvent = {

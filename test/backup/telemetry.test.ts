@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judgeDeletions, MASS_DELETION } from '../../shared/massDeletion.js';
-import { parseTelemetry, TELEMETRY_EVENTS, type TelemetryEvent } from '../../shared/telemetry.js';
+import { backupRunEvents, parseTelemetry, TELEMETRY_EVENTS, type TelemetryEvent } from '../../shared/telemetry.js';
 import { runBackup, startStack, type Stack } from '../support/stack.js';
 
 /**
@@ -127,5 +127,46 @@ describe('the mass-deletion rule', () => {
     expect(judgeDeletions(100, 1000, undefined)).toEqual({ removed: 100, usualRemoved: null, massDeletion: false });
     expect(judgeDeletions(200, 1000, undefined).massDeletion).toBe(true);
     expect(judgeDeletions(200, 1000, { ...history(150), runs: 2 }).massDeletion).toBe(true);
+  });
+});
+
+describe('a mailbox skipped because another run held it', () => {
+  it('names that run in its event, so the alert on mailboxes without a snapshot can tell', () => {
+    const skipped = {
+      upn: ann,
+      mailboxId: 'MBX:ann',
+      status: 'CompletedWithErrors' as const,
+      snapshotId: null,
+      startedAt: '2026-12-02T01:00:00Z',
+      finishedAt: '2026-12-02T01:00:01Z',
+      durationInMs: 1000,
+      items: { inSnapshot: 0, exported: 0, alreadyStored: 0, failed: 0, removed: 0, changed: 0 },
+      bytesExported: 0,
+      throttling: { responses: 0, waitInMs: 0 },
+      failedFolders: [],
+      failures: [],
+      skippedFor: 'backup-20261202T010000Z-other',
+    };
+    const report = {
+      runId: 'backup-20261202T010500Z-http',
+      kind: 'backup' as const,
+      trigger: 'http' as const,
+      startedAt: skipped.startedAt,
+      finishedAt: skipped.finishedAt,
+      status: 'CompletedWithErrors' as const,
+      mailboxes: [skipped],
+      warnings: [],
+      totals: {
+        mailboxes: 1,
+        failedMailboxes: 0,
+        itemsExported: 0,
+        itemsFailed: 0,
+        bytesExported: 0,
+        throttledResponses: 0,
+        throttleWaitInMs: 0,
+      },
+    };
+    const [event] = backupRunEvents(report, new Map());
+    expect(event).toMatchObject({ snapshotId: null, skippedFor: 'backup-20261202T010000Z-other' });
   });
 });
