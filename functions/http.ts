@@ -155,3 +155,11 @@ export function registerDurableApiRoute(
     handler: answeringUpstreamFailures(handler),
   });
 }
+
+/**
+ * A route anyone may load: only for the portal's static files, which hold no data (the API behind them keeps its
+ * own authentication). GET only.
+ */
+export function registerPublicRoute(name: string, route: string, handler: HttpHandler): void {
+  functions.app.http(name, { route, methods: ['GET'], authLevel: 'anonymous', handler });
+}

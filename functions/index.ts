@@ -12,3 +12,8 @@ import './snapshots.js';
 import './maintenanceOrchestrator.js';
 import './maintenanceActivities.js';
 import './maintenanceTriggers.js';
+import './search.js';
+import './compare.js';
+import './restorePreview.js';
+import './dashboard.js';
+import './portal.js';

@@ -15,7 +15,7 @@ import * as contracts from './contracts.js';
 import { findInstance, startOrchestration } from './durable.js';
 import { accepted, answerFromReport, idParam, problem, readJsonBody, registerDurableApiRoute } from './http.js';
 
-const RESTORE_REFUSAL_STATUS: Record<RestoreRequestErrorCode, number> = {
+export const RESTORE_REFUSAL_STATUS: Record<RestoreRequestErrorCode, number> = {
   InvalidRequest: 400,
   SnapshotNotFound: 404,
   UnknownFolder: 422,

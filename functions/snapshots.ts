@@ -9,7 +9,9 @@ import { findSnapshot, listSnapshots } from '../shared/vault/snapshotCatalog.js'
 import { originOf, problem, registerApiRoute } from './http.js';
 
 /** `mailbox=` (a UPN or a mailbox id), and with `archive=true` the vault mailbox of its in-place archive. */
-async function mailboxParam(request: HttpRequest): Promise<{ mailboxId: string } | { response: HttpResponseInit }> {
+export async function mailboxParam(
+  request: HttpRequest,
+): Promise<{ mailboxId: string } | { response: HttpResponseInit }> {
   const mailbox = await ownMailboxParam(request);
   if ('response' in mailbox || request.query.get('archive') !== 'true') return mailbox;
   const { vault } = await getServices();
@@ -36,7 +38,7 @@ async function ownMailboxParam(request: HttpRequest): Promise<{ mailboxId: strin
   }
 }
 
-function pageParams(request: HttpRequest): { top: number; skip: number } | { response: HttpResponseInit } {
+export function pageParams(request: HttpRequest): { top: number; skip: number } | { response: HttpResponseInit } {
   const top = Number(request.query.get('top') ?? 100);
   const skip = Number(request.query.get('skip') ?? 0);
   const errors: string[] = [];
@@ -60,7 +62,7 @@ function snapshotJson(s: SnapshotRecord) {
   };
 }
 
-function itemJson(i: ManifestItem) {
+export function itemJson(i: ManifestItem) {
   return {
     id: i.id,
     type: i.type,

@@ -12,7 +12,7 @@ import type { VaultStore } from './vault/vaultStore.js';
 export const MASS_DELETION = { MIN_REMOVED: 50, TIMES_USUAL: 10, MIN_HISTORY: 3, SHARE_WITHOUT_HISTORY: 0.2 } as const;
 
 /** Weight of the newest run in the average: about the last week of nightly runs counts. */
-const SMOOTHING = 0.2;
+export const SMOOTHING = 0.2;
 
 export interface DeletionHistory {
   runs: number;
@@ -31,7 +31,11 @@ export interface DeletionCheck {
 
 const historyBlob = (mailboxId: string) => `${layout.mailboxPrefix(mailboxId)}state/deletions.json`;
 
-export function judgeDeletions(removed: number, itemsBefore: number, history?: DeletionHistory): DeletionCheck {
+export function judgeDeletions(
+  removed: number,
+  itemsBefore: number,
+  history?: Pick<DeletionHistory, 'runs' | 'usualRemoved'>,
+): DeletionCheck {
   const { MIN_REMOVED, TIMES_USUAL, MIN_HISTORY, SHARE_WITHOUT_HISTORY } = MASS_DELETION;
   const usualRemoved = history && history.runs >= MIN_HISTORY ? history.usualRemoved : null;
   const far =

@@ -10,7 +10,10 @@ export interface HttpRoute {
 export type RouteMatch =
   { route: HttpRoute; params: Record<string, string> } | { route?: undefined; status: 404 | 405; title: string };
 
-/** The route an HTTP trigger has in Azure: /api/<route or function name>, with `{name}` and `{name?}` parameters. */
+/**
+ * The route an HTTP trigger has in Azure: /api/<route or function name>, with `{name}` and `{name?}` parameters
+ * and a last catch-all `{*name}` (the rest of the path, slashes and all, possibly empty).
+ */
 export function routeOf(reg: Registration): HttpRoute {
   const trigger = Object.values(reg.metadata.bindings).find((b) => b.type === 'httpTrigger')!;
   const template = (trigger.route ?? reg.name).replace(/^\/+/, '');
@@ -18,10 +21,11 @@ export function routeOf(reg: Registration): HttpRoute {
   const pattern = template
     .split('/')
     .map((segment) => {
-      const match = /^\{(\w+)(?::[^}?]+)?(\?)?\}$/.exec(segment);
+      const match = /^\{(\*)?(\w+)(?::[^}?]+)?(\?)?\}$/.exec(segment);
       if (!match) return `/${segment.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}`;
-      params.push(match[1]!);
-      return match[2] ? '(?:/([^/]+))?' : '/([^/]+)';
+      params.push(match[2]!);
+      if (match[1]) return '(?:/(.*))?';
+      return match[3] ? '(?:/([^/]+))?' : '/([^/]+)';
     })
     .join('');
   return {

@@ -1,0 +1,71 @@
+import { Cron } from 'croner';
+import { layout } from '../vault/layout.js';
+import type { SnapshotRecord } from '../vault/records.js';
+import type { VaultStore } from '../vault/vaultStore.js';
+
+/** A mailbox in the vault, its newest committed snapshot, and whether that is older than the schedule promises. */
+export interface MailboxFreshness {
+  /** Null for a mailbox in the backup scope of which the vault has no snapshot at all (also stale). */
+  mailboxId: string | null;
+  upn: string;
+  archiveOf: string | null;
+  snapshots: number;
+  last: { snapshotId: string; takenAt: string; status: string; items: number; bytes: number } | null;
+  ageHours: number | null;
+  stale: boolean;
+}
+
+/**
+ * The age a newest snapshot may reach before it is late: one and a half intervals of the backup schedule (a
+ * nightly schedule promises a snapshot no older than 36 hours, leaving a night's run time to finish).
+ */
+export function promisedMaxAgeMs(schedule: string, now: Date): number {
+  const [first, second] = new Cron(schedule, { paused: true, timezone: 'UTC' }).nextRuns(2, now);
+  const interval = first && second ? second.getTime() - first.getTime() : 24 * 3600_000;
+  return interval * 1.5;
+}
+
+/** Every mailbox in the vault (primary and archive), by UPN. Reads one commit record per mailbox: its newest. */
+export async function listMailboxFreshness(
+  vault: VaultStore,
+  now: Date,
+  maxAgeMs: number,
+): Promise<MailboxFreshness[]> {
+  const keys: string[] = [];
+  for await (const prefix of vault.listPrefixes('mailboxes/')) keys.push(prefix.slice('mailboxes/'.length, -1));
+  const mailboxes = await Promise.all(keys.map((key) => freshnessOf(vault, key, now, maxAgeMs)));
+  return mailboxes
+    .filter((m): m is MailboxFreshness => m !== undefined)
+    .sort((a, b) => a.upn.localeCompare(b.upn) || Number(a.archiveOf !== null) - Number(b.archiveOf !== null));
+}
+
+async function freshnessOf(
+  vault: VaultStore,
+  key: string,
+  now: Date,
+  maxAgeMs: number,
+): Promise<MailboxFreshness | undefined> {
+  // Commit records are named by snapshot id, which starts with the time: the last name listed is the newest.
+  const names: string[] = [];
+  for await (const name of vault.listNames(layout.byKey.snapshots(key)))
+    if (/\/snapshots\/[^/]+\.json$/.test(name)) names.push(name);
+  const newest = names.sort().at(-1);
+  const record = newest ? await vault.readJson<SnapshotRecord>(newest) : undefined;
+  if (!record) return undefined;
+  const ageMs = now.getTime() - Date.parse(record.takenAt);
+  return {
+    mailboxId: record.mailboxId,
+    upn: record.upn,
+    archiveOf: record.archiveOf ?? null,
+    snapshots: names.length,
+    last: {
+      snapshotId: record.snapshotId,
+      takenAt: record.takenAt,
+      status: record.status === ('CompleteWithErrors' as string) ? 'CompletedWithErrors' : record.status,
+      items: record.itemCount,
+      bytes: record.totalBytes,
+    },
+    ageHours: Math.round(ageMs / 360_000) / 10,
+    stale: ageMs > maxAgeMs,
+  };
+}
