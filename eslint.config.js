@@ -32,6 +32,15 @@ const layerBoundaries = [
   ),
   restrictImports(['functions/**/*.ts'], [climbingInto(['local', 'test'], 'functions/ imports shared/ only.')]),
   restrictImports(['local/**/*.ts'], [climbingInto(['test'], 'local/ imports functions/ and shared/, never test/.')]),
+  restrictImports(
+    ['portal/**/*.ts', 'portal/**/*.tsx'],
+    [
+      climbingInto(
+        ['functions', 'shared', 'local', 'test'],
+        'portal/ runs in the browser: it reaches the app through the API only.',
+      ),
+    ],
+  ),
 ];
 
 export default tseslint.config(

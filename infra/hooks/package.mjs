@@ -1,5 +1,6 @@
 // azd prepackage hook of the api service: stages what Azure runs, and nothing else, in .deploy/package (azure.yaml
-// `dist`), which azd zips and deploys as it is (no remote build). The compiled app (dist/functions, dist/shared),
+// `dist`), which azd zips and deploys as it is (no remote build). The compiled app (dist/functions, dist/shared,
+// and the built web portal, dist/portal),
 // host.json, package.json with its lock file, and production dependencies only, installed from the lock file
 // without running any package's scripts: no devDependencies (Azurite, Vitest, ESLint, tree-sitter), no compiler
 // run on the server. All production dependencies are plain JavaScript, so a package built on any OS runs on Linux.
@@ -16,9 +17,11 @@ export function stagePackage({ target = join(ROOT, '.deploy', 'package'), build 
   if (build) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit', shell });
   if (!existsSync(join(ROOT, 'dist', 'functions', 'index.js')))
     throw new Error('dist/functions/index.js is missing: npm run build');
+  if (!existsSync(join(ROOT, 'dist', 'portal', 'index.html')))
+    throw new Error('dist/portal/index.html is missing: npm run build (it builds the portal too)');
   rmSync(target, { recursive: true, force: true });
   mkdirSync(join(target, 'dist'), { recursive: true });
-  for (const folder of ['functions', 'shared'])
+  for (const folder of ['functions', 'shared', 'portal'])
     cpSync(join(ROOT, 'dist', folder), join(target, 'dist', folder), { recursive: true });
   for (const file of ['host.json', 'package.json', 'package-lock.json']) cpSync(join(ROOT, file), join(target, file));
   execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', ...npmArgs], {

@@ -22,7 +22,9 @@ function walk(dir: string): string[] {
 
 beforeAll(() => {
   // npm ci (prepare) has built dist/ already; build it here only if it has not.
-  const built = existsSync(join(ROOT as string, 'dist', 'functions', 'index.js'));
+  const built =
+    existsSync(join(ROOT as string, 'dist', 'functions', 'index.js')) &&
+    existsSync(join(ROOT as string, 'dist', 'portal', 'index.html'));
   staged = stagePackage({
     target: join(scratch, 'package'),
     build: !built,
@@ -48,7 +50,9 @@ describe('the deployment package', () => {
     const main = (JSON.parse(readFileSync(join(staged, 'package.json'), 'utf8')) as { main: string }).main;
     expect(own).toContain(main);
     for (const f of own)
-      expect(f, f).toMatch(/^(host\.json|package(-lock)?\.json|dist\/(functions|shared)\/.+\.js(\.map)?)$/);
+      expect(f, f).toMatch(
+        /^(host\.json|package(-lock)?\.json|dist\/(functions|shared)\/.+\.js(\.map)?|dist\/portal\/(index\.html|\.vite\/manifest\.json|assets\/[\w-]+\.(js|css)))$/,
+      );
   });
 
   it('installs production dependencies only', () => {

@@ -1,0 +1,62 @@
+import { currentSession } from './session.js';
+
+/** A refusal or failure of the API, with its title and every problem it named (what the page shows). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly errors: string[],
+  ) {
+    super(`${title}${errors.length ? `: ${errors.join('; ')}` : ''}`);
+  }
+}
+
+/** Calls the app's API at /api/{path} with the signed-in session's key; throws ApiError on any 4xx or 5xx. */
+export async function api<T>(path: string, init: { method?: string; body?: unknown; key?: string } = {}): Promise<T> {
+  const key = init.key ?? currentSession()?.functionKey;
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (key) headers['x-functions-key'] = key;
+  if (init.body !== undefined) headers['Content-Type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(`/api/${path}`, {
+      method: init.method ?? 'GET',
+      headers,
+      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+    });
+  } catch (error) {
+    throw new ApiError(0, 'The app did not answer', [(error as Error).message]);
+  }
+  const text = await response.text();
+  const json = text ? safeJson(text) : undefined;
+  if (response.ok) return json as T;
+  const problem = (json as { error?: { title?: string; errors?: string[] } } | undefined)?.error;
+  throw new ApiError(
+    response.status,
+    problem?.title ?? refusalTitle(response.status),
+    problem?.errors ?? (problem ? [] : [text.slice(0, 300)].filter(Boolean)),
+  );
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function refusalTitle(status: number): string {
+  if (status === 401) return 'Not signed in: the app refused the key';
+  if (status === 403) return 'You are not allowed to do this';
+  if (status === 404) return 'Not found';
+  return `The app answered ${status}`;
+}
+
+/** Query string from the values given (empty ones left out). */
+export function query(values: Record<string, string | number | undefined | null>): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(values))
+    if (value !== undefined && value !== null && value !== '') params.set(name, String(value));
+  return params.toString();
+}

@@ -1,0 +1,19 @@
+import { ApiError } from '../api.js';
+
+/** The API's refusal as it said it: the title and each problem, announced to screen readers. */
+export function ErrorBox({ error }: { error: unknown }) {
+  if (!error) return null;
+  const apiError = error instanceof ApiError ? error : undefined;
+  return (
+    <div class="error" role="alert">
+      <strong>{apiError ? `${apiError.title}${apiError.status ? ` (${apiError.status})` : ''}` : String(error)}</strong>
+      {apiError && apiError.errors.length > 0 && (
+        <ul>
+          {apiError.errors.map((e) => (
+            <li key={e}>{e}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
