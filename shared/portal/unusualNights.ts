@@ -24,14 +24,21 @@ interface Usual {
  * Replays the mass-deletion rule (shared/massDeletion.ts) over the given runs, oldest first, for deletions and for
  * changes alike (ransomware encrypting items changes them rather than deleting them): a night is flagged when
  * it is far above the mailbox's moving average of the runs before it. A flagged night does not move the average.
+ * A mailbox's first run among those given only starts its history: it may be its first backup, in which every
+ * item counts as changed.
  */
 export function unusualNights(reports: RunReport[]): UnusualNight[] {
   const removedHistory = new Map<string, Usual>();
   const changedHistory = new Map<string, Usual>();
   const flagged: UnusualNight[] = [];
+  const seen = new Set<string>();
   for (const report of reports) {
     for (const m of report.mailboxes) {
       if (m.status === 'Failed' || m.skippedFor) continue;
+      if (!seen.has(m.mailboxId)) {
+        seen.add(m.mailboxId);
+        continue;
+      }
       const before = m.items.inSnapshot + m.items.removed;
       const deletion = judgeAndRecord(removedHistory, m.mailboxId, m.items.removed, before);
       const change = judgeAndRecord(changedHistory, m.mailboxId, m.items.changed, before);

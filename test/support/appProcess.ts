@@ -12,13 +12,21 @@ export interface AppRun {
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
+/** The app as `npm start` runs it, serving after its first backup, until `stop`. */
+export interface RunningApp {
+  baseUrl: string;
+  backupId: string;
+  output(): string;
+  /** SIGTERM (start.ts's orderly shutdown); resolves once the process is gone and its output read. */
+  stop(): Promise<void>;
+}
+
 /**
- * Runs the app as `npm start` runs it (local/start.ts, through tsx), in a child process whose environment is
+ * Starts the app as `npm start` runs it (local/start.ts, through tsx), in a child process whose environment is
  * all it gets: the settings, and what the platform would give it (a CA store with NODE_EXTRA_CA_CERTS, the
- * managed identity endpoint). Waits for the first backup to end, reads its status from the app's API, stops the
- * process, and hands back what it printed.
+ * managed identity endpoint). Resolves once its first backup has ended; the app keeps serving until stopped.
  */
-export async function runFirstBackup(env: Record<string, string>, timeoutMs = 75_000): Promise<AppRun> {
+export async function startApp(env: Record<string, string>, timeoutMs = 75_000): Promise<RunningApp> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--import', './test/support/loopbackNames.ts', 'local/start.ts'],
@@ -34,22 +42,42 @@ export async function runFirstBackup(env: Record<string, string>, timeoutMs = 75
   // 'close', not 'exit': by then everything the process printed has been read.
   const exited = once(child, 'close');
   // Should the test process go first (a timeout), the app goes with it.
-  const stop = () => child.kill('SIGKILL');
-  process.once('exit', stop);
-  let run: Omit<AppRun, 'output'>;
-  try {
-    const done = await waitFor(() => /^Backup \S+: /m.test(output), exited, timeoutMs);
-    if (!done) throw new Error(`The app stopped before its first backup ended:\n${output}`);
-    const baseUrl = /serving on (http:\/\/\S+)/.exec(output)![1]!;
-    const backupId = /First backup (\S+) started/.exec(output)![1]!;
-    run = { backupId, status: await (await fetch(`${baseUrl}/api/backups/${backupId}`)).json() };
-  } finally {
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  const stop = async () => {
     // The app serves until stopped: SIGTERM is its orderly shutdown (start.ts).
     if (child.exitCode === null) child.kill('SIGTERM');
     await exited;
-    process.off('exit', stop);
+    process.off('exit', kill);
+  };
+  try {
+    const done = await waitFor(() => /^Backup \S+: /m.test(output), exited, timeoutMs);
+    if (!done) throw new Error(`The app stopped before its first backup ended:\n${output}`);
+  } catch (error) {
+    await stop();
+    throw error;
   }
-  return { ...run, output };
+  return {
+    baseUrl: /serving on (http:\/\/\S+)/.exec(output)![1]!,
+    backupId: /First backup (\S+) started/.exec(output)![1]!,
+    output: () => output,
+    stop,
+  };
+}
+
+/**
+ * Runs the app as `npm start` runs it until its first backup ends, reads that backup's status from the app's
+ * API, stops the process, and hands back what it printed.
+ */
+export async function runFirstBackup(env: Record<string, string>, timeoutMs = 75_000): Promise<AppRun> {
+  const app = await startApp(env, timeoutMs);
+  let status: unknown;
+  try {
+    status = await (await fetch(`${app.baseUrl}/api/backups/${app.backupId}`)).json();
+  } finally {
+    await app.stop();
+  }
+  return { backupId: app.backupId, status, output: app.output() };
 }
 
 /** Polls until the condition holds (true), the process exits (false), or the time runs out (throws). */
