@@ -98,6 +98,7 @@ async function serveApp(config: AppConfig): Promise<LocalApp> {
   });
   const { scope } = config.backup;
   console.log(`mailbox-vault is serving on ${app.baseUrl}  (POST /api/backups, GET /api/backups/{id})`);
+  console.log(`Portal: ${app.baseUrl}/api/portal/  (sign in as the local operator)`);
   console.log(
     `Vault container '${config.storage.containerName}'; scope: ${scope.users.length} mailbox(es)${scope.groupId ? ' + group ' + scope.groupId : ''}`,
   );
