@@ -1,12 +1,14 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { RunReport } from '../shared/backup/types.js';
 import { SETTINGS } from '../shared/config.js';
 import { backupReportsSince } from '../shared/portal/backupReports.js';
 import { listMailboxFreshness, promisedMaxAgeMs, type MailboxFreshness } from '../shared/portal/mailboxFreshness.js';
 import { nightlyTotals } from '../shared/portal/nightlyTotals.js';
-import { listRecentRuns, type RunKind } from '../shared/portal/runHistory.js';
+import { listRecentRuns, listRunIds, type RunKind } from '../shared/portal/runHistory.js';
 import { unusualNights } from '../shared/portal/unusualNights.js';
 import { latestVerification } from '../shared/portal/verificationProblems.js';
 import { getServices } from '../shared/services.js';
+import { layout } from '../shared/vault/layout.js';
 import { problem, registerApiRoute } from './http.js';
 import { countParam } from './queryParams.js';
 
@@ -21,15 +23,29 @@ async function scheduleInForce(now: Date): Promise<{ schedule: string; maxAgeMs:
 
 /**
  * Every mailbox in the vault with its newest snapshot and age, and every user of the backup scope the vault has
- * no snapshot of (stale, with no snapshot at all).
+ * no snapshot of: stale, unless the newest backup's warnings say why (a user without a mailbox), which is noted.
  */
 async function mailboxesWithScope(now: Date, maxAgeMs: number): Promise<MailboxFreshness[]> {
   const { config, vault } = await getServices();
   const inVault = await listMailboxFreshness(vault, now, maxAgeMs);
   const known = new Set(inVault.map((m) => m.upn.toLowerCase()));
-  const never = config.backup.scope.users
-    .filter((upn) => !known.has(upn.toLowerCase()))
-    .map((upn) => ({ mailboxId: null, upn, archiveOf: null, snapshots: 0, last: null, ageHours: null, stale: true }));
+  const missing = config.backup.scope.users.filter((upn) => !known.has(upn.toLowerCase()));
+  if (!missing.length) return inVault;
+  const [newestRun] = await listRunIds(vault, 'backup');
+  const warnings = (newestRun && (await vault.readJson<RunReport>(layout.runReport(newestRun)))?.warnings) || [];
+  const never = missing.map((upn) => {
+    const note = warnings.find((w) => w.toLowerCase().includes(upn.toLowerCase()));
+    return {
+      mailboxId: null,
+      upn,
+      archiveOf: null,
+      snapshots: 0,
+      last: null,
+      ageHours: null,
+      stale: !note,
+      ...(note ? { note } : {}),
+    };
+  });
   return [...inVault, ...never];
 }
 

@@ -39,6 +39,7 @@ export interface MailboxFreshness {
   last: { snapshotId: string; takenAt: string; status: string; items: number; bytes: number } | null;
   ageHours: number | null;
   stale: boolean;
+  note?: string;
 }
 
 export interface MailboxList {

@@ -13,6 +13,8 @@ export interface MailboxFreshness {
   last: { snapshotId: string; takenAt: string; status: string; items: number; bytes: number } | null;
   ageHours: number | null;
   stale: boolean;
+  /** Why a user of the scope has no snapshot, when the newest backup said (a user without a mailbox). */
+  note?: string;
 }
 
 /**

@@ -107,7 +107,7 @@ function Mailboxes({ data }: { data: DashboardData }) {
               {m.stale && <span class="badge">Late</span>}
             </td>
             <td>{m.last ? count(m.last.items) : '—'}</td>
-            <td>{m.last?.status ?? 'no snapshot'}</td>
+            <td>{m.last?.status ?? m.note ?? 'no snapshot'}</td>
           </tr>
         ))}
       </tbody>
