@@ -19,6 +19,7 @@ describe('layer boundaries (eslint.config.js)', () => {
     ['shared/restore/plan.ts', "import { x } from '../backup/plan.js';", /meet only through the vault/],
     ['functions/snapshots.ts', "import { x } from '../local/host/localApp.js';", /functions\/ imports shared\/ only/],
     ['local/start.ts', "import { x } from '../test/support/stack.js';", /local\/ imports functions\/ and shared\//],
+    ['portal/src/api.ts', "import { x } from '../../shared/errors.js';", /portal\/ runs in the browser/],
   ])('refuses in %s: %s', async (filePath, code, message) => {
     const errors = await importErrors(filePath, code);
     expect(errors).toHaveLength(1);
