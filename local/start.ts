@@ -8,10 +8,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Cron } from 'croner';
 import { startAzurite, type RunningAzurite } from './azurite.js';
+import { BlobTaskHub, taskHubContainerName } from './host/blobTaskHub.js';
 import { startLocalApp, type LocalApp } from './host/localApp.js';
 import { applyLocalSettingsFile } from './settingsFile.js';
 import { DEMO_TENANT, SimTenant, seedTenant, startSimulator, type Simulator } from './simulator/index.js';
 import { loadConfig, ConfigError, SETTINGS, type AppConfig } from '../shared/config.js';
+import { createBlobServiceClient } from '../shared/credentials.js';
 import type { RunReport } from '../shared/backup/types.js';
 
 const root = process.cwd();
@@ -89,14 +91,22 @@ function loadConfigOrExit(): AppConfig {
 }
 
 async function serveApp(config: AppConfig): Promise<LocalApp> {
+  // Orchestrations live in the vault's storage account, so a killed app resumes them when started again.
+  const hubContainer = taskHubContainerName(config.storage.containerName);
+  const taskHub = new BlobTaskHub(createBlobServiceClient(config.storage).getContainerClient(hubContainer));
   const app = await startLocalApp({
     port: Number(process.env.PORT ?? 7071),
     scheduleTimers: true,
+    taskHub,
     log: (level, name, ...args) => {
       if (level === 'warning' || level === 'error') console.error(`[${name}] ${args.map(String).join(' ')}`);
     },
   });
   const { scope } = config.backup;
+  const { instances, resumed } = app.recovered;
+  console.log(
+    `Orchestrations are kept in container '${hubContainer}': ${instances} found, ${resumed} unfinished resumed`,
+  );
   console.log(`mailbox-vault is serving on ${app.baseUrl}  (POST /api/backups, GET /api/backups/{id})`);
   console.log(`Portal: ${app.baseUrl}/api/portal/  (sign in as the local operator)`);
   console.log(

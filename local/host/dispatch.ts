@@ -21,15 +21,20 @@ export interface DispatcherOptions {
   deliver(execution: ExecutionRef, event: NewEvent): void;
 }
 
+/** Something an episode scheduled, acted on once the episode's history is in the task hub. */
+export type Effect = () => void;
+
 /**
  * Schedules what an episode left open: activities, sub-orchestrations, timers, and the retry timers and attempts
  * of callActivityWithRetry / callSubOrchestratorWithRetry. Each task is scheduled once per execution; each
- * schedule is recorded in the history, as the real host does.
+ * schedule is recorded in the history at once, as the real host does, and acted on by the effects returned,
+ * which the caller runs only after that history is written (so a crash never leaves work without its record).
  */
 export class ActionDispatcher {
   constructor(private readonly options: DispatcherOptions) {}
 
-  dispatchOpenTasks(instance: Instance, openTasks: Record<string, OpenTask>): void {
+  dispatchOpenTasks(instance: Instance, openTasks: Record<string, OpenTask>): Effect[] {
+    const effects: Effect[] = [];
     for (const [key, task] of Object.entries(openTasks)) {
       const id = Number(key);
       if (!Number.isInteger(id)) continue;
@@ -40,20 +45,21 @@ export class ActionDispatcher {
       }
       if (instance.dispatched.has(id)) continue;
       instance.dispatched.add(id);
-      this.dispatchTask(instance, id, task);
+      effects.push(this.dispatchTask(instance, id, task));
     }
+    return effects;
   }
 
-  private dispatchTask(instance: Instance, id: number, task: OpenTask): void {
+  private dispatchTask(instance: Instance, id: number, task: OpenTask): Effect {
     if (task.actionObj !== 'noOp') return this.dispatchAction(instance, id, task.actionObj);
     // A RetryableTask's child: either the retry timer or the next attempt.
     const retry = task.parent!;
     if (!retry.isWaitingOnTimer) return this.dispatchAction(instance, id, retry.innerTask.actionObj);
     const delay = retryDelayMs(retry.retryOptions, retry.attemptNumber - 1);
-    this.createTimer(instance, id, new Date(this.options.timers.now().getTime() + delay));
+    return this.createTimer(instance, id, new Date(this.options.timers.now().getTime() + delay));
   }
 
-  private dispatchAction(instance: Instance, id: number, action: Action): void {
+  private dispatchAction(instance: Instance, id: number, action: Action): Effect {
     switch (action.actionType) {
       case ActionType.CallActivity:
       case ActionType.CallActivityWithRetry:
@@ -65,18 +71,18 @@ export class ActionDispatcher {
         return this.createTimer(instance, id, new Date(action.fireAt!));
       default: {
         const unsupported = new Error(`Action type ${action.actionType} is not supported by the local host`);
-        this.options.deliver(instance, failureEvent(EventType.TaskFailed, id, 'Local host', unsupported));
+        return () => this.options.deliver(instance, failureEvent(EventType.TaskFailed, id, 'Local host', unsupported));
       }
     }
   }
 
-  private scheduleActivity(instance: Instance, id: number, action: Action): void {
+  private scheduleActivity(instance: Instance, id: number, action: Action): Effect {
     const input = decodeProcessed(action.input);
     this.record(instance, id, { EventType: EventType.TaskScheduled, Name: action.functionName, Input: wire(input) });
-    this.options.activities.start(instance, id, action.functionName!, input);
+    return () => this.options.activities.start(instance, id, action.functionName!, input);
   }
 
-  private startSubOrchestration(instance: Instance, id: number, action: Action): void {
+  private startSubOrchestration(instance: Instance, id: number, action: Action): Effect {
     const childId = action.instanceId ?? `${instance.executionId}:${id}`;
     this.record(instance, id, {
       EventType: EventType.SubOrchestrationInstanceCreated,
@@ -85,17 +91,22 @@ export class ActionDispatcher {
       Input: wire(action.input),
     });
     const parent = { instanceId: instance.instanceId, executionId: instance.executionId, taskId: id };
+    return () => this.startChild(action.functionName!, action.input, childId, parent);
+  }
+
+  /** Starts a sub-orchestration, or tells the parent it could not (also used when resuming after a restart). */
+  startChild(name: string, input: unknown, childId: string, parent: ParentLink): void {
     try {
-      this.options.startChild(action.functionName!, action.input, childId, parent);
+      this.options.startChild(name, input, childId, parent);
     } catch (error) {
-      const what = `Orchestrator function '${action.functionName}'`;
-      this.options.deliver(instance, failureEvent(EventType.SubOrchestrationInstanceFailed, id, what, error));
+      const what = `Orchestrator function '${name}'`;
+      this.options.deliver(parent, failureEvent(EventType.SubOrchestrationInstanceFailed, parent.taskId, what, error));
     }
   }
 
-  private createTimer(instance: Instance, id: number, fireAt: Date): void {
+  private createTimer(instance: Instance, id: number, fireAt: Date): Effect {
     this.record(instance, id, { EventType: EventType.TimerCreated, FireAt: fireAt });
-    this.options.timers.schedule(instance, id, fireAt);
+    return () => this.options.timers.schedule(instance, id, fireAt);
   }
 
   /** Appends the event with this task's id; EventType first, as in the history the real host keeps. */

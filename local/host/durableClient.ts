@@ -6,16 +6,23 @@ export interface DurableClientBackend {
   getStatus(instanceId: string, options: { showHistory?: boolean }): InstanceStatus | undefined;
   raiseEvent(instanceId: string, eventName: string, data?: unknown): void;
   terminate(instanceId: string, reason?: string): void;
+  /** Resolves once the host's task hub holds what was asked of this instance. */
+  persisted(instanceId: string): Promise<void>;
 }
 
-/** The subset of durable-functions' DurableClient the app uses, backed by the in-process host. */
+/**
+ * The subset of durable-functions' DurableClient the app uses, backed by the in-process host. Like the real
+ * client, a call returns once the request is stored: a start, event or terminate survives a kill after that.
+ */
 export class InMemoryDurableClient {
   readonly taskHubName = 'local';
   readonly uniqueWebhookOrigins: string[] = [];
   constructor(private readonly host: DurableClientBackend) {}
 
   async startNew(name: string, options: { input?: unknown; instanceId?: string } = {}): Promise<string> {
-    return this.host.startNew(name, options);
+    const instanceId = this.host.startNew(name, options);
+    await this.host.persisted(instanceId);
+    return instanceId;
   }
 
   async getStatus(instanceId: string, options: { showHistory?: boolean } = {}): Promise<InstanceStatus> {
@@ -30,9 +37,11 @@ export class InMemoryDurableClient {
 
   async raiseEvent(instanceId: string, eventName: string, data?: unknown): Promise<void> {
     this.host.raiseEvent(instanceId, eventName, data);
+    await this.host.persisted(instanceId);
   }
 
   async terminate(instanceId: string, reason: string): Promise<void> {
     this.host.terminate(instanceId, reason);
+    await this.host.persisted(instanceId);
   }
 }

@@ -2,6 +2,7 @@ import type { HttpResponse, HttpResponseInit, InvocationContext } from '@azure/f
 import { ActivityRunner } from './activities.js';
 import type { ActivityFault } from './activityFaults.js';
 import { InMemoryDurableClient } from './durableClient.js';
+import { HubWriter } from './hubWriter.js';
 import type { ExecutionRef, InstanceStatus } from './instances.js';
 import {
   httpTriggerRequest,
@@ -15,12 +16,14 @@ import type { NewEvent } from './protocol.js';
 import { findRegistration, type Registration } from './registry.js';
 import { installDurableClient } from './sdkPatches.js';
 import { emptyHostStats, type HostStats } from './stats.js';
+import type { TaskHub } from './taskHub.js';
 import { DurableTimers, type ClockMode } from './timers.js';
 
 export type { ActivityFault } from './activityFaults.js';
 export { InMemoryDurableClient } from './durableClient.js';
 export type { InstanceStatus, RuntimeStatus } from './instances.js';
 export type { HostStats } from './stats.js';
+export { MemoryTaskHub, type TaskHub } from './taskHub.js';
 
 export interface DurableHostOptions {
   registrations: Map<string, Registration>;
@@ -30,6 +33,8 @@ export interface DurableHostOptions {
   clock?: ClockMode;
   /** Fail an instance whose replay diverges from its previous actions (non-determinism, durable-js #574). */
   strict?: boolean;
+  /** Where instances and histories are kept so that a restarted host resumes them (memory only when absent). */
+  taskHub?: TaskHub;
   log?: HostLog;
 }
 
@@ -37,7 +42,8 @@ export interface DurableHostOptions {
  * An in-process Durable Functions host: it drives the app's real orchestrator handlers through the
  * durable-functions v3 replay engine with the same out-of-process protocol the Functions host uses (history
  * in, OrchestratorState out), runs activities with bounded concurrency, fires timers, runs sub-orchestrations
- * and continueAsNew, and hands the app an in-memory durable client.
+ * and continueAsNew, and hands the app a durable client. With a task hub (./taskHub.ts; Azurite under `npm
+ * start`) it keeps instances, histories and pending work there, and recover() resumes them after a restart.
  *
  * This class wires the parts together and is the API tests and the local app use: ./orchestrations.ts (instance
  * lifecycle, with ./workQueue.ts, ./replay.ts, ./determinism.ts, ./dispatch.ts), ./activities.ts, ./timers.ts,
@@ -51,10 +57,12 @@ export class DurableHost {
   private readonly timers: DurableTimers;
   private readonly activities: ActivityRunner;
   private readonly orchestrations: Orchestrations;
+  private readonly taskHub: TaskHub | undefined;
 
   constructor(options: DurableHostOptions) {
     this.registrations = options.registrations;
     this.log = options.log ?? (() => {});
+    this.taskHub = options.taskHub;
     const deliver = (execution: ExecutionRef, event: NewEvent) => this.orchestrations.deliver(execution, event);
     this.timers = new DurableTimers(options.clock ?? 'real', deliver);
     this.activities = new ActivityRunner({
@@ -70,6 +78,7 @@ export class DurableHost {
       strict: options.strict ?? true,
       timers: this.timers,
       activities: this.activities,
+      writer: new HubWriter(options.taskHub, this.log),
       findOrchestrator: (name) => this.registration(name, 'orchestrationTrigger'),
       contextFor: (reg) => this.context(reg),
     });
@@ -93,6 +102,17 @@ export class DurableHost {
     this.activities.faults.add(fault);
   }
 
+  /**
+   * Reads the task hub and resumes every unfinished instance where its history ends (activities that were
+   * running run again); finished ones answer status queries again. Call once, before starting anything.
+   */
+  async recover(): Promise<{ instances: number; resumed: number }> {
+    const executions = (await this.taskHub?.load()) ?? [];
+    this.orchestrations.resume(executions);
+    const resumed = this.listInstances().filter((i) => i.runtimeStatus === 'Pending' || i.runtimeStatus === 'Running');
+    return { instances: executions.length, resumed: resumed.length };
+  }
+
   // ---------------------------------------------------------------- client side
 
   startNew(name: string, options: StartOptions = {}): string {
@@ -105,6 +125,11 @@ export class DurableHost {
 
   terminate(instanceId: string, reason?: string): void {
     this.orchestrations.terminate(instanceId, reason);
+  }
+
+  /** Resolves once what was asked of this instance so far (start, events, terminate) is in the task hub. */
+  persisted(instanceId: string): Promise<void> {
+    return this.orchestrations.persisted(instanceId);
   }
 
   getStatus(instanceId: string, options: { showHistory?: boolean } = {}): InstanceStatus | undefined {

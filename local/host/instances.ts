@@ -42,6 +42,12 @@ export interface Instance extends ExecutionRef {
   /** Largest history one execution reached (continueAsNew resets it). */
   maxHistoryLength: number;
   generations: number;
+  /** Which task hub log holds this execution (see ./taskHub.ts): one more per start and per continueAsNew. */
+  logGeneration: number;
+  /** How many history events that log holds already. */
+  committedEvents: number;
+  /** The last sequence number given to a client's event in this execution (see EventAccepted). */
+  acceptedSeq: number;
 }
 
 export interface InstanceStatus {
@@ -65,6 +71,8 @@ export function beginExecution(instance: Instance): void {
     dispatched: new Set(),
     queued: false,
     lastActionSignatures: [],
+    committedEvents: 0,
+    acceptedSeq: 0,
   });
 }
 
@@ -101,10 +109,18 @@ export class InstanceStore {
       completionWaiters: old?.completionWaiters ?? [],
       maxHistoryLength: 0,
       generations: 1,
+      logGeneration: (old?.logGeneration ?? 0) + 1,
+      committedEvents: 0,
+      acceptedSeq: 0,
     };
     beginExecution(instance);
     this.instances.set(instanceId, instance);
     return instance;
+  }
+
+  /** An instance rebuilt from the task hub after a restart. */
+  restore(instance: Instance): void {
+    this.instances.set(instance.instanceId, instance);
   }
 
   status(instanceId: string, options: { showHistory?: boolean } = {}): InstanceStatus | undefined {

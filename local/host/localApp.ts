@@ -19,12 +19,16 @@ export interface LocalAppOptions {
   /** Fire timer triggers on their schedules (off in tests, which invoke them directly). */
   scheduleTimers?: boolean;
   log?: DurableHostOptions['log'];
+  /** Keeps instances and histories there, and resumes the unfinished ones before serving (see ./taskHub.ts). */
+  taskHub?: DurableHostOptions['taskHub'];
 }
 
 export interface LocalApp {
   host: DurableHost;
   baseUrl: string;
   registrations: Map<string, Registration>;
+  /** What recover() found in the task hub: instances read, and how many of them were resumed. */
+  recovered: { instances: number; resumed: number };
   close(): Promise<void>;
 }
 
@@ -42,8 +46,10 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     maxConcurrentActivities: options.maxConcurrentActivities ?? 8,
     strict: true,
     ...(options.log ? { log: options.log } : {}),
+    ...(options.taskHub ? { taskHub: options.taskHub } : {}),
   });
   host.installDurableClient();
+  const recovered = await host.recover();
 
   const routes = [...registrations.values()].filter((r) => r.triggerType === 'httpTrigger').map(routeOf);
   const server = createHttpTriggerServer(host, routes);
@@ -54,6 +60,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     host,
     baseUrl,
     registrations,
+    recovered,
     close: async () => {
       jobs.forEach((job) => job.stop());
       host.close();

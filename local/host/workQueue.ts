@@ -4,13 +4,14 @@ import type { DurableTimers } from './timers.js';
 export interface WorkQueueOptions {
   runEpisode(instance: Instance): Promise<void>;
   timers: DurableTimers;
-  activities: { readonly inflight: number };
+  /** Whether work outside the queue can still produce events (activities running, history being written). */
+  busy(): boolean;
 }
 
 /**
  * Which instance replays next. Instances with new events wait in arrival order, and one pump runs their episodes
- * one after another, as a single orchestrator worker would. With the virtual clock, once no episode and no
- * activity is left, the pump fires the earliest timer.
+ * one after another, as a single orchestrator worker would. With the virtual clock, once no episode, activity or
+ * task hub write is left, the pump fires the earliest timer.
  */
 export class WorkQueue {
   private waiting: Instance[] = [];
@@ -53,8 +54,7 @@ export class WorkQueue {
     } finally {
       this.pumping = false;
     }
-    if (this.options.activities.inflight === 0 && this.waiting.length === 0)
-      this.idleWaiters.splice(0).forEach((resolve) => resolve());
+    if (!this.options.busy() && this.waiting.length === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
   }
 
   /** One episode or one virtual-clock jump; false when there is nothing to do. */
@@ -65,7 +65,7 @@ export class WorkQueue {
       if (!isTerminal(instance.status) && instance.inbox.length > 0) await this.options.runEpisode(instance);
       return true;
     }
-    if (this.options.activities.inflight === 0 && this.options.timers.canAdvance()) {
+    if (!this.options.busy() && this.options.timers.canAdvance()) {
       this.options.timers.advanceToEarliest();
       return true;
     }
