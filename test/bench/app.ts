@@ -1,14 +1,21 @@
+import { BlobServiceClient } from '@azure/storage-blob';
+import { BlobTaskHub, taskHubContainerName } from '../../local/host/blobTaskHub.js';
 import { startLocalApp, type LocalApp } from '../../local/host/localApp.js';
 import { resetServices } from '../../shared/services.js';
 import type { RunReport } from '../../shared/backup/types.js';
 import type { RestoreReport } from '../../shared/restore/types.js';
 
-/** The app in this process (the process whose CPU and memory we measure), through the same code as production. */
+/**
+ * The app in this process (the process whose CPU and memory we measure), through the same code as production,
+ * with its orchestrations kept in a task hub on the bench's Azurite as `npm start` keeps them.
+ */
 export async function withApp<T>(env: Record<string, string>, work: (app: LocalApp) => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   resetServices();
-  const app = await startLocalApp({ port: 0, clock: 'virtual', maxConcurrentActivities: 64 });
+  const storage = BlobServiceClient.fromConnectionString(env.MAILBOX_VAULT_STORAGE_CONNECTION_STRING!);
+  const taskHub = new BlobTaskHub(storage.getContainerClient(taskHubContainerName(env.MAILBOX_VAULT_CONTAINER!)));
+  const app = await startLocalApp({ port: 0, clock: 'virtual', maxConcurrentActivities: 64, taskHub });
   try {
     return await work(app);
   } finally {

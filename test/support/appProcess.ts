@@ -21,21 +21,57 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
+/** A running app process (as `npm start` runs it) that a test may kill. */
+export interface AppProcess {
+  baseUrl: string;
+  /** Everything it printed so far. */
+  output(): string;
+  /** SIGKILL: no orderly shutdown, no last write. Resolves once the process is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM, its orderly shutdown (start.ts). */
+  stop(): Promise<void>;
+}
+
+/** Starts the app as `npm start` does, without its first backup, and resolves once it serves. */
+export async function startAppProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<AppProcess> {
+  const child = spawnApp({ MAILBOX_VAULT_START_BACKUP: 'false', ...env });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const exited = once(child, 'close');
+  const stop = () => child.kill('SIGKILL');
+  process.once('exit', stop);
+  void exited.then(() => process.off('exit', stop));
+  const end = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  if (!(await waitFor(() => /serving on http:\/\/\S+/.test(output), exited, timeoutMs))) {
+    throw new Error(`The app stopped before it served:\n${output}`);
+  }
+  return {
+    baseUrl: /serving on (http:\/\/\S+)/.exec(output)![1]!,
+    output: () => output,
+    kill: () => end('SIGKILL'),
+    stop: () => end('SIGTERM'),
+  };
+}
+
+function spawnApp(env: Record<string, string>) {
+  return spawn(process.execPath, ['--import', 'tsx', '--import', './test/support/loopbackNames.ts', 'local/start.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /**
  * Starts the app as `npm start` runs it (local/start.ts, through tsx), in a child process whose environment is
  * all it gets: the settings, and what the platform would give it (a CA store with NODE_EXTRA_CA_CERTS, the
  * managed identity endpoint). Resolves once its first backup has ended; the app keeps serving until stopped.
  */
 export async function startApp(env: Record<string, string>, timeoutMs = 75_000): Promise<RunningApp> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--import', './test/support/loopbackNames.ts', 'local/start.ts'],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawnApp(env);
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -87,7 +123,7 @@ async function waitFor(condition: () => boolean, exited: Promise<unknown>, timeo
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (gone) return condition();
-    if (Date.now() > deadline) throw new Error(`The app's first backup did not end within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`The app did not get there within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return true;

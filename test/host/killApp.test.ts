@@ -1,0 +1,198 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { BlobServiceClient } from '@azure/storage-blob';
+import type { Simulator } from '../../local/simulator/index.js';
+import type { RunReport } from '../../shared/backup/types.js';
+import { verifyMailbox } from '../../shared/maintenance/verify.js';
+import type { RestoreReport } from '../../shared/restore/types.js';
+import { keyOf, layout } from '../../shared/vault/layout.js';
+import { VaultStore } from '../../shared/vault/vaultStore.js';
+import { startAppProcess, type AppProcess } from '../support/appProcess.js';
+import { startSeededSimulator } from '../support/graph.js';
+import { azuriteConnectionString } from '../support/vault.js';
+
+/**
+ * The kill test: the real app process (local/start.ts, as `npm start` runs it) is killed with SIGKILL in the
+ * middle of a backup and again in the middle of a restore, at the Nth Graph request the simulator receives
+ * (N drawn from the seed), then started again on the same Azurite and simulator, which run outside it. Each run
+ * resumes from the local task hub and finishes; then every committed snapshot passes a full verify, the restore
+ * target holds each item of the source exactly once (by search key and content digest) or the report names it,
+ * and every item the backup did not store is named in its report.
+ *
+ * `npm test` runs one seed; `KILL_SEEDS=20` (as .ci/run does after `npm test`) sweeps twenty.
+ */
+
+const SEEDS = Number(process.env.KILL_SEEDS ?? 1);
+const SOURCE = 'ana@contoso.example';
+const OTHER = 'ben@contoso.example';
+/** An empty mailbox per seed, each seed's restore target. */
+const targetOf = (seed: number) => `restored-${seed}@contoso.example`;
+
+let sim: Simulator;
+/** Runs once the simulator has received this many more Graph requests (then it is cleared). */
+let killAt: { remaining: number; kill: () => void } | undefined;
+
+beforeAll(async () => {
+  sim = await startSeededSimulator(
+    {
+      mailboxes: [
+        { upn: SOURCE, items: 40, sizes: [2_000, 12_000] },
+        { upn: OTHER, items: 25, sizes: [2_000, 8_000] },
+        ...Array.from({ length: SEEDS }, (_, i) => ({ upn: targetOf(i + 1), items: 0 })),
+      ],
+    },
+    { latencyMs: 5, latencyJitterMs: 10 },
+  );
+  observeGraphRequests(sim, () => {
+    if (killAt && --killAt.remaining <= 0) {
+      const { kill } = killAt;
+      killAt = undefined;
+      kill();
+    }
+  });
+});
+afterAll(() => sim.close());
+
+/**
+ * Calls `onRequest` synchronously as each Graph request arrives, before the simulator answers it: the
+ * simulator counts requests per client in this map, so its `set` is where a request is first seen.
+ */
+function observeGraphRequests(simulator: Simulator, onRequest: () => void): void {
+  const counts = simulator.graphRequestsByClient as Map<string, number>;
+  const set = counts.set.bind(counts);
+  counts.set = (client, count) => {
+    onRequest();
+    return set(client, count);
+  };
+}
+
+/** A small deterministic generator (mulberry32), so a seed names its kill points. */
+function randomFor(seed: number): (min: number, max: number) => number {
+  let state = seed * 0x9e3779b9;
+  return (min, max) => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return min + (((t ^ (t >>> 14)) >>> 0) % (max - min + 1));
+  };
+}
+
+function appEnv(container: string): Record<string, string> {
+  return {
+    MAILBOX_VAULT_GRAPH_BASE_URL: sim.baseUrl,
+    MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken',
+    MAILBOX_VAULT_GRAPH_STATIC_TOKEN: sim.demoToken,
+    MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(),
+    MAILBOX_VAULT_CONTAINER: container,
+    MAILBOX_VAULT_SCOPE_USERS: `${SOURCE},${OTHER}`,
+    MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: '5',
+    MAILBOX_VAULT_GRAPH_LOG: 'quiet',
+    MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '1500',
+    MAILBOX_VAULT_EXPORT_CONCURRENCY: '2',
+    MAILBOX_VAULT_IMPORT_CONCURRENCY: '2',
+  };
+}
+
+async function api(app: AppProcess, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${app.baseUrl}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined }; // eslint-disable-line @typescript-eslint/no-unsafe-assignment
+}
+
+/**
+ * Starts the operation, SIGKILLs the app at the `killAfter`th Graph request, starts the app again on the same
+ * storage and simulator, and waits there for the operation's end. Returns the restarted app and the final body.
+ */
+async function runThroughKill(
+  container: string,
+  collection: 'backups' | 'restores',
+  request: unknown,
+  killAfter: number,
+): Promise<{ app: AppProcess; body: any; killed: boolean }> {
+  const first = await startAppProcess(appEnv(container));
+  let killed = false;
+  const died = new Promise<void>((resolve) => {
+    killAt = { remaining: killAfter, kill: () => void first.kill().then(() => ((killed = true), resolve())) };
+  });
+  const started = await api(first, 'POST', `/api/${collection}`, request);
+  expect(started.status, JSON.stringify(started.body)).toBe(202);
+  const id = started.body.id as string;
+  const app = await Promise.race([died.then(() => undefined), waitForEnd(first, collection, id)]).then(async (ended) =>
+    ended ? first : startAppProcess(appEnv(container)),
+  );
+  if (app !== first) expect(app.output()).toMatch(/[1-9]\d* unfinished resumed/);
+  killAt = undefined;
+  return { app, body: await waitForEnd(app, collection, id), killed };
+}
+
+/** Polls the operation's status until it has ended; undefined if the app died meanwhile. */
+async function waitForEnd(app: AppProcess, collection: string, id: string): Promise<any> {
+  for (;;) {
+    const status = await api(app, 'GET', `/api/${collection}/${id}`).catch(() => undefined);
+    if (!status) return undefined;
+    if (status.status === 404) throw new Error(`The restarted app does not know ${collection}/${id}: ${app.output()}`);
+    if (['Completed', 'Failed', 'Terminated'].includes(status.body?.runtimeStatus as string)) return status.body;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Each item of the source, imported into the target once (search key + digest) or named among the failures. */
+async function expectRestoredOnce(vault: VaultStore, report: RestoreReport, sourceUpn: string, targetUpn: string) {
+  const source = sim.tenant.mailbox(sourceUpn);
+  const copies = new Map<string, number>();
+  for (const item of sim.tenant.mailbox(targetUpn).items.values()) {
+    const key = `${item.spec.searchKey.toString('base64')} ${item.importedDigest}`;
+    copies.set(key, (copies.get(key) ?? 0) + 1);
+  }
+  const failed = new Set(report.failures.map((f) => f.sourceItemId));
+  let expected = 0;
+  for (const item of source.items.values()) {
+    if (failed.has(item.id)) continue;
+    expected++;
+    const stored = await vault.getItemVersion(layout.itemVersion(source.id, item.id, item.changeKey));
+    expect(copies.get(`${item.spec.searchKey.toString('base64')} ${stored?.sha256}`), item.id).toBe(1);
+  }
+  expect(sim.tenant.mailbox(targetUpn).items.size).toBe(expected);
+}
+
+/** A full verify of every mailbox finds nothing; every source item is in the snapshot or named as failed. */
+async function expectBackupWhole(vault: VaultStore, report: RunReport) {
+  for (const upn of [SOURCE, OTHER]) {
+    const mailbox = sim.tenant.mailbox(upn);
+    const result = report.mailboxes.find((m) => m.upn === upn)!;
+    expect(result.status, upn).not.toBe('Failed');
+    expect(result.items.inSnapshot + result.failures.length, upn).toBe(mailbox.items.size);
+    const verify = await verifyMailbox(vault, { mailboxKey: keyOf(mailbox.id), mode: 'full', sample: 0, seed: '' });
+    expect(verify.snapshotsChecked, upn).toBeGreaterThan(0);
+    expect(verify.problems, upn).toEqual([]);
+  }
+}
+
+describe('the app killed with SIGKILL and started again', () => {
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    it(`seed ${seed}: a backup and a restore each resume and finish whole`, { timeout: 240_000 }, async () => {
+      const random = randomFor(seed);
+      const container = `kill-${seed}-${randomBytes(4).toString('hex')}`;
+      const vault = new VaultStore(BlobServiceClient.fromConnectionString(azuriteConnectionString()), container);
+
+      const backup = await runThroughKill(container, 'backups', undefined, random(3, 40));
+      expect(backup.body.runtimeStatus, JSON.stringify(backup.body)).toBe('Completed');
+      await expectBackupWhole(vault, backup.body.report as RunReport);
+      await backup.app.stop();
+
+      const restoreRequest = { sourceMailbox: SOURCE, targetMailbox: targetOf(seed), collisions: 'copy' };
+      const restore = await runThroughKill(container, 'restores', restoreRequest, random(2, 12));
+      expect(restore.body.runtimeStatus, JSON.stringify(restore.body)).toBe('Completed');
+      await expectRestoredOnce(vault, restore.body.report as RestoreReport, SOURCE, targetOf(seed));
+      await restore.app.stop();
+      expect({ backupKilled: backup.killed, restoreKilled: restore.killed }).toEqual({
+        backupKilled: true,
+        restoreKilled: true,
+      });
+    });
+  }
+});
