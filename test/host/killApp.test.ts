@@ -93,6 +93,13 @@ function appEnv(container: string): Record<string, string> {
   };
 }
 
+/** What GET /api/backups/{id} and /api/restores/{id} answer (the part read here). */
+interface OperationStatus {
+  id: string;
+  runtimeStatus: string;
+  report?: unknown;
+}
+
 async function api(app: AppProcess, method: string, path: string, body?: unknown) {
   const response = await fetch(`${app.baseUrl}${path}`, {
     method,
@@ -100,7 +107,7 @@ async function api(app: AppProcess, method: string, path: string, body?: unknown
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined }; // eslint-disable-line @typescript-eslint/no-unsafe-assignment
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as OperationStatus | undefined };
 }
 
 /**
@@ -112,7 +119,7 @@ async function runThroughKill(
   collection: 'backups' | 'restores',
   request: unknown,
   killAfter: number,
-): Promise<{ app: AppProcess; body: any; killed: boolean }> {
+): Promise<{ app: AppProcess; body: OperationStatus | undefined; killed: boolean }> {
   const first = await startAppProcess(appEnv(container));
   let killed = false;
   const died = new Promise<void>((resolve) => {
@@ -120,7 +127,7 @@ async function runThroughKill(
   });
   const started = await api(first, 'POST', `/api/${collection}`, request);
   expect(started.status, JSON.stringify(started.body)).toBe(202);
-  const id = started.body.id as string;
+  const id = started.body!.id;
   const app = await Promise.race([died.then(() => undefined), waitForEnd(first, collection, id)]).then(async (ended) =>
     ended ? first : startAppProcess(appEnv(container)),
   );
@@ -130,12 +137,12 @@ async function runThroughKill(
 }
 
 /** Polls the operation's status until it has ended; undefined if the app died meanwhile. */
-async function waitForEnd(app: AppProcess, collection: string, id: string): Promise<any> {
+async function waitForEnd(app: AppProcess, collection: string, id: string): Promise<OperationStatus | undefined> {
   for (;;) {
     const status = await api(app, 'GET', `/api/${collection}/${id}`).catch(() => undefined);
     if (!status) return undefined;
     if (status.status === 404) throw new Error(`The restarted app does not know ${collection}/${id}: ${app.output()}`);
-    if (['Completed', 'Failed', 'Terminated'].includes(status.body?.runtimeStatus as string)) return status.body;
+    if (['Completed', 'Failed', 'Terminated'].includes(status.body?.runtimeStatus ?? '')) return status.body;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -180,14 +187,14 @@ describe('the app killed with SIGKILL and started again', () => {
       const vault = new VaultStore(BlobServiceClient.fromConnectionString(azuriteConnectionString()), container);
 
       const backup = await runThroughKill(container, 'backups', undefined, random(3, 40));
-      expect(backup.body.runtimeStatus, JSON.stringify(backup.body)).toBe('Completed');
-      await expectBackupWhole(vault, backup.body.report as RunReport);
+      expect(backup.body?.runtimeStatus, JSON.stringify(backup.body)).toBe('Completed');
+      await expectBackupWhole(vault, backup.body!.report as RunReport);
       await backup.app.stop();
 
       const restoreRequest = { sourceMailbox: SOURCE, targetMailbox: targetOf(seed), collisions: 'copy' };
       const restore = await runThroughKill(container, 'restores', restoreRequest, random(2, 12));
-      expect(restore.body.runtimeStatus, JSON.stringify(restore.body)).toBe('Completed');
-      await expectRestoredOnce(vault, restore.body.report as RestoreReport, SOURCE, targetOf(seed));
+      expect(restore.body?.runtimeStatus, JSON.stringify(restore.body)).toBe('Completed');
+      await expectRestoredOnce(vault, restore.body!.report as RestoreReport, SOURCE, targetOf(seed));
       await restore.app.stop();
       expect({ backupKilled: backup.killed, restoreKilled: restore.killed }).toEqual({
         backupKilled: true,
