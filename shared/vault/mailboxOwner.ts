@@ -2,6 +2,7 @@ import type { BlobLeaseClient } from '@azure/storage-blob';
 import { layout } from './layout.js';
 import { isStatus } from './restStatus.js';
 import type { VaultStore } from './vaultStore.js';
+import { hookedWrite } from './writeFaults.js';
 
 /**
  * One writer per mailbox. Two things live in one blob, `mailboxes/{key}/state/owner.json`:
@@ -61,10 +62,12 @@ export async function withMailboxLease<T>(
     write: async (owner) => {
       held.assertHeld();
       const text = JSON.stringify(owner);
-      await blob.upload(text, Buffer.byteLength(text), {
-        conditions: { leaseId: lease.leaseId },
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-      });
+      await hookedWrite({ op: 'putOwner', blobName: name }, () =>
+        blob.upload(text, Buffer.byteLength(text), {
+          conditions: { leaseId: lease.leaseId },
+          blobHTTPHeaders: { blobContentType: 'application/json' },
+        }),
+      );
     },
     assertHeld: () => {
       if (lost) throw new Error(`Lost the lease on ${name}: another worker may own the mailbox now`);

@@ -4,6 +4,7 @@ import { createBlobRequests, type GetBlob, type PutBlob } from './blobRequests.j
 import { ItemVersions, type StoredVersion } from './itemVersions.js';
 import { readNdjsonGzBlob, writeNdjsonGzBlob } from './ndjsonGz.js';
 import { isStatus } from './restStatus.js';
+import { hookedWrite } from './writeFaults.js';
 
 export { VersionConflictError, type StoredVersion } from './itemVersions.js';
 
@@ -39,7 +40,7 @@ export class VaultStore {
    * exists (a retry), its recorded hash must match, or this throws `VersionConflictError`.
    */
   writeItemVersion(blobName: string, data: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>): Promise<StoredVersion> {
-    return this.itemVersions.write(blobName, data);
+    return hookedWrite({ op: 'putItemVersion', blobName }, () => this.itemVersions.write(blobName, data));
   }
 
   /** Block size: items up to this size are written with one request. */
@@ -56,7 +57,11 @@ export class VaultStore {
     return this.itemVersions.open(blobName, signal);
   }
 
-  async writeJson(blobName: string, value: unknown, options: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
+  writeJson(blobName: string, value: unknown, options: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
+    return hookedWrite({ op: 'putJson', blobName }, () => this.putJson(blobName, value, options));
+  }
+
+  private async putJson(blobName: string, value: unknown, options: { onlyIfAbsent?: boolean }): Promise<boolean> {
     const text = JSON.stringify(value, null, 1);
     try {
       await this.putBlob(blobName, Buffer.from(text, 'utf8'), {
@@ -77,7 +82,10 @@ export class VaultStore {
   }
 
   async writeText(blobName: string, text: string, contentType = 'application/x-ndjson'): Promise<void> {
-    await this.putBlob(blobName, Buffer.from(text, 'utf8'), { metadata: {}, contentType, onlyIfAbsent: false });
+    const body = Buffer.from(text, 'utf8');
+    await hookedWrite({ op: 'putText', blobName }, () =>
+      this.putBlob(blobName, body, { metadata: {}, contentType, onlyIfAbsent: false }),
+    );
   }
 
   async readRange(blobName: string, offset: number, count: number): Promise<Buffer> {
@@ -92,7 +100,7 @@ export class VaultStore {
     blobName: string,
     records: AsyncIterable<unknown> | Iterable<unknown>,
   ): Promise<{ sha256: string; count: number }> {
-    return writeNdjsonGzBlob(this.container, blobName, records);
+    return hookedWrite({ op: 'putNdjson', blobName }, () => writeNdjsonGzBlob(this.container, blobName, records));
   }
 
   /** Reads gzip NDJSON record by record; an absent blob reads as empty when `missingOk`. */
@@ -126,7 +134,11 @@ export class VaultStore {
    * Deletes a blob. Returns 'deleted', 'absent', or 'immutable' when a retention policy or legal hold protects it
    * (version-level WORM): that is the vault doing its job, not an error.
    */
-  async deleteBlob(blobName: string): Promise<'deleted' | 'absent' | 'immutable'> {
+  deleteBlob(blobName: string): Promise<'deleted' | 'absent' | 'immutable'> {
+    return hookedWrite({ op: 'delete', blobName }, () => this.deleteOne(blobName));
+  }
+
+  private async deleteOne(blobName: string): Promise<'deleted' | 'absent' | 'immutable'> {
     try {
       await this.container.getBlobClient(blobName).delete();
       return 'deleted';
@@ -139,6 +151,6 @@ export class VaultStore {
   }
 
   async deleteIfExists(blobName: string): Promise<void> {
-    await this.container.getBlobClient(blobName).deleteIfExists();
+    await hookedWrite({ op: 'delete', blobName }, () => this.container.getBlobClient(blobName).deleteIfExists());
   }
 }
