@@ -36,24 +36,25 @@ export async function pruneMaintenanceMailbox(
   mailbox: MaintenanceMailbox,
   dryRun: boolean,
 ): Promise<{ versionsDeleted: number }> {
-  return recordingOutcome(vault, mailbox, 'prune', async (key) => {
-    const protectedSnapshots = (await findRestoresInProgress(vault)).get(key) ?? [];
-    return pruneOwned(
+  return recordingOutcome(vault, mailbox, 'prune', (key) =>
+    pruneOwned(
       vault,
       key,
-      (inFlight, assertOwned) =>
+      // The running restores are read holding the lease: a prune may wait minutes for it (a commit holds it),
+      // and a restore requested meanwhile reads a snapshot this prune must keep.
+      async (inFlight, assertOwned) =>
         pruneMailbox(vault, {
           mailboxKey: key,
           policy: config.maintenance.retention,
           now: new Date(mailbox.startedAt),
           dryRun,
-          protectedSnapshots,
+          protectedSnapshots: (await findRestoresInProgress(vault)).get(key) ?? [],
           inFlight,
           assertOwned,
         }),
       { dryRun },
-    );
-  }).then((result) => ({ versionsDeleted: result.versionsDeleted }));
+    ),
+  ).then((result) => ({ versionsDeleted: result.versionsDeleted }));
 }
 
 /** Verifies one mailbox's snapshots against their manifests. */
