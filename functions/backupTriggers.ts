@@ -11,7 +11,8 @@ import { compactTime, layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
 import type { BackupRunSettings, BackupTenantInput } from './contracts.js';
 import { findInstance, startOrchestration } from './durable.js';
-import { accepted, answerFromReport, idParam, readJsonBody, registerDurableApiRoute } from './http.js';
+import { authorizeBackup } from '../shared/access/policy.js';
+import { accepted, answerFromReport, auditCall, idParam, readJsonBody, registerDurableApiRoute } from './http.js';
 import { startScheduledRun } from './schedule.js';
 
 const RUN_ID = /^backup-\d{8}T\d{6}Z(-[0-9a-f]{8})?$/;
@@ -27,7 +28,10 @@ function runSettings(): BackupRunSettings {
   };
 }
 
-/** `POST /api/backups`: back up now, all mailboxes in scope or the ones named. 202 with the status URL. */
+/**
+ * `POST /api/backups`: back up now, all mailboxes in scope or the ones named (each must be in scope). 202 with the
+ * status URL.
+ */
 export async function startBackup(
   request: HttpRequest,
   client: df.DurableClient,
@@ -38,6 +42,12 @@ export async function startBackup(
   const startedAt = new Date();
   const runId = `backup-${compactTime(startedAt)}-${randomBytes(4).toString('hex')}`;
   const { mailboxes } = body.value;
+  await authorizeBackup(await getServices(), mailboxes);
+  await auditCall(request, context, {
+    action: 'backup',
+    subject: runId,
+    source: { mailboxes: mailboxes ? mailboxes.join(',') : 'every mailbox in scope' },
+  });
   const input: BackupTenantInput = {
     runId,
     trigger: 'http',
@@ -99,6 +109,6 @@ export async function scheduledBackup(
   );
 }
 
-registerDurableApiRoute('startBackup', 'POST', 'backups', startBackup);
-registerDurableApiRoute('getBackup', 'GET', 'backups/{id}', getBackup);
+registerDurableApiRoute('startBackup', 'POST', 'backups', { role: 'operator', audit: 'backup' }, startBackup);
+registerDurableApiRoute('getBackup', 'GET', 'backups/{id}', { role: 'reader' }, getBackup);
 df.app.client.timer('scheduledBackup', { schedule: '%MAILBOX_VAULT_BACKUP_SCHEDULE%', handler: scheduledBackup });

@@ -108,6 +108,6 @@ export async function missingItems(request: HttpRequest): Promise<HttpResponseIn
   };
 }
 
-registerApiRoute('compareSnapshots', 'GET', 'compare', compareSnapshots);
-registerApiRoute('compareItems', 'GET', 'compare/items', compareItems);
-registerApiRoute('missingItems', 'GET', 'compare/missing', missingItems);
+registerApiRoute('compareSnapshots', 'GET', 'compare', { role: 'reader' }, compareSnapshots);
+registerApiRoute('compareItems', 'GET', 'compare/items', { role: 'reader' }, compareItems);
+registerApiRoute('missingItems', 'GET', 'compare/missing', { role: 'reader' }, missingItems);

@@ -92,5 +92,5 @@ export async function dashboard(request: HttpRequest): Promise<HttpResponseInit>
   };
 }
 
-registerApiRoute('listMailboxes', 'GET', 'mailboxes', listMailboxes);
-registerApiRoute('dashboard', 'GET', 'dashboard', dashboard);
+registerApiRoute('listMailboxes', 'GET', 'mailboxes', { role: 'reader' }, listMailboxes);
+registerApiRoute('dashboard', 'GET', 'dashboard', { role: 'reader' }, dashboard);

@@ -2,7 +2,14 @@ import type { HttpHandler, HttpMethod, HttpRequest, HttpResponseInit, Invocation
 import functions from '@azure/functions';
 import * as df from 'durable-functions';
 import type { z } from 'zod';
+import { randomUUID } from 'node:crypto';
+import { authenticate } from '../shared/access/authenticate.js';
+import type { Authorization } from '../shared/access/policy.js';
+import { AccessRefusal } from '../shared/access/refusal.js';
+import { grants, ROLES, type Role } from '../shared/access/roles.js';
+import { auditEvent, type AuditAction, type AuditDetails, type AuditRecord } from '../shared/audit/record.js';
 import { errorReason, MailboxVaultError } from '../shared/errors.js';
+import { formatTelemetry } from '../shared/telemetry.js';
 import { GraphRequestError } from '../shared/graph/index.js';
 import { getServices } from '../shared/services.js';
 
@@ -129,30 +136,54 @@ function answeringUpstreamFailures<Args extends unknown[]>(
   };
 }
 
+/** What a route needs: the least role, whether self-service users may call it, and what it audits. */
+export interface RouteAccess {
+  role: Role;
+  /** With MAILBOX_VAULT_SELF_SERVICE on, a signed-in user without the role may call it for their own mailbox. */
+  selfService?: boolean;
+  /** A mutating route: every call leaves exactly one audit record of this action. */
+  audit?: AuditAction;
+}
+
+/** Every route of the API with what it needs, in registration order (README's role table is checked against it). */
+export const API_ROUTES: { name: string; method: HttpMethod; route: string; access: RouteAccess }[] = [];
+
+type Handler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
 /**
- * An API route: every route of the app is registered here, so how callers are authenticated, and how Graph's
- * failures are answered, is decided in one place (a function key today). Routes that start or query
- * orchestrations get the Durable client.
+ * An API route: every route of the app is registered here, so how callers are authenticated and authorized, how
+ * mutating calls are audited, and how Graph's failures are answered, is decided in one place. Callers sign in
+ * with Entra ID through App Service Authentication (shared/access/authenticate.ts); `access` names the role the
+ * route needs. Function keys open nothing: the routes are anonymous to the Functions host, and the platform's
+ * authentication stands in front of them.
  */
-export function registerApiRoute(name: string, method: HttpMethod, route: string, handler: HttpHandler): void {
+export function registerApiRoute(
+  name: string,
+  method: HttpMethod,
+  route: string,
+  access: RouteAccess,
+  handler: HttpHandler,
+): void {
+  API_ROUTES.push({ name, method, route, access });
   // @azure/functions is CommonJS: Node's ESM loader reaches `app` through the default export.
-  const answering = answeringUpstreamFailures(
-    handler as (...args: Parameters<HttpHandler>) => Promise<HttpResponseInit>,
-  );
-  functions.app.http(name, { route, methods: [method], authLevel: 'function', handler: answering });
+  const guarded = guard(method, route, access, handler as Handler);
+  functions.app.http(name, { route, methods: [method], authLevel: 'anonymous', handler: guarded });
 }
 
 export function registerDurableApiRoute(
   name: string,
   method: HttpMethod,
   route: string,
+  access: RouteAccess,
   handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) => Promise<HttpResponseInit>,
 ): void {
+  API_ROUTES.push({ name, method, route, access });
   df.app.client.http(name, {
     route,
     methods: [method],
-    authLevel: 'function',
-    handler: answeringUpstreamFailures(handler),
+    authLevel: 'anonymous',
+    handler: (request, client, context) =>
+      guard(method, route, access, (req, ctx) => handler(req, client, ctx))(request, context),
   });
 }
 
@@ -162,4 +193,129 @@ export function registerDurableApiRoute(
  */
 export function registerPublicRoute(name: string, route: string, handler: HttpHandler): void {
   functions.app.http(name, { route, methods: ['GET'], authLevel: 'anonymous', handler });
+}
+
+interface CallState {
+  auth: Authorization;
+  /** The route as registered: `POST /api/restores`. */
+  route: string;
+  /** Set once the call's audit record is written (by the handler before it acts, or by the guard after). */
+  audited: boolean;
+  details?: AuditDetails;
+}
+
+const calls = new WeakMap<HttpRequest, CallState>();
+
+/** The signed-in caller of a request the guard let through, and whether only self-service let them. */
+export function authorizationOf(request: HttpRequest): Authorization {
+  const state = calls.get(request);
+  if (!state) throw new Error('The request did not pass registerApiRoute: no caller');
+  return state.auth;
+}
+
+/**
+ * Writes the call's audit record before the handler acts on it: once per call, so a call that was refused or
+ * failed after this has no second record. Throws (the call fails, nothing was done) when the trail cannot be
+ * written: nothing mutating happens unrecorded.
+ */
+export async function auditCall(
+  request: HttpRequest,
+  context: InvocationContext,
+  details: AuditDetails,
+): Promise<void> {
+  const state = calls.get(request);
+  if (!state) throw new Error('The request did not pass registerApiRoute: no caller');
+  state.details = details;
+  await writeAudit(request, context, state, { outcome: 'accepted', status: 202 });
+  state.audited = true;
+}
+
+function guard(method: HttpMethod, route: string, access: RouteAccess, handler: Handler): Handler {
+  const answering = answeringUpstreamFailures(handler);
+  return async (request, context) => {
+    const authentication = authenticate(request.headers);
+    if ('refused' in authentication) {
+      const { status, title, errors } = authentication.refused;
+      return problem(status, title, errors);
+    }
+    const { caller } = authentication;
+    const state: CallState = {
+      auth: { caller, selfService: false },
+      route: `${method} /api/${route}`,
+      audited: false,
+    };
+    if (access.audit) state.details = { action: access.audit };
+    calls.set(request, state);
+    let response: HttpResponseInit;
+    try {
+      response = (await authorize(access, state)) ?? (await answering(request, context));
+    } catch (error) {
+      if (!(error instanceof AccessRefusal)) {
+        if (access.audit && !state.audited)
+          await writeAudit(request, context, state, { outcome: 'failed', status: 500, reason: errorReason(error) });
+        throw error;
+      }
+      response = refusal(error);
+    }
+    if (access.audit && !state.audited) await auditAnswer(request, context, state, response);
+    return response;
+  };
+}
+
+/** undefined when the caller may go on (with the role, or as self-service); throws AccessRefusal otherwise. */
+async function authorize(access: RouteAccess, state: CallState): Promise<undefined> {
+  const { caller } = state.auth;
+  if (grants(caller.roles, access.role)) return undefined;
+  if (access.selfService && caller.kind === 'user' && (await getServices()).config.access.selfService) {
+    state.auth = { caller, selfService: true };
+    return undefined;
+  }
+  throw new AccessRefusal('role', `This needs the ${access.role} role (${ROLES[access.role]})`, [
+    `${caller.name} holds ${caller.roles.length ? caller.roles.map((r) => ROLES[r]).join(', ') : 'no role of this app'}`,
+  ]);
+}
+
+export function refusal(error: AccessRefusal): HttpResponseInit {
+  const response = problem(403, error.message, error.errors);
+  (response.jsonBody as { error: Record<string, unknown> }).error.rule = error.rule;
+  return response;
+}
+
+/** The record of a call the handler did not carry out: refused (4xx) or failed (5xx). */
+async function auditAnswer(
+  request: HttpRequest,
+  context: InvocationContext,
+  state: CallState,
+  response: HttpResponseInit,
+): Promise<void> {
+  const status = response.status ?? 200;
+  const body = response.jsonBody as { error?: { title?: string; rule?: string } } | undefined;
+  await writeAudit(request, context, state, {
+    outcome: status >= 500 ? 'failed' : status >= 400 ? 'refused' : 'accepted',
+    status,
+    ...(body?.error?.title ? { reason: body.error.title } : {}),
+    ...(body?.error?.rule ? { rule: body.error.rule } : {}),
+  });
+}
+
+async function writeAudit(
+  request: HttpRequest,
+  context: InvocationContext,
+  state: CallState,
+  result: Pick<AuditRecord, 'outcome' | 'status'> & Partial<Pick<AuditRecord, 'reason' | 'rule'>>,
+): Promise<void> {
+  const { caller } = state.auth;
+  const record: AuditRecord = {
+    id: randomUUID(),
+    at: new Date().toISOString(),
+    route: state.route,
+    ...state.details!,
+    ...result,
+    who: { kind: caller.kind, oid: caller.oid, upn: caller.upn, name: caller.name, roles: caller.roles },
+    clientAddress: caller.clientAddress,
+    userAgent: request.headers.get('user-agent'),
+  };
+  const { audit } = await getServices();
+  await audit.append(record);
+  context.log(formatTelemetry(auditEvent(record)));
 }

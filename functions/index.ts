@@ -17,3 +17,4 @@ import './compare.js';
 import './restorePreview.js';
 import './dashboard.js';
 import './portal.js';
+import './audit.js';

@@ -11,7 +11,15 @@ import { compactTime, keyOf, layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
 import type { MaintenanceInput } from './contracts.js';
 import { findInstance, startOrchestration } from './durable.js';
-import { accepted, answerFromReport, idParam, problem, readJsonBody, registerDurableApiRoute } from './http.js';
+import {
+  accepted,
+  answerFromReport,
+  auditCall,
+  idParam,
+  problem,
+  readJsonBody,
+  registerDurableApiRoute,
+} from './http.js';
 import { startScheduledRun } from './schedule.js';
 
 const MaintenanceBody = z
@@ -49,7 +57,11 @@ async function mailboxKeysOf(upns: string[]): Promise<{ keys: string[] } | { res
 }
 
 /** `POST /api/maintenance`: prune (optionally a dry run) and/or verify now. */
-export async function startMaintenance(request: HttpRequest, client: df.DurableClient): Promise<HttpResponseInit> {
+export async function startMaintenance(
+  request: HttpRequest,
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const body = await readJsonBody(request, MaintenanceBody);
   if ('response' in body) return body.response;
   const mailboxes = body.value.mailboxes ? await mailboxKeysOf(body.value.mailboxes) : { keys: null };
@@ -64,6 +76,12 @@ export async function startMaintenance(request: HttpRequest, client: df.DurableC
     verify: body.value.verify ?? null,
     mailboxKeys: mailboxes.keys,
   };
+  await auditCall(request, context, {
+    action: 'maintenance',
+    subject: id,
+    target: { mailboxes: body.value.mailboxes ? body.value.mailboxes.join(',') : 'the whole vault' },
+    what: { prune: body.value.prune ?? null, verify: body.value.verify ?? null },
+  });
   await startOrchestration(client, contracts.vaultMaintenance, id, input);
   return accepted(request, 'maintenance', id);
 }
@@ -115,8 +133,14 @@ export async function scheduledMaintenance(
   );
 }
 
-registerDurableApiRoute('startMaintenance', 'POST', 'maintenance', startMaintenance);
-registerDurableApiRoute('getMaintenance', 'GET', 'maintenance/{id}', getMaintenance);
+registerDurableApiRoute(
+  'startMaintenance',
+  'POST',
+  'maintenance',
+  { role: 'operator', audit: 'maintenance' },
+  startMaintenance,
+);
+registerDurableApiRoute('getMaintenance', 'GET', 'maintenance/{id}', { role: 'reader' }, getMaintenance);
 df.app.client.timer('scheduledMaintenance', {
   schedule: '%MAILBOX_VAULT_MAINTENANCE_SCHEDULE%',
   handler: scheduledMaintenance,

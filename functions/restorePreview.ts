@@ -22,4 +22,4 @@ export async function previewRestoreHandler(request: HttpRequest): Promise<HttpR
   }
 }
 
-registerApiRoute('previewRestore', 'POST', 'restores/preview', previewRestoreHandler);
+registerApiRoute('previewRestore', 'POST', 'restores/preview', { role: 'reader' }, previewRestoreHandler);

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type * as df from 'durable-functions';
-import { auditRestoreStarted, recordRestoreCanceled } from '../shared/restore/audit.js';
+import { authorizeRestore, authorizeRestoreRead, type LookedUpMailbox } from '../shared/access/policy.js';
+import { markRestoreCanceled } from '../shared/restore/cancel.js';
 import { currentRestoreReport } from '../shared/restore/report.js';
 import {
   RestoreBody,
@@ -13,7 +14,17 @@ import { getServices } from '../shared/services.js';
 import { compactTime, layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
 import { findInstance, startOrchestration } from './durable.js';
-import { accepted, answerFromReport, idParam, problem, readJsonBody, registerDurableApiRoute } from './http.js';
+import type { RestoreRequest } from '../shared/restore/types.js';
+import {
+  accepted,
+  answerFromReport,
+  auditCall,
+  authorizationOf,
+  idParam,
+  problem,
+  readJsonBody,
+  registerDurableApiRoute,
+} from './http.js';
 
 export const RESTORE_REFUSAL_STATUS: Record<RestoreRequestErrorCode, number> = {
   InvalidRequest: 400,
@@ -25,18 +36,15 @@ export const RESTORE_REFUSAL_STATUS: Record<RestoreRequestErrorCode, number> = {
 const RESTORE_ID = /^restore-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 const RESTORE_ID_EXAMPLE = 'restore-20261123T150405Z-1a2b3c4d';
 
-/** Who asked, as far as the platform says: App Service authentication's principal, else the key holder's address. */
-function requesterOf(request: HttpRequest): string {
-  const principal =
-    request.headers.get('x-ms-client-principal-name') ?? request.headers.get('x-ms-client-principal-id');
-  const address =
-    request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() ??
-    request.headers.get('x-real-ip') ??
-    'unknown address';
-  return principal ? `${principal} (${address})` : `function key holder at ${address}`;
+/** A mailbox id the policy confirmed as a user's primary mailbox is restored by that user's UPN. */
+function byUpn(mailbox: LookedUpMailbox): string {
+  return mailbox.archive ? mailbox.value : mailbox.upn;
 }
 
-/** `POST /api/restores`: validate everything, write the request and its audit record, start, answer 202. */
+/**
+ * `POST /api/restores`: validate everything, apply the restore policy, write the audit record and the request,
+ * start, answer 202.
+ */
 export async function startRestore(
   request: HttpRequest,
   client: df.DurableClient,
@@ -44,21 +52,34 @@ export async function startRestore(
 ): Promise<HttpResponseInit> {
   const body = await readJsonBody(request, RestoreBody);
   if ('response' in body) return body.response;
-  const { config, graph, vault } = await getServices();
+  const services = await getServices();
+  const { config, graph, vault } = services;
+  const auth = authorizationOf(request);
   const requestedAt = new Date();
   const restoreId = `restore-${compactTime(requestedAt)}-${randomBytes(4).toString('hex')}`;
   let resolved;
   try {
-    const meta = { restoreId, requestedAt: requestedAt.toISOString(), requestedBy: requesterOf(request) };
-    resolved = await resolveRestoreRequest(graph, vault, body.value, meta);
+    const { source, target } = await authorizeRestore(services, auth, body.value);
+    const checked = {
+      ...body.value,
+      sourceMailbox: byUpn(source),
+      ...(body.value.targetMailbox ? { targetMailbox: byUpn(target) } : {}),
+    };
+    const meta = {
+      restoreId,
+      requestedAt: requestedAt.toISOString(),
+      requestedBy: auth.caller.name,
+      requesterOid: auth.caller.oid,
+    };
+    resolved = await resolveRestoreRequest(graph, vault, checked, meta);
   } catch (error) {
     if (error instanceof RestoreRequestError)
       return problem(RESTORE_REFUSAL_STATUS[error.code], error.message, error.errors);
     throw error;
   }
   const { request: restore, selected } = resolved;
+  await auditCall(request, context, restoreAudit(restore, selected));
   await vault.writeJson(layout.restoreRequest(restoreId), restore, { onlyIfAbsent: true });
-  await auditRestoreStarted(vault, restore, { selectedItems: selected, userAgent: request.headers.get('user-agent') });
   await startOrchestration(client, contracts.restoreMailbox, restoreId, {
     restoreId,
     targetMailboxId: restore.target.mailboxId,
@@ -69,14 +90,37 @@ export async function startRestore(
   return accepted(request, 'restores', restoreId, { snapshotId: restore.source.snapshotId, selectedItems: selected });
 }
 
+function restoreAudit(restore: RestoreRequest, selectedItems: number) {
+  const { source, target } = restore;
+  return {
+    action: 'restore' as const,
+    subject: restore.restoreId,
+    source: {
+      mailbox: source.upn ?? source.mailboxId,
+      mailboxId: source.mailboxId,
+      snapshotId: source.snapshotId,
+      takenAt: source.takenAt,
+    },
+    target: {
+      mailbox: target.upn ?? target.mailboxId,
+      mailboxId: target.mailboxId,
+      destination: restore.destination.mode,
+    },
+    what: { filters: restore.filters, collisions: restore.collisions, selectedItems },
+  };
+}
+
 /** `GET /api/restores/{id}`: status, progress, and the report once there is one. */
 export async function getRestore(request: HttpRequest, client: df.DurableClient): Promise<HttpResponseInit> {
   const param = idParam(request, RESTORE_ID, 'restore', RESTORE_ID_EXAMPLE);
   if ('response' in param) return param.response;
   const { id } = param;
+  const { vault } = await getServices();
+  const auth = authorizationOf(request);
+  if (auth.selfService)
+    authorizeRestoreRead(auth, (await vault.readJson<RestoreRequest>(layout.restoreRequest(id)))?.requesterOid);
   const status = await findInstance(client, id);
   if (!status) return answerFromReport(id, layout.restoreReport(id), `No restore '${id}'`);
-  const { vault } = await getServices();
   const { report, canceled } = await currentRestoreReport(vault, id);
   const statusSoFar = status.runtimeStatus === 'Failed' ? 'Failed' : 'Running';
   return {
@@ -98,7 +142,11 @@ export async function getRestore(request: HttpRequest, client: df.DurableClient)
  * terminated, so import batches already running see it and stop before their next item. Items already imported
  * stay, and are in the journal.
  */
-export async function cancelRestore(request: HttpRequest, client: df.DurableClient): Promise<HttpResponseInit> {
+export async function cancelRestore(
+  request: HttpRequest,
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const param = idParam(request, RESTORE_ID, 'restore', RESTORE_ID_EXAMPLE);
   if ('response' in param) return param.response;
   const { id } = param;
@@ -107,11 +155,24 @@ export async function cancelRestore(request: HttpRequest, client: df.DurableClie
   if (!['Running', 'Pending'].includes(status.runtimeStatus))
     return problem(409, `Restore '${id}' is already ${status.runtimeStatus}`);
   const { vault } = await getServices();
-  await recordRestoreCanceled(vault, id, requesterOf(request), new Date());
+  await auditCall(request, context, { action: 'cancelRestore', subject: id });
+  await markRestoreCanceled(vault, id, authorizationOf(request).caller.name, new Date());
   await client.terminate(id, 'Canceled through the API');
   return accepted(request, 'restores', id, { status: 'Canceled' });
 }
 
-registerDurableApiRoute('startRestore', 'POST', 'restores', startRestore);
-registerDurableApiRoute('getRestore', 'GET', 'restores/{id}', getRestore);
-registerDurableApiRoute('cancelRestore', 'DELETE', 'restores/{id}', cancelRestore);
+registerDurableApiRoute(
+  'startRestore',
+  'POST',
+  'restores',
+  { role: 'restorer', selfService: true, audit: 'restore' },
+  startRestore,
+);
+registerDurableApiRoute('getRestore', 'GET', 'restores/{id}', { role: 'reader', selfService: true }, getRestore);
+registerDurableApiRoute(
+  'cancelRestore',
+  'DELETE',
+  'restores/{id}',
+  { role: 'restorer', audit: 'cancelRestore' },
+  cancelRestore,
+);

@@ -74,4 +74,4 @@ export async function searchItems(request: HttpRequest): Promise<HttpResponseIni
   };
 }
 
-registerApiRoute('searchItems', 'GET', 'search', searchItems);
+registerApiRoute('searchItems', 'GET', 'search', { role: 'reader' }, searchItems);

@@ -6,16 +6,22 @@ import { archiveMailboxOf } from '../shared/vault/archiveLinks.js';
 import type { ManifestItem, SnapshotRecord } from '../shared/vault/records.js';
 import { browseFolder, type FolderPage } from '../shared/vault/snapshotBrowser.js';
 import { findSnapshot, listSnapshots } from '../shared/vault/snapshotCatalog.js';
-import { originOf, problem, registerApiRoute } from './http.js';
+import { authorizeMailboxRead } from '../shared/access/policy.js';
+import { authorizationOf, originOf, problem, registerApiRoute } from './http.js';
 
-/** `mailbox=` (a UPN or a mailbox id), and with `archive=true` the vault mailbox of its in-place archive. */
+/**
+ * `mailbox=` (a UPN or a mailbox id), and with `archive=true` the vault mailbox of its in-place archive; a
+ * self-service caller may name only their own (shared/access/policy.ts).
+ */
 export async function mailboxParam(
   request: HttpRequest,
 ): Promise<{ mailboxId: string } | { response: HttpResponseInit }> {
   const mailbox = await ownMailboxParam(request);
-  if ('response' in mailbox || request.query.get('archive') !== 'true') return mailbox;
-  const { vault } = await getServices();
-  const archiveMailboxId = await archiveMailboxOf(vault, mailbox.mailboxId);
+  if ('response' in mailbox) return mailbox;
+  const services = await getServices();
+  await authorizeMailboxRead(services, authorizationOf(request), mailbox.mailboxId);
+  if (request.query.get('archive') !== 'true') return mailbox;
+  const archiveMailboxId = await archiveMailboxOf(services.vault, mailbox.mailboxId);
   if (!archiveMailboxId) return { response: problem(404, 'No in-place archive of this mailbox is in the vault') };
   return { mailboxId: archiveMailboxId };
 }
@@ -139,5 +145,11 @@ function folderPageJson(
   };
 }
 
-registerApiRoute('listSnapshots', 'GET', 'snapshots', listSnapshotsHandler);
-registerApiRoute('browseSnapshot', 'GET', 'snapshots/{id}/items', browseSnapshot);
+registerApiRoute('listSnapshots', 'GET', 'snapshots', { role: 'reader', selfService: true }, listSnapshotsHandler);
+registerApiRoute(
+  'browseSnapshot',
+  'GET',
+  'snapshots/{id}/items',
+  { role: 'reader', selfService: true },
+  browseSnapshot,
+);

@@ -4,14 +4,25 @@
  * in-process Durable host serves the Functions app on http://127.0.0.1:7071 (as `func start` would), runs a
  * first backup at once with progress on the terminal, and keeps serving (the timer fires on its schedule).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Cron } from 'croner';
 import { startAzurite, type RunningAzurite } from './azurite.js';
 import { BlobTaskHub, taskHubContainerName } from './host/blobTaskHub.js';
+import { LOCAL_OPERATOR, type LocalSignIn } from './host/easyAuth.js';
+import { entraIssuer } from './entraIssuer.js';
 import { startLocalApp, type LocalApp } from './host/localApp.js';
 import { applyLocalSettingsFile } from './settingsFile.js';
-import { DEMO_TENANT, SimTenant, seedTenant, startSimulator, type Simulator } from './simulator/index.js';
+import {
+  DEMO_TENANT,
+  MAILBOX_VAULT_API_RESOURCE,
+  SimTenant,
+  seedTenant,
+  startSimulator,
+  type Simulator,
+} from './simulator/index.js';
+import { ROLES } from '../shared/access/roles.js';
 import { loadConfig, ConfigError, SETTINGS, type AppConfig } from '../shared/config.js';
 import { createBlobServiceClient } from '../shared/credentials.js';
 import type { RunReport } from '../shared/backup/types.js';
@@ -31,7 +42,7 @@ async function main(): Promise<void> {
   const azurite = await startStorageIfUnconfigured();
   process.env.MAILBOX_VAULT_GRAPH_LOG ??= 'quiet';
   const config = loadConfigOrExit();
-  const app = await serveApp(config);
+  const app = await serveApp(config, signInFor(simulator));
   stopOnSignals(app, simulator, azurite);
   if (process.env.MAILBOX_VAULT_START_BACKUP !== 'false') await runFirstBackup(app, config);
   printNextScheduledBackup(config);
@@ -51,6 +62,9 @@ async function startDemoTenant(): Promise<Simulator> {
     port: (await portIsFree(port)) ? port : 0,
     latencyMs: 20,
     latencyJitterMs: 30,
+    // Entra ID over TLS: automation signs in to the API with @azure/identity, as it would in Azure.
+    https: true,
+    clients: DEMO_API_CLIENTS,
   });
   process.env.MAILBOX_VAULT_GRAPH_BASE_URL = simulator.baseUrl;
   process.env.MAILBOX_VAULT_GRAPH_CREDENTIAL = 'staticToken';
@@ -63,6 +77,41 @@ async function startDemoTenant(): Promise<Simulator> {
     `No tenant configured: the simulated demo tenant is at ${simulator.baseUrl} (${tenant.mailboxes.size} mailboxes)`,
   );
   return simulator;
+}
+
+/** One app registration per role, so each can be tried locally (README: "Trying each role locally"). */
+const DEMO_API_CLIENTS = (['reader', 'operator', 'restorer'] as const).map((role) => ({
+  clientId: `mailbox-vault-${role}`,
+  clientSecret: `local-${role}-secret`,
+  apiRoles: [ROLES[role]],
+}));
+
+/**
+ * Who calls the API: the local operator (every role) when a request carries no token; with the simulator, also
+ * the bearer tokens its Entra ID issues for the API, validated as Easy Auth validates them.
+ */
+function signInFor(simulator: Simulator | undefined): LocalSignIn {
+  console.log(
+    `Signed in as ${LOCAL_OPERATOR.name} ${LOCAL_OPERATOR.upn} (${LOCAL_OPERATOR.roles.join(', ')}) for requests without a token`,
+  );
+  const https = simulator?.https;
+  if (!simulator || !https) return { operator: LOCAL_OPERATOR };
+  const caFile = join(root, '.local-data', 'simulator-ca.pem');
+  mkdirSync(join(root, '.local-data'), { recursive: true });
+  writeFileSync(caFile, https.caCertificatePem);
+  const tenantId = simulator.tenant.tenantId;
+  console.log(
+    `Tokens for ${MAILBOX_VAULT_API_RESOURCE} from ${https.authorityHost}/${tenantId} are accepted (CA: .local-data/simulator-ca.pem); clients ${DEMO_API_CLIENTS.map((c) => c.clientId).join(', ')}`,
+  );
+  return {
+    operator: LOCAL_OPERATOR,
+    issuer: entraIssuer({
+      authorityHost: https.authorityHost,
+      tenantId,
+      audience: MAILBOX_VAULT_API_RESOURCE,
+      ca: https.caCertificatePem,
+    }),
+  };
 }
 
 /** With no storage or development storage configured: an embedded Azurite, unless one already listens. */
@@ -90,7 +139,7 @@ function loadConfigOrExit(): AppConfig {
   }
 }
 
-async function serveApp(config: AppConfig): Promise<LocalApp> {
+async function serveApp(config: AppConfig, signIn: LocalSignIn): Promise<LocalApp> {
   // Orchestrations live in the vault's storage account, so a killed app resumes them when started again.
   const hubContainer = taskHubContainerName(config.storage.containerName);
   const taskHub = new BlobTaskHub(createBlobServiceClient(config.storage).getContainerClient(hubContainer));
@@ -98,6 +147,7 @@ async function serveApp(config: AppConfig): Promise<LocalApp> {
     port: Number(process.env.PORT ?? 7071),
     scheduleTimers: true,
     taskHub,
+    signIn,
     log: (level, name, ...args) => {
       if (level === 'warning' || level === 'error') console.error(`[${name}] ${args.map(String).join(' ')}`);
     },

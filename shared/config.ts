@@ -75,6 +75,25 @@ export const SETTINGS = {
     description: 'Connection string for Azurite (local runs only; Azure uses the URL)',
   },
   MAILBOX_VAULT_CONTAINER: { default: 'mailbox-vault', description: 'Blob container holding the vault' },
+  MAILBOX_VAULT_AUDIT_ACCOUNT_URL: {
+    default: '',
+    description:
+      "Blob endpoint of the audit account (append-only container, infra/app/audit-storage.bicep); empty: the vault's account",
+  },
+  MAILBOX_VAULT_AUDIT_CONTAINER: {
+    default: 'mailbox-vault-audit',
+    description: 'Container of the audit trail: append blobs under a time-based retention policy',
+  },
+  MAILBOX_VAULT_SELF_SERVICE: {
+    default: 'false',
+    description:
+      "'true': every signed-in user may browse and restore their own mailbox, into their own mailbox only",
+  },
+  MAILBOX_VAULT_RESTORE_TARGETS: {
+    default: '',
+    description:
+      'Allow-list of restore targets (UPNs separated by commas or semicolons); empty: any mailbox in scope',
+  },
   MAILBOX_VAULT_TASK_HUB: { default: 'mailboxvault', description: 'Durable Functions task hub name (host.json)' },
   MAILBOX_VAULT_BACKUP_SCHEDULE: {
     default: '0 0 2 * * *',
@@ -200,9 +219,18 @@ export interface RestoreConfig {
   importConcurrency: number;
 }
 
+/** Who may do what beyond the roles (shared/access/policy.ts), and where the audit trail is kept. */
+export interface AccessConfig {
+  selfService: boolean;
+  /** Restore targets allowed (UPNs, lower case); null: any mailbox in scope. */
+  restoreTargets: string[] | null;
+  audit: { accountUrl?: string; containerName: string };
+}
+
 export interface AppConfig {
   graph: GraphConfig;
   storage: StorageConfig;
+  access: AccessConfig;
   taskHub: string;
   backup: BackupConfig;
   restore: RestoreConfig;
@@ -273,6 +301,17 @@ const Raw = z.object({
       /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
       'must be a valid blob container name (3-63 lower-case letters, digits, single dashes)',
     ),
+  MAILBOX_VAULT_AUDIT_ACCOUNT_URL: z
+    .string()
+    .refine((v) => v === '' || httpsOrLoopback(v), 'must be an https URL (the audit account blob endpoint)'),
+  MAILBOX_VAULT_AUDIT_CONTAINER: z
+    .string()
+    .regex(
+      /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
+      'must be a valid blob container name (3-63 lower-case letters, digits, single dashes)',
+    ),
+  MAILBOX_VAULT_SELF_SERVICE: z.enum(['true', 'false']),
+  MAILBOX_VAULT_RESTORE_TARGETS: z.string(),
   MAILBOX_VAULT_TASK_HUB: z
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9]{2,44}$/, 'must be 3-45 letters and digits, starting with a letter'),
@@ -398,6 +437,23 @@ function storageConfig(raw: RawSettings, problems: string[]): AppConfig['storage
   };
 }
 
+function listOf(value: string): string[] {
+  return value
+    .split(/[,;\s]+/)
+    .map((u) => u.trim())
+    .filter(Boolean);
+}
+
+function accessConfig(raw: RawSettings): AccessConfig {
+  const targets = listOf(raw.MAILBOX_VAULT_RESTORE_TARGETS).map((t) => t.toLowerCase());
+  const accountUrl = raw.MAILBOX_VAULT_AUDIT_ACCOUNT_URL || undefined;
+  return {
+    selfService: raw.MAILBOX_VAULT_SELF_SERVICE === 'true',
+    restoreTargets: targets.length ? targets : null,
+    audit: { ...(accountUrl ? { accountUrl } : {}), containerName: raw.MAILBOX_VAULT_AUDIT_CONTAINER },
+  };
+}
+
 function assembleConfig(
   raw: RawSettings,
   credential: GraphConfig['credential'],
@@ -417,6 +473,7 @@ function assembleConfig(
       logRetries: raw.MAILBOX_VAULT_GRAPH_LOG === 'warnings',
     },
     storage,
+    access: accessConfig(raw),
     taskHub: raw.MAILBOX_VAULT_TASK_HUB,
     backup: {
       schedule: raw.MAILBOX_VAULT_BACKUP_SCHEDULE,

@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
+import { AuditTrail } from './audit/trail.js';
 import { loadConfig, type AppConfig } from './config.js';
 import { createBlobServiceClient, createGraphCredential } from './credentials.js';
 import { MailboxClient, type GraphLogger } from './graph/index.js';
@@ -20,6 +21,8 @@ export interface Services {
   importSessions: ImportSessionCache;
   /** Reads run plans; keeps their indexes (a plan version never changes) for the process's export activities. */
   plans: IndexedNdjsonReader;
+  /** The append-only audit trail (its own container, in its own account in Azure). */
+  audit: AuditTrail;
 }
 
 let services: Promise<Services> | undefined;
@@ -47,20 +50,42 @@ export function getServices(): Promise<Services> {
       uploadBudget: config.graph.uploadBudget,
       ...(config.graph.logRetries ? { logger: consoleLogger } : {}),
     });
-    const vault = new VaultStore(createBlobServiceClient(config.storage), config.storage.containerName);
+    const vaultService = createBlobServiceClient(config.storage);
+    const vault = new VaultStore(vaultService, config.storage.containerName);
     await vault.ensureContainer();
+    const audit = auditTrailOf(config, vaultService);
+    if (!config.access.audit.accountUrl) await audit.ensureContainer();
     return {
       config,
       graph,
       vault,
       importSessions: new ImportSessionCache(graph),
       plans: new IndexedNdjsonReader(vault),
+      audit,
     };
   })().catch((error: unknown) => {
     services = undefined;
     throw error;
   });
   return services;
+}
+
+/**
+ * The audit trail: in Azure a container of the audit account, which the deployment declares under its retention
+ * policy (the app may not create containers there); otherwise a container beside the vault's, created here.
+ */
+function auditTrailOf(config: AppConfig, vaultService: ReturnType<typeof createBlobServiceClient>): AuditTrail {
+  const { accountUrl, containerName } = config.access.audit;
+  const service = accountUrl
+    ? createBlobServiceClient({
+        accountUrl,
+        containerName,
+        ...(config.storage.managedIdentityClientId
+          ? { managedIdentityClientId: config.storage.managedIdentityClientId }
+          : {}),
+      })
+    : vaultService;
+  return new AuditTrail(service.getContainerClient(containerName));
 }
 
 /** For the local host and tests: forget the clients so the next call reads the configuration again. */

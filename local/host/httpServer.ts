@@ -1,26 +1,41 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import functions, { type HttpResponseInit, type HttpResponse as HttpResponseType } from '@azure/functions';
 import type { DurableHost } from './durableHost.js';
+import { signIn, type LocalSignIn } from './easyAuth.js';
 import { matchRoute, type HttpRoute } from './httpRoutes.js';
 
 // @azure/functions is CommonJS: Node's ESM loader offers its classes through the default export only.
 const { HttpResponse } = functions;
 
-/** An HTTP server that hands each request to the HTTP trigger whose route matches it, as the Functions host does. */
-export function createHttpTriggerServer(host: DurableHost, routes: HttpRoute[]): Server {
-  return createServer((req, res) => void serve(host, routes, req, res));
+/**
+ * An HTTP server that hands each request to the HTTP trigger whose route matches it, as the Functions host does,
+ * after signing the caller in as App Service Authentication would (easyAuth.ts).
+ */
+export function createHttpTriggerServer(host: DurableHost, routes: HttpRoute[], auth: LocalSignIn): Server {
+  return createServer((req, res) => void serve(host, routes, auth, req, res));
 }
 
-async function serve(host: DurableHost, routes: HttpRoute[], req: IncomingMessage, res: ServerResponse) {
+async function serve(
+  host: DurableHost,
+  routes: HttpRoute[],
+  auth: LocalSignIn,
+  req: IncomingMessage,
+  res: ServerResponse,
+) {
   try {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     const method = (req.method ?? 'GET').toUpperCase();
     const match = matchRoute(routes, method, url.pathname);
     if (!match.route) return writeJson(res, match.status, { error: { status: match.status, title: match.title } });
+    const signedIn = await signIn(flatHeaders(req), req.socket.remoteAddress, auth);
+    if ('status' in signedIn) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return writeJson(res, 401, { error: { status: 401, title: signedIn.title, errors: signedIn.errors } });
+    }
     const result = await host.invokeHttp(match.route.name, {
       method,
       url: url.toString(),
-      headers: flatHeaders(req),
+      headers: signedIn.headers,
       params: match.params,
       body: await readBody(req),
     });

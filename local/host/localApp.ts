@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { DurableHost, type DurableHostOptions } from './durableHost.js';
+import { LOCAL_OPERATOR, type LocalSignIn } from './easyAuth.js';
 import { routeOf } from './httpRoutes.js';
 import { createHttpTriggerServer } from './httpServer.js';
 import { registrations, type Registration } from './registry.js';
@@ -21,6 +22,11 @@ export interface LocalAppOptions {
   log?: DurableHostOptions['log'];
   /** Keeps instances and histories there, and resumes the unfinished ones before serving (see ./taskHub.ts). */
   taskHub?: DurableHostOptions['taskHub'];
+  /**
+   * Who callers are (the host plays App Service Authentication): by default the local operator, with every role,
+   * for requests without a bearer token; `issuer` makes it accept that issuer's tokens for the API.
+   */
+  signIn?: LocalSignIn;
 }
 
 export interface LocalApp {
@@ -52,7 +58,10 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   const recovered = await host.recover();
 
   const routes = [...registrations.values()].filter((r) => r.triggerType === 'httpTrigger').map(routeOf);
-  const server = createHttpTriggerServer(host, routes);
+  // What App Service sets when its Authentication is on: the app then trusts the principal headers this host sets.
+  const authBefore = process.env.WEBSITE_AUTH_ENABLED;
+  process.env.WEBSITE_AUTH_ENABLED = 'True';
+  const server = createHttpTriggerServer(host, routes, options.signIn ?? { operator: LOCAL_OPERATOR });
   const baseUrl = await listen(server, options.port ?? 7071, options.host ?? '127.0.0.1');
   const jobs = options.scheduleTimers ? scheduleTimerTriggers(registrations, host, options.log) : [];
 
@@ -66,6 +75,8 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       host.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (authBefore === undefined) delete process.env.WEBSITE_AUTH_ENABLED;
+      else process.env.WEBSITE_AUTH_ENABLED = authBefore;
     },
   };
 }

@@ -15,11 +15,14 @@ export interface SimAppRegistration {
    * Others answer 403 ErrorAccessDenied whatever the token's roles.
    */
   mailboxScope?: string[];
+  /** App roles of the mailbox-vault API assigned to the app (MailboxVault.Reader, …); none when absent. */
+  apiRoles?: string[];
 }
 
 /** A registration as the simulator keeps it: roles filled in, certificates by thumbprint. */
 export interface RegisteredApp extends SimAppRegistration {
   readonly roles: string[];
+  readonly apiRoles: string[];
   /** Certificates by their SHA-1 and SHA-256 thumbprints (hex, upper case), as `x5t` and `x5t#S256` name them. */
   readonly certificatesByThumbprint: Map<string, X509Certificate>;
 }
@@ -34,5 +37,10 @@ export function registerApp(app: SimAppRegistration): RegisteredApp {
         certificate,
       );
   }
-  return { ...app, roles: [...(app.roles ?? DEFAULT_APP_ROLES)], certificatesByThumbprint };
+  return {
+    ...app,
+    roles: [...(app.roles ?? DEFAULT_APP_ROLES)],
+    apiRoles: [...(app.apiRoles ?? [])],
+    certificatesByThumbprint,
+  };
 }

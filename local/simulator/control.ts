@@ -221,9 +221,20 @@ function setSecret({ sim, body, params }: ControlRequest): ControlReply {
 }
 
 /** `{roles?: [...]}`: a Graph token with these roles (every role without). */
+/**
+ * `POST /_sim/tokens`: a Graph token with `roles`; with `"audience": "api"`, a token for the mailbox-vault API
+ * with its app roles, for a user (`user`: a UPN) or an app (`clientId`).
+ */
 function issueToken({ sim, body }: ControlRequest): ControlReply {
   const roles = Array.isArray(body.roles) ? body.roles.map(String) : undefined;
-  const { token, expiresOnTimestamp } = sim.issueToken(roles ? { roles } : {});
+  const forApi = body.audience === 'api';
+  const { token, expiresOnTimestamp } = forApi
+    ? sim.issueApiToken({
+        ...(roles ? { roles } : {}),
+        ...(typeof body.user === 'string' ? { user: body.user } : {}),
+        ...(typeof body.clientId === 'string' ? { clientId: body.clientId } : {}),
+      })
+    : sim.issueToken(roles ? { roles } : {});
   return { status: 200, body: { access_token: token, expires_on: expiresOnTimestamp } };
 }
 

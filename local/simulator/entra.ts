@@ -6,7 +6,7 @@ import { originOf, readSmallBody, sendJson } from './http.js';
 import { KEY_VAULT_RESOURCE } from './keyVault.js';
 import type { SimRequest } from './request.js';
 import type { SimulatorState } from './state.js';
-import { GRAPH_RESOURCE, issueAccessToken, signingKeySet } from './tokens.js';
+import { GRAPH_RESOURCE, issueAccessToken, MAILBOX_VAULT_API_RESOURCE, signingKeySet } from './tokens.js';
 
 /**
  * Entra ID's v2.0 endpoints for the client-credentials flow, as MSAL (under @azure/identity) uses them: OpenID
@@ -25,8 +25,10 @@ export async function requestToken({ state, req, res, params }: SimRequest): Pro
     const resource = resourceOf(form.get('scope'), tenant);
     const { token } = issueAccessToken(state, {
       audience: resource,
-      // Application permissions are Graph's app roles: a token for another resource carries none of them.
-      roles: new Set(resource === GRAPH_RESOURCE ? app.roles : []),
+      // Application permissions are Graph's app roles; the mailbox-vault API has its own. Key Vault has none.
+      roles: new Set(
+        resource === GRAPH_RESOURCE ? app.roles : resource === MAILBOX_VAULT_API_RESOURCE ? app.apiRoles : [],
+      ),
       clientId: app.clientId,
       principal: 'application',
     });
@@ -131,7 +133,8 @@ function resourceOf(scope: string | null, tenant: string): string {
       `The provided value for scope ${scope ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
     );
   const resource = scopes[0]!.slice(0, -'/.default'.length).replace(/\/+$/, '');
-  if (resource === GRAPH_RESOURCE || resource === KEY_VAULT_RESOURCE) return resource;
+  if (resource === GRAPH_RESOURCE || resource === KEY_VAULT_RESOURCE || resource === MAILBOX_VAULT_API_RESOURCE)
+    return resource;
   throw new EntraError(
     400,
     'invalid_resource',

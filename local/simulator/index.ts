@@ -10,3 +10,4 @@ export type { ArchiveSeed } from './archiveSeed.js';
 export { EXCHANGE_LIMITS, NO_FAULTS } from './throttle.js';
 export type { FaultRates, ScriptedFault, SimulatorLimits, FaultKind } from './throttle.js';
 export { SimulatorTokenCredential } from './tokenCredential.js';
+export { MAILBOX_VAULT_API_RESOURCE } from './tokens.js';

@@ -15,7 +15,7 @@ import {
   type SimulatorSettings,
   type SimulatorState,
 } from './state.js';
-import { issueTestToken, type IssuedToken } from './tokens.js';
+import { issueApiToken, issueTestToken, type IssuedToken } from './tokens.js';
 import type { SimTenant } from './tenant.js';
 import type { FaultRates, ScriptedFault, SimulatorLimits, ThrottleState } from './throttle.js';
 
@@ -113,6 +113,11 @@ export interface Simulator {
   readonly options: SimulatorSettings;
   /** Issues a Graph token as the token endpoint would, with every role unless `roles` says otherwise. */
   issueToken(options?: { roles?: readonly string[] }): IssuedToken;
+  /**
+   * A token for the mailbox-vault API (MAILBOX_VAULT_API_RESOURCE) with its app roles: for a user of the tenant
+   * (`user`, a UPN), as an interactive sign-in gets one, or for an app.
+   */
+  issueApiToken(options?: { user?: string; clientId?: string; roles?: readonly string[] }): IssuedToken;
   /** Adds an app registration, or replaces the one with its client id (tokens already issued keep their roles). */
   registerApp(app: SimAppRegistration): void;
   /** Stores a secret in the Key Vault (a new version of it). */
@@ -214,6 +219,7 @@ function simulatorOf(state: SimulatorState, servers: Server[]): Simulator {
     demoToken: state.demoToken,
     options: state.settings,
     issueToken: (tokenOptions) => issueTestToken(state, tokenOptions),
+    issueApiToken: (tokenOptions) => issueApiToken(state, tokenOptions),
     registerApp(app) {
       state.apps.set(app.clientId, registerApp(app));
     },

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { SimHttpError } from './http.js';
@@ -7,6 +7,18 @@ import type { SimulatorState } from './state.js';
 
 /** The resource Graph tokens are for (their `aud`), whatever the simulator's own URL. */
 export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
+
+/**
+ * The mailbox-vault API as a resource of the simulated tenant (its app registration's application id URI): tokens
+ * for it carry the API's app roles (MailboxVault.Reader, …), and the local host accepts them as Easy Auth would.
+ */
+export const MAILBOX_VAULT_API_RESOURCE = 'api://mailbox-vault';
+
+/** A stable object id for a name (a UPN, a client id): the simulated directory keeps no ids for them. */
+export function objectIdOf(name: string): string {
+  const hex = createHash('sha256').update(name.toLowerCase()).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
 
 /** What a bearer token grants, recorded when the simulator issued it. */
 export interface TokenGrant {
@@ -17,7 +29,9 @@ export interface TokenGrant {
   readonly roles: ReadonlySet<string>;
   /** The app registration or managed identity it was issued to; none for tokens a test asked for directly. */
   readonly clientId?: string;
-  readonly principal: 'application' | 'managedIdentity' | 'test';
+  readonly principal: 'application' | 'managedIdentity' | 'test' | 'user';
+  /** A user's token (delegated, as an interactive sign-in gets): who it is for. */
+  readonly user?: { upn: string; name: string };
 }
 
 export interface IssuedToken {
@@ -37,6 +51,7 @@ export function issueAccessToken(
 ): IssuedToken {
   const now = Math.floor(Date.now() / 1000);
   const tenantId = state.tenant.tenantId;
+  const user = grant.user;
   const claims = {
     aud: grant.audience,
     iss: `https://sts.windows.net/${tenantId}/`,
@@ -44,8 +59,10 @@ export function issueAccessToken(
     nbf: now,
     exp: now + lifetimeSeconds,
     appid: grant.clientId ?? 'simulator-test',
-    idtyp: 'app',
-    oid: randomUUID(),
+    idtyp: user ? 'user' : 'app',
+    // Stable per app or user, as Entra's object ids are; a test's token without either gets a fresh one.
+    oid: user ? objectIdOf(user.upn) : grant.clientId ? objectIdOf(grant.clientId) : randomUUID(),
+    ...(user ? { upn: user.upn, name: user.name } : {}),
     roles: [...grant.roles],
     tid: tenantId,
     uti: randomBytes(16).toString('base64url'),
@@ -104,5 +121,23 @@ export function issueTestToken(state: SimulatorState, options: { roles?: readonl
     audience: GRAPH_RESOURCE,
     roles: new Set(options.roles ?? ALL_ROLES),
     principal: 'test',
+  });
+}
+
+/**
+ * A token for the mailbox-vault API, as Entra ID would issue one to a signed-in user (with `user`) or to an app
+ * (client credentials); `roles` are the API's app roles assigned to them.
+ */
+export function issueApiToken(
+  state: SimulatorState,
+  options: { user?: string; clientId?: string; roles?: readonly string[] } = {},
+): IssuedToken {
+  const user = options.user ? { upn: options.user, name: options.user.split('@')[0]! } : undefined;
+  return issueAccessToken(state, {
+    audience: MAILBOX_VAULT_API_RESOURCE,
+    roles: new Set(options.roles ?? []),
+    principal: user ? 'user' : 'application',
+    ...(options.clientId ? { clientId: options.clientId } : {}),
+    ...(user ? { user } : {}),
   });
 }

@@ -154,7 +154,7 @@ export async function resolveRestoreRequest(
   graph: MailboxClient,
   vault: VaultStore,
   body: RestoreBodyInput,
-  meta: { restoreId: string; requestedAt: string; requestedBy: string },
+  meta: { restoreId: string; requestedAt: string; requestedBy: string; requesterOid?: string | null },
 ): Promise<{ request: RestoreRequest; snapshot: SnapshotRecord; selected: number }> {
   const owner = await resolveMailbox(graph, body.sourceMailbox, 'sourceMailbox');
   const source = body.sourceArchive ? await archiveSource(vault, owner, body.sourceMailbox) : owner;
@@ -176,6 +176,7 @@ export async function resolveRestoreRequest(
     destination: destinationOf(body),
     collisions: body.collisions,
     requestedBy: meta.requestedBy,
+    requesterOid: meta.requesterOid ?? null,
   };
   return { request, snapshot, selected };
 }

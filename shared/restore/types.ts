@@ -9,8 +9,10 @@ export interface RestoreRequest {
   filters: RestoreFilters;
   destination: { mode: 'newFolder' | 'original' | 'folder'; folderPath?: string[] };
   collisions: 'skip' | 'copy';
-  /** Who asked, as far as the platform tells us (the audit record keeps the same). */
+  /** Who asked: the signed-in caller's UPN or name, as App Service Authentication verified it. */
   requestedBy: string;
+  /** Their Entra object id (a self-service user follows only their own restores); null in older requests. */
+  requesterOid?: string | null;
 }
 
 export interface RestoreFilters {

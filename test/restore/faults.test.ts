@@ -92,8 +92,8 @@ describe('a restore under faults', () => {
       const stored: string[] = [];
       for await (const name of stack.vault.listNames('restores/'))
         stored.push((await stack.vault.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8'));
-      for await (const name of stack.vault.listNames('audit/'))
-        stored.push((await stack.vault.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8'));
+      for await (const blob of stack.audit.listBlobsFlat())
+        stored.push((await stack.audit.getBlobClient(blob.name).downloadToBuffer()).toString('utf8'));
       expect(stored.length).toBeGreaterThan(20);
       for (const secret of secrets) {
         expect(durable).not.toContain(secret);

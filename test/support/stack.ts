@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { BlobServiceClient } from '@azure/storage-blob';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import type { LocalSignIn } from '../../local/host/easyAuth.js';
 import { startLocalApp, type LocalApp } from '../../local/host/localApp.js';
 import type { Simulator, SimulatorOptions, TenantSeed } from '../../local/simulator/index.js';
 import { resetServices } from '../../shared/services.js';
@@ -11,8 +12,17 @@ export interface Stack {
   sim: Simulator;
   app: LocalApp;
   vault: VaultStore;
+  /** The audit trail's container (its own, beside the vault's). */
+  audit: ContainerClient;
   env: Record<string, string>;
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The same with request headers: a bearer token, or headers a caller should not be able to set. */
+  apiWith(
+    headers: Record<string, string>,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   close(): Promise<void>;
 }
 
@@ -27,6 +37,8 @@ export async function startStack(
     settings?: Record<string, string>;
     maxConcurrentActivities?: number;
     log?: (level: string, functionName: string, ...args: unknown[]) => void;
+    /** Who callers are (default: the local operator, every role, for requests without a token). */
+    signIn?: LocalSignIn;
   } = {},
 ): Promise<Stack> {
   // Exchange's upload budget ×10, in the simulator and in the app's pacing alike, so restores of a few MB stay quick.
@@ -41,6 +53,7 @@ export async function startStack(
     MAILBOX_VAULT_GRAPH_STATIC_TOKEN: sim.demoToken,
     MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(),
     MAILBOX_VAULT_CONTAINER: container,
+    MAILBOX_VAULT_AUDIT_CONTAINER: `${container}-audit`,
     MAILBOX_VAULT_SCOPE_USERS: seed.mailboxes
       .map((m) => m.upn)
       .concat(seed.usersWithoutMailbox ?? [])
@@ -57,22 +70,27 @@ export async function startStack(
     clock: 'virtual',
     maxConcurrentActivities: options.maxConcurrentActivities ?? 8,
     ...(options.log ? { log: options.log } : {}),
+    ...(options.signIn ? { signIn: options.signIn } : {}),
   });
-  const vault = new VaultStore(BlobServiceClient.fromConnectionString(azuriteConnectionString()), container);
+  const service = BlobServiceClient.fromConnectionString(azuriteConnectionString());
+  const vault = new VaultStore(service, container);
+  const apiWith: Stack['apiWith'] = async (headers, method, path, body) => {
+    const response = await fetch(`${app.baseUrl}${path}`, {
+      method,
+      headers: { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  };
   return {
     sim,
     app,
     vault,
+    audit: service.getContainerClient(`${container}-audit`),
     env,
-    async api(method, path, body) {
-      const response = await fetch(`${app.baseUrl}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined };
-    },
+    api: (method, path, body) => apiWith({}, method, path, body),
+    apiWith,
     async close() {
       await app.close();
       await sim.close();

@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signingKeySet } from '../../local/simulator/tokens.js';
+import { MAILBOX_VAULT_API_RESOURCE } from '../../local/simulator/index.js';
+import { ROLES } from '../../shared/access/roles.js';
+import { API_ROUTES } from '../../functions/http.js';
+import type { AuditRecord } from '../../shared/audit/record.js';
+import { startStack, type Stack } from '../support/stack.js';
+
+/**
+ * The role × route table of the README, called cell by cell: every route as anonymous, as each role, and as a
+ * self-service user for their own and for another's mailbox. Each mutating call leaves exactly one audit record
+ * with the caller's verified identity (none for anonymous calls, which never reach the app).
+ */
+const OWN = 'adele@contoso.example';
+const OTHER = 'nora@contoso.example';
+const OUTSIDER = 'outsider@contoso.example';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const COLUMNS = ['anonymous', 'reader', 'operator', 'restorer', 'selfOwn', 'selfOther'] as const;
+type Column = (typeof COLUMNS)[number];
+
+/** The README's table: route → column → expected answer ('✓', '401', or '403 rule'). */
+function readmeTable(): Map<string, Record<Column, string>> {
+  const start = readme.indexOf('| Route | Anonymous | Reader |');
+  const rows = readme.slice(start).split('\n').slice(2);
+  const table = new Map<string, Record<Column, string>>();
+  for (const row of rows) {
+    if (!row.startsWith('| `')) break;
+    const cells = row
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim().replace(/`/g, ''));
+    table.set(cells[0]!, Object.fromEntries(COLUMNS.map((c, i) => [c, cells[i + 1]!])) as Record<Column, string>);
+  }
+  return table;
+}
+
+let stack: Stack;
+/** Tokens of the simulated tenant, as Easy Auth would accept them; its id is known once the simulator runs. */
+const issuer = {
+  issuer: '',
+  audience: MAILBOX_VAULT_API_RESOURCE,
+  keys: async () => signingKeySet().keys as never,
+};
+const tokens: Partial<Record<Column, string>> = {};
+const ids = { backup: '', maintenance: '', ownRestore: '', otherRestore: '', snapshot: 'latest' };
+
+function headersFor(column: Column): Record<string, string> {
+  const token = tokens[column];
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/** The request a cell makes: the own-mailbox variant for every column but the last. */
+function requestFor(route: string, column: Column): { method: string; path: string; body?: unknown } {
+  const mailbox = column === 'selfOther' ? OTHER : OWN;
+  const restoreId = column === 'selfOther' ? ids.otherRestore : ids.ownRestore;
+  switch (route) {
+    case 'POST /api/backups':
+      return { method: 'POST', path: '/api/backups', body: { mailboxes: [mailbox] } };
+    case 'GET /api/backups/{id}':
+      return { method: 'GET', path: `/api/backups/${ids.backup}` };
+    case 'POST /api/restores':
+      return { method: 'POST', path: '/api/restores', body: { sourceMailbox: mailbox } };
+    case 'GET /api/restores/{id}':
+      return { method: 'GET', path: `/api/restores/${restoreId}` };
+    case 'DELETE /api/restores/{id}':
+      return { method: 'DELETE', path: `/api/restores/${restoreId}` };
+    case 'GET /api/snapshots':
+      return { method: 'GET', path: `/api/snapshots?mailbox=${mailbox}` };
+    case 'GET /api/snapshots/{id}/items':
+      return { method: 'GET', path: `/api/snapshots/latest/items?mailbox=${mailbox}` };
+    case 'POST /api/maintenance':
+      return { method: 'POST', path: '/api/maintenance', body: { prune: { dryRun: true } } };
+    case 'GET /api/maintenance/{id}':
+      return { method: 'GET', path: `/api/maintenance/${ids.maintenance}` };
+    case 'GET /api/audit':
+      return { method: 'GET', path: '/api/audit' };
+    // The portal's read-only routes: what they answer beyond the access check is their own tests' business.
+    case 'GET /api/search':
+      return { method: 'GET', path: `/api/search?mailbox=${mailbox}&q=a` };
+    case 'GET /api/compare':
+    case 'GET /api/compare/items':
+    case 'GET /api/compare/missing':
+      return { method: 'GET', path: `${route.split(' ')[1]}?mailbox=${mailbox}` };
+    case 'POST /api/restores/preview':
+      return { method: 'POST', path: '/api/restores/preview', body: { sourceMailbox: mailbox } };
+    case 'GET /api/mailboxes':
+    case 'GET /api/dashboard':
+      return { method: 'GET', path: route.split(' ')[1]! };
+    default:
+      throw new Error(`No request for ${route}: add it here and a row to the README's table`);
+  }
+}
+
+async function auditRecords(): Promise<AuditRecord[]> {
+  const records: AuditRecord[] = [];
+  for await (const blob of stack.audit.listBlobsFlat()) {
+    const text = (await stack.audit.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
+    records.push(
+      ...text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as AuditRecord),
+    );
+  }
+  return records;
+}
+
+beforeAll(async () => {
+  stack = await startStack(
+    {
+      mailboxes: [
+        { upn: OWN, items: 8 },
+        { upn: OTHER, items: 8 },
+        { upn: OUTSIDER, items: 3 },
+      ],
+    },
+    {
+      settings: { MAILBOX_VAULT_SCOPE_USERS: `${OWN},${OTHER}`, MAILBOX_VAULT_SELF_SERVICE: 'true' },
+      // Nobody is signed in without a token: the anonymous column is Easy Auth's 401.
+      signIn: { operator: null, issuer },
+    },
+  );
+  issuer.issuer = `https://sts.windows.net/${stack.sim.tenant.tenantId}/`;
+  for (const role of ['reader', 'operator', 'restorer'] as const)
+    tokens[role] = stack.sim.issueApiToken({ clientId: `automation-${role}`, roles: [ROLES[role]] }).token;
+  tokens.selfOwn = stack.sim.issueApiToken({ user: OWN }).token;
+  tokens.selfOther = tokens.selfOwn;
+
+  const backup = await stack.apiWith(headersFor('operator'), 'POST', '/api/backups');
+  expect(backup.status, JSON.stringify(backup.body)).toBe(202);
+  ids.backup = backup.body.id;
+  await stack.app.host.waitForCompletion(ids.backup);
+  const own = await stack.apiWith(headersFor('selfOwn'), 'POST', '/api/restores', { sourceMailbox: OWN });
+  expect(own.status, JSON.stringify(own.body)).toBe(202);
+  ids.ownRestore = own.body.id;
+  const other = await stack.apiWith(headersFor('restorer'), 'POST', '/api/restores', { sourceMailbox: OTHER });
+  ids.otherRestore = other.body.id;
+  const maintenance = await stack.apiWith(headersFor('operator'), 'POST', '/api/maintenance', {
+    prune: { dryRun: true },
+  });
+  ids.maintenance = maintenance.body.id;
+  for (const id of [ids.ownRestore, ids.otherRestore, ids.maintenance]) await stack.app.host.waitForCompletion(id);
+});
+afterAll(() => stack.close());
+
+describe('the role × route table', () => {
+  it('has a row for every route the code registers, and no other', () => {
+    const registered = API_ROUTES.map((r) => `${r.method} /api/${r.route}`).sort();
+    expect([...readmeTable().keys()].sort()).toEqual(registered);
+  });
+
+  it.each([...readmeTable().entries()])('%s answers as the README says', async (route, row) => {
+    const access = API_ROUTES.find((r) => `${r.method} /api/${r.route}` === route)!.access;
+    for (const column of COLUMNS) {
+      const { method, path, body } = requestFor(route, column);
+      const before = (await auditRecords()).length;
+      const response = await stack.apiWith(headersFor(column), method, path, body);
+      const expected = row[column];
+      const where = `${route} as ${column}: ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`;
+      if (expected === '✓') expect([401, 403], where).not.toContain(response.status);
+      else {
+        const [status, rule] = expected.split(' ');
+        expect(response.status, where).toBe(Number(status));
+        if (rule) expect(response.body.error.rule, where).toBe(rule);
+      }
+      // Started work finishes before the next cell, so one cell's run never changes another's answer.
+      if (response.status === 202) await stack.app.host.waitForCompletion(response.body.id);
+      const added = (await auditRecords()).slice(before);
+      expect(added.length, `audit records of ${where}`).toBe(access.audit && column !== 'anonymous' ? 1 : 0);
+      if (added[0]) {
+        expect(added[0].action).toBe(access.audit);
+        expect(added[0].who.oid).toMatch(/^[0-9a-f-]{36}$/);
+        expect(added[0].outcome).toBe(response.status === 202 ? 'accepted' : 'refused');
+      }
+    }
+  });
+});
