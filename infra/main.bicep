@@ -124,6 +124,26 @@ param exportBatchMb string = '24'
 param importConcurrency string = '4'
 param windowsPerEpisode string = '20'
 
+// --- Access: sign-in, roles, the restore policy, the audit trail (README, Access)
+
+@description('Client id of an existing API app registration callers sign in to; empty: the deployment creates one.')
+param apiClientId string = ''
+
+@description('Application id URI of that registration; empty: api://{apiClientId}.')
+param apiIdentifierUri string = ''
+
+@allowed(['true', 'false'])
+@description('Every signed-in user may browse and restore their own mailbox, into their own mailbox only.')
+param selfService string = 'false'
+
+@description('Allow-list of restore targets (UPNs, comma-separated) for restores into another mailbox; empty: any in scope.')
+param restoreTargets string = ''
+
+@minValue(1)
+@maxValue(146000)
+@description('Days each audit record is kept unchangeable (the audit container\'s time-based retention).')
+param auditRetentionDays int = 365
+
 // --- The vault: decided when it is created (infra/hooks/preprovision.mjs refuses a change afterwards)
 
 @minValue(0)
@@ -170,6 +190,7 @@ param functionAppName string = ''
 param identityName string = ''
 param hostStorageAccountName string = ''
 param vaultStorageAccountName string = ''
+param auditStorageAccountName string = ''
 param keyVaultName string = ''
 param logAnalyticsName string = ''
 param applicationInsightsName string = ''
@@ -186,6 +207,7 @@ var tags = { 'azd-env-name': environmentName }
 var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}mailbox-vault-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var vaultContainerName = 'mailbox-vault'
+var auditContainerName = 'mailbox-vault-audit'
 var taskHubName = 'mailboxvault'
 var adminRanges = filter(map(split(allowedIpRanges, ','), r => trim(r)), r => !empty(r))
 
@@ -325,6 +347,32 @@ module privateEndpoints 'app/private-endpoints.bicep' = if (vnetEnabled) {
   }
 }
 
+// The API's app registration (sign-in and roles), unless one is named by MAILBOX_VAULT_API_CLIENT_ID.
+module apiRegistration 'app/api-registration.bicep' = if (empty(apiClientId)) {
+  name: 'apiRegistration'
+  scope: rg
+  params: {
+    uniqueName: 'mailbox-vault-${resourceToken}'
+    displayName: 'mailbox-vault (${environmentName})'
+    selfService: selfService == 'true'
+  }
+}
+
+// The audit trail: an append-only container in an account of its own.
+module audit 'app/audit-storage.bicep' = {
+  name: 'audit'
+  scope: rg
+  params: {
+    name: !empty(auditStorageAccountName) ? auditStorageAccountName : '${abbrs.storageStorageAccounts}audit${resourceToken}'
+    location: location
+    tags: tags
+    containerName: auditContainerName
+    retentionDays: auditRetentionDays
+    appPrincipalId: identity.outputs.principalId
+    privateNetwork: vnetEnabled
+  }
+}
+
 module app 'app/function-app.bicep' = {
   name: 'functionApp'
   scope: rg
@@ -340,6 +388,8 @@ module app 'app/function-app.bicep' = {
     deploymentContainerName: deploymentContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     subnetId: vnetEnabled ? network!.outputs.appSubnetId : ''
+    apiClientId: empty(apiClientId) ? apiRegistration!.outputs.clientId : apiClientId
+    apiIdentifierUri: empty(apiClientId) ? apiRegistration!.outputs.identifierUri : (empty(apiIdentifierUri) ? 'api://${apiClientId}' : apiIdentifierUri)
     // Every setting shared/config.ts reads, except the two for local runs only (a static token, a connection string).
     appSettings: {
       MAILBOX_VAULT_TASK_HUB: taskHubName
@@ -377,6 +427,10 @@ module app 'app/function-app.bicep' = {
       MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: retentionWeeklyWeeks
       MAILBOX_VAULT_RETENTION_MONTHLY_MONTHS: retentionMonthlyMonths
       MAILBOX_VAULT_VERIFY_SAMPLE: verifySample
+      MAILBOX_VAULT_AUDIT_ACCOUNT_URL: audit.outputs.blobEndpoint
+      MAILBOX_VAULT_AUDIT_CONTAINER: audit.outputs.containerName
+      MAILBOX_VAULT_SELF_SERVICE: selfService
+      MAILBOX_VAULT_RESTORE_TARGETS: restoreTargets
     }
   }
 }
@@ -418,6 +472,9 @@ output MAILBOX_VAULT_CONTAINER string = vaultContainerName
 output MAILBOX_VAULT_KEY_VAULT_URL string = keyVault.outputs.uri
 output MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MAILBOX_VAULT_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output MAILBOX_VAULT_API_CLIENT_ID string = empty(apiClientId) ? apiRegistration!.outputs.clientId : apiClientId
+output MAILBOX_VAULT_API_SCOPE string = '${empty(apiClientId) ? apiRegistration!.outputs.identifierUri : (empty(apiIdentifierUri) ? 'api://${apiClientId}' : apiIdentifierUri)}/.default'
+output MAILBOX_VAULT_AUDIT_ACCOUNT_URL string = audit.outputs.blobEndpoint
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
 // What the vault was created with, read back from the account: infra/hooks/preprovision.mjs compares the next
 // provision's settings with these, since Azure accepts them only at creation.

@@ -86,13 +86,11 @@ export const SETTINGS = {
   },
   MAILBOX_VAULT_SELF_SERVICE: {
     default: 'false',
-    description:
-      "'true': every signed-in user may browse and restore their own mailbox, into their own mailbox only",
+    description: "'true': every signed-in user may browse and restore their own mailbox, into their own mailbox only",
   },
   MAILBOX_VAULT_RESTORE_TARGETS: {
     default: '',
-    description:
-      'Allow-list of restore targets (UPNs separated by commas or semicolons); empty: any mailbox in scope',
+    description: 'Allow-list of restore targets (UPNs separated by commas or semicolons); empty: any mailbox in scope',
   },
   MAILBOX_VAULT_TASK_HUB: { default: 'mailboxvault', description: 'Durable Functions task hub name (host.json)' },
   MAILBOX_VAULT_BACKUP_SCHEDULE: {

@@ -19,6 +19,10 @@ param instanceMemoryMB int = 2048
 
 @description('The MAILBOX_VAULT_* settings the code reads (shared/config.ts), as name → value.')
 param appSettings object
+@description('Client id of the API app registration callers sign in to (App Service Authentication).')
+param apiClientId string
+@description('Its application id URI: tokens for it (or for the client id) are accepted.')
+param apiIdentifierUri string
 
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: hostStorageAccountName
@@ -54,7 +58,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    // The HTTP API is how an admin (and the CLI) reaches the app; every route needs a function key.
+    // The HTTP API is how an admin (and the CLI) reaches the app; every request needs an Entra ID token.
     publicNetworkAccess: 'Enabled'
     virtualNetworkSubnetId: empty(subnetId) ? null : subnetId
     siteConfig: {
@@ -96,6 +100,40 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // App Insights with local auth off: telemetry is sent with the identity.
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
     })
+  }
+}
+
+// App Service Authentication (Easy Auth v2): every request needs a valid Entra ID token for the API, or is
+// answered 401 before the app sees it. The app reads the verified claims from x-ms-client-principal (and trusts
+// that header only because this is on: WEBSITE_AUTH_ENABLED) and checks each route's role itself.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+    }
+    httpSettings: {
+      requireHttps: true
+      forwardProxy: { convention: 'NoProxy' }
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: apiClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [apiIdentifierUri, apiClientId]
+        }
+      }
+    }
+    login: {
+      tokenStore: { enabled: false }
+    }
   }
 }
 

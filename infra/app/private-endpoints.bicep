@@ -1,4 +1,5 @@
-// Private endpoints and their DNS zones for host storage (blob, queue, table), the vault (blob) and Key Vault.
+// Private endpoints and their DNS zones for host storage (blob, queue, table), the vault (blob), the audit trail
+// (blob) and Key Vault.
 
 param location string
 param tags object = {}
@@ -6,6 +7,7 @@ param vnetName string
 param subnetName string
 param hostStorageAccountName string
 param vaultStorageAccountName string
+param auditStorageAccountName string
 param keyVaultName string
 
 resource vnet 'Microsoft.Network/virtualNetworks@2024-01-01' existing = {
@@ -22,6 +24,7 @@ var endpoints = [
   { name: 'host-queue', target: resourceId('Microsoft.Storage/storageAccounts', hostStorageAccountName), group: 'queue', zone: 'privatelink.queue.${environment().suffixes.storage}' }
   { name: 'host-table', target: resourceId('Microsoft.Storage/storageAccounts', hostStorageAccountName), group: 'table', zone: 'privatelink.table.${environment().suffixes.storage}' }
   { name: 'vault-blob', target: resourceId('Microsoft.Storage/storageAccounts', vaultStorageAccountName), group: 'blob', zone: 'privatelink.blob.${environment().suffixes.storage}' }
+  { name: 'audit-blob', target: resourceId('Microsoft.Storage/storageAccounts', auditStorageAccountName), group: 'blob', zone: 'privatelink.blob.${environment().suffixes.storage}' }
   { name: 'key-vault', target: resourceId('Microsoft.KeyVault/vaults', keyVaultName), group: 'vault', zone: 'privatelink.vaultcore.azure.net' }
 ]
 var zones = union(map(endpoints, e => e.zone), [])

@@ -6,14 +6,37 @@ export interface Api {
   close(): Promise<void>;
 }
 
-export async function remoteApi(url: string, key: string | undefined): Promise<Api> {
+/** Gives the bearer token for each call (undefined: none, as for the local host's local operator). */
+export type AccessToken = () => Promise<string | undefined>;
+
+/**
+ * How the CLI signs in to a deployed app: MAILBOX_VAULT_ACCESS_TOKEN as it is, or a token for the API's scope
+ * from @azure/identity's DefaultAzureCredential (AZURE_CLIENT_ID / _SECRET / _TENANT_ID, a managed identity, or
+ * the Azure CLI's signed-in user), which App Service Authentication validates; the roles come with it.
+ */
+export function accessTokenFor(scope: string | undefined): AccessToken {
+  const fixed = process.env.MAILBOX_VAULT_ACCESS_TOKEN;
+  if (fixed) return async () => fixed;
+  if (!scope) return async () => undefined;
+  let credential: Promise<{ getToken(scope: string): Promise<{ token: string } | null> }> | undefined;
+  return async () => {
+    // Loaded only here: in-process calls need no identity library.
+    credential ??= import('@azure/identity').then(({ DefaultAzureCredential }) => new DefaultAzureCredential());
+    const token = await (await credential).getToken(scope);
+    if (!token) throw new Error(`No token for ${scope}: sign in (az login) or set AZURE_CLIENT_ID and a secret`);
+    return token.token;
+  };
+}
+
+export async function remoteApi(url: string, accessToken: AccessToken): Promise<Api> {
   const base = url.replace(/\/+$/, '');
   return {
     async call(method, path, body) {
+      const token = await accessToken();
       const response = await fetch(`${base}${path}`, {
         method,
         headers: {
-          ...(key ? { 'x-functions-key': key } : {}),
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
           ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -39,6 +62,6 @@ export async function inProcessApi(): Promise<Api> {
   // Loaded only here: a call to a deployed app (--url) needs none of the app's code.
   const { startLocalApp } = await import('../host/localApp.js');
   const app = await startLocalApp({ port: 0, clock: 'real' });
-  const api = await remoteApi(app.baseUrl, undefined);
+  const api = await remoteApi(app.baseUrl, async () => undefined);
   return { call: api.call, close: () => app.close() };
 }

@@ -6,8 +6,8 @@
  * failed, 2 for bad arguments.
  */
 import { parseArgs } from 'node:util';
-import { inProcessApi, remoteApi, type Api } from './api.js';
-import { describeProblem, err, out, printItems, printSnapshots, resultOf } from './output.js';
+import { accessTokenFor, inProcessApi, remoteApi, type Api } from './api.js';
+import { describeProblem, err, out, printAudit, printItems, printSnapshots, resultOf } from './output.js';
 import { requestFor, type ApiRequest, type OptionValues } from './requests.js';
 import { ALLOWED, COMMON, OPTIONS, USAGE, UsageError } from './usage.js';
 import { waitFor } from './wait.js';
@@ -47,11 +47,11 @@ function checkArguments(command: string, rest: string[], values: OptionValues): 
   if (command !== 'status' && rest.length) throw new UsageError(`Unexpected argument '${rest[0]}'`);
 }
 
-/** The deployed app with --url, otherwise the app in this process. */
+/** The deployed app with --url (signed in with --scope or a token), otherwise the app in this process. */
 async function openApi(values: OptionValues): Promise<Api> {
   const url = values.url as string | undefined;
   if (!url) return inProcessApi();
-  return remoteApi(url, (values.key as string | undefined) ?? process.env.MAILBOX_VAULT_FUNCTION_KEY);
+  return remoteApi(url, accessTokenFor((values.scope as string | undefined) ?? process.env.MAILBOX_VAULT_API_SCOPE));
 }
 
 /** Makes the call and prints its outcome; for a started run, waits for it unless --no-wait. Returns the exit code. */
@@ -63,9 +63,10 @@ async function execute(api: Api, request: ApiRequest, values: OptionValues): Pro
     else err(describeProblem(response.body));
     return response.status < 500 ? 2 : 1;
   }
-  if (request.kind === 'snapshots' || request.kind === 'items') {
+  if (request.kind === 'snapshots' || request.kind === 'items' || request.kind === 'audit') {
     if (json) out(JSON.stringify(response.body, null, 2));
     else if (request.kind === 'snapshots') printSnapshots(response.body);
+    else if (request.kind === 'audit') printAudit(response.body);
     else printItems(response.body);
     return 0;
   }

@@ -8,8 +8,22 @@ type Report = Record<string, any>;
 
 /** An API problem response as text: its title and each listed error. */
 export function describeProblem(body: Record<string, unknown>): string {
-  const error = body.error as { title?: string; errors?: string[] } | undefined;
-  return [error?.title ?? 'The request failed', ...(error?.errors ?? []).map((e) => `  - ${e}`)].join('\n');
+  const error = body.error as { title?: string; errors?: string[]; rule?: string } | undefined;
+  const title = `${error?.title ?? 'The request failed'}${error?.rule ? ` (rule: ${error.rule})` : ''}`;
+  return [title, ...(error?.errors ?? []).map((e) => `  - ${e}`)].join('\n');
+}
+
+/** The audit trail's records, one line each: when, who (and roles), what, outcome. */
+export function printAudit(body: Record<string, unknown>): void {
+  const records = (body.records as Report[] | undefined) ?? [];
+  if (!records.length) out(`No audit records from ${body.since} to ${body.until}`);
+  for (const r of records) {
+    const who = `${r.who?.name ?? r.who?.oid} [${(r.who?.roles ?? []).join(',') || 'no role'}]`;
+    const outcome = r.outcome === 'accepted' ? 'accepted' : `${r.outcome} ${r.status}${r.rule ? ` (${r.rule})` : ''}`;
+    const subject = r.subject ? ` ${r.subject}` : '';
+    out(`${r.at}  ${r.action}${subject}  by ${who} from ${r.clientAddress ?? 'unknown address'}: ${outcome}`);
+  }
+  if (body.truncated) out('(more records in this range: narrow it with --since/--until or raise --limit)');
 }
 
 /** A finished run (backup, restore or maintenance) as text, and whether it failed. */

@@ -43,6 +43,8 @@ export function requestFor(command: string, rest: string[], values: OptionValues
     case 'verify':
     case 'prune':
       return maintenanceRequest(command, values);
+    case 'audit':
+      return auditRequest(values);
     default:
       return statusRequest(rest);
   }
@@ -102,6 +104,12 @@ function maintenanceRequest(command: 'verify' | 'prune', values: OptionValues): 
     kind: 'maintenance',
     statusPath: (id) => `/api/maintenance/${id}`,
   };
+}
+
+function auditRequest(values: OptionValues): ApiRequest {
+  const query = new URLSearchParams();
+  for (const k of ['since', 'until', 'limit']) if (str(values, k) !== undefined) query.set(k, str(values, k)!);
+  return { method: 'GET', path: `/api/audit${query.size ? `?${query}` : ''}`, kind: 'audit' };
 }
 
 /** `status <id>`: the run's kind comes from its id's prefix. */

@@ -12,6 +12,7 @@ Commands:
   verify      Check stored items against their SHA-256: sampled, or --full; [--mailbox]
   prune       Apply the retention policy: [--dry-run] to see what would be deleted and the bytes freed; [--mailbox]
   status      Show a backup, restore or maintenance run: status <id>
+  audit       The audit trail: [--since <time>] [--until <time>] (default the last 24 hours) [--limit 1000]
 
 Restore options:
   --source <upn>            mailbox whose snapshot to restore (required)
@@ -25,12 +26,15 @@ Restore options:
 
 Common options:
   --url <url>               a deployed app (https://<app>.azurewebsites.net); in-process when absent
-  --key <key>               its function key (or MAILBOX_VAULT_FUNCTION_KEY)
+  --scope <scope>           sign in to it with @azure/identity for this API scope (or MAILBOX_VAULT_API_SCOPE):
+                            api://…/.default, as azd prints it; Azure CLI, managed identity or AZURE_CLIENT_*
+                            (MAILBOX_VAULT_ACCESS_TOKEN instead sends that token as it is)
   --json                    print the result as JSON
   --no-wait                 start and print the id without waiting
   -h, --help                this help
 
-In-process, settings come from the environment and local.settings.json, as for \`npm start\`.
+In-process, settings come from the environment and local.settings.json, as for \`npm start\`, and you are the
+local operator (every role).
 Exit codes: 0 all succeeded, 1 something failed (named in the output), 2 bad arguments.`;
 
 export const OPTIONS = {
@@ -53,8 +57,11 @@ export const OPTIONS = {
   skip: { type: 'string' },
   full: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  limit: { type: 'string' },
   url: { type: 'string' },
-  key: { type: 'string' },
+  scope: { type: 'string' },
   json: { type: 'boolean' },
   'no-wait': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -84,9 +91,10 @@ export const ALLOWED: Record<string, string[]> = {
   verify: ['full', 'mailbox'],
   prune: ['dry-run', 'mailbox'],
   status: [],
+  audit: ['since', 'until', 'limit'],
 };
 
-export const COMMON = ['url', 'key', 'json', 'no-wait', 'help'];
+export const COMMON = ['url', 'scope', 'json', 'no-wait', 'help'];
 
 /** Bad arguments: reported with a pointer to --help, exit code 2. */
 export class UsageError extends Error {}

@@ -20,8 +20,7 @@ export function platformAuthenticates(env: NodeJS.ProcessEnv = process.env): boo
 /** Headers only the platform may set: identity, tokens, and the client address it saw. */
 const PLATFORM_HEADER = /^(x-ms-client-principal|x-ms-token-)/i;
 
-export type Authentication =
-  { caller: Caller } | { refused: { status: 401 | 400; title: string; errors: string[] } };
+export type Authentication = { caller: Caller } | { refused: { status: 401 | 400; title: string; errors: string[] } };
 
 /** Who is calling, as the platform vouches for it; or why the request is refused. */
 export function authenticate(headers: HeaderReader, env: NodeJS.ProcessEnv = process.env): Authentication {
@@ -40,7 +39,8 @@ export function authenticate(headers: HeaderReader, env: NodeJS.ProcessEnv = pro
   try {
     return { caller: parseClientPrincipal(header, clientAddressOf(headers)) };
   } catch (error) {
-    if (error instanceof PrincipalHeaderError) return refuse(401, 'The signed-in principal is not usable', [error.message]);
+    if (error instanceof PrincipalHeaderError)
+      return refuse(401, 'The signed-in principal is not usable', [error.message]);
     throw error;
   }
 }

@@ -24,14 +24,25 @@ async function auditRecords(): Promise<AuditRecord[]> {
   const records: AuditRecord[] = [];
   for await (const blob of stack.audit.listBlobsFlat()) {
     const text = (await stack.audit.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
-    records.push(...text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+    records.push(
+      ...text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as AuditRecord),
+    );
   }
   return records.sort((a, b) => a.at.localeCompare(b.at));
 }
 
 beforeAll(async () => {
   stack = await startStack(
-    { mailboxes: [{ upn: ADELE, items: 6 }, { upn: NORA, items: 6 }, { upn: OUTSIDER, items: 3 }] },
+    {
+      mailboxes: [
+        { upn: ADELE, items: 6 },
+        { upn: NORA, items: 6 },
+        { upn: OUTSIDER, items: 3 },
+      ],
+    },
     {
       settings: {
         MAILBOX_VAULT_SCOPE_USERS: `${ADELE},${NORA}`,
@@ -63,7 +74,10 @@ describe('the restore policy', () => {
   });
 
   it('refuses restores from or into a mailbox outside the scope', async () => {
-    const into = await stack.apiWith(restorer, 'POST', '/api/restores', { sourceMailbox: ADELE, targetMailbox: OUTSIDER });
+    const into = await stack.apiWith(restorer, 'POST', '/api/restores', {
+      sourceMailbox: ADELE,
+      targetMailbox: OUTSIDER,
+    });
     expect([into.status, into.body.error.rule]).toEqual([403, 'restoreTargetScope']);
     // The outsider was never backed up; even named by UPN the scope refuses it before the missing snapshot.
     const from = await stack.apiWith(restorer, 'POST', '/api/restores', { sourceMailbox: OUTSIDER });
@@ -76,9 +90,15 @@ describe('the restore policy', () => {
   });
 
   it('narrows targets to the allow-list for restores into another mailbox', async () => {
-    const answer = await stack.apiWith(restorer, 'POST', '/api/restores', { sourceMailbox: ADELE, targetMailbox: NORA });
+    const answer = await stack.apiWith(restorer, 'POST', '/api/restores', {
+      sourceMailbox: ADELE,
+      targetMailbox: NORA,
+    });
     expect([answer.status, answer.body.error.rule]).toEqual([403, 'restoreTargetAllowList']);
-    const allowed = await stack.apiWith(restorer, 'POST', '/api/restores', { sourceMailbox: NORA, targetMailbox: ADELE });
+    const allowed = await stack.apiWith(restorer, 'POST', '/api/restores', {
+      sourceMailbox: NORA,
+      targetMailbox: ADELE,
+    });
     expect(allowed.status).toBe(202);
     await stack.app.host.waitForCompletion(allowed.body.id);
   });
@@ -99,7 +119,10 @@ describe('the restore policy', () => {
 
 describe('forged identity headers', () => {
   const forged = {
-    'x-ms-client-principal': encodeClientPrincipal({ oid: 'f0f0f0f0-0000-4000-8000-000000000000', roles: ROLES.restorer }),
+    'x-ms-client-principal': encodeClientPrincipal({
+      oid: 'f0f0f0f0-0000-4000-8000-000000000000',
+      roles: ROLES.restorer,
+    }),
     'x-ms-client-principal-name': 'ceo@contoso.example',
     'x-forwarded-for': '203.0.113.9',
     'x-client-ip': '203.0.113.9',

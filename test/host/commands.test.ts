@@ -197,15 +197,7 @@ describe('the operator CLI', () => {
       resetServices();
       const served = await startLocalApp({ port: 0 });
       try {
-        const remote = await cli([
-          'snapshots',
-          '--mailbox',
-          SOURCE,
-          '--url',
-          served.baseUrl,
-          '--key',
-          'not-checked-locally',
-        ]);
+        const remote = await cli(['snapshots', '--mailbox', SOURCE, '--url', served.baseUrl]);
         expect(remote.code).toBe(0);
         expect(remote.stdout).toMatch(/\d{8}T\d{6}Z-[0-9a-f]{8}\s+taken .* 30 items/);
       } finally {

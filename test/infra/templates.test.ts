@@ -71,7 +71,7 @@ describe('storage accounts', () => {
   it('every one, whatever the options: shared keys off, no public blob access, TLS 1.2, HTTPS only, OAuth by default', () => {
     for (const d of [byDefault, noNetwork, hardened]) {
       const accounts = of(d, STORAGE);
-      expect(accounts.map((a) => a.module.split('/').pop()).sort()).toEqual(['hostStorage', 'vault']);
+      expect(accounts.map((a) => a.module.split('/').pop()).sort()).toEqual(['audit', 'hostStorage', 'vault']);
       for (const a of accounts)
         expect(a.properties, a.name).toMatchObject({
           allowSharedKeyAccess: false,
@@ -145,7 +145,10 @@ describe('roles', () => {
   const target = (a: DeployedResource) => /providers\/(.+)$/.exec(a.scope ?? '')![1]!;
 
   it('the app identity gets exactly what the code uses, each named guid(scope, principal, role)', () => {
-    const app = assignments(byDefault).filter((a) => APP_IDENTITY.test(String(a.properties.principalId)));
+    // The audit trail's custom role is checked on its own (test/infra/auditTrail.test.ts).
+    const app = assignments(byDefault).filter(
+      (a) => APP_IDENTITY.test(String(a.properties.principalId)) && !/stauditt?/.test(a.scope ?? ''),
+    );
     const got = app.map((a) => `${roleOf(a)} on ${target(a)}`).sort();
     const expected = [
       `${ROLE.storageBlobDataOwner} on Microsoft.Storage/storageAccounts/sthost`,
@@ -223,9 +226,12 @@ describe('app settings', () => {
     'MAILBOX_VAULT_CONTAINER',
     'MAILBOX_VAULT_KEY_VAULT_URL',
     'MAILBOX_VAULT_AUTHORITY_HOST',
+    'MAILBOX_VAULT_AUDIT_ACCOUNT_URL',
+    'MAILBOX_VAULT_AUDIT_CONTAINER',
   ];
   const appSettings = (d: Deployment) =>
-    one(d, 'Microsoft.Web/sites/config', 'functionApp').properties as Record<string, Value>;
+    of(d, 'Microsoft.Web/sites/config').find((c) => c.module.endsWith('functionApp') && c.name.endsWith('appsettings'))!
+      .properties as Record<string, Value>;
 
   it('set every setting the code reads, and none of the local-only ones', () => {
     const set = appSettings(byDefault);
@@ -385,6 +391,7 @@ describe('network', () => {
     expect(access(byDefault)).toEqual({
       'Microsoft.Storage/storageAccounts hostStorage': 'Disabled',
       'Microsoft.Storage/storageAccounts vault': 'Disabled',
+      'Microsoft.Storage/storageAccounts audit': 'Disabled',
       'Microsoft.KeyVault/vaults keyVault': 'Enabled',
       'Microsoft.Web/sites functionApp': 'Enabled',
     });
@@ -398,7 +405,14 @@ describe('network', () => {
     const endpoints = of(byDefault, 'Microsoft.Network/privateEndpoints')
       .map((e) => e.name)
       .sort();
-    expect(endpoints).toEqual(['pe-host-blob', 'pe-host-queue', 'pe-host-table', 'pe-key-vault', 'pe-vault-blob']);
+    expect(endpoints).toEqual([
+      'pe-audit-blob',
+      'pe-host-blob',
+      'pe-host-queue',
+      'pe-host-table',
+      'pe-key-vault',
+      'pe-vault-blob',
+    ]);
     const site = one(byDefault, 'Microsoft.Web/sites', 'functionApp').properties;
     expect(String(site.virtualNetworkSubnetId)).toMatch(/subnets/);
     const subnet = (one(byDefault, 'Microsoft.Network/virtualNetworks', 'network').properties as Json).subnets[0];
@@ -424,8 +438,8 @@ describe('network', () => {
     expect(one(d, STORAGE, 'hostStorage').properties.publicNetworkAccess).toBe('Disabled');
   });
 
-  it('without the virtual network (VNET_ENABLED=false) everything is public, behind Entra ID and function keys', () => {
-    expect(Object.values(access(noNetwork))).toEqual(['Enabled', 'Enabled', 'Enabled', 'Enabled']);
+  it('without the virtual network (VNET_ENABLED=false) everything is public, behind Entra ID', () => {
+    expect(Object.values(access(noNetwork))).toEqual(['Enabled', 'Enabled', 'Enabled', 'Enabled', 'Enabled']);
     expect(of(noNetwork, 'Microsoft.Network/privateEndpoints')).toEqual([]);
     expect(one(noNetwork, 'Microsoft.Web/sites', 'functionApp').properties.virtualNetworkSubnetId).toBeNull();
   });

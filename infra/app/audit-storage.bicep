@@ -1,0 +1,103 @@
+// The audit trail's account: one container of append blobs under a time-based retention policy that allows
+// protected appends, and a role for the app that reads, creates and appends but cannot delete. Within the
+// retention period no one, the app included, can change or delete a record; the app cannot delete one even after.
+// An account of its own: the vault's account may use version-level immutability, which excludes a container-level
+// policy, and the app's Storage Blob Data Contributor on the vault (it prunes) must not reach the trail.
+
+param name string
+param location string
+param tags object = {}
+param containerName string
+@description('Days each audit record is kept unchangeable (1 to 146000).')
+@minValue(1)
+@maxValue(146000)
+param retentionDays int = 365
+@description('Object id of the app identity that appends records.')
+param appPrincipalId string
+@description('Private: reached only through private endpoints.')
+param privateNetwork bool = false
+
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: union(tags, { purpose: 'mailbox-vault audit trail' })
+  kind: 'StorageV2'
+  sku: { name: 'Standard_ZRS' }
+  properties: {
+    accessTier: 'Hot'
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    defaultToOAuthAuthentication: true
+    publicNetworkAccess: privateNetwork ? 'Disabled' : 'Enabled'
+    networkAcls: {
+      defaultAction: privateNetwork ? 'Deny' : 'Allow'
+      bypass: privateNetwork ? 'None' : 'AzureServices'
+    }
+  }
+
+  resource blobs 'blobServices' = {
+    name: 'default'
+
+    resource container 'containers' = {
+      name: containerName
+      properties: {
+        publicAccess: 'None'
+      }
+
+      // Time-based retention: no blob can be overwritten or deleted until it is retentionDays old; append blobs
+      // may still be appended to (allowProtectedAppendWrites), which is how records are added. Created unlocked
+      // (ARM cannot lock it); docs/operations.md gives the one command that locks it for good.
+      resource retention 'immutabilityPolicies' = {
+        name: 'default'
+        properties: {
+          immutabilityPeriodSinceCreationInDays: retentionDays
+          allowProtectedAppendWrites: true
+        }
+      }
+    }
+  }
+}
+
+// Read, create and append: not delete, and not the container or its policy (those are management actions the app
+// holds no role for).
+var appenderActions = [
+  'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'
+  'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write'
+  'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action'
+]
+
+resource appenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(account.id, 'mailbox-vault audit appender')
+  properties: {
+    roleName: 'Mailbox Vault Audit Appender (${name})'
+    description: 'Reads, creates and appends audit records; cannot delete them.'
+    type: 'CustomRole'
+    assignableScopes: [resourceGroup().id]
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: appenderActions
+        notDataActions: []
+      }
+    ]
+  }
+}
+
+resource appAppends 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(account::blobs::container.id, appPrincipalId, appenderRole.id)
+  scope: account::blobs::container
+  properties: {
+    roleDefinitionId: appenderRole.id
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+output name string = account.name
+output blobEndpoint string = account.properties.primaryEndpoints.blob
+output containerName string = containerName
+output appenderDataActions array = appenderActions
