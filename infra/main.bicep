@@ -343,6 +343,7 @@ module privateEndpoints 'app/private-endpoints.bicep' = if (vnetEnabled) {
     subnetName: network!.outputs.privateEndpointSubnetName
     hostStorageAccountName: hostStorage.outputs.name
     vaultStorageAccountName: vault.outputs.name
+    auditStorageAccountName: audit.outputs.name
     keyVaultName: keyVault.outputs.name
   }
 }

@@ -21,7 +21,17 @@ export function accessTokenFor(scope: string | undefined): AccessToken {
   let credential: Promise<{ getToken(scope: string): Promise<{ token: string } | null> }> | undefined;
   return async () => {
     // Loaded only here: in-process calls need no identity library.
-    credential ??= import('@azure/identity').then(({ DefaultAzureCredential }) => new DefaultAzureCredential());
+    credential ??= import('@azure/identity').then((identity) => {
+      const { AZURE_TENANT_ID: tenant, AZURE_CLIENT_ID: client, AZURE_CLIENT_SECRET: secret } = process.env;
+      const authorityHost = process.env.AZURE_AUTHORITY_HOST;
+      // An authority Entra's instance discovery does not know (the simulator's): the app's secret, asked directly.
+      if (tenant && client && secret && authorityHost && /^https:\/\/(127\.|localhost)/.test(authorityHost))
+        return new identity.ClientSecretCredential(tenant, client, secret, {
+          authorityHost,
+          disableInstanceDiscovery: true,
+        });
+      return new identity.DefaultAzureCredential();
+    });
     const token = await (await credential).getToken(scope);
     if (!token) throw new Error(`No token for ${scope}: sign in (az login) or set AZURE_CLIENT_ID and a secret`);
     return token.token;
