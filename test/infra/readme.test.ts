@@ -143,17 +143,24 @@ describe('docs/deployment.md', () => {
     const scope = (s: string) =>
       /\/keys\/vault-encryption$/.test(s)
         ? 'The vault key'
-        : /storageAccounts\/sthost/.test(s)
-          ? 'Host storage'
-          : /storageAccounts\/stvault/.test(s)
-            ? 'Vault storage'
-            : /vaults\/kv-/.test(s)
-              ? 'Key Vault'
-              : /components\/appi-/.test(s)
-                ? 'Application Insights'
-                : s;
+        : /containers\/mailbox-vault-audit$/.test(s)
+          ? 'The audit container'
+          : /storageAccounts\/sthost/.test(s)
+            ? 'Host storage'
+            : /storageAccounts\/stvault/.test(s)
+              ? 'Vault storage'
+              : /vaults\/kv-/.test(s)
+                ? 'Key Vault'
+                : /components\/appi-/.test(s)
+                  ? 'Application Insights'
+                  : s;
     const deployed = of(hardened, 'Microsoft.Authorization/roleAssignments').map((a) => {
-      const role = Object.entries(roleIds).find(([, id]) => String(a.properties.roleDefinitionId).endsWith(id))?.[0];
+      // The audit trail's custom role is declared in the resource group (infra/app/audit-storage.bicep).
+      const custom = /resourceGroups\/.+\/roleDefinitions\//.test(String(a.properties.roleDefinitionId))
+        ? 'Mailbox Vault Audit Appender (custom: read, create, append)'
+        : undefined;
+      const role =
+        custom ?? Object.entries(roleIds).find(([, id]) => String(a.properties.roleDefinitionId).endsWith(id))?.[0];
       return `${principal(String(a.properties.principalId))} | ${role ?? a.properties.roleDefinitionId} | ${scope(a.scope!)}`;
     });
     const documented = table(doc, '## Roles').map((r) => r.join(' | '));
