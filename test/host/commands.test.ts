@@ -81,6 +81,13 @@ describe('README commands', () => {
     try {
       const output = await app.waitFor(/Next scheduled backup/, 240_000);
       expect(output).toMatch(/No tenant configured: the simulated demo tenant/);
+      // No Entra tenant either: the local host signs in the local operator, and says so.
+      expect(output).toMatch(
+        /Signed in as Local operator local-operator@mailbox-vault\.localhost \(MailboxVault\.Reader/,
+      );
+      expect(output).toMatch(
+        /Tokens for api:\/\/mailbox-vault from https:\/\/127\.0\.0\.1:\d+\/[0-9a-f-]+ are accepted/,
+      );
       expect(output).toMatch(/Backup backup-\d{8}T\d{6}Z-[0-9a-f]{8}: Completed/);
       expect(output).toMatch(/Completed\s+adele\.vance@contoso\.example\s+301 items in snapshot/);
       expect(output).toMatch(/warning: room-booking-bot@contoso\.example has no Exchange Online mailbox/);
