@@ -4,6 +4,7 @@ import { signingKeySet } from '../../local/simulator/tokens.js';
 import { authenticate } from '../../shared/access/authenticate.js';
 import { encodeClientPrincipal } from '../../shared/access/principal.js';
 import { ROLES } from '../../shared/access/roles.js';
+import { parseTelemetry } from '../../shared/telemetry.js';
 import type { AuditRecord } from '../../shared/audit/record.js';
 import { startStack, type Stack } from '../support/stack.js';
 
@@ -14,6 +15,7 @@ const OUTSIDER = 'outsider@contoso.example';
 const issuer = { issuer: '', audience: MAILBOX_VAULT_API_RESOURCE, keys: async () => signingKeySet().keys as never };
 
 let stack: Stack;
+const logs: string[] = [];
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 let operator: Record<string, string>;
 let restorer: Record<string, string>;
@@ -50,6 +52,7 @@ beforeAll(async () => {
         MAILBOX_VAULT_RESTORE_TARGETS: ADELE,
       },
       signIn: { operator: null, issuer },
+      log: (_level, _name, ...args) => logs.push(args.map(String).join(' ')),
     },
   );
   issuer.issuer = `https://sts.windows.net/${stack.sim.tenant.tenantId}/`;
@@ -161,5 +164,16 @@ describe('forged identity headers', () => {
     expect(added[0]!.who.roles).toEqual(['reader']);
     expect(added[0]!.who.name).not.toBe('ceo@contoso.example');
     expect(added[0]!.clientAddress).toMatch(/127\.0\.0\.1/);
+    // The same record, as the Application Insights event the host's log line becomes.
+    const events = parseTelemetry(logs).filter((e) => e.auditId === added[0]!.id);
+    expect(events).toEqual([
+      expect.objectContaining({
+        name: 'AuditRecord',
+        action: 'restore',
+        outcome: 'refused',
+        rule: 'role',
+        roles: 'reader',
+      }),
+    ]);
   });
 });
