@@ -77,14 +77,15 @@ function randomFor(seed: number): (min: number, max: number) => number {
   };
 }
 
-function appEnv(container: string): Record<string, string> {
+/** The seed's restore target is in scope too: the restore policy refuses targets outside it. */
+function appEnv(container: string, seed: number): Record<string, string> {
   return {
     MAILBOX_VAULT_GRAPH_BASE_URL: sim.baseUrl,
     MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken',
     MAILBOX_VAULT_GRAPH_STATIC_TOKEN: sim.demoToken,
     MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(),
     MAILBOX_VAULT_CONTAINER: container,
-    MAILBOX_VAULT_SCOPE_USERS: `${SOURCE},${OTHER}`,
+    MAILBOX_VAULT_SCOPE_USERS: `${SOURCE},${OTHER},${targetOf(seed)}`,
     MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: '5',
     MAILBOX_VAULT_GRAPH_LOG: 'quiet',
     MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '1500',
@@ -116,11 +117,12 @@ async function api(app: AppProcess, method: string, path: string, body?: unknown
  */
 async function runThroughKill(
   container: string,
+  seed: number,
   collection: 'backups' | 'restores',
   request: unknown,
   killAfter: number,
 ): Promise<{ app: AppProcess; body: OperationStatus | undefined; killed: boolean }> {
-  const first = await startAppProcess(appEnv(container));
+  const first = await startAppProcess(appEnv(container, seed));
   let killed = false;
   const died = new Promise<void>((resolve) => {
     killAt = { remaining: killAfter, kill: () => void first.kill().then(() => ((killed = true), resolve())) };
@@ -129,7 +131,7 @@ async function runThroughKill(
   expect(started.status, JSON.stringify(started.body)).toBe(202);
   const id = started.body!.id;
   const app = await Promise.race([died.then(() => undefined), waitForEnd(first, collection, id)]).then(async (ended) =>
-    ended ? first : startAppProcess(appEnv(container)),
+    ended ? first : startAppProcess(appEnv(container, seed)),
   );
   if (app !== first) expect(app.output()).toMatch(/[1-9]\d* unfinished resumed/);
   killAt = undefined;
@@ -186,13 +188,13 @@ describe('the app killed with SIGKILL and started again', () => {
       const container = `kill-${seed}-${randomBytes(4).toString('hex')}`;
       const vault = new VaultStore(BlobServiceClient.fromConnectionString(azuriteConnectionString()), container);
 
-      const backup = await runThroughKill(container, 'backups', undefined, random(3, 40));
+      const backup = await runThroughKill(container, seed, 'backups', undefined, random(3, 40));
       expect(backup.body?.runtimeStatus, JSON.stringify(backup.body)).toBe('Completed');
       await expectBackupWhole(vault, backup.body!.report as RunReport);
       await backup.app.stop();
 
       const restoreRequest = { sourceMailbox: SOURCE, targetMailbox: targetOf(seed), collisions: 'copy' };
-      const restore = await runThroughKill(container, 'restores', restoreRequest, random(2, 12));
+      const restore = await runThroughKill(container, seed, 'restores', restoreRequest, random(2, 12));
       expect(restore.body?.runtimeStatus, JSON.stringify(restore.body)).toBe('Completed');
       await expectRestoredOnce(vault, restore.body!.report as RestoreReport, SOURCE, targetOf(seed));
       await restore.app.stop();
