@@ -1,14 +1,25 @@
-import pLimit from 'p-limit';
 import { folderPathText, type ItemMeta } from '../mailbox/index.js';
 import { statusFrom } from '../status.js';
 import { linkArchive } from '../vault/archiveLinks.js';
+import { ExternalSorter, mergeSorted } from '../vault/externalSort.js';
 import { keyOf, layout } from '../vault/layout.js';
+import { ManifestReader } from '../vault/manifestReader.js';
+import { writeManifest } from '../vault/manifestWriter.js';
 import { releaseClaim, runIsDone, withMailboxLease, type HeldMailbox } from '../vault/mailboxOwner.js';
-import type { DeltaState, ManifestEntry, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
+import type { DeltaState, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { compareCoverage, coverageProblems, type FolderCount } from './coverageReport.js';
 import type { NextDeltaState } from './plan.js';
-import type { BatchResult, ChangeRecord, ItemFailure, ItemResult, MailboxRunResult, StoredRef } from './types.js';
+import { windowedMap } from '../windowedMap.js';
+import {
+  changeKey,
+  itemKey,
+  joinedChanges,
+  sortedOutcomes,
+  type ItemChange,
+  type ItemChangeRecord,
+} from './itemChanges.js';
+import type { ChangeRecord, ItemFailure, ItemResult, MailboxRunResult, StoredRef } from './types.js';
 
 export interface CommitInput {
   runId: string;
@@ -28,22 +39,26 @@ export interface CommitInput {
   batchCount?: number;
 }
 
-/** Batch results read at once: a run's results are many small blobs, and reading them one by one is all latency. */
-const PARALLEL_RESULT_READS = 16;
+/** Stored versions looked up at once when the commit re-checks them (see withVanished). */
+const PARALLEL_VERSION_CHECKS = 16;
 
-/** What the run's export batches stored, item by item. */
-interface BatchOutcomes {
-  byItem: Map<string, ItemResult>;
+/** Tuning of the commit's external sorts (tests make the budget small to exercise the merge). */
+export interface CommitOptions {
+  /** Records each sort holds in memory before it writes a sorted run to the vault. */
+  recordsInMemory?: number;
+}
+
+/** What the run's export batches stored: only throttling totals stay in memory; outcomes are sorted to the vault. */
+interface ThrottleTotals {
   throttledResponses: number;
   throttleWaitInMs: number;
 }
 
-/** The run's change list, as planning wrote it. */
+/** The run's change list, as planning wrote it: per-folder facts in memory, item records in a sorter. */
 interface ChangeList {
   folders: Map<string, ManifestFolder>;
   resynced: Set<string>;
-  upserts: Map<string, { meta: ItemMeta; known?: StoredRef }>;
-  removed: Set<string>;
+  items: ExternalSorter<ItemChangeRecord>;
   failedFolders: Array<{ folderId: string; reason: string }>;
   enumeratedFolders: Array<{ folderId: string; reason: string }>;
   metadataGaps: Array<{ folderId: string; items: number; reason: string }>;
@@ -66,6 +81,9 @@ interface ManifestTally {
   missingFailedIn: Map<string, number>;
   /** Items whose new version failed while the older one stays (stale). */
   keptStale: Set<string>;
+  /** Items the change list removed, and new or changed versions it listed. */
+  removed: number;
+  changed: number;
 }
 
 /**
@@ -77,6 +95,7 @@ export async function commitSnapshot(
   vault: VaultStore,
   input: CommitInput,
   now: () => Date = () => new Date(),
+  options: CommitOptions = {},
 ): Promise<MailboxRunResult> {
   const mailboxKey = keyOf(input.mailboxId);
   return withMailboxLease(vault, mailboxKey, async (held) => {
@@ -86,7 +105,7 @@ export async function commitSnapshot(
     // A sweep since the claim may have taken versions this run counts on (inFlight.ts): look before using them.
     // Without its claim (an orchestration from before claims, a freed owner record) the run cannot tell: look.
     const recheck = holder?.runId === input.runId ? prunes !== holder.prunesAtClaim : true;
-    const result = await commitOwned(vault, input, held, recheck, now);
+    const result = await commitOwned(vault, input, held, recheck, now, options);
     await releaseClaim(held, input.runId);
     return result;
   });
@@ -94,9 +113,11 @@ export async function commitSnapshot(
 
 /**
  * Builds the snapshot: the previous manifest, plus new and changed versions, minus removals and items of
- * folders that are gone, written as a new manifest; then the snapshot record, last, as the commit. Delta links
- * advance only for folders whose every planned item was stored. Idempotent: once the record exists, a retry
- * rebuilds only the tally from the same previous snapshot and never rewrites the committed manifest.
+ * folders that are gone, written as a new manifest with its index; then the snapshot record, last, as the
+ * commit. Every stream is merged in (folder, item id) order, items sorted through the vault where needed, so
+ * memory does not grow with the mailbox. Delta links advance only for folders whose every planned item was
+ * stored. Idempotent: once the record exists, a retry rebuilds only the tally from the same previous snapshot
+ * and never rewrites the committed manifest.
  */
 async function commitOwned(
   vault: VaultStore,
@@ -104,6 +125,7 @@ async function commitOwned(
   held: HeldMailbox,
   recheck: boolean,
   now: () => Date,
+  options: CommitOptions,
 ): Promise<MailboxRunResult> {
   const { runId, mailboxId, snapshotId } = input;
   const committed = await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, snapshotId));
@@ -118,12 +140,65 @@ async function commitOwned(
   // A run whose claim was taken over (its orchestration ended) must not commit behind the newer snapshot.
   if (!committed && previous && previous.takenAt > input.takenAt)
     throw new Error(`Snapshot ${previous.snapshotId} is newer than this run's; ${runId} does not commit behind it`);
-  const outcomes = await readBatchOutcomes(vault, input);
-  const changes = await readChangeList(vault, runId, mailboxId);
-  const vanished = recheck ? await vanishedVersions(vault, changes, outcomes) : new Set<string>();
-  const failureFor = failureLookup(changes, outcomes, input.failedBatches ?? [], vanished);
+  const sort = { vault, ...(options.recordsInMemory ? { recordsInMemory: options.recordsInMemory } : {}) };
+  const changes = await readChangeList(vault, runId, mailboxId, sort);
+  const outcomes = await sortedOutcomes(vault, input, sort);
+  const carried = previous ? await previousItemsInKeyOrder(vault, previous, input, sort) : undefined;
+  try {
+    const tally = emptyTally();
+    const itemChanges = withVanished(vault, joinedChanges(changes.items.sorted(), outcomes.sorter.sorted()), recheck);
+    const batchFailure = input.failedBatches?.[0]?.reason;
+    const items = manifestItems(itemChanges, carried?.items, changes, tally, batchFailure);
+    const manifestBlob = layout.manifest(mailboxId, snapshotId);
+    const manifestIndexBlob = layout.manifestIndex(mailboxId, snapshotId);
+    const written = committed
+      ? await tallyOnly(items, committed.manifestSha256)
+      : await writeManifest(vault, manifestBlob, [...changes.folders.values()], items);
+    if ('index' in written) await vault.writeJson(manifestIndexBlob, written.index);
+    const { summary: coverage, problemFolderIds } = compareCoverage(
+      {
+        counts: changes.folderCounts,
+        inSnapshot: tally.inFolder,
+        failed: tally.missingFailedIn,
+        pathOf: (folderId) => folderPathText(changes.folders.get(folderId)?.path ?? []),
+        failedFolders: new Set(changes.failedFolders.map((f) => f.folderId)),
+      },
+      changes.coverageUnchecked,
+      changes.notCompared,
+    );
+    const record: SnapshotRecord = {
+      snapshotId,
+      mailboxId,
+      upn: input.upn,
+      ...(input.archiveOf ? { archiveOf: input.archiveOf } : {}),
+      runId,
+      takenAt: input.takenAt,
+      committedAt: now().toISOString(),
+      status: statusFrom(tally.failures.length + changes.failedFolders.length + coverageProblems(coverage)),
+      folderCount: changes.folders.size,
+      itemCount: tally.itemCount,
+      totalBytes: tally.totalBytes,
+      manifestBlob,
+      manifestSha256: written.sha256,
+      manifestIndexBlob,
+      previousSnapshotId: previous?.snapshotId ?? null,
+      failedItemCount: tally.failures.length,
+    };
+    held.assertHeld();
+    if (!committed) await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), record, { onlyIfAbsent: true });
+    if (input.archiveOf) await linkArchive(vault, input.archiveOf, mailboxId);
+    await advanceDeltaState(vault, input, state, changes, tally, problemFolderIds, now);
 
-  const tally: ManifestTally = {
+    const result = { ...mailboxRunResult(input, committed ?? record, changes, outcomes, tally, now()), coverage };
+    await vault.writeJson(layout.runMailboxResult(runId, mailboxId), result);
+    return result;
+  } finally {
+    await Promise.all([changes.items.discard(), outcomes.sorter.discard(), carried?.discard()]);
+  }
+}
+
+function emptyTally(): ManifestTally {
+  return {
     itemCount: 0,
     totalBytes: 0,
     exported: 0,
@@ -134,80 +209,28 @@ async function commitOwned(
     inFolder: new Map(),
     missingFailedIn: new Map(),
     keptStale: new Set(),
+    removed: 0,
+    changed: 0,
   };
-  const manifestBlob = layout.manifest(mailboxId, snapshotId);
-  const entries = manifestEntries(vault, previous, changes, outcomes, failureFor, tally, vanished);
-  const written = committed
-    ? await tallyOnly(entries, committed.manifestSha256)
-    : await vault.writeNdjsonGz(manifestBlob, entries);
-  const { summary: coverage, problemFolderIds } = compareCoverage(
-    {
-      counts: changes.folderCounts,
-      inSnapshot: tally.inFolder,
-      failed: tally.missingFailedIn,
-      pathOf: (folderId) => folderPathText(changes.folders.get(folderId)?.path ?? []),
-      failedFolders: new Set(changes.failedFolders.map((f) => f.folderId)),
-    },
-    changes.coverageUnchecked,
-    changes.notCompared,
-  );
-  const record: SnapshotRecord = {
-    snapshotId,
-    mailboxId,
-    upn: input.upn,
-    ...(input.archiveOf ? { archiveOf: input.archiveOf } : {}),
-    runId,
-    takenAt: input.takenAt,
-    committedAt: now().toISOString(),
-    status: statusFrom(tally.failures.length + changes.failedFolders.length + coverageProblems(coverage)),
-    folderCount: changes.folders.size,
-    itemCount: tally.itemCount,
-    totalBytes: tally.totalBytes,
-    manifestBlob,
-    manifestSha256: written.sha256,
-    previousSnapshotId: previous?.snapshotId ?? null,
-    failedItemCount: tally.failures.length,
-  };
-  held.assertHeld();
-  if (!committed) await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), record, { onlyIfAbsent: true });
-  if (input.archiveOf) await linkArchive(vault, input.archiveOf, mailboxId);
-  await advanceDeltaState(vault, input, state, changes, tally, problemFolderIds, now);
-
-  const result = { ...mailboxRunResult(input, committed ?? record, changes, outcomes, tally, now()), coverage };
-  await vault.writeJson(layout.runMailboxResult(runId, mailboxId), result);
-  return result;
 }
 
-async function readBatchOutcomes(vault: VaultStore, input: CommitInput): Promise<BatchOutcomes> {
-  const outcomes: BatchOutcomes = { byItem: new Map(), throttledResponses: 0, throttleWaitInMs: 0 };
-  for (const result of await readBatchResults(vault, input)) {
-    outcomes.throttledResponses += result.throttledResponses;
-    outcomes.throttleWaitInMs += result.throttleWaitInMs;
-    for (const outcome of result.results) outcomes.byItem.set(outcome.id, outcome);
-  }
-  return outcomes;
-}
-
-async function readBatchResults(vault: VaultStore, input: CommitInput): Promise<BatchResult[]> {
-  const { runId, mailboxId } = input;
-  const names: string[] = [];
-  if (input.batchCount !== undefined)
-    for (let batch = 0; batch < input.batchCount; batch++) names.push(layout.runBatchResult(runId, mailboxId, batch));
-  else for await (const name of vault.listNames(layout.runBatchResultsPrefix(runId, mailboxId))) names.push(name);
-  const limit = pLimit(PARALLEL_RESULT_READS);
-  const results = await Promise.all(names.map((name) => limit(() => vault.readJson<BatchResult>(name))));
-  // A missing result is a batch whose activity failed outright (failedBatches says why).
-  return results.filter(
-    (result): result is BatchResult => result !== undefined && result.planVersion === input.planVersion,
-  );
-}
-
-async function readChangeList(vault: VaultStore, runId: string, mailboxId: string): Promise<ChangeList> {
+/**
+ * The change list's per-folder facts, with its item records handed to an external sort: the list is in folder
+ * order as planning read the folders, the merge needs (folder, id) order.
+ */
+async function readChangeList(
+  vault: VaultStore,
+  runId: string,
+  mailboxId: string,
+  sort: { vault: VaultStore; recordsInMemory?: number },
+): Promise<ChangeList> {
   const changes: ChangeList = {
     folders: new Map(),
     resynced: new Set(),
-    upserts: new Map(),
-    removed: new Set(),
+    items: new ExternalSorter<ItemChangeRecord>(
+      { ...sort, prefix: layout.runCommitSort(runId, mailboxId, 'changes') },
+      changeKey,
+    ),
     failedFolders: [],
     enumeratedFolders: [],
     metadataGaps: [],
@@ -223,10 +246,8 @@ async function readChangeList(vault: VaultStore, runId: string, mailboxId: strin
         changes.resynced.add(record.folderId);
         break;
       case 'upsert':
-        changes.upserts.set(record.item.id, { meta: record.item, ...(record.known ? { known: record.known } : {}) });
-        break;
       case 'remove':
-        changes.removed.add(record.id);
+        await changes.items.add(record);
         break;
       case 'folderFailed':
         changes.failedFolders.push({ folderId: record.folderId, reason: record.reason });
@@ -253,31 +274,66 @@ async function readChangeList(vault: VaultStore, runId: string, mailboxId: strin
   return changes;
 }
 
-type FailureLookup = (id: string) => { code: string; message: string } | undefined;
+/**
+ * The previous snapshot's items in (folder, id) order: an indexed manifest is written in that order; one
+ * committed before indexes is sorted through the vault once, by the commit that follows it.
+ */
+async function previousItemsInKeyOrder(
+  vault: VaultStore,
+  previous: SnapshotRecord,
+  input: CommitInput,
+  sort: { vault: VaultStore; recordsInMemory?: number },
+): Promise<{ items: AsyncIterable<ManifestItem>; discard: () => Promise<void> }> {
+  const manifest = await ManifestReader.open(vault, previous);
+  async function* items(): AsyncGenerator<ManifestItem> {
+    for await (const entry of manifest.entries()) if (entry.kind === 'item') yield entry;
+  }
+  if (manifest.indexed) return { items: items(), discard: async () => {} };
+  const prefix = layout.runCommitSort(input.runId, input.mailboxId, 'previous');
+  const sorter = new ExternalSorter<ManifestItem>({ ...sort, prefix }, (item) => itemKey(item.folderId, item.id));
+  for await (const item of items()) await sorter.add(item);
+  return { items: sorter.sorted(), discard: () => sorter.discard() };
+}
+
+/** An item change, marked when the version it would reference is no longer in the vault. */
+type CheckedChange = ItemChange & { vanished?: true };
+
+/**
+ * With `recheck` (a sweep ran since the claim), looks up each version this run would reference, stored or
+ * reused: one a sweep took is not referenced (the item is exported again next run).
+ */
+function withVanished(
+  vault: VaultStore,
+  changes: AsyncIterable<ItemChange>,
+  recheck: boolean,
+): AsyncIterable<CheckedChange> {
+  if (!recheck) return changes;
+  return windowedMap(changes, PARALLEL_VERSION_CHECKS, async (change): Promise<CheckedChange> => {
+    const { upsert, outcome } = change;
+    if (!upsert) return change;
+    const blob = upsert.known?.blob ?? (outcome?.ok ? outcome.blob : undefined);
+    if (blob && !(await vault.getItemVersion(blob))) return { ...change, vanished: true };
+    return change;
+  });
+}
 
 /** Why a listed new version is not stored, or undefined when it is (or needed no export). */
-function failureLookup(
-  changes: ChangeList,
-  outcomes: BatchOutcomes,
-  failedBatches: Array<{ batch: number; reason: string }>,
-  vanished: Set<string>,
-): FailureLookup {
-  const batchFailure = failedBatches[0]?.reason;
-  return (id) => {
-    if (vanished.has(id))
-      return {
-        code: 'VersionPruned',
-        message: 'its stored version was pruned before the commit; exported again next run',
-      };
-    const upsert = changes.upserts.get(id);
-    if (!upsert || upsert.known) return undefined;
-    const outcome = outcomes.byItem.get(id);
-    if (outcome?.ok) return undefined;
-    if (outcome) return { code: outcome.code, message: outcome.message };
+function failureOf(
+  change: CheckedChange,
+  batchFailure: string | undefined,
+): { code: string; message: string } | undefined {
+  if (change.vanished)
     return {
-      code: 'NotExported',
-      message: batchFailure ? `its export activity failed: ${batchFailure}` : 'no outcome was recorded for it',
+      code: 'VersionPruned',
+      message: 'its stored version was pruned before the commit; exported again next run',
     };
+  const { upsert, outcome } = change;
+  if (!upsert || upsert.known) return undefined;
+  if (outcome?.ok) return undefined;
+  if (outcome) return { code: outcome.code, message: outcome.message };
+  return {
+    code: 'NotExported',
+    message: batchFailure ? `its export activity failed: ${batchFailure}` : 'no outcome was recorded for it',
   };
 }
 
@@ -285,67 +341,77 @@ function manifestItem(meta: ItemMeta, stored: StoredRef): ManifestItem {
   return { kind: 'item', ...meta, blob: stored.blob, sha256: stored.sha256, length: stored.length };
 }
 
-/** Every folder, then the previous snapshot's items carried over, then this run's new and changed versions. */
-async function* manifestEntries(
-  vault: VaultStore,
-  previous: SnapshotRecord | undefined,
+/**
+ * The new snapshot's items in (folder, id) order: the previous snapshot's items merged with this run's changes.
+ * A previous item stays unless removed, re-listed in a resynced folder, or replaced by a stored newer version
+ * (kept, marked stale, when the newer version failed); items of folders that are gone go.
+ */
+async function* manifestItems(
+  itemChanges: AsyncIterable<CheckedChange>,
+  previous: AsyncIterable<ManifestItem> | undefined,
   changes: ChangeList,
-  outcomes: BatchOutcomes,
-  failureFor: FailureLookup,
   tally: ManifestTally,
-  vanished: Set<string>,
-): AsyncGenerator<ManifestEntry> {
+  batchFailure: string | undefined,
+): AsyncGenerator<ManifestItem> {
   const counted = (item: ManifestItem) => {
     tally.itemCount++;
     tally.totalBytes += item.length;
     tally.inFolder.set(item.folderId, (tally.inFolder.get(item.folderId) ?? 0) + 1);
     return item;
   };
-  for (const folder of changes.folders.values()) yield folder;
-  if (previous) {
-    for await (const entry of vault.readNdjsonGz<ManifestEntry>(previous.manifestBlob)) {
-      if (entry.kind !== 'item') continue;
-      if (!changes.folders.has(entry.folderId) || changes.removed.has(entry.id)) continue;
-      if (changes.upserts.has(entry.id)) {
-        // A newer version was listed; if it could not be stored, the older one stays, marked stale.
-        if (failureFor(entry.id)) {
-          tally.keptStale.add(entry.id);
-          yield counted({ ...entry, stale: true });
-        }
-        continue;
-      }
-      if (changes.resynced.has(entry.folderId)) continue; // re-listed in full and not there any more
-      yield counted(entry);
-    }
-  }
-  for (const [id, { meta, known }] of changes.upserts) {
-    if (!changes.folders.has(meta.folderId)) continue;
-    const stored = vanished.has(id) ? undefined : (known ?? storedOutcome(outcomes.byItem.get(id), tally));
-    if (stored) yield counted(manifestItem(meta, stored));
-    else recordFailure(tally, meta, failureFor(id)!, changes);
-  }
-}
-
-/** Drains the entries for their tally only: the committed manifest stays as it is. */
-async function tallyOnly(entries: AsyncIterable<ManifestEntry>, sha256: string): Promise<{ sha256: string }> {
-  for await (const entry of entries) void entry;
-  return { sha256 };
-}
-
-/** Items whose version this run would reference (stored or reused) but which is no longer in the vault. */
-async function vanishedVersions(vault: VaultStore, changes: ChangeList, outcomes: BatchOutcomes): Promise<Set<string>> {
-  const limit = pLimit(PARALLEL_RESULT_READS);
-  const vanished = new Set<string>();
-  await Promise.all(
-    [...changes.upserts].map(([id, { known }]) =>
-      limit(async () => {
-        const outcome = outcomes.byItem.get(id);
-        const blob = known?.blob ?? (outcome?.ok ? outcome.blob : undefined);
-        if (blob && !(await vault.getItemVersion(blob))) vanished.add(id);
-      }),
-    ),
+  type Side = { previous: ManifestItem } | { change: CheckedChange };
+  const keyOfSide = (side: Side) =>
+    'previous' in side ? itemKey(side.previous.folderId, side.previous.id) : side.change.key;
+  const sides = mergeSorted<Side>(
+    [tagged(previous ?? [], (item) => ({ previous: item })), tagged(itemChanges, (change) => ({ change }))],
+    keyOfSide,
   );
-  return vanished;
+  let held: Side | undefined;
+  for await (const side of sides) {
+    // Each key has at most one previous item and one change, the previous first (earlier stream).
+    if (held && 'previous' in held && 'change' in side && keyOfSide(held) === side.change.key) {
+      yield* resolved(held.previous, side.change);
+      held = undefined;
+      continue;
+    }
+    if (held)
+      yield* resolved('previous' in held ? held.previous : undefined, 'change' in held ? held.change : undefined);
+    held = side;
+  }
+  if (held) yield* resolved('previous' in held ? held.previous : undefined, 'change' in held ? held.change : undefined);
+
+  function* resolved(before: ManifestItem | undefined, change: CheckedChange | undefined): Generator<ManifestItem> {
+    if (change?.removed) tally.removed++;
+    if (change?.upsert && !change.upsert.known) tally.changed++;
+    const folderId = before?.folderId ?? change!.folderId;
+    if (!changes.folders.has(folderId)) return;
+    if (!change) {
+      if (!changes.resynced.has(folderId)) yield counted(before!); // a resynced folder re-listed what is there
+      return;
+    }
+    if (!change.upsert) return; // removed
+    const failure = failureOf(change, batchFailure);
+    if (!failure) {
+      yield counted(manifestItem(change.upsert.meta, change.upsert.known ?? storedOutcome(change.outcome, tally)!));
+      return;
+    }
+    // A newer version was listed and could not be stored: the older one stays, marked stale.
+    if (before) {
+      tally.keptStale.add(before.id);
+      yield counted({ ...before, stale: true });
+    }
+    recordFailure(tally, change.upsert.meta, failure, changes);
+  }
+}
+
+async function* tagged<T, U>(source: AsyncIterable<T> | Iterable<T>, wrap: (record: T) => U): AsyncGenerator<U> {
+  for await (const record of source) yield wrap(record);
+}
+
+/** Drains the items for their tally only: the committed manifest stays as it is. */
+async function tallyOnly(items: AsyncIterable<ManifestItem>, sha256: string): Promise<{ sha256: string }> {
+  for await (const item of items) void item;
+  return { sha256 };
 }
 
 /** A version this run stored, counted as exported. */
@@ -410,7 +476,7 @@ function mailboxRunResult(
   input: CommitInput,
   record: SnapshotRecord,
   changes: ChangeList,
-  outcomes: BatchOutcomes,
+  throttle: ThrottleTotals,
   tally: ManifestTally,
   finishedAt: Date,
 ): MailboxRunResult {
@@ -428,11 +494,11 @@ function mailboxRunResult(
       exported: tally.exported,
       alreadyStored: tally.alreadyStored,
       failed: tally.failures.length,
-      removed: changes.removed.size,
-      changed: [...changes.upserts.values()].filter((upsert) => !upsert.known).length,
+      removed: tally.removed,
+      changed: tally.changed,
     },
     bytesExported: tally.bytesExported,
-    throttling: { responses: outcomes.throttledResponses, waitInMs: outcomes.throttleWaitInMs },
+    throttling: { responses: throttle.throttledResponses, waitInMs: throttle.throttleWaitInMs },
     failedFolders: changes.failedFolders.map((f) => folderNote(changes, f)),
     enumeratedFolders: changes.enumeratedFolders.map((f) => folderNote(changes, f)),
     itemsWithoutSearchKey: changes.metadataGaps.map((gap) => ({ ...folderNote(changes, gap), items: gap.items })),

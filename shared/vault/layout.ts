@@ -28,6 +28,9 @@ export const layout = {
     `mailboxes/${keyOf(mailboxId)}/items/${keyOf(itemId)}/${keyOf(changeKey)}`,
   snapshotsPrefix: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/snapshots/`,
   manifest: (mailboxId: string, snapshotId: string) => `mailboxes/${keyOf(mailboxId)}/snapshots/${snapshotId}/manifest`,
+  /** Not `.json`: a snapshots listing takes every `.json` name under it for a commit record. */
+  manifestIndex: (mailboxId: string, snapshotId: string) =>
+    `mailboxes/${keyOf(mailboxId)}/snapshots/${snapshotId}/manifest.index`,
   snapshotRecord: (mailboxId: string, snapshotId: string) =>
     `mailboxes/${keyOf(mailboxId)}/snapshots/${snapshotId}.json`,
   deltaState: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/state/delta.json`,
@@ -42,6 +45,9 @@ export const layout = {
     `runs/${runId}/${keyOf(mailboxId)}/results/${String(batch).padStart(6, '0')}.json`,
   runBatchResultsPrefix: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/results/`,
   runMailboxResult: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/result.json`,
+  /** Sorted runs of the commit's external merge (externalSort.ts), deleted when the commit is done. */
+  runCommitSort: (runId: string, mailboxId: string, part: string) =>
+    `runs/${runId}/${keyOf(mailboxId)}/commit-sort/${part}/`,
   runMailboxResultsPrefix: (runId: string) => `runs/${runId}/`,
   runReport: (runId: string) => `runs/${runId}/report.json`,
   restoreRequest: (restoreId: string) => `restores/${restoreId}/request.json`,

@@ -43,6 +43,11 @@ export interface SnapshotRecord {
   totalBytes: number;
   manifestBlob: string;
   manifestSha256: string;
+  /**
+   * Where each folder's items lie in the manifest (manifestWriter.ts). Absent in snapshots committed before
+   * manifests were indexed: those are read in one pass.
+   */
+  manifestIndexBlob?: string;
   previousSnapshotId: string | null;
   /** Items this run could not back up (named in the run report); older versions kept where there were. */
   failedItemCount: number;

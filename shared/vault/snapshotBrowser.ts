@@ -1,6 +1,6 @@
 import { samePath } from '../mailbox/index.js';
+import { ManifestReader } from './manifestReader.js';
 import type { ManifestFolder, ManifestItem, SnapshotRecord } from './records.js';
-import { readManifest } from './snapshotCatalog.js';
 import type { VaultStore } from './vaultStore.js';
 
 export interface FolderPage {
@@ -13,7 +13,8 @@ export interface FolderPage {
 
 /**
  * One folder of a snapshot (by path, names compared without case), its sub-folders with their item counts,
- * and a page of its items; undefined when the snapshot has no such folder. One pass over the manifest.
+ * and a page of its items (in id order); undefined when the snapshot has no such folder. An indexed manifest is
+ * read in parts: its index, its folders, and the one or two chunks of items the page falls in.
  */
 export async function browseFolder(
   vault: VaultStore,
@@ -21,27 +22,13 @@ export async function browseFolder(
   path: string[],
   page: { skip: number; top: number },
 ): Promise<FolderPage | undefined> {
-  const folders = new Map<string, ManifestFolder>();
-  const itemCounts = new Map<string, number>();
-  const items: ManifestItem[] = [];
-  let total = 0;
-  let current: ManifestFolder | undefined;
-  for await (const entry of readManifest(vault, snapshot)) {
-    if (entry.kind === 'folder') {
-      folders.set(entry.id, entry);
-      if (samePath(entry.path, path)) current ??= entry;
-      continue;
-    }
-    itemCounts.set(entry.folderId, (itemCounts.get(entry.folderId) ?? 0) + 1);
-    if (current && entry.folderId === current.id) {
-      if (total >= page.skip && items.length < page.top) items.push(entry);
-      total++;
-    }
-  }
+  const manifest = await ManifestReader.open(vault, snapshot);
+  const { folders, itemCounts } = await manifest.folders();
+  const current = folders.find((folder) => samePath(folder.path, path));
   if (!current) return undefined;
-  const parentId = current.id;
-  const children = [...folders.values()]
-    .filter((folder) => folder.parentId === parentId)
+  const children = folders
+    .filter((folder) => folder.parentId === current.id)
     .map((folder) => ({ folder, items: itemCounts.get(folder.id) ?? 0 }));
-  return { folder: current, total, children, items };
+  const items = await manifest.folderPage(current.id, page.skip, page.top);
+  return { folder: current, total: itemCounts.get(current.id) ?? 0, children, items };
 }

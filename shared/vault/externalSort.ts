@@ -1,0 +1,130 @@
+import type { VaultStore } from './vaultStore.js';
+
+/** Records a sorter holds before it writes them out as a sorted run (about 0.5 KB each for manifest records). */
+export const DEFAULT_RECORDS_IN_MEMORY = 20_000;
+
+export interface SortOptions {
+  vault: VaultStore;
+  /** Where the sorted runs go (a run's scratch folder); each run is `<prefix><n>.ndjson.gz`. */
+  prefix: string;
+  /** Records held in memory at once: the sorter's memory does not grow with the number of records. */
+  recordsInMemory?: number;
+}
+
+/**
+ * Sorts any number of records in bounded memory: records gather up to a budget, are sorted and written to the
+ * vault as a gzip NDJSON run, and the runs are merged on reading. Records with the same key come out in the order
+ * they were added (the sort is stable, and a tie between runs goes to the earlier run).
+ */
+export class ExternalSorter<T> {
+  private buffer: T[] = [];
+  private readonly runs: string[] = [];
+  private readonly limit: number;
+
+  constructor(
+    private readonly options: SortOptions,
+    private readonly keyOf: (record: T) => string,
+  ) {
+    this.limit = options.recordsInMemory ?? DEFAULT_RECORDS_IN_MEMORY;
+  }
+
+  async add(record: T): Promise<void> {
+    this.buffer.push(record);
+    if (this.buffer.length >= this.limit) await this.spill();
+  }
+
+  /** Runs written to the vault so far (none while everything fits in memory). */
+  get runNames(): readonly string[] {
+    return this.runs;
+  }
+
+  /** Every record added, in key order. Read once. */
+  async *sorted(): AsyncGenerator<T> {
+    if (this.runs.length === 0) {
+      const records = this.sortedBuffer();
+      this.buffer = [];
+      yield* records;
+      return;
+    }
+    if (this.buffer.length > 0) await this.spill();
+    yield* mergeSorted(
+      this.runs.map((name) => this.options.vault.readNdjsonGz<T>(name)),
+      this.keyOf,
+    );
+  }
+
+  /** Deletes the runs written to the vault. */
+  async discard(): Promise<void> {
+    for (const name of this.runs) await this.options.vault.deleteIfExists(name);
+  }
+
+  private async spill(): Promise<void> {
+    const name = `${this.options.prefix}${String(this.runs.length).padStart(5, '0')}.ndjson.gz`;
+    const records = this.sortedBuffer();
+    this.buffer = [];
+    await this.options.vault.writeNdjsonGz(name, records);
+    this.runs.push(name);
+  }
+
+  private sortedBuffer(): T[] {
+    const keyed = this.buffer.map((record) => ({ key: this.keyOf(record), record }));
+    keyed.sort((a, b) => compareKeys(a.key, b.key));
+    return keyed.map(({ record }) => record);
+  }
+}
+
+/** Plain code-unit order: the same in every sort and merge, whatever the locale. */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Merges streams each already in key order into one; a tie goes to the earlier stream. Holds one record per
+ * stream (the few runs of a sort, so a linear look over the heads is enough).
+ */
+export async function* mergeSorted<T>(sources: AsyncIterable<T>[], keyOf: (record: T) => string): AsyncGenerator<T> {
+  const iterators = sources.map((source) => source[Symbol.asyncIterator]());
+  const heads: Array<{ record: T; key: string } | undefined> = [];
+  const advance = async (index: number) => {
+    const next = await iterators[index]!.next();
+    heads[index] = next.done ? undefined : { record: next.value, key: keyOf(next.value) };
+  };
+  try {
+    await Promise.all(iterators.map((_, index) => advance(index)));
+    for (;;) {
+      let least = -1;
+      for (let index = 0; index < heads.length; index++) {
+        const head = heads[index];
+        if (head && (least < 0 || compareKeys(head.key, heads[least]!.key) < 0)) least = index;
+      }
+      if (least < 0) return;
+      const { record, key } = heads[least]!;
+      yield record;
+      await advance(least);
+      const next = heads[least];
+      if (next && compareKeys(next.key, key) < 0)
+        throw new Error(`Merged input out of order: ${next.key} after ${key}`);
+    }
+  } finally {
+    await Promise.all(iterators.map((iterator) => iterator.return?.()));
+  }
+}
+
+/**
+ * Groups consecutive records of a stream in key order by key: the records of one key, in the order they came.
+ */
+export async function* groupByKey<T>(
+  records: AsyncIterable<T>,
+  keyOf: (record: T) => string,
+): AsyncGenerator<{ key: string; records: T[] }> {
+  let current: { key: string; records: T[] } | undefined;
+  for await (const record of records) {
+    const key = keyOf(record);
+    if (current && current.key === key) current.records.push(record);
+    else {
+      if (current) yield current;
+      current = { key, records: [record] };
+    }
+  }
+  if (current) yield current;
+}
