@@ -44,7 +44,7 @@ export async function writeManifest(
   vault: VaultStore,
   blobName: string,
   folders: ManifestFolder[],
-  items: AsyncIterable<ManifestItem>,
+  items: AsyncIterable<ManifestItem> | Iterable<ManifestItem>,
 ): Promise<{ sha256: string; index: ManifestIndex; itemCount: number }> {
   const hash = createHash('sha256');
   const index: ManifestIndex = { version: 1, folders: { offset: 0, length: 0 }, chunks: [] };
