@@ -1,3 +1,4 @@
+import { compareKeys, ExternalSorter } from '../vault/externalSort.js';
 import { layout } from '../vault/layout.js';
 import type { ManifestEntry, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
@@ -45,7 +46,7 @@ export async function pruneMailbox(vault: VaultStore, input: PruneInput): Promis
   const records = await readSnapshotRecords(vault, layout.byKey.snapshots(input.mailboxKey));
   const { result, expired } = decideExpiry(records, input);
   const remaining = await deleteExpiredSnapshots(vault, input, records, expired, result);
-  const referenced = await referencedVersions(vault, records, remaining);
+  const referenced = await referencedVersions(vault, input, records, remaining);
   await sweepUnreferencedVersions(vault, input, referenced, result);
   return result;
 }
@@ -105,41 +106,59 @@ async function deleteSnapshot(
   const manifest = await vault.deleteBlob(snapshot.manifestBlob);
   if (manifest === 'immutable')
     result.immutable.push({ blob: snapshot.manifestBlob, reason: 'manifest under a retention policy' });
+  if (snapshot.manifestIndexBlob && (await vault.deleteBlob(snapshot.manifestIndexBlob)) === 'immutable')
+    result.immutable.push({ blob: snapshot.manifestIndexBlob, reason: 'manifest index under a retention policy' });
   return true;
 }
 
-/** Step 2, mark: every version a remaining snapshot references. */
+/**
+ * Step 2, mark: every version a remaining snapshot references, in name order (sorted through the vault, so a
+ * mailbox of millions of versions is never a set in memory).
+ */
 async function referencedVersions(
   vault: VaultStore,
+  input: PruneInput,
   records: SnapshotRecord[],
   remaining: Set<string>,
-): Promise<Set<string>> {
-  const referenced = new Set<string>();
+): Promise<ExternalSorter<string>> {
+  const prefix = `${layout.byKey.mailbox(input.mailboxKey)}state/prune-sort/`;
+  const referenced = new ExternalSorter<string>({ vault, prefix }, (name) => name);
   for (const record of records) {
     if (!remaining.has(record.snapshotId)) continue;
     for await (const entry of vault.readNdjsonGz<ManifestEntry>(record.manifestBlob))
-      if (entry.kind === 'item') referenced.add(entry.blob);
+      if (entry.kind === 'item') await referenced.add(entry.blob);
   }
   return referenced;
 }
 
-/** Step 3, sweep: versions no remaining snapshot references and no uncommitted run has recorded. */
+/**
+ * Step 3, sweep: versions no remaining snapshot references and no uncommitted run has recorded. The listing
+ * comes in name order, so it is merged with the sorted references: one pass over each.
+ */
 async function sweepUnreferencedVersions(
   vault: VaultStore,
   input: PruneInput,
-  referenced: Set<string>,
+  referenced: ExternalSorter<string>,
   result: PruneResult,
 ): Promise<void> {
-  for await (const blob of vault.listBlobs(layout.byKey.items(input.mailboxKey))) {
-    if (referenced.has(blob.name) || input.inFlight.has(blob.name)) continue;
-    input.assertOwned?.();
-    // A dry run counts each version as if its delete had succeeded.
-    const outcome = input.dryRun ? 'deleted' : await vault.deleteBlob(blob.name);
-    if (outcome === 'deleted') {
-      result.versionsDeleted++;
-      result.bytesFreed += blob.size;
-    } else if (outcome === 'immutable')
-      result.immutable.push({ blob: blob.name, reason: 'item version under a retention policy' });
+  const references = referenced.sorted();
+  let next = await references.next();
+  try {
+    for await (const blob of vault.listBlobs(layout.byKey.items(input.mailboxKey))) {
+      while (!next.done && compareKeys(next.value, blob.name) < 0) next = await references.next();
+      if ((!next.done && next.value === blob.name) || input.inFlight.has(blob.name)) continue;
+      input.assertOwned?.();
+      // A dry run counts each version as if its delete had succeeded.
+      const outcome = input.dryRun ? 'deleted' : await vault.deleteBlob(blob.name);
+      if (outcome === 'deleted') {
+        result.versionsDeleted++;
+        result.bytesFreed += blob.size;
+      } else if (outcome === 'immutable')
+        result.immutable.push({ blob: blob.name, reason: 'item version under a retention policy' });
+    }
+  } finally {
+    await references.return(undefined);
+    await referenced.discard();
   }
 }
 

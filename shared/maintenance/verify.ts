@@ -94,12 +94,21 @@ class MailboxVerification {
     };
   }
 
+  /**
+   * Streams the manifest (folders come first): in full mode each item is checked as it comes; in sample mode only
+   * the `sample` lowest-scored items are kept while reading (memory: the sample, not the mailbox).
+   */
   async checkSnapshot(record: SnapshotRecord): Promise<void> {
     this.result.snapshotsChecked++;
     if (!(await this.checkManifest(record))) return;
-    const { folders, items } = await this.readManifest(record);
-    for (const item of this.input.mode === 'sample' ? this.sampled(items) : items)
-      await this.checkItem(record, folders, item);
+    const folders = new Map<string, ManifestFolder>();
+    const sample = new LowestScored<ManifestItem>(this.input.sample);
+    for await (const entry of this.vault.readNdjsonGz<ManifestEntry>(record.manifestBlob)) {
+      if (entry.kind === 'folder') folders.set(entry.id, entry);
+      else if (this.input.mode === 'sample') sample.offer(score(this.input.seed, entry.id), entry);
+      else await this.checkItem(record, folders, entry);
+    }
+    for (const item of sample.inOrder()) await this.checkItem(record, folders, item);
   }
 
   /** The manifest itself: present and unchanged since the commit. False when its entries cannot be trusted. */
@@ -121,24 +130,6 @@ class MailboxVerification {
       actual: manifestSha,
     });
     return false;
-  }
-
-  private async readManifest(
-    record: SnapshotRecord,
-  ): Promise<{ folders: Map<string, ManifestFolder>; items: ManifestItem[] }> {
-    const folders = new Map<string, ManifestFolder>();
-    const items: ManifestItem[] = [];
-    for await (const entry of this.vault.readNdjsonGz<ManifestEntry>(record.manifestBlob)) {
-      if (entry.kind === 'folder') folders.set(entry.id, entry);
-      else items.push(entry);
-    }
-    return { folders, items };
-  }
-
-  /** `sample` items, picked by their seeded score. */
-  private sampled(items: ManifestItem[]): ManifestItem[] {
-    const { seed, sample } = this.input;
-    return items.sort((a, b) => score(seed, a.id) - score(seed, b.id)).slice(0, sample);
   }
 
   /** An entry against its blob: present, same hash, same length; the first difference is the problem. */
@@ -180,5 +171,28 @@ class MailboxVerification {
     }
     this.hashed.set(blob, actual);
     return actual;
+  }
+}
+
+/**
+ * The `size` records of lowest score among those offered, ties to the earlier: the same pick as sorting every
+ * record by score and taking the first `size`, holding only `size` of them.
+ */
+class LowestScored<T> {
+  private readonly kept: Array<{ score: number; record: T }> = [];
+
+  constructor(private readonly size: number) {}
+
+  offer(score: number, record: T): void {
+    if (this.size <= 0) return;
+    if (this.kept.length >= this.size && score >= this.kept[this.kept.length - 1]!.score) return;
+    let at = this.kept.length;
+    while (at > 0 && this.kept[at - 1]!.score > score) at--;
+    this.kept.splice(at, 0, { score, record });
+    if (this.kept.length > this.size) this.kept.pop();
+  }
+
+  inOrder(): T[] {
+    return this.kept.map(({ record }) => record);
   }
 }

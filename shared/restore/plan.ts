@@ -1,10 +1,10 @@
 import { GraphRequestError, readFolderTreeListing, type MailboxClient, type MailboxFolder } from '../graph/index.js';
-import { folderPathText, SEARCH_KEY_PROPERTY, searchKeyOf } from '../mailbox/index.js';
-import { packBySize } from '../packing.js';
-import { IndexedNdjsonReader, writeIndexedNdjson, type IndexedNdjsonFile } from '../vault/indexedNdjson.js';
+import { folderPathText, samePath, SEARCH_KEY_PROPERTY, searchKeyOf } from '../mailbox/index.js';
+import { packBySizeStream } from '../packing.js';
+import { IndexedNdjsonReader, writeIndexedNdjsonStream, type IndexedNdjsonFile } from '../vault/indexedNdjson.js';
 import { layout } from '../vault/layout.js';
-import type { ManifestFolder, SnapshotRecord } from '../vault/records.js';
-import { readManifest } from '../vault/snapshotCatalog.js';
+import { ManifestReader } from '../vault/manifestReader.js';
+import type { ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { matches } from './request.js';
 import type { PlannedImport, PlannedImportBatch, RestorePlanSummary, RestoreRequest } from './types.js';
@@ -144,67 +144,85 @@ export async function planRestore(
     layout.snapshotRecord(request.source.mailboxId, request.source.snapshotId),
   );
   if (!snapshot) throw new Error(`Snapshot ${request.source.snapshotId} is no longer in the vault`);
-  const { folders, selected } = await selectItems(vault, snapshot, request);
+  const manifest = await ManifestReader.open(vault, snapshot);
+  const { folders } = await manifest.folders();
+  const folderById = new Map(folders.map((folder) => [folder.id, folder]));
   const tree = new TargetTree(graph, request.target.mailboxId);
   await tree.load();
   const present = request.collisions === 'skip' ? await searchKeysIn(graph, request.target.mailboxId, tree.ids) : null;
 
   const destinationRoot = destinationLevels(request);
   const targetFolderOf = new Map<string, string>();
-  const toImport: PlannedImport[] = [];
-  let skippedPresent = 0;
-  for (const { folderId, ...item } of selected) {
-    if (item.searchKey && present?.has(item.searchKey)) {
-      skippedPresent++;
-      continue;
+  const counts = { selected: 0, toImport: 0, skippedPresent: 0, bytesToImport: 0 };
+  async function* toImport(): AsyncGenerator<PlannedImport> {
+    for await (const { folderId, ...item } of selectItems(manifest, folderById, request)) {
+      counts.selected++;
+      if (item.searchKey && present?.has(item.searchKey)) {
+        counts.skippedPresent++;
+        continue;
+      }
+      let targetFolderId = targetFolderOf.get(folderId);
+      if (!targetFolderId) {
+        targetFolderId = await tree.ensure([...destinationRoot, ...sourceLevels(folderById, folderId, request)]);
+        targetFolderOf.set(folderId, targetFolderId);
+      }
+      counts.toImport++;
+      counts.bytesToImport += item.length;
+      yield { ...item, targetFolderId };
     }
-    let targetFolderId = targetFolderOf.get(folderId);
-    if (!targetFolderId) {
-      targetFolderId = await tree.ensure([...destinationRoot, ...sourceLevels(folders, folderId, request)]);
-      targetFolderOf.set(folderId, targetFolderId);
-    }
-    toImport.push({ ...item, targetFolderId });
   }
-
-  const batches = packBySize(toImport, settings.itemsPerBatch, settings.bytesPerBatch, (item) => item.length);
-  const records = batches.map((items, batch) => ({ batch, items }) satisfies PlannedImportBatch);
-  await writeIndexedNdjson(vault, restorePlanFile(request.restoreId), records);
+  async function* batches(): AsyncGenerator<PlannedImportBatch> {
+    let batch = 0;
+    const packed = packBySizeStream(toImport(), settings.itemsPerBatch, settings.bytesPerBatch, (item) => item.length);
+    for await (const items of packed) yield { batch: batch++, items };
+  }
+  const batchCount = await writeIndexedNdjsonStream(vault, restorePlanFile(request.restoreId), batches());
   return {
-    batchCount: batches.length,
-    selected: selected.length,
-    toImport: toImport.length,
-    skippedPresent,
-    bytesToImport: toImport.reduce((s, i) => s + i.length, 0),
+    batchCount,
+    selected: counts.selected,
+    toImport: counts.toImport,
+    skippedPresent: counts.skippedPresent,
+    bytesToImport: counts.bytesToImport,
     destinationRoot: destinationRoot.map((l) => l.name).join('/'),
     foldersCreated: tree.created,
   };
 }
 
-/** The snapshot's folders, and the items the request's filters select. */
-async function selectItems(
-  vault: VaultStore,
-  snapshot: SnapshotRecord,
+/**
+ * The items the request's filters select, streamed. With folder filters and an indexed manifest, only the chunks
+ * of the selected folders are read.
+ */
+async function* selectItems(
+  manifest: ManifestReader,
+  folders: Map<string, ManifestFolder>,
   request: RestoreRequest,
-): Promise<{ folders: Map<string, ManifestFolder>; selected: SelectedItem[] }> {
-  const folders = new Map<string, ManifestFolder>();
-  const selected: SelectedItem[] = [];
+): AsyncGenerator<SelectedItem> {
   const itemIds = request.filters.itemIds ? new Set(request.filters.itemIds) : undefined;
-  for await (const entry of readManifest(vault, snapshot)) {
-    if (entry.kind === 'folder') folders.set(entry.id, entry);
-    else if (matches(entry, folders.get(entry.folderId), request.filters, itemIds)) {
-      selected.push({
-        sourceId: entry.id,
-        folderId: entry.folderId,
-        blob: entry.blob,
-        sha256: entry.sha256,
-        length: entry.length,
-        folderPath: folderPathText(folders.get(entry.folderId)?.path ?? []),
-        ...(entry.subject !== undefined ? { subject: entry.subject } : {}),
-        ...(entry.searchKey ? { searchKey: entry.searchKey } : {}),
-      });
-    }
+  const wanted = request.filters.folders;
+  const candidates =
+    manifest.indexed && wanted
+      ? folderItems(
+          manifest,
+          [...folders.values()].filter((f) => wanted.some((w) => samePath(w, f.path.slice(0, w.length)))),
+        )
+      : manifest.entries();
+  for await (const entry of candidates) {
+    if (entry.kind !== 'item' || !matches(entry, folders.get(entry.folderId), request.filters, itemIds)) continue;
+    yield {
+      sourceId: entry.id,
+      folderId: entry.folderId,
+      blob: entry.blob,
+      sha256: entry.sha256,
+      length: entry.length,
+      folderPath: folderPathText(folders.get(entry.folderId)?.path ?? []),
+      ...(entry.subject !== undefined ? { subject: entry.subject } : {}),
+      ...(entry.searchKey ? { searchKey: entry.searchKey } : {}),
+    };
   }
-  return { folders, selected };
+}
+
+async function* folderItems(manifest: ManifestReader, folders: ManifestFolder[]): AsyncGenerator<ManifestItem> {
+  for (const folder of folders) yield* manifest.itemsOf(folder.id);
 }
 
 /** What the target already holds, by search key (the key that survives export and import). */

@@ -1,4 +1,8 @@
+import { Readable } from 'node:stream';
 import type { VaultStore } from './vaultStore.js';
+
+/** What a streamed write gathers before handing text to the upload (characters). */
+const PIECE_CHARS = 256 * 1024;
 
 /** A file of one JSON record per line, and the blob holding its line offsets. */
 export interface IndexedNdjsonFile {
@@ -29,6 +33,39 @@ export async function writeIndexedNdjson(
   for (const line of lines) offsets.push(offsets[offsets.length - 1]! + Buffer.byteLength(line));
   await vault.writeText(file.data, lines.join(''));
   await vault.writeJson(file.index, (version ? { version, offsets } : { offsets }) satisfies LineIndex);
+}
+
+/**
+ * The same file from a stream of records, holding a piece of text and the offsets (a number per record), never
+ * the records: a plan of a million items is written as it is made. Returns how many records were written.
+ */
+export async function writeIndexedNdjsonStream(
+  vault: VaultStore,
+  file: IndexedNdjsonFile,
+  records: AsyncIterable<unknown>,
+  version?: string,
+): Promise<number> {
+  const offsets = [0];
+  async function* pieces(): AsyncGenerator<Buffer> {
+    let pending = '';
+    for await (const record of records) {
+      const line = `${JSON.stringify(record)}\n`;
+      offsets.push(offsets[offsets.length - 1]! + Buffer.byteLength(line));
+      pending += line;
+      if (pending.length >= PIECE_CHARS) {
+        yield Buffer.from(pending, 'utf8');
+        pending = '';
+      }
+    }
+    if (pending) yield Buffer.from(pending, 'utf8');
+  }
+  await vault.container
+    .getBlockBlobClient(file.data)
+    .uploadStream(Readable.from(pieces(), { objectMode: false }), 4 * 1024 * 1024, 2, {
+      blobHTTPHeaders: { blobContentType: 'application/x-ndjson' },
+    });
+  await vault.writeJson(file.index, (version ? { version, offsets } : { offsets }) satisfies LineIndex);
+  return offsets.length - 1;
 }
 
 /**
