@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { IndexedNdjsonReader, writeIndexedNdjson, type IndexedNdjsonFile } from '../../shared/vault/indexedNdjson.js';
+import { packBySize, packBySizeStream } from '../../shared/packing.js';
+import {
+  IndexedNdjsonReader,
+  writeIndexedNdjson,
+  writeIndexedNdjsonStream,
+  type IndexedNdjsonFile,
+} from '../../shared/vault/indexedNdjson.js';
 import { freshVault } from '../support/vault.js';
 
 const file: IndexedNdjsonFile = {
@@ -39,5 +45,22 @@ describe('indexed NDJSON files', () => {
     for (const record of records) offsets.push(offsets.at(-1)! + Buffer.byteLength(`${JSON.stringify(record)}\n`));
     await vault.writeJson(file.index, { planVersion: 'old-run', offsets });
     expect(await new IndexedNdjsonReader(vault).read(file, 0, 3, 'old-run')).toEqual(records);
+  });
+
+  it('is written from a stream of batches, packed as they fill, the same as from an array', async () => {
+    const { vault } = await freshVault();
+    const sizes = Array.from({ length: 2_000 }, (_, n) => (n * 7919) % 500);
+    async function* listed() {
+      yield* sizes;
+    }
+    async function* batches() {
+      let batch = 0;
+      for await (const items of packBySizeStream(listed(), 20, 1_000, (size) => size)) yield { batch: batch++, items };
+    }
+    const count = await writeIndexedNdjsonStream(vault, file, batches(), 'v3');
+    const expected = packBySize(sizes, 20, 1_000, (size) => size).map((items, batch) => ({ batch, items }));
+    expect(count).toBe(expected.length);
+    expect(await new IndexedNdjsonReader(vault).read(file, 0, count, 'v3')).toEqual(expected);
+    expect(await new IndexedNdjsonReader(vault).read(file, count - 2, 2, 'v3')).toEqual(expected.slice(-2));
   });
 });
