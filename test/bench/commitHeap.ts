@@ -16,7 +16,9 @@ import { keyOf, layout, snapshotIdFor } from '../../shared/vault/layout.js';
 import { claimMailbox } from '../../shared/vault/mailboxOwner.js';
 import type { SnapshotRecord } from '../../shared/vault/records.js';
 import { VaultStore } from '../../shared/vault/vaultStore.js';
+import type { commitSnapshot as CommitSnapshot } from '../../shared/backup/commit.js';
 import type { BatchResult, ChangeRecord, PlannedBatch } from '../../shared/backup/types.js';
+import type { browseFolder as BrowseFolder } from '../../shared/vault/snapshotBrowser.js';
 
 const ITEMS = Number(process.argv[2] ?? 100_000);
 const CODE_ROOT = resolve(process.argv[3] ?? resolve(import.meta.dirname, '..', '..'));
@@ -118,12 +120,13 @@ async function main(): Promise<void> {
   await vault.ensureContainer();
   const plan = await writeRun(vault);
   await claimMailbox(vault, keyOf(MAILBOX), RUN, new Date());
-  const { commitSnapshot } = (await import(
-    `${CODE_ROOT}/dist/shared/backup/commit.js`
-  )) as typeof import('../../shared/backup/commit.js');
-  const { browseFolder } = (await import(
-    `${CODE_ROOT}/dist/shared/vault/snapshotBrowser.js`
-  )) as typeof import('../../shared/vault/snapshotBrowser.js');
+  // The code measured may be another checkout's build (main's, for the "before" figures): loaded by path.
+  const { commitSnapshot } = (await import(`${CODE_ROOT}/dist/shared/backup/commit.js`)) as {
+    commitSnapshot: typeof CommitSnapshot;
+  };
+  const { browseFolder } = (await import(`${CODE_ROOT}/dist/shared/vault/snapshotBrowser.js`)) as {
+    browseFolder: typeof BrowseFolder;
+  };
   const snapshotId = snapshotIdFor(TAKEN_AT, RUN);
   const input = {
     runId: RUN,
