@@ -1,5 +1,6 @@
 import { writeMaintenanceReport } from '../shared/maintenance/report.js';
 import {
+  expireMaintenanceArtifacts,
   listMaintenanceMailboxes,
   pruneMaintenanceMailbox,
   readMaintenanceMailboxes,
@@ -9,7 +10,7 @@ import { getServices } from '../shared/services.js';
 import { emitMaintenanceTelemetry } from '../shared/telemetry.js';
 import { layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
-import { registerActivity } from './durable.js';
+import { durableClientOf, instanceHasEnded, registerActivity } from './durable.js';
 
 registerActivity(contracts.listVaultMailboxes, async (input) => {
   const { vault } = await getServices();
@@ -20,6 +21,17 @@ registerActivity(contracts.pruneVaultMailbox, async (input) => {
   const { config, vault } = await getServices();
   return pruneMaintenanceMailbox(vault, config, input, input.prune!.dryRun);
 });
+
+registerActivity(
+  contracts.expireRunArtifacts,
+  async (input, context) => {
+    const { config, vault } = await getServices();
+    const client = durableClientOf(context);
+    const hasEnded = (instanceId: string) => instanceHasEnded(client, instanceId);
+    return expireMaintenanceArtifacts(vault, config, input, input.prune!.dryRun, hasEnded);
+  },
+  { durableClient: true },
+);
 
 registerActivity(contracts.verifyVaultMailbox, async (input) => {
   const { config, vault } = await getServices();

@@ -12,8 +12,8 @@ import { settleWindow } from './windows.js';
 const MAILBOXES_AT_ONCE = 4;
 
 /**
- * Vault maintenance: prune by the retention policy (or report what it would free), then verify, one mailbox
- * per activity in fixed windows, then the report. Orchestrator code reads no clock: "now" is the start time.
+ * Vault maintenance: prune by the retention policy (or report what it would free), with the run and restore
+ * artifacts past it, then verify, one mailbox per activity in fixed windows, then the report. Orchestrator code reads no clock: "now" is the start time.
  */
 export const vaultMaintenance: Orchestrator<MaintenanceInput, { status: string; reportBlob: string }> = function* (
   context,
@@ -34,6 +34,11 @@ export const vaultMaintenance: Orchestrator<MaintenanceInput, { status: string; 
       for (let index = offset; index < end; index++) tasks.push(activityTask(context, activity, { ...input, index }));
       // A mailbox that failed is recorded by its activity (or reported as missing).
       yield* settleWindow(context, tasks);
+    }
+    if (step === 'prune') {
+      context.df.setCustomStatus({ phase: 'expiring run artifacts', mailboxesDone: count, mailboxes: count });
+      // Recorded by its activity, or reported as missing: it never sinks the run.
+      yield* settleWindow(context, [activityTask(context, contracts.expireRunArtifacts, input)]);
     }
   }
   context.df.setCustomStatus({ phase: 'reporting', mailboxesDone: count, mailboxes: count });

@@ -81,6 +81,14 @@ function pruneLines(prune: Report): string[] {
   ];
   for (const m of prune.mailboxes)
     for (const i of m.immutable) lines.push(`  immutable: ${m.upn ?? m.mailboxKey} ${i.blob} (${i.reason})`);
+  const a = prune.artifacts;
+  if (a) {
+    const folders = a.deleted.runs.length + a.deleted.restores.length + a.deleted.maintenance.length;
+    lines.push(
+      `  run artifacts before ${a.horizon}: ${folders} runs, restores and maintenance runs ${would}deleted (${a.blobsDeleted} blobs), ${a.running.length} still running left alone`,
+    );
+    for (const i of a.immutable) lines.push(`  immutable: ${i.blob} (${i.reason})`);
+  }
   return lines;
 }
 

@@ -1,6 +1,7 @@
 import { statusFrom } from '../status.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import type { ArtifactsResult } from './artifacts.js';
 import type { PruneResult } from './prune.js';
 import type { VerifyMode, VerifyResult } from './verify.js';
 
@@ -15,13 +16,16 @@ export interface MaintenanceReport {
     dryRun: boolean;
     mailboxes: PruneResult[];
     totals: { snapshotsExpired: number; versionsDeleted: number; bytesFreed: number; immutableLeft: number };
+    /** Run and restore artifacts past the policy; null when that step failed (named in `errors`). */
+    artifacts: ArtifactsResult | null;
   };
   verify: null | {
     mode: VerifyMode;
     mailboxes: VerifyResult[];
     totals: { snapshotsChecked: number; entriesChecked: number; versionsHashed: number; problems: number };
   };
-  errors: Array<{ mailboxKey: string; step: 'prune' | 'verify'; message: string }>;
+  /** `step: 'artifacts'` (mailboxKey `vault`): the run and restore artifacts could not be expired. */
+  errors: Array<{ mailboxKey: string; step: 'prune' | 'verify' | 'artifacts'; message: string }>;
 }
 
 type MaintenanceErrors = MaintenanceReport['errors'];
@@ -46,13 +50,14 @@ export async function writeMaintenanceReport(
   const pruned = input.prune ? await gatherResults<PruneResult>(vault, input, 'prune', errors) : [];
   const verified = input.verify ? await gatherResults<VerifyResult>(vault, input, 'verify', errors) : [];
   const verify = input.verify ? verifySection(input.verify.mode, verified) : null;
+  const artifacts = input.prune ? await gatherArtifacts(vault, input.id, errors) : null;
   const report: MaintenanceReport = {
     id: input.id,
     trigger: input.trigger,
     startedAt: input.startedAt,
     finishedAt: now().toISOString(),
     status: statusFrom((verify?.totals.problems ?? 0) + errors.length),
-    prune: input.prune ? pruneSection(input.prune.dryRun, pruned) : null,
+    prune: input.prune ? { ...pruneSection(input.prune.dryRun, pruned), artifacts } : null,
     verify,
     errors,
   };
@@ -78,7 +83,22 @@ async function gatherResults<T>(
   return results;
 }
 
-function pruneSection(dryRun: boolean, pruned: PruneResult[]): NonNullable<MaintenanceReport['prune']> {
+/** What the artifacts step recorded; its error, or its absence, goes to `errors`. */
+async function gatherArtifacts(
+  vault: VaultStore,
+  id: string,
+  errors: MaintenanceErrors,
+): Promise<ArtifactsResult | null> {
+  const result = await vault.readJson<ArtifactsResult | { error: string }>(layout.maintenanceArtifacts(id));
+  if (result && !('error' in result)) return result;
+  errors.push({ mailboxKey: 'vault', step: 'artifacts', message: result?.error ?? 'no result was recorded' });
+  return null;
+}
+
+function pruneSection(
+  dryRun: boolean,
+  pruned: PruneResult[],
+): Omit<NonNullable<MaintenanceReport['prune']>, 'artifacts'> {
   return {
     dryRun,
     mailboxes: pruned,

@@ -65,3 +65,18 @@ export function applyRetention<T extends SnapshotRef>(
     expire: newestFirst.filter((s) => !kept.has(s.snapshotId)),
   };
 }
+
+/**
+ * The oldest moment the policy keeps anything from at `now`: the start of the oldest day, week or month it still
+ * keeps a snapshot of. Work older than this (run and restore artifacts) is past the policy.
+ */
+export function retentionHorizon(policy: RetentionPolicy, now: Date): Date {
+  const days = Math.max(policy.keepAllDays, policy.dailyDays, policy.weeklyWeeks * 7);
+  const byAge = now.getTime() - days * DAY;
+  // applyRetention keeps a month while monthsAgo < monthlyMonths: back to the first of the oldest such month.
+  const byMonth =
+    policy.monthlyMonths > 0
+      ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - (policy.monthlyMonths - 1), 1)
+      : Number.POSITIVE_INFINITY;
+  return new Date(Math.min(byAge, byMonth));
+}

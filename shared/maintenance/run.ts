@@ -1,6 +1,7 @@
 import type { AppConfig } from '../config.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import { expireArtifacts, type ArtifactsInput } from './artifacts.js';
 import { pruneOwned } from './inFlight.js';
 import { findRestoresInProgress, pruneMailbox } from './prune.js';
 import { verifyMailbox, type VerifyMode } from './verify.js';
@@ -55,6 +56,29 @@ export async function pruneMaintenanceMailbox(
       { dryRun },
     ),
   ).then((result) => ({ versionsDeleted: result.versionsDeleted }));
+}
+
+/**
+ * Deletes (or, in a dry run, counts) the run and restore artifacts past the retention policy, and keeps what it did,
+ * or its error, for the report.
+ */
+export async function expireMaintenanceArtifacts(
+  vault: VaultStore,
+  config: AppConfig,
+  run: { id: string; startedAt: string },
+  dryRun: boolean,
+  hasEnded: ArtifactsInput['hasEnded'],
+): Promise<{ blobsDeleted: number }> {
+  const policy = config.maintenance.retention;
+  const now = new Date(run.startedAt);
+  try {
+    const result = await expireArtifacts(vault, { policy, now, dryRun, hasEnded });
+    await vault.writeJson(layout.maintenanceArtifacts(run.id), result);
+    return { blobsDeleted: result.blobsDeleted };
+  } catch (error) {
+    await vault.writeJson(layout.maintenanceArtifacts(run.id), { error: (error as Error).message });
+    throw error;
+  }
 }
 
 /** Verifies one mailbox's snapshots against their manifests. */

@@ -70,6 +70,8 @@ export const layout = {
   maintenanceReport: (id: string) => `maintenance/${id}/report.json`,
   maintenanceResult: (id: string, part: string, mailboxKey: string) => `maintenance/${id}/${part}/${mailboxKey}.json`,
   maintenanceResultsPrefix: (id: string, part: string) => `maintenance/${id}/${part}/`,
+  /** What the run deleted of run and restore artifacts past the retention policy (maintenance/artifacts.ts). */
+  maintenanceArtifacts: (id: string) => `maintenance/${id}/artifacts.json`,
   /** The same names from a mailbox key (maintenance walks the vault without knowing mailbox ids). */
   byKey: {
     mailbox: (mailboxKey: string) => `mailboxes/${mailboxKey}/`,

@@ -1,0 +1,142 @@
+import { layout } from '../vault/layout.js';
+import type { VaultStore } from '../vault/vaultStore.js';
+import { retentionHorizon, type RetentionPolicy } from './retention.js';
+
+/**
+ * Run and restore artifacts past the retention policy. A backup run's folder (`runs/{runId}/`: plans, change
+ * lists, batch results, the report), a restore's (`restores/{restoreId}/`: request, plan, journal, intents,
+ * results, the report) and a maintenance run's hold subjects, senders, search keys or mailbox names, so they
+ * must not outlive the snapshots the policy keeps: once the work started before the policy's horizon, and is no
+ * longer running, its whole folder is deleted.
+ *
+ * In flight is decided from what the work writes, never from its age: a run is done once its report is written;
+ * without a report, once its Durable instance has ended (and, for a backup, every mailbox's sub-orchestration
+ * without a result has ended too: terminating a parent does not end its children). An instance whose status
+ * cannot be read counts as running, so its folder stays. The report is deleted last, so a deletion cut short
+ * still reads as done and is finished by the next maintenance run.
+ */
+export interface ArtifactsInput {
+  policy: RetentionPolicy;
+  /** The maintenance run's start, so a retried activity decides the same. */
+  now: Date;
+  dryRun: boolean;
+  /** Whether a Durable instance has ended for good (false while it runs, or when its status is unknown). */
+  hasEnded: (instanceId: string) => Promise<boolean>;
+}
+
+export interface ArtifactsResult {
+  dryRun: boolean;
+  /** Work that started before this is past the policy. */
+  horizon: string;
+  /** Ids whose folders were deleted (or, in a dry run, would be). */
+  deleted: { runs: string[]; restores: string[]; maintenance: string[] };
+  /** Ids past the horizon left alone because they are still running. */
+  running: string[];
+  blobsDeleted: number;
+  bytesFreed: number;
+  /** Blobs a retention policy (WORM) still protects: left in place, reported. */
+  immutable: Array<{ blob: string; reason: string }>;
+}
+
+type Kind = keyof ArtifactsResult['deleted'];
+
+const FOLDERS: Array<{ kind: Kind; root: string; report: (id: string) => string }> = [
+  { kind: 'runs', root: 'runs/', report: layout.runReport },
+  { kind: 'restores', root: 'restores/', report: layout.restoreReport },
+  { kind: 'maintenance', root: 'maintenance/', report: layout.maintenanceReport },
+];
+
+/** `backup-20261123T020000Z-1a2b3c4d` → its start; undefined for a name no trigger makes. */
+export function startOfWork(id: string): Date | undefined {
+  const match = /^(?:backup|restore|maintenance)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-|$)/.exec(id);
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, ...number[]];
+  return new Date(Date.UTC(year, month! - 1, day, hour, minute, second));
+}
+
+/** Deletes (or, in a dry run, counts) the folders of finished work that started before the policy's horizon. */
+export async function expireArtifacts(vault: VaultStore, input: ArtifactsInput): Promise<ArtifactsResult> {
+  const horizon = retentionHorizon(input.policy, input.now);
+  const result: ArtifactsResult = {
+    dryRun: input.dryRun,
+    horizon: horizon.toISOString(),
+    deleted: { runs: [], restores: [], maintenance: [] },
+    running: [],
+    blobsDeleted: 0,
+    bytesFreed: 0,
+    immutable: [],
+  };
+  for (const folder of FOLDERS) {
+    for await (const prefix of vault.listPrefixes(folder.root)) {
+      const id = prefix.slice(folder.root.length, -1);
+      const started = startOfWork(id);
+      if (!started || started >= horizon) continue;
+      if (!(await isDone(vault, folder.kind, id, folder.report(id), input.hasEnded))) {
+        result.running.push(id);
+        continue;
+      }
+      await deleteFolder(vault, prefix, folder.report(id), input.dryRun, result);
+      result.deleted[folder.kind].push(id);
+    }
+  }
+  return result;
+}
+
+async function isDone(
+  vault: VaultStore,
+  kind: Kind,
+  id: string,
+  report: string,
+  hasEnded: ArtifactsInput['hasEnded'],
+): Promise<boolean> {
+  if ((await vault.readJson(report)) !== undefined) return true;
+  if (!(await hasEnded(id))) return false;
+  return kind !== 'runs' || (await mailboxesHaveEnded(vault, id, hasEnded));
+}
+
+/** A backup run without a report: every mailbox sub-orchestration without a recorded result has ended. */
+async function mailboxesHaveEnded(
+  vault: VaultStore,
+  runId: string,
+  hasEnded: ArtifactsInput['hasEnded'],
+): Promise<boolean> {
+  const run = await vault.readJson<{ mailboxes: Array<{ mailboxId: string }> }>(layout.runMailboxes(runId));
+  for (const { mailboxId } of run?.mailboxes ?? []) {
+    if ((await vault.readJson(layout.runMailboxResult(runId, mailboxId))) !== undefined) continue;
+    // backupOrchestrators.ts names each mailbox's instance `${runId}-${mailboxKey}`.
+    const mailboxKey = layout.mailboxPrefix(mailboxId).split('/')[1]!;
+    if (!(await hasEnded(`${runId}-${mailboxKey}`))) return false;
+  }
+  return true;
+}
+
+/** Every blob of the folder, streamed (a big run has many), its report last. */
+async function deleteFolder(
+  vault: VaultStore,
+  prefix: string,
+  report: string,
+  dryRun: boolean,
+  result: ArtifactsResult,
+): Promise<void> {
+  let reportSize: number | undefined;
+  for await (const blob of vault.listBlobs(prefix)) {
+    if (blob.name === report) reportSize = blob.size;
+    else await deleteOne(vault, blob, dryRun, result);
+  }
+  if (reportSize !== undefined) await deleteOne(vault, { name: report, size: reportSize }, dryRun, result);
+}
+
+async function deleteOne(
+  vault: VaultStore,
+  blob: { name: string; size: number },
+  dryRun: boolean,
+  result: ArtifactsResult,
+): Promise<void> {
+  // A dry run counts each blob as if its delete had succeeded.
+  const outcome = dryRun ? 'deleted' : await vault.deleteBlob(blob.name);
+  if (outcome === 'deleted') {
+    result.blobsDeleted++;
+    result.bytesFreed += blob.size;
+  } else if (outcome === 'immutable')
+    result.immutable.push({ blob: blob.name, reason: 'run artifact under a retention policy' });
+}

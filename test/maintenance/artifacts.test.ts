@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { expireArtifacts, startOfWork } from '../../shared/maintenance/artifacts.js';
+import type { MaintenanceReport } from '../../shared/maintenance/report.js';
+import { applyRetention, retentionHorizon } from '../../shared/maintenance/retention.js';
+import { keyOf, layout } from '../../shared/vault/layout.js';
+import type { VaultStore } from '../../shared/vault/vaultStore.js';
+import { runBackup, startStack, type Stack } from '../support/stack.js';
+import { freshVault } from '../support/vault.js';
+
+/**
+ * Run and restore artifacts (plans, change lists, journals, reports: subjects, senders, search keys) do not
+ * outlive the retention policy: maintenance deletes the folders of finished work that started before the
+ * policy's horizon, and never those of work still running.
+ */
+
+const policy = { keepAllDays: 7, dailyDays: 14, weeklyWeeks: 6, monthlyMonths: 4 };
+const now = new Date('2026-11-23T05:30:00Z');
+const OLD = '20260601T020000Z';
+const RECENT = '20261120T020000Z';
+const MAILBOX = 'mailbox-id-1';
+
+async function names(vault: VaultStore, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const name of vault.listNames(prefix)) out.push(name);
+  return out;
+}
+
+/** A backup run's folder as the app writes it; `report: false` leaves the run unfinished. */
+async function plantRun(vault: VaultStore, runId: string, options: { report?: boolean; mailboxResult?: boolean } = {}) {
+  await vault.writeJson(layout.runMailboxes(runId), { mailboxes: [{ mailboxId: MAILBOX, upn: 'ana@x' }] });
+  await vault.writeText(layout.runPlan(runId, MAILBOX), '{"subject":"Quarterly numbers"}\n');
+  await vault.writeJson(layout.runBatchResult(runId, MAILBOX, 0), { results: [] });
+  if (options.mailboxResult) await vault.writeJson(layout.runMailboxResult(runId, MAILBOX), { status: 'Failed' });
+  if (options.report ?? true) await vault.writeJson(layout.runReport(runId), { runId });
+}
+
+async function plantRestore(vault: VaultStore, restoreId: string, options: { report?: boolean } = {}) {
+  await vault.writeJson(layout.restoreRequest(restoreId), { source: { mailboxId: MAILBOX, snapshotId: 's' } });
+  await vault.writeText(layout.restorePlan(restoreId), '{"searchKey":"abc","subject":"Payslip"}\n');
+  await vault.writeJson(layout.restoreJournal(restoreId, 'item-1'), { importedId: 'x' });
+  await vault.writeJson(layout.restoreIntent(restoreId, 0, 'item-1'), { searchKey: 'abc' });
+  if (options.report ?? true) await vault.writeJson(layout.restoreReport(restoreId), { restoreId });
+}
+
+describe('the retention horizon', () => {
+  it('is the start of the oldest month, week or day the policy still keeps a snapshot of', () => {
+    // Monthly for 4 months reaches further back (1 August) than 6 weeks (12 October).
+    expect(retentionHorizon(policy, now).toISOString()).toBe('2026-08-01T00:00:00.000Z');
+    const noMonths = { ...policy, monthlyMonths: 0 };
+    expect(retentionHorizon(noMonths, now).toISOString()).toBe('2026-10-12T05:30:00.000Z');
+    expect(retentionHorizon({ ...noMonths, dailyDays: 60 }, now).toISOString()).toBe('2026-09-24T05:30:00.000Z');
+  });
+
+  it('is never later than a snapshot the policy keeps by age (a daily history of a year)', () => {
+    const history = Array.from({ length: 365 }, (_, d) => ({
+      snapshotId: `n${d}`,
+      takenAt: new Date(now.getTime() - d * 86_400_000 - 3 * 3600_000).toISOString(),
+    }));
+    for (const p of [
+      policy,
+      { ...policy, monthlyMonths: 0 },
+      { keepAllDays: 3, dailyDays: 0, weeklyWeeks: 0, monthlyMonths: 1 },
+    ]) {
+      const horizon = retentionHorizon(p, now);
+      const { keep, expire } = applyRetention(history, p, now);
+      for (const s of keep.slice(1)) expect(s.takenAt >= horizon.toISOString(), `${s.takenAt} kept`).toBe(true);
+      expect(expire.every((s) => s.takenAt < now.toISOString())).toBe(true);
+    }
+  });
+
+  it('reads the start of work from the ids the triggers make', () => {
+    expect(startOfWork(`backup-${OLD}-1a2b3c4d`)?.toISOString()).toBe('2026-06-01T02:00:00.000Z');
+    expect(startOfWork(`backup-${OLD}`)?.toISOString()).toBe('2026-06-01T02:00:00.000Z');
+    expect(startOfWork(`restore-20261123T150405Z-1a2b3c4d`)?.toISOString()).toBe('2026-11-23T15:04:05.000Z');
+    expect(startOfWork(`maintenance-${OLD}`)?.toISOString()).toBe('2026-06-01T02:00:00.000Z');
+    expect(startOfWork('something-else')).toBeUndefined();
+    expect(startOfWork(`backup-${OLD}x`)).toBeUndefined();
+  });
+});
+
+describe('expiring run and restore artifacts', () => {
+  let vault: VaultStore;
+  const ended = new Set<string>();
+  const hasEnded = async (id: string) => ended.has(id);
+
+  beforeAll(async () => {
+    ({ vault } = await freshVault('artifacts'));
+  });
+
+  it('deletes whole folders of finished work past the horizon, and keeps recent and running work', async () => {
+    await plantRun(vault, `backup-${OLD}-aaaaaaaa`);
+    await plantRun(vault, `backup-${OLD}`); // a scheduled run's id has no suffix
+    await plantRun(vault, `backup-${RECENT}-bbbbbbbb`);
+    await plantRestore(vault, `restore-${OLD}-cccccccc`);
+    await plantRestore(vault, `restore-${RECENT}-dddddddd`);
+    await vault.writeJson(layout.maintenanceReport(`maintenance-${OLD}-eeeeeeee`), { prune: null });
+    // Unfinished and past the horizon: a restore still importing, a backup whose tenant orchestration ended
+    // (terminated) while a mailbox's sub-orchestration still runs.
+    await plantRestore(vault, `restore-${OLD}-11111111`, { report: false });
+    await plantRun(vault, `backup-${OLD}-22222222`, { report: false });
+    ended.add(`backup-${OLD}-22222222`);
+
+    const result = await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+
+    expect(result.deleted.runs.sort()).toEqual([`backup-${OLD}`, `backup-${OLD}-aaaaaaaa`]);
+    expect(result.deleted.restores).toEqual([`restore-${OLD}-cccccccc`]);
+    expect(result.deleted.maintenance).toEqual([`maintenance-${OLD}-eeeeeeee`]);
+    expect(result.running.sort()).toEqual([`backup-${OLD}-22222222`, `restore-${OLD}-11111111`]);
+    expect(await names(vault, `runs/backup-${OLD}-aaaaaaaa/`)).toEqual([]);
+    expect(await names(vault, `runs/backup-${OLD}/`)).toEqual([]);
+    expect(await names(vault, `restores/restore-${OLD}-cccccccc/`)).toEqual([]);
+    expect(await names(vault, `maintenance/maintenance-${OLD}-eeeeeeee/`)).toEqual([]);
+    expect(await names(vault, `runs/backup-${RECENT}-bbbbbbbb/`)).toHaveLength(4);
+    expect(await names(vault, `restores/restore-${RECENT}-dddddddd/`)).toHaveLength(5);
+    expect(await names(vault, `restores/restore-${OLD}-11111111/`)).toHaveLength(4);
+    expect(await names(vault, `runs/backup-${OLD}-22222222/`)).toHaveLength(3);
+    expect(result.blobsDeleted).toBe(4 + 4 + 5 + 1);
+    expect(result.bytesFreed).toBeGreaterThan(0);
+  });
+
+  it('deletes a run without a report once its orchestration and every unfinished mailbox have ended', async () => {
+    const runId = `backup-${OLD}-33333333`;
+    await plantRun(vault, runId, { report: false });
+    ended.add(runId);
+    expect((await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded })).running).toContain(runId);
+    ended.add(`${runId}-${keyOf(MAILBOX)}`);
+    expect((await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded })).deleted.runs).toContain(runId);
+    expect(await names(vault, `runs/${runId}/`)).toEqual([]);
+  });
+
+  it('deletes a run whose unfinished-looking mailbox recorded its result', async () => {
+    const runId = `backup-${OLD}-44444444`;
+    await plantRun(vault, runId, { report: false, mailboxResult: true });
+    ended.add(runId);
+    expect((await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded })).deleted.runs).toContain(runId);
+  });
+
+  it('deletes the report last, so a deletion cut short still reads as finished work', async () => {
+    // In a restore's folder the report does not list last (report.json < request.json < results/).
+    const restoreId = `restore-${OLD}-55555555`;
+    await plantRestore(vault, restoreId);
+    const deleted: string[] = [];
+    const spy = vi.spyOn(vault, 'deleteBlob').mockImplementation(async (name) => {
+      deleted.push(name);
+      return 'deleted';
+    });
+    try {
+      await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+    } finally {
+      spy.mockRestore();
+    }
+    const ofRestore = deleted.filter((name) => name.startsWith(`restores/${restoreId}/`));
+    expect(ofRestore).toHaveLength(5);
+    expect(ofRestore.at(-1)).toBe(layout.restoreReport(restoreId));
+    await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+  });
+
+  it('in a dry run, counts what it would delete and deletes nothing', async () => {
+    const runId = `backup-${OLD}-66666666`;
+    await plantRun(vault, runId);
+    const result = await expireArtifacts(vault, { policy, now, dryRun: true, hasEnded });
+    expect(result.deleted.runs).toEqual([runId]);
+    expect(result.blobsDeleted).toBe(4);
+    expect(await names(vault, `runs/${runId}/`)).toHaveLength(4);
+    await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+  });
+
+  it('leaves blobs under a WORM period and names them', async () => {
+    const runId = `backup-${OLD}-77777777`;
+    await plantRun(vault, runId);
+    const spy = vi.spyOn(vault, 'deleteBlob').mockResolvedValue('immutable');
+    try {
+      const result = await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+      expect(result.immutable).toHaveLength(4);
+      expect(result.blobsDeleted).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('a maintenance run', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ mailboxes: [{ upn: 'ana@contoso.example', items: 2 }] });
+  });
+  afterAll(() => stack.close());
+
+  it('deletes the artifacts of work past the policy with the prune, keeps recent ones, and reports it', async () => {
+    const { id: recentRun } = await runBackup(stack);
+    const oldRun = 'backup-20250101T020000Z-0a0b0c0d';
+    const oldRestore = 'restore-20250101T030000Z-0a0b0c0d';
+    await plantRun(stack.vault, oldRun);
+    await plantRestore(stack.vault, oldRestore);
+
+    const started = await stack.api('POST', '/api/maintenance', { prune: { dryRun: false } });
+    expect(started.status).toBe(202);
+    await stack.app.host.waitForCompletion(started.body.id);
+    const status = await stack.api('GET', `/api/maintenance/${started.body.id}`);
+    const report = status.body.report as MaintenanceReport;
+
+    expect(report.errors).toEqual([]);
+    expect(report.prune?.artifacts?.deleted).toEqual({ runs: [oldRun], restores: [oldRestore], maintenance: [] });
+    expect(await names(stack.vault, `runs/${oldRun}/`)).toEqual([]);
+    expect(await names(stack.vault, `restores/${oldRestore}/`)).toEqual([]);
+    expect(await names(stack.vault, layout.runReport(recentRun))).toHaveLength(1);
+  });
+});
