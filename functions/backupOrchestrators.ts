@@ -1,5 +1,5 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
-import type { BatchSummary, PlanSummary } from '../shared/backup/types.js';
+import type { BatchSummary, MailboxTarget, PlanSummary } from '../shared/backup/types.js';
 import { errorReason } from '../shared/errors.js';
 import { keyOf, snapshotIdFor } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
@@ -35,9 +35,17 @@ export const backupTenant: Orchestrator<BackupTenantInput, contracts.BackupRunOu
     (yield* callActivity(context, contracts.resolveMailboxes, { runId, mailboxes: input.mailboxes ?? null }));
   const snapshotId = snapshotIdFor(startedAt, runId);
   let waves = 0;
+  let stoppedBecause: string | undefined;
   for (let offset = input.nextOffset ?? 0; offset < resolved.count; offset += settings.waveSize) {
     context.df.setCustomStatus({ phase: 'backing up', mailboxesDone: offset, mailboxes: resolved.count });
-    const wave = yield* callActivity(context, contracts.getMailboxWave, { runId, offset, count: settings.waveSize });
+    let wave: MailboxTarget[];
+    try {
+      wave = yield* callActivity(context, contracts.getMailboxWave, { runId, offset, count: settings.waveSize });
+    } catch (error) {
+      // Retried already (the activity retry policy): the report still comes, naming every mailbox not started.
+      stoppedBecause = `reading its list of mailboxes failed: ${errorReason(error)}`;
+      break;
+    }
     const tasks = wave.map((target) => {
       const mailboxInput: BackupMailboxInput = { ...target, runId, snapshotId, startedAt, settings };
       return subOrchestrationTask(
@@ -55,7 +63,12 @@ export const backupTenant: Orchestrator<BackupTenantInput, contracts.BackupRunOu
   }
   const done = { mailboxesDone: resolved.count, mailboxes: resolved.count };
   context.df.setCustomStatus({ phase: 'writing report', ...done });
-  const report = yield* callActivity(context, contracts.writeRunReport, { runId, trigger: input.trigger, startedAt });
+  const report = yield* callActivity(context, contracts.writeRunReport, {
+    runId,
+    trigger: input.trigger,
+    startedAt,
+    ...(stoppedBecause ? { stoppedBecause } : {}),
+  });
   context.df.setCustomStatus({ phase: 'done', ...done, status: report.status });
   return report;
 };

@@ -90,7 +90,7 @@ export const recordMailboxFailure = activityContract<
   null
 >('recordMailboxFailure');
 export const writeRunReport = activityContract<
-  { runId: string; trigger: 'timer' | 'http'; startedAt: string },
+  { runId: string; trigger: 'timer' | 'http'; startedAt: string; stoppedBecause?: string },
   BackupRunOutput
 >('writeRunReport');
 

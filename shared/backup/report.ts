@@ -8,6 +8,8 @@ export interface RunReportInput {
   runId: string;
   trigger: 'timer' | 'http';
   startedAt: string;
+  /** Why the run stopped before starting every mailbox (its wave could not be read): each one left names it. */
+  stoppedBecause?: string;
 }
 
 /** The run's resolved scope, as resolveMailboxes kept it in the run's folder (empty if it never got that far). */
@@ -57,7 +59,9 @@ async function readMailboxResults(
         failedMailboxResult(
           target,
           { startedAt: input.startedAt, finishedAt: now().toISOString(), durationInMs: 0 },
-          'The mailbox backup did not finish; no snapshot was committed',
+          input.stoppedBecause
+            ? `The run stopped before backing up this mailbox (${input.stoppedBecause}); no snapshot was committed`
+            : 'The mailbox backup did not finish; no snapshot was committed',
         ),
     );
   }

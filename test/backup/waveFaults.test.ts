@@ -21,3 +21,16 @@ describe('a tenant run whose wave read fails once', () => {
     expect(report.mailboxes.map((m) => m.upn).sort()).toEqual(mailboxes);
   });
 });
+
+describe('a tenant run whose wave read keeps failing', () => {
+  it('still writes its report, naming every mailbox it did not back up and why', async () => {
+    stack.app.host.injectActivityFault({ activity: 'getMailboxWave', when: 'before', times: 3 });
+    const { status } = await runBackup(stack);
+    expect(status.runtimeStatus).toBe('Completed');
+    const report = status.report as RunReport;
+    expect(report.status).toBe('Failed');
+    expect(report.mailboxes.map((m) => m.upn).sort()).toEqual(mailboxes);
+    for (const mailbox of report.mailboxes)
+      expect(mailbox.error).toMatch(/stopped before backing up this mailbox \(reading its list of mailboxes failed/);
+  });
+});
