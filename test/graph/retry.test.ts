@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay, defaultRetryOptions, parseRetryAfter } from '../../shared/graph/retry.js';
 import { MailboxLimiter } from '../../shared/graph/mailboxLimiter.js';
+
+afterEach(() => vi.useRealTimers());
 
 describe('Retry-After', () => {
   it('reads delta-seconds', () => {
@@ -59,33 +61,38 @@ describe('MailboxLimiter', () => {
   });
 
   it('pauses the whole mailbox after a 429 and counts the wait', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
     const limiter = new MailboxLimiter(4);
     limiter.onThrottled('a', 60);
-    const started = Date.now();
-    (await limiter.acquire('a')).release();
-    expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+    const granted: number[] = [];
+    const slot = limiter.acquire('a').then((permit) => (granted.push(Date.now()), permit));
+    await vi.advanceTimersByTimeAsync(59);
+    expect(granted).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    (await slot).release();
+    expect(granted).toEqual([1_000_060]);
     expect(limiter.stats('a').throttledResponses).toBe(1);
-    expect(limiter.stats('a').throttleWaitInMs).toBeGreaterThan(0);
+    expect(limiter.stats('a').throttleWaitInMs).toBe(60);
   });
 
   it('paces uploads just under the byte budget: each starts when the ones before it are paid for', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
     // 100 kB per second, paced at 95 %: 9,500 bytes take 100 ms of budget.
     const limiter = new MailboxLimiter(4, { uploadBudget: { bytes: 100_000, windowMs: 1_000 } });
-    const started = Date.now();
     const startedAt: number[] = [];
-    await Promise.all(
+    const all = Promise.all(
       [0, 1, 2].map(async () => {
         await limiter.paceUpload('a', 9_500);
-        startedAt.push(Date.now() - started);
+        startedAt.push(Date.now() - 1_000_000);
       }),
     );
-    expect(startedAt[0]).toBeLessThan(50);
-    expect(startedAt[2]).toBeGreaterThanOrEqual(190);
+    await vi.runAllTimersAsync();
+    await all;
+    expect(startedAt).toEqual([0, 100, 200]);
     // Another mailbox has a budget of its own; without a budget nothing waits.
-    const other = Date.now();
     await limiter.paceUpload('b', 9_500);
     await new MailboxLimiter(4, { uploadBudget: null }).paceUpload('a', 10_000_000);
-    expect(Date.now() - other).toBeLessThan(50);
+    expect(Date.now() - 1_000_000).toBe(200);
     expect(() => new MailboxLimiter(4, { uploadBudget: { bytes: 0, windowMs: 1_000 } })).toThrow(RangeError);
   });
 });

@@ -70,10 +70,9 @@ describe('an export response that stalls', () => {
     const client = new MailboxClient(credential, { baseUrl, exportIdleTimeoutInMs: 60_000 });
     const abort = new AbortController();
     setTimeout(() => abort.abort(new Error('caller gave up')), 200);
-    const started = Date.now();
     const error = await drain(client, abort.signal);
-    expect(error).toBeInstanceOf(Error);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // The caller's reason, not the idle timeout's (a minute): the abort ended it.
+    expect((error as Error).message).toMatch(/caller gave up/);
   });
 });
 

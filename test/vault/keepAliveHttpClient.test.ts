@@ -81,12 +81,11 @@ describe('the keep-alive HTTP client under Put Blob', () => {
 
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 100);
-    const started = Date.now();
+    // The server never answers and the request has no timeout: only the abort can end it.
     const aborted = await client
       .sendRequest(put('/c/u', Buffer.from('u'), { abortSignal: abort.signal }))
       .catch((error: unknown) => error);
     expect((aborted as RestError).code).toBe('ABORT_ERR');
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('will not send over plain http unless the request allows it', async () => {
