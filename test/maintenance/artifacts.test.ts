@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { expireArtifacts, startOfWork } from '../../shared/maintenance/artifacts.js';
-import type { MaintenanceReport } from '../../shared/maintenance/report.js';
 import { applyRetention, retentionHorizon } from '../../shared/maintenance/retention.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
-import { runBackup, startStack, type Stack } from '../support/stack.js';
+import { MAILBOX, names, plantRestore, plantRun } from '../support/artifacts.js';
 import { freshVault } from '../support/vault.js';
 
 /**
@@ -17,30 +16,6 @@ const policy = { keepAllDays: 7, dailyDays: 14, weeklyWeeks: 6, monthlyMonths: 4
 const now = new Date('2026-11-23T05:30:00Z');
 const OLD = '20260601T020000Z';
 const RECENT = '20261120T020000Z';
-const MAILBOX = 'mailbox-id-1';
-
-async function names(vault: VaultStore, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const name of vault.listNames(prefix)) out.push(name);
-  return out;
-}
-
-/** A backup run's folder as the app writes it; `report: false` leaves the run unfinished. */
-async function plantRun(vault: VaultStore, runId: string, options: { report?: boolean; mailboxResult?: boolean } = {}) {
-  await vault.writeJson(layout.runMailboxes(runId), { mailboxes: [{ mailboxId: MAILBOX, upn: 'ana@x' }] });
-  await vault.writeText(layout.runPlan(runId, MAILBOX), '{"subject":"Quarterly numbers"}\n');
-  await vault.writeJson(layout.runBatchResult(runId, MAILBOX, 0), { results: [] });
-  if (options.mailboxResult) await vault.writeJson(layout.runMailboxResult(runId, MAILBOX), { status: 'Failed' });
-  if (options.report ?? true) await vault.writeJson(layout.runReport(runId), { runId });
-}
-
-async function plantRestore(vault: VaultStore, restoreId: string, options: { report?: boolean } = {}) {
-  await vault.writeJson(layout.restoreRequest(restoreId), { source: { mailboxId: MAILBOX, snapshotId: 's' } });
-  await vault.writeText(layout.restorePlan(restoreId), '{"searchKey":"abc","subject":"Payslip"}\n');
-  await vault.writeJson(layout.restoreJournal(restoreId, 'item-1'), { importedId: 'x' });
-  await vault.writeJson(layout.restoreIntent(restoreId, 0, 'item-1'), { searchKey: 'abc' });
-  if (options.report ?? true) await vault.writeJson(layout.restoreReport(restoreId), { restoreId });
-}
 
 describe('the retention horizon', () => {
   it('is the start of the oldest month, week or day the policy still keeps a snapshot of', () => {
@@ -176,33 +151,5 @@ describe('expiring run and restore artifacts', () => {
     } finally {
       spy.mockRestore();
     }
-  });
-});
-
-describe('a maintenance run', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ mailboxes: [{ upn: 'ana@contoso.example', items: 2 }] });
-  });
-  afterAll(() => stack.close());
-
-  it('deletes the artifacts of work past the policy with the prune, keeps recent ones, and reports it', async () => {
-    const { id: recentRun } = await runBackup(stack);
-    const oldRun = 'backup-20250101T020000Z-0a0b0c0d';
-    const oldRestore = 'restore-20250101T030000Z-0a0b0c0d';
-    await plantRun(stack.vault, oldRun);
-    await plantRestore(stack.vault, oldRestore);
-
-    const started = await stack.api('POST', '/api/maintenance', { prune: { dryRun: false } });
-    expect(started.status).toBe(202);
-    await stack.app.host.waitForCompletion(started.body.id);
-    const status = await stack.api('GET', `/api/maintenance/${started.body.id}`);
-    const report = status.body.report as MaintenanceReport;
-
-    expect(report.errors).toEqual([]);
-    expect(report.prune?.artifacts?.deleted).toEqual({ runs: [oldRun], restores: [oldRestore], maintenance: [] });
-    expect(await names(stack.vault, `runs/${oldRun}/`)).toEqual([]);
-    expect(await names(stack.vault, `restores/${oldRestore}/`)).toEqual([]);
-    expect(await names(stack.vault, layout.runReport(recentRun))).toHaveLength(1);
   });
 });

@@ -1,0 +1,280 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { pruneOwned, recordedVersions } from '../../shared/maintenance/inFlight.js';
+import { findRestoresInProgress, pruneMailbox, type PruneInput } from '../../shared/maintenance/prune.js';
+import { keyOf, layout } from '../../shared/vault/layout.js';
+import { claimMailbox, type MailboxOwner } from '../../shared/vault/mailboxOwner.js';
+import type { ManifestEntry, SnapshotRecord } from '../../shared/vault/records.js';
+import type { VaultStore } from '../../shared/vault/vaultStore.js';
+import { freshVault } from '../support/vault.js';
+
+/**
+ * What a prune keeps and deletes, on a vault written directly (no backups run, so it is quick enough for
+ * mutation testing): the policy's expired snapshots go, record before manifest; a version goes only when no
+ * remaining snapshot references it and no uncommitted run has recorded it; running restores, WORM and a lost
+ * lease are respected. Only public functions are used, so the rules survive a rewrite of how prune walks.
+ */
+
+const MAILBOX = 'mailbox-1';
+const KEY = keyOf(MAILBOX);
+const policy = { keepAllDays: 7, dailyDays: 0, weeklyWeeks: 0, monthlyMonths: 0 };
+const now = new Date('2026-11-23T05:30:00Z');
+let vault: VaultStore;
+
+const version = (item: string) => layout.itemVersion(MAILBOX, item, 'ck');
+
+async function storeVersion(item: string, bytes: number): Promise<string> {
+  const name = version(item);
+  await vault.writeItemVersion(name, Buffer.alloc(bytes, item));
+  return name;
+}
+
+/** A committed snapshot referencing the versions of `items`. */
+async function snapshot(snapshotId: string, takenAt: string, items: string[]): Promise<SnapshotRecord> {
+  const manifestBlob = layout.manifest(MAILBOX, snapshotId);
+  const entries: ManifestEntry[] = items.map(
+    (item) => ({ kind: 'item', id: item, blob: version(item), sha256: 'x', length: 1 }) as ManifestEntry,
+  );
+  const { sha256 } = await vault.writeNdjsonGz(manifestBlob, entries);
+  const record = {
+    snapshotId,
+    mailboxId: MAILBOX,
+    upn: 'ana@contoso.example',
+    runId: `run-${snapshotId}`,
+    takenAt,
+    committedAt: takenAt,
+    status: 'Completed',
+    folderCount: 0,
+    itemCount: items.length,
+    totalBytes: 0,
+    manifestBlob,
+    manifestSha256: sha256,
+    previousSnapshotId: null,
+    failedItemCount: 0,
+  } satisfies SnapshotRecord;
+  await vault.writeJson(layout.snapshotRecord(MAILBOX, snapshotId), record);
+  return record;
+}
+
+async function exists(name: string): Promise<boolean> {
+  for await (const found of vault.listNames(name)) if (found === name) return true;
+  return false;
+}
+
+function input(overrides: Partial<PruneInput> = {}): PruneInput {
+  return {
+    mailboxKey: KEY,
+    policy,
+    now,
+    dryRun: false,
+    protectedSnapshots: [],
+    inFlight: new Set(),
+    ...overrides,
+  };
+}
+
+/** An old snapshot (expired) with a, b; a newer one (kept) with b, c; d is stored but referenced by neither. */
+async function twoSnapshots() {
+  for (const [item, bytes] of [
+    ['a', 100],
+    ['b', 200],
+    ['c', 300],
+    ['d', 400],
+  ] as const)
+    await storeVersion(item, bytes);
+  const old = await snapshot('20261001T020000Z-old', '2026-10-01T02:00:00.000Z', ['a', 'b']);
+  const recent = await snapshot('20261122T020000Z-new', '2026-11-22T02:00:00.000Z', ['b', 'c']);
+  return { old, recent };
+}
+
+beforeEach(async () => {
+  ({ vault } = await freshVault('prune'));
+});
+
+describe('pruning one mailbox', () => {
+  it('deletes the expired snapshot and exactly the versions no remaining snapshot references', async () => {
+    const { old, recent } = await twoSnapshots();
+    const result = await pruneMailbox(vault, input());
+    expect(result).toMatchObject({
+      mailboxKey: KEY,
+      mailboxId: MAILBOX,
+      upn: 'ana@contoso.example',
+      dryRun: false,
+      snapshotsKept: [recent.snapshotId],
+      snapshotsExpired: [old.snapshotId],
+      snapshotsProtected: [],
+      versionsDeleted: 2,
+      bytesFreed: 100 + 400,
+      immutable: [],
+    });
+    expect(await exists(layout.snapshotRecord(MAILBOX, old.snapshotId))).toBe(false);
+    expect(await exists(old.manifestBlob)).toBe(false);
+    expect(await exists(layout.snapshotRecord(MAILBOX, recent.snapshotId))).toBe(true);
+    expect(await exists(recent.manifestBlob)).toBe(true);
+    expect([await exists(version('a')), await exists(version('b')), await exists(version('c'))]).toEqual([
+      false,
+      true,
+      true,
+    ]);
+    expect(await exists(version('d'))).toBe(false);
+  });
+
+  it('deletes the record before the manifest, so a cut-short prune never leaves a record without its manifest', async () => {
+    const { old } = await twoSnapshots();
+    const order: string[] = [];
+    const real = vault.deleteBlob.bind(vault);
+    vi.spyOn(vault, 'deleteBlob').mockImplementation(async (name) => (order.push(name), real(name)));
+    await pruneMailbox(vault, input());
+    expect(order.slice(0, 2)).toEqual([layout.snapshotRecord(MAILBOX, old.snapshotId), old.manifestBlob]);
+  });
+
+  it('keeps a snapshot a running restore reads, and everything it references', async () => {
+    const { old } = await twoSnapshots();
+    const result = await pruneMailbox(vault, input({ protectedSnapshots: [old.snapshotId] }));
+    expect(result.snapshotsExpired).toEqual([]);
+    expect(result.snapshotsProtected).toEqual([old.snapshotId]);
+    expect(await exists(layout.snapshotRecord(MAILBOX, old.snapshotId))).toBe(true);
+    expect(await exists(version('a'))).toBe(true);
+    expect(result.versionsDeleted).toBe(1); // d only
+  });
+
+  it('keeps versions an uncommitted run has recorded', async () => {
+    await twoSnapshots();
+    const result = await pruneMailbox(vault, input({ inFlight: new Set([version('d')]) }));
+    expect(await exists(version('d'))).toBe(true);
+    expect(await exists(version('a'))).toBe(false);
+    expect(result.versionsDeleted).toBe(1);
+  });
+
+  it('in a dry run reports the same and deletes nothing', async () => {
+    const { old } = await twoSnapshots();
+    const result = await pruneMailbox(vault, input({ dryRun: true }));
+    expect(result).toMatchObject({ dryRun: true, snapshotsExpired: [old.snapshotId], versionsDeleted: 2 });
+    expect(result.bytesFreed).toBe(500);
+    for (const name of [layout.snapshotRecord(MAILBOX, old.snapshotId), old.manifestBlob, version('a'), version('d')])
+      expect(await exists(name), name).toBe(true);
+  });
+
+  it('leaves a snapshot whose record is under WORM, with everything it references, and reports it', async () => {
+    const { old } = await twoSnapshots();
+    const recordBlob = layout.snapshotRecord(MAILBOX, old.snapshotId);
+    const real = vault.deleteBlob.bind(vault);
+    vi.spyOn(vault, 'deleteBlob').mockImplementation(async (name) =>
+      name === recordBlob || name === version('d') ? 'immutable' : real(name),
+    );
+    const result = await pruneMailbox(vault, input());
+    expect(await exists(old.manifestBlob)).toBe(true);
+    expect(await exists(version('a'))).toBe(true);
+    expect(result.versionsDeleted).toBe(0);
+    expect(result.bytesFreed).toBe(0);
+    expect(result.immutable).toEqual([
+      { blob: recordBlob, reason: 'snapshot record under a retention policy' },
+      { blob: version('d'), reason: 'item version under a retention policy' },
+    ]);
+  });
+
+  it('reports a manifest under WORM and still frees what only the expired snapshot referenced', async () => {
+    const { old } = await twoSnapshots();
+    const real = vault.deleteBlob.bind(vault);
+    vi.spyOn(vault, 'deleteBlob').mockImplementation(async (name) =>
+      name === old.manifestBlob ? 'immutable' : real(name),
+    );
+    const result = await pruneMailbox(vault, input());
+    expect(result.immutable).toEqual([{ blob: old.manifestBlob, reason: 'manifest under a retention policy' }]);
+    expect(await exists(version('a'))).toBe(false);
+  });
+
+  it('deletes nothing once the lease is lost', async () => {
+    await twoSnapshots();
+    const assertOwned = () => {
+      throw new Error('lease lost');
+    };
+    await expect(pruneMailbox(vault, input({ assertOwned }))).rejects.toThrow('lease lost');
+    expect(await exists(version('d'))).toBe(true);
+    expect(await exists(version('a'))).toBe(true);
+  });
+
+  it('keeps the only snapshot of a mailbox however old, and every version it references', async () => {
+    await storeVersion('a', 10);
+    const only = await snapshot('20200101T020000Z-only', '2020-01-01T02:00:00.000Z', ['a']);
+    const result = await pruneMailbox(vault, input());
+    expect(result.snapshotsKept).toEqual([only.snapshotId]);
+    expect(result.versionsDeleted).toBe(0);
+  });
+
+  it('reports an empty mailbox without names', async () => {
+    const result = await pruneMailbox(vault, input());
+    expect(result).toMatchObject({ mailboxId: null, upn: null, snapshotsKept: [], versionsDeleted: 0 });
+  });
+});
+
+describe('restores in progress', () => {
+  async function request(restoreId: string, snapshotId: string) {
+    await vault.writeJson(layout.restoreRequest(restoreId), {
+      requestedAt: now.toISOString(),
+      source: { mailboxId: MAILBOX, snapshotId },
+    });
+  }
+
+  it('protect the snapshots they read until their report or cancel is written, whatever their age', async () => {
+    await request('restore-20200101T000000Z-00000001', 's1');
+    await request('restore-20261123T000000Z-00000002', 's2');
+    await request('restore-20261123T000000Z-00000003', 's3');
+    await request('restore-20261123T000000Z-00000004', 's4');
+    await vault.writeJson(layout.restoreReport('restore-20261123T000000Z-00000003'), {});
+    await vault.writeJson(layout.restoreCanceled('restore-20261123T000000Z-00000004'), {});
+    await vault.writeJson('restores/restore-20261123T000000Z-00000005/plan-summary.json', {}); // no request
+    const found = await findRestoresInProgress(vault);
+    expect([...found.keys()]).toEqual([KEY]);
+    expect(found.get(KEY)).toEqual(['s1', 's2']);
+  });
+});
+
+describe('pruning as the mailbox’s owner', () => {
+  const RUN = 'backup-20261123T020000Z-00000001';
+
+  async function owner(): Promise<MailboxOwner> {
+    return (await vault.readJson<MailboxOwner>(layout.byKey.owner(KEY)))!;
+  }
+
+  async function recordRun() {
+    await vault.writeJson(layout.runBatchResult(RUN, MAILBOX, 0), {
+      results: [
+        { ok: true, blob: version('exported') },
+        { ok: false, itemId: 'x', error: 'failed' },
+      ],
+    });
+    await vault.writeNdjsonGz(layout.runChanges(RUN, MAILBOX), [
+      { kind: 'upsert', item: { id: 'k' }, known: { blob: version('known') } },
+      { kind: 'upsert', item: { id: 'n' } },
+      { kind: 'remove', id: 'r', folderId: 'f' },
+    ]);
+  }
+
+  it('counts every version the owning run has recorded as in flight, and bumps the prune count', async () => {
+    await claimMailbox(vault, KEY, RUN, now);
+    await recordRun();
+    const inFlight = await pruneOwned(vault, KEY, async (versions) => versions);
+    expect([...inFlight].sort()).toEqual([version('exported'), version('known')].sort());
+    expect(await owner()).toMatchObject({ prunes: 1, holder: { runId: RUN, prunesAtClaim: 0 } });
+  });
+
+  it('counts nothing in flight once the owning run has recorded its mailbox result', async () => {
+    await claimMailbox(vault, KEY, RUN, now);
+    await recordRun();
+    await vault.writeJson(layout.runMailboxResult(RUN, MAILBOX), { status: 'Completed' });
+    expect((await pruneOwned(vault, KEY, async (versions) => versions)).size).toBe(0);
+  });
+
+  it('does not count a dry run as a prune', async () => {
+    await pruneOwned(vault, KEY, async () => undefined, { dryRun: true });
+    expect((await owner()).prunes).toBe(0);
+    await pruneOwned(vault, KEY, async () => undefined);
+    await pruneOwned(vault, KEY, async () => undefined);
+    expect((await owner()).prunes).toBe(2);
+  });
+
+  it('reads a run’s recorded versions without its change list', async () => {
+    await vault.writeJson(layout.runBatchResult(RUN, MAILBOX, 3), { results: [{ ok: true, blob: 'v' }] });
+    expect([...(await recordedVersions(vault, RUN, KEY))]).toEqual(['v']);
+  });
+});
