@@ -74,9 +74,7 @@ export function retentionHorizon(policy: RetentionPolicy, now: Date): Date {
   const days = Math.max(policy.keepAllDays, policy.dailyDays, policy.weeklyWeeks * 7);
   const byAge = now.getTime() - days * DAY;
   // applyRetention keeps a month while monthsAgo < monthlyMonths: back to the first of the oldest such month.
-  const byMonth =
-    policy.monthlyMonths > 0
-      ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - (policy.monthlyMonths - 1), 1)
-      : Number.POSITIVE_INFINITY;
+  // With no monthly rule this is the first of next month, later than byAge, so the minimum needs no case for it.
+  const byMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - (policy.monthlyMonths - 1), 1);
   return new Date(Math.min(byAge, byMonth));
 }
