@@ -53,6 +53,8 @@ export default tseslint.config(
       '.local-data/**',
       '.infra-build/**',
       '.deploy/**',
+      '.stryker-tmp/**',
+      'reports/**',
     ],
   },
   js.configs.recommended,
