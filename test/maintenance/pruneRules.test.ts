@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { pruneOwned, recordedVersions } from '../../shared/maintenance/inFlight.js';
 import { findRestoresInProgress, pruneMailbox, type PruneInput } from '../../shared/maintenance/prune.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
@@ -89,6 +89,7 @@ async function twoSnapshots() {
 beforeEach(async () => {
   ({ vault } = await freshVault('prune'));
 });
+afterEach(() => vi.restoreAllMocks());
 
 describe('pruning one mailbox', () => {
   it('deletes the expired snapshot and exactly the versions no remaining snapshot references', async () => {
@@ -183,6 +184,14 @@ describe('pruning one mailbox', () => {
     expect(await exists(version('a'))).toBe(false);
   });
 
+  it('counts neither freed nor immutable a version someone else deleted first', async () => {
+    await twoSnapshots();
+    const real = vault.deleteBlob.bind(vault);
+    vi.spyOn(vault, 'deleteBlob').mockImplementation(async (name) => (name === version('d') ? 'absent' : real(name)));
+    const result = await pruneMailbox(vault, input());
+    expect(result).toMatchObject({ versionsDeleted: 1, bytesFreed: 100, immutable: [] });
+  });
+
   it('deletes nothing once the lease is lost', async () => {
     await twoSnapshots();
     const assertOwned = () => {
@@ -271,6 +280,39 @@ describe('pruning as the mailbox’s owner', () => {
     await pruneOwned(vault, KEY, async () => undefined);
     await pruneOwned(vault, KEY, async () => undefined);
     expect((await owner()).prunes).toBe(2);
+  });
+
+  it('stops a prune whose lease renewal failed: another worker may own the mailbox', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const outcome = await pruneOwned(vault, KEY, async (_, assertOwned) => {
+        assertOwned(); // held
+        await vault.container.getBlobClient(layout.byKey.owner(KEY)).getBlobLeaseClient().breakLease(0);
+        vi.advanceTimersByTime(20_000); // the renewal is due, and fails
+        for (let tries = 0; tries < 100; tries++) {
+          try {
+            assertOwned();
+          } catch (error) {
+            return (error as Error).message;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        return 'still owned';
+      });
+      expect(outcome).toMatch(/Lost the lease/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('skips a batch result that vanished between listing and reading', async () => {
+    await vault.writeJson(layout.runBatchResult(RUN, MAILBOX, 1), { results: [{ ok: true, blob: 'gone' }] });
+    await vault.writeJson(layout.runBatchResult(RUN, MAILBOX, 2), { results: [{ ok: true, blob: 'v' }] });
+    const real = vault.readJson.bind(vault);
+    vi.spyOn(vault, 'readJson').mockImplementation(async (name) =>
+      name === layout.runBatchResult(RUN, MAILBOX, 1) ? undefined : real(name),
+    );
+    expect([...(await recordedVersions(vault, RUN, KEY))]).toEqual(['v']);
   });
 
   it('reads a run’s recorded versions without its change list', async () => {
