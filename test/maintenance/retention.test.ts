@@ -111,6 +111,18 @@ describe('each rule of the policy on its own', () => {
       newest.snapshotId,
       edge.snapshotId,
     ]);
+    // Weeks run Monday to Sunday whatever weekday the year began on (2025: a Wednesday; 2027: a Friday).
+    for (const monday of ['2025-11-24', '2027-11-22']) {
+      const end = new Date(`${monday}T12:00:00Z`);
+      const days = Array.from({ length: 8 }, (_, d) =>
+        at(new Date(end.getTime() - d * 86_400_000 - 3_600_000).toISOString()),
+      );
+      const sunday = new Date(end.getTime() - 86_400_000 - 3_600_000).toISOString();
+      expect(
+        applyRetention(days, { ...none, weeklyWeeks: 1 }, end).keep.map((s) => s.snapshotId),
+        monday,
+      ).toEqual([days[0]!.snapshotId, sunday]);
+    }
     // 29 December 2025 to 4 January 2026 is one ISO week (2026-W01).
     const january = new Date('2026-01-10T12:00:00Z');
     const turn = ['2026-01-05', '2026-01-04', '2026-01-01', '2025-12-29', '2025-12-28'].map((d) =>
