@@ -110,9 +110,47 @@ describe('expiring run and restore artifacts', () => {
     try {
       const result = await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
       expect(result.immutable).toHaveLength(4);
+      expect(result.immutable).toContainEqual({
+        blob: layout.runReport(runId),
+        reason: 'run artifact under a retention policy',
+      });
       expect(result.blobsDeleted).toBe(0);
     } finally {
       spy.mockRestore();
     }
+    await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+  });
+
+  it('counts neither deleted nor immutable a blob someone else deleted first', async () => {
+    const runId = `backup-${OLD}-88888888`;
+    await plantRun(vault, runId);
+    const spy = vi.spyOn(vault, 'deleteBlob').mockResolvedValue('absent');
+    try {
+      const result = await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+      expect(result).toMatchObject({ blobsDeleted: 0, bytesFreed: 0, immutable: [] });
+    } finally {
+      spy.mockRestore();
+    }
+    await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+  });
+
+  it('keeps work that started exactly at the horizon', async () => {
+    const runId = 'backup-20260801T000000Z-99999999'; // the horizon: 1 August 2026, 00:00
+    await plantRun(vault, runId);
+    const result = await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+    expect(result.deleted.runs).not.toContain(runId);
+    expect(await names(vault, `runs/${runId}/`)).toHaveLength(4);
+  });
+
+  it('deletes an ended run that never listed its mailboxes, and counts a dry run of it exactly', async () => {
+    const runId = `backup-${OLD}-abababab`;
+    await vault.writeJson(`runs/${runId}/notes.json`, {}); // its scope was never resolved: no mailboxes.json
+    ended.add(runId);
+    const dry = await expireArtifacts(vault, { policy, now, dryRun: true, hasEnded });
+    expect(dry.deleted.runs).toContain(runId);
+    expect(dry.blobsDeleted).toBe(1);
+    expect(Number.isFinite(dry.bytesFreed)).toBe(true);
+    await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+    expect(await names(vault, `runs/${runId}/`)).toEqual([]);
   });
 });

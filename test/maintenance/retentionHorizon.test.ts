@@ -40,6 +40,7 @@ describe('the retention horizon', () => {
     expect(startOfWork(`restore-20261123T150405Z-1a2b3c4d`)?.toISOString()).toBe('2026-11-23T15:04:05.000Z');
     expect(startOfWork(`maintenance-${OLD}`)?.toISOString()).toBe('2026-06-01T02:00:00.000Z');
     expect(startOfWork('something-else')).toBeUndefined();
+    expect(startOfWork(`old-backup-${OLD}`)).toBeUndefined();
     expect(startOfWork(`backup-${OLD}x`)).toBeUndefined();
   });
 });
