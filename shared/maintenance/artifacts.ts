@@ -32,6 +32,11 @@ export interface ArtifactsResult {
   deleted: { runs: string[]; restores: string[]; maintenance: string[] };
   /** Ids past the horizon left alone because they are still running. */
   running: string[];
+  /**
+   * Backup runs past the horizon with a snapshot still in the vault: their plans and change lists are deleted,
+   * their report and mailbox results (what each kept snapshot lacks, and why) stay until the snapshots go.
+   */
+  reportsKept: string[];
   blobsDeleted: number;
   bytesFreed: number;
   /** Blobs a retention policy (WORM) still protects: left in place, reported. */
@@ -46,6 +51,18 @@ const FOLDERS: Array<{ kind: Kind; root: string; report: (id: string) => string 
   { kind: 'maintenance', root: 'maintenance/', report: layout.maintenanceReport },
 ];
 
+/**
+ * However short the policy, a week's work stays: the reports of last week's runs are what an admin reads after
+ * a bad night, and what the portal's dashboard shows.
+ */
+export const ARTIFACTS_MINIMUM_DAYS = 7;
+
+/** Work that started before this is past the policy. */
+export function artifactsHorizon(policy: RetentionPolicy, now: Date): Date {
+  const minimum = now.getTime() - ARTIFACTS_MINIMUM_DAYS * 86_400_000;
+  return new Date(Math.min(retentionHorizon(policy, now).getTime(), minimum));
+}
+
 /** `backup-20261123T020000Z-1a2b3c4d` → its start; undefined for a name no trigger makes. */
 export function startOfWork(id: string): Date | undefined {
   const match = /^(?:backup|restore|maintenance)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-|$)/.exec(id);
@@ -56,12 +73,13 @@ export function startOfWork(id: string): Date | undefined {
 
 /** Deletes (or, in a dry run, counts) the folders of finished work that started before the policy's horizon. */
 export async function expireArtifacts(vault: VaultStore, input: ArtifactsInput): Promise<ArtifactsResult> {
-  const horizon = retentionHorizon(input.policy, input.now);
+  const horizon = artifactsHorizon(input.policy, input.now);
   const result: ArtifactsResult = {
     dryRun: input.dryRun,
     horizon: horizon.toISOString(),
     deleted: { runs: [], restores: [], maintenance: [] },
     running: [],
+    reportsKept: [],
     blobsDeleted: 0,
     bytesFreed: 0,
     immutable: [],
@@ -73,6 +91,10 @@ export async function expireArtifacts(vault: VaultStore, input: ArtifactsInput):
       if (!started || started >= horizon) continue;
       if (!(await isDone(vault, folder.kind, id, folder.report(id), input.hasEnded))) {
         result.running.push(id);
+        continue;
+      }
+      if (folder.kind === 'runs' && (await trimmedWhileSnapshotsKept(vault, prefix, input.dryRun, result))) {
+        result.reportsKept.push(id);
         continue;
       }
       await deleteFolder(vault, prefix, folder.report(id), input.dryRun, result);
@@ -108,6 +130,40 @@ async function mailboxesHaveEnded(
     if (!(await hasEnded(`${runId}-${mailboxKey}`))) return false;
   }
   return true;
+}
+
+/** A run's record of what it could not back up: its report (and report pages), scope and mailbox results. */
+function isRunRecord(name: string, prefix: string): boolean {
+  const rest = name.slice(prefix.length);
+  return /^(report[^/]*|mailboxes[^/]*|scope\/.*|[^/]+\/result\.json)$/.test(rest);
+}
+
+/**
+ * A backup run some of whose snapshots the policy still keeps: everything but its record is deleted (or counted),
+ * and true is returned; false when none of its snapshots remains, so the whole folder may go.
+ */
+async function trimmedWhileSnapshotsKept(
+  vault: VaultStore,
+  prefix: string,
+  dryRun: boolean,
+  result: ArtifactsResult,
+): Promise<boolean> {
+  let snapshotKept = false;
+  const others: Array<{ name: string; size: number }> = [];
+  for await (const blob of vault.listBlobs(prefix)) {
+    if (!isRunRecord(blob.name, prefix)) others.push(blob);
+    else if (!snapshotKept && blob.name.endsWith('/result.json'))
+      snapshotKept = await snapshotStillKept(vault, blob.name);
+  }
+  if (!snapshotKept) return false;
+  for (const blob of others) await deleteOne(vault, blob, dryRun, result);
+  return true;
+}
+
+async function snapshotStillKept(vault: VaultStore, resultBlob: string): Promise<boolean> {
+  const outcome = await vault.readJson<{ mailboxId: string; snapshotId: string | null }>(resultBlob);
+  if (!outcome?.snapshotId) return false;
+  return (await vault.readJson(layout.snapshotRecord(outcome.mailboxId, outcome.snapshotId))) !== undefined;
 }
 
 /** Every blob of the folder, streamed (a big run has many), its report last. */

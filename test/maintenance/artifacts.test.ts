@@ -154,3 +154,37 @@ describe('expiring run and restore artifacts', () => {
     expect(await names(vault, `runs/${runId}/`)).toEqual([]);
   });
 });
+
+describe('what expiring artifacts keeps whatever the policy', () => {
+  const zero = { keepAllDays: 0, dailyDays: 0, weeklyWeeks: 0, monthlyMonths: 0 };
+  const hasEnded = async () => true;
+
+  it("keeps a week's work however short the policy", async () => {
+    const { vault } = await freshVault('artifacts-week');
+    await plantRun(vault, 'backup-20261118T020000Z-aaaaaaaa'); // 5 days before `now`
+    await plantRun(vault, 'backup-20261115T020000Z-bbbbbbbb'); // 8 days before
+    const result = await expireArtifacts(vault, { policy: zero, now, dryRun: false, hasEnded });
+    expect(result.deleted.runs).toEqual(['backup-20261115T020000Z-bbbbbbbb']);
+    expect(await names(vault, 'runs/backup-20261118T020000Z-aaaaaaaa/')).toHaveLength(4);
+  });
+
+  it("keeps a run's report and mailbox results while a snapshot it committed is kept, and nothing else", async () => {
+    const { vault } = await freshVault('artifacts-kept');
+    const runId = `backup-${OLD}-aaaaaaaa`;
+    await plantRun(vault, runId);
+    await vault.writeJson(layout.runMailboxResult(runId, MAILBOX), { mailboxId: MAILBOX, snapshotId: 'snap-1' });
+    await vault.writeJson(layout.snapshotRecord(MAILBOX, 'snap-1'), { snapshotId: 'snap-1', runId });
+
+    const kept = await expireArtifacts(vault, { policy: zero, now, dryRun: false, hasEnded });
+    expect(kept.reportsKept).toEqual([runId]);
+    expect(kept.deleted.runs).toEqual([]);
+    expect(await names(vault, `runs/${runId}/`)).toEqual(
+      [layout.runMailboxResult(runId, MAILBOX), layout.runMailboxes(runId), layout.runReport(runId)].sort(),
+    );
+
+    await vault.deleteBlob(layout.snapshotRecord(MAILBOX, 'snap-1')); // the prune expired the snapshot
+    const gone = await expireArtifacts(vault, { policy: zero, now, dryRun: false, hasEnded });
+    expect(gone.deleted.runs).toEqual([runId]);
+    expect(await names(vault, `runs/${runId}/`)).toEqual([]);
+  });
+});
