@@ -2,12 +2,14 @@ import type { InvocationContext } from '@azure/functions';
 import { commitSnapshot } from '../shared/backup/commit.js';
 import { exportBatch } from '../shared/backup/exportBatch.js';
 import { planMailbox } from '../shared/backup/plan.js';
+import { takeNextMailbox } from '../shared/backup/lanes.js';
 import {
-  readRunMailboxes,
   recordMailboxFailure,
   recordMailboxSkipped,
   writeRunReport,
+  writeRunReportPage,
 } from '../shared/backup/report.js';
+import { readMailboxAt, writeRunScope } from '../shared/backup/runScope.js';
 import { resolveMailboxes } from '../shared/backup/scope.js';
 import { getServices } from '../shared/services.js';
 import { emitBackupTelemetry } from '../shared/telemetry.js';
@@ -16,20 +18,26 @@ import { claimMailbox, releaseClaim, withMailboxLease } from '../shared/vault/ma
 import * as contracts from './contracts.js';
 import { durableClientOf, instanceHasEnded, registerActivity } from './durable.js';
 
-/** Scope → mailbox ids, kept in the run's folder; only the count goes back through Durable. */
 registerActivity(contracts.resolveMailboxes, async (input, context: InvocationContext) => {
   const { config, graph, vault } = await getServices();
   const options = { archives: config.backup.archives };
   const resolved = await resolveMailboxes(graph, config.backup.scope, input.mailboxes ?? undefined, options);
-  await vault.writeJson(layout.runMailboxes(input.runId), resolved);
+  const { count, pageSize, pages } = await writeRunScope(vault, input.runId, resolved, input.pageSize);
   for (const warning of resolved.warnings) context.warn(warning);
-  return { count: resolved.mailboxes.length };
+  return { count, pageSize, pages };
 });
 
-registerActivity(contracts.getMailboxWave, async (input) => {
+registerActivity(contracts.takeNextMailbox, async (input) => {
   const { vault } = await getServices();
-  const run = await readRunMailboxes(vault, input.runId);
-  return run.mailboxes.slice(input.offset, input.offset + input.count);
+  const { runId, lane, seq, scope } = input;
+  const index = await takeNextMailbox(vault, runId, { lane, seq, count: scope.count });
+  return index === null ? null : readMailboxAt(vault, runId, scope, index);
+});
+
+registerActivity(contracts.writeRunReportPage, async (input) => {
+  const { vault } = await getServices();
+  await writeRunReportPage(vault, input, input.page);
+  return null;
 });
 
 registerActivity(contracts.planMailbox, async (input, context) => {

@@ -1,9 +1,16 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
 import type { BatchSummary, MailboxTarget, PlanSummary } from '../shared/backup/types.js';
+import { DEFAULT_PAGE_SIZE } from '../shared/backup/runScope.js';
 import { errorReason } from '../shared/errors.js';
 import { keyOf, snapshotIdFor } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
-import type { BackupMailboxInput, BackupMailboxOutput, BackupTenantInput } from './contracts.js';
+import type {
+  BackupLaneInput,
+  BackupMailboxInput,
+  BackupMailboxOutput,
+  BackupTenantInput,
+  LaneOutput,
+} from './contracts.js';
 import {
   activityTask,
   callActivity,
@@ -14,7 +21,11 @@ import {
 } from './durable.js';
 import { settleWindow } from './windows.js';
 
-const MAILBOX_WAVES_PER_EPISODE = 10;
+/** Mailboxes a lane backs up before it continues as new: its history stays a few hundred events. */
+const MAILBOXES_PER_LANE_EPISODE = 25;
+
+/** Report pages gathered at once (each reads a page of results and judges their deletions). */
+const REPORT_PAGES_AT_ONCE = 4;
 
 /**
  * Most consecutive batches one export activity takes (see exportWindow). Each activity ends with a tail (its
@@ -25,52 +36,71 @@ const MAILBOX_WAVES_PER_EPISODE = 10;
 const MAX_BATCHES_PER_ACTIVITY = 10;
 
 /**
- * The tenant run: resolve the scope, back up mailboxes in waves of sub-orchestrations (each mailbox has its own
- * Graph budget), continue as new every few waves so history stays small, then write the run report.
+ * The tenant run: resolve the scope into pages in the vault, back up its mailboxes in `waveSize` lanes (each lane
+ * takes the next mailbox as soon as it finishes one, so a big mailbox holds up only its own lane and every lane
+ * stays busy to the end), then gather the report page by page and sum it. Its history is a few events per lane
+ * and per report page, whatever the number of mailboxes; its custom status is a fixed handful of numbers.
  */
 export const backupTenant: Orchestrator<BackupTenantInput, contracts.BackupRunOutput> = function* (context, input) {
-  const { runId, settings, startedAt } = input;
-  const resolved =
-    input.resolved ??
-    (yield* callActivity(context, contracts.resolveMailboxes, { runId, mailboxes: input.mailboxes ?? null }));
-  const snapshotId = snapshotIdFor(startedAt, runId);
-  let waves = 0;
-  let stoppedBecause: string | undefined;
-  for (let offset = input.nextOffset ?? 0; offset < resolved.count; offset += settings.waveSize) {
-    context.df.setCustomStatus({ phase: 'backing up', mailboxesDone: offset, mailboxes: resolved.count });
-    let wave: MailboxTarget[];
-    try {
-      wave = yield* callActivity(context, contracts.getMailboxWave, { runId, offset, count: settings.waveSize });
-    } catch (error) {
-      // Retried already (the activity retry policy): the report still comes, naming every mailbox not started.
-      stoppedBecause = `reading its list of mailboxes failed: ${errorReason(error)}`;
-      break;
-    }
-    const tasks = wave.map((target) => {
-      const mailboxInput: BackupMailboxInput = { ...target, runId, snapshotId, startedAt, settings };
-      return subOrchestrationTask(
-        context,
-        contracts.backupMailbox,
-        mailboxInput,
-        `${runId}-${keyOf(target.mailboxId)}`,
-      );
-    });
-    yield context.df.Task.all(tasks);
-    waves++;
-    const next = offset + settings.waveSize;
-    if (waves >= MAILBOX_WAVES_PER_EPISODE && next < resolved.count)
-      return continueAsNew(context, contracts.backupTenant, { ...input, resolved, nextOffset: next });
-  }
-  const done = { mailboxesDone: resolved.count, mailboxes: resolved.count };
-  context.df.setCustomStatus({ phase: 'writing report', ...done });
-  const report = yield* callActivity(context, contracts.writeRunReport, {
+  const { runId, settings, startedAt, trigger } = input;
+  const pageSize = settings.pageSize ?? DEFAULT_PAGE_SIZE;
+  const scope = yield* callActivity(context, contracts.resolveMailboxes, {
     runId,
-    trigger: input.trigger,
-    startedAt,
-    ...(stoppedBecause ? { stoppedBecause } : {}),
+    mailboxes: input.mailboxes ?? null,
+    pageSize,
   });
-  context.df.setCustomStatus({ phase: 'done', ...done, status: report.status });
+  const lanes = Math.min(settings.waveSize, scope.count);
+  context.df.setCustomStatus({ phase: 'backing up', mailboxes: scope.count, lanes });
+  const snapshotId = snapshotIdFor(startedAt, runId);
+  const laneTasks = Array.from({ length: lanes }, (_, lane) => {
+    const laneInput: BackupLaneInput = { runId, lane, snapshotId, startedAt, settings, scope };
+    return subOrchestrationTask(context, contracts.backupLane, laneInput, `${runId}:lane${lane}`);
+  });
+  const laneResults = (laneTasks.length > 0 ? yield context.df.Task.all(laneTasks) : []) as LaneOutput[];
+  // A lane that could not take its next mailbox stopped; the report names every mailbox left, and why.
+  const stopped = laneResults.find((lane) => lane.stoppedBecause)?.stoppedBecause;
+  const reportInput = { runId, trigger, startedAt, ...(stopped ? { stoppedBecause: stopped } : {}) };
+  context.df.setCustomStatus({ phase: 'writing report', mailboxes: scope.count, reportPages: scope.pages });
+  for (let first = 0; first < scope.pages; first += REPORT_PAGES_AT_ONCE) {
+    const pages = Array.from({ length: Math.min(REPORT_PAGES_AT_ONCE, scope.pages - first) }, (_, i) => first + i);
+    yield context.df.Task.all(
+      pages.map((page) => activityTask(context, contracts.writeRunReportPage, { ...reportInput, page })),
+    );
+  }
+  const report = yield* callActivity(context, contracts.writeRunReport, reportInput);
+  context.df.setCustomStatus({ phase: 'done', mailboxes: scope.count, status: report.status });
   return report;
+};
+
+/**
+ * One lane of a run: takes the next mailbox nobody has taken (from the run's cursor in the vault) and backs it up,
+ * one after another, until none is left; continues as new every few mailboxes so its history stays small.
+ */
+export const backupLane: Orchestrator<BackupLaneInput, LaneOutput> = function* (context, input) {
+  const { runId, lane, snapshotId, startedAt, settings, scope } = input;
+  let taken = input.taken ?? 0;
+  for (let inEpisode = 0; ; inEpisode++) {
+    if (inEpisode >= MAILBOXES_PER_LANE_EPISODE)
+      return continueAsNew(context, contracts.backupLane, { ...input, taken });
+    context.df.setCustomStatus({ lane, mailboxesDone: taken });
+    let target: MailboxTarget | null;
+    try {
+      target = yield* callActivity(context, contracts.takeNextMailbox, { runId, lane, seq: taken, scope });
+    } catch (error) {
+      // Retried already (the activity retry policy): the lane stops, and the run still writes its report.
+      return { mailboxes: taken, stoppedBecause: `taking its next mailbox failed: ${errorReason(error)}` };
+    }
+    if (!target) return { mailboxes: taken };
+    const mailboxInput: BackupMailboxInput = { ...target, runId, snapshotId, startedAt, settings };
+    // The instance id names the mailbox: claimMailbox finds a stale owner by it.
+    const instanceId = `${runId}-${keyOf(target.mailboxId)}`;
+    try {
+      yield subOrchestrationTask(context, contracts.backupMailbox, mailboxInput, instanceId);
+    } catch {
+      // It records its own failures; one that could not is reported as not finished. The lane goes on.
+    }
+    taken++;
+  }
 };
 
 /**
@@ -191,4 +221,5 @@ function* exportWindow(
 }
 
 registerOrchestration(contracts.backupTenant, backupTenant);
+registerOrchestration(contracts.backupLane, backupLane);
 registerOrchestration(contracts.backupMailbox, backupMailbox);

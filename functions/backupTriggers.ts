@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
+import { mailboxesTaken } from '../shared/backup/lanes.js';
+import { readRunReportPage } from '../shared/backup/report.js';
 import type { RunReport } from '../shared/backup/types.js';
 import { loadConfig } from '../shared/config.js';
 import { errorReason } from '../shared/errors.js';
@@ -12,7 +14,16 @@ import * as contracts from './contracts.js';
 import type { BackupRunSettings, BackupTenantInput } from './contracts.js';
 import { findInstance, startOrchestration } from './durable.js';
 import { authorizeBackup } from '../shared/access/policy.js';
-import { accepted, answerFromReport, auditCall, idParam, readJsonBody, registerDurableApiRoute } from './http.js';
+import {
+  accepted,
+  answerFromReport,
+  auditCall,
+  idParam,
+  problem,
+  readJsonBody,
+  registerApiRoute,
+  registerDurableApiRoute,
+} from './http.js';
 import { startScheduledRun } from './schedule.js';
 
 const RUN_ID = /^backup-\d{8}T\d{6}Z(-[0-9a-f]{8})?$/;
@@ -72,7 +83,7 @@ export async function getBackup(request: HttpRequest, client: df.DurableClient):
     runtimeStatus: status.runtimeStatus,
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
-    progress: status.customStatus ?? null,
+    progress: await progressOf(id, status.customStatus),
   };
   if (status.runtimeStatus === 'Completed') {
     const { vault } = await getServices();
@@ -87,6 +98,36 @@ export async function getBackup(request: HttpRequest, client: df.DurableClient):
     body.error = typeof status.output === 'string' ? errorReason(status.output) : 'The run failed';
   }
   return { status: 200, jsonBody: body };
+}
+
+/** The run's custom status, with how many mailboxes its lanes have taken while it backs them up. */
+async function progressOf(id: string, customStatus: unknown): Promise<unknown> {
+  const progress = (customStatus ?? null) as Record<string, unknown> | null;
+  if (progress?.phase !== 'backing up') return progress;
+  const { vault } = await getServices();
+  return { ...progress, mailboxesStarted: await mailboxesTaken(vault, id) };
+}
+
+/**
+ * `GET /api/backups/{id}/mailboxes?page=N`: one page of a finished run's per-mailbox results (a report with
+ * `pages` lists only the mailboxes that did not complete).
+ */
+export async function getBackupMailboxes(request: HttpRequest): Promise<HttpResponseInit> {
+  const param = idParam(request, RUN_ID, 'backup run', 'backup-20261123T020000Z');
+  if ('response' in param) return param.response;
+  const page = Number(request.query.get('page') ?? '0');
+  if (!Number.isInteger(page) || page < 0)
+    return problem(400, 'The page is not valid', [
+      `page: expected a whole number from 0, got '${request.query.get('page')}'`,
+    ]);
+  const { vault } = await getServices();
+  const report = await vault.readJson<RunReport>(layout.runReport(param.id));
+  if (!report) return problem(404, `No finished backup run '${param.id}'`);
+  const pages = report.pages?.count ?? 1;
+  if (page >= pages)
+    return problem(404, `Backup run '${param.id}' has ${pages} report page(s); there is no page ${page}`);
+  const mailboxes = report.pages ? (await readRunReportPage(vault, param.id, page)).mailboxes : report.mailboxes;
+  return { status: 200, jsonBody: { id: param.id, page, pages, mailboxes } };
 }
 
 /** The nightly backup of every mailbox in scope, once per scheduled occurrence. */
@@ -111,4 +152,5 @@ export async function scheduledBackup(
 
 registerDurableApiRoute('startBackup', 'POST', 'backups', { role: 'operator', audit: 'backup' }, startBackup);
 registerDurableApiRoute('getBackup', 'GET', 'backups/{id}', { role: 'reader' }, getBackup);
+registerApiRoute('getBackupMailboxes', 'GET', 'backups/{id}/mailboxes', { role: 'reader' }, getBackupMailboxes);
 df.app.client.timer('scheduledBackup', { schedule: '%MAILBOX_VAULT_BACKUP_SCHEDULE%', handler: scheduledBackup });

@@ -18,9 +18,12 @@ import { activityContract, orchestrationContract } from './durable.js';
 
 /** Run-wide settings, resolved by the starter so orchestrators never read the environment. */
 export interface BackupRunSettings {
+  /** Mailboxes backed up at once: the run's lanes, each taking the next mailbox as it finishes one. */
   waveSize: number;
   exportConcurrency: number;
   windowsPerEpisode: number;
+  /** Mailboxes per page of the run's scope and report (runScope.ts's default when absent). */
+  pageSize?: number;
 }
 
 export interface BackupTenantInput {
@@ -30,9 +33,19 @@ export interface BackupTenantInput {
   /** UPNs an admin asked for; the configured scope when absent. */
   mailboxes?: string[];
   settings: BackupRunSettings;
-  /** Set by continueAsNew. */
-  resolved?: { count: number };
-  nextOffset?: number;
+}
+
+/** One lane of a run: backs up the next mailbox nobody has taken, one after another, until none is left. */
+export interface BackupLaneInput {
+  runId: string;
+  lane: number;
+  snapshotId: string;
+  startedAt: string;
+  settings: BackupRunSettings;
+  /** The run's scope: how many mailboxes, in pages of how many. */
+  scope: { count: number; pageSize: number };
+  /** Mailboxes this lane has taken so far (carried by continueAsNew). */
+  taken?: number;
 }
 
 export interface BackupRunOutput {
@@ -65,13 +78,28 @@ export interface BackupMailboxOutput {
 
 export const backupTenant = orchestrationContract<BackupTenantInput, BackupRunOutput>('backupTenant');
 export const backupMailbox = orchestrationContract<BackupMailboxInput, BackupMailboxOutput>('backupMailbox');
+/** What a lane did: how many mailboxes it took, and why it stopped early if it did. */
+export interface LaneOutput {
+  mailboxes: number;
+  stoppedBecause?: string;
+}
+export const backupLane = orchestrationContract<BackupLaneInput, LaneOutput>('backupLane');
 
-export const resolveMailboxes = activityContract<{ runId: string; mailboxes: string[] | null }, { count: number }>(
-  'resolveMailboxes',
-);
-export const getMailboxWave = activityContract<{ runId: string; offset: number; count: number }, MailboxTarget[]>(
-  'getMailboxWave',
-);
+/** Scope → mailbox pages in the run's folder; only the counts go back through Durable. */
+export const resolveMailboxes = activityContract<
+  { runId: string; mailboxes: string[] | null; pageSize: number },
+  { count: number; pageSize: number; pages: number }
+>('resolveMailboxes');
+/** The next mailbox for a lane's `seq`-th take (the same one when retried), or null when none is left. */
+export const takeNextMailbox = activityContract<
+  { runId: string; lane: number; seq: number; scope: { count: number; pageSize: number } },
+  MailboxTarget | null
+>('takeNextMailbox');
+/** Gathers one page of the run report (results and deletion checks) into the run's folder. */
+export const writeRunReportPage = activityContract<
+  { runId: string; trigger: 'timer' | 'http'; startedAt: string; stoppedBecause?: string; page: number },
+  null
+>('writeRunReportPage');
 export const planMailbox = activityContract<PlanInput, PlanSummary>('planMailbox');
 export const exportBatch = activityContract<ExportBatchInput, BatchSummary>('exportBatch');
 export const commitSnapshot = activityContract<CommitInput, BackupMailboxOutput>('commitSnapshot');

@@ -1,8 +1,7 @@
-import pLimit from 'p-limit';
-import type { RunReport } from './backup/types.js';
-import { errorReason } from './errors.js';
+import { readRunReportPage } from './backup/report.js';
+import type { MailboxRunResult, RunReport } from './backup/types.js';
 import type { MaintenanceReport } from './maintenance/report.js';
-import { checkDeletions, type DeletionCheck } from './massDeletion.js';
+import type { DeletionCheck } from './massDeletion.js';
 import type { VaultStore } from './vault/vaultStore.js';
 import { keyOf } from './vault/layout.js';
 
@@ -38,27 +37,37 @@ export function parseTelemetry(lines: Iterable<string>): TelemetryEvent[] {
 
 /** One event per mailbox, then the run's. */
 export function backupRunEvents(report: RunReport, deletions: Map<string, DeletionCheck>): TelemetryEvent[] {
-  const mailboxes = report.mailboxes.map((m): TelemetryEvent => {
-    const deletion = deletions.get(m.mailboxId);
-    return {
-      name: TELEMETRY_EVENTS.mailboxBackupFinished,
-      runId: report.runId,
-      mailbox: keyOf(m.mailboxId),
-      upn: m.upn,
-      status: m.status,
-      snapshotId: m.snapshotId,
-      itemsInSnapshot: m.items.inSnapshot,
-      itemsExported: m.items.exported,
-      itemsFailed: m.items.failed,
-      removed: m.items.removed,
-      usualRemoved: deletion?.usualRemoved ?? null,
-      massDeletion: deletion?.massDeletion ?? false,
-      error: m.error ?? null,
-      // A mailbox skipped because another run was backing it up: that run's event carries its snapshot.
-      skippedFor: m.skippedFor ?? null,
-    };
-  });
-  const run: TelemetryEvent = {
+  const mailboxes = report.mailboxes.map((m) => mailboxBackupEvent(report.runId, m, deletions.get(m.mailboxId)));
+  const massDeletions = [...deletions.values()].filter((d) => d.massDeletion).length;
+  return [...mailboxes, backupRunEvent(report, massDeletions)];
+}
+
+export function mailboxBackupEvent(
+  runId: string,
+  m: MailboxRunResult,
+  deletion: DeletionCheck | undefined,
+): TelemetryEvent {
+  return {
+    name: TELEMETRY_EVENTS.mailboxBackupFinished,
+    runId,
+    mailbox: keyOf(m.mailboxId),
+    upn: m.upn,
+    status: m.status,
+    snapshotId: m.snapshotId,
+    itemsInSnapshot: m.items.inSnapshot,
+    itemsExported: m.items.exported,
+    itemsFailed: m.items.failed,
+    removed: m.items.removed,
+    usualRemoved: deletion?.usualRemoved ?? null,
+    massDeletion: deletion?.massDeletion ?? false,
+    error: m.error ?? null,
+    // A mailbox skipped because another run was backing it up: that run's event carries its snapshot.
+    skippedFor: m.skippedFor ?? null,
+  };
+}
+
+export function backupRunEvent(report: RunReport, massDeletions: number): TelemetryEvent {
+  return {
     name: TELEMETRY_EVENTS.backupRunFinished,
     runId: report.runId,
     trigger: report.trigger,
@@ -67,10 +76,9 @@ export function backupRunEvents(report: RunReport, deletions: Map<string, Deleti
     failedMailboxes: report.totals.failedMailboxes,
     itemsExported: report.totals.itemsExported,
     itemsFailed: report.totals.itemsFailed,
-    massDeletions: [...deletions.values()].filter((d) => d.massDeletion).length,
+    massDeletions,
     warnings: report.warnings.length,
   };
-  return [...mailboxes, run];
 }
 
 export function maintenanceRunEvent(report: MaintenanceReport): TelemetryEvent {
@@ -87,26 +95,22 @@ export function maintenanceRunEvent(report: MaintenanceReport): TelemetryEvent {
 }
 
 /**
- * Emits a backup run's events, judging each backed-up mailbox's deletions against its history first. A failure to
- * read or write that history is a warning: the run's outcome is still reported.
+ * Emits a backup run's events once its report is written: each mailbox's, read from the report pages one page at
+ * a time (their deletions were judged when the page was gathered; a check that failed is a warning), then the run's.
  */
 export async function emitBackupTelemetry(vault: VaultStore, report: RunReport, sink: TelemetrySink): Promise<void> {
-  const deletions = new Map<string, DeletionCheck>();
-  const limit = pLimit(16);
-  await Promise.all(
-    report.mailboxes
-      .filter((m) => m.snapshotId !== null)
-      .map((m) =>
-        limit(async () => {
-          try {
-            deletions.set(m.mailboxId, await checkDeletions(vault, report.runId, m));
-          } catch (error) {
-            sink.warn(`Could not check ${m.upn}'s deletions against its history: ${errorReason(error)}`);
-          }
-        }),
-      ),
-  );
-  for (const event of backupRunEvents(report, deletions)) sink.info(formatTelemetry(event));
+  let massDeletions = 0;
+  const pages = report.pages?.count ?? (report.totals.mailboxes > 0 ? 1 : 0);
+  for (let page = 0; page < pages; page++) {
+    const { mailboxes, deletions, deletionWarnings } = await readRunReportPage(vault, report.runId, page);
+    for (const warning of deletionWarnings) sink.warn(warning);
+    for (const m of mailboxes) {
+      const deletion = deletions[m.mailboxId];
+      if (deletion?.massDeletion) massDeletions++;
+      sink.info(formatTelemetry(mailboxBackupEvent(report.runId, m, deletion)));
+    }
+  }
+  sink.info(formatTelemetry(backupRunEvent(report, massDeletions)));
 }
 
 export function emitMaintenanceTelemetry(report: MaintenanceReport, sink: TelemetrySink): void {

@@ -147,7 +147,13 @@ export interface RunReport {
   startedAt: string;
   finishedAt: string;
   status: OutcomeStatus;
+  /**
+   * Every mailbox's result when the run fits in one page; for a bigger run (`pages` set) only the mailboxes that
+   * did not complete (up to a page of them): every result is in the report pages.
+   */
   mailboxes: MailboxRunResult[];
+  /** A run of more than one page: its results are in `runs/{id}/report/{page}.json` (absent in older reports). */
+  pages?: { count: number; pageSize: number; notCompleted: number };
   warnings: string[];
   /** In-place archives: how many were backed up as mailboxes of their own, or why none were (absent in older reports). */
   archives?: ArchiveCoverage;

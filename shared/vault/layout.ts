@@ -37,6 +37,12 @@ export const layout = {
   /** Under a primary mailbox: which vault mailbox holds its in-place archive (archiveLinks.ts). */
   archiveLink: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/archive.json`,
   runMailboxes: (runId: string) => `runs/${runId}/mailboxes.json`,
+  /** A page of the run's resolved scope (runScope.ts); `runs/{id}/mailboxes.json` says how many there are. */
+  runMailboxPage: (runId: string, page: number) => `runs/${runId}/scope/${String(page).padStart(6, '0')}.json`,
+  /** Which mailbox each lane of the run took last, and the next one to take (lanes.ts). */
+  runLanes: (runId: string) => `runs/${runId}/lanes.json`,
+  /** A page of the run report's mailbox results, in scope order (report.ts). */
+  runReportPage: (runId: string, page: number) => `runs/${runId}/report/${String(page).padStart(6, '0')}.json`,
   runPlan: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan.ndjson`,
   runPlanIndex: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan-index.json`,
   runChanges: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/changes.ndjson.gz`,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../shared/backup/types.js';
 import { runBackup, startStack, type Stack } from '../support/stack.js';
 
-/** A transient failure of the activity that reads a wave of mailboxes (a blob read) is retried, as every activity's is. */
+/** A transient failure of the activity that takes a lane's next mailbox (blob reads and a conditional write) is retried, as every activity's is; the retry takes the same mailbox. */
 let stack: Stack;
 const mailboxes = ['ana@contoso.example', 'ben@contoso.example'];
 
@@ -11,9 +11,9 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 
-describe('a tenant run whose wave read fails once', () => {
+describe('a tenant run whose next-mailbox take fails once', () => {
   it('retries the read and backs up every mailbox, with a report', async () => {
-    stack.app.host.injectActivityFault({ activity: 'getMailboxWave', when: 'before', times: 1 });
+    stack.app.host.injectActivityFault({ activity: 'takeNextMailbox', when: 'after', times: 1 });
     const { status } = await runBackup(stack);
     expect(status.runtimeStatus).toBe('Completed');
     const report = status.report as RunReport;
