@@ -80,7 +80,7 @@ export const backupLane: Orchestrator<BackupLaneInput, LaneOutput> = function* (
   const { runId, lane, snapshotId, startedAt, settings, scope } = input;
   let taken = input.taken ?? 0;
   for (let inEpisode = 0; ; inEpisode++) {
-    if (inEpisode >= MAILBOXES_PER_LANE_EPISODE)
+    if (inEpisode >= (settings.mailboxesPerLaneEpisode ?? MAILBOXES_PER_LANE_EPISODE))
       return continueAsNew(context, contracts.backupLane, { ...input, taken });
     context.df.setCustomStatus({ lane, mailboxesDone: taken });
     let target: MailboxTarget | null;

@@ -24,6 +24,8 @@ export interface BackupRunSettings {
   windowsPerEpisode: number;
   /** Mailboxes per page of the run's scope and report (runScope.ts's default when absent). */
   pageSize?: number;
+  /** Mailboxes a lane backs up before it continues as new (backupOrchestrators.ts's default when absent). */
+  mailboxesPerLaneEpisode?: number;
 }
 
 export interface BackupTenantInput {

@@ -3,7 +3,7 @@ import { ActivityRunner } from './activities.js';
 import type { ActivityFault } from './activityFaults.js';
 import { InMemoryDurableClient } from './durableClient.js';
 import { HubWriter } from './hubWriter.js';
-import type { ExecutionRef, InstanceStatus } from './instances.js';
+import type { ExecutionRef, HistoryStats, InstanceStatus } from './instances.js';
 import {
   httpTriggerRequest,
   invocationContext,
@@ -21,7 +21,7 @@ import { DurableTimers, type ClockMode } from './timers.js';
 
 export type { ActivityFault } from './activityFaults.js';
 export { InMemoryDurableClient } from './durableClient.js';
-export type { InstanceStatus, RuntimeStatus } from './instances.js';
+export type { HistoryStats, InstanceStatus, RuntimeStatus } from './instances.js';
 export type { HostStats } from './stats.js';
 export { MemoryTaskHub, type TaskHub } from './taskHub.js';
 
@@ -140,8 +140,8 @@ export class DurableHost {
     return this.orchestrations.store.list();
   }
 
-  /** Per instance: generations (continueAsNew) and the longest history one generation reached. */
-  historyStats(instanceId: string): { generations: number; maxHistoryLength: number } | undefined {
+  /** Per instance: generations (continueAsNew), the longest history one reached, and all their events. */
+  historyStats(instanceId: string): HistoryStats | undefined {
     return this.orchestrations.store.historyStats(instanceId);
   }
 

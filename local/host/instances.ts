@@ -48,6 +48,15 @@ export interface Instance extends ExecutionRef {
   committedEvents: number;
   /** The last sequence number given to a client's event in this execution (see EventAccepted). */
   acceptedSeq: number;
+  /** History events of the executions before this one (continueAsNew), for history-per-work measurements. */
+  earlierHistoryEvents: number;
+}
+
+/** An instance's history: executions (continueAsNew), the longest one, and every event of all of them. */
+export interface HistoryStats {
+  generations: number;
+  maxHistoryLength: number;
+  totalEvents: number;
 }
 
 export interface InstanceStatus {
@@ -64,6 +73,7 @@ export interface InstanceStatus {
 
 /** Starts a fresh execution: a new execution id and empty history (at start and on continueAsNew). */
 export function beginExecution(instance: Instance): void {
+  instance.earlierHistoryEvents += instance.history?.length ?? 0;
   Object.assign(instance, {
     executionId: randomUUID(),
     history: [],
@@ -112,6 +122,7 @@ export class InstanceStore {
       logGeneration: (old?.logGeneration ?? 0) + 1,
       committedEvents: 0,
       acceptedSeq: 0,
+      earlierHistoryEvents: 0,
     };
     beginExecution(instance);
     this.instances.set(instanceId, instance);
@@ -143,9 +154,11 @@ export class InstanceStore {
     return [...this.instances.keys()].map((id) => this.status(id)!);
   }
 
-  historyStats(instanceId: string): { generations: number; maxHistoryLength: number } | undefined {
+  historyStats(instanceId: string): HistoryStats | undefined {
     const i = this.instances.get(instanceId);
-    return i ? { generations: i.generations, maxHistoryLength: i.maxHistoryLength } : undefined;
+    if (!i) return undefined;
+    const totalEvents = i.earlierHistoryEvents + i.history.length;
+    return { generations: i.generations, maxHistoryLength: i.maxHistoryLength, totalEvents };
   }
 
   waitForCompletion(instanceId: string): Promise<InstanceStatus> {

@@ -116,6 +116,8 @@ function emptyInstance(stored: StoredExecution, begun: ExecutionBegun, reg: Regi
     logGeneration: stored.generation,
     committedEvents: 0,
     acceptedSeq: 0,
+    // Executions before a restart are not counted (history-per-work measurements run in one process).
+    earlierHistoryEvents: 0,
   };
 }
 

@@ -19,6 +19,7 @@ import {
 import { backup, restore, withApp } from './app.js';
 import { startCpuSampler, type CpuSampler } from './cpuSampler.js';
 import { naiveExport } from './naiveExport.js';
+import { tenantScale } from './tenantScale.js';
 import { startBlobRequestCounter, type BlobRequestCounter } from './blobRequestCounter.js';
 import { keyOf } from '../../shared/vault/layout.js';
 import { createBlobRequests } from '../../shared/vault/blobRequests.js';
@@ -742,12 +743,55 @@ async function orchestration(): Promise<void> {
   }
 }
 
+/** `--tenant[=N]`: a backup run over a tenant of N small mailboxes, alone (see tenantScale.ts). */
+async function tenant(mailboxes: number): Promise<void> {
+  const lanes = Math.min(200, Math.max(1, Math.round(mailboxes / 100)));
+  console.log(`\n[tenant] ${mailboxes} mailboxes of 3 small items, ${lanes} lanes`);
+  const result = await tenantScale(mailboxes, lanes);
+  console.log(JSON.stringify(result, null, 2));
+  row(
+    `${mailboxes}-mailbox tenant, one run`,
+    `${result.status} in ${result.seconds.toFixed(0)} s`,
+    'completes',
+    result.status === 'Completed',
+  );
+  row('history events per mailbox', result.historyEventsPerMailbox.toFixed(1), 'constant in N', null);
+  row(
+    'longest history of any orchestration',
+    JSON.stringify(result.longestHistory),
+    'bounded (continueAsNew, lanes)',
+    Math.max(...Object.values(result.longestHistory)) < 400,
+  );
+  row(
+    'largest custom status / GET progress',
+    `${result.maxCustomStatusBytes} B / ${result.maxProgressBytes} B`,
+    '≪ 16 KB',
+    result.maxCustomStatusBytes < 1024 && result.maxProgressBytes < 1024,
+  );
+  row(
+    'report summary / largest report page',
+    `${(result.reportBytes / 1024).toFixed(1)} KB / ${(result.largestReportPageBytes / 1024).toFixed(0)} KB (${result.reportPages} pages)`,
+    'summary constant in N once past one page',
+    result.reportPages === 1 || result.reportBytes < 64 * 1024,
+  );
+  row('peak RSS of the app process', mb(result.peakRssBytes), 'for information', null);
+  await stopAzurite();
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+  writeFileSync(
+    join(ROOT, 'bench-results', 'tenant.json'),
+    JSON.stringify({ when: new Date().toISOString(), result, rows }, null, 2),
+  );
+  process.exit(0);
+}
+
 /**
  * Runs a 600-item backup first, so one-time costs (module loading, JIT compilation of the hot paths) are not
  * charged to the items measured: a Functions instance exports many mailboxes in a row.
  */
 async function main(): Promise<void> {
   const started = Date.now();
+  const tenantArg = process.argv.find((a) => a === '--tenant' || a.startsWith('--tenant='));
+  if (tenantArg) return tenant(Number(tenantArg.split('=')[1] ?? '10000'));
   console.log(
     `mailbox-vault benchmark — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), ${mb(totalmem())} memory${quick ? ', quick mode' : ''}`,
   );
