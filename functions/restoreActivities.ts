@@ -14,6 +14,7 @@ registerActivity(contracts.planRestore, async (input) => {
   const { graph, vault } = await getServices();
   const request = await vault.readJson<RestoreRequest>(layout.restoreRequest(input.restoreId));
   if (!request) throw new Error(`No restore '${input.restoreId}'`);
+  graph.shareLimitsAcrossInstances(request.target.mailboxId);
   const summary = await planRestore(graph, vault, RESTORE_PLAN_SETTINGS, request);
   // Kept so a canceled restore's report can still name every item it did not import.
   await vault.writeJson(layout.restorePlanSummary(input.restoreId), summary);
@@ -22,6 +23,8 @@ registerActivity(contracts.planRestore, async (input) => {
 
 registerActivity(contracts.importBatch, async (input, context) => {
   const { graph, vault, importSessions } = await getServices();
+  // Other instances may be importing into the same mailbox (this restore's other batches, another restore).
+  graph.shareLimitsAcrossInstances(input.targetMailboxId);
   return importBatch(graph, vault, importSessions, input, {
     info: (m) => context.log(m),
     warn: (m) => context.warn(m),

@@ -2,9 +2,10 @@ import type { TokenCredential } from '@azure/core-auth';
 import { AuditTrail } from './audit/trail.js';
 import { loadConfig, type AppConfig } from './config.js';
 import { createBlobServiceClient, createGraphCredential } from './credentials.js';
-import { MailboxClient, type GraphLogger } from './graph/index.js';
+import { MailboxClient, UPLOAD_PACE_SHARE, type GraphLogger } from './graph/index.js';
 import { ImportSessionCache } from './restore/sessions.js';
 import { IndexedNdjsonReader } from './vault/indexedNdjson.js';
+import { VaultMailboxLimits } from './vault/mailboxSlots.js';
 import { VaultStore } from './vault/vaultStore.js';
 
 /**
@@ -23,6 +24,8 @@ export interface Services {
   plans: IndexedNdjsonReader;
   /** The append-only audit trail (its own container, in its own account in Azure). */
   audit: AuditTrail;
+  /** Restore targets' limits held with the other instances (its counts measure the Blob requests they cost). */
+  sharedLimits: VaultMailboxLimits;
 }
 
 let services: Promise<Services> | undefined;
@@ -41,6 +44,15 @@ export function getServices(): Promise<Services> {
   services ??= (async () => {
     const config = loadConfig();
     const credential = credentialOverride ?? (await createGraphCredential(config.graph.credential));
+    const vaultService = createBlobServiceClient(config.storage);
+    const vault = new VaultStore(vaultService, config.storage.containerName);
+    const { uploadBudget, maxConcurrentRequestsPerMailbox } = config.graph;
+    // A restore target's limits, held with every other instance importing into it (through the vault).
+    const sharedLimits = new VaultMailboxLimits(
+      vault,
+      maxConcurrentRequestsPerMailbox,
+      uploadBudget ? { ...uploadBudget, paceShare: UPLOAD_PACE_SHARE } : null,
+    );
     const graph = new MailboxClient(credential, {
       baseUrl: config.graph.baseUrl,
       apiVersion: config.graph.apiVersion,
@@ -48,10 +60,9 @@ export function getServices(): Promise<Services> {
       requestTimeoutInMs: config.graph.requestTimeoutInMs,
       retry: { maxRetries: config.graph.maxRetries, baseDelayInMs: config.graph.retryBaseDelayInMs },
       uploadBudget: config.graph.uploadBudget,
+      sharedLimits,
       ...(config.graph.logRetries ? { logger: consoleLogger } : {}),
     });
-    const vaultService = createBlobServiceClient(config.storage);
-    const vault = new VaultStore(vaultService, config.storage.containerName);
     await vault.ensureContainer();
     const audit = auditTrailOf(config, vaultService);
     if (!config.access.audit.accountUrl) await audit.ensureContainer();
@@ -62,6 +73,7 @@ export function getServices(): Promise<Services> {
       importSessions: new ImportSessionCache(graph),
       plans: new IndexedNdjsonReader(vault),
       audit,
+      sharedLimits,
     };
   })().catch((error: unknown) => {
     services = undefined;

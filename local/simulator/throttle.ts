@@ -84,6 +84,8 @@ export interface MailboxCounters {
   importPosts: number;
   importedItems: number;
   importedBytes: number;
+  /** Import body bytes as they arrived, by the simulator's clock (ms since epoch): the upload budget's record. */
+  uploads: Array<{ at: number; bytes: number }>;
   importRejected: number;
   /** When the first exportItems call arrived and the last one finished (ms since epoch), for throughput. */
   firstExportAt: number;
@@ -105,6 +107,7 @@ function newCounters(): MailboxCounters {
     importPosts: 0,
     importedItems: 0,
     importedBytes: 0,
+    uploads: [],
     importRejected: 0,
     firstExportAt: 0,
     lastExportDoneAt: 0,
@@ -183,6 +186,7 @@ export class ThrottleState {
   /** Upload bytes count against the mailbox's window as they arrive. */
   addUpload(mailboxId: string, bytes: number, now = Date.now()): void {
     this.window(this.uploadWindows, mailboxId, this.limits.uploadBudget.windowMs, now).used += bytes;
+    this.countersFor(mailboxId).uploads.push({ at: now, bytes });
   }
 
   /** The scripted fault for this request, if any (consumed), matched by operation and mailbox. */

@@ -19,7 +19,8 @@ export type {
   CreateFolderRequest,
 } from './mailboxClient.js';
 export { MailboxLimiter, MAX_REQUESTS_PER_MAILBOX } from './mailboxLimiter.js';
-export type { MailboxThrottleStats, ThrottleTally } from './mailboxLimiter.js';
+export type { MailboxThrottleStats, SharedMailboxLimits, SharedSlot, ThrottleTally } from './mailboxLimiter.js';
+export { UPLOAD_PACE_SHARE } from './mailboxLimiter.js';
 export type { GraphLogger } from './graphHttp.js';
 export { parseRetryAfter, defaultRetryOptions } from './retry.js';
 export type { GraphRetryOptions } from './retry.js';

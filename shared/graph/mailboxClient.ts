@@ -31,6 +31,7 @@ import {
   MailboxLimiter,
   type MailboxThrottleStats,
   type ThrottleTally,
+  type SharedMailboxLimits,
 } from './mailboxLimiter.js';
 import { defaultRetryOptions, type GraphRetryOptions } from './retry.js';
 import type {
@@ -68,6 +69,8 @@ export interface MailboxClientOptions {
   limiter?: MailboxLimiter;
   /** Exchange's upload budget per mailbox, which imports are paced under; default 150 MB per 5 minutes, null: no pacing. */
   uploadBudget?: { bytes: number; windowMs: number } | null;
+  /** Limits held across instances for the mailboxes named with `shareLimitsAcrossInstances` (restore targets). */
+  sharedLimits?: SharedMailboxLimits;
 }
 
 export interface ListOptions {
@@ -229,7 +232,12 @@ export class MailboxClient {
         `maxConcurrentRequestsPerMailbox must be 1 to ${MAX_REQUESTS_PER_MAILBOX}, got ${perMailbox}`,
       );
     }
-    this.limiter = options.limiter ?? new MailboxLimiter(perMailbox, { uploadBudget: options.uploadBudget });
+    this.limiter =
+      options.limiter ??
+      new MailboxLimiter(perMailbox, {
+        uploadBudget: options.uploadBudget,
+        ...(options.sharedLimits ? { shared: options.sharedLimits } : {}),
+      });
     this.pageSize = options.pageSize ?? 250;
     this.exportIdleTimeoutInMs = options.exportIdleTimeoutInMs ?? 120_000;
     this.importTimeoutInMs = options.importTimeoutInMs ?? 15 * 60_000;
@@ -251,6 +259,11 @@ export class MailboxClient {
 
   private mailboxPath(mailboxId: string): string {
     return `/admin/exchange/mailboxes/${encodeURIComponent(mailboxId)}`;
+  }
+
+  /** This process's requests on the mailbox count against its limits held across instances from now on. */
+  shareLimitsAcrossInstances(mailboxId: string): void {
+    this.limiter.shareAcrossInstances(mailboxId);
   }
 
   throttleStats(mailboxId: string): MailboxThrottleStats {

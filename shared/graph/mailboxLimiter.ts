@@ -21,11 +21,27 @@ export const DEFAULT_UPLOAD_BUDGET = { bytes: 150 * 1024 * 1024, windowMs: 5 * 6
  */
 export const UPLOAD_PACE_SHARE = 0.95;
 
+/** A slot of a mailbox's limits shared with other instances; release it when the request has ended. */
+export interface SharedSlot {
+  release(): void;
+}
+
+/**
+ * A mailbox's limits held in total by every instance working on it (vault/mailboxSlots.ts): a slot per request
+ * in flight, and uploads paced under the budget together.
+ */
+export interface SharedMailboxLimits {
+  acquireSlot(mailboxId: string, signal?: AbortSignal): Promise<SharedSlot>;
+  paceUpload(mailboxId: string, bytes: number, signal?: AbortSignal): Promise<void>;
+}
+
 export interface MailboxLimiterOptions {
   /** Bytes Exchange accepts per mailbox per window; uploads are paced below it. null: no pacing. */
   uploadBudget?: { bytes: number; windowMs: number } | null;
   /** How long a finished request keeps its slot (see SLOT_RELEASE_DELAY_IN_MS); 0 frees it at once. */
   slotReleaseDelayInMs?: number;
+  /** Limits held across instances, for the mailboxes named with `shareAcrossInstances`. */
+  shared?: SharedMailboxLimits;
 }
 
 /**
@@ -76,6 +92,9 @@ export class MailboxLimiter {
   /** Paced upload rate in bytes per millisecond; 0 when uploads are not paced. */
   private readonly uploadBytesPerMs: number;
   private readonly slotReleaseDelayInMs: number;
+  private readonly shared: SharedMailboxLimits | undefined;
+  /** Mailboxes whose limits this process holds together with other instances (restore targets). */
+  private readonly sharedMailboxes = new Set<string>();
 
   constructor(maxPerMailbox: number = MAX_REQUESTS_PER_MAILBOX, options: MailboxLimiterOptions = {}) {
     if (!Number.isInteger(maxPerMailbox) || maxPerMailbox < 1) {
@@ -89,6 +108,19 @@ export class MailboxLimiter {
       throw new RangeError('uploadBudget needs positive bytes and windowMs');
     this.uploadBytesPerMs = budget ? (budget.bytes / budget.windowMs) * UPLOAD_PACE_SHARE : 0;
     this.slotReleaseDelayInMs = options.slotReleaseDelayInMs ?? SLOT_RELEASE_DELAY_IN_MS;
+    this.shared = options.shared;
+  }
+
+  /**
+   * From now on this process's requests on the mailbox also count against its limits held across instances:
+   * several instances import into a restore's target at once, and Exchange's limits are per mailbox.
+   */
+  shareAcrossInstances(mailboxId: string): void {
+    if (this.shared) this.sharedMailboxes.add(mailboxId);
+  }
+
+  private sharedFor(mailboxId: string): SharedMailboxLimits | undefined {
+    return this.sharedMailboxes.has(mailboxId) ? this.shared : undefined;
   }
 
   /**
@@ -98,6 +130,8 @@ export class MailboxLimiter {
    */
   async paceUpload(mailboxId: string, bytes: number, signal?: AbortSignal): Promise<void> {
     if (!this.uploadBytesPerMs || bytes <= 0) return;
+    const shared = this.sharedFor(mailboxId);
+    if (shared) return shared.paceUpload(mailboxId, bytes, signal);
     const gate = this.gate(mailboxId);
     // Paid from the moment an upload really starts, not from a slot booked ahead: uploads whose timers fire
     // late together (a busy event loop) then still go one pace apart instead of in a burst.
@@ -146,6 +180,14 @@ export class MailboxLimiter {
       });
     }
     gate.inFlight++;
+    let sharedSlot: SharedSlot | undefined;
+    try {
+      sharedSlot = await this.sharedFor(mailboxId)?.acquireSlot(mailboxId, signal);
+    } catch (error) {
+      gate.inFlight--;
+      gate.waiters.shift()?.();
+      throw error;
+    }
     gate.stats.maxInFlight = Math.max(gate.stats.maxInFlight, gate.inFlight);
     let released = false;
     return {
@@ -153,6 +195,7 @@ export class MailboxLimiter {
         if (released) return;
         released = true;
         const free = () => {
+          sharedSlot?.release();
           gate.inFlight--;
           gate.waiters.shift()?.();
         };

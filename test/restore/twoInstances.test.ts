@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Simulator } from '../../local/simulator/index.js';
+import type { RestoreReport } from '../../shared/restore/types.js';
+import { startSeededSimulator } from '../support/graph.js';
+import { startHostProcess, waitForRun, type HostProcess } from '../support/hostProcesses.js';
+import { azuriteConnectionString } from '../support/vault.js';
+
+/**
+ * Two Function instances (two local hosts in processes of their own, on one vault and one simulator) restore
+ * into the same target mailbox at once. Exchange's limits are per mailbox, so they must hold in total: never
+ * more than 4 requests in flight at the simulator, and the bytes the simulator received in any window of the
+ * upload budget under the budget. The budget is scaled to 400 KB per 2 s so the restores cross many windows.
+ */
+const SOURCES = ['ada@contoso.example', 'bob@contoso.example'];
+const TARGET = 'target@contoso.example';
+const BUDGET = { bytes: 400 * 1024, windowMs: 2_000 };
+
+let sim: Simulator;
+let hosts: HostProcess[] = [];
+
+beforeAll(async () => {
+  sim = await startSeededSimulator(
+    {
+      mailboxes: [
+        ...SOURCES.map((upn) => ({ upn, items: 70, sizes: [3_000, 6_000] as [number, number] })),
+        { upn: TARGET, items: 1 },
+      ],
+    },
+    { latencyMs: 10, limits: { uploadBudget: BUDGET } },
+  );
+  // The same budget for the app, in its own unit (MB per 5 minutes).
+  const mbPer5Min = ((BUDGET.bytes / BUDGET.windowMs) * 300_000) / (1024 * 1024);
+  const env = {
+    MAILBOX_VAULT_GRAPH_BASE_URL: sim.baseUrl,
+    MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken',
+    MAILBOX_VAULT_GRAPH_STATIC_TOKEN: sim.demoToken,
+    MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(),
+    MAILBOX_VAULT_CONTAINER: `vault-${randomBytes(6).toString('hex')}`,
+    MAILBOX_VAULT_SCOPE_USERS: [...SOURCES, TARGET].join(','),
+    MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: '5',
+    MAILBOX_VAULT_GRAPH_LOG: 'quiet',
+    MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: String(mbPer5Min),
+  };
+  hosts = await Promise.all([startHostProcess(env), startHostProcess(env)]);
+  const backup = await hosts[0]!.api('POST', '/api/backups', { mailboxes: SOURCES });
+  expect((await waitForRun(hosts[0]!, `/api/backups/${backup.body.id}`)).status).toBe('Completed');
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.stop()));
+  await sim?.close();
+});
+
+/** The most bytes the simulator received in any window of `windowMs` (each window starting at an arrival). */
+function mostBytesInAnyWindow(uploads: Array<{ at: number; bytes: number }>, windowMs: number): number {
+  let most = 0;
+  let sum = 0;
+  let first = 0;
+  for (let last = 0; last < uploads.length; last++) {
+    sum += uploads[last]!.bytes;
+    while (uploads[last]!.at - uploads[first]!.at >= windowMs) sum -= uploads[first++]!.bytes;
+    most = Math.max(most, sum);
+  }
+  return most;
+}
+
+describe('two instances restoring into one mailbox', () => {
+  it('stay under its upload budget and its 4 requests in flight, in total', async () => {
+    const target = sim.tenant.mailbox(TARGET);
+    sim.throttle.resetCounters();
+    const started = await Promise.all(
+      SOURCES.map((source, i) =>
+        hosts[i]!.api('POST', '/api/restores', { sourceMailbox: source, targetMailbox: TARGET }),
+      ),
+    );
+    for (const s of started) expect(s.status).toBe(202);
+    const finished = await Promise.all(
+      started.map((s, i) => waitForRun(hosts[i]!, `/api/restores/${s.body.id}`, 170_000)),
+    );
+    for (const run of finished) {
+      expect(run.status).toBe('Completed');
+      expect((run.report as RestoreReport).counts).toMatchObject({ imported: 70, failed: 0 });
+    }
+    const counters = sim.throttle.countersFor(target.id);
+    const received = counters.uploads.reduce((sum, u) => sum + u.bytes, 0);
+    // Enough bytes to cross the budget more than once, so a process pacing alone would overrun it.
+    expect(received).toBeGreaterThan(BUDGET.bytes);
+    expect(mostBytesInAnyWindow(counters.uploads, BUDGET.windowMs)).toBeLessThanOrEqual(BUDGET.bytes);
+    expect(counters.maxInFlight).toBeLessThanOrEqual(4);
+    expect(counters.throttled).toBe(0);
+
+    // What holding the limits together cost: Blob requests of the slots' leases and the upload ledger.
+    const outputs = await Promise.all(hosts.map((h) => h.stop()));
+    hosts = [];
+    const costs = outputs.map((o) => JSON.parse(/shared limits (\{.*\})/.exec(o)![1]!) as Record<string, number>);
+    const requests = costs.reduce(
+      (sum, c) => sum + c.leaseAcquires! + c.leaseRenewals! + c.leaseReleases! + c.ledgerRequests!,
+      0,
+    );
+    const imports = counters.importPosts;
+    console.log(`shared limits: ${JSON.stringify(costs)}; ${(requests / imports).toFixed(2)} Blob requests per import`);
+    expect(requests / imports).toBeLessThan(5);
+  }, 180_000);
+});
