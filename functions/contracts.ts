@@ -160,6 +160,8 @@ export interface MaintenanceInput {
   verify: { mode: VerifyMode } | null;
   /** Mailbox keys asked for; every mailbox in the vault when null. */
   mailboxKeys: string[] | null;
+  /** Set by continueAsNew: where the run goes on, and how many mailboxes it has. */
+  resume?: { step: 'prune' | 'verify'; offset: number; count: number };
 }
 
 /** One mailbox of a maintenance run, by its place in the run's mailbox list. */

@@ -16,6 +16,8 @@ param applicationInsightsName string
 param subnetId string = ''
 param maximumInstanceCount int = 100
 param instanceMemoryMB int = 2048
+@description('Instances kept warm for the Durable triggers (orchestrations and activities): a run never waits on a cold start to poll its queues (docs/scale.md).')
+param durableAlwaysReady int = 1
 
 @description('The MAILBOX_VAULT_* settings the code reads (shared/config.ts), as name → value.')
 param appSettings object
@@ -79,6 +81,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        alwaysReady: durableAlwaysReady > 0 ? [{ name: 'durable', instanceCount: durableAlwaysReady }] : []
       }
       runtime: {
         name: 'node'

@@ -191,17 +191,14 @@ export class GraphHttp {
   }
 
   private async openOnce(call: GraphCall): Promise<OpenResponse> {
-    const { retry, limiter, logger } = this.options;
+    const { retry, logger } = this.options;
     const policy = call.retryPolicy ?? 'idempotent';
     if (call.authenticate) this.assertTrusted(call.url);
     let refreshedToken = false;
     let lastReason = '';
     for (let attempt = 1; ; attempt++) {
       call.signal?.throwIfAborted();
-      if (call.mailboxId && call.uploadBytes) await limiter.paceUpload(call.mailboxId, call.uploadBytes, call.signal);
-      const permit: MailboxPermit | undefined = call.mailboxId
-        ? await limiter.acquire(call.mailboxId, call.signal, call.tally)
-        : undefined;
+      const permit = await this.admit(call);
       let answer: NodeAnswer;
       const headerTimeout = new AbortController();
       const timer = setTimeout(() => headerTimeout.abort(new Error('timeout')), this.options.requestTimeoutInMs);
@@ -260,6 +257,28 @@ export class GraphHttp {
       // A throttled mailbox's pause is waited out in the limiter, which holds every request of the mailbox.
       if (status === 429 && call.mailboxId) continue;
       await delay(wait, call.signal);
+    }
+  }
+
+  /**
+   * The mailbox's permit for one attempt, its upload paced. A mailbox whose limits are held with other instances
+   * is paced once its slot is held: a slot can take a while to come free there, and uploads paced first would
+   * then leave together.
+   */
+  private async admit(call: GraphCall): Promise<MailboxPermit | undefined> {
+    const { limiter } = this.options;
+    if (!call.mailboxId) return undefined;
+    const upload = call.uploadBytes ?? 0;
+    const paceAfterSlot = limiter.isSharedAcrossInstances(call.mailboxId);
+    if (upload && !paceAfterSlot) await limiter.paceUpload(call.mailboxId, upload, call.signal);
+    const permit = await limiter.acquire(call.mailboxId, call.signal, call.tally);
+    if (!upload || !paceAfterSlot) return permit;
+    try {
+      await limiter.paceUpload(call.mailboxId, upload, call.signal);
+      return permit;
+    } catch (error) {
+      permit.release();
+      throw error;
     }
   }
 

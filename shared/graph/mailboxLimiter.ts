@@ -119,6 +119,10 @@ export class MailboxLimiter {
     if (this.shared) this.sharedMailboxes.add(mailboxId);
   }
 
+  isSharedAcrossInstances(mailboxId: string): boolean {
+    return this.sharedMailboxes.has(mailboxId);
+  }
+
   private sharedFor(mailboxId: string): SharedMailboxLimits | undefined {
     return this.sharedMailboxes.has(mailboxId) ? this.shared : undefined;
   }

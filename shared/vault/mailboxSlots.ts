@@ -16,6 +16,8 @@ const MAX_HOLD_MS = 30_000;
 /** Waiting for another instance's slot: first poll, then up to this (with jitter). */
 const POLL_FIRST_MS = 50;
 const POLL_MAX_MS = 1_000;
+/** An upload may start this much after its booked time; later, it books again. */
+const LATE_TOLERANCE_MS = 100;
 /** Share of the upload budget one reservation takes: small enough to waste little when a restore ends. */
 const RESERVATION_SHARE = 1 / 64;
 
@@ -36,6 +38,8 @@ interface MailboxState {
   grant: { start: number; end: number };
   /** When this process's uploads so far are paid for at the paced rate. */
   paidUntil: number;
+  /** The reservation under way, which uploads that need one wait for together. */
+  reserving?: Promise<{ start: number; end: number }>;
   renewTimer?: NodeJS.Timeout;
 }
 
@@ -101,15 +105,23 @@ export class VaultMailboxLimits implements SharedMailboxLimits {
       const now = Date.now();
       const startAt = Math.max(now, state.paidUntil, state.grant.start);
       if (startAt + cost > state.grant.end) {
-        // What is left of the grant cannot pay for this upload: it lapses, and the next stretch is reserved.
-        state.grant = await this.reserve(mailboxId, Math.max(bytes, this.reservationBytes));
+        // What is left of the grant cannot pay for this upload: the next stretch is reserved (one reservation
+        // at a time per mailbox; uploads waiting together share it).
+        state.reserving ??= this.reserve(mailboxId, Math.max(bytes, this.reservationBytes)).finally(() => {
+          state.reserving = undefined;
+        });
+        const next = await state.reserving;
+        // Right after this process's grant: one longer grant. After another instance's: what is left lapses.
+        if (next.start > state.grant.end) state.grant = next;
+        else state.grant = { start: state.grant.start, end: Math.max(state.grant.end, next.end) };
         continue;
       }
-      if (startAt > now) {
-        await delay(Math.ceil(startAt - now), signal);
-        continue;
-      }
-      state.paidUntil = now + cost;
+      // Its stretch of the grant is booked at once, so uploads waiting together queue one pace apart. An upload
+      // whose timer fired late (a busy event loop) lets its stretch pass and books again: sent anyway, it would
+      // go out together with the uploads booked after it, or in the next instance's stretch.
+      state.paidUntil = startAt + cost;
+      if (startAt > now) await delay(Math.ceil(startAt - now), signal);
+      if (Date.now() - startAt > LATE_TOLERANCE_MS) continue;
       return;
     }
   }
@@ -154,28 +166,26 @@ export class VaultMailboxLimits implements SharedMailboxLimits {
     }
   }
 
+  /** One slot not already this process's, a random one, if its lease is free; one request either way. */
   private async tryLease(mailboxId: string, state: MailboxState): Promise<Slot | undefined> {
     const mine = new Set(state.slots.map((s) => s.index));
     const free = Array.from({ length: this.maxInFlight }, (_, i) => i).filter((i) => !mine.has(i));
-    // From a random one on: instances polling together do not all try slot 0 first.
-    const from = Math.floor(Math.random() * free.length);
-    for (let k = 0; k < free.length; k++) {
-      const index = free[(from + k) % free.length]!;
-      const lease = this.container.getBlobClient(slotBlob(mailboxId, index)).getBlobLeaseClient();
-      try {
-        this.counts.leaseAcquires++;
-        await lease.acquireLease(LEASE_SECONDS);
-      } catch (error) {
-        if (!isStatus(error, 409)) throw error;
-        this.counts.leaseAcquiresRefused++;
-        continue;
-      }
-      const slot: Slot = { index, lease, busy: false, heldSince: Date.now() };
-      state.slots.push(slot);
-      this.keepRenewing(state);
-      return slot;
+    if (free.length === 0) return undefined;
+    // A random one: instances polling together do not all try slot 0, and a wait costs one request per poll.
+    const index = free[Math.floor(Math.random() * free.length)]!;
+    const lease = this.container.getBlobClient(slotBlob(mailboxId, index)).getBlobLeaseClient();
+    try {
+      this.counts.leaseAcquires++;
+      await lease.acquireLease(LEASE_SECONDS);
+    } catch (error) {
+      if (!isStatus(error, 409)) throw error;
+      this.counts.leaseAcquiresRefused++;
+      return undefined;
     }
-    return undefined;
+    const slot: Slot = { index, lease, busy: false, heldSince: Date.now() };
+    state.slots.push(slot);
+    this.keepRenewing(state);
+    return slot;
   }
 
   private async ensureSlotBlobs(mailboxId: string, state: MailboxState): Promise<void> {

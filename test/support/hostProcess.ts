@@ -7,11 +7,11 @@ import { startLocalApp } from '../../local/host/localApp.js';
 import { getServices } from '../../shared/services.js';
 
 const app = await startLocalApp({ port: 0, clock: 'virtual' });
-console.log(`serving on ${app.baseUrl}`);
+console.warn(`serving on ${app.baseUrl}`);
 process.once('SIGTERM', () => {
   void (async () => {
     const { sharedLimits } = await getServices();
-    console.log(`shared limits ${JSON.stringify(sharedLimits.counts)}`);
+    console.warn(`shared limits ${JSON.stringify(sharedLimits.counts)}`);
     await app.close();
     process.exit(0);
   })();

@@ -57,8 +57,8 @@ export async function startHostProcess(env: Record<string, string>): Promise<Hos
 }
 
 /** Polls a run's status until it is neither Running nor Pending (the host's virtual clock keeps it quick). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the API's JSON, read by the tests
 export async function waitForRun(host: HostProcess, path: string, timeoutMs = 120_000): Promise<any> {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
     const { body } = await host.api('GET', path);
     if (!['Running', 'Pending'].includes(body?.runtimeStatus)) return body;
