@@ -1,3 +1,4 @@
+import { readMailboxPage, readRunScope } from '../backup/runScope.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { retentionHorizon, type RetentionPolicy } from './retention.js';
@@ -122,20 +123,21 @@ async function mailboxesHaveEnded(
   runId: string,
   hasEnded: ArtifactsInput['hasEnded'],
 ): Promise<boolean> {
-  const run = await vault.readJson<{ mailboxes: Array<{ mailboxId: string }> }>(layout.runMailboxes(runId));
-  for (const { mailboxId } of run?.mailboxes ?? []) {
-    if ((await vault.readJson(layout.runMailboxResult(runId, mailboxId))) !== undefined) continue;
-    // backupOrchestrators.ts names each mailbox's instance `${runId}-${mailboxKey}`.
-    const mailboxKey = layout.mailboxPrefix(mailboxId).split('/')[1]!;
-    if (!(await hasEnded(`${runId}-${mailboxKey}`))) return false;
-  }
+  const scope = await readRunScope(vault, runId);
+  for (let page = 0; page < scope.pages; page++)
+    for (const { mailboxId } of await readMailboxPage(vault, runId, page)) {
+      if ((await vault.readJson(layout.runMailboxResult(runId, mailboxId))) !== undefined) continue;
+      // backupOrchestrators.ts names each mailbox's instance `${runId}-${mailboxKey}`.
+      const mailboxKey = layout.mailboxPrefix(mailboxId).split('/')[1]!;
+      if (!(await hasEnded(`${runId}-${mailboxKey}`))) return false;
+    }
   return true;
 }
 
 /** A run's record of what it could not back up: its report (and report pages), scope and mailbox results. */
 function isRunRecord(name: string, prefix: string): boolean {
   const rest = name.slice(prefix.length);
-  return /^(report[^/]*|mailboxes[^/]*|scope\/.*|[^/]+\/result\.json)$/.test(rest);
+  return /^(report\.json|report\/.*|mailboxes\.json|scope\/.*|[^/]+\/result\.json)$/.test(rest);
 }
 
 /**
