@@ -60,6 +60,8 @@ function requestFor(route: string, column: Column): { method: string; path: stri
       return { method: 'POST', path: '/api/backups', body: { mailboxes: [mailbox] } };
     case 'GET /api/backups/{id}':
       return { method: 'GET', path: `/api/backups/${ids.backup}` };
+    case 'GET /api/backups/{id}/mailboxes':
+      return { method: 'GET', path: `/api/backups/${ids.backup}/mailboxes?page=0` };
     case 'POST /api/restores':
       return { method: 'POST', path: '/api/restores', body: { sourceMailbox: mailbox } };
     case 'GET /api/restores/{id}':

@@ -22,15 +22,16 @@ describe('a tenant run whose next-mailbox take fails once', () => {
   });
 });
 
-describe('a tenant run whose wave read keeps failing', () => {
+describe('a tenant run whose lanes cannot take their next mailbox', () => {
   it('still writes its report, naming every mailbox it did not back up and why', async () => {
-    stack.app.host.injectActivityFault({ activity: 'getMailboxWave', when: 'before', times: 3 });
+    // Every attempt of every lane fails, past the activity's retries.
+    stack.app.host.injectActivityFault({ activity: 'takeNextMailbox', when: 'before', times: 1000 });
     const { status } = await runBackup(stack);
     expect(status.runtimeStatus).toBe('Completed');
     const report = status.report as RunReport;
     expect(report.status).toBe('Failed');
     expect(report.mailboxes.map((m) => m.upn).sort()).toEqual(mailboxes);
     for (const mailbox of report.mailboxes)
-      expect(mailbox.error).toMatch(/stopped before backing up this mailbox \(reading its list of mailboxes failed/);
+      expect(mailbox.error).toMatch(/stopped before backing up this mailbox \(taking its next mailbox failed/);
   });
 });
