@@ -8,6 +8,9 @@ import type { CommitInput } from '../shared/backup/commit.js';
 import type { ExportBatchInput } from '../shared/backup/exportBatch.js';
 import type { PlanInput } from '../shared/backup/plan.js';
 import type { BatchSummary, MailboxTarget, PlanSummary } from '../shared/backup/types.js';
+import type { ConvertBatchInput } from '../shared/download/convertBatch.js';
+import type { FinishDownloadInput } from '../shared/download/report.js';
+import type { DownloadPlanSummary, DownloadReport } from '../shared/download/types.js';
 import type { VerifyMode } from '../shared/maintenance/verify.js';
 import type { ImportBatchInput, ImportBatchSummary } from '../shared/restore/importBatch.js';
 import type { RestorePlanSummary, RestoreReport } from '../shared/restore/types.js';
@@ -183,3 +186,31 @@ export const verifyVaultMailbox = activityContract<MaintenanceMailboxInput, { pr
 export const writeMaintenanceReport = activityContract<MaintenanceInput, { status: string; reportBlob: string }>(
   'writeMaintenanceReport',
 );
+
+// ---- Download (export of a selection as one MBOX or ZIP) ----
+
+export interface DownloadExportInput {
+  downloadId: string;
+  format: 'mbox' | 'zip';
+  windowsPerEpisode: number;
+  plan?: DownloadPlanSummary;
+  nextBatch?: number;
+}
+
+export interface DownloadOutput {
+  downloadId: string;
+  status: DownloadReport['status'];
+  counts: DownloadReport['counts'];
+}
+
+export const downloadExport = orchestrationContract<DownloadExportInput, DownloadOutput>('downloadExport');
+
+export const planDownload = activityContract<{ downloadId: string }, DownloadPlanSummary>('planDownload');
+export const convertDownloadBatch = activityContract<ConvertBatchInput, { converted: number; failed: number }>(
+  'convertDownloadBatch',
+);
+export const assembleDownload = activityContract<
+  { downloadId: string; format: 'mbox' | 'zip'; batchCount: number },
+  { blob: string; bytes: number; items: number }
+>('assembleDownload');
+export const finishDownload = activityContract<FinishDownloadInput, DownloadOutput>('finishDownload');

@@ -2,6 +2,7 @@
  * The Functions app's entry (package.json "main"): importing each workflow registers its triggers,
  * orchestrators and activities with the v4 programming model. The local host loads this same file.
  */
+import functions from '@azure/functions';
 import './backupOrchestrators.js';
 import './backupActivities.js';
 import './backupTriggers.js';
@@ -9,6 +10,10 @@ import './restoreOrchestrator.js';
 import './restoreActivities.js';
 import './restoreTriggers.js';
 import './snapshots.js';
+import './downloads.js';
+import './downloadOrchestrator.js';
+import './downloadActivities.js';
+import './downloadTriggers.js';
 import './maintenanceOrchestrator.js';
 import './maintenanceActivities.js';
 import './maintenanceTriggers.js';
@@ -18,3 +23,7 @@ import './restorePreview.js';
 import './dashboard.js';
 import './portal.js';
 import './audit.js';
+
+// Downloads stream their files (an EML, an MBOX or ZIP of any size) instead of buffering them (Functions host
+// 4.28+). Set before the worker's start-up ends, which is after this module has run.
+functions.app.setup({ enableHttpStream: true });

@@ -129,6 +129,15 @@ export const SETTINGS = {
     description:
       'Import batches in flight per target mailbox, 1 to 4 (their uploads are paced together under its upload budget)',
   },
+  MAILBOX_VAULT_STAGING_MAILBOX: {
+    default: '',
+    description:
+      'UPN of the shared mailbox downloads convert items in (README, Downloads); empty: downloads are refused',
+  },
+  MAILBOX_VAULT_DOWNLOAD_LINK_HOURS: {
+    default: '24',
+    description: 'How long an export (MBOX or ZIP) stays downloadable, and a link to it is valid',
+  },
   MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: { default: '7', description: 'Keep every snapshot this many days' },
   MAILBOX_VAULT_RETENTION_DAILY_DAYS: {
     default: '30',
@@ -225,6 +234,14 @@ export interface AccessConfig {
   audit: { accountUrl?: string; containerName: string };
 }
 
+/** Downloads through the staging mailbox (shared/download). */
+export interface DownloadConfig {
+  /** UPN of the staging mailbox; undefined: downloads are refused. */
+  stagingMailbox?: string;
+  /** How long an export stays downloadable. */
+  linkLifetimeInMs: number;
+}
+
 export interface AppConfig {
   graph: GraphConfig;
   storage: StorageConfig;
@@ -232,6 +249,7 @@ export interface AppConfig {
   taskHub: string;
   backup: BackupConfig;
   restore: RestoreConfig;
+  download: DownloadConfig;
   maintenance: MaintenanceConfig;
 }
 
@@ -324,6 +342,8 @@ const Raw = z.object({
   MAILBOX_VAULT_EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_EXPORT_BATCH_MB: z.coerce.number().min(1).max(1024),
   MAILBOX_VAULT_IMPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
+  MAILBOX_VAULT_STAGING_MAILBOX: z.string().regex(/^$|^[^@\s]+@[^@\s]+$/, 'must be the UPN of a shared mailbox'),
+  MAILBOX_VAULT_DOWNLOAD_LINK_HOURS: z.coerce.number().min(1).max(24 * 30),
   MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: z.coerce.number().int().min(0).max(3650),
   MAILBOX_VAULT_RETENTION_DAILY_DAYS: z.coerce.number().int().min(0).max(3650),
   MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: z.coerce.number().int().min(0).max(520),
@@ -489,6 +509,10 @@ function assembleConfig(
       recoverableItems: raw.MAILBOX_VAULT_BACKUP_RECOVERABLE_ITEMS === 'true',
     },
     restore: { importConcurrency: raw.MAILBOX_VAULT_IMPORT_CONCURRENCY },
+    download: {
+      ...(raw.MAILBOX_VAULT_STAGING_MAILBOX ? { stagingMailbox: raw.MAILBOX_VAULT_STAGING_MAILBOX } : {}),
+      linkLifetimeInMs: raw.MAILBOX_VAULT_DOWNLOAD_LINK_HOURS * 3_600_000,
+    },
     maintenance: {
       retention: {
         keepAllDays: raw.MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS,

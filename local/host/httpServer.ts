@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import functions, { type HttpResponseInit, type HttpResponse as HttpResponseType } from '@azure/functions';
 import type { DurableHost } from './durableHost.js';
@@ -64,10 +66,17 @@ function flatHeaders(req: IncomingMessage): Record<string, string> {
 
 async function writeResponse(res: ServerResponse, result: HttpResponseInit | HttpResponseType | undefined) {
   const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
-  const body = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};
   response.headers.forEach((value, key) => (headers[key] = value));
-  res.writeHead(response.status, headers).end(body);
+  res.writeHead(response.status, headers);
+  // Streamed as the app produces it (the app enables HTTP streams), so a large download is never held whole.
+  if (response.body) {
+    try {
+      await pipeline(Readable.fromWeb(response.body as never), res);
+    } catch {
+      res.destroy();
+    }
+  } else res.end();
 }
 
 function writeJson(res: ServerResponse, status: number, body: unknown): void {

@@ -8,9 +8,18 @@ import { parseExpand, parseFilter } from './odata.js';
 import { requireMailboxInAppScope, requirePermission } from './permissions.js';
 import type { GraphRequest, MailboxQuery, SimRequest } from './request.js';
 import { findRoute } from './router.js';
-import { DIRECTORY_ROUTES, MAILBOX_ROUTES, MANAGED_IDENTITY_ROUTES, OUTLOOK_ROUTES, TOKEN_ROUTES } from './routes.js';
+import {
+  DIRECTORY_ROUTES,
+  MAILBOX_ROUTES,
+  MANAGED_IDENTITY_ROUTES,
+  OUTLOOK_ROUTES,
+  TOKEN_ROUTES,
+  USER_MAILBOX_ROUTES,
+  type MailboxRoute,
+} from './routes.js';
 import type { Simulator } from './server.js';
 import type { SimulatorState } from './state.js';
+import type { SimMailbox } from './tenant.js';
 import { bearerGrant, GRAPH_RESOURCE, type TokenGrant } from './tokens.js';
 
 const VERSIONS = new Set(['v1.0', 'beta']);
@@ -71,6 +80,10 @@ async function routeGraph(request: GraphRequest, segments: string[]): Promise<vo
     requirePermission(grant, directory.route.operation);
     return directory.route.handler({ ...request, params: directory.params });
   }
+  if (segments[0] === 'users' && segments.length > 2) {
+    const found = findRoute(USER_MAILBOX_ROUTES, method, segments.slice(2));
+    if (found) return routeUserMailbox(request, grant, segments[1]!, found);
+  }
   const [admin, exchange, mailboxes, mailboxId, ...path] = segments;
   // Graph's paths are case-insensitive, and its own archive redirects say `/admin/Exchange/Mailboxes/`.
   const prefix = [admin, exchange, mailboxes].join('/').toLowerCase();
@@ -94,12 +107,43 @@ async function routeMailbox(
   mailboxId: string,
   path: string[],
 ): Promise<void> {
-  const { state, req, res } = request;
+  const { state, req } = request;
   const mailbox = resolveMailbox(state, mailboxId);
   refuseArchiveOnV1(request.version, mailbox);
   const method = req.method ?? 'GET';
   const found = findRoute(MAILBOX_ROUTES, method, path);
   if (!found) throw new SimHttpError(405, 'MethodNotAllowed', `${method} is not supported on this resource.`);
+  return serveMailbox(request, grant, mailbox, found, path);
+}
+
+/** A mail API call on a user's mailbox (`/users/{id | upn}/...`): a user without a mailbox is Graph's 404. */
+async function routeUserMailbox(
+  request: GraphRequest,
+  grant: TokenGrant,
+  user: string,
+  found: { route: MailboxRoute; params: Record<string, string> },
+): Promise<void> {
+  const mailboxId = request.state.tenant.mailboxes.has(user)
+    ? user
+    : request.state.tenant.users.get(user.toLowerCase());
+  if (!mailboxId)
+    throw new SimHttpError(
+      404,
+      'MailboxNotEnabledForRESTAPI',
+      'The mailbox is either inactive, soft-deleted, or is hosted on-premise.',
+    );
+  return serveMailbox(request, grant, resolveMailbox(request.state, mailboxId), found, []);
+}
+
+/** Admission, permission, scope and access checks, then the operation's handler. */
+async function serveMailbox(
+  request: GraphRequest,
+  grant: TokenGrant,
+  mailbox: SimMailbox,
+  found: { route: MailboxRoute; params: Record<string, string> },
+  path: string[],
+): Promise<void> {
+  const { state, req, res } = request;
   const scripted = await enterMailbox(state, req, res, mailbox, found.route.operation);
   requirePermission(grant, found.route.operation);
   requireMailboxInAppScope(state, grant, mailbox);

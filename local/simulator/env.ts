@@ -38,6 +38,10 @@ export const SIMULATOR_ENV = {
     'thin',
     "Folder delta entries: 'thin' (id, displayName, and wellKnownName on v1.0 or parentMailboxUrl on beta, as the docs' examples) or 'full' (lenient)",
   ],
+  SIM_MESSAGE_IDS: [
+    'importIds',
+    "Ids the mail API (/users/{id}/messages) takes: 'importIds' (those import returns) or 'listingOnly' (only ids from a folder listing; import's are 400 ErrorInvalidIdMalformed)",
+  ],
   SIM_EXPORT_MAX_RESPONSE_BYTES: ['104857600', 'A multi-item export answer larger than this is a 504 GatewayTimeout'],
   SIM_IMPORT_BODY_LIMIT_BYTES: ['209715200', 'Largest import POST body taken (413 above it)'],
   SIM_FAULT_503: ['0', 'Probability of a 503 per call'],
@@ -116,6 +120,7 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
     deltaExpand: oneOf(env, 'SIM_DELTA_EXPAND', ['reject', 'ignore', 'honour'] as const),
     concurrencySlotHoldMs: number(env, 'SIM_SLOT_HOLD_MS'),
     folderDelta: oneOf(env, 'SIM_FOLDER_DELTA', ['thin', 'full'] as const),
+    messageIds: oneOf(env, 'SIM_MESSAGE_IDS', ['importIds', 'listingOnly'] as const),
     maxExportResponseBytes: number(env, 'SIM_EXPORT_MAX_RESPONSE_BYTES', { min: 1 }),
     importBodyLimitBytes: number(env, 'SIM_IMPORT_BODY_LIMIT_BYTES', { min: 1 }),
     limits: {

@@ -140,6 +140,16 @@ export function* generatePayload(spec: PayloadSpec, integrityKey: Buffer): Gener
   yield Buffer.concat([frameHeader(KIND_INTEGRITY, 32), mac.digest()]);
 }
 
+/** The body property's bytes alone, in chunks of at most 256 KiB (the simulator renders them as an attachment). */
+export function* payloadBodyBytes(spec: PayloadSpec): Generator<Buffer> {
+  const next = keystream(spec.seed);
+  for (let left = spec.bodyLength; left > 0;) {
+    const n = Math.min(GENERATE_CHUNK, left);
+    yield next(n);
+    left -= n;
+  }
+}
+
 /** SHA-256 (hex) of the stream a spec generates. */
 export function payloadDigest(spec: PayloadSpec, integrityKey: Buffer): string {
   const hash = createHash('sha256');

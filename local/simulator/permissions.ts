@@ -28,6 +28,12 @@ export const OPERATION_PERMISSIONS: Readonly<Record<string, readonly string[]>> 
   deleteItem: ['MailboxItem.ReadWrite.All'],
   exportItems: ['MailboxItem.Export.All', 'MailboxItem.ImportExport.All'],
   createImportSession: ['MailboxItem.ImportExport.All'],
+  // The mail API, for downloads through the staging mailbox: granted by Exchange RBAC for Applications on that
+  // mailbox alone where the tenant uses it (see `exchangeGrants` of an app registration).
+  getMessageContent: ['Mail.Read', 'Mail.ReadWrite'],
+  listMessages: ['Mail.ReadBasic.All', 'Mail.Read', 'Mail.ReadWrite'],
+  permanentDeleteMessage: ['Mail.ReadWrite'],
+  permanentDeleteFolder: ['Mail.ReadWrite'],
 };
 
 /** Every role above: what the demo token and `Simulator.issueToken()` carry unless told otherwise. */

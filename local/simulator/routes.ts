@@ -7,6 +7,7 @@ import { createFolder, getFolder, listChildFolders, listFolders, updateFolder } 
 import { createImportSession, postImportItem } from './importSessions.js';
 import { deleteFolder, deleteItem } from './disposal.js';
 import { getItem, listItems } from './items.js';
+import { getMessageContent, listMessages, permanentDeleteFolder, permanentDeleteMessage } from './messages.js';
 import { managedIdentityToken } from './managedIdentity.js';
 import type { GraphRequest, MailboxRequest, SimRequest } from './request.js';
 import type { Route } from './router.js';
@@ -100,4 +101,25 @@ export const MAILBOX_ROUTES: readonly MailboxRoute[] = [
     operation: 'deleteFolder',
     handler: deleteFolder,
   })),
+];
+
+/**
+ * Under /v1.0 and /beta /users/{id | userPrincipalName}/: the mail API's operations a download uses, each on the
+ * user's mailbox (admitted, throttled and checked as the mailbox operations above are).
+ */
+export const USER_MAILBOX_ROUTES: readonly MailboxRoute[] = [
+  { method: 'GET', pattern: 'messages/{messageId}/$value', operation: 'getMessageContent', handler: getMessageContent },
+  {
+    method: 'POST',
+    pattern: 'messages/{messageId}/permanentDelete',
+    operation: 'permanentDeleteMessage',
+    handler: permanentDeleteMessage,
+  },
+  { method: 'GET', pattern: 'mailFolders/{folderId}/messages', operation: 'listMessages', handler: listMessages },
+  {
+    method: 'POST',
+    pattern: 'mailFolders/{folderId}/permanentDelete',
+    operation: 'permanentDeleteFolder',
+    handler: permanentDeleteFolder,
+  },
 ];

@@ -72,6 +72,11 @@ export interface SimulatorOptions {
   folderDelta?: 'thin' | 'full';
   /** false: folder listings leave out `wellKnownName`, which the v1.0 metadata does not declare (default true). */
   listWellKnownNames?: boolean;
+  /**
+   * Ids of the mail API (`/users/{id}/messages/...`): 'importIds' (default) takes the ids import and the mailbox
+   * API give; 'listingOnly' refuses them (400 ErrorInvalidIdMalformed) and takes only ids from a folder listing.
+   */
+  messageIds?: 'importIds' | 'listingOnly';
   /** How long a concurrency slot stays taken after its answer ends (default 5 ms; 0 frees it at once, lenient). */
   concurrencySlotHoldMs?: number;
   seed?: number;

@@ -623,6 +623,92 @@ export class MailboxClient {
     return readImportAnswer(opened);
   }
 
+  /** `/users/{user}/...` of the mail API, on the mailbox whose concurrency and budget the call counts against. */
+  private userPath(user: string, path: string): string {
+    return this.url(`/users/${encodeURIComponent(user)}${path}`);
+  }
+
+  /**
+   * `GET /users/{user}/messages/{id}/$value`: the message as MIME, its body streamed (release it once read).
+   * `refused` when Graph does not take the id (400 malformed, 404 not found): the caller looks for the message
+   * another way.
+   */
+  async openMessageMime(
+    mailboxId: string,
+    user: string,
+    messageId: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ body: Readable; release: () => void } | { refused: string }> {
+    const { response, body, release } = await this.http.open({
+      operation: 'getMessageContent',
+      mailboxId,
+      method: 'GET',
+      url: this.userPath(user, `/messages/${encodeURIComponent(messageId)}/$value`),
+      authenticate: true,
+      passStatuses: [400, 404],
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (response.status === 400 || response.status === 404) {
+      try {
+        return { refused: errorBodyOf(response, await readBody(body, { partialOk: true })).code };
+      } finally {
+        release();
+      }
+    }
+    if (!body) {
+      release();
+      throw new NetworkFailure('getMessageContent: empty response');
+    }
+    return { body, release };
+  }
+
+  /** `GET /users/{user}/mailFolders/{id}/messages`: the folder's messages by the mail API's ids, across pages. */
+  async *listFolderMessages(
+    mailboxId: string,
+    user: string,
+    folderId: string,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<{ id: string; subject?: string; internetMessageId?: string }> {
+    for await (const page of this.pages<{ id: string; subject?: string; internetMessageId?: string }>({
+      operation: 'listMessages',
+      mailboxId,
+      method: 'GET',
+      url:
+        this.userPath(user, `/mailFolders/${encodeURIComponent(folderId)}/messages`) +
+        '?$select=id,subject,internetMessageId',
+      authenticate: true,
+      signal: options.signal,
+    })) {
+      yield* page.value ?? [];
+    }
+  }
+
+  /**
+   * `POST /users/{user}/messages/{id}/permanentDelete` or `.../mailFolders/{id}/permanentDelete`: gone for good
+   * (Purges, out of every client's reach). false when it was already gone (404).
+   */
+  async permanentDelete(
+    mailboxId: string,
+    user: string,
+    what: { messageId: string } | { folderId: string },
+    options: { signal?: AbortSignal } = {},
+  ): Promise<boolean> {
+    const path =
+      'messageId' in what
+        ? `/messages/${encodeURIComponent(what.messageId)}/permanentDelete`
+        : `/mailFolders/${encodeURIComponent(what.folderId)}/permanentDelete`;
+    const { status } = await this.http.json<unknown>({
+      operation: 'messageId' in what ? 'permanentDeleteMessage' : 'permanentDeleteFolder',
+      mailboxId,
+      method: 'POST',
+      url: this.userPath(user, path),
+      authenticate: true,
+      passStatuses: [404],
+      signal: options.signal,
+    });
+    return status !== 404;
+  }
+
   /**
    * Creates a folder. The v1.0 metadata does not list this operation while the v1.0 docs do: on 400/405
    * from v1.0 the call is made once more on beta, where it is declared.

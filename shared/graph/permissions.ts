@@ -21,6 +21,11 @@ export const PERMISSIONS_OF_OPERATION: Readonly<Record<string, readonly string[]
   deleteItem: ['MailboxItem.ReadWrite.All'],
   exportItems: ['MailboxItem.Export.All', 'MailboxItem.ImportExport.All'],
   createImportSession: ['MailboxItem.ImportExport.All'],
+  // The mail API on the staging mailbox (downloads): Exchange RBAC for Applications confines them to it.
+  getMessageContent: ['Mail.Read', 'Mail.ReadWrite'],
+  listMessages: ['Mail.ReadBasic.All', 'Mail.Read', 'Mail.ReadWrite'],
+  permanentDeleteMessage: ['Mail.ReadWrite'],
+  permanentDeleteFolder: ['Mail.ReadWrite'],
 };
 
 /**

@@ -150,6 +150,24 @@ export class VaultStore {
     }
   }
 
+  /** Streams a file into a blob (4 MB blocks, two in flight): memory stays flat for any size. */
+  async writeStream(blobName: string, source: Readable, contentType: string): Promise<void> {
+    await this.container
+      .getBlockBlobClient(blobName)
+      .uploadStream(source, 4 * 1024 * 1024, 2, { blobHTTPHeaders: { blobContentType: contentType } });
+  }
+
+  /** A blob's bytes as a stream and its length, or undefined when it is not in the vault. */
+  async openBlob(blobName: string, signal?: AbortSignal): Promise<{ stream: Readable; length: number } | undefined> {
+    try {
+      const answer = await this.container.getBlobClient(blobName).download(0, undefined, signal ? { abortSignal: signal } : {});
+      return { stream: answer.readableStreamBody as Readable, length: answer.contentLength ?? 0 };
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
   async deleteIfExists(blobName: string): Promise<void> {
     await hookedWrite({ op: 'delete', blobName }, () => this.container.getBlobClient(blobName).deleteIfExists());
   }

@@ -1,0 +1,20 @@
+import type { Services } from '../services.js';
+import { resolveStagingMailbox, StagingConverter } from './staging.js';
+
+const converters = new WeakMap<Services, Promise<StagingConverter>>();
+
+/**
+ * The process's converter for the configured staging mailbox (its mailbox id read once). Throws
+ * StagingMailboxNotConfigured when no staging mailbox is set.
+ */
+export function stagingConverterOf(services: Services): Promise<StagingConverter> {
+  let converter = converters.get(services);
+  if (!converter) {
+    converter = resolveStagingMailbox(services.graph, services.config.download.stagingMailbox).then(
+      (staging) => new StagingConverter(services.graph, services.vault, services.importSessions, staging),
+    );
+    converter.catch(() => converters.delete(services));
+    converters.set(services, converter);
+  }
+  return converter;
+}

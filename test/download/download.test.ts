@@ -1,0 +1,249 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import yauzl from 'yauzl';
+import type { SimItem, SimMailbox } from '../../local/simulator/index.js';
+import { renderMime } from '../../local/simulator/mime.js';
+import { parseStagingFolderName, stagingFolderName } from '../../shared/download/staging.js';
+import type { DownloadReport } from '../../shared/download/types.js';
+import type { RunReport } from '../../shared/backup/types.js';
+import { runBackup, startStack, type Stack } from '../support/stack.js';
+
+const SOURCE = 'dana@contoso.example';
+const STAGING = 'mailbox-vault-staging@contoso.example';
+const FOLDER = 'Legal Hold 2026';
+/** A smaller folder for the crash cases: three batches of 25 and one of 5. */
+const SMALL_FOLDER = 'Interrupted';
+let stack: Stack;
+let oldSnapshot: string;
+let deletedItem: SimItem;
+
+const mime = (item: SimItem) => Buffer.concat([...renderMime(item.spec)]);
+const messageIdOf = (eml: Buffer) => /^Message-ID: (<[^>]+>)/m.exec(eml.toString('latin1'))?.[1];
+
+function staging(): SimMailbox {
+  return stack.sim.tenant.mailbox(STAGING);
+}
+
+/** What is left in the staging mailbox: items, and folders that are not Exchange's own. */
+function stagingLeftovers() {
+  const mailbox = staging();
+  return {
+    items: mailbox.items.size,
+    folders: [...mailbox.folders.values()]
+      .filter((f) => parseStagingFolderName(f.displayName))
+      .map((f) => f.displayName),
+  };
+}
+
+async function fetchBytes(path: string): Promise<{ status: number; headers: Headers; bytes: Buffer }> {
+  const response = await fetch(`${stack.app.baseUrl}${path}`);
+  return { status: response.status, headers: response.headers, bytes: Buffer.from(await response.arrayBuffer()) };
+}
+
+async function runDownload(body: unknown): Promise<{ id: string; status: any }> {
+  const started = await stack.api('POST', '/api/downloads', body);
+  expect(started.status, JSON.stringify(started.body)).toBe(202);
+  await stack.app.host.waitForCompletion(started.body.id);
+  return { id: started.body.id, status: (await stack.api('GET', `/api/downloads/${started.body.id}`)).body };
+}
+
+/** mboxrd back into messages: split at `From ` lines, strip one `>` from escaped ones, drop the blank separator. */
+function readMboxrd(file: Buffer): Buffer[] {
+  const text = file.toString('latin1');
+  const parts = text.split(/^From [^\n]*\n/m).slice(1);
+  return parts.map((part) => Buffer.from(part.replace(/\n$/, '').replace(/^>(>*From )/gm, '$1'), 'latin1'));
+}
+
+function readZip(file: Buffer): Promise<Map<string, Buffer>> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(file, { lazyEntries: true }, (error, zip) => {
+      if (error) return reject(error);
+      const entries = new Map<string, Buffer>();
+      zip.on('entry', (entry: yauzl.Entry) =>
+        zip.openReadStream(entry, async (openError, stream) => {
+          if (openError) return reject(openError);
+          const chunks: Buffer[] = [];
+          for await (const chunk of stream) chunks.push(chunk as Buffer);
+          entries.set(entry.fileName, Buffer.concat(chunks));
+          zip.readEntry();
+        }),
+      );
+      zip.on('end', () => resolve(entries));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
+}
+
+beforeAll(async () => {
+  stack = await startStack(
+    {
+      mailboxes: [
+        { upn: SOURCE, items: 30, sizes: [2_000, 20_000] },
+        { upn: STAGING, kind: 'shared', items: 0 },
+      ],
+    },
+    { settings: { MAILBOX_VAULT_STAGING_MAILBOX: STAGING, MAILBOX_VAULT_SCOPE_USERS: SOURCE } },
+  );
+  const source = stack.sim.tenant.mailbox(SOURCE);
+  const folder = stack.sim.tenant.ensureFolderPath(source, `Inbox/${FOLDER}`);
+  for (let i = 0; i < 200; i++)
+    stack.sim.tenant.addItem(source, folder.id, { size: 3_000 + (i % 5) * 500, type: 'IPM.Note' });
+  const small = stack.sim.tenant.ensureFolderPath(source, `Inbox/${SMALL_FOLDER}`);
+  for (let i = 0; i < 80; i++) stack.sim.tenant.addItem(source, small.id, { size: 2_500, type: 'IPM.Note' });
+  const first = await runBackup(stack);
+  oldSnapshot = (first.status.report as RunReport).mailboxes.find((m) => m.upn === SOURCE)!.snapshotId!;
+  // An item is deleted from the live mailbox, and the next night's snapshot no longer has it.
+  deletedItem = [...source.items.values()].find(
+    (i) => i.type === 'IPM.Note' && !source.folderPath(i.folderId).includes(FOLDER),
+  )!;
+  stack.sim.tenant.deleteItem(source, deletedItem.id);
+  await runBackup(stack);
+}, 120_000);
+afterAll(() => stack.close());
+
+describe('one item as EML', () => {
+  it('comes from an old snapshot although deleted from the live mailbox since, headers and body as the item', async () => {
+    const path = `/api/snapshots/${oldSnapshot}/items/${encodeURIComponent(deletedItem.id)}/content?mailbox=${SOURCE}`;
+    const { status, headers, bytes } = await fetchBytes(path);
+    expect(status, bytes.toString('utf8').slice(0, 300)).toBe(200);
+    expect(headers.get('content-type')).toBe('message/rfc822');
+    expect(headers.get('content-disposition')).toMatch(/^attachment; filename=".*\.eml"; filename\*=UTF-8''/);
+    expect(headers.get('x-staged-id-path')).toBe('importId');
+    const text = bytes.toString('utf8');
+    const { spec } = deletedItem;
+    expect(text).toContain(`From: ${spec.senderEmail}\r\n`);
+    expect(text).toContain(`Message-ID: <${spec.searchKey.toString('hex')}@simulator.contoso.example>\r\n`);
+    expect(text).toContain(`Date: ${new Date(spec.receivedDateTime).toUTCString().replace(/GMT$/, '+0000')}\r\n`);
+    expect(text).toContain(`Subject of this message: ${spec.subject}`);
+    // The whole message, attachment included, is the item's.
+    expect(bytes.equals(mime(deletedItem))).toBe(true);
+    expect(stagingLeftovers()).toEqual({ items: 0, folders: [] });
+    // Audited.
+    const audits: string[] = [];
+    for await (const name of stack.vault.listNames('audit/')) if (name.includes('-download-item-')) audits.push(name);
+    expect(audits.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a calendar item, saying to restore it instead', async () => {
+    const snapshotItems = await stack.api(
+      'GET',
+      `/api/snapshots/${oldSnapshot}/items?mailbox=${SOURCE}&folder=Calendar&top=5`,
+    );
+    const event = snapshotItems.body.items[0];
+    if (!event) return; // the seeded mailbox put no event in the calendar this time
+    const { status, bytes } = await fetchBytes(
+      `/api/snapshots/${oldSnapshot}/items/${encodeURIComponent(event.id)}/content?mailbox=${SOURCE}`,
+    );
+    expect(status).toBe(422);
+    expect(bytes.toString('utf8')).toContain('restore it instead');
+  });
+
+  it('falls back to listing the staging folder when the mail API refuses the id import returned', async () => {
+    stack.sim.options.messageIds = 'listingOnly';
+    try {
+      const path = `/api/snapshots/${oldSnapshot}/items/${encodeURIComponent(deletedItem.id)}/content?mailbox=${SOURCE}`;
+      const { status, headers, bytes } = await fetchBytes(path);
+      expect(status).toBe(200);
+      expect(headers.get('x-staged-id-path')).toBe('folderListing');
+      expect(bytes.equals(mime(deletedItem))).toBe(true);
+      expect(stagingLeftovers()).toEqual({ items: 0, folders: [] });
+    } finally {
+      stack.sim.options.messageIds = 'importIds';
+    }
+  });
+});
+
+describe('a folder of 200 items', () => {
+  const folderItems = () => {
+    const source = stack.sim.tenant.mailbox(SOURCE);
+    return [...source.items.values()].filter((i) => source.folderPath(i.folderId) === `Inbox/${FOLDER}`);
+  };
+
+  it('as one MBOX: every item exactly once, byte for byte, and the staging mailbox empty after', async () => {
+    const { id, status } = await runDownload({ sourceMailbox: SOURCE, folders: [`Inbox/${FOLDER}`], format: 'mbox' });
+    const report = status.report as DownloadReport;
+    expect(report.status).toBe('Completed');
+    expect(report.counts).toMatchObject({ selected: 200, converted: 200, failed: 0 });
+    expect(report.idPaths).toEqual({ importId: 200, folderListing: 0 });
+    expect(status.download.url).toMatch(new RegExp(`/api/downloads/${id}/file$`));
+    const file = await fetchBytes(`/api/downloads/${id}/file`);
+    expect(file.headers.get('content-type')).toBe('application/mbox');
+    const messages = readMboxrd(file.bytes);
+    expect(messages).toHaveLength(200);
+    const expected = new Map(folderItems().map((i) => [messageIdOf(mime(i))!, mime(i)]));
+    const seen = new Set<string>();
+    for (const message of messages) {
+      const messageId = messageIdOf(message)!;
+      expect(seen.has(messageId)).toBe(false);
+      seen.add(messageId);
+      expect(message.equals(expected.get(messageId)!)).toBe(true);
+    }
+    expect(seen.size).toBe(200);
+    expect(stagingLeftovers()).toEqual({ items: 0, folders: [] });
+  }, 120_000);
+
+  it('as a ZIP of EML files: every item exactly once, byte for byte', async () => {
+    const { id, status } = await runDownload({ sourceMailbox: SOURCE, folders: [`Inbox/${FOLDER}`], format: 'zip' });
+    expect((status.report as DownloadReport).counts.converted).toBe(200);
+    const file = await fetchBytes(`/api/downloads/${id}/file`);
+    const entries = await readZip(file.bytes);
+    expect(entries.size).toBe(200);
+    const expected = new Map(folderItems().map((i) => [messageIdOf(mime(i))!, mime(i)]));
+    const seen = new Set<string>();
+    for (const [name, eml] of entries) {
+      expect(name).toMatch(/^\d{5} .*\.eml$/);
+      const messageId = messageIdOf(eml)!;
+      expect(seen.has(messageId)).toBe(false);
+      seen.add(messageId);
+      expect(eml.equals(expected.get(messageId)!)).toBe(true);
+    }
+    expect(seen.size).toBe(200);
+    expect(stagingLeftovers()).toEqual({ items: 0, folders: [] });
+  }, 120_000);
+});
+
+describe('after a crash', () => {
+  it('a batch whose result was lost is run again without converting anything twice', async () => {
+    stack.app.host.injectActivityFault({ activity: 'convertDownloadBatch', when: 'after', times: 1 });
+    const { id, status } = await runDownload({
+      sourceMailbox: SOURCE,
+      folders: [`Inbox/${SMALL_FOLDER}`],
+      format: 'mbox',
+    });
+    expect((status.report as DownloadReport).counts).toMatchObject({ converted: 80, failed: 0 });
+    const messages = readMboxrd((await fetchBytes(`/api/downloads/${id}/file`)).bytes);
+    expect(new Set(messages.map((m) => messageIdOf(m))).size).toBe(80);
+    expect(messages).toHaveLength(80);
+    expect(stagingLeftovers()).toEqual({ items: 0, folders: [] });
+  }, 120_000);
+
+  it('an export that dies mid-way still leaves the staging mailbox empty', async () => {
+    stack.app.host.injectActivityFault({
+      activity: 'convertDownloadBatch',
+      when: 'before',
+      times: 10,
+      match: (input) => (input as { batch: number }).batch === 3,
+    });
+    const { status } = await runDownload({ sourceMailbox: SOURCE, folders: [`Inbox/${SMALL_FOLDER}`], format: 'zip' });
+    const report = status.report as DownloadReport;
+    expect(report.status).toBe('Failed');
+    expect(report.counts.converted).toBe(75);
+    expect(report.failures).toHaveLength(5);
+    expect(report.stagingCleaned).toBe(true);
+    expect(stagingLeftovers()).toEqual({ items: 0, folders: [] });
+  }, 120_000);
+
+  it('the sweep removes what a killed worker left, and leaves a young folder alone', async () => {
+    const mailbox = staging();
+    const old = stack.sim.tenant.addFolder(
+      mailbox,
+      mailbox.rootFolderId,
+      stagingFolderName('item-20200101T000000Z-deadbeef', new Date('2020-01-01T00:00:00Z')),
+    );
+    stack.sim.tenant.addItem(mailbox, old.id, { size: 2_000 });
+    const young = stack.sim.tenant.addFolder(mailbox, mailbox.rootFolderId, stagingFolderName('item-x', new Date()));
+    await stack.app.host.invokeTimer('sweepDownloads');
+    expect(stagingLeftovers()).toEqual({ items: 0, folders: [young.displayName] });
+    stack.sim.tenant.deleteFolder(mailbox, young.id);
+  });
+});
