@@ -122,6 +122,9 @@ param mailboxWaveSize string = '10'
 param exportConcurrency string = '3'
 param exportBatchMb string = '24'
 param importConcurrency string = '4'
+
+@description('UPN of the shared mailbox downloads convert items in (README, Downloads); empty turns downloads off.')
+param stagingMailbox string = ''
 param windowsPerEpisode string = '20'
 
 // --- Access: sign-in, roles, the restore policy, the audit trail (README, Access)
@@ -421,6 +424,7 @@ module app 'app/function-app.bicep' = {
       MAILBOX_VAULT_EXPORT_CONCURRENCY: exportConcurrency
       MAILBOX_VAULT_EXPORT_BATCH_MB: exportBatchMb
       MAILBOX_VAULT_IMPORT_CONCURRENCY: importConcurrency
+      MAILBOX_VAULT_STAGING_MAILBOX: stagingMailbox
       MAILBOX_VAULT_WINDOWS_PER_EPISODE: windowsPerEpisode
       MAILBOX_VAULT_MAINTENANCE_SCHEDULE: maintenanceSchedule
       MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: retentionKeepAllDays

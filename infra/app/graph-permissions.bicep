@@ -27,6 +27,9 @@ var restoreRoles = [
   'MailboxItem.ImportExport.All'
   'MailboxFolder.ReadWrite.All'
 ]
+// Downloads (README, Downloads) also need Mail.ReadWrite, but on the staging mailbox alone: it is granted in
+// Exchange Online through RBAC for Applications (infra/scripts/grant-staging-access.ps1), never here, where an
+// app role would reach every mailbox of the tenant.
 var groupRoles = scopeByGroup ? ['GroupMember.Read.All'] : []
 var roles = concat(backupRoles, permissions == 'backupAndRestore' ? restoreRoles : [], groupRoles)
 

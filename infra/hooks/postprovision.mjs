@@ -3,6 +3,25 @@ import { pathToFileURL } from 'node:url';
 
 const yes = (value) => String(value).toLowerCase() === 'true';
 
+/** Downloads need a staging mailbox the admin makes, and Mail.ReadWrite on it alone (README, Downloads). */
+export function stagingSteps(env) {
+  const staging = env.MAILBOX_VAULT_STAGING_MAILBOX ?? '';
+  const appId = env.MAILBOX_VAULT_MANAGED_IDENTITY_CLIENT_ID ?? '<app id>';
+  const principal = env.MAILBOX_VAULT_MANAGED_IDENTITY_PRINCIPAL_ID ?? '<object id>';
+  if (!staging)
+    return [
+      '',
+      'Downloads (EML, MBOX, ZIP) are off until a staging mailbox is set. In Exchange Online PowerShell:',
+      '  New-Mailbox -Shared -Name "Mailbox Vault staging" -PrimarySmtpAddress staging@contoso.com',
+      '  azd env set MAILBOX_VAULT_STAGING_MAILBOX staging@contoso.com && azd provision',
+    ];
+  return [
+    '',
+    `Downloads convert items in ${staging}. Grant Mail.ReadWrite on that mailbox alone (Exchange Online PowerShell):`,
+    `  infra/scripts/grant-staging-access.ps1 -AppId ${appId} -ObjectId ${principal} -StagingMailbox ${staging}`,
+  ];
+}
+
 export function nextSteps(env) {
   const uri = env.SERVICE_API_URI ?? '';
   const app = env.AZURE_FUNCTION_APP_NAME ?? '';
@@ -35,6 +54,7 @@ export function nextSteps(env) {
       'No mailboxes are in scope yet:',
       '  azd env set MAILBOX_VAULT_SCOPE_USERS "adele@contoso.com,support@contoso.com" && azd provision',
     );
+  lines.push(...stagingSteps(env));
   lines.push('');
   if (env.MAILBOX_VAULT_ALERT_EMAIL) lines.push(`Alerts are emailed to ${env.MAILBOX_VAULT_ALERT_EMAIL}.`);
   else

@@ -1,8 +1,13 @@
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { applyLocalSettingsFile } from '../settingsFile.js';
 
 /** The app's HTTP API, deployed or in this process. */
 export interface Api {
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** GETs a file (an EML, MBOX or ZIP) into `outPath`, streamed; on an error status, the answer's JSON instead. */
+  save(path: string, outPath: string): Promise<{ status: number; bytes: number; body?: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -53,6 +58,16 @@ export async function remoteApi(url: string, accessToken: AccessToken): Promise<
       });
       return { status: response.status, body: parseBody(await response.text()) };
     },
+    async save(path, outPath) {
+      const token = await accessToken();
+      const response = await fetch(`${base}${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      if (response.status >= 400 || !response.body)
+        return { status: response.status, bytes: 0, body: parseBody(await response.text()) };
+      let bytes = 0;
+      const source = Readable.fromWeb(response.body as never).on('data', (c: Buffer) => (bytes += c.length));
+      await pipeline(source, createWriteStream(outPath));
+      return { status: response.status, bytes };
+    },
     close: async () => undefined,
   };
 }
@@ -73,5 +88,5 @@ export async function inProcessApi(): Promise<Api> {
   const { startLocalApp } = await import('../host/localApp.js');
   const app = await startLocalApp({ port: 0, clock: 'real' });
   const api = await remoteApi(app.baseUrl, async () => undefined);
-  return { call: api.call, close: () => app.close() };
+  return { call: api.call, save: api.save, close: () => app.close() };
 }

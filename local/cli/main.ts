@@ -57,6 +57,7 @@ async function openApi(values: OptionValues): Promise<Api> {
 /** Makes the call and prints its outcome; for a started run, waits for it unless --no-wait. Returns the exit code. */
 async function execute(api: Api, request: ApiRequest, values: OptionValues): Promise<number> {
   const json = values.json === true;
+  if (request.kind === 'downloadItem') return saveFile(api, request.path, request.saveTo!, json);
   const response = await api.call(request.method, request.path, request.body);
   if (response.status >= 400) {
     if (json) out(JSON.stringify(response.body, null, 2));
@@ -80,7 +81,23 @@ async function execute(api: Api, request: ApiRequest, values: OptionValues): Pro
     if (!json) err(`${request.kind} ${id} started`);
     body = await waitFor(api, request.statusPath(id), json);
   }
-  return printResult(request.kind, body, json);
+  const code = printResult(request.kind, body, json);
+  const link = (body.download as { url?: string } | null | undefined)?.url;
+  if (request.saveTo && link) return Math.max(code, await saveFile(api, new URL(link).pathname, request.saveTo, json));
+  return code;
+}
+
+/** Saves a downloaded file; says where and how big, or what the app answered instead. */
+async function saveFile(api: Api, path: string, outPath: string, json: boolean): Promise<number> {
+  const saved = await api.save(path, outPath);
+  if (saved.status >= 400) {
+    if (json) out(JSON.stringify(saved.body, null, 2));
+    else err(describeProblem(saved.body ?? {}));
+    return saved.status < 500 ? 2 : 1;
+  }
+  if (json) out(JSON.stringify({ file: outPath, bytes: saved.bytes }));
+  else out(`Saved ${outPath} (${saved.bytes} bytes)`);
+  return 0;
 }
 
 function printResult(kind: string, body: Record<string, unknown>, json: boolean): number {

@@ -1,3 +1,4 @@
+import type { DownloadReport } from '../../shared/download/types.js';
 /* eslint-disable @typescript-eslint/no-explicit-any -- reports arrive as JSON; their lines read them loosely */
 
 /** Results go to stdout, progress and problems to stderr. */
@@ -34,8 +35,21 @@ export function resultOf(kind: string, body: Record<string, unknown>): { failed:
   if (kind === 'backup' && report) lines.push(...backupLines(report));
   if (kind === 'restore' && report) lines.push(...restoreLines(report));
   if (kind === 'maintenance' && report) lines.push(...maintenanceLines(report));
+  if (kind === 'download' && report) lines.push(...downloadLines(report as unknown as DownloadReport));
   if (!report && body.error) lines.push(`  ${String(body.error)}`);
   return { failed: status !== 'Completed', lines };
+}
+
+function downloadLines(report: DownloadReport): string[] {
+  const c = report.counts;
+  const lines = [
+    `  ${c.selected} selected, ${c.converted} converted to ${report.format.toUpperCase()}, ${c.notDownloadable} not downloadable, ${c.failed} failed`,
+  ];
+  for (const n of report.notDownloadable)
+    lines.push(`  not downloadable: ${n.folderPath} ${n.subject ?? n.sourceItemId}: ${n.reason}`);
+  for (const f of report.failures)
+    lines.push(`  failed: ${f.folderPath} ${f.subject ?? f.sourceItemId}: ${f.code} ${f.message}`);
+  return lines;
 }
 
 function backupLines(report: Report): string[] {

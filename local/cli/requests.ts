@@ -10,6 +10,8 @@ export interface ApiRequest {
   body?: unknown;
   kind: string;
   statusPath?: (id: string) => string;
+  /** The file a download writes. */
+  saveTo?: string;
 }
 
 /** restore's options and the request fields they set. */
@@ -36,6 +38,8 @@ export function requestFor(command: string, rest: string[], values: OptionValues
       return backupRequest(values);
     case 'restore':
       return restoreRequest(values);
+    case 'download':
+      return downloadRequest(values);
     case 'snapshots':
       return snapshotsRequest(values);
     case 'items':
@@ -120,4 +124,36 @@ function statusRequest(rest: string[]): ApiRequest {
   if (!kind) throw new UsageError(`'${id}' is not a backup, restore or maintenance id`);
   const collection = kind === 'backup' ? 'backups' : kind === 'restore' ? 'restores' : 'maintenance';
   return { method: 'GET', path: `/api/${collection}/${id}`, kind };
+}
+
+/**
+ * `download`: one item (`--item` once, no `--format`) straight as EML, or a selection as an export job whose
+ * file is saved once it is ready. Either way `--out` names the file written.
+ */
+function downloadRequest(values: OptionValues): ApiRequest {
+  const source = str(values, 'source');
+  const out = str(values, 'out');
+  if (!source) throw new UsageError('download needs --source <upn>');
+  if (!out) throw new UsageError('download needs --out <file>');
+  const items = list(values, 'item');
+  const format = str(values, 'format');
+  if (format && format !== 'mbox' && format !== 'zip') throw new UsageError('--format must be mbox or zip');
+  if (items?.length === 1 && !format) {
+    const snapshot = str(values, 'snapshot') ?? 'latest';
+    return {
+      method: 'GET',
+      path: `/api/snapshots/${encodeURIComponent(snapshot)}/items/${encodeURIComponent(items[0]!)}/content?mailbox=${encodeURIComponent(source)}`,
+      kind: 'downloadItem',
+      saveTo: out,
+    };
+  }
+  const body = { ...(restoreRequest({ ...values, target: undefined }).body as object), format: format ?? 'mbox' };
+  return {
+    method: 'POST',
+    path: '/api/downloads',
+    body,
+    kind: 'download',
+    statusPath: (id) => `/api/downloads/${id}`,
+    saveTo: out,
+  };
 }

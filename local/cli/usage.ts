@@ -11,7 +11,9 @@ Commands:
   items       Browse a snapshot: --mailbox, [--snapshot latest|<id>], [--folder "Inbox/Projects"], [--top 100] [--skip 0]
   verify      Check stored items against their SHA-256: sampled, or --full; [--mailbox]
   prune       Apply the retention policy: [--dry-run] to see what would be deleted and the bytes freed; [--mailbox]
-  status      Show a backup, restore or maintenance run: status <id>
+  download    A message as EML: --source, --item <id>, [--snapshot], --out <file.eml>; or a selection (the
+              restore options below) as one file: --format mbox|zip, --out <file>
+  status      Show a backup, restore, download or maintenance run: status <id>
   audit       The audit trail: [--since <time>] [--until <time>] (default the last 24 hours) [--limit 1000]
 
 Restore options:
@@ -60,6 +62,8 @@ export const OPTIONS = {
   since: { type: 'string' },
   until: { type: 'string' },
   limit: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
   url: { type: 'string' },
   scope: { type: 'string' },
   json: { type: 'boolean' },
@@ -85,6 +89,20 @@ export const ALLOWED: Record<string, string[]> = {
     'destination',
     'folder-path',
     'collisions',
+  ],
+  download: [
+    'source',
+    'snapshot',
+    'as-of',
+    'folder',
+    'item',
+    'created-from',
+    'created-to',
+    'received-from',
+    'received-to',
+    'type',
+    'format',
+    'out',
   ],
   snapshots: ['mailbox'],
   items: ['mailbox', 'snapshot', 'folder', 'top', 'skip'],

@@ -16,6 +16,11 @@ let stack: Stack;
 let oldSnapshot: string;
 let deletedItem: SimItem;
 
+interface DownloadStatus {
+  report: DownloadReport;
+  download: { url: string } | null;
+}
+
 const mime = (item: SimItem) => Buffer.concat([...renderMime(item.spec)]);
 const messageIdOf = (eml: Buffer) => /^Message-ID: (<[^>]+>)/m.exec(eml.toString('latin1'))?.[1];
 
@@ -39,7 +44,7 @@ async function fetchBytes(path: string): Promise<{ status: number; headers: Head
   return { status: response.status, headers: response.headers, bytes: Buffer.from(await response.arrayBuffer()) };
 }
 
-async function runDownload(body: unknown): Promise<{ id: string; status: any }> {
+async function runDownload(body: unknown): Promise<{ id: string; status: DownloadStatus }> {
   const started = await stack.api('POST', '/api/downloads', body);
   expect(started.status, JSON.stringify(started.body)).toBe(202);
   await stack.app.host.waitForCompletion(started.body.id);

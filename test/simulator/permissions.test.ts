@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_ROLES, DEFAULT_APP_ROLES, OPERATION_PERMISSIONS } from '../../local/simulator/permissions.js';
-import { DIRECTORY_ROUTES, MAILBOX_ROUTES } from '../../local/simulator/routes.js';
+import { DIRECTORY_ROUTES, MAILBOX_ROUTES, USER_MAILBOX_ROUTES } from '../../local/simulator/routes.js';
 import type { Simulator } from '../../local/simulator/index.js';
 import { PERMISSIONS_OF_OPERATION } from '../../shared/graph/index.js';
 import { startSeededSimulator } from '../support/graph.js';
@@ -51,6 +51,8 @@ function requestFor(operation: string): { method: string; path: string; body?: u
     itemDelta: { method: 'GET', path: `${mailbox}/folders/inbox/items/delta` },
     exportItems: { method: 'POST', path: `${mailbox}/exportItems`, body: { itemIds: [itemId] } },
     createImportSession: { method: 'POST', path: `${mailbox}/createImportSession` },
+    getMessageContent: { method: 'GET', path: `/users/${upn}/messages/${item}/$value` },
+    listMessages: { method: 'GET', path: `/users/${upn}/mailFolders/inbox/messages` },
   };
   return requests[operation]!;
 }
@@ -65,17 +67,19 @@ async function call(operation: string, roles: readonly string[]) {
     },
     body: body ? JSON.stringify(body) : undefined,
   });
-  return { status: response.status, body: (await response.json()) as { error?: { code: string; message: string } } };
+  // $value answers MIME, not JSON.
+  const text = await response.text();
+  const json = text.startsWith('{') ? (JSON.parse(text) as { error?: { code: string; message: string } }) : {};
+  return { status: response.status, body: json };
 }
 
-// deleteItem removes the item and $batch needs nothing of its own: each has a test below.
-const CHECKED = Object.keys(OPERATION_PERMISSIONS).filter(
-  (op) => !['deleteItem', 'deleteFolder', 'batch'].includes(op),
-);
+// Deletions remove what they name and $batch needs nothing of its own: each has a test below.
+const DELETIONS = ['deleteItem', 'deleteFolder', 'permanentDeleteMessage', 'permanentDeleteFolder'];
+const CHECKED = Object.keys(OPERATION_PERMISSIONS).filter((op) => ![...DELETIONS, 'batch'].includes(op));
 
 describe('the permission table', () => {
   it('has an entry for every Graph route, and says the same as the client', () => {
-    for (const route of [...MAILBOX_ROUTES, ...DIRECTORY_ROUTES])
+    for (const route of [...MAILBOX_ROUTES, ...DIRECTORY_ROUTES, ...USER_MAILBOX_ROUTES])
       expect(OPERATION_PERMISSIONS, `${route.method} ${route.pattern}`).toHaveProperty(route.operation);
     // The client names $batch item GETs 'getItems'; the simulator checks each GET of a batch as 'getItem'.
     const clientOnly = { getItems: 'getItem' } as Record<string, string>;
@@ -116,6 +120,25 @@ describe('each operation', () => {
         code: 'ErrorAccessDenied',
         message: 'Access is denied. Check credentials and try again.',
       });
+  });
+
+  it('permanentDelete of a message or a folder needs Mail.ReadWrite, which Mail.Read does not give', async () => {
+    const mailbox = sim.tenant.mailbox(upn);
+    const folder = sim.tenant.ensureFolderPath(mailbox, `Staging ${Math.random()}`);
+    const message = sim.tenant.addItem(mailbox, folder.id, { type: 'IPM.Note' });
+    const post = (path: string, roles: string[]) =>
+      fetch(`${sim.baseUrl}/v1.0/users/${upn}/${path}/permanentDelete`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${sim.issueToken({ roles }).token}` },
+      });
+    const messagePath = `messages/${encodeURIComponent(message.id)}`;
+    const folderPath = `mailFolders/${encodeURIComponent(folder.id)}`;
+    expect((await post(messagePath, ['Mail.Read'])).status).toBe(403);
+    expect((await post(messagePath, ['Mail.ReadWrite'])).status).toBe(204);
+    expect(mailbox.items.has(message.id)).toBe(false);
+    expect((await post(folderPath, ['Mail.Read', 'MailboxFolder.ReadWrite.All'])).status).toBe(403);
+    expect((await post(folderPath, ['Mail.ReadWrite'])).status).toBe(204);
+    expect(mailbox.folders.has(folder.id)).toBe(false);
   });
 
   it('takes a higher permission where the docs list one (exportItems with MailboxItem.ImportExport.All)', async () => {
