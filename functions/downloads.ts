@@ -77,7 +77,8 @@ export async function downloadItem(request: HttpRequest): Promise<HttpResponseIn
       id === 'latest' ? { latest: true } : { snapshotId: id },
     );
     if (!snapshot) return problem(404, `No snapshot '${id}' for this mailbox`);
-    const itemId = request.params.itemId ?? '';
+    // ASP.NET Core's routing leaves an encoded '/' (%2F) encoded in a route value; Graph ids can hold one.
+    const itemId = (request.params.itemId ?? '').replace(/%2F/gi, '/');
     const item = await findSnapshotItem(services.vault, snapshot, itemId);
     if (!item) return problem(404, `No item '${itemId.slice(0, 80)}' in snapshot ${snapshot.snapshotId}`);
     if (!isDownloadableClass(item.type))

@@ -343,7 +343,10 @@ const Raw = z.object({
   MAILBOX_VAULT_EXPORT_BATCH_MB: z.coerce.number().min(1).max(1024),
   MAILBOX_VAULT_IMPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_STAGING_MAILBOX: z.string().regex(/^$|^[^@\s]+@[^@\s]+$/, 'must be the UPN of a shared mailbox'),
-  MAILBOX_VAULT_DOWNLOAD_LINK_HOURS: z.coerce.number().min(1).max(24 * 30),
+  MAILBOX_VAULT_DOWNLOAD_LINK_HOURS: z.coerce
+    .number()
+    .min(1)
+    .max(24 * 30),
   MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: z.coerce.number().int().min(0).max(3650),
   MAILBOX_VAULT_RETENTION_DAILY_DAYS: z.coerce.number().int().min(0).max(3650),
   MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: z.coerce.number().int().min(0).max(520),

@@ -160,7 +160,9 @@ export class VaultStore {
   /** A blob's bytes as a stream and its length, or undefined when it is not in the vault. */
   async openBlob(blobName: string, signal?: AbortSignal): Promise<{ stream: Readable; length: number } | undefined> {
     try {
-      const answer = await this.container.getBlobClient(blobName).download(0, undefined, signal ? { abortSignal: signal } : {});
+      const answer = await this.container
+        .getBlobClient(blobName)
+        .download(0, undefined, signal ? { abortSignal: signal } : {});
       return { stream: answer.readableStreamBody as Readable, length: answer.contentLength ?? 0 };
     } catch (error) {
       if (isStatus(error, 404)) return undefined;

@@ -170,7 +170,7 @@ describe('a folder of 200 items', () => {
     expect(report.status).toBe('Completed');
     expect(report.counts).toMatchObject({ selected: 200, converted: 200, failed: 0 });
     expect(report.idPaths).toEqual({ importId: 200, folderListing: 0 });
-    expect(status.download.url).toMatch(new RegExp(`/api/downloads/${id}/file$`));
+    expect(status.download?.url).toMatch(new RegExp(`/api/downloads/${id}/file$`));
     const file = await fetchBytes(`/api/downloads/${id}/file`);
     expect(file.headers.get('content-type')).toBe('application/mbox');
     const messages = readMboxrd(file.bytes);
