@@ -125,6 +125,8 @@ param importConcurrency string = '4'
 
 @description('UPN of the shared mailbox downloads convert items in (README, Downloads); empty turns downloads off.')
 param stagingMailbox string = ''
+@description('How long an export (MBOX or ZIP) stays downloadable.')
+param downloadLinkHours string = '24'
 param windowsPerEpisode string = '20'
 
 // --- Access: sign-in, roles, the restore policy, the audit trail (README, Access)
@@ -425,6 +427,7 @@ module app 'app/function-app.bicep' = {
       MAILBOX_VAULT_EXPORT_BATCH_MB: exportBatchMb
       MAILBOX_VAULT_IMPORT_CONCURRENCY: importConcurrency
       MAILBOX_VAULT_STAGING_MAILBOX: stagingMailbox
+      MAILBOX_VAULT_DOWNLOAD_LINK_HOURS: downloadLinkHours
       MAILBOX_VAULT_WINDOWS_PER_EPISODE: windowsPerEpisode
       MAILBOX_VAULT_MAINTENANCE_SCHEDULE: maintenanceSchedule
       MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: retentionKeepAllDays
