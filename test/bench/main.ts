@@ -24,6 +24,7 @@ import { startBlobRequestCounter, type BlobRequestCounter } from './blobRequestC
 import { keyOf } from '../../shared/vault/layout.js';
 import { createBlobRequests } from '../../shared/vault/blobRequests.js';
 import type { MailboxCounters } from '../../local/simulator/throttle.js';
+import type { DownloadReport } from '../../shared/download/types.js';
 import type { RestoreReport } from '../../shared/restore/types.js';
 
 interface Row {
@@ -709,6 +710,70 @@ async function restoreThroughput(): Promise<void> {
   }
 }
 
+/**
+ * 7: a folder export (MBOX) through the staging mailbox, against that mailbox's upload budget (scaled as for the
+ * restore): items per second, and the share of the budget the staging imports used.
+ */
+async function downloadThroughput(): Promise<void> {
+  console.log('\n[7] Download (export through the staging mailbox)');
+  const source = 'download-source@bench.example';
+  const staging = 'staging@bench.example';
+  const budgetBytes = 6 * 1024 * 1024;
+  const windowMs = 2_000;
+  const mbPer5Min = (budgetBytes / 1024 / 1024) * (300_000 / windowMs);
+  const sim = await startSimulatorProcess(
+    {
+      mailboxes: [
+        { upn: source, items: quick ? 40 : 100, sizes: [200_000, 400_000] },
+        { upn: staging, kind: 'shared', items: 0 },
+      ],
+    },
+    { SIM_UPLOAD_BUDGET_BYTES: String(budgetBytes), SIM_UPLOAD_WINDOW_MS: String(windowMs), SIM_LATENCY_MS: '50' },
+  );
+  try {
+    const settings = {
+      MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: String(mbPer5Min),
+      MAILBOX_VAULT_STAGING_MAILBOX: staging,
+    };
+    await withApp(await appEnv(sim, [source], settings), async (app) => {
+      await backup(app);
+      const started = await fetch(`${app.baseUrl}/api/downloads`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ sourceMailbox: source, format: 'mbox' }),
+      });
+      const { id } = (await started.json()) as { id: string };
+      await app.host.waitForCompletion(id);
+      const status = (await (await fetch(`${app.baseUrl}/api/downloads/${id}`)).json()) as {
+        report: DownloadReport;
+      };
+      const counters = (await sim.counters())[sim.mailboxIds[staging]!]!;
+      const seconds = (counters.lastImportDoneAt - counters.firstImportAt) / 1000;
+      const itemsPerSecond = status.report.counts.converted / seconds;
+      const ceiling = budgetBytes / (windowMs / 1000);
+      const share = counters.importedBytes / seconds / ceiling;
+      results.download = {
+        items: status.report.counts.converted,
+        notDownloadable: status.report.counts.notDownloadable,
+        seconds,
+        itemsPerSecond,
+        bodyBytes: counters.importedBytes,
+        budgetShare: share,
+        throttled: counters.throttled,
+        status: status.report.status,
+      };
+      row(
+        `MBOX export of ${status.report.counts.converted} items through the staging mailbox, L=50 ms`,
+        `${itemsPerSecond.toFixed(1)} items/s; staging uploads ${(share * 100).toFixed(0)}% of its budget (${(ceiling / 1024 / 1024).toFixed(1)} MB/s scaled); ${counters.throttled} throttled`,
+        'for information (one item at a time: import, read, delete)',
+        null,
+      );
+    });
+  } finally {
+    await sim.stop();
+  }
+}
+
 /** 6: orchestration overhead for a 20k-item mailbox: replayed history events per item, episodes, generations. */
 async function orchestration(): Promise<void> {
   console.log('\n[6] Orchestration overhead');
@@ -804,6 +869,7 @@ async function main(): Promise<void> {
   if (selected('incremental')) await incremental();
   if (selected('restore')) await restoreThroughput();
   if (selected('orchestration')) await orchestration();
+  if (selected('download')) await downloadThroughput();
   await stopAzurite();
   const seconds = (Date.now() - started) / 1000;
   console.log(`\n${'Measure'.padEnd(70)} ${'Result'.padEnd(8)}`);
