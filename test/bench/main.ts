@@ -37,7 +37,7 @@ interface Row {
 const rows: Row[] = [];
 const results: Record<string, unknown> = {};
 const quick = process.argv.includes('--quick');
-/** `--only=export,memory` runs a subset (names: export, scaling, memory, incremental, restore, orchestration). */
+/** `--only=export,memory` runs a subset (names: export, scaling, memory, incremental, restore, orchestration, download). */
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
