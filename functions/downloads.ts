@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type * as df from 'durable-functions';
 import { z } from 'zod';
-import { auditDownload, auditFileFetched } from '../shared/download/audit.js';
+import { authorizeMailboxRead, authorizeRestoreRead } from '../shared/access/policy.js';
 import { stagingConverterOf } from '../shared/download/converterFor.js';
 import { DownloadError, type DownloadErrorCode } from '../shared/download/errors.js';
 import { findSnapshotItem, openItemContent } from '../shared/download/itemContent.js';
@@ -20,10 +20,11 @@ import {
   originOf,
   problem,
   readJsonBody,
+  auditCall,
+  authorizationOf,
   registerApiRoute,
   registerDurableApiRoute,
 } from './http.js';
-import { requesterOf } from './restoreTriggers.js';
 import { mailboxParam } from './snapshots.js';
 
 const DOWNLOAD_ID = /^download-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
@@ -65,7 +66,7 @@ function attachment(name: string): string {
  * through the staging mailbox and streamed. Calendar items, contacts and the like are refused (422) with what to
  * do instead. Audited before a byte is served.
  */
-export async function downloadItem(request: HttpRequest): Promise<HttpResponseInit> {
+export async function downloadItem(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringDownloadErrors(async () => {
     const mailbox = await mailboxParam(request);
     if ('response' in mailbox) return mailbox.response;
@@ -86,13 +87,14 @@ export async function downloadItem(request: HttpRequest): Promise<HttpResponseIn
     const converter = await stagingConverterOf(services);
     const at = new Date();
     const downloadId = newDownloadId('item', at);
-    await auditDownload(services.vault, {
-      downloadId,
-      at,
-      who: requesterOf(request),
-      userAgent: request.headers.get('user-agent'),
-      mailbox: { mailboxId: mailbox.mailboxId, upn: snapshot.upn ?? null },
-      snapshotId: snapshot.snapshotId,
+    await auditCall(request, context, {
+      action: 'download',
+      subject: downloadId,
+      source: {
+        mailbox: snapshot.upn ?? mailbox.mailboxId,
+        mailboxId: mailbox.mailboxId,
+        snapshotId: snapshot.snapshotId,
+      },
       what: { itemId, type: item.type },
     });
     const { body, idPath } = await openItemContent(converter, item, downloadId, at);
@@ -150,29 +152,33 @@ export async function startDownload(
   return answeringDownloadErrors(async () => {
     const services = await getServices();
     const { config, graph, vault } = services;
-    await stagingConverterOf(services);
     const at = new Date();
     const downloadId = newDownloadId('download', at);
     const { format, ...selection } = body.value as { format: 'mbox' | 'zip' } & Record<string, unknown>;
-    const meta = { restoreId: downloadId, requestedAt: at.toISOString(), requestedBy: requesterOf(request) };
+    const { caller } = authorizationOf(request);
+    const meta = { restoreId: downloadId, requestedAt: at.toISOString(), requestedBy: caller.name };
     const asRestore = RestoreBody.parse({ ...selection, destination: 'newFolder', collisions: 'copy' });
     const { request: resolved, selected } = await resolveRestoreRequest(graph, vault, asRestore, meta);
+    await authorizeMailboxRead(services, authorizationOf(request), resolved.source.mailboxId);
+    await stagingConverterOf(services);
     const download: DownloadRequest = {
       downloadId,
       requestedAt: meta.requestedAt,
       requestedBy: meta.requestedBy,
+      requesterOid: caller.oid,
       format,
       source: resolved.source,
       filters: resolved.filters,
     };
     await vault.writeJson(layout.downloadRequest(downloadId), download, { onlyIfAbsent: true });
-    await auditDownload(vault, {
-      downloadId,
-      at,
-      who: meta.requestedBy,
-      userAgent: request.headers.get('user-agent'),
-      mailbox: { mailboxId: resolved.source.mailboxId, upn: resolved.source.upn },
-      snapshotId: resolved.source.snapshotId,
+    await auditCall(request, context, {
+      action: 'download',
+      subject: downloadId,
+      source: {
+        mailbox: resolved.source.upn ?? resolved.source.mailboxId,
+        mailboxId: resolved.source.mailboxId,
+        snapshotId: resolved.source.snapshotId,
+      },
       what: { filters: resolved.filters, format, selectedItems: selected },
     });
     await startOrchestration(client, contracts.downloadExport, downloadId, {
@@ -204,6 +210,7 @@ export async function getDownload(request: HttpRequest, client: df.DurableClient
   if ('response' in param) return param.response;
   const { id } = param;
   const { vault } = await getServices();
+  await authorizeOwnDownload(request, id);
   const report = await vault.readJson<DownloadReport>(layout.downloadReport(id));
   const status = await findInstance(client, id);
   if (!status && !report) return problem(404, `No download '${id}'`);
@@ -220,21 +227,29 @@ export async function getDownload(request: HttpRequest, client: df.DurableClient
   };
 }
 
+/** A self-service caller follows and fetches only the downloads they asked for. */
+async function authorizeOwnDownload(request: HttpRequest, id: string): Promise<void> {
+  const { vault } = await getServices();
+  const asked = await vault.readJson<DownloadRequest>(layout.downloadRequest(id));
+  authorizeRestoreRead(authorizationOf(request), asked?.requesterOid);
+}
+
 /**
  * `GET /api/downloads/{id}/file`: the export's MBOX or ZIP, streamed from the vault through the app (so the
  * app's authentication and audit apply to every fetch), until the link expires (410 after).
  */
-export async function getDownloadFile(request: HttpRequest): Promise<HttpResponseInit> {
+export async function getDownloadFile(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const param = idParam(request, DOWNLOAD_ID, 'download', DOWNLOAD_ID_EXAMPLE);
   if ('response' in param) return param.response;
   const { id } = param;
   const { vault } = await getServices();
+  await authorizeOwnDownload(request, id);
   const report = await vault.readJson<DownloadReport>(layout.downloadReport(id));
   if (!report?.file) return problem(404, `Download '${id}' has no file (yet)`);
   if (Date.parse(report.file.expiresAt) <= Date.now()) return problem(410, `The file of download '${id}' has expired`);
   const opened = await vault.openBlob(report.file.blob);
   if (!opened) return problem(410, `The file of download '${id}' is no longer in the vault`);
-  await auditFileFetched(vault, id, requesterOf(request), new Date());
+  await auditCall(request, context, { action: 'fetchDownload', subject: id, what: { format: report.format } });
   return {
     status: 200,
     headers: {
@@ -246,7 +261,26 @@ export async function getDownloadFile(request: HttpRequest): Promise<HttpRespons
   };
 }
 
-registerApiRoute('downloadItem', 'GET', 'snapshots/{id}/items/{itemId}/content', downloadItem);
-registerDurableApiRoute('startDownload', 'POST', 'downloads', startDownload);
-registerDurableApiRoute('getDownload', 'GET', 'downloads/{id}', getDownload);
-registerApiRoute('getDownloadFile', 'GET', 'downloads/{id}/file', getDownloadFile);
+// Taking a copy of a message out of the vault is a restore's right (a reader sees subjects, not contents).
+registerApiRoute(
+  'downloadItem',
+  'GET',
+  'snapshots/{id}/items/{itemId}/content',
+  { role: 'restorer', selfService: true, audit: 'download' },
+  downloadItem,
+);
+registerDurableApiRoute(
+  'startDownload',
+  'POST',
+  'downloads',
+  { role: 'restorer', selfService: true, audit: 'download' },
+  startDownload,
+);
+registerDurableApiRoute('getDownload', 'GET', 'downloads/{id}', { role: 'reader', selfService: true }, getDownload);
+registerApiRoute(
+  'getDownloadFile',
+  'GET',
+  'downloads/{id}/file',
+  { role: 'restorer', selfService: true, audit: 'fetchDownload' },
+  getDownloadFile,
+);

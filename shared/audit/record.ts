@@ -2,7 +2,7 @@ import type { Caller } from '../access/principal.js';
 import type { TelemetryEvent } from '../telemetry.js';
 
 /** The mutating calls of the API: each leaves exactly one audit record. */
-export type AuditAction = 'backup' | 'restore' | 'cancelRestore' | 'maintenance';
+export type AuditAction = 'backup' | 'restore' | 'cancelRestore' | 'maintenance' | 'download' | 'fetchDownload';
 
 /** What a handler says about the call it is about to carry out. */
 export interface AuditDetails {

@@ -8,6 +8,8 @@ export interface DownloadRequest {
   downloadId: string;
   requestedAt: string;
   requestedBy: string;
+  /** The signed-in caller's object id: a self-service user follows only their own downloads. */
+  requesterOid?: string;
   format: DownloadFormat;
   source: { mailboxId: string; upn: string | null; snapshotId: string; takenAt: string };
   filters: RestoreFilters;

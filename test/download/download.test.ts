@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import yauzl from 'yauzl';
 import type { SimItem, SimMailbox } from '../../local/simulator/index.js';
 import { renderMime } from '../../local/simulator/mime.js';
@@ -122,11 +122,23 @@ describe('one item as EML', () => {
     expect(text).toContain(`Subject of this message: ${spec.subject}`);
     // The whole message, attachment included, is the item's.
     expect(bytes.equals(mime(deletedItem))).toBe(true);
-    expect(stagingLeftovers()).toEqual({ items: 0, folders: [] });
-    // Audited.
-    const audits: string[] = [];
-    for await (const name of stack.vault.listNames('audit/')) if (name.includes('-download-item-')) audits.push(name);
-    expect(audits.length).toBeGreaterThan(0);
+    // The staged copy goes once the stream has ended: after the last byte, not before it.
+    await vi.waitFor(() => expect(stagingLeftovers()).toEqual({ items: 0, folders: [] }), { timeout: 15_000 });
+    // Audited once, in the append-only trail, with the verified identity (npm start's local operator here).
+    const downloadId = headers.get('x-download-id');
+    const records: Array<{ action: string; subject?: string; outcome: string; who: { name: string } }> = [];
+    for await (const blob of stack.audit.listBlobsFlat()) {
+      const text = (await stack.audit.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
+      records.push(
+        ...text
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line)),
+      );
+    }
+    const mine = records.filter((r) => r.action === 'download' && r.subject === downloadId);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ outcome: 'accepted', who: { name: expect.any(String) } });
   });
 
   it('refuses a calendar item, saying to restore it instead', async () => {
@@ -151,7 +163,8 @@ describe('one item as EML', () => {
       expect(status).toBe(200);
       expect(headers.get('x-staged-id-path')).toBe('folderListing');
       expect(bytes.equals(mime(deletedItem))).toBe(true);
-      expect(stagingLeftovers()).toEqual({ items: 0, folders: [] });
+      // The staged copy goes once the stream has ended: after the last byte, not before it.
+      await vi.waitFor(() => expect(stagingLeftovers()).toEqual({ items: 0, folders: [] }), { timeout: 15_000 });
     } finally {
       stack.sim.options.messageIds = 'importIds';
     }

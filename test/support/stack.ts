@@ -81,7 +81,9 @@ export async function startStack(
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    // A file (an EML, an MBOX) is no JSON: its text is the body.
+    const json = response.headers.get('content-type')?.includes('json') ?? false;
+    return { status: response.status, body: text ? (json ? JSON.parse(text) : text) : undefined };
   };
   return {
     sim,
