@@ -54,7 +54,10 @@ export async function resolveMailboxes(
       for await (const member of client.listGroupUsers(scope.groupId))
         users.push(member.userPrincipalName || member.id);
   }
-  const unique = [...new Map(users.map((user) => [user.toLowerCase(), user])).values()];
+  // The first spelling of a user counts (a listed user's, before the group's).
+  const firstSpelling = new Map<string, string>();
+  for (const user of users) if (!firstSpelling.has(user.toLowerCase())) firstSpelling.set(user.toLowerCase(), user);
+  const unique = [...firstSpelling.values()];
   const mailboxes: MailboxTarget[] = [];
   const inScope = new Set<string>();
   const warnings: string[] = [];
