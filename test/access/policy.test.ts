@@ -5,8 +5,8 @@ import { authenticate } from '../../shared/access/authenticate.js';
 import { encodeClientPrincipal } from '../../shared/access/principal.js';
 import { ROLES } from '../../shared/access/roles.js';
 import { parseTelemetry } from '../../shared/telemetry.js';
-import type { AuditRecord } from '../../shared/audit/record.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { readAuditTrail } from '../support/auditTrail.js';
 
 /** The restore policy's rules, and identity headers a caller forges, through the HTTP API. */
 const ADELE = 'adele@contoso.example';
@@ -22,19 +22,7 @@ let restorer: Record<string, string>;
 let reader: Record<string, string>;
 let adele: Record<string, string>;
 
-async function auditRecords(): Promise<AuditRecord[]> {
-  const records: AuditRecord[] = [];
-  for await (const blob of stack.audit.listBlobsFlat()) {
-    const text = (await stack.audit.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
-    records.push(
-      ...text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as AuditRecord),
-    );
-  }
-  return records.sort((a, b) => a.at.localeCompare(b.at));
-}
+const auditRecords = () => readAuditTrail(stack.audit);
 
 beforeAll(async () => {
   stack = await startStack(

@@ -4,8 +4,8 @@ import { signingKeySet } from '../../local/simulator/tokens.js';
 import { MAILBOX_VAULT_API_RESOURCE } from '../../local/simulator/index.js';
 import { ROLES } from '../../shared/access/roles.js';
 import { API_ROUTES } from '../../functions/http.js';
-import type { AuditRecord } from '../../shared/audit/record.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { readAuditTrail } from '../support/auditTrail.js';
 
 /**
  * The role × route table of the README, called cell by cell: every route as anonymous, as each role, and as a
@@ -114,19 +114,7 @@ function requestFor(route: string, column: Column): { method: string; path: stri
   }
 }
 
-async function auditRecords(): Promise<AuditRecord[]> {
-  const records: AuditRecord[] = [];
-  for await (const blob of stack.audit.listBlobsFlat()) {
-    const text = (await stack.audit.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
-    records.push(
-      ...text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as AuditRecord),
-    );
-  }
-  return records;
-}
+const auditRecords = () => readAuditTrail(stack.audit);
 
 beforeAll(async () => {
   stack = await startStack(

@@ -6,6 +6,7 @@ import { parseStagingFolderName, stagingFolderName } from '../../shared/download
 import type { DownloadReport } from '../../shared/download/types.js';
 import type { RunReport } from '../../shared/backup/types.js';
 import { runBackup, startStack, type Stack } from '../support/stack.js';
+import { readAuditTrail } from '../support/auditTrail.js';
 
 const SOURCE = 'dana@contoso.example';
 const STAGING = 'mailbox-vault-staging@contoso.example';
@@ -126,16 +127,7 @@ describe('one item as EML', () => {
     await vi.waitFor(() => expect(stagingLeftovers()).toEqual({ items: 0, folders: [] }), { timeout: 15_000 });
     // Audited once, in the append-only trail, with the verified identity (npm start's local operator here).
     const downloadId = headers.get('x-download-id');
-    const records: Array<{ action: string; subject?: string; outcome: string; who: { name: string } }> = [];
-    for await (const blob of stack.audit.listBlobsFlat()) {
-      const text = (await stack.audit.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
-      records.push(
-        ...text
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => JSON.parse(line)),
-      );
-    }
+    const records = await readAuditTrail(stack.audit);
     const mine = records.filter((r) => r.action === 'download' && r.subject === downloadId);
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({ outcome: 'accepted', who: { name: expect.any(String) } });
