@@ -117,6 +117,9 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
     globalValidation: {
       requireAuthentication: true
       unauthenticatedClientAction: 'Return401'
+      // The portal's static files hold no data, and a browser must load them before it has a token; the API
+      // routes they call keep their own check (functions/http.ts refuses a request without the platform's principal).
+      excludedPaths: ['/api/portal', '/api/portal/*']
     }
     httpSettings: {
       requireHttps: true

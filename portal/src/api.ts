@@ -11,11 +11,11 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls the app's API at /api/{path} with the signed-in session's key; throws ApiError on any 4xx or 5xx. */
-export async function api<T>(path: string, init: { method?: string; body?: unknown; key?: string } = {}): Promise<T> {
-  const key = init.key ?? currentSession()?.functionKey;
+/** Calls the app's API at /api/{path} with the signed-in session's token; throws ApiError on any 4xx or 5xx. */
+export async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
+  const token = init.token ?? currentSession()?.accessToken;
   const headers: Record<string, string> = { Accept: 'application/json' };
-  if (key) headers['x-functions-key'] = key;
+  if (token) headers.Authorization = `Bearer ${token}`;
   if (init.body !== undefined) headers['Content-Type'] = 'application/json';
   let response: Response;
   try {
@@ -47,7 +47,7 @@ function safeJson(text: string): unknown {
 }
 
 function refusalTitle(status: number): string {
-  if (status === 401) return 'Not signed in: the app refused the key';
+  if (status === 401) return 'Not signed in: the app refused the token';
   if (status === 403) return 'You are not allowed to do this';
   if (status === 404) return 'Not found';
   return `The app answered ${status}`;

@@ -1,10 +1,11 @@
 /**
- * Who is signed in to this tab. On `npm start` the local host lets its operator in without a key; in Azure the
- * API wants the function key, which the operator gives once and this tab keeps (sessionStorage: gone with the tab).
+ * Who is signed in to this tab. On `npm start` the local host lets its operator in without a token; in Azure the
+ * API (behind App Service Authentication) wants an Entra ID access token for it, which the operator gives once and
+ * this tab keeps (sessionStorage: gone with the tab).
  */
 export interface Session {
   user: string;
-  functionKey?: string;
+  accessToken?: string;
 }
 
 const KEY = 'mailbox-vault.session';

@@ -78,7 +78,7 @@ describe.skipIf(!enabled)('the portal in Chromium', () => {
   it('signs in as the local operator with the keyboard, and shows the dashboard', async () => {
     await page.goto(`${app.baseUrl}/api/portal/`);
     await expectAccessible('sign-in');
-    await page.getByLabel('Function key').focus();
+    await page.getByLabel('Access token').focus();
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.getByRole('heading', { name: 'Dashboard', level: 1 }).isVisible()).toBe(true);
