@@ -38,6 +38,27 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   );
 }
 
+/**
+ * Fetches a file of the API with the session's token (a plain link would carry none) and hands it to the browser
+ * as a download named `fileName`; throws ApiError as `api` does.
+ */
+export async function downloadFile(path: string, fileName: string): Promise<void> {
+  const token = currentSession()?.accessToken;
+  const response = await fetch(`/api/${path}`, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
+  if (!response.ok) {
+    const text = await response.text();
+    const problem = (safeJson(text) as { error?: { title?: string; errors?: string[] } } | undefined)?.error;
+    throw new ApiError(response.status, problem?.title ?? refusalTitle(response.status), problem?.errors ?? []);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement('a'), { href: url, download: fileName });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // After the click has handed the file over.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -17,6 +18,8 @@ import { CHROMIUM, chromiumAvailable, screenshot, seriousViolations } from './br
  */
 
 const ROOT = join(import.meta.dirname, '..', '..');
+/** The mailbox downloads convert through. */
+const STAGING = 'staging@contoso.example';
 const UPN = 'adele@contoso.example';
 const SUBJECT = 'Zeppelin hangar lease renewal';
 const enabled = chromiumAvailable();
@@ -49,6 +52,7 @@ describe.skipIf(!enabled)('the portal in Chromium', () => {
       mailboxes: [
         { upn: UPN, items: 20 },
         { upn: 'megan@contoso.example', items: 5 },
+        { upn: STAGING, items: 0 },
       ],
     });
     const mailbox = sim.tenant.mailbox(UPN);
@@ -60,6 +64,7 @@ describe.skipIf(!enabled)('the portal in Chromium', () => {
       MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(),
       MAILBOX_VAULT_CONTAINER: `portal-${randomBytes(6).toString('hex')}`,
       MAILBOX_VAULT_SCOPE_USERS: `${UPN},megan@contoso.example`,
+      MAILBOX_VAULT_STAGING_MAILBOX: STAGING,
       MAILBOX_VAULT_GRAPH_LOG: 'warnings',
     });
     // The user deletes the email after the night's backup: what the admin is asked to bring back.
@@ -97,6 +102,22 @@ describe.skipIf(!enabled)('the portal in Chromium', () => {
     await page.getByRole('heading', { name: 'Folder Inbox' }).waitFor();
     await page.getByRole('cell', { name: SUBJECT, exact: true }).waitFor();
     await expectAccessible('mailbox');
+  });
+
+  it('downloads a message as EML, and a selection as one MBOX, leaving the staging mailbox empty', async () => {
+    const fileOf = async (click: () => Promise<void>) => {
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), click()]);
+      return (await readFile((await download.path())!)).toString('utf8');
+    };
+    const eml = await fileOf(() => page.getByRole('button', { name: `Download ${SUBJECT} as EML` }).click());
+    expect(eml).toContain(`Subject: ${SUBJECT}\r\n`);
+    await page.getByRole('checkbox', { name: `Select ${SUBJECT}` }).check();
+    const mbox = await fileOf(() => page.getByRole('button', { name: 'Download selected as MBOX' }).click());
+    expect(mbox.startsWith('From ')).toBe(true);
+    const subjectLines = mbox.split('\n').filter((line) => line.replace(/\r$/, '') === `Subject: ${SUBJECT}`);
+    expect(subjectLines).toHaveLength(1);
+    await page.getByRole('checkbox', { name: `Select ${SUBJECT}` }).uncheck();
+    await expect.poll(() => sim.tenant.mailbox(STAGING).items.size, { timeout: 15_000 }).toBe(0);
   });
 
   it('finds an email by a word of its subject, restores it into a new folder, and it arrives', async () => {

@@ -7,6 +7,8 @@ export function ItemTable(props: {
   caption: string;
   selected?: Set<string>;
   onToggle?: (item: Item) => void;
+  /** Offers each message as an `.eml` file (converted through the staging mailbox). */
+  onDownload?: (item: Item) => void;
   showFolder?: boolean;
   showSnapshot?: boolean;
 }) {
@@ -24,6 +26,7 @@ export function ItemTable(props: {
           <th scope="col">Size</th>
           {props.showFolder && <th scope="col">Folder</th>}
           {props.showSnapshot && <th scope="col">Snapshot</th>}
+          {props.onDownload && <th scope="col">File</th>}
         </tr>
       </thead>
       <tbody>
@@ -54,6 +57,18 @@ export function ItemTable(props: {
                 </td>
               )}
               {props.showSnapshot && <td>{formatTime(item.takenAt)}</td>}
+              {props.onDownload && (
+                <td>
+                  <button
+                    type="button"
+                    class="link"
+                    aria-label={`Download ${label} as EML`}
+                    onClick={() => props.onDownload!(item)}
+                  >
+                    Download
+                  </button>
+                </td>
+              )}
             </tr>
           );
         })}

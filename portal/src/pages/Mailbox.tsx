@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { query } from '../api.js';
 import { ErrorBox } from '../components/ErrorBox.js';
+import { downloadItemAsEml, downloadSelection } from '../downloads.js';
 import { ItemTable, itemKey, pageText } from '../components/ItemTable.js';
 import { count, folderPathText, formatBytes, formatTime } from '../format.js';
 import { restoreDraftFor } from '../restoreSelection.js';
@@ -47,6 +48,21 @@ function FolderView(props: { upn: string; snapshotId: string }) {
     restoreDraftFor(props.upn, props.snapshotId, [...selected.values()], 'in the mailbox view');
     navigate('/restore');
   };
+  const [downloadError, setDownloadError] = useState<unknown>();
+  const [downloading, setDownloading] = useState<string>();
+  const download = async (run: () => Promise<void>) => {
+    setDownloadError(undefined);
+    try {
+      await run();
+    } catch (err) {
+      setDownloadError(err);
+    } finally {
+      setDownloading(undefined);
+    }
+  };
+  const downloadOne = (item: Item) => download(() => downloadItemAsEml(props.upn, props.snapshotId, item));
+  const downloadSelected = (format: 'mbox' | 'zip') =>
+    download(() => downloadSelection(props.upn, props.snapshotId, [...selected.values()], format, setDownloading));
   const restoreFolder = () => {
     restoreDraftFor(props.upn, props.snapshotId, [], 'in the mailbox view', [folderPathText(folder)]);
     navigate('/restore');
@@ -92,12 +108,21 @@ function FolderView(props: { upn: string; snapshotId: string }) {
                 Restore this folder
               </button>
             )}
+            <button type="button" disabled={selected.size === 0} onClick={() => void downloadSelected('mbox')}>
+              Download selected as MBOX
+            </button>
+            <button type="button" disabled={selected.size === 0} onClick={() => void downloadSelected('zip')}>
+              Download selected as ZIP
+            </button>
           </div>
+          {downloading && <p aria-live="polite">{downloading}</p>}
+          <ErrorBox error={downloadError} />
           <ItemTable
             items={data.items.map((i) => ({ ...i, snapshotId: props.snapshotId }))}
             caption={pageText(skip, data.items.length, data.folder.items)}
             selected={new Set(selected.keys())}
             onToggle={toggle}
+            onDownload={(item) => void downloadOne(item)}
           />
           <div class="pager">
             <button type="button" disabled={skip === 0} onClick={() => setSkip(Math.max(0, skip - PAGE_SIZE))}>
