@@ -23,6 +23,8 @@ import { azuriteConnectionString } from '../support/vault.js';
  */
 
 const SEEDS = Number(process.env.KILL_SEEDS ?? 1);
+/** `KILL_FIRST_SEED=4 KILL_SEEDS=1` reruns one seed the sweep reported. */
+const FIRST_SEED = Number(process.env.KILL_FIRST_SEED ?? 1);
 const SOURCE = 'ana@contoso.example';
 const OTHER = 'ben@contoso.example';
 /** An empty mailbox per seed, each seed's restore target. */
@@ -38,7 +40,7 @@ beforeAll(async () => {
       mailboxes: [
         { upn: SOURCE, items: 40, sizes: [2_000, 12_000] },
         { upn: OTHER, items: 25, sizes: [2_000, 8_000] },
-        ...Array.from({ length: SEEDS }, (_, i) => ({ upn: targetOf(i + 1), items: 0 })),
+        ...Array.from({ length: SEEDS }, (_, i) => ({ upn: targetOf(FIRST_SEED + i), items: 0 })),
       ],
     },
     { latencyMs: 5, latencyJitterMs: 10 },
@@ -124,12 +126,14 @@ async function runThroughKill(
 ): Promise<{ app: AppProcess; body: OperationStatus | undefined; killed: boolean }> {
   const first = await startAppProcess(appEnv(container, seed));
   let killed = false;
-  const died = new Promise<void>((resolve) => {
-    killAt = { remaining: killAfter, kill: () => void first.kill().then(() => ((killed = true), resolve())) };
-  });
+  // Counted from the 202 on: the request itself asks Graph too (the restore policy looks the mailboxes up), and a
+  // kill before it is answered would be a request never made, not an operation interrupted.
   const started = await api(first, 'POST', `/api/${collection}`, request);
   expect(started.status, JSON.stringify(started.body)).toBe(202);
   const id = started.body!.id;
+  const died = new Promise<void>((resolve) => {
+    killAt = { remaining: killAfter, kill: () => void first.kill().then(() => ((killed = true), resolve())) };
+  });
   const app = await Promise.race([died.then(() => undefined), waitForEnd(first, collection, id)]).then(async (ended) =>
     ended ? first : startAppProcess(appEnv(container, seed)),
   );
@@ -182,7 +186,7 @@ async function expectBackupWhole(vault: VaultStore, report: RunReport) {
 }
 
 describe('the app killed with SIGKILL and started again', () => {
-  for (let seed = 1; seed <= SEEDS; seed++) {
+  for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
     it(`seed ${seed}: a backup and a restore each resume and finish whole`, { timeout: 240_000 }, async () => {
       const random = randomFor(seed);
       const container = `kill-${seed}-${randomBytes(4).toString('hex')}`;
