@@ -71,39 +71,24 @@ export const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
+/** What to take from a snapshot: a restore and a download choose items the same way. */
+const SELECTION = [
+  'snapshot',
+  'as-of',
+  'folder',
+  'item',
+  'created-from',
+  'created-to',
+  'received-from',
+  'received-to',
+  'type',
+];
+
 /** The options each command takes, besides COMMON. */
 export const ALLOWED: Record<string, string[]> = {
   backup: ['mailbox'],
-  restore: [
-    'source',
-    'target',
-    'snapshot',
-    'as-of',
-    'folder',
-    'item',
-    'created-from',
-    'created-to',
-    'received-from',
-    'received-to',
-    'type',
-    'destination',
-    'folder-path',
-    'collisions',
-  ],
-  download: [
-    'source',
-    'snapshot',
-    'as-of',
-    'folder',
-    'item',
-    'created-from',
-    'created-to',
-    'received-from',
-    'received-to',
-    'type',
-    'format',
-    'out',
-  ],
+  restore: ['source', 'target', ...SELECTION, 'destination', 'folder-path', 'collisions'],
+  download: ['source', ...SELECTION, 'format', 'out'],
   snapshots: ['mailbox'],
   items: ['mailbox', 'snapshot', 'folder', 'top', 'skip'],
   verify: ['full', 'mailbox'],
