@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { Simulator } from '../../local/simulator/index.js';
@@ -25,12 +25,18 @@ import { azuriteConnectionString } from '../support/vault.js';
 const SEEDS = Number(process.env.KILL_SEEDS ?? 1);
 /** `KILL_FIRST_SEED=4 KILL_SEEDS=1` reruns one seed the sweep reported. */
 const FIRST_SEED = Number(process.env.KILL_FIRST_SEED ?? 1);
+/** How long one operation may take after its (re)start: generous, the sweep shares two cores with other sweeps. */
+const OPERATION_TIMEOUT_MS = 150_000;
+/** A start compiles the app through tsx; on a loaded machine that alone can take a minute. */
+const APP_START_TIMEOUT_MS = 120_000;
 const SOURCE = 'ana@contoso.example';
 const OTHER = 'ben@contoso.example';
 /** An empty mailbox per seed, each seed's restore target. */
 const targetOf = (seed: number) => `restored-${seed}@contoso.example`;
 
 let sim: Simulator;
+/** Every app process a seed started: a seed that fails or times out must not leave one running into the next. */
+const appsOfSeed: AppProcess[] = [];
 /** Runs once the simulator has received this many more Graph requests (then it is cleared). */
 let killAt: { remaining: number; kill: () => void } | undefined;
 
@@ -54,6 +60,17 @@ beforeAll(async () => {
   });
 });
 afterAll(() => sim.close());
+afterEach(async () => {
+  killAt = undefined;
+  await Promise.all(appsOfSeed.splice(0).map((app) => app.kill()));
+});
+
+/** Starts the app for this seed, remembered so that afterEach stops it whatever happened. */
+async function startApp(container: string, seed: number): Promise<AppProcess> {
+  const app = await startAppProcess(appEnv(container, seed), APP_START_TIMEOUT_MS);
+  appsOfSeed.push(app);
+  return app;
+}
 
 /**
  * Calls `onRequest` synchronously as each Graph request arrives, before the simulator answers it: the
@@ -124,7 +141,7 @@ async function runThroughKill(
   request: unknown,
   killAfter: number,
 ): Promise<{ app: AppProcess; body: OperationStatus | undefined; killed: boolean }> {
-  const first = await startAppProcess(appEnv(container, seed));
+  const first = await startApp(container, seed);
   let killed = false;
   // Counted from the 202 on: the request itself asks Graph too (the restore policy looks the mailboxes up), and a
   // kill before it is answered would be a request never made, not an operation interrupted.
@@ -135,20 +152,30 @@ async function runThroughKill(
     killAt = { remaining: killAfter, kill: () => void first.kill().then(() => ((killed = true), resolve())) };
   });
   const app = await Promise.race([died.then(() => undefined), waitForEnd(first, collection, id)]).then(async (ended) =>
-    ended ? first : startAppProcess(appEnv(container, seed)),
+    ended ? first : startApp(container, seed),
   );
   if (app !== first) expect(app.output()).toMatch(/[1-9]\d* unfinished resumed/);
   killAt = undefined;
   return { app, body: await waitForEnd(app, collection, id), killed };
 }
 
-/** Polls the operation's status until it has ended; undefined if the app died meanwhile. */
+/**
+ * Polls the operation's status until it has ended; undefined if the app died meanwhile. Gives up well before the
+ * test's own timeout, naming the last status and what the app printed, so a run that never ends says where it stood.
+ */
 async function waitForEnd(app: AppProcess, collection: string, id: string): Promise<OperationStatus | undefined> {
+  const deadline = Date.now() + OPERATION_TIMEOUT_MS;
   for (;;) {
     const status = await api(app, 'GET', `/api/${collection}/${id}`).catch(() => undefined);
     if (!status) return undefined;
     if (status.status === 404) throw new Error(`The restarted app does not know ${collection}/${id}: ${app.output()}`);
     if (['Completed', 'Failed', 'Terminated'].includes(status.body?.runtimeStatus ?? '')) return status.body;
+    if (Date.now() > deadline) {
+      const last = JSON.stringify(status.body);
+      throw new Error(
+        `${collection}/${id} had not ended: ${last}\n--- app output (end) ---\n${app.output().slice(-4000)}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -187,7 +214,7 @@ async function expectBackupWhole(vault: VaultStore, report: RunReport) {
 
 describe('the app killed with SIGKILL and started again', () => {
   for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
-    it(`seed ${seed}: a backup and a restore each resume and finish whole`, { timeout: 240_000 }, async () => {
+    it(`seed ${seed}: a backup and a restore each resume and finish whole`, { timeout: 600_000 }, async () => {
       const random = randomFor(seed);
       const container = `kill-${seed}-${randomBytes(4).toString('hex')}`;
       const vault = new VaultStore(BlobServiceClient.fromConnectionString(azuriteConnectionString()), container);
