@@ -108,6 +108,7 @@ export async function missingItems(request: HttpRequest): Promise<HttpResponseIn
   };
 }
 
-registerApiRoute('compareSnapshots', 'GET', 'compare', { role: 'reader' }, compareSnapshots);
-registerApiRoute('compareItems', 'GET', 'compare/items', { role: 'reader' }, compareItems);
-registerApiRoute('missingItems', 'GET', 'compare/missing', { role: 'reader' }, missingItems);
+// Self-service users compare snapshots of their own mailbox only: snapshotPair's mailboxParam applies the policy.
+registerApiRoute('compareSnapshots', 'GET', 'compare', { role: 'reader', selfService: true }, compareSnapshots);
+registerApiRoute('compareItems', 'GET', 'compare/items', { role: 'reader', selfService: true }, compareItems);
+registerApiRoute('missingItems', 'GET', 'compare/missing', { role: 'reader', selfService: true }, missingItems);

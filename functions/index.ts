@@ -23,6 +23,7 @@ import './restorePreview.js';
 import './dashboard.js';
 import './portal.js';
 import './audit.js';
+import './me.js';
 
 // Downloads stream their files (an EML, an MBOX or ZIP of any size) instead of buffering them (Functions host
 // 4.28+). Set before the worker's start-up ends, which is after this module has run.

@@ -74,4 +74,5 @@ export async function searchItems(request: HttpRequest): Promise<HttpResponseIni
   };
 }
 
-registerApiRoute('searchItems', 'GET', 'search', { role: 'reader' }, searchItems);
+// Self-service users search their own mailbox only: mailboxParam applies the policy's selfServiceOwnMailbox.
+registerApiRoute('searchItems', 'GET', 'search', { role: 'reader', selfService: true }, searchItems);

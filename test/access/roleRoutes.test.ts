@@ -109,6 +109,9 @@ function requestFor(route: string, column: Column): { method: string; path: stri
       return { method: 'GET', path: `/api/downloads/${downloadId}` };
     case 'GET /api/downloads/{id}/file':
       return { method: 'GET', path: `/api/downloads/${downloadId}/file` };
+    // Who is signed in: no mailbox involved, so the self-service user's own answer in both of their columns.
+    case 'GET /api/me':
+      return { method: 'GET', path: '/api/me' };
     default:
       throw new Error(`No request for ${route}: add it here and a row to the README's table`);
   }
