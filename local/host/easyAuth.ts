@@ -1,12 +1,14 @@
 import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import { encodeClientPrincipal } from '../../shared/access/principal.js';
 import { ROLES } from '../../shared/access/roles.js';
+import { sessionUser, type BrowserSessions } from './easyAuthLogin.js';
 
 /**
  * The local host's stand-in for App Service Authentication (Easy Auth): whatever identity headers a caller sends
  * are removed, a bearer token is validated as Easy Auth validates it (signature by the issuer's keys, issuer,
- * audience, lifetime) and its claims passed on in `x-ms-client-principal`; a request without a token is the
- * local operator's when one is signed in, else 401 (Easy Auth's "return 401").
+ * audience, lifetime) and its claims passed on in `x-ms-client-principal`; a browser's session cookie is the user
+ * it signed in as at `/.auth/login/aad` (easyAuthLogin.ts); a request with neither is the local operator's when one
+ * is signed in, else 401 (Easy Auth's "return 401").
  */
 export interface LocalSignIn {
   /** Who a request without a bearer token is; null: nobody (401). */
@@ -49,6 +51,7 @@ export async function signIn(
   headers: Record<string, string>,
   clientAddress: string | undefined,
   config: LocalSignIn,
+  sessions?: BrowserSessions,
 ): Promise<SignInResult> {
   const kept = Object.fromEntries(Object.entries(headers).filter(([name]) => !PLATFORM_HEADER.test(name)));
   const platform = (claims: Record<string, string | string[] | undefined>, name: string, id: string) => ({
@@ -74,12 +77,12 @@ export async function signIn(
     const id = text(claims.oid) ?? '';
     return platform(flat, text(claims.upn) ?? text(claims.name) ?? text(claims.appid) ?? id, id);
   }
-  const operator = config.operator;
-  if (!operator) return unauthorized('Sign-in is required: send an Entra ID access token for the API');
+  const user = (sessions && sessionUser(headers.cookie, sessions)) ?? config.operator;
+  if (!user) return unauthorized('Sign-in is required: send an Entra ID access token for the API');
   return platform(
-    { oid: operator.oid, upn: operator.upn, name: operator.name, roles: operator.roles, idtyp: 'user' },
-    operator.upn,
-    operator.oid,
+    { oid: user.oid, upn: user.upn, name: user.name, roles: user.roles, idtyp: 'user' },
+    user.upn,
+    user.oid,
   );
 }
 

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import functions, { type HttpResponseInit, type HttpResponse as HttpResponseType } from '@azure/functions';
 import type { DurableHost } from './durableHost.js';
 import { signIn, type LocalSignIn } from './easyAuth.js';
+import { newBrowserSessions, serveAuthRoute, type BrowserSessions } from './easyAuthLogin.js';
 import { matchRoute, type HttpRoute } from './httpRoutes.js';
 
 // @azure/functions is CommonJS: Node's ESM loader offers its classes through the default export only.
@@ -14,22 +15,26 @@ const { HttpResponse } = functions;
  * after signing the caller in as App Service Authentication would (easyAuth.ts).
  */
 export function createHttpTriggerServer(host: DurableHost, routes: HttpRoute[], auth: LocalSignIn): Server {
-  return createServer((req, res) => void serve(host, routes, auth, req, res));
+  const sessions = newBrowserSessions();
+  return createServer((req, res) => void serve(host, routes, auth, sessions, req, res));
 }
 
 async function serve(
   host: DurableHost,
   routes: HttpRoute[],
   auth: LocalSignIn,
+  sessions: BrowserSessions,
   req: IncomingMessage,
   res: ServerResponse,
 ) {
   try {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    // App Service Authentication's own paths come before the app's routes, as in Azure.
+    if (url.pathname.startsWith('/.auth/') && (await serveAuthRoute(req, res, url, sessions))) return;
     const method = (req.method ?? 'GET').toUpperCase();
     const match = matchRoute(routes, method, url.pathname);
     if (!match.route) return writeJson(res, match.status, { error: { status: match.status, title: match.title } });
-    const signedIn = await signIn(flatHeaders(req), req.socket.remoteAddress, auth);
+    const signedIn = await signIn(flatHeaders(req), req.socket.remoteAddress, auth, sessions);
     if ('status' in signedIn) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       return writeJson(res, 401, { error: { status: 401, title: signedIn.title, errors: signedIn.errors } });

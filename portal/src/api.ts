@@ -1,4 +1,4 @@
-import { currentSession } from './session.js';
+import { accessToken } from './session.js';
 
 /** A refusal or failure of the API, with its title and every problem it named (what the page shows). */
 export class ApiError extends Error {
@@ -11,9 +11,12 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls the app's API at /api/{path} with the signed-in session's token; throws ApiError on any 4xx or 5xx. */
+/**
+ * Calls the app's API at /api/{path} as the signed-in browser (App Service Authentication's session cookie, or the
+ * pasted token); throws ApiError on any 4xx or 5xx.
+ */
 export async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
-  const token = init.token ?? currentSession()?.accessToken;
+  const token = init.token ?? accessToken();
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (init.body !== undefined) headers['Content-Type'] = 'application/json';
@@ -39,11 +42,11 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
 }
 
 /**
- * Fetches a file of the API with the session's token (a plain link would carry none) and hands it to the browser
+ * Fetches a file of the API as the signed-in browser (a plain link would carry no pasted token) and hands it to the browser
  * as a download named `fileName`; throws ApiError as `api` does.
  */
 export async function downloadFile(path: string, fileName: string): Promise<void> {
-  const token = currentSession()?.accessToken;
+  const token = accessToken();
   const response = await fetch(`/api/${path}`, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
   if (!response.ok) {
     const text = await response.text();
@@ -68,7 +71,7 @@ function safeJson(text: string): unknown {
 }
 
 function refusalTitle(status: number): string {
-  if (status === 401) return 'Not signed in: the app refused the token';
+  if (status === 401) return 'Not signed in, or the sign-in has expired';
   if (status === 403) return 'You are not allowed to do this';
   if (status === 404) return 'Not found';
   return `The app answered ${status}`;

@@ -1,24 +1,28 @@
 /**
- * Who is signed in to this tab. On `npm start` the local host lets its operator in without a token; in Azure the
- * API (behind App Service Authentication) wants an Entra ID access token for it, which the operator gives once and
- * this tab keeps (sessionStorage: gone with the tab).
+ * How this tab signs in. Deployed, App Service Authentication holds the browser's session (its cookie goes with
+ * every call to the API); `npm start`'s host plays it, and lets its local operator in without one. The fallback is
+ * an Entra ID access token pasted once, which this tab keeps (sessionStorage: gone with the tab), for an app whose
+ * API registration does not let browsers sign in (README, Portal).
  */
-export interface Session {
-  user: string;
-  accessToken?: string;
+const TOKEN_KEY = 'mailbox-vault.accessToken';
+
+/** Where the portal lives; App Service Authentication brings the browser back here after sign-in. */
+export const PORTAL_PATH = '/api/portal/';
+/** The portal's page after sign-out: it shows the sign-in page without asking the API first. */
+export const SIGNED_OUT_PATH = `${PORTAL_PATH}signed-out`;
+
+/** App Service Authentication's sign-in with Entra ID, back to the portal afterwards. */
+export const SIGN_IN_URL = `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(PORTAL_PATH)}`;
+export const SIGN_OUT_URL = `/.auth/logout?post_logout_redirect_uri=${encodeURIComponent(SIGNED_OUT_PATH)}`;
+
+export function accessToken(): string | undefined {
+  return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
 }
 
-const KEY = 'mailbox-vault.session';
-
-export function currentSession(): Session | undefined {
-  const text = sessionStorage.getItem(KEY);
-  return text ? (JSON.parse(text) as Session) : undefined;
+export function saveAccessToken(token: string): void {
+  sessionStorage.setItem(TOKEN_KEY, token);
 }
 
-export function saveSession(session: Session): void {
-  sessionStorage.setItem(KEY, JSON.stringify(session));
-}
-
-export function endSession(): void {
-  sessionStorage.removeItem(KEY);
+export function forgetAccessToken(): void {
+  sessionStorage.removeItem(TOKEN_KEY);
 }

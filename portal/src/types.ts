@@ -109,3 +109,15 @@ export interface RestoreStatus {
     error?: string;
   } | null;
 }
+
+/** `GET /api/me`: who is signed in, their roles, and whether self-service covers them. */
+export interface Me {
+  kind: 'user' | 'application';
+  oid: string;
+  upn: string | null;
+  name: string;
+  roles: Array<'reader' | 'operator' | 'restorer'>;
+  appRoles: string[];
+  selfService: boolean;
+  ownMailbox: string | null;
+}

@@ -80,14 +80,24 @@ describe.skipIf(!enabled)('the portal in Chromium', () => {
     await sim?.close();
   });
 
-  it('signs in as the local operator with the keyboard, and shows the dashboard', async () => {
-    await page.goto(`${app.baseUrl}/api/portal/`);
+  it('signs in through App Service Authentication as the local operator with the keyboard, and shows the dashboard', async () => {
+    // Where signing out leaves a browser: the sign-in page, whose button goes to /.auth/login/aad and back.
+    await page.goto(`${app.baseUrl}/api/portal/signed-out`);
+    await page.getByRole('link', { name: 'Sign in with Microsoft' }).waitFor();
     await expectAccessible('sign-in');
-    await page.getByLabel('Access token').focus();
-    await page.keyboard.press('Tab');
+    await page.getByRole('link', { name: 'Sign in with Microsoft' }).focus();
+    await page.keyboard.press('Enter');
+    // The local host's stand-in for Entra ID's page (local/host/easyAuthLogin.ts).
+    const operator = page.getByRole('button', { name: /^Sign in as the local operator/ });
+    await operator.waitFor();
+    await operator.focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => page.getByRole('heading', { name: 'Dashboard', level: 1 }).isVisible()).toBe(true);
-    await expect.poll(() => page.getByText('Signed in as local operator').isVisible()).toBe(true);
+    expect(new URL(page.url()).pathname).toBe('/api/portal/');
+    expect((await page.context().cookies()).map((c) => c.name)).toContain('AppServiceAuthSession');
+    await expect
+      .poll(() => page.getByText('Signed in as local-operator@mailbox-vault.localhost').isVisible())
+      .toBe(true);
     await page.getByRole('heading', { name: 'Recent runs' }).waitFor();
     const runs = page.locator('section', { has: page.getByRole('heading', { name: 'Recent runs' }) });
     expect(await runs.getByText(app.backupId).isVisible()).toBe(true);

@@ -1,6 +1,10 @@
 import { ApiError } from '../api.js';
+import { SIGN_IN_URL } from '../session.js';
 
-/** The API's refusal as it said it: the title and each problem, announced to screen readers. */
+/**
+ * The API's refusal as it said it: the title and each problem, announced to screen readers; after a 401 (the
+ * session expired) a way to sign in again.
+ */
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
   const apiError = error instanceof ApiError ? error : undefined;
@@ -13,6 +17,11 @@ export function ErrorBox({ error }: { error: unknown }) {
             <li key={e}>{e}</li>
           ))}
         </ul>
+      )}
+      {apiError?.status === 401 && (
+        <p>
+          <a href={SIGN_IN_URL}>Sign in again</a>
+        </p>
       )}
     </div>
   );

@@ -2,6 +2,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { api, query } from '../api.js';
 import { ErrorBox } from '../components/ErrorBox.js';
 import { MailboxPicker } from '../components/MailboxPicker.js';
+import { mayRestoreElsewhere, useMe } from '../me.js';
 import { count, formatBytes, formatTime } from '../format.js';
 import { takeRestoreDraft, type RestoreDraft } from '../restoreDraft.js';
 import { navigate } from '../router.js';
@@ -96,6 +97,8 @@ function Radio<T extends string>(props: {
 /** What, from which snapshot, to where, what on collision; a preview of items and bytes; then start. */
 export function RestoreWizard({ initialMailbox }: { initialMailbox: string }) {
   const draft = useMemo(takeRestoreDraft, []);
+  // Only the restorer role restores into another mailbox: anyone else is not offered one (the API refuses it too).
+  const elsewhere = mayRestoreElsewhere(useMe());
   const [s, setState] = useState(() => initialState(draft, initialMailbox));
   const [preview, setPreview] = useState<Preview>();
   const [error, setError] = useState<unknown>();
@@ -206,12 +209,16 @@ export function RestoreWizard({ initialMailbox }: { initialMailbox: string }) {
         </fieldset>
         <fieldset>
           <legend>3. Where to</legend>
-          <MailboxPicker
-            id="restore-target"
-            label="Into mailbox (leave unchosen for the same mailbox)"
-            value={s.targetMailbox}
-            onChange={(targetMailbox) => update({ targetMailbox })}
-          />
+          {elsewhere ? (
+            <MailboxPicker
+              id="restore-target"
+              label="Into mailbox (leave unchosen for the same mailbox)"
+              value={s.targetMailbox}
+              onChange={(targetMailbox) => update({ targetMailbox })}
+            />
+          ) : (
+            <p>Into the same mailbox{s.sourceMailbox ? ` (${s.sourceMailbox})` : ''}.</p>
+          )}
           <Radio
             name="where"
             value="newFolder"

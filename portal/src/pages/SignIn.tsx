@@ -1,14 +1,15 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { ErrorBox } from '../components/ErrorBox.js';
-import { saveSession, type Session } from '../session.js';
+import { saveAccessToken, SIGN_IN_URL } from '../session.js';
+import type { Me } from '../types.js';
 
 /**
- * Sign-in: the API is asked for the mailbox list with the token given. With `npm start` no token is needed and the
- * operator signs in as the local operator; in Azure an Entra ID access token for the app's API is the credential
- * (README, Access), checked by App Service Authentication.
+ * Sign-in: App Service Authentication's Entra ID sign-in (a redirect to Microsoft and back, after which the
+ * browser's session cookie signs every call; `npm start` plays it with a page of its own). The fallback is an access
+ * token for the API pasted by hand, for an API registration that does not let browsers sign in (README, Portal).
  */
-export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
+export function SignIn(props: { onSignedIn: (me: Me) => void; signedOut: boolean }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -17,12 +18,9 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
     setBusy(true);
     setError(undefined);
     try {
-      await api('mailboxes', { token: token.trim() || undefined });
-      const session: Session = token.trim()
-        ? { user: 'signed in with a token', accessToken: token.trim() }
-        : { user: 'local operator' };
-      saveSession(session);
-      onSignedIn(session);
+      const me = await api<Me>('me', { token: token.trim() });
+      saveAccessToken(token.trim());
+      props.onSignedIn(me);
     } catch (err) {
       setError(err);
     } finally {
@@ -32,27 +30,37 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
   return (
     <main id="main" class="signin">
       <h1>Sign in to mailbox-vault</h1>
-      <form onSubmit={submit}>
-        <div class="field">
-          <label for="access-token">Access token</label>
-          <input
-            id="access-token"
-            type="password"
-            autoComplete="off"
-            value={token}
-            aria-describedby="access-token-help"
-            onInput={(e) => setToken((e.target as HTMLInputElement).value)}
-          />
-          <p id="access-token-help" class="help">
-            In Azure, an Entra ID access token for the app's API (
-            <code>az account get-access-token --scope api://&lt;API client id&gt;/.default</code>). Leave it empty on
-            this machine (<code>npm start</code>) to sign in as the local operator.
-          </p>
-        </div>
-        <button type="submit" disabled={busy}>
-          {token.trim() ? 'Sign in' : 'Sign in as local operator'}
-        </button>
-      </form>
+      {props.signedOut && <p role="status">You are signed out.</p>}
+      <p>
+        <a class="button" href={SIGN_IN_URL}>
+          Sign in with Microsoft
+        </a>
+      </p>
+      <details>
+        <summary>Sign in with an access token instead</summary>
+        <form onSubmit={submit}>
+          <div class="field">
+            <label for="access-token">Access token</label>
+            <input
+              id="access-token"
+              type="password"
+              autoComplete="off"
+              required
+              value={token}
+              aria-describedby="access-token-help"
+              onInput={(e) => setToken((e.target as HTMLInputElement).value)}
+            />
+            <p id="access-token-help" class="help">
+              An Entra ID access token for the app's API (
+              <code>az account get-access-token --scope api://&lt;API client id&gt;/.default</code>), kept by this tab
+              until it is closed.
+            </p>
+          </div>
+          <button type="submit" disabled={busy || !token.trim()}>
+            Sign in with this token
+          </button>
+        </form>
+      </details>
       <ErrorBox error={error} />
     </main>
   );
