@@ -353,6 +353,14 @@ module privateEndpoints 'app/private-endpoints.bicep' = if (vnetEnabled) {
   }
 }
 
+// The app's default host name (no auto-generated domain label is asked for), known before the app exists: the
+// registration's redirect URI for browser sign-in needs it. App Service's domain differs in the sovereign clouds.
+var appServiceDomain = {
+  AzureUSGovernment: 'azurewebsites.us'
+  AzureChinaCloud: 'chinacloudsites.cn'
+}
+var appHostName = '${appName}.${appServiceDomain[?environment().name] ?? 'azurewebsites.net'}'
+
 // The API's app registration (sign-in and roles), unless one is named by MAILBOX_VAULT_API_CLIENT_ID.
 module apiRegistration 'app/api-registration.bicep' = if (empty(apiClientId)) {
   name: 'apiRegistration'
@@ -361,6 +369,7 @@ module apiRegistration 'app/api-registration.bicep' = if (empty(apiClientId)) {
     uniqueName: 'mailbox-vault-${resourceToken}'
     displayName: 'mailbox-vault (${environmentName})'
     selfService: selfService == 'true'
+    appHostName: appHostName
   }
 }
 

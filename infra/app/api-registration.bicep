@@ -10,6 +10,8 @@ param uniqueName string
 param displayName string
 @description('Every signed-in user may call the API (self-service); otherwise only those assigned a role.')
 param selfService bool = false
+@description('Host name of the function app: browsers sign in to the portal through App Service Authentication there.')
+param appHostName string
 
 // Fixed ids, so a redeployment keeps each role (and its assignments) rather than replacing it.
 var roles = [
@@ -43,6 +45,16 @@ resource api 'Microsoft.Graph/applications@v1.0' = {
   displayName: displayName
   signInAudience: 'AzureADMyOrg'
   identifierUris: [identifierUri]
+  // The portal's browser sign-in (App Service Authentication, /.auth/login/aad): Entra ID posts the ID token back to
+  // Easy Auth's callback. Without a client secret Easy Auth uses OpenID Connect's implicit flow, which needs ID token
+  // issuance; access tokens are never issued on that channel (the session cookie stands in for them).
+  web: {
+    redirectUris: ['https://${appHostName}/.auth/login/aad/callback']
+    implicitGrantSettings: {
+      enableIdTokenIssuance: true
+      enableAccessTokenIssuance: false
+    }
+  }
   appRoles: [
     for role in roles: {
       id: role.id

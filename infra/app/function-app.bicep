@@ -137,8 +137,15 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
         }
       }
     }
+    // The portal signs browsers in at /.auth/login/aad?post_login_redirect_uri=/api/portal/ (a path of this app, which
+    // Easy Auth allows without allowedExternalRedirectUrls) and calls the API with the AppServiceAuthSession cookie;
+    // Easy Auth passes the ID token's claims (the app roles among them) in x-ms-client-principal. No token store:
+    // the app reads no x-ms-token-* header and the portal no /.auth/me, so no token is kept anywhere. The session
+    // cookie lasts eight hours, then the portal asks for a new sign-in.
     login: {
       tokenStore: { enabled: false }
+      cookieExpiration: { convention: 'FixedTime', timeToExpiration: '08:00:00' }
+      nonce: { validateNonce: true }
     }
   }
 }
