@@ -158,7 +158,9 @@ async function serveApp(config: AppConfig, signIn: LocalSignIn): Promise<LocalAp
     `Orchestrations are kept in container '${hubContainer}': ${instances} found, ${resumed} unfinished resumed`,
   );
   console.log(`mailbox-vault is serving on ${app.baseUrl}  (POST /api/backups, GET /api/backups/{id})`);
-  console.log(`Portal: ${app.baseUrl}/api/portal/  (sign in as the local operator)`);
+  console.log(
+    `Portal: ${app.baseUrl}/api/portal/  (opens as the local operator; ${app.baseUrl}/.auth/login/aad signs in as another user)`,
+  );
   console.log(
     `Vault container '${config.storage.containerName}'; scope: ${scope.users.length} mailbox(es)${scope.groupId ? ' + group ' + scope.groupId : ''}`,
   );
