@@ -4,6 +4,7 @@ import * as df from 'durable-functions';
 import type { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import { authenticate } from '../shared/access/authenticate.js';
+import { refuseCrossSiteChange } from '../shared/access/crossSite.js';
 import type { Authorization } from '../shared/access/policy.js';
 import { AccessRefusal } from '../shared/access/refusal.js';
 import { grants, ROLES, type Role } from '../shared/access/roles.js';
@@ -248,6 +249,8 @@ function guard(method: HttpMethod, route: string, access: RouteAccess, handler: 
     calls.set(request, state);
     let response: HttpResponseInit;
     try {
+      // A browser signed in by its session cookie sends it to the app whoever's page asks: no change from another site.
+      refuseCrossSiteChange(method, request.headers, request.url);
       response = (await authorize(access, state)) ?? (await answering(request, context));
     } catch (error) {
       if (!(error instanceof AccessRefusal)) {

@@ -10,7 +10,8 @@ export type AccessRule =
   | 'restoreIntoOtherMailbox'
   | 'selfServiceOwnMailbox'
   | 'selfServiceOwnRestore'
-  | 'mailboxIdLookup';
+  | 'mailboxIdLookup'
+  | 'crossSite';
 
 /** A call the roles or the restore policy do not allow: the API answers 403 naming the rule. */
 export class AccessRefusal extends MailboxVaultError {

@@ -57,7 +57,9 @@ describe('browser sign-in on the local host', () => {
     expect(answer.status).toBe(302);
     expect(answer.headers.get('location')).toBe('/api/portal/');
     expect(answer.headers.get('set-cookie')).toMatch(/^AppServiceAuthSession=[0-9a-f]{48}; Path=\/; HttpOnly/);
-    const me = await (await fetch(`${base}/api/me`, { headers: { cookie: cookieOf(answer) } })).json();
+    const me = (await (await fetch(`${base}/api/me`, { headers: { cookie: cookieOf(answer) } })).json()) as {
+      oid: string;
+    };
     expect(me).toMatchObject({ kind: 'user', upn: 'adele@contoso.example', roles: ['restorer'] });
     // The same user gets the same object id at every sign-in: their restores stay theirs.
     const again = await login({ upn: 'adele@contoso.example' });
