@@ -64,7 +64,12 @@ export const SETTINGS = {
   MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: {
     default: '150',
     description:
-      "Exchange's upload budget per mailbox (MB per 5 minutes); restores pace their uploads to 95% of it, 0 turns pacing off",
+      "Exchange's upload budget per mailbox (MB per 5 minutes); restores hold their uploads under it across instances, 0 turns pacing off",
+  },
+  MAILBOX_VAULT_GRAPH_UPLOAD_WINDOW_MS: {
+    default: '300000',
+    description:
+      "Length of Exchange's upload window; the budget per window is the rate above times it. Only tests and benchmarks that scale the window change it",
   },
   MAILBOX_VAULT_STORAGE_ACCOUNT_URL: {
     default: '',
@@ -309,6 +314,7 @@ const Raw = z.object({
   MAILBOX_VAULT_GRAPH_LOG: z.enum(['warnings', 'quiet']),
   MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: z.coerce.number().int().min(1).max(60_000),
   MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: z.coerce.number().min(0).max(1_000_000),
+  MAILBOX_VAULT_GRAPH_UPLOAD_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000),
   MAILBOX_VAULT_STORAGE_ACCOUNT_URL: z.string(),
   MAILBOX_VAULT_STORAGE_CONNECTION_STRING: z.string(),
   MAILBOX_VAULT_CONTAINER: z
@@ -481,6 +487,7 @@ function assembleConfig(
   storage: AppConfig['storage'],
 ): AppConfig {
   const uploadMb = raw.MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN;
+  const uploadWindowMs = raw.MAILBOX_VAULT_GRAPH_UPLOAD_WINDOW_MS;
   return {
     graph: {
       baseUrl: raw.MAILBOX_VAULT_GRAPH_BASE_URL.replace(/\/+$/, ''),
@@ -490,7 +497,10 @@ function assembleConfig(
       requestTimeoutInMs: raw.MAILBOX_VAULT_GRAPH_TIMEOUT_MS,
       maxRetries: raw.MAILBOX_VAULT_GRAPH_MAX_RETRIES,
       retryBaseDelayInMs: raw.MAILBOX_VAULT_GRAPH_RETRY_BASE_MS,
-      uploadBudget: uploadMb > 0 ? { bytes: uploadMb * 1024 * 1024, windowMs: 5 * 60_000 } : null,
+      uploadBudget:
+        uploadMb > 0
+          ? { bytes: (uploadMb * 1024 * 1024 * uploadWindowMs) / (5 * 60_000), windowMs: uploadWindowMs }
+          : null,
       logRetries: raw.MAILBOX_VAULT_GRAPH_LOG === 'warnings',
     },
     storage,

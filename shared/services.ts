@@ -2,7 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { AuditTrail } from './audit/trail.js';
 import { loadConfig, type AppConfig } from './config.js';
 import { createBlobServiceClient, createGraphCredential } from './credentials.js';
-import { MailboxClient, UPLOAD_PACE_SHARE, type GraphLogger } from './graph/index.js';
+import { MailboxClient, type GraphLogger } from './graph/index.js';
 import { ImportSessionCache } from './restore/sessions.js';
 import { IndexedNdjsonReader } from './vault/indexedNdjson.js';
 import { VaultMailboxLimits } from './vault/mailboxSlots.js';
@@ -51,7 +51,8 @@ export function getServices(): Promise<Services> {
     const sharedLimits = new VaultMailboxLimits(
       vault,
       maxConcurrentRequestsPerMailbox,
-      uploadBudget ? { ...uploadBudget, paceShare: UPLOAD_PACE_SHARE } : null,
+      uploadBudget,
+      config.graph.requestTimeoutInMs,
     );
     const graph = new MailboxClient(credential, {
       baseUrl: config.graph.baseUrl,

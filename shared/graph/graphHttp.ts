@@ -262,8 +262,8 @@ export class GraphHttp {
 
   /**
    * The mailbox's permit for one attempt, its upload paced. A mailbox whose limits are held with other instances
-   * is paced once its slot is held: a slot can take a while to come free there, and uploads paced first would
-   * then leave together.
+   * is admitted under its budget once its slot is held (a slot can take a while to come free there, and uploads
+   * admitted first would then leave together), and its budget is told when the upload ended: the permit's release.
    */
   private async admit(call: GraphCall): Promise<MailboxPermit | undefined> {
     const { limiter } = this.options;
@@ -273,13 +273,19 @@ export class GraphHttp {
     if (upload && !paceAfterSlot) await limiter.paceUpload(call.mailboxId, upload, call.signal);
     const permit = await limiter.acquire(call.mailboxId, call.signal, call.tally);
     if (!upload || !paceAfterSlot) return permit;
+    let ended: () => void;
     try {
-      await limiter.paceUpload(call.mailboxId, upload, call.signal);
-      return permit;
+      ended = await limiter.paceUpload(call.mailboxId, upload, call.signal);
     } catch (error) {
       permit.release();
       throw error;
     }
+    return {
+      release: () => {
+        ended();
+        permit.release();
+      },
+    };
   }
 
   /**

@@ -26,13 +26,19 @@ export interface SharedSlot {
   release(): void;
 }
 
+/** Call once an admitted upload has ended: its answer arrived, or it failed. */
+export type UploadEnded = () => void;
+
+const nothingToSettle: UploadEnded = () => undefined;
+
 /**
  * A mailbox's limits held in total by every instance working on it (vault/mailboxSlots.ts): a slot per request
- * in flight, and uploads paced under the budget together.
+ * in flight, and uploads admitted under the budget together (each told when it has ended: until a window after
+ * that, its bytes may still be counted by Exchange).
  */
 export interface SharedMailboxLimits {
   acquireSlot(mailboxId: string, signal?: AbortSignal): Promise<SharedSlot>;
-  paceUpload(mailboxId: string, bytes: number, signal?: AbortSignal): Promise<void>;
+  paceUpload(mailboxId: string, bytes: number, signal?: AbortSignal): Promise<UploadEnded>;
 }
 
 export interface MailboxLimiterOptions {
@@ -132,8 +138,8 @@ export class MailboxLimiter {
    * of Retry-After and often most of a window; spacing uploads at just under the budget's rate (each starts
    * when the ones before it are paid for) keeps a long restore from being told to wait at all.
    */
-  async paceUpload(mailboxId: string, bytes: number, signal?: AbortSignal): Promise<void> {
-    if (!this.uploadBytesPerMs || bytes <= 0) return;
+  async paceUpload(mailboxId: string, bytes: number, signal?: AbortSignal): Promise<UploadEnded> {
+    if (!this.uploadBytesPerMs || bytes <= 0) return nothingToSettle;
     const shared = this.sharedFor(mailboxId);
     if (shared) return shared.paceUpload(mailboxId, bytes, signal);
     const gate = this.gate(mailboxId);
@@ -142,7 +148,7 @@ export class MailboxLimiter {
     for (let now = Date.now(); ; now = Date.now()) {
       if (gate.uploadsPaidUntil <= now) {
         gate.uploadsPaidUntil = now + bytes / this.uploadBytesPerMs;
-        return;
+        return nothingToSettle;
       }
       await delay(Math.ceil(gate.uploadsPaidUntil - now), signal); // whole ms: timers fire no finer
     }

@@ -1,9 +1,9 @@
 import type { BlobLeaseClient, ContainerClient } from '@azure/storage-blob';
-import type { SharedMailboxLimits, SharedSlot } from '../graph/mailboxLimiter.js';
-import { delay } from '../graph/retry.js';
-import { updateJson } from './conditionalJson.js';
+import type { SharedMailboxLimits, SharedSlot, UploadEnded } from '../graph/mailboxLimiter.js';
 import { keyOf } from './layout.js';
 import { isStatus } from './restStatus.js';
+import { VaultUploadBudget } from './uploadBudget.js';
+import type { LedgerCounts } from './uploadLedger.js';
 import type { VaultStore } from './vaultStore.js';
 
 /** A slot's lease: long enough that a renewal every RENEW_EVERY_MS never lets it lapse while held. */
@@ -16,10 +16,6 @@ const MAX_HOLD_MS = 30_000;
 /** Waiting for another instance's slot: first poll, then up to this (with jitter). */
 const POLL_FIRST_MS = 50;
 const POLL_MAX_MS = 1_000;
-/** An upload may start this much after its booked time; later, it books again. */
-const LATE_TOLERANCE_MS = 100;
-/** Share of the upload budget one reservation takes: small enough to waste little when a restore ends. */
-const RESERVATION_SHARE = 1 / 64;
 
 interface Slot {
   index: number;
@@ -34,24 +30,15 @@ interface MailboxState {
   slots: Slot[];
   waiters: Array<(slot: Slot) => void>;
   slotBlobsExist: boolean;
-  /** The upload grant this process holds: it may start uploads from `start`, each one paid before `end`. */
-  grant: { start: number; end: number };
-  /** When this process's uploads so far are paid for at the paced rate. */
-  paidUntil: number;
-  /** The reservation under way, which uploads that need one wait for together. */
-  reserving?: Promise<{ start: number; end: number }>;
   renewTimer?: NodeJS.Timeout;
 }
 
 /** Blob requests this process made to coordinate, for measurements. */
-export interface SlotRequestCounts {
+export interface SlotRequestCounts extends LedgerCounts {
   leaseAcquires: number;
   leaseAcquiresRefused: number;
   leaseRenewals: number;
   leaseReleases: number;
-  uploadReservations: number;
-  /** GET and conditional PUT of the upload ledger, conflicts included. */
-  ledgerRequests: number;
 }
 
 /**
@@ -60,10 +47,9 @@ export interface SlotRequestCounts {
  * - **4 requests in flight**: `limits/{mailbox}/slot-0..3` are blobs whose 60 s leases are the slots. A request
  *   needs a slot its process leases; a process keeps a leased slot for its next request (renewed every 15 s),
  *   gives it back after a second unused or after 30 s of use, and polls for a free one when all four are leased.
- * - **Upload budget**: `limits/{mailbox}/uploads.json` is the budget's ledger (the time until which the uploads
- *   of every instance are paid for at 95% of the budget's rate), advanced with ETag-conditional writes. A process
- *   reserves a slice of the budget's time at once (1/64 of the window, or one item's worth if larger) and paces
- *   its uploads inside it, so the uploads of all instances occupy disjoint stretches of time.
+ * - **Upload budget**: `limits/{mailbox}/upload-ledger.json` is a ledger of reservations (uploadBudget.ts): a
+ *   reservation's bytes count from when it is made until a window after its last upload ended, and one is made
+ *   only while the bytes that count, with its own, fit the budget.
  */
 export class VaultMailboxLimits implements SharedMailboxLimits {
   readonly counts: SlotRequestCounts = {
@@ -72,22 +58,23 @@ export class VaultMailboxLimits implements SharedMailboxLimits {
     leaseRenewals: 0,
     leaseReleases: 0,
     uploadReservations: 0,
+    reservationsRefused: 0,
+    reservationCloses: 0,
     ledgerRequests: 0,
   };
   private readonly mailboxes = new Map<string, MailboxState>();
   private readonly container: ContainerClient;
-  /** Paced upload rate in bytes per millisecond. */
-  private readonly bytesPerMs: number;
-  private readonly reservationBytes: number;
+  private readonly uploads: VaultUploadBudget | undefined;
 
   constructor(
     private readonly vault: VaultStore,
     private readonly maxInFlight: number,
-    budget: { bytes: number; windowMs: number; paceShare: number } | null,
+    /** The mailbox's upload budget (null: uploads are not held to one), and the longest an upload can take. */
+    budget: { bytes: number; windowMs: number } | null,
+    uploadTimeoutMs: number,
   ) {
     this.container = vault.container;
-    this.bytesPerMs = budget ? (budget.bytes / budget.windowMs) * budget.paceShare : 0;
-    this.reservationBytes = budget ? budget.bytes * RESERVATION_SHARE : 0;
+    this.uploads = budget ? new VaultUploadBudget(vault, budget, uploadTimeoutMs, this.counts) : undefined;
   }
 
   async acquireSlot(mailboxId: string, signal?: AbortSignal): Promise<SharedSlot> {
@@ -97,39 +84,15 @@ export class VaultMailboxLimits implements SharedMailboxLimits {
     return { release: () => this.release(state, slot) };
   }
 
-  async paceUpload(mailboxId: string, bytes: number, signal?: AbortSignal): Promise<void> {
-    if (!this.bytesPerMs || bytes <= 0) return;
-    const state = this.state(mailboxId);
-    const cost = bytes / this.bytesPerMs;
-    for (;;) {
-      const now = Date.now();
-      const startAt = Math.max(now, state.paidUntil, state.grant.start);
-      if (startAt + cost > state.grant.end) {
-        // What is left of the grant cannot pay for this upload: the next stretch is reserved (one reservation
-        // at a time per mailbox; uploads waiting together share it).
-        state.reserving ??= this.reserve(mailboxId, Math.max(bytes, this.reservationBytes)).finally(() => {
-          state.reserving = undefined;
-        });
-        const next = await state.reserving;
-        // Right after this process's grant: one longer grant. After another instance's: what is left lapses.
-        if (next.start > state.grant.end) state.grant = next;
-        else state.grant = { start: state.grant.start, end: Math.max(state.grant.end, next.end) };
-        continue;
-      }
-      // Its stretch of the grant is booked at once, so uploads waiting together queue one pace apart. An upload
-      // whose timer fired late (a busy event loop) lets its stretch pass and books again: sent anyway, it would
-      // go out together with the uploads booked after it, or in the next instance's stretch.
-      state.paidUntil = startAt + cost;
-      if (startAt > now) await delay(Math.ceil(startAt - now), signal);
-      if (Date.now() - startAt > LATE_TOLERANCE_MS) continue;
-      return;
-    }
+  async paceUpload(mailboxId: string, bytes: number, signal?: AbortSignal): Promise<UploadEnded> {
+    if (!this.uploads || bytes <= 0) return () => undefined;
+    return this.uploads.admit(mailboxId, bytes, signal);
   }
 
   private state(mailboxId: string): MailboxState {
     let state = this.mailboxes.get(mailboxId);
     if (!state) {
-      state = { slots: [], waiters: [], slotBlobsExist: false, grant: { start: 0, end: 0 }, paidUntil: 0 };
+      state = { slots: [], waiters: [], slotBlobsExist: false };
       this.mailboxes.set(mailboxId, state);
     }
     return state;
@@ -232,23 +195,6 @@ export class VaultMailboxLimits implements SharedMailboxLimits {
       }
     }, RENEW_EVERY_MS).unref();
   }
-
-  /** The next stretch of the mailbox's upload time, `bytes` long at the paced rate, taken from the ledger. */
-  private async reserve(mailboxId: string, bytes: number): Promise<{ start: number; end: number }> {
-    this.counts.uploadReservations++;
-    return updateJson<{ paidUntil: number }, { start: number; end: number }>(
-      this.vault,
-      ledgerBlob(mailboxId),
-      () => ({ paidUntil: 0 }),
-      (ledger) => {
-        this.counts.ledgerRequests += 2;
-        const start = Math.max(Date.now(), ledger.paidUntil);
-        const end = start + bytes / this.bytesPerMs;
-        return { next: { paidUntil: end }, answer: { start, end } };
-      },
-    );
-  }
 }
 
 const slotBlob = (mailboxId: string, index: number) => `limits/${keyOf(mailboxId)}/slot-${index}`;
-const ledgerBlob = (mailboxId: string) => `limits/${keyOf(mailboxId)}/uploads.json`;

@@ -8,12 +8,11 @@ import { azuriteConnectionString } from '../support/vault.js';
 
 /**
  * Two Function instances (two local hosts in processes of their own, on one vault and one simulator) restore
- * into the same target mailbox at once. Exchange's limits are per mailbox, so they must hold in total: never
- * more than 4 requests in flight at the simulator. The bytes the simulator received in any window of the upload
- * budget are printed, not asserted: on a loaded machine they stayed under the budget in some runs and not in
- * others (docs/performance.md). The budget is scaled to 600 KB per 3 s so the restores cross several windows;
- * the app is told 85% of it, room for the bytes of uploads that start one pace apart but arrive closer together
- * on a loaded machine (a real deployment keeps 5%: UPLOAD_PACE_SHARE).
+ * into the same target mailbox at once. Exchange's limits are per mailbox, so they must hold in total, asserted
+ * on the simulator's record of what arrived when: never more than 4 requests in flight, no window of the upload
+ * budget's length (wherever it starts) receiving more than the budget, and no 429. The budget is scaled to
+ * 600 KB per 3 s so the restores cross several windows, and the app is told exactly that: its ledger counts an
+ * upload's bytes from before they can arrive until after they have (docs/scale.md), so no tolerance is needed.
  */
 const SOURCES = ['ada@contoso.example', 'bob@contoso.example'];
 const TARGET = 'target@contoso.example';
@@ -33,8 +32,8 @@ beforeAll(async () => {
     },
     { latencyMs: 10, limits: { uploadBudget: BUDGET } },
   );
-  // 85% of the budget for the app, in its own unit (MB per 5 minutes).
-  const mbPer5Min = (0.85 * (BUDGET.bytes / BUDGET.windowMs) * 300_000) / (1024 * 1024);
+  // The simulator's budget, told to the app as a rate in its own unit (MB per 5 minutes) and the window's length.
+  const mbPer5Min = (BUDGET.bytes / BUDGET.windowMs) * (300_000 / (1024 * 1024));
   const env = {
     MAILBOX_VAULT_GRAPH_BASE_URL: sim.baseUrl,
     MAILBOX_VAULT_GRAPH_CREDENTIAL: 'staticToken',
@@ -45,6 +44,7 @@ beforeAll(async () => {
     MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: '5',
     MAILBOX_VAULT_GRAPH_LOG: 'quiet',
     MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: String(mbPer5Min),
+    MAILBOX_VAULT_GRAPH_UPLOAD_WINDOW_MS: String(BUDGET.windowMs),
   };
   hosts = await Promise.all([startHostProcess(env), startHostProcess(env)]);
   const backup = await hosts[0]!.api('POST', '/api/backups', { mailboxes: SOURCES });
@@ -70,7 +70,7 @@ function mostBytesInAnyWindow(uploads: Array<{ at: number; bytes: number }>, win
 }
 
 describe('two instances restoring into one mailbox', () => {
-  it('never have more than its 4 requests in flight, in total; their upload windows are printed', async () => {
+  it('hold its 4 requests in flight and its upload budget in total, without a 429', async () => {
     const target = sim.tenant.mailbox(TARGET);
     sim.throttle.resetCounters();
     const started = await Promise.all(
@@ -87,13 +87,14 @@ describe('two instances restoring into one mailbox', () => {
       expect((run.report as RestoreReport).counts).toMatchObject({ imported: ITEMS, failed: 0 });
     }
     const counters = sim.throttle.countersFor(target.id);
-    expect(counters.maxInFlight).toBeLessThanOrEqual(4);
     const received = counters.uploads.reduce((sum, u) => sum + u.bytes, 0);
-    // Enough bytes to cross the budget more than once, so a process pacing alone would overrun it.
-    expect(received).toBeGreaterThan(BUDGET.bytes);
-    console.warn(
-      `most bytes in any ${BUDGET.windowMs} ms: ${mostBytesInAnyWindow(counters.uploads, BUDGET.windowMs)} of ${BUDGET.bytes}; 429s ${counters.throttled}`,
-    );
+    // Enough bytes to cross the budget more than once, so a process holding it alone would overrun it.
+    expect(received).toBeGreaterThan(2 * BUDGET.bytes);
+    const busiestWindow = mostBytesInAnyWindow(counters.uploads, BUDGET.windowMs);
+    console.warn(`most bytes in any ${BUDGET.windowMs} ms: ${busiestWindow} of ${BUDGET.bytes}`);
+    expect(counters.maxInFlight).toBeLessThanOrEqual(4);
+    expect(busiestWindow).toBeLessThanOrEqual(BUDGET.bytes);
+    expect(counters.throttled).toBe(0);
 
     // What holding the limits together cost: Blob requests of the slots' leases and the upload ledger.
     const outputs = await Promise.all(hosts.map((h) => h.stop()));
