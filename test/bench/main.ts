@@ -637,7 +637,7 @@ async function backupThenRestore(
     simulatorEnv,
   );
   try {
-    return await withApp(await appEnv(sim, [source], appSettings), async (app) => {
+    return await withApp(await appEnv(sim, [source, target], appSettings), async (app) => {
       await backup(app);
       const { report } = await restore(app, { sourceMailbox: source, targetMailbox: target });
       const counters = (await sim.counters())[sim.mailboxIds[target]!]!;
@@ -659,7 +659,10 @@ async function restoreThroughput(): Promise<void> {
     const { report, counters, seconds } = await backupThenRestore(
       { sourceItems: quick ? 40 : 100, sizes: [200_000, 400_000] },
       { SIM_UPLOAD_BUDGET_BYTES: String(budgetBytes), SIM_UPLOAD_WINDOW_MS: String(windowMs), SIM_LATENCY_MS: '50' },
-      { MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: String(mbPer5Min) },
+      {
+        MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: String(mbPer5Min),
+        MAILBOX_VAULT_GRAPH_UPLOAD_WINDOW_MS: String(windowMs),
+      },
     );
     // Body bytes are base64 plus a little JSON: what the budget counts.
     const perSecond = counters.importedBytes / seconds;
