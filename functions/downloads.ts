@@ -38,7 +38,13 @@ const DOWNLOAD_REFUSAL_STATUS: Record<DownloadErrorCode, number> = {
   ItemNotFound: 404,
 };
 
-const RESTORE_REFUSAL_STATUS = { InvalidRequest: 400, SnapshotNotFound: 404, UnknownFolder: 422, NothingSelected: 422 };
+const RESTORE_REFUSAL_STATUS = {
+  InvalidRequest: 400,
+  SnapshotNotFound: 404,
+  SnapshotExpiring: 409,
+  UnknownFolder: 422,
+  NothingSelected: 422,
+};
 
 function newDownloadId(kind: 'download' | 'item', at: Date): string {
   return `${kind}-${compactTime(at)}-${randomBytes(4).toString('hex')}`;

@@ -6,8 +6,10 @@ import { markRestoreCanceled } from '../shared/restore/cancel.js';
 import { currentRestoreReport } from '../shared/restore/report.js';
 import {
   RestoreBody,
+  recordRestoreRequest,
   RestoreRequestError,
   resolveRestoreRequest,
+  withdrawRestoreRequest,
   type RestoreRequestErrorCode,
 } from '../shared/restore/request.js';
 import { getServices } from '../shared/services.js';
@@ -29,6 +31,7 @@ import {
 export const RESTORE_REFUSAL_STATUS: Record<RestoreRequestErrorCode, number> = {
   InvalidRequest: 400,
   SnapshotNotFound: 404,
+  SnapshotExpiring: 409,
   UnknownFolder: 422,
   NothingSelected: 422,
 };
@@ -42,8 +45,8 @@ function byUpn(mailbox: LookedUpMailbox): string {
 }
 
 /**
- * `POST /api/restores`: validate everything, apply the restore policy, write the audit record and the request,
- * start, answer 202.
+ * `POST /api/restores`: validate everything, apply the restore policy, write the request (and check its snapshot
+ * is still kept: a prune may be deleting it), write the audit record, start, answer 202.
  */
 export async function startRestore(
   request: HttpRequest,
@@ -72,14 +75,20 @@ export async function startRestore(
       requesterOid: auth.caller.oid,
     };
     resolved = await resolveRestoreRequest(graph, vault, checked, meta);
+    // Before the audit record: a restore refused here (SnapshotExpiring) is audited as refused.
+    await recordRestoreRequest(vault, resolved.request);
   } catch (error) {
     if (error instanceof RestoreRequestError)
       return problem(RESTORE_REFUSAL_STATUS[error.code], error.message, error.errors);
     throw error;
   }
   const { request: restore, selected } = resolved;
-  await auditCall(request, context, restoreAudit(restore, selected));
-  await vault.writeJson(layout.restoreRequest(restoreId), restore, { onlyIfAbsent: true });
+  try {
+    await auditCall(request, context, restoreAudit(restore, selected));
+  } catch (error) {
+    await withdrawRestoreRequest(vault, restoreId); // nothing starts unaudited, nor stays to protect a snapshot
+    throw error;
+  }
   await startOrchestration(client, contracts.restoreMailbox, restoreId, {
     restoreId,
     targetMailboxId: restore.target.mailboxId,

@@ -2,15 +2,21 @@ import { compareKeys, ExternalSorter } from '../vault/externalSort.js';
 import { layout } from '../vault/layout.js';
 import type { ManifestEntry, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import { clearExpiringMarks, markThenCheckRestores } from './expiringSnapshots.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
 import { readSnapshotRecords } from '../vault/snapshotCatalog.js';
+
+export { findRestoresInProgress } from './expiringSnapshots.js';
 
 export interface PruneInput {
   mailboxKey: string;
   policy: RetentionPolicy;
   now: Date;
   dryRun: boolean;
-  /** Snapshots a running restore reads from: kept whatever the policy says. */
+  /**
+   * Snapshots running restores read, as read holding the lease: kept whatever the policy says, and not marked.
+   * A restore requested after that read is seen by the handshake (expiringSnapshots.ts) before anything is deleted.
+   */
   protectedSnapshots: string[];
   /**
    * Versions an uncommitted run has recorded (stored, reused, or known from its plan): live for the sweep,
@@ -37,15 +43,25 @@ export interface PruneResult {
 
 /**
  * Applies the retention policy to one mailbox. Run it holding the mailbox's lease (mailboxOwner.ts), so no
- * commit interleaves with the mark and the sweep. First the expired snapshots' records (the commit: without it a
- * snapshot does not exist) and manifests are deleted; then, mark and sweep, the item versions that no remaining
+ * commit interleaves with the mark and the sweep. The expired snapshots are marked and the running restores read
+ * again (the handshake with restores being requested, expiringSnapshots.ts), so a snapshot a restore was just
+ * accepted for stays. Then the expired snapshots' records (the commit: without it a snapshot does not exist) and
+ * manifests are deleted, and the marks cleared; then, mark and sweep, the item versions that no remaining
  * snapshot references. An interruption at any point leaves unreferenced blobs behind, never a snapshot that
- * points at a missing one. A dry run reports the same without deleting anything.
+ * points at a missing one. A dry run reports the same without deleting (or marking) anything.
  */
 export async function pruneMailbox(vault: VaultStore, input: PruneInput): Promise<PruneResult> {
   const records = await readSnapshotRecords(vault, layout.byKey.snapshots(input.mailboxKey));
-  const { result, expired } = decideExpiry(records, input);
+  const decided = decideExpiry(records, input);
+  const { result } = decided;
+  let expired = decided.expired;
+  if (!input.dryRun) {
+    const checked = await markThenCheckRestores(vault, input.mailboxKey, expired);
+    expired = checked.expire;
+    keepForRestores(result, checked.keptForRestores);
+  }
   const remaining = await deleteExpiredSnapshots(vault, input, records, expired, result);
+  if (!input.dryRun) await clearExpiringMarks(vault, input.mailboxKey);
   const referenced = await referencedVersions(vault, input, records, remaining);
   await sweepUnreferencedVersions(vault, input, referenced, result);
   return result;
@@ -72,6 +88,13 @@ function decideExpiry(
     immutable: [],
   };
   return { result, expired };
+}
+
+/** Snapshots a restore requested while this prune ran names: protected after all. */
+function keepForRestores(result: PruneResult, snapshotIds: string[]): void {
+  if (snapshotIds.length === 0) return;
+  result.snapshotsExpired = result.snapshotsExpired.filter((id) => !snapshotIds.includes(id));
+  result.snapshotsProtected.push(...snapshotIds);
 }
 
 /** Step 1: records first, then manifests. Returns the snapshots that still exist (a dry run counts as deleted). */
@@ -160,27 +183,4 @@ async function sweepUnreferencedVersions(
     await references.return(undefined);
     await referenced.discard();
   }
-}
-
-/**
- * Snapshots that running restores read: kept whatever the policy says. A restore is running until its report or
- * its cancel is written; none is guessed abandoned by age (keeping a snapshot too long loses nothing).
- */
-export async function findRestoresInProgress(vault: VaultStore): Promise<Map<string, string[]>> {
-  const protectedSnapshots = new Map<string, string[]>();
-  for await (const prefix of vault.listPrefixes('restores/')) {
-    const restoreId = prefix.slice('restores/'.length, -1);
-    const request = await vault.readJson<{ requestedAt: string; source: { mailboxId: string; snapshotId: string } }>(
-      layout.restoreRequest(restoreId),
-    );
-    if (!request) continue;
-    if (
-      (await vault.readJson(layout.restoreReport(restoreId))) ||
-      (await vault.readJson(layout.restoreCanceled(restoreId)))
-    )
-      continue;
-    const key = layout.mailboxPrefix(request.source.mailboxId).split('/')[1]!;
-    protectedSnapshots.set(key, [...(protectedSnapshots.get(key) ?? []), request.source.snapshotId]);
-  }
-  return protectedSnapshots;
 }

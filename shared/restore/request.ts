@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { MailboxVaultError } from '../errors.js';
 import { MailboxNotFoundError, type MailboxClient } from '../graph/index.js';
+import { snapshotStillKept } from '../maintenance/expiringSnapshots.js';
 import { isMailboxId, mailboxSchema, parseFolderPath, samePath } from '../mailbox/index.js';
+import { layout } from '../vault/layout.js';
 import type { ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import { findSnapshot, readManifest, type SnapshotSelector } from '../vault/snapshotCatalog.js';
 import type { VaultStore } from '../vault/vaultStore.js';
@@ -73,7 +75,8 @@ export const RestoreBody = z
 export type RestoreBodyInput = z.infer<typeof RestoreBody>;
 
 /** Why a restore request was refused; the HTTP layer turns each code into its status. */
-export type RestoreRequestErrorCode = 'InvalidRequest' | 'SnapshotNotFound' | 'UnknownFolder' | 'NothingSelected';
+export type RestoreRequestErrorCode =
+  'InvalidRequest' | 'SnapshotNotFound' | 'SnapshotExpiring' | 'UnknownFolder' | 'NothingSelected';
 
 /** A restore request that cannot start; `errors` name each problem for the person who asked. */
 export class RestoreRequestError extends MailboxVaultError {
@@ -179,6 +182,28 @@ export async function resolveRestoreRequest(
     requesterOid: meta.requesterOid ?? null,
   };
   return { request, snapshot, selected };
+}
+
+/**
+ * Writes a resolved restore's request, then checks that its snapshot is still kept: the restore's half of the
+ * handshake with pruning (expiringSnapshots.ts states the invariant). Once this returns, no prune deletes the
+ * snapshot until the restore's report or cancel is written. When a prune is deleting the snapshot, the request is
+ * withdrawn (it would keep nothing alive but an empty folder) and the restore refused: SnapshotExpiring.
+ */
+export async function recordRestoreRequest(vault: VaultStore, request: RestoreRequest): Promise<void> {
+  const { mailboxId, snapshotId } = request.source;
+  await vault.writeJson(layout.restoreRequest(request.restoreId), request, { onlyIfAbsent: true });
+  if (await snapshotStillKept(vault, mailboxId, snapshotId)) return;
+  await withdrawRestoreRequest(vault, request.restoreId);
+  throw new RestoreRequestError('SnapshotExpiring', 'Snapshot pruned while the restore started', [
+    `snapshot: '${snapshotId}' is being deleted by the retention policy (a prune of the mailbox began as this ` +
+      'restore was requested); choose a newer snapshot',
+  ]);
+}
+
+/** Deletes a request no restore was started for, so it protects no snapshot from pruning. */
+export async function withdrawRestoreRequest(vault: VaultStore, restoreId: string): Promise<void> {
+  await vault.deleteBlob(layout.restoreRequest(restoreId));
 }
 
 /** The snapshot the body names (an id, `latest`, or `asOf`); SnapshotNotFound says which one was missing. */
