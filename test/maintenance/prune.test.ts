@@ -129,7 +129,7 @@ describe('pruning', () => {
       expect(report.status, snapshot.snapshotId).toBe('Completed');
       expect(report.counts.imported).toBe(snapshot.itemCount);
     }
-  });
+  }, 180_000); // a restore per snapshot, one after another: over a minute on a busy machine
 });
 
 describe('an interrupted prune', () => {
