@@ -163,6 +163,11 @@ export interface MaintenanceInput {
   verify: { mode: VerifyMode } | null;
   /** Mailbox keys asked for; every mailbox in the vault when null. */
   mailboxKeys: string[] | null;
+  /**
+   * Windows of mailboxes per execution before it continues as new (`MAILBOX_VAULT_WINDOWS_PER_EPISODE`, as the
+   * triggers pass it); 25 when absent.
+   */
+  windowsPerEpisode?: number;
   /** Set by continueAsNew: where the run goes on, and how many mailboxes it has. */
   resume?: { step: 'prune' | 'verify'; offset: number; count: number };
 }

@@ -12,7 +12,10 @@ import { settleWindow } from './windows.js';
 
 const MAILBOXES_AT_ONCE = 4;
 
-/** Windows of mailboxes per execution: the history stays a few hundred events, whatever the vault's size. */
+/**
+ * Windows of mailboxes per execution when the input does not say: the history stays a few hundred events, whatever
+ * the vault's size.
+ */
 const WINDOWS_PER_EPISODE = 25;
 
 /**
@@ -29,12 +32,13 @@ export const vaultMaintenance: Orchestrator<MaintenanceInput, { status: string; 
     resume?.count ??
     (yield* callActivity(context, contracts.listVaultMailboxes, { id: run.id, mailboxKeys: run.mailboxKeys })).count;
   const steps = (['prune', 'verify'] as const).filter((step) => run[step]);
+  const windowsPerEpisode = run.windowsPerEpisode ?? WINDOWS_PER_EPISODE;
   for (const step of steps.slice(resume ? steps.indexOf(resume.step) : 0)) {
     const activity: ActivityContract<MaintenanceMailboxInput, unknown> =
       step === 'prune' ? contracts.pruneVaultMailbox : contracts.verifyVaultMailbox;
     const from = resume?.step === step ? resume.offset : 0;
     for (let offset = from, windows = 0; offset < count; offset += MAILBOXES_AT_ONCE, windows++) {
-      if (windows >= WINDOWS_PER_EPISODE)
+      if (windows >= windowsPerEpisode)
         return continueAsNew(context, contracts.vaultMaintenance, { ...run, resume: { step, offset, count } });
       context.df.setCustomStatus({ phase: step, mailboxesDone: offset, mailboxes: count });
       const end = Math.min(count, offset + MAILBOXES_AT_ONCE);

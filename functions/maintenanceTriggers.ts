@@ -75,6 +75,7 @@ export async function startMaintenance(
     prune: body.value.prune ?? null,
     verify: body.value.verify ?? null,
     mailboxKeys: mailboxes.keys,
+    windowsPerEpisode: loadConfig().backup.windowsPerEpisode,
   };
   await auditCall(request, context, {
     action: 'maintenance',
@@ -117,7 +118,8 @@ export async function scheduledMaintenance(
   client: df.DurableClient,
   context: InvocationContext,
 ): Promise<void> {
-  const { schedule } = loadConfig().maintenance;
+  const config = loadConfig();
+  const { schedule } = config.maintenance;
   await startScheduledRun(
     client,
     context,
@@ -129,6 +131,7 @@ export async function scheduledMaintenance(
       prune: { dryRun: false },
       verify: { mode: 'sample' },
       mailboxKeys: null,
+      windowsPerEpisode: config.backup.windowsPerEpisode,
     }),
   );
 }

@@ -167,7 +167,8 @@ export const SETTINGS = {
   },
   MAILBOX_VAULT_WINDOWS_PER_EPISODE: {
     default: '20',
-    description: 'Export windows before an orchestration continues as new (bounds history)',
+    description:
+      'Windows of work (exports, imports, maintenance) before an orchestration continues as new (bounds history)',
   },
 } as const;
 
