@@ -39,7 +39,8 @@ interface ScenarioOutcome {
 
 async function waitFor(stack: Stack, id: string): Promise<void> {
   const status = await stack.app.host.waitForCompletion(id);
-  if (status.runtimeStatus !== 'Completed') throw new Error(`${id} ended ${status.runtimeStatus}`);
+  if (status.runtimeStatus !== 'Completed')
+    throw new Error(`${id} ended ${status.runtimeStatus}: ${JSON.stringify(status.output)}`);
 }
 
 async function scriptedRun(stack: Stack): Promise<{ backups: string[]; restores: string[] }> {
