@@ -7,6 +7,7 @@ import { stagingConverterOf } from '../shared/download/converterFor.js';
 import { DownloadError, type DownloadErrorCode } from '../shared/download/errors.js';
 import { findSnapshotItem, openItemContent } from '../shared/download/itemContent.js';
 import { isDownloadableClass, notDownloadableReason } from '../shared/download/itemKinds.js';
+import { recordDownloadRequest, withdrawDownloadRequest } from '../shared/download/request.js';
 import type { DownloadReport, DownloadRequest } from '../shared/download/types.js';
 import { RestoreBody, RestoreRequestError, resolveRestoreRequest } from '../shared/restore/request.js';
 import { getServices } from '../shared/services.js';
@@ -176,7 +177,8 @@ export async function startDownload(
       source: resolved.source,
       filters: resolved.filters,
     };
-    await vault.writeJson(layout.downloadRequest(downloadId), download, { onlyIfAbsent: true });
+    await recordDownloadRequest(vault, download);
+    // An export that is never started must not keep its snapshot from pruning: without its audit record, no export.
     await auditCall(request, context, {
       action: 'download',
       subject: downloadId,
@@ -186,6 +188,9 @@ export async function startDownload(
         snapshotId: resolved.source.snapshotId,
       },
       what: { filters: resolved.filters, format, selectedItems: selected },
+    }).catch(async (error: unknown) => {
+      await withdrawDownloadRequest(vault, downloadId);
+      throw error;
     });
     await startOrchestration(client, contracts.downloadExport, downloadId, {
       downloadId,

@@ -6,6 +6,10 @@ import type { VaultStore } from '../vault/vaultStore.js';
  * The handshake between a prune and a restore being requested, so that a restore never reads a snapshot that is
  * being deleted.
  *
+ * Downloads (MBOX or ZIP exports) read a snapshot for as long as a restore does and take part the same way:
+ * what is said here of a restore's request holds for a download's (`downloads/{id}/request.json`, running until
+ * its report is written).
+ *
  * INVARIANT: once a restore is accepted (its request written and its check passed), no prune deletes its
  * snapshot, nor therefore any version the snapshot references, until the restore has ended (its report or its
  * cancel is written), however long it runs; the first prune after that may.
@@ -48,7 +52,7 @@ export async function markThenCheckRestores(
   if (expired.length === 0) return { expire: [], keptForRestores: [] };
   for (const snapshot of expired)
     await vault.writeJson(expiringMark(mailboxKey, snapshot.snapshotId), { snapshotId: snapshot.snapshotId });
-  const named = new Set((await findRestoresInProgress(vault)).get(mailboxKey) ?? []);
+  const named = new Set((await findSnapshotReadsInProgress(vault)).get(mailboxKey) ?? []);
   return {
     expire: expired.filter((s) => !named.has(s.snapshotId)),
     keptForRestores: expired.filter((s) => named.has(s.snapshotId)).map((s) => s.snapshotId),
@@ -91,4 +95,27 @@ export async function findRestoresInProgress(vault: VaultStore): Promise<Map<str
     protectedSnapshots.set(key, [...(protectedSnapshots.get(key) ?? []), request.source.snapshotId]);
   }
   return protectedSnapshots;
+}
+
+/** Snapshots that running downloads (MBOX or ZIP exports) read, by mailbox key: running until their report. */
+export async function findDownloadsInProgress(vault: VaultStore): Promise<Map<string, string[]>> {
+  const protectedSnapshots = new Map<string, string[]>();
+  for await (const prefix of vault.listPrefixes('downloads/')) {
+    const downloadId = prefix.slice('downloads/'.length, -1);
+    const request = await vault.readJson<{ source: { mailboxId: string; snapshotId: string } }>(
+      layout.downloadRequest(downloadId),
+    );
+    if (!request || (await vault.readJson(layout.downloadReport(downloadId)))) continue;
+    const key = keyOf(request.source.mailboxId);
+    protectedSnapshots.set(key, [...(protectedSnapshots.get(key) ?? []), request.source.snapshotId]);
+  }
+  return protectedSnapshots;
+}
+
+/** Every snapshot a running restore or download reads, by mailbox key: what a prune must keep. */
+export async function findSnapshotReadsInProgress(vault: VaultStore): Promise<Map<string, string[]>> {
+  const reads = await findRestoresInProgress(vault);
+  for (const [key, snapshots] of await findDownloadsInProgress(vault))
+    reads.set(key, [...(reads.get(key) ?? []), ...snapshots]);
+  return reads;
 }

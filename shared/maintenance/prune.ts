@@ -6,7 +6,7 @@ import { clearExpiringMarks, markThenCheckRestores } from './expiringSnapshots.j
 import { applyRetention, type RetentionPolicy } from './retention.js';
 import { readSnapshotRecords } from '../vault/snapshotCatalog.js';
 
-export { findRestoresInProgress } from './expiringSnapshots.js';
+export { findRestoresInProgress, findSnapshotReadsInProgress } from './expiringSnapshots.js';
 
 export interface PruneInput {
   mailboxKey: string;

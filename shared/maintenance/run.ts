@@ -3,7 +3,7 @@ import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { expireArtifacts, type ArtifactsInput } from './artifacts.js';
 import { pruneOwned } from './inFlight.js';
-import { findRestoresInProgress, pruneMailbox } from './prune.js';
+import { findSnapshotReadsInProgress, pruneMailbox } from './prune.js';
 import { verifyMailbox, type VerifyMode } from './verify.js';
 
 /** One mailbox of a maintenance run, by its place in the list the run keeps. */
@@ -42,14 +42,14 @@ export async function pruneMaintenanceMailbox(
       vault,
       key,
       // The running restores are read holding the lease: a prune may wait minutes for it (a commit holds it),
-      // and a restore requested meanwhile reads a snapshot this prune must keep.
+      // and a restore or download requested meanwhile reads a snapshot this prune must keep.
       async (inFlight, assertOwned) =>
         pruneMailbox(vault, {
           mailboxKey: key,
           policy: config.maintenance.retention,
           now: new Date(mailbox.startedAt),
           dryRun,
-          protectedSnapshots: (await findRestoresInProgress(vault)).get(key) ?? [],
+          protectedSnapshots: (await findSnapshotReadsInProgress(vault)).get(key) ?? [],
           inFlight,
           assertOwned,
         }),

@@ -17,6 +17,7 @@ import { runBackup, startStack, type Stack } from '../support/stack.js';
 let stack: Stack;
 const SOURCE = 'ana@contoso.example';
 const TARGET = 'ben@contoso.example';
+const STAGING = 'mailbox-vault-staging@contoso.example';
 const ITEMS = 5;
 let maintenanceDay = 1;
 
@@ -26,9 +27,10 @@ beforeAll(async () => {
       mailboxes: [
         { upn: SOURCE, items: ITEMS },
         { upn: TARGET, items: 0 },
+        { upn: STAGING, kind: 'shared', items: 0 },
       ],
     },
-    { settings: ZERO_RETENTION },
+    { settings: { ...ZERO_RETENTION, MAILBOX_VAULT_STAGING_MAILBOX: STAGING } },
   );
   await runBackup(stack, { mailboxes: [SOURCE] });
 }, 120_000);
@@ -91,11 +93,12 @@ const requestRestore = (snapshotId: string) =>
 const recordOf = (snapshot: SnapshotRecord) =>
   stack.vault.readJson(layout.snapshotRecord(snapshot.mailboxId, snapshot.snapshotId));
 
-const restoreRequests = async () => {
+const requestsUnder = async (prefix: 'restores/' | 'downloads/') => {
   const names: string[] = [];
-  for await (const name of stack.vault.listNames('restores/')) if (name.endsWith('/request.json')) names.push(name);
+  for await (const name of stack.vault.listNames(prefix)) if (name.endsWith('/request.json')) names.push(name);
   return names;
 };
+const restoreRequests = () => requestsUnder('restores/');
 
 describe('a restore requested while a prune expires its snapshot', () => {
   it('is refused with a 409 when it found the snapshot after the prune read the running restores', async () => {
@@ -156,5 +159,51 @@ describe('a restore requested while a prune expires its snapshot', () => {
     expect((await stack.app.host.waitForCompletion(startMaintenance())).runtimeStatus).toBe('Completed');
     expect(await recordOf(older)).toBeUndefined();
     expect(await verifyWholeVault(stack)).toEqual([]);
+  }, 180_000);
+});
+
+describe('a download (an MBOX or ZIP export) and a prune', () => {
+  it('is refused with a 409 when it found the snapshot after the prune read the running restores and downloads', async () => {
+    const older = await expiringSnapshot();
+    const requestsBefore = await requestsUnder('downloads/');
+    const pruneAtDelete = gate();
+    holdAt([
+      {
+        matches: (w) => w.op === 'delete' && w.blobName.endsWith(`/snapshots/${older.snapshotId}.json`),
+        at: pruneAtDelete,
+      },
+    ]);
+    const maintenance = startMaintenance();
+    await pruneAtDelete.reached;
+
+    const answer = await stack.api('POST', '/api/downloads', {
+      sourceMailbox: SOURCE,
+      snapshot: older.snapshotId,
+      format: 'mbox',
+    });
+    pruneAtDelete.open();
+
+    expect(answer.status, JSON.stringify(answer.body)).toBe(409);
+    expect(answer.body.error.title).toBe('Snapshot pruned while the download started');
+    expect((await stack.app.host.waitForCompletion(maintenance)).runtimeStatus).toBe('Completed');
+    expect(await requestsUnder('downloads/')).toEqual(requestsBefore); // withdrawn: it protects nothing
+    expect(await verifyWholeVault(stack)).toEqual([]);
+  }, 120_000);
+
+  it('keeps the snapshot a running download reads until its report is written', async () => {
+    const older = await expiringSnapshot();
+    const downloadId = 'download-20261201T000000Z-0000beef';
+    // A running export, as the API records it: a request naming the snapshot, no report yet.
+    await stack.vault.writeJson(layout.downloadRequest(downloadId), {
+      downloadId,
+      source: { mailboxId: older.mailboxId, snapshotId: older.snapshotId },
+    });
+    expect((await stack.app.host.waitForCompletion(startMaintenance())).runtimeStatus).toBe('Completed');
+    expect(await recordOf(older)).toBeDefined();
+    expect(await verifyWholeVault(stack)).toEqual([]);
+
+    await stack.vault.writeJson(layout.downloadReport(downloadId), { downloadId });
+    expect((await stack.app.host.waitForCompletion(startMaintenance())).runtimeStatus).toBe('Completed');
+    expect(await recordOf(older)).toBeUndefined();
   }, 180_000);
 });
