@@ -11,14 +11,18 @@ import {
 } from '../graph/index.js';
 import { folderPaths, folderPathText, ITEM_META_PROPERTIES, itemMetaOf } from '../mailbox/index.js';
 import { packBySize } from '../packing.js';
-import { writeIndexedNdjson, type IndexedNdjsonFile, type IndexedNdjsonReader } from '../vault/indexedNdjson.js';
+import { ExternalSorter } from '../vault/externalSort.js';
+import type { IndexedNdjsonFile, IndexedNdjsonReader } from '../vault/indexedNdjson.js';
 import { layout } from '../vault/layout.js';
-import type { DeltaState, ManifestEntry, ManifestFolder, SnapshotRecord } from '../vault/records.js';
+import type { ManifestFolder } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
-import { coverageRecords, type FolderRoundIds } from './coverage.js';
+import { readBaseline, withBudget, type Baseline } from './baseline.js';
+import { coverageRecords, ExpectedCounts, type CoverageRecord } from './coverage.js';
 import { completeItemMetadata, type MetadataOutcome } from './itemMetadata.js';
+import { itemGroups, resolveGroup, roundRecordKey, type RoundRecord } from './planMerge.js';
+import { PlanOutput } from './planOutput.js';
 import { holdsItems, withRecoverableItems } from './recoverableItems.js';
-import type { ChangeRecord, PlanSummary, PlannedBatch, PlannedItem, StoredRef } from './types.js';
+import type { ChangeRecord, PlanSummary, PlannedBatch, PlannedItem } from './types.js';
 
 /**
  * Folders read at once, ahead of the folder being written (memory: their whole rounds). The mailbox limiter keeps
@@ -36,6 +40,8 @@ export interface PlanSettings {
   batchReportedBytes: number;
   /** Back up the Recoverable Items deletions folder of primary and shared mailboxes (see recoverableItems.ts). */
   recoverableItems?: boolean;
+  /** Records each of planning's external sorts holds in memory (tests make it small to exercise the merge). */
+  recordsInMemory?: number;
 }
 
 /** Where planning says what the run report must not hide (a folder read without delta). */
@@ -59,24 +65,9 @@ export interface NextDeltaState {
   itemDeltaLinks: Record<string, string>;
 }
 
-/** What the last committed snapshot tells planning: the links to continue from and what is already stored. */
-interface Baseline {
-  /** Delta links, only when a committed snapshot stands behind them (an interrupted first run's do not). */
-  state: DeltaState | undefined;
-  folders: Map<string, ManifestFolder>;
-  items: Map<string, StoredRef & { changeKey: string; folderId: string }>;
-  /** Items per folder. */
-  counts: Map<string, number>;
-  /** When the last snapshot's run started. */
-  takenAt?: Date;
-}
-
-/** The counts planning reports, gathered while the change list is written. */
+/** The counts planning reports, and the per-folder notes of the change list (a few per folder). */
 interface PlanTally {
-  toExport: PlannedItem[];
   nextLinks: Record<string, string>;
-  changedItems: number;
-  removedItems: number;
   failedFolders: number;
   /** Folders listed through their plain item listing because Graph refused their delta (quota). */
   enumeratedFolders: string[];
@@ -84,18 +75,12 @@ interface PlanTally {
   itemsWithoutSearchKey: number;
   /** Items whose properties delta did not give, read by a listing or item GETs instead. */
   propertiesReadSeparately: number;
-  /** What each folder's round listed, for the coverage check. */
-  rounds: Map<string, FolderRoundIds>;
+  /** The folders whose round was read, and whether it listed the folder in full (for the coverage check). */
+  rounds: Map<string, { full: boolean }>;
   /** Items Exchange counts in a folder that no delta round reported (backed up from the folder's listing). */
   missedByDelta: number;
-}
-
-/**
- * Each item once, as last listed: a delta round may list an item more than once (changed between two of its
- * pages), and Graph refuses a whole exportItems call that names an id twice.
- */
-function lastListingOf(items: PlannedItem[]): PlannedItem[] {
-  return [...new Map(items.map((item) => [item.id, item])).values()];
+  /** The change list's per-folder records (resync, failures, notes), in folder order. */
+  notes: ChangeRecord[];
 }
 
 /** Packs items into batches of at most N ids and a reported-size budget; an item over the budget goes alone. */
@@ -161,132 +146,122 @@ async function planGrantedMailbox(
 ): Promise<PlanSummary> {
   const { runId, mailboxId } = input;
   const planStartedAt = new Date();
-  const baseline = await readBaseline(vault, mailboxId);
-  const tree = await readFolderTree(client, mailboxId, baseline);
-  // An archive's folders are addressed by id only, so its Recoverable Items (reached by name) are not.
-  withRecoverableItems(tree.folders, (settings.recoverableItems ?? false) && !input.archiveOf);
-  tree.paths = folderPaths(tree.folders);
-  const tally: PlanTally = {
-    toExport: [],
-    nextLinks: {},
-    changedItems: 0,
-    removedItems: 0,
-    failedFolders: 0,
-    enumeratedFolders: [],
-    anyFull: tree.fullEnumeration,
-    itemsWithoutSearchKey: 0,
-    propertiesReadSeparately: 0,
-    rounds: new Map(),
-    missedByDelta: 0,
-  };
-  await vault.writeNdjsonGz(
-    layout.runChanges(runId, mailboxId),
-    withCoverage(changeRecords(client, mailboxId, baseline, tree, tally), client, mailboxId, baseline, tally, {
-      planStartedAt,
-      logger,
+  const sortIn = (part: string) => ({
+    vault,
+    prefix: layout.runPlanSort(runId, mailboxId, part),
+    ...withBudget(settings),
+  });
+  const baseline = await readBaseline(vault, mailboxId, {
+    vault,
+    prefixOf: (part) => layout.runPlanSort(runId, mailboxId, part),
+    ...withBudget(settings),
+  });
+  const rounds = new ExternalSorter<RoundRecord>(sortIn('rounds'), roundRecordKey);
+  let output: PlanOutput | undefined;
+  try {
+    const tree = await readFolderTree(client, mailboxId, baseline);
+    // An archive's folders are addressed by id only, so its Recoverable Items (reached by name) are not.
+    withRecoverableItems(tree.folders, (settings.recoverableItems ?? false) && !input.archiveOf);
+    tree.paths = folderPaths(tree.folders);
+    output = new PlanOutput(vault, { runId, mailboxId, folderIds: [...tree.folders.keys()], sortIn });
+    const tally: PlanTally = {
+      nextLinks: {},
+      failedFolders: 0,
+      enumeratedFolders: [],
+      anyFull: tree.fullEnumeration,
+      itemsWithoutSearchKey: 0,
+      propertiesReadSeparately: 0,
+      rounds: new Map(),
+      missedByDelta: 0,
+      notes: [],
+    };
+    // The hierarchy's own note: folderId '' stands for the mailbox's folder tree (an empty path in the report).
+    if (tree.listedInstead) tally.notes.push({ kind: 'folderEnumerated', folderId: '', reason: TREE_LISTED_REASON });
+    await readRounds(client, mailboxId, baseline, tree, tally, rounds);
+    const roundsById = await rounds.seal();
+    const expected = new ExpectedCounts();
+    for await (const group of itemGroups(baseline.itemsById.read(), roundsById.read())) {
+      const { resolved, upsertedIn, removedIn } = resolveGroup(group);
+      expected.add(group.previous?.folderId, upsertedIn, removedIn);
+      for (const item of resolved) await output.add(item);
+    }
+    const coverage = coverageRecords(client, {
+      mailboxId,
       counts: tree.counts,
-    }),
-  );
+      rounds: tally.rounds,
+      expected: (folderId, full) => expected.expected(folderId, full, baseline.counts.get(folderId) ?? 0),
+      roundsById: () => roundsById.read(),
+      previousById: () => baseline.itemsById.read(),
+      planStartedAt,
+      sort: sortIn('listing'),
+    });
+    for await (const record of withCoverage(coverage, mailboxId, tally, logger)) {
+      if ('note' in record) tally.notes.push(record.note);
+      else await output.add(record.item);
+    }
+    const folders = [...tree.folders].map(([id, folder]) => ({
+      ...folder,
+      path: tree.paths.get(id) ?? [folder.displayName],
+    }));
+    await output.writeChangeList([...folders, ...tally.notes]);
+    // A plan written again (a retried planning, a re-run of the same run id) gets a new version, so that no
+    // process can read batches of one plan through the index of another.
+    const planVersion = randomUUID();
+    const plan = await output.writePlan(planFile(runId, mailboxId), settings, planVersion);
+    const next: NextDeltaState = { folderDeltaLink: tree.folderDeltaLink, itemDeltaLinks: tally.nextLinks };
+    await vault.writeJson(layout.runNextDelta(runId, mailboxId), next);
+    warnOfGaps(input.upn, tree, tally, logger);
+    return {
+      planVersion,
+      batchCount: plan.batchCount,
+      itemsToExport: plan.itemsToExport,
+      reportedBytesToExport: plan.reportedBytesToExport,
+      changedItems: output.changedItems,
+      removedItems: output.removedItems,
+      folders: tree.folders.size,
+      failedFolders: tally.failedFolders,
+      enumeratedFolders: tally.enumeratedFolders.length,
+      fullEnumeration: tally.anyFull,
+      itemsWithoutSearchKey: tally.itemsWithoutSearchKey,
+      missedByDelta: tally.missedByDelta,
+    };
+  } finally {
+    await Promise.all([baseline.discard(), rounds.discard(), output?.discard()]);
+  }
+}
 
-  if (tree.listedInstead) logger.warn(`${input.upn}: ${TREE_LISTED_REASON}`);
+/** What the run report must not hide, said as planning found it. */
+function warnOfGaps(upn: string, tree: FolderTree, tally: PlanTally, logger: PlanLogger): void {
+  if (tree.listedInstead) logger.warn(`${upn}: ${TREE_LISTED_REASON}`);
   if (tally.propertiesReadSeparately > 0)
     logger.warn(
-      `${input.upn}: delta gave no subject, sender or search key for ${tally.propertiesReadSeparately} item(s) (Graph refuses or ignores $expand there); they were read from the folder listings and item GETs instead`,
+      `${upn}: delta gave no subject, sender or search key for ${tally.propertiesReadSeparately} item(s) (Graph refuses or ignores $expand there); they were read from the folder listings and item GETs instead`,
     );
   for (const folderId of tally.enumeratedFolders)
-    logger.warn(
-      `${input.upn}, folder '${folderPathText(tree.paths.get(folderId) ?? [folderId])}': ${ENUMERATED_REASON}`,
-    );
-
-  const toExport = lastListingOf(tally.toExport);
-  const batches = packBatches(toExport, settings);
-  // A plan written again (a retried planning, a re-run of the same run id) gets a new version, so that no
-  // process can read batches of one plan through the index of another.
-  const planVersion = randomUUID();
-  const records = batches.map((items, batch) => ({ batch, items }) satisfies PlannedBatch);
-  await writeIndexedNdjson(vault, planFile(runId, mailboxId), records, planVersion);
-  const next: NextDeltaState = { folderDeltaLink: tree.folderDeltaLink, itemDeltaLinks: tally.nextLinks };
-  await vault.writeJson(layout.runNextDelta(runId, mailboxId), next);
-
-  return {
-    planVersion,
-    batchCount: batches.length,
-    itemsToExport: toExport.length,
-    reportedBytesToExport: toExport.reduce((sum, item) => sum + item.size, 0),
-    changedItems: tally.changedItems,
-    removedItems: tally.removedItems,
-    folders: tree.folders.size,
-    failedFolders: tally.failedFolders,
-    enumeratedFolders: tally.enumeratedFolders.length,
-    fullEnumeration: tally.anyFull,
-    itemsWithoutSearchKey: tally.itemsWithoutSearchKey,
-    missedByDelta: tally.missedByDelta,
-  };
+    logger.warn(`${upn}, folder '${folderPathText(tree.paths.get(folderId) ?? [folderId])}': ${ENUMERATED_REASON}`);
 }
 
 /**
- * The change list, then the proof of coverage (see coverageRecords): items delta missed are planned for export
- * like any other. A coverage check that cannot be made is said in the report; it does not fail the plan.
+ * The proof of coverage (see coverageRecords): items delta missed are planned for export like any other. A
+ * coverage check that cannot be made is said in the report; it does not fail the plan.
  */
 async function* withCoverage(
-  changes: AsyncIterable<ChangeRecord>,
-  client: MailboxClient,
+  coverage: AsyncIterable<CoverageRecord>,
   mailboxId: string,
-  baseline: Baseline,
   tally: PlanTally,
-  { planStartedAt, logger, counts }: { planStartedAt: Date; logger: PlanLogger; counts: Map<string, number> },
-): AsyncGenerator<ChangeRecord> {
-  yield* changes;
-  const coverage = coverageRecords(client, {
-    mailboxId,
-    counts,
-    rounds: tally.rounds,
-    planStartedAt,
-    baseline: {
-      countIn: (folderId) => baseline.counts.get(folderId) ?? 0,
-      itemOf: (id) => baseline.items.get(id),
-    },
-  });
+  logger: PlanLogger,
+): AsyncGenerator<CoverageRecord> {
   try {
     for await (const record of coverage) {
-      if (record.kind === 'upsert' && !record.known) {
-        tally.changedItems++;
-        const { id, folderId, changeKey, size } = record.item;
-        tally.toExport.push({ id, folderId, changeKey, size });
-      }
-      if (record.kind === 'folderCount') tally.missedByDelta += record.missedByDelta;
+      if ('note' in record && record.note.kind === 'folderCount') tally.missedByDelta += record.note.missedByDelta;
       yield record;
     }
   } catch (error) {
     if (error instanceof MailboxAccessDeniedError) throw error;
     const reason = `the folders' item counts could not be read: ${errorReason(error)}`;
     logger.warn(`${mailboxId}: coverage not checked, ${reason}`);
-    yield { kind: 'coverageUnchecked', reason };
+    yield { note: { kind: 'coverageUnchecked', reason } };
   }
-}
-
-async function readBaseline(vault: VaultStore, mailboxId: string): Promise<Baseline> {
-  const state = await vault.readJson<DeltaState>(layout.deltaState(mailboxId));
-  const previous = state?.lastSnapshotId
-    ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, state.lastSnapshotId))
-    : undefined;
-  const baseline: Baseline = {
-    state: previous ? state : undefined,
-    folders: new Map(),
-    items: new Map(),
-    counts: new Map(),
-  };
-  if (!previous) return baseline;
-  baseline.takenAt = new Date(previous.takenAt);
-  for await (const entry of vault.readNdjsonGz<ManifestEntry>(previous.manifestBlob)) {
-    if (entry.kind === 'folder') baseline.folders.set(entry.id, entry);
-    else {
-      const { changeKey, blob, sha256, length, folderId } = entry;
-      baseline.items.set(entry.id, { changeKey, blob, sha256, length, folderId });
-      baseline.counts.set(folderId, (baseline.counts.get(folderId) ?? 0) + 1);
-    }
-  }
-  return baseline;
 }
 
 interface FolderTree {
@@ -382,18 +357,20 @@ function toManifestFolder(folder: MailboxFolder, known?: FolderWithoutPath): Fol
 }
 
 /**
- * The run's change list: every folder, then each folder's item changes in folder order. The next folders are
- * read while one is written, each to the end of its round with its items' properties completed: a round is
- * sequential, page after page, and so are the reads that complete it, so one folder at a time would make planning
- * a mailbox of many folders a long row of round trips. Memory: up to FOLDER_ROUNDS_AT_ONCE whole folder rounds.
+ * Reads every folder's round into the sorter (item records by id) and the tally (per-folder notes and links), in
+ * folder order. The next folders are read while one is handed over, each to the end of its round with its items'
+ * properties completed: a round is sequential, page after page, and so are the reads that complete it, so one
+ * folder at a time would make planning a mailbox of many folders a long row of round trips. Memory: up to
+ * FOLDER_ROUNDS_AT_ONCE whole folder rounds, and the sorter's budget.
  */
-async function* changeRecords(
+async function readRounds(
   client: MailboxClient,
   mailboxId: string,
   baseline: Baseline,
   tree: FolderTree,
   tally: PlanTally,
-): AsyncGenerator<ChangeRecord> {
+  rounds: ExternalSorter<RoundRecord>,
+): Promise<void> {
   const folderIds = [...tree.folders.keys()].filter(holdsItems);
   const storedLinkOf = (folderId: string) =>
     baseline.folders.has(folderId) ? baseline.state?.itemDeltaLinks[folderId] : undefined;
@@ -416,18 +393,14 @@ async function* changeRecords(
   const startFolders = (from: number) => {
     for (const folderId of folderIds.slice(from, from + FOLDER_ROUNDS_AT_ONCE))
       if (!prepared.has(folderId))
-        prepared.set(folderId, prepareFolder(folderId, storedLinkOf(folderId), waysOf(folderId), baseline));
+        prepared.set(folderId, prepareFolder(folderId, storedLinkOf(folderId), waysOf(folderId)));
   };
   try {
-    startFolders(0);
-    for (const [id, folder] of tree.folders) yield { ...folder, path: tree.paths.get(id) ?? [folder.displayName] };
-    // The hierarchy's own note: folderId '' stands for the mailbox's folder tree (an empty path in the report).
-    if (tree.listedInstead) yield { kind: 'folderEnumerated', folderId: '', reason: TREE_LISTED_REASON };
     for (const [index, folderId] of folderIds.entries()) {
       startFolders(index);
       const ready = await prepared.get(folderId)!;
       prepared.delete(folderId);
-      yield* folderChanges(folderId, storedLinkOf(folderId), ready, tally);
+      for (const record of folderChanges(folderId, storedLinkOf(folderId), ready, tally)) await rounds.add(record);
     }
   } finally {
     // Planning stopped early (a failed write): the folders being read are let finish, not left running unheard.
@@ -448,11 +421,10 @@ async function prepareFolder(
   folderId: string,
   storedLink: string | undefined,
   rounds: FolderRounds,
-  baseline: Baseline,
 ): Promise<PreparedFolder> {
   let outcome: FolderRound;
   try {
-    outcome = await readFolderRound(folderId, storedLink, rounds, baseline);
+    outcome = await readFolderRound(folderId, storedLink, rounds);
   } catch (error) {
     return { error };
   }
@@ -476,54 +448,42 @@ const TREE_LISTED_REASON =
 const ENUMERATED_REASON =
   'Graph refused its item delta (ErrorQuotaExceeded); it was listed in full instead, and will be until the quota allows delta again';
 
-/** One folder's records, counted into the tally; a folder that cannot be read carries its previous items over. */
-async function* folderChanges(
+/**
+ * One folder's item records, its notes and link counted into the tally; a folder that cannot be read carries its
+ * previous items over (the commit keeps what it does not change).
+ */
+function* folderChanges(
   folderId: string,
   storedLink: string | undefined,
   ready: PreparedFolder,
   tally: PlanTally,
-): AsyncGenerator<ChangeRecord> {
+): Generator<RoundRecord> {
   if ('error' in ready) {
     if (ready.refused) throw ready.error;
     // One folder that cannot be read does not sink the mailbox.
     tally.failedFolders++;
     if (storedLink) tally.nextLinks[folderId] = storedLink;
-    yield { kind: 'folderFailed', folderId, reason: errorReason(ready.error) };
+    tally.notes.push({ kind: 'folderFailed', folderId, reason: errorReason(ready.error) });
     return;
   }
   const { outcome, metadata } = ready;
-  tally.rounds.set(folderId, roundIds(outcome));
+  tally.rounds.set(folderId, { full: outcome.full });
   tally.propertiesReadSeparately += metadata.asked;
   if (metadata.missing > 0) {
     // Said in the report: restores cannot match these items against what a target already holds.
     tally.itemsWithoutSearchKey += metadata.missing;
-    yield { kind: 'metadataGap', folderId, items: metadata.missing, reason: metadata.reason };
+    tally.notes.push({ kind: 'metadataGap', folderId, items: metadata.missing, reason: metadata.reason });
   }
   if (outcome.enumerated) {
     tally.enumeratedFolders.push(folderId);
-    yield { kind: 'folderEnumerated', folderId, reason: ENUMERATED_REASON };
+    tally.notes.push({ kind: 'folderEnumerated', folderId, reason: ENUMERATED_REASON });
   }
   if (outcome.full) {
     tally.anyFull = true;
-    yield { kind: 'resync', folderId };
+    tally.notes.push({ kind: 'resync', folderId });
   }
-  for (const record of outcome.records) {
-    if (record.kind === 'upsert' && !record.known) {
-      tally.changedItems++;
-      const { id, changeKey, size } = record.item;
-      tally.toExport.push({ id, folderId, changeKey, size });
-    } else if (record.kind === 'remove') tally.removedItems++;
-    yield record;
-  }
+  yield* outcome.records;
   if (outcome.link) tally.nextLinks[folderId] = outcome.link;
-}
-
-function roundIds(outcome: FolderRound): FolderRoundIds {
-  const ids: FolderRoundIds = { full: outcome.full, upserts: new Set(), removed: new Set() };
-  for (const record of outcome.records)
-    if (record.kind === 'upsert') ids.upserts.add(record.item.id);
-    else if (record.kind === 'remove') ids.removed.add(record.id);
-  return ids;
 }
 
 /** A folder's ways to be read: the round already started, a full delta round, the plain item listing. */
@@ -536,7 +496,7 @@ interface FolderRounds {
 }
 
 interface FolderRound {
-  records: ChangeRecord[];
+  records: RoundRecord[];
   link: string | undefined;
   full: boolean;
   /** Read through the plain listing: complete, but with no delta link for the next run. */
@@ -552,12 +512,11 @@ async function readFolderRound(
   folderId: string,
   storedLink: string | undefined,
   rounds: FolderRounds,
-  baseline: Baseline,
 ): Promise<FolderRound> {
   const collect = async (pages: AsyncIterable<DeltaPage<ListedItem>>, full: boolean, enumerated = false) => {
     const round: FolderRound = { records: [], link: undefined, full, enumerated };
     for await (const page of pages) {
-      round.records.push(...pageRecords(page, folderId, baseline));
+      round.records.push(...pageRecords(page, folderId));
       round.link = page.deltaLink ?? round.link;
     }
     return round;
@@ -586,18 +545,9 @@ async function* listingPages(
   yield { changed, removed: [] };
 }
 
-/** A page's records, compared with the last snapshot: an item whose changeKey is stored needs no export. */
-function pageRecords(page: DeltaPage<ListedItem>, folderId: string, baseline: Baseline): ChangeRecord[] {
-  const out: ChangeRecord[] = [];
-  for (const listed of page.changed) {
-    const meta = itemMetaOf(listed, folderId);
-    const stored = baseline.items.get(meta.id);
-    out.push(
-      stored && stored.changeKey === meta.changeKey
-        ? { kind: 'upsert', item: meta, known: { blob: stored.blob, sha256: stored.sha256, length: stored.length } }
-        : { kind: 'upsert', item: meta },
-    );
-  }
+/** A page's records, as the round listed them (compared with the last snapshot later, by id). */
+function pageRecords(page: DeltaPage<ListedItem>, folderId: string): RoundRecord[] {
+  const out: RoundRecord[] = page.changed.map((listed) => ({ kind: 'upsert', item: itemMetaOf(listed, folderId) }));
   for (const removed of page.removed) out.push({ kind: 'remove', id: removed.id, folderId });
   return out;
 }

@@ -53,6 +53,27 @@ export class ExternalSorter<T> {
     );
   }
 
+  /**
+   * Ends the adding: what is left in memory stays there (at most the budget) when no run was written, else it is
+   * written as a last run. The result reads every record in key order as often as asked.
+   */
+  async seal(): Promise<SortedRecords<T>> {
+    if (this.runs.length > 0 && this.buffer.length > 0) await this.spill();
+    const held = this.runs.length === 0 ? this.sortedBuffer() : [];
+    this.buffer = [];
+    const { vault } = this.options;
+    const runs = [...this.runs];
+    return {
+      read: () =>
+        runs.length === 0
+          ? fromArray(held)
+          : mergeSorted(
+              runs.map((name) => vault.readNdjsonGz<T>(name)),
+              this.keyOf,
+            ),
+    };
+  }
+
   /** Deletes the runs written to the vault. */
   async discard(): Promise<void> {
     for (const name of this.runs) await this.options.vault.deleteIfExists(name);
@@ -71,6 +92,15 @@ export class ExternalSorter<T> {
     keyed.sort((a, b) => compareKeys(a.key, b.key));
     return keyed.map(({ record }) => record);
   }
+}
+
+/** Records sorted once, read any number of times. */
+export interface SortedRecords<T> {
+  read(): AsyncGenerator<T>;
+}
+
+async function* fromArray<T>(records: T[]): AsyncGenerator<T> {
+  yield* records;
 }
 
 /** Plain code-unit order: the same in every sort and merge, whatever the locale. */

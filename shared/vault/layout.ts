@@ -54,6 +54,8 @@ export const layout = {
   /** Sorted runs of the commit's external merge (externalSort.ts), deleted when the commit is done. */
   runCommitSort: (runId: string, mailboxId: string, part: string) =>
     `runs/${runId}/${keyOf(mailboxId)}/commit-sort/${part}/`,
+  runPlanSort: (runId: string, mailboxId: string, part: string) =>
+    `runs/${runId}/${keyOf(mailboxId)}/plan-sort/${part}/`,
   runMailboxResultsPrefix: (runId: string) => `runs/${runId}/`,
   runReport: (runId: string) => `runs/${runId}/report.json`,
   restoreRequest: (restoreId: string) => `restores/${restoreId}/request.json`,

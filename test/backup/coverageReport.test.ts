@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { coverageRecords, type CoverageInput } from '../../shared/backup/coverage.js';
 import { compareCoverage, coverageProblems, type FolderTallies } from '../../shared/backup/coverageReport.js';
 import type { MailboxClient } from '../../shared/graph/index.js';
+import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import { collect } from '../support/graph.js';
+
+async function* collectNothing(): AsyncGenerator<never> {}
 
 /** The arithmetic of the proof of coverage, folder by folder (the whole flow runs in coverage.test.ts). */
 function tallies(
@@ -43,14 +46,19 @@ describe('comparing a snapshot with Exchange’s counts', () => {
       mailboxId: 'MBX:1',
       counts: new Map(),
       rounds: new Map([
-        ['withItems', { full: true, upserts: new Set(['x', 'y']), removed: new Set<string>() }],
-        ['empty', { full: true, upserts: new Set<string>(), removed: new Set<string>() }],
+        ['withItems', { full: true }],
+        ['empty', { full: true }],
       ]),
-      baseline: { countIn: () => 0, itemOf: () => undefined },
+      expected: (folderId) => (folderId === 'withItems' ? 2 : 0),
+      roundsById: () => collectNothing(),
+      previousById: () => collectNothing(),
       planStartedAt: new Date(),
+      sort: { vault: {} as VaultStore, prefix: 'unused/' },
     };
     const records = await collect(coverageRecords({} as MailboxClient, input));
-    expect(records).toEqual([{ kind: 'folderNotCompared', folderId: 'withItems', reason: expect.any(String) }]);
+    expect(records).toEqual([
+      { note: { kind: 'folderNotCompared', folderId: 'withItems', reason: expect.any(String) } },
+    ]);
     const { summary } = compareCoverage(tallies(new Map(), {}), undefined, [
       { folderId: 'withItems', reason: 'no count' },
     ]);
