@@ -1,4 +1,4 @@
-import { ExternalSorter, type SortedRecords, type SortOptions } from '../vault/externalSort.js';
+import { ExternalSorter, readSortedRuns, type SortedRecords, type SortOptions } from '../vault/externalSort.js';
 import { layout } from '../vault/layout.js';
 import type { DeltaState, ManifestEntry, ManifestFolder, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
@@ -7,59 +7,67 @@ import type { StoredRef } from './types.js';
 /** An item of the last snapshot, as planning compares with it. */
 export type PreviousItem = StoredRef & { id: string; folderId: string; changeKey: string };
 
-/** What the last committed snapshot tells planning: the links to continue from and what is already stored. */
-export interface Baseline {
+/** What the last committed snapshot tells planning, as its first slice checkpoints it (a few numbers per folder). */
+export interface StoredBaseline {
   /** Delta links, only when a committed snapshot stands behind them (an interrupted first run's do not). */
+  state?: DeltaState;
+  folders: ManifestFolder[];
+  /** Items per folder. */
+  counts: Array<[string, number]>;
+  /** When the last snapshot's run started. */
+  takenAt?: string;
+  /** The last snapshot's items sorted by id: runs in the vault. */
+  itemRuns: string[];
+}
+
+/** The same, as planning uses it. */
+export interface Baseline {
   state: DeltaState | undefined;
   folders: Map<string, ManifestFolder>;
-  /** Items per folder. */
   counts: Map<string, number>;
-  /** The last snapshot's items in id order (through the vault when they exceed the sort budget). */
   itemsById: SortedRecords<PreviousItem>;
-  /** When the last snapshot's run started. */
   takenAt?: Date;
-  /** Deletes the sorted runs. */
-  discard(): Promise<void>;
 }
 
 export const previousKey = (item: PreviousItem): string => item.id;
 
 /**
- * Reads the last snapshot once: its folders and per-folder counts in memory (a number per folder), its items
- * sorted by id through the vault, so that planning merges with them instead of holding them in a map.
+ * Reads the last snapshot once: its folders and per-folder counts, and its items sorted by id into runs in the
+ * vault, so that planning merges with them instead of holding them in a map.
  */
-export async function readBaseline(
-  vault: VaultStore,
-  mailboxId: string,
-  sort: Omit<SortOptions, 'prefix'> & { prefixOf: (part: string) => string },
-): Promise<Baseline> {
+export async function sortBaseline(vault: VaultStore, mailboxId: string, sort: SortOptions): Promise<StoredBaseline> {
   const state = await vault.readJson<DeltaState>(layout.deltaState(mailboxId));
   const previous = state?.lastSnapshotId
     ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, state.lastSnapshotId))
     : undefined;
-  const sorter = new ExternalSorter<PreviousItem>(
-    { vault: sort.vault, prefix: sort.prefixOf('previous'), ...withBudget(sort) },
-    previousKey,
-  );
-  const folders = new Map<string, ManifestFolder>();
+  if (!previous) return { folders: [], counts: [], itemRuns: [] };
+  const sorter = new ExternalSorter<PreviousItem>(sort, previousKey);
+  const folders: ManifestFolder[] = [];
   const counts = new Map<string, number>();
-  if (previous) {
-    for await (const entry of vault.readNdjsonGz<ManifestEntry>(previous.manifestBlob)) {
-      if (entry.kind === 'folder') folders.set(entry.id, entry);
-      else {
-        const { id, changeKey, blob, sha256, length, folderId } = entry;
-        await sorter.add({ id, folderId, changeKey, blob, sha256, length });
-        counts.set(folderId, (counts.get(folderId) ?? 0) + 1);
-      }
+  for await (const entry of vault.readNdjsonGz<ManifestEntry>(previous.manifestBlob)) {
+    if (entry.kind === 'folder') folders.push(entry);
+    else {
+      const { id, changeKey, blob, sha256, length, folderId } = entry;
+      await sorter.add({ id, folderId, changeKey, blob, sha256, length });
+      counts.set(folderId, (counts.get(folderId) ?? 0) + 1);
     }
   }
   return {
-    state: previous ? state : undefined,
+    ...(state ? { state } : {}),
     folders,
-    counts,
-    itemsById: await sorter.seal(),
-    ...(previous ? { takenAt: new Date(previous.takenAt) } : {}),
-    discard: () => sorter.discard(),
+    counts: [...counts],
+    takenAt: previous.takenAt,
+    itemRuns: await sorter.sealInVault(),
+  };
+}
+
+export function baselineOf(vault: VaultStore, stored: StoredBaseline): Baseline {
+  return {
+    state: stored.state,
+    folders: new Map(stored.folders.map((folder) => [folder.id, folder])),
+    counts: new Map(stored.counts),
+    itemsById: { read: () => readSortedRuns(vault, stored.itemRuns, previousKey) },
+    ...(stored.takenAt ? { takenAt: new Date(stored.takenAt) } : {}),
   };
 }
 

@@ -74,6 +74,15 @@ export class ExternalSorter<T> {
     };
   }
 
+  /**
+   * Ends the adding with everything in the vault (a last run for what is in memory): the names returned, read
+   * with `readSortedRuns`, give the records in key order in another process, as a checkpoint can name them.
+   */
+  async sealInVault(): Promise<string[]> {
+    if (this.buffer.length > 0) await this.spill();
+    return [...this.runs];
+  }
+
   /** Deletes the runs written to the vault. */
   async discard(): Promise<void> {
     for (const name of this.runs) await this.options.vault.deleteIfExists(name);
@@ -101,6 +110,19 @@ export interface SortedRecords<T> {
 
 async function* fromArray<T>(records: T[]): AsyncGenerator<T> {
   yield* records;
+}
+
+/** The records of sorted runs (as `sealInVault` named them) in key order; none for no runs. */
+export async function* readSortedRuns<T>(
+  vault: VaultStore,
+  runs: readonly string[],
+  keyOf: (record: T) => string,
+): AsyncGenerator<T> {
+  if (runs.length === 0) return;
+  yield* mergeSorted(
+    runs.map((name) => vault.readNdjsonGz<T>(name)),
+    keyOf,
+  );
 }
 
 /** Plain code-unit order: the same in every sort and merge, whatever the locale. */

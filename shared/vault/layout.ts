@@ -54,8 +54,12 @@ export const layout = {
   /** Sorted runs of the commit's external merge (externalSort.ts), deleted when the commit is done. */
   runCommitSort: (runId: string, mailboxId: string, part: string) =>
     `runs/${runId}/${keyOf(mailboxId)}/commit-sort/${part}/`,
+  runPlanSortPrefix: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan-sort/`,
   runPlanSort: (runId: string, mailboxId: string, part: string) =>
     `runs/${runId}/${keyOf(mailboxId)}/plan-sort/${part}/`,
+  /** Planning's checkpoints: what its first slice read (baseline, folder tree), then its progress after each slice. */
+  runPlanStart: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan-start.json`,
+  runPlanProgress: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan-progress.json`,
   runMailboxResultsPrefix: (runId: string) => `runs/${runId}/`,
   runReport: (runId: string) => `runs/${runId}/report.json`,
   restoreRequest: (restoreId: string) => `restores/${restoreId}/request.json`,
