@@ -1,7 +1,8 @@
 import type { InvocationContext } from '@azure/functions';
 import { commitSnapshot } from '../shared/backup/commit.js';
 import { exportBatch } from '../shared/backup/exportBatch.js';
-import { planMailbox } from '../shared/backup/plan.js';
+import { DEFAULT_SLICE_BUDGET, planMailbox, planMailboxSlice, type PlanSettings } from '../shared/backup/plan.js';
+import type { BackupConfig } from '../shared/config.js';
 import { takeNextMailbox } from '../shared/backup/lanes.js';
 import {
   recordMailboxFailure,
@@ -40,11 +41,21 @@ registerActivity(contracts.writeRunReportPage, async (input) => {
   return null;
 });
 
+const planSettings = (backup: BackupConfig): PlanSettings => ({
+  maxItemsPerBatch: 20,
+  batchReportedBytes: backup.batchReportedBytes,
+  recoverableItems: backup.recoverableItems,
+  sliceBudget: { ...DEFAULT_SLICE_BUDGET, items: backup.planSliceItems },
+});
+
 registerActivity(contracts.planMailbox, async (input, context) => {
   const { config, graph, vault } = await getServices();
-  const { batchReportedBytes, recoverableItems } = config.backup;
-  const settings = { maxItemsPerBatch: 20, batchReportedBytes, recoverableItems };
-  return planMailbox(graph, vault, settings, input, { warn: (m) => context.warn(m) });
+  return planMailbox(graph, vault, planSettings(config.backup), input, { warn: (m) => context.warn(m) });
+});
+
+registerActivity(contracts.planMailboxSlice, async (input, context) => {
+  const { config, graph, vault } = await getServices();
+  return planMailboxSlice(graph, vault, planSettings(config.backup), input, { warn: (m) => context.warn(m) });
 });
 
 registerActivity(contracts.exportBatch, async (input, context) => {

@@ -24,6 +24,9 @@ import { settleWindow } from './windows.js';
 /** Mailboxes a lane backs up before it continues as new: its history stays a few hundred events. */
 const MAILBOXES_PER_LANE_EPISODE = 25;
 
+/** Planning slices an episode of a mailbox's orchestration runs before it continues as new (2 events each). */
+const PLAN_SLICES_PER_EPISODE = 50;
+
 /** Report pages gathered at once (each reads a page of results and judges their deletions). */
 const REPORT_PAGES_AT_ONCE = 4;
 
@@ -113,12 +116,17 @@ export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput
   const archive = input.archiveOf ? { archiveOf: input.archiveOf } : {};
   try {
     // One backup per mailbox at a time: the first episode claims it (continueAsNew carries the plan on).
-    if (!input.plan) {
+    if (!input.plan && input.planSlice === undefined) {
       const claim = yield* callActivity(context, contracts.claimMailbox, { runId, mailboxId });
       if (!claim.granted) return yield* skipMailbox(context, input, claim.runningRun);
     }
-    const plan =
-      input.plan ?? (yield* callActivity(context, contracts.planMailbox, { runId, mailboxId, upn, ...archive }));
+    let plan = input.plan;
+    if (!plan) {
+      const planned = yield* planInSlices(context, input);
+      if ('continueFrom' in planned)
+        return continueAsNew(context, contracts.backupMailbox, { ...input, planSlice: planned.continueFrom });
+      plan = planned.summary;
+    }
     if (plan.refused) return yield* failMailbox(context, input, plan.refused);
     const failedBatches = [...(input.failedBatches ?? [])];
     let next = input.nextBatch ?? 0;
@@ -129,7 +137,12 @@ export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput
       if (window.refused) return yield* failMailbox(context, input, window.refused);
       next = window.end;
       if (windows >= settings.windowsPerEpisode && next < plan.batchCount)
-        return continueAsNew(context, contracts.backupMailbox, { ...input, plan, nextBatch: next, failedBatches });
+        return continueAsNew(context, contracts.backupMailbox, {
+          ...withoutPlanSlice(input),
+          plan,
+          nextBatch: next,
+          failedBatches,
+        });
     }
     context.df.setCustomStatus({ upn, batchesDone: plan.batchCount, batchCount: plan.batchCount, phase: 'committing' });
     return yield* callActivity(context, contracts.commitSnapshot, {
@@ -148,6 +161,41 @@ export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput
     return yield* failMailbox(context, input, errorReason(error));
   }
 };
+
+/**
+ * Planning, slice after slice (each a bounded activity that checkpoints in the vault), until the plan is written;
+ * after PLAN_SLICES_PER_EPISODE slices the episode hands the next slice's number on (continue as new), so a
+ * mailbox of many folders keeps its history small. Only slice numbers and the final counts cross Durable.
+ */
+function* planInSlices(
+  context: OrchestrationContext,
+  input: BackupMailboxInput,
+): Generator<Task, { summary: PlanSummary } | { continueFrom: number }, unknown> {
+  const { runId, mailboxId, upn } = input;
+  const archive = input.archiveOf ? { archiveOf: input.archiveOf } : {};
+  let slice = input.planSlice ?? 0;
+  for (let inEpisode = 0; inEpisode < PLAN_SLICES_PER_EPISODE; inEpisode++) {
+    if (slice > 0) context.df.setCustomStatus({ upn, phase: 'planning', planSlice: slice });
+    const result = yield* callActivity(context, contracts.planMailboxSlice, {
+      runId,
+      mailboxId,
+      upn,
+      ...archive,
+      slice,
+    });
+    // An orchestration started before slices has the whole plan's counts in its history at this point.
+    if ('planVersion' in result) return { summary: result as unknown as PlanSummary };
+    if ('summary' in result) return { summary: result.summary };
+    slice = result.nextSlice;
+  }
+  return { continueFrom: slice };
+}
+
+function withoutPlanSlice(input: BackupMailboxInput): BackupMailboxInput {
+  const copy = { ...input };
+  delete copy.planSlice;
+  return copy;
+}
 
 /** Records that another run owns the mailbox, for the run report. */
 function* skipMailbox(

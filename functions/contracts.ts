@@ -6,7 +6,7 @@
  */
 import type { CommitInput } from '../shared/backup/commit.js';
 import type { ExportBatchInput } from '../shared/backup/exportBatch.js';
-import type { PlanInput } from '../shared/backup/plan.js';
+import type { PlanInput, PlanSliceInput, PlanSliceResult } from '../shared/backup/plan.js';
 import type { BatchSummary, MailboxTarget, PlanSummary } from '../shared/backup/types.js';
 import type { ConvertBatchInput } from '../shared/download/convertBatch.js';
 import type { FinishDownloadInput } from '../shared/download/report.js';
@@ -70,6 +70,8 @@ export interface BackupMailboxInput {
   startedAt: string;
   settings: BackupRunSettings;
   plan?: PlanSummary;
+  /** Planning's next slice, when an episode continued as new while planning. */
+  planSlice?: number;
   nextBatch?: number;
   failedBatches?: Array<{ batch: number; reason: string }>;
 }
@@ -105,7 +107,10 @@ export const writeRunReportPage = activityContract<
   { runId: string; trigger: 'timer' | 'http'; startedAt: string; stoppedBecause?: string; page: number },
   null
 >('writeRunReportPage');
+/** Plans in one activity: kept for orchestrations started before planning had slices (their queued work). */
 export const planMailbox = activityContract<PlanInput, PlanSummary>('planMailbox');
+/** One slice of planning (shared/backup/plan.ts): the next slice's number, or the finished plan's counts. */
+export const planMailboxSlice = activityContract<PlanSliceInput, PlanSliceResult>('planMailboxSlice');
 export const exportBatch = activityContract<ExportBatchInput, BatchSummary>('exportBatch');
 export const commitSnapshot = activityContract<CommitInput, BackupMailboxOutput>('commitSnapshot');
 /** The mailbox for this run from plan to commit, or the run that already owns it (mailboxOwner.ts). */

@@ -170,6 +170,11 @@ export const SETTINGS = {
     description:
       'Windows of work (exports, imports, maintenance) before an orchestration continues as new (bounds history)',
   },
+  MAILBOX_VAULT_PLAN_SLICE_ITEMS: {
+    default: '50000',
+    description:
+      'Item records one planning activity reads (whole folders, at most 100) before it checkpoints and the next continues',
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -216,6 +221,8 @@ export interface BackupConfig {
   exportConcurrency: number;
   batchReportedBytes: number;
   windowsPerEpisode: number;
+  /** Item records one planning slice reads before it checkpoints. */
+  planSliceItems: number;
   /** Back up in-place archives (beta only: on v1.0 the run report says why they were not). */
   archives: boolean;
   /** Back up Recoverable Items (the deletions folder, the only one Graph's mailbox API exposes). */
@@ -363,6 +370,7 @@ const Raw = z.object({
     .refine(isNcrontab, 'must be a six-field NCRONTAB expression, such as 0 30 5 * * *'),
   MAILBOX_VAULT_VERIFY_SAMPLE: z.coerce.number().int().min(1).max(100_000),
   MAILBOX_VAULT_WINDOWS_PER_EPISODE: z.coerce.number().int().min(1).max(500),
+  MAILBOX_VAULT_PLAN_SLICE_ITEMS: z.coerce.number().int().min(1).max(10_000_000),
 });
 
 function isNcrontab(value: string): boolean {
@@ -519,6 +527,7 @@ function assembleConfig(
       exportConcurrency: raw.MAILBOX_VAULT_EXPORT_CONCURRENCY,
       batchReportedBytes: Math.round(raw.MAILBOX_VAULT_EXPORT_BATCH_MB * 1024 * 1024),
       windowsPerEpisode: raw.MAILBOX_VAULT_WINDOWS_PER_EPISODE,
+      planSliceItems: raw.MAILBOX_VAULT_PLAN_SLICE_ITEMS,
       archives: raw.MAILBOX_VAULT_BACKUP_ARCHIVES === 'true',
       recoverableItems: raw.MAILBOX_VAULT_BACKUP_RECOVERABLE_ITEMS === 'true',
     },

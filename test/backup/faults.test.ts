@@ -57,7 +57,7 @@ describe('a backup under faults', () => {
     // Workers dying: one before an export activity runs, two after one did its work but before it reported.
     stack.app.host.injectActivityFault({ activity: 'exportBatch', when: 'before', times: 1 });
     stack.app.host.injectActivityFault({ activity: 'exportBatch', when: 'after', times: 2 });
-    stack.app.host.injectActivityFault({ activity: 'planMailbox', when: 'after', times: 1 });
+    stack.app.host.injectActivityFault({ activity: 'planMailboxSlice', when: 'after', times: 1 });
 
     const { status } = await runBackup(stack);
     const report = status.report as RunReport;
