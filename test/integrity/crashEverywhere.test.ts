@@ -99,7 +99,8 @@ async function runScenario(crashAt?: number): Promise<ScenarioOutcome> {
         { upn: TARGET, items: 0 },
       ],
     },
-    { maxConcurrentActivities: 1, settings: ZERO_RETENTION },
+    // Planning in slices of a few items, so that the crash points fall between slices too.
+    { maxConcurrentActivities: 1, settings: { ...ZERO_RETENTION, MAILBOX_VAULT_PLAN_SLICE_ITEMS: '2' } },
   );
   const points = new CrashPoints(crashAt);
   try {

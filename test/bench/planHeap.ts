@@ -1,0 +1,201 @@
+/**
+ * Heap per item of one mailbox's planning, measured the way issue #16's table was: synthetic 152-character ids
+ * in 20 folders, the heap sampled while planning runs, above the heap after a forced GC before it. Two cases: a
+ * first backup (every item listed by delta, none stored) and a night after it (the previous snapshot holds every
+ * item; delta reports 0.1 % changed).
+ *
+ *   npm run bench:plan-heap -- [items] [dist root of the code to measure, default this checkout's dist]
+ *
+ * With another checkout's dist (main's, built with `tsc -p tsconfig.bench.json`), the same run measures that code:
+ * the "before" figures of docs/performance.md. Graph is a stand-in that makes pages on the fly (no simulator, so
+ * only planning's own memory is measured). Needs `node --expose-gc`; starts an Azurite of its own.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { sharedAzurite, stopAzurite } from './harness.js';
+import { ExtendedProperty, type DeltaPage, type MailboxClient, type MailboxFolder } from '../../shared/graph/index.js';
+import type { MailboxItem } from '../../shared/graph/types.js';
+import { layout, snapshotIdFor } from '../../shared/vault/layout.js';
+import { writeManifest } from '../../shared/vault/manifestWriter.js';
+import type { DeltaState, ManifestFolder, ManifestItem, SnapshotRecord } from '../../shared/vault/records.js';
+import { VaultStore } from '../../shared/vault/vaultStore.js';
+import type { planMailbox as PlanMailbox } from '../../shared/backup/plan.js';
+
+const ITEMS = Number(process.argv[2] ?? 100_000);
+const CODE_ROOT = resolve(process.argv[3] ?? resolve(import.meta.dirname, '..', '..'));
+const FOLDERS = 20;
+const PAGE = 100;
+/** One item in this many changes on the night. */
+const CHANGED_ONE_IN = 1000;
+const MAILBOX = 'heap-plan-mailbox';
+const TAKEN_AT = '2026-11-01T02:00:00.000Z';
+const LONG_AGO = '2026-10-01T00:00:00.000Z';
+
+const idOf = (n: number) => `AAMk${String(n).padStart(12, '0')}${'x'.repeat(136)}`; // 152 characters
+const folderIdOf = (f: number) => `folder-${String(f).padStart(2, '0')}`;
+const changeKeyOf = (n: number, night: boolean) => (night && n % CHANGED_ONE_IN === 0 ? 'CQAAABYAAAE' : 'CQAAABYAAAD');
+
+function listedItem(n: number, night: boolean): MailboxItem {
+  return {
+    id: idOf(n),
+    changeKey: changeKeyOf(n, night),
+    size: 2048,
+    createdDateTime: LONG_AGO,
+    lastModifiedDateTime: LONG_AGO,
+    singleValueExtendedProperties: [
+      { id: ExtendedProperty.subject, value: `Subject ${n}` },
+      { id: ExtendedProperty.searchKey, value: `c2Vhcm${String(n).padStart(12, '0')}` },
+    ],
+  } as MailboxItem;
+}
+
+/** The items of folder f, made on the fly: n ≡ f (mod FOLDERS); on the night only the changed ones. */
+function* folderItems(f: number, night: boolean): Generator<number> {
+  for (let n = f; n < ITEMS; n += FOLDERS) if (!night || n % CHANGED_ONE_IN === 0) yield n;
+}
+
+/** The parts of a MailboxClient planning uses, answering from the synthetic mailbox. */
+function syntheticGraph(night: boolean): MailboxClient {
+  const folders: MailboxFolder[] = Array.from({ length: FOLDERS }, (_, f) => ({
+    id: folderIdOf(f),
+    displayName: `Folder ${f}`,
+    parentFolderId: 'root',
+    childFolderCount: 0,
+    totalItemCount: [...folderItems(f, false)].length,
+    type: 'IPF.Note',
+  }));
+  async function* pages(f: number, itemsNight: boolean): AsyncGenerator<DeltaPage<MailboxItem>> {
+    let page: MailboxItem[] = [];
+    for (const n of folderItems(f, itemsNight)) {
+      page.push(listedItem(n, night));
+      if (page.length === PAGE) {
+        yield { changed: page, removed: [] };
+        page = [];
+      }
+    }
+    yield { changed: page, removed: [], deltaLink: `delta-${folderIdOf(f)}` };
+  }
+  const client = {
+    listFolderChanges: async function* () {
+      yield { changed: folders, removed: [], deltaLink: 'delta-folders' };
+    },
+    listFolders: async function* (_mailboxId: string, options: { parentFolderId?: string }) {
+      if (!options.parentFolderId) yield* folders;
+    },
+    getWellKnownFolders: () => Promise.resolve(new Map()),
+    listItemChanges: (_mailboxId: string, folderId: string, options: { deltaLink?: string }) =>
+      pages(Number(folderId.slice('folder-'.length)), night && options.deltaLink !== undefined),
+    listItems: async function* (_mailboxId: string, folderId: string) {
+      for await (const page of pages(Number(folderId.slice('folder-'.length)), false)) yield* page.changed;
+    },
+  };
+  return client as unknown as MailboxClient;
+}
+
+/** The first backup's snapshot, committed as the commit writes it, for the night to plan against. */
+async function writePreviousSnapshot(vault: VaultStore): Promise<void> {
+  const runId = 'heap-plan-first';
+  const snapshotId = snapshotIdFor(TAKEN_AT, runId);
+  const folders: ManifestFolder[] = Array.from({ length: FOLDERS }, (_, f) => ({
+    kind: 'folder',
+    id: folderIdOf(f),
+    parentId: 'root',
+    displayName: `Folder ${f}`,
+    path: [`Folder ${f}`],
+    type: 'IPF.Note',
+    wellKnownName: null,
+  }));
+  function* items(): Generator<ManifestItem> {
+    for (let f = 0; f < FOLDERS; f++)
+      for (const n of folderItems(f, false))
+        yield {
+          kind: 'item',
+          id: idOf(n),
+          folderId: folderIdOf(f),
+          changeKey: changeKeyOf(n, false),
+          type: 'IPM.Note',
+          size: 2048,
+          subject: `Subject ${n}`,
+          blob: layout.itemVersion(MAILBOX, idOf(n), changeKeyOf(n, false)),
+          sha256: '0'.repeat(64),
+          length: 2100,
+        };
+  }
+  const manifestBlob = layout.manifest(MAILBOX, snapshotId);
+  // Items in (folder, id) order, as an indexed manifest holds them (ids of equal length sort by number).
+  const sorted = [...items()].sort((a, b) => (a.folderId + a.id < b.folderId + b.id ? -1 : 1));
+  const written = await writeManifest(vault, manifestBlob, folders, sorted);
+  await vault.writeJson(layout.manifestIndex(MAILBOX, snapshotId), written.index);
+  const record: SnapshotRecord = {
+    snapshotId,
+    mailboxId: MAILBOX,
+    upn: 'heap@contoso.example',
+    runId,
+    takenAt: TAKEN_AT,
+    committedAt: TAKEN_AT,
+    status: 'Completed',
+    folderCount: FOLDERS,
+    itemCount: ITEMS,
+    totalBytes: ITEMS * 2100,
+    manifestBlob,
+    manifestSha256: written.sha256,
+    manifestIndexBlob: layout.manifestIndex(MAILBOX, snapshotId),
+    previousSnapshotId: null,
+    failedItemCount: 0,
+  };
+  await vault.writeJson(layout.snapshotRecord(MAILBOX, snapshotId), record);
+  const itemDeltaLinks = Object.fromEntries(folders.map((folder) => [folder.id, `delta-${folder.id}`]));
+  const state: DeltaState = {
+    folderDeltaLink: 'delta-folders',
+    itemDeltaLinks,
+    lastSnapshotId: snapshotId,
+    updatedAt: TAKEN_AT,
+  };
+  await vault.writeJson(layout.deltaState(MAILBOX), state);
+}
+
+/** Peak heap above the heap after a GC, while `work` runs (sampled every 20 ms). */
+async function heapOf<T>(work: () => Promise<T>): Promise<{ result: T; peakBytes: number; ms: number }> {
+  (globalThis as { gc?: () => void }).gc?.();
+  const base = process.memoryUsage().heapUsed;
+  let peak = base;
+  const started = Date.now();
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 20);
+  try {
+    const result = await work();
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+    return { result, peakBytes: peak - base, ms: Date.now() - started };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function main(): Promise<void> {
+  if (!(globalThis as { gc?: () => void }).gc) throw new Error('Run with node --expose-gc');
+  const azurite = await sharedAzurite();
+  const vault = new VaultStore(
+    BlobServiceClient.fromConnectionString(azurite.connectionString),
+    `heap-${randomBytes(4).toString('hex')}`,
+  );
+  await vault.ensureContainer();
+  // The code measured may be another checkout's build (main's, for the "before" figures): loaded by path.
+  const { planMailbox } = (await import(`${CODE_ROOT}/dist/shared/backup/plan.js`)) as {
+    planMailbox: typeof PlanMailbox;
+  };
+  const settings = { maxItemsPerBatch: 20, batchReportedBytes: 24 * 1024 * 1024 };
+  const input = { mailboxId: MAILBOX, upn: 'heap@contoso.example' };
+  const first = await heapOf(() => planMailbox(syntheticGraph(false), vault, settings, { ...input, runId: 'first' }));
+  await writePreviousSnapshot(vault);
+  const night = await heapOf(() => planMailbox(syntheticGraph(true), vault, settings, { ...input, runId: 'night' }));
+  const figures = (measured: typeof first) => ({
+    planned: measured.result.itemsToExport,
+    heapPerItemBytes: Math.round(measured.peakBytes / ITEMS),
+    peakHeapMiB: +(measured.peakBytes / 2 ** 20).toFixed(1),
+    ms: measured.ms,
+  });
+  console.log(JSON.stringify({ code: CODE_ROOT, items: ITEMS, first: figures(first), night: figures(night) }));
+  await stopAzurite();
+}
+
+await main();
