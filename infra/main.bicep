@@ -128,6 +128,8 @@ param stagingMailbox string = ''
 @description('How long an export (MBOX or ZIP) stays downloadable.')
 param downloadLinkHours string = '24'
 param windowsPerEpisode string = '20'
+@description('Item records one planning activity reads before it checkpoints (README, Large mailboxes).')
+param planSliceItems string = '50000'
 
 // --- Access: sign-in, roles, the restore policy, the audit trail (README, Access)
 
@@ -438,6 +440,7 @@ module app 'app/function-app.bicep' = {
       MAILBOX_VAULT_STAGING_MAILBOX: stagingMailbox
       MAILBOX_VAULT_DOWNLOAD_LINK_HOURS: downloadLinkHours
       MAILBOX_VAULT_WINDOWS_PER_EPISODE: windowsPerEpisode
+      MAILBOX_VAULT_PLAN_SLICE_ITEMS: planSliceItems
       MAILBOX_VAULT_MAINTENANCE_SCHEDULE: maintenanceSchedule
       MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: retentionKeepAllDays
       MAILBOX_VAULT_RETENTION_DAILY_DAYS: retentionDailyDays

@@ -32,41 +32,46 @@ export interface Baseline {
 export const previousKey = (item: PreviousItem): string => item.id;
 
 /**
- * Reads the last snapshot once: its folders and per-folder counts, and its items sorted by id into runs in the
- * vault, so that planning merges with them instead of holding them in a map.
+ * Reads the last snapshot once: its folders and per-folder counts, and its items into a sorter by id (sealed in
+ * memory when planning ends in the same slice, into the vault when a checkpoint must name its runs), so that
+ * planning merges with them instead of holding them in a map.
  */
-export async function sortBaseline(vault: VaultStore, mailboxId: string, sort: SortOptions): Promise<StoredBaseline> {
+export async function sortBaseline(
+  vault: VaultStore,
+  mailboxId: string,
+  sort: SortOptions,
+): Promise<{ baseline: StoredBaseline; items: ExternalSorter<PreviousItem> }> {
+  const items = new ExternalSorter<PreviousItem>(sort, previousKey);
   const state = await vault.readJson<DeltaState>(layout.deltaState(mailboxId));
   const previous = state?.lastSnapshotId
     ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, state.lastSnapshotId))
     : undefined;
-  if (!previous) return { folders: [], counts: [], itemRuns: [] };
-  const sorter = new ExternalSorter<PreviousItem>(sort, previousKey);
+  if (!previous) return { baseline: { folders: [], counts: [], itemRuns: [] }, items };
   const folders: ManifestFolder[] = [];
   const counts = new Map<string, number>();
   for await (const entry of vault.readNdjsonGz<ManifestEntry>(previous.manifestBlob)) {
     if (entry.kind === 'folder') folders.push(entry);
     else {
       const { id, changeKey, blob, sha256, length, folderId } = entry;
-      await sorter.add({ id, folderId, changeKey, blob, sha256, length });
+      await items.add({ id, folderId, changeKey, blob, sha256, length });
       counts.set(folderId, (counts.get(folderId) ?? 0) + 1);
     }
   }
-  return {
-    ...(state ? { state } : {}),
-    folders,
-    counts: [...counts],
-    takenAt: previous.takenAt,
-    itemRuns: await sorter.sealInVault(),
-  };
+  const baseline: StoredBaseline = { folders, counts: [...counts], takenAt: previous.takenAt, itemRuns: [] };
+  return { baseline: state ? { state, ...baseline } : baseline, items };
 }
 
-export function baselineOf(vault: VaultStore, stored: StoredBaseline): Baseline {
+/** The baseline as planning uses it; its items from the runs the checkpoint names, unless given. */
+export function baselineOf(
+  vault: VaultStore,
+  stored: StoredBaseline,
+  itemsById?: SortedRecords<PreviousItem>,
+): Baseline {
   return {
     state: stored.state,
     folders: new Map(stored.folders.map((folder) => [folder.id, folder])),
     counts: new Map(stored.counts),
-    itemsById: { read: () => readSortedRuns(vault, stored.itemRuns, previousKey) },
+    itemsById: itemsById ?? { read: () => readSortedRuns(vault, stored.itemRuns, previousKey) },
     ...(stored.takenAt ? { takenAt: new Date(stored.takenAt) } : {}),
   };
 }

@@ -3,11 +3,18 @@ import { errorReason } from '../errors.js';
 import { MailboxAccessDeniedError, type MailboxClient } from '../graph/index.js';
 import { folderPaths, folderPathText } from '../mailbox/index.js';
 import { packBySize } from '../packing.js';
-import { ExternalSorter, readSortedRuns } from '../vault/externalSort.js';
+import { ExternalSorter, mergeSorted, readSortedRuns } from '../vault/externalSort.js';
 import type { IndexedNdjsonFile, IndexedNdjsonReader } from '../vault/indexedNdjson.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
-import { baselineOf, sortBaseline, withBudget, type StoredBaseline } from './baseline.js';
+import {
+  baselineOf,
+  sortBaseline,
+  withBudget,
+  type Baseline,
+  type PreviousItem,
+  type StoredBaseline,
+} from './baseline.js';
 import { coverageRecords, ExpectedCounts, type CoverageRecord } from './coverage.js';
 import {
   emptyTally,
@@ -182,8 +189,9 @@ async function planSlice(
   });
   let start: PlanStart;
   let progress: PlanProgress;
+  let baselineItems: ExternalSorter<PreviousItem> | undefined;
   if (slice === 0) {
-    start = await startPlan(client, vault, settings, input, sortIn('previous'));
+    ({ start, items: baselineItems } = await startPlan(client, vault, settings, input, sortIn('previous')));
     progress = { slice: -1, nextFolder: 0, tally: emptyTally(start.tree.fullEnumeration), roundRuns: [] };
   } else {
     const stored = await vault.readJson<PlanProgress>(layout.runPlanProgress(runId, mailboxId));
@@ -196,51 +204,80 @@ async function planSlice(
     progress = stored;
     start = (await vault.readJson<PlanStart>(layout.runPlanStart(runId, mailboxId)))!;
   }
-  const baseline = baselineOf(vault, start.baseline);
   const folderIds = start.tree.folders.map((folder) => folder.id).filter(holdsItems);
-  if (progress.nextFolder < folderIds.length) {
-    // The slice's records are sorted into runs of its own: a retried slice writes the same names again.
-    const rounds = new ExternalSorter<RoundRecord>(sortIn(`rounds/${slice}`), roundRecordKey);
+  // The slice's records are sorted into runs of its own: a retried slice writes the same names again.
+  const rounds = new ExternalSorter<RoundRecord>(sortIn(`rounds/${slice}`), roundRecordKey);
+  let checkpointed = false;
+  try {
     const budget = settings.sliceBudget ?? DEFAULT_SLICE_BUDGET;
+    const from = progress.nextFolder;
     const nextFolder = await readRounds(
       client,
       mailboxId,
-      baseline,
+      baselineOf(vault, start.baseline),
       folderIds,
-      { from: progress.nextFolder, budget },
+      { from, budget },
       progress.tally,
       rounds,
     );
-    progress = { ...progress, slice, nextFolder, roundRuns: [...progress.roundRuns, ...(await rounds.sealInVault())] };
     if (nextFolder < folderIds.length) {
-      await vault.writeJson(layout.runPlanProgress(runId, mailboxId), progress);
+      // More slices follow: everything this one holds goes to the vault, named by the checkpoint.
+      if (baselineItems) {
+        start = { ...start, baseline: { ...start.baseline, itemRuns: await baselineItems.sealInVault() } };
+        await vault.writeJson(layout.runPlanStart(runId, mailboxId), start);
+      }
+      const roundRuns = [...progress.roundRuns, ...(await rounds.sealInVault())];
+      await vault.writeJson(layout.runPlanProgress(runId, mailboxId), { ...progress, slice, nextFolder, roundRuns });
+      checkpointed = true;
       return { nextSlice: slice + 1 };
     }
+    // The last slice: what it read stays in memory when it fits the sort budget (a small mailbox writes no run).
+    const baseline = baselineOf(vault, start.baseline, baselineItems && (await baselineItems.seal()));
+    const thisSlice = await rounds.seal();
+    const earlier = progress.roundRuns;
+    const roundsById = () =>
+      mergeSorted([readSortedRuns(vault, earlier, roundRecordKey), thisSlice.read()], roundRecordKey);
+    const summary = await finishPlan(client, vault, settings, {
+      input,
+      start,
+      tally: progress.tally,
+      baseline,
+      roundsById,
+      sortIn,
+      logger,
+    });
+    if (slice > 0) {
+      // A retry of this slice answers from here; the runs of every slice before it are no longer needed.
+      await vault.writeJson(layout.runPlanProgress(runId, mailboxId), { ...progress, slice, summary });
+      await deleteSortedRuns(vault, runId, mailboxId);
+    }
+    return { summary };
+  } finally {
+    if (!checkpointed) await Promise.all([rounds.discard(), baselineItems?.discard()]);
   }
-  const summary = await finishPlan(client, vault, settings, { input, start, progress, sortIn, logger });
-  await vault.writeJson(layout.runPlanProgress(runId, mailboxId), { ...progress, slice, summary });
-  await deleteSortedRuns(vault, runId, mailboxId);
-  return { summary };
 }
 
-/** Slice 0: the last snapshot (sorted by id into the vault) and the folder tree, checkpointed. */
+/** Slice 0: the last snapshot (its items into a sorter by id) and the folder tree. */
 async function startPlan(
   client: MailboxClient,
   vault: VaultStore,
   settings: PlanSettings,
   input: PlanSliceInput,
   sort: { vault: VaultStore; prefix: string; recordsInMemory?: number },
-): Promise<PlanStart> {
-  const { runId, mailboxId } = input;
+): Promise<{ start: PlanStart; items: ExternalSorter<PreviousItem> }> {
+  const { mailboxId } = input;
   const planStartedAt = new Date().toISOString();
-  const stored = await sortBaseline(vault, mailboxId, sort);
-  const tree = await readFolderTree(client, mailboxId, baselineOf(vault, stored));
-  // An archive's folders are addressed by id only, so its Recoverable Items (reached by name) are not.
-  withRecoverableItems(tree.folders, (settings.recoverableItems ?? false) && !input.archiveOf);
-  tree.paths = folderPaths(tree.folders);
-  const start: PlanStart = { planStartedAt, baseline: stored, tree: storedTree(tree) };
-  await vault.writeJson(layout.runPlanStart(runId, mailboxId), start);
-  return start;
+  const { baseline, items } = await sortBaseline(vault, mailboxId, sort);
+  try {
+    const tree = await readFolderTree(client, mailboxId, baselineOf(vault, baseline));
+    // An archive's folders are addressed by id only, so its Recoverable Items (reached by name) are not.
+    withRecoverableItems(tree.folders, (settings.recoverableItems ?? false) && !input.archiveOf);
+    tree.paths = folderPaths(tree.folders);
+    return { start: { planStartedAt, baseline, tree: storedTree(tree) }, items };
+  } catch (error) {
+    await items.discard();
+    throw error;
+  }
 }
 
 /** The sorted runs of a plan, once its change list and batches are written (a slice's retry leaves none behind). */
@@ -261,21 +298,22 @@ async function finishPlan(
   {
     input,
     start,
-    progress,
+    tally,
+    baseline,
+    roundsById,
     sortIn,
     logger,
   }: {
     input: PlanSliceInput;
     start: PlanStart;
-    progress: PlanProgress;
+    tally: PlanTally;
+    baseline: Baseline;
+    roundsById: () => AsyncIterable<RoundRecord>;
     sortIn: (part: string) => { vault: VaultStore; prefix: string; recordsInMemory?: number };
     logger: PlanLogger;
   },
 ): Promise<PlanSummary> {
   const { runId, mailboxId } = input;
-  const { tally } = progress;
-  const baseline = baselineOf(vault, start.baseline);
-  const roundsById = () => readSortedRuns(vault, progress.roundRuns, roundRecordKey);
   const output = new PlanOutput(vault, { runId, mailboxId, folderIds: start.tree.folders.map((f) => f.id), sortIn });
   try {
     const expected = new ExpectedCounts();
