@@ -97,9 +97,12 @@ export class ItemVersions {
     }
   }
 
-  /** A write found the version already there (a retried activity): it must hold the same bytes. */
+  /**
+   * A write found the version already there (a retried activity): it must hold the same bytes. A write refused
+   * before its hash was final (`sha256` empty) matches nothing, not even a blob without a recorded hash.
+   */
   private async alreadyStored(blobName: string, sha256: string, length: number): Promise<StoredVersion> {
-    if ((await this.read(blobName))?.sha256 !== sha256) throw new VersionConflictError(blobName);
+    if (!sha256 || (await this.read(blobName))?.sha256 !== sha256) throw new VersionConflictError(blobName);
     return { blobName, sha256, length, written: false };
   }
 }
