@@ -1,0 +1,467 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  ExtendedProperty,
+  ImportOutcomeUnknownError,
+  ImportRedirectedError,
+  ImportSession,
+  ImportSessionExpiredError,
+  MAX_REDIRECT_HOPS,
+  type MailboxClient,
+  type MailboxItem,
+  type ThrottleTally,
+} from '../../shared/graph/index.js';
+import { importBatch } from '../../shared/restore/importBatch.js';
+import { RestoreJournal, type ImportIntent, type JournalEntry } from '../../shared/restore/journal.js';
+import { ImportSessionCache } from '../../shared/restore/sessions.js';
+import type { ImportBatchResult, PlannedImport } from '../../shared/restore/types.js';
+import { writeIndexedNdjson } from '../../shared/vault/indexedNdjson.js';
+import { layout } from '../../shared/vault/layout.js';
+import type { VaultStore } from '../../shared/vault/vaultStore.js';
+import { freshVault } from '../support/vault.js';
+
+/**
+ * The restore's write-ahead journal and duplicate check, on a vault written directly and a target mailbox
+ * faked in memory (quick enough for mutation testing): an intent before every POST, an outcome after, an item
+ * with an outcome never posted again, an item whose import may have happened looked for by its search key
+ * first, and every item in the batch's result exactly once. Only `importBatch` and `RestoreJournal` are used.
+ */
+
+const RESTORE = 'restore-20261123T100000Z-0a1b2c3d';
+const TARGET = 'target-mailbox';
+const ARCHIVE = 'aux-archive-mailbox';
+const FOLDER = 'folder-inbox';
+let vault: VaultStore;
+
+/** What the fake target does with one POST, in order; past the script it imports. */
+type Step = 'import' | 'lostAnswer' | 'unknown' | 'expired' | 'redirect' | 'refused';
+
+interface TargetItem {
+  id: string;
+  folderId: string;
+  mailboxId: string;
+  searchKey: string;
+}
+
+/** The items of the plan, by name; each item's bytes start with its name, so the fake target can tell them apart. */
+const items = new Map<string, PlannedImport>();
+/** The target mailbox (and its archive) in memory. */
+const stored = new Map<string, TargetItem>();
+const posts: { name: string; mailboxId: string; intentAttempt: number | undefined }[] = [];
+let script: Step[] = [];
+let onPost: (name: string) => Promise<void> = async () => undefined;
+let sessionsCreated = 0;
+let sessions: ImportSessionCache;
+
+const keyOfItem = (item: PlannedImport) => item.searchKey ?? `nokey:${item.sourceId}`;
+
+const graph = {
+  createImportSession: async (mailboxId: string) =>
+    new ImportSession(mailboxId, `https://import.example/${++sessionsCreated}`, new Date(Date.now() + 3_600_000)),
+  importItem: async (
+    session: ImportSession,
+    request: { folderId: string; openData: () => Readable; length: number; tally: ThrottleTally },
+  ) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request.openData()) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const name = body.subarray(0, body.indexOf('|')).toString();
+    const item = items.get(name)!;
+    posts.push({ name, mailboxId: session.mailboxId, intentAttempt: (await intent(item))?.attempt });
+    await onPost(name);
+    const step = script.shift() ?? 'import';
+    if (step === 'expired') throw new ImportSessionExpiredError(401);
+    if (step === 'redirect') throw new ImportRedirectedError(ARCHIVE);
+    if (step === 'unknown') throw new ImportOutcomeUnknownError('the connection dropped');
+    if (step === 'refused') throw Object.assign(new Error('Too big to import'), { name: 'ItemTooLarge' });
+    request.tally.throttledResponses += 1;
+    request.tally.throttleWaitInMs += 10;
+    const id = `new-${stored.size + 1}`;
+    stored.set(id, { id, folderId: request.folderId, mailboxId: session.mailboxId, searchKey: keyOfItem(item) });
+    if (step === 'lostAnswer') throw new ImportOutcomeUnknownError('the answer was lost');
+    return { itemId: id, changeKey: `ck-${id}` };
+  },
+  async *listItems(mailboxId: string, folderId: string, options: { extendedProperties?: string[] }) {
+    expect(options.extendedProperties).toContain(ExtendedProperty.searchKey);
+    // An item without the property is listed too: only a match on the key counts.
+    yield { id: 'unrelated', changeKey: 'x' } satisfies MailboxItem;
+    for (const item of stored.values()) {
+      if (item.mailboxId !== mailboxId || item.folderId !== folderId) continue;
+      yield {
+        id: item.id,
+        changeKey: `ck-${item.id}`,
+        singleValueExtendedProperties: [{ id: ExtendedProperty.searchKey, value: item.searchKey }],
+      } satisfies MailboxItem;
+    }
+  },
+} as unknown as MailboxClient;
+
+async function plannedItem(name: string, options: { searchKey?: boolean } = {}): Promise<PlannedImport> {
+  const bytes = Buffer.concat([Buffer.from(`${name}|`), randomBytes(50)]);
+  const blob = `mailboxes/m/items/${name}`;
+  await vault.writeItemVersion(blob, bytes);
+  const item: PlannedImport = {
+    sourceId: `source-${name}`,
+    blob,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    length: bytes.length,
+    targetFolderId: FOLDER,
+    folderPath: 'Inbox',
+    ...(options.searchKey === false ? {} : { searchKey: Buffer.from(`key-${name}`).toString('base64') }),
+  };
+  items.set(name, item);
+  return item;
+}
+
+async function plan(...batches: PlannedImport[][]): Promise<void> {
+  await writeIndexedNdjson(
+    vault,
+    { data: layout.restorePlan(RESTORE), index: layout.restorePlanIndex(RESTORE), description: 'plan' },
+    batches.map((batchItems, batch) => ({ batch, items: batchItems })),
+  );
+}
+
+const run = (batch = 0) => importBatch(graph, vault, sessions, { restoreId: RESTORE, targetMailboxId: TARGET, batch });
+const result = async (batch = 0) => (await vault.readJson<ImportBatchResult>(layout.restoreResult(RESTORE, batch)))!;
+const outcome = (item: PlannedImport) => vault.readJson<JournalEntry>(layout.restoreJournal(RESTORE, item.sourceId));
+function intent(item: PlannedImport, batch = 0) {
+  return vault.readJson<ImportIntent>(layout.restoreIntent(RESTORE, batch, item.sourceId));
+}
+const copiesOf = (item: PlannedImport) => [...stored.values()].filter((i) => i.searchKey === keyOfItem(item)).length;
+/** An intent left by an earlier run of the batch that died after posting (its outcome never written). */
+const earlierIntent = (item: PlannedImport, attempt: number, batch = 0) =>
+  vault.writeJson(layout.restoreIntent(RESTORE, batch, item.sourceId), {
+    sourceId: item.sourceId,
+    targetFolderId: item.targetFolderId,
+    ...(item.searchKey ? { searchKey: item.searchKey } : {}),
+    attempt,
+    at: '2026-11-23T10:00:00.000Z',
+  } satisfies ImportIntent);
+
+beforeEach(async () => {
+  ({ vault } = await freshVault('journal'));
+  items.clear();
+  stored.clear();
+  posts.length = 0;
+  script = [];
+  onPost = async () => undefined;
+  sessionsCreated = 0;
+  sessions = new ImportSessionCache(graph);
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('importing a batch', () => {
+  it('writes each item’s intent before its POST and its outcome after, and counts what it did', async () => {
+    const a = await plannedItem('a');
+    const b = await plannedItem('b', { searchKey: false });
+    await plan([a, b]);
+    expect(await run()).toEqual({ batch: 0, imported: 2, alreadyImported: 0, failed: 0, canceled: 0 });
+    expect(posts.map((p) => [p.name, p.intentAttempt])).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    expect(await intent(a)).toMatchObject({ sourceId: a.sourceId, targetFolderId: FOLDER, searchKey: a.searchKey });
+    expect(await intent(b)).not.toHaveProperty('searchKey');
+    expect(await outcome(a)).toEqual({
+      sourceId: a.sourceId,
+      newItemId: 'new-1',
+      changeKey: 'ck-new-1',
+      importedAt: expect.any(String),
+    });
+    expect(await result()).toEqual({
+      batch: 0,
+      outcomes: [
+        { sourceId: a.sourceId, status: 'imported', newItemId: 'new-1' },
+        { sourceId: b.sourceId, status: 'imported', newItemId: 'new-2' },
+      ],
+      bytesImported: a.length + b.length,
+      throttledResponses: 2,
+      throttleWaitInMs: 20,
+      sessionsRenewed: 0,
+    });
+  });
+
+  it('run again, posts nothing journaled, and adds to the first run’s counts without counting bytes twice', async () => {
+    const a = await plannedItem('a');
+    const b = await plannedItem('b');
+    await plan([a, b]);
+    script = ['import', 'refused'];
+    expect(await run()).toMatchObject({ imported: 1, failed: 1 });
+    expect(await run()).toEqual({ batch: 0, imported: 1, alreadyImported: 1, failed: 0, canceled: 0 });
+    expect(posts.map((p) => p.name)).toEqual(['a', 'b', 'b']);
+    expect(posts[2]!.intentAttempt).toBe(2);
+    expect(copiesOf(a)).toBe(1);
+    expect(copiesOf(b)).toBe(1);
+    expect(await result()).toEqual({
+      batch: 0,
+      outcomes: [
+        { sourceId: a.sourceId, status: 'alreadyImported', newItemId: 'new-1' },
+        { sourceId: b.sourceId, status: 'imported', newItemId: 'new-2' },
+      ],
+      bytesImported: a.length + b.length,
+      throttledResponses: 2,
+      throttleWaitInMs: 20,
+      sessionsRenewed: 0,
+    });
+  });
+
+  it('finds an item an earlier run posted without an outcome by its search key, and posts it not again', async () => {
+    const a = await plannedItem('a');
+    const b = await plannedItem('b');
+    await plan([a, b]);
+    stored.set('earlier', { id: 'earlier', folderId: FOLDER, mailboxId: TARGET, searchKey: keyOfItem(a) });
+    await earlierIntent(a, 1);
+    await earlierIntent(b, 2); // posted twice before, never arrived
+    expect(await run(0)).toMatchObject({ imported: 2, alreadyImported: 0 });
+    expect(posts.map((p) => [p.name, p.intentAttempt])).toEqual([['b', 3]]);
+    expect(copiesOf(a)).toBe(1);
+    expect(await outcome(a)).toMatchObject({ newItemId: 'earlier', changeKey: 'ck-earlier', recovered: true });
+    expect(await outcome(b)).not.toHaveProperty('recovered');
+    expect((await result()).outcomes).toEqual([
+      { sourceId: a.sourceId, status: 'imported', newItemId: 'earlier', recovered: true },
+      { sourceId: b.sourceId, status: 'imported', newItemId: 'new-2' },
+    ]);
+  });
+
+  it('warns of a possible duplicate when an earlier run posted an item that has no search key', async () => {
+    const a = await plannedItem('a', { searchKey: false });
+    const b = await plannedItem('b', { searchKey: false });
+    await plan([a, b]);
+    await earlierIntent(a, 1);
+    const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn(), debug: vi.fn() };
+    await importBatch(graph, vault, sessions, { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 }, logger);
+    expect((await result()).outcomes).toEqual([
+      {
+        sourceId: a.sourceId,
+        status: 'imported',
+        newItemId: 'new-1',
+        warning: { code: 'PossibleDuplicate', message: expect.stringMatching(/without a search key/) },
+      },
+      { sourceId: b.sourceId, status: 'imported', newItemId: 'new-2' },
+    ]);
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/earlier run's import of an item has no outcome/));
+  });
+
+  it('after a lost answer looks for the item before posting again: one copy with a search key', async () => {
+    const a = await plannedItem('a');
+    await plan([a]);
+    script = ['lostAnswer'];
+    expect(await run()).toMatchObject({ imported: 1, failed: 0 });
+    expect(posts).toHaveLength(1);
+    expect(copiesOf(a)).toBe(1);
+    expect((await result()).outcomes).toEqual([
+      { sourceId: a.sourceId, status: 'imported', newItemId: 'new-1', recovered: true },
+    ]);
+  });
+
+  it('after an outcome that is unknown and not created, posts again with the next attempt', async () => {
+    const a = await plannedItem('a');
+    const b = await plannedItem('b', { searchKey: false });
+    await plan([a, b]);
+    script = ['unknown', 'import', 'unknown', 'import'];
+    expect(await run()).toMatchObject({ imported: 2, failed: 0 });
+    expect(posts.map((p) => [p.name, p.intentAttempt])).toEqual([
+      ['a', 1],
+      ['a', 2],
+      ['b', 1],
+      ['b', 2],
+    ]);
+    expect((await result()).outcomes).toEqual([
+      { sourceId: a.sourceId, status: 'imported', newItemId: 'new-1' },
+      {
+        sourceId: b.sourceId,
+        status: 'imported',
+        newItemId: 'new-2',
+        warning: { code: 'PossibleDuplicate', message: expect.any(String) },
+      },
+    ]);
+  });
+
+  it('gives an item up after four attempts whose outcome stayed unknown', async () => {
+    const a = await plannedItem('a');
+    const b = await plannedItem('b');
+    await plan([a, b]);
+    script = ['unknown', 'unknown', 'unknown', 'unknown'];
+    expect(await run()).toMatchObject({ imported: 1, failed: 1 });
+    expect(posts.map((p) => p.name)).toEqual(['a', 'a', 'a', 'a', 'b']);
+    expect((await result()).outcomes[0]).toEqual({
+      sourceId: a.sourceId,
+      status: 'failed',
+      code: 'ImportUnconfirmed',
+      message: 'Gave up after 4 attempts whose outcome could not be confirmed',
+    });
+    expect(await outcome(a)).toBeUndefined();
+  });
+
+  it('reports an item Exchange refused as failed with its reason, and goes on', async () => {
+    const a = await plannedItem('a');
+    const b = await plannedItem('b');
+    await plan([a, b]);
+    script = ['refused'];
+    expect(await run()).toEqual({ batch: 0, imported: 1, alreadyImported: 0, failed: 1, canceled: 0 });
+    expect((await result()).outcomes[0]).toEqual({
+      sourceId: a.sourceId,
+      status: 'failed',
+      code: 'ItemTooLarge',
+      message: 'Too big to import',
+    });
+    expect(posts).toHaveLength(2);
+  });
+
+  it('renews a refused session and counts the renewal, added to an earlier run’s', async () => {
+    const a = await plannedItem('a');
+    await plan([a]);
+    script = ['expired'];
+    await run();
+    expect(sessionsCreated).toBe(2);
+    expect(posts).toHaveLength(2);
+    expect(await result()).toMatchObject({ sessionsRenewed: 1, throttledResponses: 1 });
+    await vault.deleteBlob(layout.restoreJournal(RESTORE, a.sourceId));
+    await vault.deleteBlob(layout.restoreIntent(RESTORE, 0, a.sourceId));
+    script = ['expired'];
+    await run();
+    expect(await result()).toMatchObject({ sessionsRenewed: 2, throttledResponses: 2, throttleWaitInMs: 20 });
+    expect(await result()).toMatchObject({ bytesImported: a.length });
+  });
+
+  it('follows an archive folder to the auxiliary mailbox Exchange names, for that folder’s next items too', async () => {
+    const a = await plannedItem('a');
+    const b = await plannedItem('b');
+    await plan([a, b]);
+    script = ['redirect'];
+    expect(await run()).toMatchObject({ imported: 2 });
+    expect(posts.map((p) => [p.name, p.mailboxId])).toEqual([
+      ['a', TARGET],
+      ['a', ARCHIVE],
+      ['b', ARCHIVE],
+    ]);
+  });
+
+  it('stops following redirects after the hop limit', async () => {
+    const a = await plannedItem('a');
+    await plan([a]);
+    script = Array.from({ length: MAX_REDIRECT_HOPS + 1 }, () => 'redirect' as const);
+    expect(await run()).toMatchObject({ imported: 0, failed: 1 });
+    expect(posts).toHaveLength(MAX_REDIRECT_HOPS + 1);
+    expect((await result()).outcomes[0]).toMatchObject({ status: 'failed', code: 'ImportRedirected' });
+  });
+
+  it('posts nothing when the intent cannot be written: the activity fails, to be run again', async () => {
+    const a = await plannedItem('a');
+    await plan([a]);
+    const real = vault.writeJson.bind(vault);
+    vi.spyOn(vault, 'writeJson').mockImplementation(async (name, value, options) => {
+      if (name.includes('/intents/')) throw new Error('vault unavailable');
+      return real(name, value, options);
+    });
+    await expect(run()).rejects.toThrow('The import intent could not be written to the vault: vault unavailable');
+    expect(posts).toHaveLength(0);
+  });
+
+  it('reports an item whose outcome could not be journaled imported, with a warning; its intent stays', async () => {
+    const a = await plannedItem('a');
+    const b = await plannedItem('b', { searchKey: false });
+    await plan([a, b]);
+    const real = vault.writeJson.bind(vault);
+    vi.spyOn(vault, 'writeJson').mockImplementation(async (name, value, options) => {
+      if (name.includes('/journal/')) throw new Error('vault unavailable');
+      return real(name, value, options);
+    });
+    expect(await run()).toMatchObject({ imported: 2, failed: 0 });
+    const [first, second] = (await result()).outcomes;
+    expect(first).toMatchObject({
+      status: 'imported',
+      warning: {
+        code: 'JournalNotWritten',
+        message: expect.stringMatching(/vault unavailable.*finds it by its search key/),
+      },
+    });
+    expect(second).toMatchObject({
+      status: 'imported',
+      warning: { code: 'JournalNotWritten', message: expect.stringMatching(/no search key, so a retry could import/) },
+    });
+    expect(await intent(a)).toBeDefined();
+    // The next run finds the first item by its key and counts its bytes once.
+    vi.restoreAllMocks();
+    await run();
+    expect(copiesOf(a)).toBe(1);
+    expect(await result()).toMatchObject({ bytesImported: a.length + b.length });
+  }, 20_000);
+
+  it('stops at the next item once the restore is canceled, counting those items canceled, not failed', async () => {
+    const [a, b, c] = [await plannedItem('a'), await plannedItem('b'), await plannedItem('c')];
+    await plan([a, b, c]);
+    onPost = async (name) => {
+      if (name === 'a') await vault.writeJson(layout.restoreCanceled(RESTORE), { at: 'now' });
+    };
+    script = ['refused'];
+    const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn(), debug: vi.fn() };
+    expect(
+      await importBatch(graph, vault, sessions, { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 }, logger),
+    ).toEqual({ batch: 0, imported: 0, alreadyImported: 0, failed: 1, canceled: 2 });
+    expect(posts.map((p) => p.name)).toEqual(['a']);
+    expect((await result()).outcomes.slice(1)).toEqual([
+      { sourceId: b.sourceId, status: 'failed', code: 'Canceled', message: expect.stringMatching(/canceled/) },
+      { sourceId: c.sourceId, status: 'failed', code: 'Canceled', message: expect.stringMatching(/canceled/) },
+    ]);
+    expect(logger.info).toHaveBeenCalledWith(expect.stringMatching(/canceled/));
+  });
+
+  it('reads intents of its own batch only', async () => {
+    const a = await plannedItem('a');
+    await plan([], [a]);
+    await earlierIntent(a, 1, 0); // another batch's intent for the same item: not this batch's concern
+    await run(1);
+    expect(posts.map((p) => p.name)).toEqual(['a']);
+    expect((await intent(a, 1))?.attempt).toBe(1);
+  });
+});
+
+describe('the journal', () => {
+  it('retries an outcome write with a growing delay, then gives the reason', async () => {
+    const journal = new RestoreJournal(vault, RESTORE, { outcomeWriteAttempts: 3, retryDelayInMs: 1 });
+    const entry = { sourceId: 's', newItemId: 'n', changeKey: 'c', importedAt: 'now' };
+    const real = vault.writeJson.bind(vault);
+    let failures = 2;
+    const write = vi.spyOn(vault, 'writeJson').mockImplementation(async (name, value, options) => {
+      if (failures-- > 0) throw new Error(`refused\nsecond line`);
+      return real(name, value, options);
+    });
+    expect(await journal.recordOutcome(entry)).toBeUndefined();
+    expect(write).toHaveBeenCalledTimes(3);
+    expect(await journal.outcome('s')).toEqual(entry);
+    failures = 3;
+    write.mockClear();
+    expect(await journal.recordOutcome(entry)).toBe('refused');
+    expect(write).toHaveBeenCalledTimes(3);
+  });
+
+  it('tries an outcome three times by default', async () => {
+    const journal = new RestoreJournal(vault, RESTORE);
+    const write = vi.spyOn(vault, 'writeJson').mockRejectedValue(new Error('down'));
+    expect(await journal.recordOutcome({ sourceId: 's', newItemId: 'n', changeKey: 'c', importedAt: 'x' })).toBe(
+      'down',
+    );
+    expect(write).toHaveBeenCalledTimes(3);
+  });
+
+  it('knows a canceled restore, an item’s intent only when listed, and nothing of another restore', async () => {
+    const journal = new RestoreJournal(vault, RESTORE);
+    expect(await journal.canceled()).toBe(false);
+    await vault.writeJson(layout.restoreCanceled('other-restore'), {});
+    expect(await journal.canceled()).toBe(false);
+    await vault.writeJson(layout.restoreCanceled(RESTORE), {});
+    expect(await journal.canceled()).toBe(true);
+    const item = { sourceId: 's', targetFolderId: 'f', attempt: 1, at: 'now' };
+    await journal.recordIntent(3, item);
+    expect(await journal.intent(3, 's', new Set())).toBeUndefined();
+    const listed = await journal.intentsOf(3);
+    expect(listed).toEqual(new Set([layout.restoreIntent(RESTORE, 3, 's')]));
+    expect(await journal.intent(3, 's', listed)).toEqual(item);
+    expect(await journal.intentsOf(4)).toEqual(new Set());
+  });
+});
