@@ -86,6 +86,19 @@ describe('the count a folder is compared by', () => {
     expect(await records(graph, { counts: { f: 2 }, rounds })).toEqual([matched('f', 2)]);
     expect(await records(graph, { counts: { f: 1 }, rounds })).toEqual([matched('f', 1)]);
     expect(listed).toEqual([]);
+    // A removed item does not count: Exchange's 3 is one more than the snapshot will hold.
+    await records(graph, { counts: { f: 3 }, rounds });
+    expect(listed).toEqual(['f']);
+  });
+
+  it('after a full listing, ignores the last snapshot: its items the listing did not give are gone', async () => {
+    const { graph, listed } = client({});
+    await records(graph, {
+      counts: { f: 2 },
+      rounds: { f: round({ full: true, upserts: ['a'] }) },
+      last: { old: 'f' },
+    });
+    expect(listed).toEqual(['f']);
   });
 
   it('after a delta round: the last snapshot’s items, less those removed from the folder, plus those new to it', async () => {

@@ -42,6 +42,8 @@ interface TargetItem {
   folderId: string;
   mailboxId: string;
   searchKey: string;
+  /** Graph lists it without a change key. */
+  noChangeKey?: boolean;
 }
 
 /** The items of the plan, by name; each item's bytes start with its name, so the fake target can tell them apart. */
@@ -90,7 +92,7 @@ const graph = {
       if (item.mailboxId !== mailboxId || item.folderId !== folderId) continue;
       yield {
         id: item.id,
-        changeKey: `ck-${item.id}`,
+        ...(item.noChangeKey ? {} : { changeKey: `ck-${item.id}` }),
         singleValueExtendedProperties: [{ id: ExtendedProperty.searchKey, value: item.searchKey }],
       } satisfies MailboxItem;
     }
@@ -122,7 +124,9 @@ async function plan(...batches: PlannedImport[][]): Promise<void> {
   );
 }
 
-const run = (batch = 0) => importBatch(graph, vault, sessions, { restoreId: RESTORE, targetMailboxId: TARGET, batch });
+const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn(), debug: vi.fn() };
+const run = (batch = 0) =>
+  importBatch(graph, vault, sessions, { restoreId: RESTORE, targetMailboxId: TARGET, batch }, logger);
 const result = async (batch = 0) => (await vault.readJson<ImportBatchResult>(layout.restoreResult(RESTORE, batch)))!;
 const outcome = (item: PlannedImport) => vault.readJson<JournalEntry>(layout.restoreJournal(RESTORE, item.sourceId));
 function intent(item: PlannedImport, batch = 0) {
@@ -148,6 +152,7 @@ beforeEach(async () => {
   onPost = async () => undefined;
   sessionsCreated = 0;
   sessions = new ImportSessionCache(graph);
+  vi.clearAllMocks();
 });
 
 afterEach(() => {
@@ -160,6 +165,7 @@ describe('importing a batch', () => {
     const b = await plannedItem('b', { searchKey: false });
     await plan([a, b]);
     expect(await run()).toEqual({ batch: 0, imported: 2, alreadyImported: 0, failed: 0, canceled: 0 });
+    expect(logger.warn).not.toHaveBeenCalled();
     expect(posts.map((p) => [p.name, p.intentAttempt])).toEqual([
       ['a', 1],
       ['b', 1],
@@ -212,19 +218,32 @@ describe('importing a batch', () => {
   it('finds an item an earlier run posted without an outcome by its search key, and posts it not again', async () => {
     const a = await plannedItem('a');
     const b = await plannedItem('b');
-    await plan([a, b]);
     stored.set('earlier', { id: 'earlier', folderId: FOLDER, mailboxId: TARGET, searchKey: keyOfItem(a) });
+    const c = await plannedItem('c');
+    stored.set('no-key', {
+      id: 'no-key',
+      folderId: FOLDER,
+      mailboxId: TARGET,
+      searchKey: keyOfItem(c),
+      noChangeKey: true,
+    });
+    await earlierIntent(c, 1);
     await earlierIntent(a, 1);
     await earlierIntent(b, 2); // posted twice before, never arrived
-    expect(await run(0)).toMatchObject({ imported: 2, alreadyImported: 0 });
+    await plan([a, b, c]);
+    expect(await run(0)).toMatchObject({ imported: 3, alreadyImported: 0 });
     expect(posts.map((p) => [p.name, p.intentAttempt])).toEqual([['b', 3]]);
     expect(copiesOf(a)).toBe(1);
     expect(await outcome(a)).toMatchObject({ newItemId: 'earlier', changeKey: 'ck-earlier', recovered: true });
     expect(await outcome(b)).not.toHaveProperty('recovered');
+    // Listed without a change key: journaled with an empty one.
+    expect(await outcome(c)).toMatchObject({ newItemId: 'no-key', changeKey: '', recovered: true });
     expect((await result()).outcomes).toEqual([
       { sourceId: a.sourceId, status: 'imported', newItemId: 'earlier', recovered: true },
-      { sourceId: b.sourceId, status: 'imported', newItemId: 'new-2' },
+      { sourceId: b.sourceId, status: 'imported', newItemId: 'new-3' },
+      { sourceId: c.sourceId, status: 'imported', newItemId: 'no-key', recovered: true },
     ]);
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/earlier run's import of an item has no outcome/));
   });
 
   it('warns of a possible duplicate when an earlier run posted an item that has no search key', async () => {
@@ -264,6 +283,9 @@ describe('importing a batch', () => {
     await plan([a, b]);
     script = ['unknown', 'import', 'unknown', 'import'];
     expect(await run()).toMatchObject({ imported: 2, failed: 0 });
+    expect(logger.warn).toHaveBeenCalledWith(
+      'importBatch 0: The import may or may not have created the item: the connection dropped; checking the target before trying again',
+    );
     expect(posts.map((p) => [p.name, p.intentAttempt])).toEqual([
       ['a', 1],
       ['a', 2],
@@ -372,6 +394,9 @@ describe('importing a batch', () => {
       return real(name, value, options);
     });
     expect(await run()).toMatchObject({ imported: 2, failed: 0 });
+    expect(logger.warn).toHaveBeenCalledWith(
+      "importBatch 0: an imported item's journal entry was not written: vault unavailable",
+    );
     const [first, second] = (await result()).outcomes;
     expect(first).toMatchObject({
       status: 'imported',
