@@ -436,6 +436,22 @@ describe('importing a batch', () => {
     expect(logger.info).toHaveBeenCalledWith(expect.stringMatching(/canceled/));
   });
 
+  it('needs no logger: the same warnings are due, with nobody to tell', async () => {
+    const a = await plannedItem('a');
+    const b = await plannedItem('b');
+    await plan([a, b]);
+    await earlierIntent(a, 1);
+    script = ['unknown'];
+    const real = vault.writeJson.bind(vault);
+    vi.spyOn(vault, 'writeJson').mockImplementation(async (name, value, options) => {
+      if (name.includes('/journal/')) throw new Error('vault unavailable');
+      return real(name, value, options);
+    });
+    const input = { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 };
+    await importBatch(graph, vault, sessions, input);
+    expect((await result()).outcomes.map((o) => o.status)).toEqual(['imported', 'imported']);
+  });
+
   it('reads intents of its own batch only', async () => {
     const a = await plannedItem('a');
     await plan([], [a]);
