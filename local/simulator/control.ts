@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { churnMailbox } from './churn.js';
 import { sendJson } from './http.js';
 import { findRoute, type Params, type RouteEntry } from './router.js';
 import type { Simulator } from './server.js';
@@ -37,6 +38,7 @@ const CONTROL_ROUTES: readonly ControlRoute[] = [
   { method: 'POST', pattern: 'mailboxes/{mailbox}/invalidate-delta/*', handler: invalidateDelta },
   { method: 'POST', pattern: 'mailboxes/{mailbox}/folders/*', handler: ensureFolder },
   { method: 'POST', pattern: 'mailboxes/{mailbox}/items', handler: addItems },
+  { method: 'POST', pattern: 'mailboxes/{mailbox}/churn', handler: churn },
   { method: 'PATCH', pattern: 'mailboxes/{mailbox}/items/{item}', handler: changeItem },
   { method: 'POST', pattern: 'mailboxes/{mailbox}/items/{item}/move/*', handler: moveItem },
   { method: 'POST', pattern: 'mailboxes/{mailbox}/items/{item}/export-error/*', handler: setExportError },
@@ -124,6 +126,11 @@ function addItems({ sim, body, params }: ControlRequest): ControlReply {
   const count = Number(body.count ?? 1);
   const created = Array.from({ length: count }, () => tenant.addItem(mailbox, folder.id, body as NewItem));
   return { status: 201, body: created.map((i) => ({ id: i.id, changeKey: i.changeKey })) };
+}
+
+/** `{fraction}`: a night's changes to that share of the mailbox's items (churn.ts), answered with what changed. */
+function churn({ sim, body, params }: ControlRequest): ControlReply {
+  return { status: 200, body: churnMailbox(sim.tenant, sim.tenant.mailbox(params.mailbox!), Number(body.fraction)) };
 }
 
 function changeItem({ sim, body, params }: ControlRequest): ControlReply {

@@ -12,13 +12,16 @@ import {
 } from './odata.js';
 import { graphLink, maxPageSize } from './paging.js';
 import type { MailboxRequest } from './request.js';
+import type { SimMailbox } from './tenant.js';
 
 /** The collection of folder changes; item changes are collected per folder, named by the folder's id. */
 const FOLDERS = 'folders';
 
 interface DeltaEntry {
   seq: number;
-  json: Record<string, unknown>;
+  id: string;
+  /** The entry as a page sends it, rendered when sent. */
+  json(): Record<string, unknown>;
 }
 
 /** A token's state with the sync-state generation (per collection) of the round that issued it. */
@@ -43,10 +46,9 @@ export function itemDelta(request: MailboxRequest): void {
 function sendDeltaPage(request: MailboxRequest, collection: string, path: string): void {
   const { state, req, res, version } = request;
   const sync = syncStateOf(request, collection);
-  const entries = collection === FOLDERS ? folderChanges(request, sync) : itemChanges(request, sync, collection);
-  entries.sort((a, b) => a.seq - b.seq || String(a.json.id).localeCompare(String(b.json.id)));
+  const entries = roundEntries(request, sync, collection);
   const size = maxPageSize(req);
-  const value = entries.slice(sync.offset, sync.offset + size).map((e) => e.json);
+  const value = entries.slice(sync.offset, sync.offset + size).map((e) => e.json());
   const body: Record<string, unknown> = {
     '@odata.context': `${state.baseUrl}/${version}/$metadata#Collection(${collection === FOLDERS ? 'mailboxFolder' : 'mailboxItem'})`,
   };
@@ -61,6 +63,43 @@ function sendDeltaPage(request: MailboxRequest, collection: string, path: string
   }
   body.value = value;
   sendJson(res, 200, body);
+}
+
+/** A round's entries of the mailbox as it is now, in the order pages hand them out. */
+function roundEntries(request: MailboxRequest, sync: SyncState, collection: string): DeltaEntry[] {
+  const collect = () => {
+    const entries = collection === FOLDERS ? folderChanges(request, sync) : itemChanges(request, sync, collection);
+    return entries.sort((a, b) => a.seq - b.seq || a.id.localeCompare(b.id));
+  };
+  // Items a test hides from delta are not part of the mailbox's change sequence: no cache while there are any.
+  if (request.state.hiddenFromDelta.size > 0) return collect();
+  return cachedRound(request, sync, collection, collect);
+}
+
+/**
+ * The pages of one round all ask for the same changes; listing them anew for every page is quadratic in the
+ * folder's size (a million-item mailbox in 1,000-item pages). The list is kept while the mailbox's change
+ * sequence has not moved: every change to a folder or an item takes a new sequence number, so an unchanged
+ * sequence means an unchanged answer. Entries render their JSON when a page sends them, from the item as it is.
+ */
+const roundCache = new WeakMap<SimMailbox, Map<string, DeltaEntry[]>>();
+const ROUNDS_CACHED_PER_MAILBOX = 8;
+
+function cachedRound(
+  { mailbox, version }: MailboxRequest,
+  sync: SyncState,
+  collection: string,
+  collect: () => DeltaEntry[],
+): DeltaEntry[] {
+  const key = JSON.stringify([collection, sync.from, sync.to, mailbox.seq, sync.expand, version]);
+  let rounds = roundCache.get(mailbox);
+  if (!rounds) roundCache.set(mailbox, (rounds = new Map()));
+  const cached = rounds.get(key);
+  if (cached) return cached;
+  const entries = collect();
+  rounds.set(key, entries);
+  if (rounds.size > ROUNDS_CACHED_PER_MAILBOX) rounds.delete(rounds.keys().next().value!);
+  return entries;
 }
 
 /**
@@ -146,15 +185,18 @@ function folderChanges({ state, version, mailbox }: MailboxRequest, sync: SyncSt
   const entries: DeltaEntry[] = [];
   for (const folder of mailbox.folders.values())
     if (folder.seq > sync.from && folder.seq <= sync.to) {
-      const json = folderDeltaEntry(state, version, folderJson(state.baseUrl, version, mailbox, folder));
-      if (sync.expand.length) json.singleValueExtendedProperties = folderExtendedProperties(folder, sync.expand);
-      entries.push({ seq: folder.seq, json });
+      const json = () => {
+        const entry = folderDeltaEntry(state, version, folderJson(state.baseUrl, version, mailbox, folder));
+        if (sync.expand.length) entry.singleValueExtendedProperties = folderExtendedProperties(folder, sync.expand);
+        return entry;
+      };
+      entries.push({ seq: folder.seq, id: folder.id, json });
     }
   // A first round lists what exists; only later rounds report removals.
   if (sync.from > 0)
     for (const tombstone of mailbox.folderTombstones)
       if (tombstone.seq > sync.from && tombstone.seq <= sync.to)
-        entries.push({ seq: tombstone.seq, json: removed('#microsoft.graph.mailboxFolder', tombstone.id) });
+        entries.push(removed(tombstone, '#microsoft.graph.mailboxFolder'));
   return entries;
 }
 
@@ -164,14 +206,17 @@ function itemChanges({ state, mailbox }: MailboxRequest, sync: SyncState, folder
     if (item.folderId === folderId && item.seq > sync.from && item.seq <= sync.to) {
       // A service bug scripted by a test: the item exists, is listed and counted, but delta never reports it.
       if (state.hiddenFromDelta.has(item.id)) continue;
-      const json = itemJson(item);
-      if (sync.expand.length) json.singleValueExtendedProperties = itemExtendedProperties(item, sync.expand);
-      entries.push({ seq: item.seq, json });
+      const json = () => {
+        const entry = itemJson(item);
+        if (sync.expand.length) entry.singleValueExtendedProperties = itemExtendedProperties(item, sync.expand);
+        return entry;
+      };
+      entries.push({ seq: item.seq, id: item.id, json });
     }
   if (sync.from > 0)
     for (const tombstone of mailbox.itemTombstones)
       if (tombstone.folderId === folderId && tombstone.seq > sync.from && tombstone.seq <= sync.to)
-        entries.push({ seq: tombstone.seq, json: removed('#microsoft.graph.mailboxItem', tombstone.id) });
+        entries.push(removed(tombstone, '#microsoft.graph.mailboxItem'));
   return entries;
 }
 
@@ -192,6 +237,6 @@ function folderDeltaEntry(
     : { '@odata.type': odataType, id, displayName, wellKnownName };
 }
 
-function removed(odataType: string, id: string): Record<string, unknown> {
-  return { '@odata.type': odataType, id, '@removed': { reason: 'deleted' } };
+function removed({ id, seq }: { id: string; seq: number }, odataType: string): DeltaEntry {
+  return { seq, id, json: () => ({ '@odata.type': odataType, id, '@removed': { reason: 'deleted' } }) };
 }
