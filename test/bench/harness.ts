@@ -28,7 +28,8 @@ export async function startSimulatorProcess(
   });
   let output = '';
   const ready = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`simulator did not start:\n${output}`)), 120_000);
+    // Seeding a million-item mailbox (the scale bench) takes minutes on a busy machine.
+    const timer = setTimeout(() => reject(new Error(`simulator did not start:\n${output}`)), 900_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const lines = output.split('\n').filter((l) => /^\s+(user|shared)\s/.test(l));

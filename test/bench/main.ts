@@ -20,6 +20,7 @@ import { backup, restore, withApp } from './app.js';
 import { startCpuSampler, type CpuSampler } from './cpuSampler.js';
 import { naiveExport } from './naiveExport.js';
 import { tenantScale } from './tenantScale.js';
+import { scaleBench } from './scaleBench.js';
 import { startBlobRequestCounter, type BlobRequestCounter } from './blobRequestCounter.js';
 import { keyOf } from '../../shared/vault/layout.js';
 import { createBlobRequests } from '../../shared/vault/blobRequests.js';
@@ -852,6 +853,71 @@ async function tenant(mailboxes: number): Promise<void> {
   process.exit(0);
 }
 
+/** `--scale[=N]`: a mailbox of N small items (1,000,000 by default), step by step (see scaleBench.ts). */
+async function scale(items: number): Promise<void> {
+  console.log(`\n[scale] one mailbox of ${items} small items, L = 0`);
+  const result = await scaleBench(items);
+  const under300 = 300 * 1024 * 1024;
+  for (const step of result.steps) {
+    const longest = step.longestActivity;
+    row(
+      `${step.step}: peak RSS of the app`,
+      `${mb(step.peakRssBytes)} (${mb(step.startRssBytes)} at the start), ${(step.wallMs / 1000).toFixed(1)} s`,
+      '≤ 300 MB',
+      step.peakRssBytes <= under300,
+    );
+    if (longest)
+      row(
+        `${step.step}: longest single activity`,
+        `${longest.name} ${(longest.ms / 1000).toFixed(1)} s`,
+        '≤ 5 min',
+        longest.ms <= 300_000,
+      );
+  }
+  const { fullBackup, night, browse, restorePlan } = result;
+  row(
+    `full backup: ${fullBackup.itemsExported} items, ${result.folders} folders`,
+    `${fullBackup.status}; ${fullBackup.blobRequestsPerItem.toFixed(2)} Blob requests per item`,
+    'for information: storage is billed by the request',
+    null,
+  );
+  const { churn } = night;
+  row(
+    `night: ${churn.added} new, ${churn.edited} edited, ${churn.moved} moved, ${churn.deleted} deleted (${night.exported} exported): delta and export calls`,
+    `${night.deltaAndExportCalls} of ${night.graphCalls} Graph requests; ${night.blobRequestsPerChangedItem.toFixed(1)} Blob requests per exported item; ${night.status}`,
+    `≤ folders + changed/20 + 5 = ${night.allowedCalls}`,
+    night.deltaAndExportCalls <= night.allowedCalls,
+  );
+  row(
+    `browse '${browse.folder}' (${browse.folderItems} items): a page of 100`,
+    `first ${browse.firstPageMs.toFixed(0)} ms, at skip ${browse.skip} ${browse.middlePageMs.toFixed(0)} ms`,
+    '≤ 1 s',
+    Math.max(browse.firstPageMs, browse.middlePageMs) <= 1_000,
+  );
+  row(
+    `restore plan of '${restorePlan.folder}' (${restorePlan.selectedItems} items selected)`,
+    `planRestore ${(restorePlan.planMs / 1000).toFixed(1)} s`,
+    '≤ 5 min',
+    restorePlan.planMs <= 300_000,
+  );
+  await stopAzurite();
+  console.log(`\n${'Measure'.padEnd(90)} Result`);
+  for (const r of rows)
+    console.log(
+      `${r.measure.slice(0, 90).padEnd(90)} ${r.met === null ? 'info' : r.met ? 'MET' : 'NOT MET'}  ${r.value}`,
+    );
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+  writeFileSync(
+    join(ROOT, 'bench-results', 'scale.json'),
+    JSON.stringify(
+      { when: new Date().toISOString(), machine: { cores: cpus().length, model: cpus()[0]?.model }, result, rows },
+      null,
+      2,
+    ),
+  );
+  process.exit(0);
+}
+
 /**
  * Runs a 600-item backup first, so one-time costs (module loading, JIT compilation of the hot paths) are not
  * charged to the items measured: a Functions instance exports many mailboxes in a row.
@@ -860,6 +926,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   const tenantArg = process.argv.find((a) => a === '--tenant' || a.startsWith('--tenant='));
   if (tenantArg) return tenant(Number(tenantArg.split('=')[1] ?? '10000'));
+  const scaleArg = process.argv.find((a) => a === '--scale' || a.startsWith('--scale='));
+  if (scaleArg) return scale(Number(scaleArg.split('=')[1] ?? '1000000'));
   console.log(
     `mailbox-vault benchmark — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), ${mb(totalmem())} memory${quick ? ', quick mode' : ''}`,
   );
