@@ -3,7 +3,7 @@ import type { SimFolder, SimItem, SimMailbox } from './tenant.js';
 
 /** OData query handling the simulator supports: $select, $filter (simple comparisons), $expand of extended properties. */
 
-type Comparison = { field: string; op: 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le'; value: string | number };
+export type Comparison = { field: string; op: 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le'; value: string | number };
 
 export class ODataQueryError extends Error {}
 

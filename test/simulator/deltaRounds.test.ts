@@ -3,7 +3,7 @@ import type { Simulator } from '../../local/simulator/index.js';
 import { startSeededSimulator } from '../support/graph.js';
 
 /**
- * A delta round's change list is kept between its pages while the mailbox's change sequence stands still (so a
+ * A delta round's change list (and a folder listing) is kept between its pages while the mailbox's change sequence stands still (so a
  * million-item folder is not listed anew for every page); a change in the middle of a round must still show in
  * the pages that follow exactly as if every page had listed the folder afresh. And the control API's churn: a
  * night's changes to a share of a mailbox without naming each item.
@@ -52,6 +52,21 @@ describe('delta rounds over a changing mailbox', () => {
       .map((i) => i.id);
     expect(rest).toEqual(asNow.slice(3));
     expect(rest).not.toContain(edited.id);
+  });
+
+  it('a listing paged across a change pages the folder as it is now', async () => {
+    const mailbox = sim.tenant.mailbox(upn);
+    const inbox = mailbox.folderByIdOrName('inbox')!;
+    const url = `${sim.baseUrl}/v1.0/admin/exchange/mailboxes/${encodeURIComponent(mailbox.id)}/folders/${encodeURIComponent(inbox.id)}/items?$top=3`;
+    const first = await get(sim, url);
+    // The newest item arrives between the pages: newest first, it pushes every item down by one.
+    sim.tenant.addItem(mailbox, inbox.id, { createdDateTime: '2030-01-01T00:00:00Z' });
+    const second = await get(sim, first['@odata.nextLink']);
+    const asNow = mailbox
+      .itemsIn(inbox.id)
+      .sort((a, b) => b.createdDateTime.localeCompare(a.createdDateTime) || a.id.localeCompare(b.id))
+      .map((i) => i.id);
+    expect(second.value.map((i: { id: string }) => i.id)).toEqual(asNow.slice(3, 6));
   });
 
   it("churns a share of a mailbox's items through the control API", async () => {
