@@ -60,6 +60,7 @@ export class VaultMailboxLimits implements SharedMailboxLimits {
     uploadReservations: 0,
     reservationsRefused: 0,
     reservationCloses: 0,
+    reservationTrims: 0,
     ledgerRequests: 0,
   };
   private readonly mailboxes = new Map<string, MailboxState>();

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { UploadEnded } from '../graph/mailboxLimiter.js';
-import { delay } from '../graph/retry.js';
 import { UploadLedgerBlob, type LedgerCounts } from './uploadLedger.js';
 import type { VaultStore } from './vaultStore.js';
 
@@ -32,8 +31,16 @@ interface MailboxBudget {
   mailboxId: string;
   current?: Chunk;
   reserving?: Promise<void>;
-  /** Set when the ledger refused: when to ask again. */
+  /** Set when the ledger refused: when to ask again (sooner if this process gives bytes back meanwhile). */
   retryAt: number;
+  /** Bytes of the uploads waiting for room: what the next reservation asks for, at least a chunk. */
+  waitingBytes: number;
+  /** Trims and settlements of this process's chunks under way: a reservation waits for them to be written. */
+  releases: Set<Promise<void>>;
+  /** Counts the releases written, so a refusal read before one of them is not waited out. */
+  released: number;
+  /** Uploads waiting for the ledger's retry time, woken as soon as this process gives bytes back. */
+  sleepers: Set<() => void>;
 }
 
 /**
@@ -65,32 +72,43 @@ export class VaultUploadBudget {
   /** Waits until `bytes` more may be uploaded to the mailbox; call the answer once the upload has ended. */
   async admit(mailboxId: string, bytes: number, signal?: AbortSignal): Promise<UploadEnded> {
     const state = this.state(mailboxId);
-    for (;;) {
-      signal?.throwIfAborted();
-      const chunk = state.current;
-      if (chunk && Date.now() < chunk.useUntil && chunk.granted - chunk.used >= bytes)
-        return this.take(state, chunk, bytes);
-      if (chunk) this.retire(state, chunk);
-      const wait = state.retryAt - Date.now();
-      if (wait > 0) {
-        await delay(Math.ceil(wait + Math.random() * RETRY_JITTER_MS), signal);
-        continue;
+    state.waitingBytes += bytes;
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        const chunk = state.current;
+        if (chunk && Date.now() < chunk.useUntil && chunk.granted - chunk.used >= bytes)
+          return this.take(state, chunk, bytes);
+        if (chunk) this.retire(state, chunk);
+        const wait = state.retryAt - Date.now();
+        if (wait > 0) {
+          await this.sleep(state, Math.ceil(wait + Math.random() * RETRY_JITTER_MS), signal);
+          continue;
+        }
+        // One reservation at a time per mailbox; uploads waiting together share it.
+        state.reserving ??= this.reserve(state, bytes).finally(() => {
+          state.reserving = undefined;
+        });
+        await state.reserving;
       }
-      // One reservation at a time per mailbox; uploads waiting together share it.
-      state.reserving ??= this.reserve(state, bytes).finally(() => {
-        state.reserving = undefined;
-      });
-      await state.reserving;
+    } finally {
+      state.waitingBytes -= bytes;
     }
   }
 
   private state(mailboxId: string): MailboxBudget {
     let state = this.mailboxes.get(mailboxId);
-    if (!state) this.mailboxes.set(mailboxId, (state = { mailboxId, retryAt: 0 }));
+    if (!state) {
+      state = { mailboxId, retryAt: 0, waitingBytes: 0, releases: new Set(), released: 0, sleepers: new Set() };
+      this.mailboxes.set(mailboxId, state);
+    }
     return state;
   }
 
   private async reserve(state: MailboxBudget, bytes: number): Promise<void> {
+    // The ledger is to see the bytes this process already gave back (else it would refuse for them).
+    await Promise.all(state.releases);
+    const released = state.released;
     const id = randomUUID();
     const now = Date.now();
     const useUntil = now + USE_FOR_MS;
@@ -98,19 +116,35 @@ export class VaultUploadBudget {
     const countsUntil = useUntil + this.uploadTimeoutMs + this.budget.windowMs + this.clockMarginMs;
     const answer = await this.ledger.reserve(state.mailboxId, {
       id,
-      want: Math.max(bytes, this.chunkBytes),
+      want: Math.max(bytes, state.waitingBytes, this.chunkBytes),
       need: bytes,
       budgetBytes: this.budget.bytes,
       countsUntil,
     });
     if ('retryAt' in answer) {
-      state.retryAt = answer.retryAt;
+      // Bytes this process gave back while the ledger was read are worth asking again for at once.
+      state.retryAt = state.released === released ? answer.retryAt : 0;
       return;
     }
     const chunk: Chunk = { id, granted: answer.granted, used: 0, inFlight: 0, lastEnd: 0, useUntil, retired: false };
     // Given back if nothing uses it (the uploads that waited for it were canceled).
     chunk.idleTimer = setTimeout(() => this.retire(state, chunk), IDLE_CLOSE_MS).unref();
     state.current = chunk;
+  }
+
+  /** Waits `ms`, or less if this process gives bytes back meanwhile, or until aborted (the caller then throws). */
+  private sleep(state: MailboxBudget, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        state.sleepers.delete(wake);
+        signal?.removeEventListener('abort', wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      state.sleepers.add(wake);
+      signal?.addEventListener('abort', wake, { once: true });
+    });
   }
 
   private take(state: MailboxBudget, chunk: Chunk, bytes: number): UploadEnded {
@@ -124,26 +158,44 @@ export class VaultUploadBudget {
       chunk.inFlight--;
       chunk.lastEnd = Math.max(chunk.lastEnd, Date.now());
       if (chunk.inFlight > 0) return;
-      if (chunk.retired) return void this.settle(state, chunk);
+      if (chunk.retired) return this.settle(state, chunk);
       chunk.idleTimer = setTimeout(() => this.retire(state, chunk), IDLE_CLOSE_MS).unref();
     };
   }
 
-  /** No more uploads start from the chunk; it is settled once those under way have ended. */
+  /**
+   * No more uploads start from the chunk. Its unused bytes are given back at once (its entry trimmed to what its
+   * uploads took); it is settled once those under way have ended.
+   */
   private retire(state: MailboxBudget, chunk: Chunk): void {
     if (chunk.retired) return;
     chunk.retired = true;
     clearTimeout(chunk.idleTimer);
     if (state.current === chunk) state.current = undefined;
-    if (chunk.inFlight === 0) void this.settle(state, chunk);
+    if (chunk.inFlight === 0) this.settle(state, chunk);
+    else if (chunk.used < chunk.granted)
+      this.release(state, () => this.ledger.trim(state.mailboxId, { id: chunk.id, used: chunk.used }));
   }
 
   /**
    * The chunk's entry counts what its uploads used, until a window after the last of them ended. Should this
    * write fail, the open entry still lapses by itself, later.
    */
-  private async settle(state: MailboxBudget, chunk: Chunk): Promise<void> {
+  private settle(state: MailboxBudget, chunk: Chunk): void {
     const countsUntil = chunk.lastEnd + this.budget.windowMs + this.clockMarginMs;
-    await this.ledger.close(state.mailboxId, { id: chunk.id, used: chunk.used, countsUntil }).catch(() => undefined);
+    this.release(state, () => this.ledger.close(state.mailboxId, { id: chunk.id, used: chunk.used, countsUntil }));
+  }
+
+  /** Writes a release to the ledger, then wakes this process's waiting uploads to ask for the bytes it freed. */
+  private release(state: MailboxBudget, write: () => Promise<void>): void {
+    const done: Promise<void> = write()
+      .catch(() => undefined) // a failed trim or settlement only makes its entry lapse later
+      .then(() => {
+        state.releases.delete(done);
+        state.released++;
+        state.retryAt = 0;
+        for (const wake of [...state.sleepers]) wake();
+      });
+    state.releases.add(done);
   }
 }

@@ -68,6 +68,20 @@ export function closeIn(
   return { next: { entries }, answer: undefined };
 }
 
+/**
+ * The open reservation made to count only what its uploads took: no more start from it, so its unused bytes
+ * are free at once, while those taken count on until it is settled (its uploads may still be arriving).
+ */
+export function trimIn(
+  ledger: UploadLedger | null,
+  trim: { id: string; used: number; now: number },
+): { next: UploadLedger; answer: undefined } {
+  const entries = stillCounting(ledger, trim.now)
+    .map((e) => (e.id === trim.id && e.open ? { ...e, bytes: Math.min(e.bytes, trim.used) } : e))
+    .filter((e) => e.bytes > 0);
+  return { next: { entries }, answer: undefined };
+}
+
 /** Entries that count at `now`; anything else in the blob (an unknown shape) counts as nothing. */
 function stillCounting(ledger: UploadLedger | null, now: number): LedgerEntry[] {
   const entries = Array.isArray(ledger?.entries) ? ledger.entries : [];
@@ -96,6 +110,7 @@ export interface LedgerCounts {
   uploadReservations: number;
   reservationsRefused: number;
   reservationCloses: number;
+  reservationTrims: number;
   ledgerRequests: number;
 }
 
@@ -116,6 +131,11 @@ export class UploadLedgerBlob {
   async close(mailboxId: string, close: { id: string; used: number; countsUntil: number }): Promise<void> {
     this.counts.reservationCloses++;
     await this.update(mailboxId, (ledger) => closeIn(ledger, { ...close, now: Date.now() }));
+  }
+
+  async trim(mailboxId: string, trim: { id: string; used: number }): Promise<void> {
+    this.counts.reservationTrims++;
+    await this.update(mailboxId, (ledger) => trimIn(ledger, { ...trim, now: Date.now() }));
   }
 
   private update<R>(

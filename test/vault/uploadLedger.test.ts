@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closeIn, reserveIn, type UploadLedger } from '../../shared/vault/uploadLedger.js';
+import { closeIn, reserveIn, trimIn, type UploadLedger } from '../../shared/vault/uploadLedger.js';
 
 /** The ledger's rules on their own: what a reservation is granted, when a refused one may ask again. */
 const BUDGET = 1_000;
@@ -22,6 +22,18 @@ describe('the upload ledger', () => {
     expect(second.answer).toEqual({ granted: 400 });
     ledger = second.next!;
     expect(reserveIn(ledger, ask('c', 600, 1, 0)).next).toBeUndefined();
+  });
+
+  it("frees a chunk's unused bytes at once when trimmed, while what its uploads took counts on, open", () => {
+    let ledger = reserveIn(null, ask('a', 800, 300, 0)).next!;
+    expect(reserveIn(ledger, ask('b', 600, 500, 10)).answer).toEqual({ retryAt: 110 });
+    ledger = trimIn(ledger, { id: 'a', used: 450, now: 10 }).next;
+    expect(ledger.entries).toEqual([{ id: 'a', bytes: 450, countsUntil: 100_000, open: true }]);
+    expect(reserveIn(ledger, ask('b', 600, 500, 10)).answer).toEqual({ granted: 550 });
+    // A trim never grows an entry, nor touches a settled one.
+    const settled = closeIn(ledger, { id: 'a', used: 450, countsUntil: 5_000, now: 20 }).next;
+    expect(trimIn(settled, { id: 'a', used: 10, now: 30 }).next).toEqual(settled);
+    expect(trimIn(ledger, { id: 'a', used: 900, now: 30 }).next).toEqual(ledger);
   });
 
   it('frees unused bytes at once when settled, and used ones a window after the last upload ended', () => {
