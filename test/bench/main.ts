@@ -737,6 +737,7 @@ async function downloadThroughput(): Promise<void> {
   try {
     const settings = {
       MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: String(mbPer5Min),
+      MAILBOX_VAULT_GRAPH_UPLOAD_WINDOW_MS: String(windowMs),
       MAILBOX_VAULT_STAGING_MAILBOX: staging,
     };
     await withApp(await appEnv(sim, [source], settings), async (app) => {

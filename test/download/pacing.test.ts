@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DownloadReport } from '../../shared/download/types.js';
+import { keyOf } from '../../shared/vault/layout.js';
 import { runBackup, startStack, type Stack } from '../support/stack.js';
 
 /**
@@ -28,6 +29,8 @@ beforeAll(async () => {
         MAILBOX_VAULT_STAGING_MAILBOX: STAGING,
         MAILBOX_VAULT_SCOPE_USERS: SOURCE,
         MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: APP_MB_PER_5_MIN,
+        // The staging mailbox's budget is a ledger of one window's bytes, held across instances: its window scaled too.
+        MAILBOX_VAULT_GRAPH_UPLOAD_WINDOW_MS: String(BUDGET.windowMs),
       },
     },
   );
@@ -54,4 +57,7 @@ it('two exports at once share the staging mailbox’s upload budget: queued, nev
   // More than one window's worth went up, and Exchange never had to say 429.
   expect(counters.importedBytes).toBeGreaterThan(BUDGET.bytes * 2);
   expect(counters.throttled).toBe(0);
+  // Held in total across instances: the staging mailbox's uploads went through its ledger in the vault.
+  const stagingKey = keyOf(stack.sim.tenant.mailbox(STAGING).id);
+  expect(await stack.vault.readJson(`limits/${stagingKey}/upload-ledger.json`)).toBeDefined();
 }, 120_000);
