@@ -1,24 +1,18 @@
-import { snapshotStillKept } from '../maintenance/expiringSnapshots.js';
-import { RestoreRequestError } from '../restore/request.js';
+import { recordSnapshotRead } from '../maintenance/expiringSnapshots.js';
+import { snapshotExpiring } from '../restore/request.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import type { DownloadRequest } from './types.js';
 
 /**
  * Writes an export's request, which keeps its snapshot from being pruned until the export's report is written,
- * then checks that no prune is deleting the snapshot: the download's half of the handshake in
- * maintenance/expiringSnapshots.ts, as a restore's request does. Refused (the request withdrawn) with
- * SnapshotExpiring when a prune got there first.
+ * and checks that no prune is deleting the snapshot: the handshake of maintenance/expiringSnapshots.ts, as a
+ * restore's request does. Refused (the request withdrawn) with SnapshotExpiring when a prune got there first.
  */
 export async function recordDownloadRequest(vault: VaultStore, download: DownloadRequest): Promise<void> {
-  const { mailboxId, snapshotId } = download.source;
-  await vault.writeJson(layout.downloadRequest(download.downloadId), download, { onlyIfAbsent: true });
-  if (await snapshotStillKept(vault, mailboxId, snapshotId)) return;
-  await withdrawDownloadRequest(vault, download.downloadId);
-  throw new RestoreRequestError('SnapshotExpiring', 'Snapshot pruned while the download started', [
-    `snapshot: '${snapshotId}' is being deleted by the retention policy (a prune of the mailbox began as this ` +
-      'download was requested); choose a newer snapshot',
-  ]);
+  const blob = layout.downloadRequest(download.downloadId);
+  if (await recordSnapshotRead(vault, blob, download, download.source)) return;
+  throw snapshotExpiring('download', download.source.snapshotId);
 }
 
 /** Deletes a request no export was started for, so it protects no snapshot from pruning. */

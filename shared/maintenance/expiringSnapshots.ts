@@ -65,6 +65,23 @@ export async function clearExpiringMarks(vault: VaultStore, mailboxKey: string):
 }
 
 /**
+ * A reader's half (a restore's or a download's): writes its request, which keeps the snapshot from pruning until
+ * the reader ends, then checks the snapshot is still kept. When a prune got there first the request is withdrawn
+ * (it would keep nothing alive) and the answer is false: refuse the reader.
+ */
+export async function recordSnapshotRead(
+  vault: VaultStore,
+  requestBlob: string,
+  request: object,
+  source: { mailboxId: string; snapshotId: string },
+): Promise<boolean> {
+  await vault.writeJson(requestBlob, request, { onlyIfAbsent: true });
+  if (await snapshotStillKept(vault, source.mailboxId, source.snapshotId)) return true;
+  await vault.deleteBlob(requestBlob);
+  return false;
+}
+
+/**
  * The restore's half, called after its request is written: whether the snapshot is still kept. The mark is read
  * before the record (a prune deletes the record before it clears the mark), so one of the two reads sees the prune.
  */

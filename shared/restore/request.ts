@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MailboxVaultError } from '../errors.js';
 import { MailboxNotFoundError, type MailboxClient } from '../graph/index.js';
-import { snapshotStillKept } from '../maintenance/expiringSnapshots.js';
+import { recordSnapshotRead } from '../maintenance/expiringSnapshots.js';
 import { isMailboxId, mailboxSchema, parseFolderPath, samePath } from '../mailbox/index.js';
 import { layout } from '../vault/layout.js';
 import type { ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
@@ -191,13 +191,15 @@ export async function resolveRestoreRequest(
  * withdrawn (it would keep nothing alive but an empty folder) and the restore refused: SnapshotExpiring.
  */
 export async function recordRestoreRequest(vault: VaultStore, request: RestoreRequest): Promise<void> {
-  const { mailboxId, snapshotId } = request.source;
-  await vault.writeJson(layout.restoreRequest(request.restoreId), request, { onlyIfAbsent: true });
-  if (await snapshotStillKept(vault, mailboxId, snapshotId)) return;
-  await withdrawRestoreRequest(vault, request.restoreId);
-  throw new RestoreRequestError('SnapshotExpiring', 'Snapshot pruned while the restore started', [
+  if (await recordSnapshotRead(vault, layout.restoreRequest(request.restoreId), request, request.source)) return;
+  throw snapshotExpiring('restore', request.source.snapshotId);
+}
+
+/** SnapshotExpiring: a prune began deleting the snapshot as this restore or download was requested. */
+export function snapshotExpiring(reader: 'restore' | 'download', snapshotId: string): RestoreRequestError {
+  return new RestoreRequestError('SnapshotExpiring', `Snapshot pruned while the ${reader} started`, [
     `snapshot: '${snapshotId}' is being deleted by the retention policy (a prune of the mailbox began as this ` +
-      'restore was requested); choose a newer snapshot',
+      `${reader} was requested); choose a newer snapshot`,
   ]);
 }
 
