@@ -217,7 +217,12 @@ function customValue(name: string, fallback: string): string {
 }
 
 describe('app settings', () => {
-  const LOCAL_ONLY = ['MAILBOX_VAULT_GRAPH_STATIC_TOKEN', 'MAILBOX_VAULT_STORAGE_CONNECTION_STRING'];
+  /** Local runs and tests only: a static token, a key-bearing connection string, Exchange's upload window scaled down. */
+  const LOCAL_ONLY = [
+    'MAILBOX_VAULT_GRAPH_STATIC_TOKEN',
+    'MAILBOX_VAULT_STORAGE_CONNECTION_STRING',
+    'MAILBOX_VAULT_GRAPH_UPLOAD_WINDOW_MS',
+  ];
   /** Settings the deployment derives from what it creates; every other one comes from the azd environment. */
   const FROM_RESOURCES = [
     'MAILBOX_VAULT_TASK_HUB',
