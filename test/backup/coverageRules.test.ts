@@ -186,6 +186,24 @@ describe('the count a folder is compared by', () => {
     expect(listed).toEqual(['f']);
   });
 
+  it('reads the rounds and the last snapshot again only when a folder falls short', async () => {
+    const { graph, listed } = client({});
+    const reads: string[] = [];
+    for await (const record of coverageRecords(graph, {
+      mailboxId: MAILBOX,
+      counts: new Map([['f', 1]]),
+      rounds: new Map([['f', { full: true }]]),
+      expected: () => 1,
+      roundsById: () => (reads.push('rounds'), from([])),
+      previousById: () => (reads.push('previous'), from([])),
+      planStartedAt,
+      sort: { vault: {} as VaultStore, prefix: 'unused/' },
+    }))
+      expect(record).toEqual(matched('f', 1));
+    expect(reads).toEqual([]);
+    expect(listed).toEqual([]);
+  });
+
   it('says a folder the tree gave no count for was not compared, if the snapshot holds any of its items', async () => {
     const { graph, listed } = client({});
     expect(
@@ -256,6 +274,17 @@ describe('a folder that would hold fewer than Exchange counts', () => {
     // The round's own listing of the new version is planned already (planMerge): this one is not exported twice.
     const listedByRound = { kind: 'upsert', item: expect.objectContaining({ id: 'upserted-and-removed' }) };
     expect(out).toEqual([reused('kept-but-removed', 'f'), { item: { record: listedByRound } }, counted('f', 2, 2)]);
+  });
+
+  it('does not back up again an item its new folder’s round reported, though the round of the folder it left removed it', async () => {
+    // m moved from g to f: f's round lists it, g's round removes it. f falls short by 'lost' alone.
+    const { graph } = client({ f: [item('lost'), item('m')] });
+    const out = await records(graph, {
+      counts: { f: 2, g: 0 },
+      rounds: { f: { upserts: ['m'] }, g: { removed: ['m'] } },
+      last: { m: 'g' },
+    });
+    expect(out).toEqual([matched('g', 0), missed('lost', 'f'), counted('f', 2, 1)]);
   });
 
   it('does not plan a second export of a version the rounds already plan from another folder', async () => {
