@@ -254,6 +254,71 @@ describe('the snapshot a commit writes', () => {
     expect((await deltaState(vault))?.itemDeltaLinks).toEqual({ a: 'link-a2' });
   });
 
+  it('reports the folders that failed, were listed instead, lack search keys or were not compared, and the coverage', async () => {
+    const { vault } = await freshVault('commit');
+    const first = await firstNight(vault);
+    const { result, record } = await commitNight(vault, {
+      runId: 'run2',
+      takenAt: '2026-11-02T02:00:00.000Z',
+      folders: ['a', 'b', 'c'],
+      records: [
+        { kind: 'folderFailed', folderId: 'c', reason: 'access denied' },
+        { kind: 'folderEnumerated', folderId: 'a', reason: 'delta refused' },
+        { kind: 'metadataGap', folderId: 'a', items: 2, reason: 'no search key' },
+        { kind: 'folderNotCompared', folderId: 'b', reason: 'no count' },
+        { kind: 'upsert', item: meta('b2', 'b', 'ck1') }, // new, fails: missing from b
+        { kind: 'upsert', item: meta('b1', 'b', 'ck2') }, // changed, fails: the old one stays (not missing)
+        { kind: 'upsert', item: meta('b3', 'b', 'ck1') }, // new, fails: missing from b
+        { kind: 'folderCount', folderId: 'a', exchangeCount: 3, missedByDelta: 0, arrivedDuringRun: 0 },
+        { kind: 'folderCount', folderId: 'b', exchangeCount: 3, missedByDelta: 0, arrivedDuringRun: 0 },
+        { kind: 'folderCount', folderId: 'c', exchangeCount: 9, missedByDelta: 0, arrivedDuringRun: 0 },
+      ],
+      failing: { b1: 'ErrorItemCorrupt', b2: 'ErrorItemCorrupt', b3: 'ErrorItemCorrupt' },
+      nextLinks: { a: 'link-a2', b: 'link-b2', c: 'link-c2' },
+    });
+    expect(result.failedFolders).toEqual([{ folderPath: 'Top/c', reason: 'access denied' }]);
+    expect(result.enumeratedFolders).toEqual([{ folderPath: 'Top/a', reason: 'delta refused' }]);
+    expect(result.itemsWithoutSearchKey).toEqual([{ folderPath: 'Top/a', reason: 'no search key', items: 2 }]);
+    expect(result.coverage).toEqual({
+      foldersCompared: 2,
+      folders: [
+        expect.objectContaining({
+          folderPath: 'Top/a',
+          exchangeCount: 3,
+          inSnapshot: 2,
+          difference: 1,
+          unexplained: 1,
+        }),
+        expect.objectContaining({ folderPath: 'Top/b', exchangeCount: 3, inSnapshot: 1, failed: 2, unexplained: 0 }),
+      ],
+      notCompared: [{ folderPath: 'Top/b', reason: 'no count' }],
+    });
+    expect(record).toMatchObject({ status: 'CompletedWithErrors', previousSnapshotId: first.record.snapshotId });
+    // a has an unexplained gap: its link goes, so that the next run reads it in full; b keeps its old one (its
+    // exports failed); c's next link is whatever planning wrote for it.
+    expect(await deltaState(vault)).toEqual({
+      itemDeltaLinks: { b: 'link-b1', c: 'link-c2' },
+      lastSnapshotId: record.snapshotId,
+      updatedAt: '2026-11-02T02:01:00.000Z',
+    });
+  });
+
+  it('a folder that failed alone makes the mailbox CompletedWithErrors; counts that could not be read are said', async () => {
+    const { vault } = await freshVault('commit');
+    const { result, record } = await commitNight(vault, {
+      runId: 'run1',
+      takenAt: '2026-11-01T02:00:00.000Z',
+      folders: ['a', 'c'],
+      records: [
+        { kind: 'upsert', item: meta('a1', 'a') },
+        { kind: 'folderFailed', folderId: 'c', reason: 'access denied' },
+        { kind: 'coverageUnchecked', reason: 'counts unreadable' },
+      ],
+    });
+    expect(record.status).toBe('CompletedWithErrors');
+    expect(result.coverage).toEqual({ foldersCompared: 0, folders: [], unchecked: 'counts unreadable' });
+  });
+
   it('does not reference a stored version a sweep deleted before the commit', async () => {
     const { vault } = await freshVault('commit');
     const first = await firstNight(vault);
@@ -322,6 +387,22 @@ describe('when a commit repeats or may not commit', () => {
       records: [{ kind: 'upsert', item: meta('a5', 'a') }],
     });
     expect(lookups).toHaveBeenCalledTimes(1);
+  });
+
+  it('a retry of an older run after a newer one committed does not move the delta base back', async () => {
+    const { vault } = await freshVault('commit');
+    const first = await firstNight(vault);
+    await commitNight(vault, {
+      runId: 'run2',
+      takenAt: '2026-11-02T02:00:00.000Z',
+      folders: ['a', 'b'],
+      records: [],
+      nextLinks: { a: 'link-a2', b: 'link-b2' },
+    });
+    const moved = await deltaState(vault);
+    await vault.deleteIfExists(layout.runMailboxResult('run1', MAILBOX));
+    await commitSnapshot(vault, first.input, () => new Date('2026-11-03T00:00:00Z'));
+    expect(await deltaState(vault)).toEqual(moved);
   });
 
   it('refuses to commit behind a newer snapshot', async () => {
