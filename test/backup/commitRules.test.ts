@@ -312,11 +312,18 @@ describe('the snapshot a commit writes', () => {
       records: [
         { kind: 'upsert', item: meta('a1', 'a') },
         { kind: 'folderFailed', folderId: 'c', reason: 'access denied' },
-        { kind: 'coverageUnchecked', reason: 'counts unreadable' },
+        { kind: 'folderCount', folderId: 'a', exchangeCount: 1, missedByDelta: 0, arrivedDuringRun: 0 },
       ],
     });
     expect(record.status).toBe('CompletedWithErrors');
-    expect(result.coverage).toEqual({ foldersCompared: 0, folders: [], unchecked: 'counts unreadable' });
+    expect(result.coverage).toEqual({ foldersCompared: 1, folders: [] });
+    const unchecked = await commitNight((await freshVault('commit')).vault, {
+      runId: 'run1',
+      takenAt: '2026-11-01T02:00:00.000Z',
+      folders: ['a'],
+      records: [{ kind: 'coverageUnchecked', reason: 'counts unreadable' }],
+    });
+    expect(unchecked.result.coverage).toEqual({ foldersCompared: 0, folders: [], unchecked: 'counts unreadable' });
   });
 
   it('does not reference a stored version a sweep deleted before the commit', async () => {
