@@ -98,6 +98,10 @@ export async function startStack(
       await sim.close();
       for (const key of Object.keys(env)) delete process.env[key];
       resetServices();
+      // The suite shares one in-memory Azurite, which slows as it fills: what a file wrote goes with it.
+      await Promise.all(
+        [container, `${container}-audit`].map((name) => service.getContainerClient(name).deleteIfExists()),
+      ).catch(() => undefined);
     },
   };
 }

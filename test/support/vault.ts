@@ -1,4 +1,4 @@
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { VaultStore } from '../../shared/vault/vaultStore.js';
@@ -14,5 +14,24 @@ export async function freshVault(prefix = 'test'): Promise<{ vault: VaultStore; 
     blockSizeInBytes: 1024 * 1024,
   });
   await vault.ensureContainer();
+  containersOfThisFile.push(containerName);
   return { vault, containerName };
 }
+
+/**
+ * The suite shares one in-memory Azurite, which slows as it fills: every container a test file made goes when the
+ * file is done (registered at import, so it runs after the file's own afterAll hooks).
+ */
+const containersOfThisFile: string[] = [];
+afterAll(async () => {
+  const service = BlobServiceClient.fromConnectionString(azuriteConnectionString());
+  const names = containersOfThisFile.splice(0);
+  await Promise.all(
+    names.map((name) =>
+      service
+        .getContainerClient(name)
+        .deleteIfExists()
+        .catch(() => undefined),
+    ),
+  );
+});
