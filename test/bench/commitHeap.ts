@@ -2,26 +2,26 @@
  * Heap per item of one mailbox's commit and of a browse page, measured the way issue #16's table was: synthetic
  * 152-character ids, the heap sampled while the work runs, above the heap after a forced GC before it.
  *
- *   npm run bench:heap -- [items] [dist root of the code to measure, default this checkout's dist]
+ *   npm run bench:heap -- [items] [root of the checkout to measure (its dist/ is loaded), default this one]
  *
  * With another checkout's dist (e.g. main built into /tmp/main-build), the same run measures that code: the
  * "before" figures of docs/performance.md. Needs `node --expose-gc`; starts an Azurite of its own.
  */
-import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { sharedAzurite, stopAzurite } from './harness.js';
+import { stopAzurite } from './harness.js';
+import { heapBenchVault, heapOf } from './heapMeasure.js';
 import { writeIndexedNdjson } from '../../shared/vault/indexedNdjson.js';
 import { keyOf, layout, snapshotIdFor } from '../../shared/vault/layout.js';
 import { claimMailbox } from '../../shared/vault/mailboxOwner.js';
 import type { SnapshotRecord } from '../../shared/vault/records.js';
-import { VaultStore } from '../../shared/vault/vaultStore.js';
+import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import type { commitSnapshot as CommitSnapshot } from '../../shared/backup/commit.js';
 import type { BatchResult, ChangeRecord, PlannedBatch } from '../../shared/backup/types.js';
 import type { browseFolder as BrowseFolder } from '../../shared/vault/snapshotBrowser.js';
 
 const ITEMS = Number(process.argv[2] ?? 100_000);
-const CODE_ROOT = resolve(process.argv[3] ?? resolve(import.meta.dirname, '..', '..'));
+// Compiled to dist/test/bench: the checkout's root is three levels up.
+const CODE_ROOT = resolve(process.argv[3] ?? resolve(import.meta.dirname, '..', '..', '..'));
 const FOLDERS = 20;
 const PER_BATCH = 20;
 const MAILBOX = 'heap-bench-mailbox';
@@ -95,29 +95,8 @@ async function writeRun(vault: VaultStore): Promise<{ planVersion: string; batch
   return { planVersion, batchCount };
 }
 
-/** Peak heap above the heap after a GC, while `work` runs (sampled every 20 ms). */
-async function heapOf<T>(work: () => Promise<T>): Promise<{ result: T; peakBytes: number }> {
-  (globalThis as { gc?: () => void }).gc?.();
-  const base = process.memoryUsage().heapUsed;
-  let peak = base;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 20);
-  try {
-    const result = await work();
-    peak = Math.max(peak, process.memoryUsage().heapUsed);
-    return { result, peakBytes: peak - base };
-  } finally {
-    clearInterval(timer);
-  }
-}
-
 async function main(): Promise<void> {
-  if (!(globalThis as { gc?: () => void }).gc) throw new Error('Run with node --expose-gc');
-  const azurite = await sharedAzurite();
-  const vault = new VaultStore(
-    BlobServiceClient.fromConnectionString(azurite.connectionString),
-    `heap-${randomBytes(4).toString('hex')}`,
-  );
-  await vault.ensureContainer();
+  const vault = await heapBenchVault();
   const plan = await writeRun(vault);
   await claimMailbox(vault, keyOf(MAILBOX), RUN, new Date());
   // The code measured may be another checkout's build (main's, for the "before" figures): loaded by path.

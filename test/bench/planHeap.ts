@@ -4,7 +4,7 @@
  * first backup (every item listed by delta, none stored) and a night after it (the previous snapshot holds every
  * item; delta reports 0.1 % changed).
  *
- *   npm run bench:plan-heap -- [items] [dist root of the code to measure, default this checkout's dist]
+ *   npm run bench:plan-heap -- [items] [root of the checkout to measure (its dist/ is loaded), default this one]
  *
  * With LIVE_HEAP=1 the sampler forces a GC before each sample (every 250 ms): the peak of what is held, without
  * the garbage the default figure includes.
@@ -13,20 +13,20 @@
  * the "before" figures of docs/performance.md. Graph is a stand-in that makes pages on the fly (no simulator, so
  * only planning's own memory is measured). Needs `node --expose-gc`; starts an Azurite of its own.
  */
-import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { sharedAzurite, stopAzurite } from './harness.js';
+import { stopAzurite } from './harness.js';
+import { heapBenchVault, heapOf } from './heapMeasure.js';
 import { ExtendedProperty, type DeltaPage, type MailboxClient, type MailboxFolder } from '../../shared/graph/index.js';
 import type { MailboxItem } from '../../shared/graph/types.js';
 import { layout, snapshotIdFor } from '../../shared/vault/layout.js';
 import { writeManifest } from '../../shared/vault/manifestWriter.js';
 import type { DeltaState, ManifestFolder, ManifestItem, SnapshotRecord } from '../../shared/vault/records.js';
-import { VaultStore } from '../../shared/vault/vaultStore.js';
+import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import type { planMailbox as PlanMailbox } from '../../shared/backup/plan.js';
 
 const ITEMS = Number(process.argv[2] ?? 100_000);
-const CODE_ROOT = resolve(process.argv[3] ?? resolve(import.meta.dirname, '..', '..'));
+// Compiled to dist/test/bench: the checkout's root is three levels up.
+const CODE_ROOT = resolve(process.argv[3] ?? resolve(import.meta.dirname, '..', '..', '..'));
 const FOLDERS = 20;
 const PAGE = 100;
 /** One item in this many changes on the night. */
@@ -159,43 +159,21 @@ async function writePreviousSnapshot(vault: VaultStore): Promise<void> {
   await vault.writeJson(layout.deltaState(MAILBOX), state);
 }
 
-/** Peak heap above the heap after a GC, while `work` runs (sampled every 20 ms). */
-async function heapOf<T>(work: () => Promise<T>): Promise<{ result: T; peakBytes: number; ms: number }> {
-  (globalThis as { gc?: () => void }).gc?.();
-  const base = process.memoryUsage().heapUsed;
-  let peak = base;
-  const started = Date.now();
-  // LIVE_HEAP=1: a forced GC before each sample (every 250 ms), so that the peak is what is held, not garbage.
-  const gc = (globalThis as { gc?: () => void }).gc!;
-  const timer = LIVE_HEAP
-    ? setInterval(() => (gc(), (peak = Math.max(peak, process.memoryUsage().heapUsed))), 250)
-    : setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 20);
-  try {
-    const result = await work();
-    peak = Math.max(peak, process.memoryUsage().heapUsed);
-    return { result, peakBytes: peak - base, ms: Date.now() - started };
-  } finally {
-    clearInterval(timer);
-  }
-}
-
 async function main(): Promise<void> {
-  if (!(globalThis as { gc?: () => void }).gc) throw new Error('Run with node --expose-gc');
-  const azurite = await sharedAzurite();
-  const vault = new VaultStore(
-    BlobServiceClient.fromConnectionString(azurite.connectionString),
-    `heap-${randomBytes(4).toString('hex')}`,
-  );
-  await vault.ensureContainer();
+  const vault = await heapBenchVault();
   // The code measured may be another checkout's build (main's, for the "before" figures): loaded by path.
   const { planMailbox } = (await import(`${CODE_ROOT}/dist/shared/backup/plan.js`)) as {
     planMailbox: typeof PlanMailbox;
   };
   const settings = { maxItemsPerBatch: 20, batchReportedBytes: 24 * 1024 * 1024 };
   const input = { mailboxId: MAILBOX, upn: 'heap@contoso.example' };
-  const first = await heapOf(() => planMailbox(syntheticGraph(false), vault, settings, { ...input, runId: 'first' }));
+  const first = await heapOf(() => planMailbox(syntheticGraph(false), vault, settings, { ...input, runId: 'first' }), {
+    live: LIVE_HEAP,
+  });
   await writePreviousSnapshot(vault);
-  const night = await heapOf(() => planMailbox(syntheticGraph(true), vault, settings, { ...input, runId: 'night' }));
+  const night = await heapOf(() => planMailbox(syntheticGraph(true), vault, settings, { ...input, runId: 'night' }), {
+    live: LIVE_HEAP,
+  });
   const figures = (measured: typeof first) => ({
     planned: measured.result.itemsToExport,
     heapPerItemBytes: Math.round(measured.peakBytes / ITEMS),

@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { VaultStore } from '../../shared/vault/vaultStore.js';
+import { sharedAzurite } from './harness.js';
+
+/**
+ * Peak heap above the heap after a GC while `work` runs, sampled every 20 ms; with `live`, a forced GC before each
+ * sample (every 250 ms), so that the peak is what is held, not garbage. Needs `node --expose-gc`.
+ */
+export async function heapOf<T>(
+  work: () => Promise<T>,
+  options: { live?: boolean } = {},
+): Promise<{ result: T; peakBytes: number; ms: number }> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('Run with node --expose-gc');
+  gc();
+  const base = process.memoryUsage().heapUsed;
+  let peak = base;
+  const started = Date.now();
+  const sample = () => (peak = Math.max(peak, process.memoryUsage().heapUsed));
+  const timer = options.live ? setInterval(() => (gc(), sample()), 250) : setInterval(sample, 20);
+  try {
+    const result = await work();
+    sample();
+    return { result, peakBytes: peak - base, ms: Date.now() - started };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** A vault container of its own on the benchmarks' Azurite. */
+export async function heapBenchVault(): Promise<VaultStore> {
+  const azurite = await sharedAzurite();
+  const vault = new VaultStore(
+    BlobServiceClient.fromConnectionString(azurite.connectionString),
+    `heap-${randomBytes(4).toString('hex')}`,
+  );
+  await vault.ensureContainer();
+  return vault;
+}
