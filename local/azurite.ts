@@ -58,10 +58,21 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   };
 }
 
+/**
+ * How often Azurite sweeps unreferenced extents (its default: every 10 minutes). A sweep removes them one by one
+ * from an indexed LokiJS collection, each removal costing time in proportion to all extents, and blocks Azurite's
+ * event loop while it runs: after ten minutes of writes and overwrites (the task hub, the tests' containers) that
+ * is minutes without an answer, and every client stalls. Frequent sweeps stay short.
+ */
+export const AZURITE_GC_INTERVAL_MS = 60_000;
+
 function azuriteArgs(port: number, location: string | undefined): string[] {
   const require = createRequire(import.meta.url);
-  const main = join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js');
+  const blobRoot = join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'blob');
+  const main = join(blobRoot, 'main.js');
   return [
+    '--import',
+    gcIntervalPreload(join(blobRoot, 'utils', 'constants.js'), AZURITE_GC_INTERVAL_MS),
     main,
     '--blobHost',
     '127.0.0.1',
@@ -73,6 +84,16 @@ function azuriteArgs(port: number, location: string | undefined): string[] {
     '--disableTelemetry',
     ...(location ? ['--location', location] : ['--inMemoryPersistence']),
   ];
+}
+
+/**
+ * A module run before Azurite's own that sets its GC interval: Azurite has no option for it, and its server reads
+ * the constant when it starts the GC (a default parameter), after this has run.
+ */
+function gcIntervalPreload(constantsModule: string, intervalMs: number): string {
+  const path = JSON.stringify(constantsModule);
+  const source = `import { createRequire } from 'node:module'; createRequire(${path})(${path}).DEFAULT_GC_INTERVAL_MS = ${intervalMs};`;
+  return `data:text/javascript,${encodeURIComponent(source)}`;
 }
 
 /** Polls the blob endpoint until it answers; fails when Azurite exits or after 30 seconds. */

@@ -46,9 +46,14 @@ export async function startAppProcess(env: Record<string, string>, timeoutMs = 6
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;
   };
-  if (!(await waitFor(() => /serving on http:\/\/\S+/.test(output), exited, timeoutMs))) {
-    throw new Error(`The app stopped before it served:\n${output}`);
-  }
+  // A start that fails or times out must not leave its process running into the next test.
+  const served = await waitFor(() => /serving on http:\/\/\S+/.test(output), exited, timeoutMs).catch(
+    async (error: Error) => {
+      await end('SIGKILL');
+      throw new Error(`${error.message}; it had printed:\n${output.slice(-4000)}`);
+    },
+  );
+  if (!served) throw new Error(`The app stopped before it served:\n${output}`);
   return {
     baseUrl: /serving on (http:\/\/\S+)/.exec(output)![1]!,
     output: () => output,
