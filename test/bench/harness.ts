@@ -73,8 +73,9 @@ export async function startSimulatorProcess(
 
 let azurite: RunningAzurite | undefined;
 
+/** The benches' Azurite: its extent sweep off (they write much and delete little, and a sweep lists every blob). */
 export async function sharedAzurite(): Promise<RunningAzurite> {
-  azurite ??= await startAzurite();
+  azurite ??= await startAzurite({ gcIntervalMs: Infinity });
   return azurite;
 }
 
