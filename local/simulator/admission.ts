@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BATCH_REQUEST_HEADER } from './batch.js';
 import { DroppedConnection, SimHttpError } from './http.js';
 import type { SimulatorState } from './state.js';
 import type { SimMailbox } from './tenant.js';
@@ -45,18 +46,19 @@ export async function enterMailbox(
   const admission = throttle.admit(mailbox.id, operation);
   if (!admission.ok) throw new SimHttpError(429, admission.code, admission.message, admission.retryAfterSeconds);
   // Exchange frees a concurrency slot a moment after the answer, not as it ends: a client that sends its next
-  // request the instant an answer arrives can find the slot still taken.
-  const hold = state.settings.concurrencySlotHoldMs;
-  // From the answer's last byte ('finish'), or its abort ('close' without 'finish'), whichever comes first.
+  // request the instant an answer arrives can find the slot still taken. A request whose connection is lost
+  // before its answer ended (dropped, cut off, or given up by the client) goes on in Exchange, and is counted
+  // until it has finished there: longer.
+  const { concurrencySlotHoldMs, lostConnectionSlotHoldMs } = state.settings;
   let freed = false;
-  const free = () => {
+  const freeAfter = (hold: number) => () => {
     if (freed) return;
     freed = true;
     if (hold > 0) setTimeout(admission.release, hold);
     else admission.release();
   };
-  res.once('finish', free);
-  res.once('close', free);
+  res.once('finish', freeAfter(concurrencySlotHoldMs));
+  res.once('close', freeAfter(Math.max(concurrencySlotHoldMs, lostConnectionSlotHoldMs)));
   // Export and import spans start at a call's arrival, its latency included, so rates measured over them
   // (the benchmark's) are not flattered by the first call's wait.
   const counters = throttle.countersFor(mailbox.id);
@@ -100,7 +102,8 @@ function applyScriptedFault(
 
 function applyRandomFaults({ throttle }: SimulatorState, req: IncomingMessage): void {
   const rates = throttle.faults;
-  if (throttle.chance(rates.drop)) dropConnection(req);
+  const drop = throttle.chance(rates.drop); // drawn for every request, so a seed replays the same faults
+  if (drop && req.headers[BATCH_REQUEST_HEADER] === undefined) dropConnection(req);
   if (throttle.chance(rates.http503)) throw serviceUnavailable(rates.retryAfter503Seconds);
   if (throttle.chance(rates.http504)) throw gatewayTimeout();
 }

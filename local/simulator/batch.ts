@@ -2,6 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SimHttpError, readJsonBody, sendJson } from './http.js';
 import type { GraphRequest } from './request.js';
 
+/**
+ * Marks a request the simulator sends itself for a `$batch`: it travels on no connection of the client's, so the
+ * random connection drop spares it (a request dropped here would count on after the batch had answered).
+ */
+export const BATCH_REQUEST_HEADER = 'x-simulator-batch-request';
+
 /** Graph's JSON batching limit. */
 const MAX_BATCH_REQUESTS = 20;
 
@@ -95,6 +101,7 @@ async function send({ state, req, version }: GraphRequest, sub: BatchRequest): P
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
       ...(hasBody ? { 'content-type': 'application/json' } : {}),
       ...sub.headers,
+      [BATCH_REQUEST_HEADER]: '1',
     },
     ...(hasBody ? { body: JSON.stringify(sub.body) } : {}),
   });

@@ -21,6 +21,10 @@ export const SIMULATOR_ENV = {
   SIM_LATENCY_JITTER_MS: ['0', 'Random extra latency, up to this much'],
   SIM_MAX_CONCURRENT: ['4', 'Requests in flight per mailbox before 429 ApplicationThrottled'],
   SIM_SLOT_HOLD_MS: ['5', "How long a mailbox's concurrency slot stays taken after an answer ends"],
+  SIM_LOST_CONNECTION_HOLD_MS: [
+    '100',
+    'How long a request whose connection was lost before its answer ended stays counted (Exchange goes on with it)',
+  ],
   SIM_REQUEST_BUDGET: ['10000', 'Requests per mailbox per window'],
   SIM_REQUEST_WINDOW_MS: ['600000', 'Request budget window'],
   SIM_UPLOAD_BUDGET_BYTES: ['157286400', 'Import bytes per mailbox per window'],
@@ -119,6 +123,7 @@ export function simulatorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): S
     deltaQuotaExceededRate: probability(env, 'SIM_FAULT_DELTA_QUOTA'),
     deltaExpand: oneOf(env, 'SIM_DELTA_EXPAND', ['reject', 'ignore', 'honour'] as const),
     concurrencySlotHoldMs: number(env, 'SIM_SLOT_HOLD_MS'),
+    lostConnectionSlotHoldMs: number(env, 'SIM_LOST_CONNECTION_HOLD_MS'),
     folderDelta: oneOf(env, 'SIM_FOLDER_DELTA', ['thin', 'full'] as const),
     messageIds: oneOf(env, 'SIM_MESSAGE_IDS', ['importIds', 'listingOnly'] as const),
     maxExportResponseBytes: number(env, 'SIM_EXPORT_MAX_RESPONSE_BYTES', { min: 1 }),

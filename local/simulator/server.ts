@@ -79,6 +79,11 @@ export interface SimulatorOptions {
   messageIds?: 'importIds' | 'listingOnly';
   /** How long a concurrency slot stays taken after its answer ends (default 5 ms; 0 frees it at once, lenient). */
   concurrencySlotHoldMs?: number;
+  /**
+   * How long a request whose connection was lost before its answer ended (a drop, a cut-off body, a client that
+   * gave up) stays counted against the mailbox's concurrency, as Exchange goes on with it (default 100 ms).
+   */
+  lostConnectionSlotHoldMs?: number;
   seed?: number;
   /** A multi-item exportItems answer whose body would be larger than this is a 504 GatewayTimeout. */
   maxExportResponseBytes?: number;

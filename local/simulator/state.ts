@@ -19,6 +19,7 @@ export type SimulatorSettings = Required<
     | 'exportErrorKey'
     | 'deltaExpand'
     | 'concurrencySlotHoldMs'
+    | 'lostConnectionSlotHoldMs'
     | 'folderDelta'
   >
 > &
@@ -29,6 +30,12 @@ export const DEFAULT_MAX_EXPORT_RESPONSE_BYTES = 100 * 1024 * 1024;
 
 /** How long a mailbox's concurrency slot stays taken after an answer ends (UNCONFIRMED: Graph does not say). */
 export const DEFAULT_SLOT_HOLD_MS = 5;
+
+/**
+ * How long a request whose connection was lost before its answer ended stays counted (Exchange goes on with it;
+ * for how long is UNCONFIRMED). Longer than a finished request's hold, shorter than the client's for a lost answer.
+ */
+export const DEFAULT_LOST_CONNECTION_SLOT_HOLD_MS = 100;
 
 export interface ImportSessionRecord {
   mailboxId: string;
@@ -101,6 +108,7 @@ export function createState(options: SimulatorOptions): SimulatorState {
       exportErrorKey: 'alternate',
       deltaExpand: 'reject',
       concurrencySlotHoldMs: DEFAULT_SLOT_HOLD_MS,
+      lostConnectionSlotHoldMs: DEFAULT_LOST_CONNECTION_SLOT_HOLD_MS,
       folderDelta: 'thin',
       ...options,
     },

@@ -1,5 +1,5 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { STATUS_CODES, request as httpRequest, type IncomingMessage } from 'node:http';
+import { IncomingMessage, STATUS_CODES, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import {
@@ -183,7 +183,7 @@ export class GraphHttp {
       const opened = await this.openOnce({ ...current, passStatuses: [...(current.passStatuses ?? []), 308] });
       if (opened.response.status !== 308) return opened;
       await readBody(opened.body, { partialOk: true });
-      opened.release();
+      opened.release(); // held longer if the body broke off (see handOver)
       const location = opened.response.headers.get('location');
       const target = redirectTarget(location, current.url, this.options.trustedOrigins, hops);
       current = { ...current, url: target.url, ...(current.mailboxId ? { mailboxId: target.mailboxId } : {}) };
@@ -207,7 +207,7 @@ export class GraphHttp {
         answer = await this.send(call, signal);
       } catch (error) {
         clearTimeout(timer);
-        permit?.release();
+        permit?.releaseAfterLostAnswer(); // Exchange may still be working on it
         if (isAbortFrom(call.signal, error)) throw error;
         lastReason = headerTimeout.signal.aborted
           ? 'no response within the request timeout'
@@ -227,7 +227,7 @@ export class GraphHttp {
             answer = await this.unlessDenied(call, answer);
           } catch (denied) {
             clearTimeout(timer);
-            permit?.release();
+            releaseAfterAnswer(permit, answer.body);
             throw denied;
           }
         }
@@ -237,7 +237,7 @@ export class GraphHttp {
       timer.refresh();
       const error = errorBodyOf(answer.response, await readBody(answer.body, { partialOk: true }));
       clearTimeout(timer);
-      permit?.release();
+      releaseAfterAnswer(permit, answer.body);
 
       if (status === 401 && call.authenticate && !refreshedToken) {
         refreshedToken = true;
@@ -285,6 +285,10 @@ export class GraphHttp {
         ended();
         permit.release();
       },
+      releaseAfterLostAnswer: () => {
+        ended();
+        permit.releaseAfterLostAnswer();
+      },
     };
   }
 
@@ -323,7 +327,10 @@ export class GraphHttp {
     );
   }
 
-  /** The answer goes to the caller, who holds the permit (and for `timeBody` the timeout) until `release()`. */
+  /**
+   * The answer goes to the caller, who holds the permit (and for `timeBody` the timeout) until `release()`; an
+   * answer whose body did not arrive whole (it broke off, or the caller stopped reading) holds it longer.
+   */
   private handOver(
     call: GraphCall,
     answer: NodeAnswer,
@@ -338,7 +345,7 @@ export class GraphHttp {
       ...(answer.body ? { body: answer.body } : {}),
       release: () => {
         clearTimeout(timer);
-        permit?.release();
+        releaseAfterAnswer(permit, answer.body);
       },
     };
   }
@@ -449,6 +456,15 @@ function sendWithNodeHttp(
       request.end(body);
     }
   });
+}
+
+/**
+ * Frees a permit once its answer is done with: at the usual moment when the answer arrived whole, later when it
+ * broke off or was abandoned, as Exchange may then still be working on the request (LOST_ANSWER_SLOT_HOLD_IN_MS).
+ */
+function releaseAfterAnswer(permit: MailboxPermit | undefined, body: Readable | undefined): void {
+  if (body instanceof IncomingMessage && !body.complete) permit?.releaseAfterLostAnswer();
+  else permit?.release();
 }
 
 /**

@@ -18,7 +18,7 @@ export type {
   ImportItemRequest,
   CreateFolderRequest,
 } from './mailboxClient.js';
-export { MailboxLimiter, MAX_REQUESTS_PER_MAILBOX } from './mailboxLimiter.js';
+export { LOST_ANSWER_SLOT_HOLD_IN_MS, MailboxLimiter, MAX_REQUESTS_PER_MAILBOX } from './mailboxLimiter.js';
 export type { MailboxThrottleStats, SharedMailboxLimits, SharedSlot, ThrottleTally } from './mailboxLimiter.js';
 export { UPLOAD_PACE_SHARE } from './mailboxLimiter.js';
 export type { GraphLogger } from './graphHttp.js';

@@ -46,6 +46,8 @@ export interface MailboxLimiterOptions {
   uploadBudget?: { bytes: number; windowMs: number } | null;
   /** How long a finished request keeps its slot (see SLOT_RELEASE_DELAY_IN_MS); 0 frees it at once. */
   slotReleaseDelayInMs?: number;
+  /** How long a request whose answer was lost keeps its slot (see LOST_ANSWER_SLOT_HOLD_IN_MS). */
+  lostAnswerSlotHoldInMs?: number;
   /** Limits held across instances, for the mailboxes named with `shareAcrossInstances`. */
   shared?: SharedMailboxLimits;
 }
@@ -59,6 +61,14 @@ export interface MailboxLimiterOptions {
 export const SLOT_RELEASE_DELAY_IN_MS = 10;
 
 /**
+ * A request whose connection dropped or was cut before its answer ended may still be running in Exchange, which
+ * counts it against the mailbox's four until it has finished there; the client cannot know when that is. Its
+ * slot is kept this long (how long Exchange goes on is UNCONFIRMED; an export of 20 large items takes seconds),
+ * so the requests sent meanwhile do not make a fifth. Lost answers are rare: the cost is one slot for a second.
+ */
+export const LOST_ANSWER_SLOT_HOLD_IN_MS = 1_000;
+
+/**
  * Throttling met by the calls that carry it (an activity's own calls): 429s answered to them and the time they
  * waited out mailbox pauses. Per call, so concurrent activities on one mailbox do not count each other's.
  */
@@ -70,6 +80,8 @@ export interface ThrottleTally {
 /** A permit to have one request in flight; release it when the response body is finished. */
 export interface MailboxPermit {
   release(): void;
+  /** The request ended without its whole answer (a dropped connection, an abort): see LOST_ANSWER_SLOT_HOLD_IN_MS. */
+  releaseAfterLostAnswer(): void;
 }
 
 class MailboxGate {
@@ -98,6 +110,7 @@ export class MailboxLimiter {
   /** Paced upload rate in bytes per millisecond; 0 when uploads are not paced. */
   private readonly uploadBytesPerMs: number;
   private readonly slotReleaseDelayInMs: number;
+  private readonly lostAnswerSlotHoldInMs: number;
   private readonly shared: SharedMailboxLimits | undefined;
   /** Mailboxes whose limits this process holds together with other instances (restore targets). */
   private readonly sharedMailboxes = new Set<string>();
@@ -114,6 +127,7 @@ export class MailboxLimiter {
       throw new RangeError('uploadBudget needs positive bytes and windowMs');
     this.uploadBytesPerMs = budget ? (budget.bytes / budget.windowMs) * UPLOAD_PACE_SHARE : 0;
     this.slotReleaseDelayInMs = options.slotReleaseDelayInMs ?? SLOT_RELEASE_DELAY_IN_MS;
+    this.lostAnswerSlotHoldInMs = options.lostAnswerSlotHoldInMs ?? LOST_ANSWER_SLOT_HOLD_IN_MS;
     this.shared = options.shared;
   }
 
@@ -200,18 +214,20 @@ export class MailboxLimiter {
     }
     gate.stats.maxInFlight = Math.max(gate.stats.maxInFlight, gate.inFlight);
     let released = false;
+    const releaseAfter = (holdInMs: number) => {
+      if (released) return;
+      released = true;
+      const free = () => {
+        sharedSlot?.release();
+        gate.inFlight--;
+        gate.waiters.shift()?.();
+      };
+      if (holdInMs > 0) setTimeout(free, holdInMs).unref();
+      else free();
+    };
     return {
-      release: () => {
-        if (released) return;
-        released = true;
-        const free = () => {
-          sharedSlot?.release();
-          gate.inFlight--;
-          gate.waiters.shift()?.();
-        };
-        if (this.slotReleaseDelayInMs > 0) setTimeout(free, this.slotReleaseDelayInMs).unref();
-        else free();
-      },
+      release: () => releaseAfter(this.slotReleaseDelayInMs),
+      releaseAfterLostAnswer: () => releaseAfter(Math.max(this.slotReleaseDelayInMs, this.lostAnswerSlotHoldInMs)),
     };
   }
 
