@@ -9,6 +9,7 @@ import { findSnapshotItem, openItemContent } from '../shared/download/itemConten
 import { isDownloadableClass, notDownloadableReason } from '../shared/download/itemKinds.js';
 import { recordDownloadRequest, withdrawDownloadRequest } from '../shared/download/request.js';
 import type { DownloadReport, DownloadRequest } from '../shared/download/types.js';
+import { startsInTime } from '../shared/maintenance/expiringSnapshots.js';
 import { RestoreBody, RestoreRequestError, resolveRestoreRequest } from '../shared/restore/request.js';
 import { getServices } from '../shared/services.js';
 import { compactTime, layout } from '../shared/vault/layout.js';
@@ -18,6 +19,7 @@ import { findInstance, startOrchestration } from './durable.js';
 import {
   accepted,
   idParam,
+  notStartedInTime,
   originOf,
   problem,
   readJsonBody,
@@ -177,7 +179,7 @@ export async function startDownload(
       source: resolved.source,
       filters: resolved.filters,
     };
-    await recordDownloadRequest(vault, download);
+    const startBy = await recordDownloadRequest(vault, download);
     // An export that is never started must not keep its snapshot from pruning: without its audit record, no export.
     await auditCall(request, context, {
       action: 'download',
@@ -192,6 +194,10 @@ export async function startDownload(
       await withdrawDownloadRequest(vault, downloadId);
       throw error;
     });
+    if (!startsInTime(startBy)) {
+      await withdrawDownloadRequest(vault, downloadId);
+      return notStartedInTime('download');
+    }
     await startOrchestration(client, contracts.downloadExport, downloadId, {
       downloadId,
       format,

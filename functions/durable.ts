@@ -70,6 +70,21 @@ export async function instanceHasEnded(client: DurableClient, instanceId: string
   return status !== undefined && ended.includes(status.runtimeStatus);
 }
 
+/**
+ * Whether the instance exists, in any state. Unlike `findInstance`, a failure to ask is thrown, never taken
+ * for "no such instance": a caller that acts on absence (a prune releasing a snapshot) must not guess.
+ */
+export async function instanceExists(client: DurableClient, instanceId: string): Promise<boolean> {
+  try {
+    await client.getStatus(instanceId);
+    return true;
+  } catch (error) {
+    // Both the Durable extension and the local host answer an unknown instance with a 404, said in the message.
+    if (/\b404\b/.test((error as Error).message)) return false;
+    throw error;
+  }
+}
+
 export function registerOrchestration<Input, Output>(
   contract: OrchestrationContract<Input, Output>,
   orchestrator: Orchestrator<Input, Output>,

@@ -22,6 +22,16 @@ export function problem(status: number, title: string, errors: string[] = []): H
 }
 
 /**
+ * A restore or download whose request passed its start deadline before its orchestration could be started: its
+ * request is withdrawn and nothing starts, as a prune may already take it for abandoned (expiringSnapshots.ts).
+ */
+export function notStartedInTime(reader: 'restore' | 'download'): HttpResponseInit {
+  return problem(503, `The ${reader} was not started in time`, [
+    `starting the ${reader} took longer than its start deadline, so nothing was started; ask again`,
+  ]);
+}
+
+/**
  * Reads and validates a JSON body. Returns the value, or a 4xx response naming every problem (malformed
  * JSON, too large, unknown fields, wrong types) so that nothing is started on bad input.
  */

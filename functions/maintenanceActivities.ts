@@ -10,17 +10,23 @@ import { getServices } from '../shared/services.js';
 import { emitMaintenanceTelemetry } from '../shared/telemetry.js';
 import { layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
-import { durableClientOf, instanceHasEnded, registerActivity } from './durable.js';
+import { durableClientOf, instanceExists, instanceHasEnded, registerActivity } from './durable.js';
 
 registerActivity(contracts.listVaultMailboxes, async (input) => {
   const { vault } = await getServices();
   return { count: await listMaintenanceMailboxes(vault, input.id, input.mailboxKeys) };
 });
 
-registerActivity(contracts.pruneVaultMailbox, async (input) => {
-  const { config, vault } = await getServices();
-  return pruneMaintenanceMailbox(vault, config, input, input.prune!.dryRun);
-});
+registerActivity(
+  contracts.pruneVaultMailbox,
+  async (input, context) => {
+    const { config, vault } = await getServices();
+    const client = durableClientOf(context);
+    const exists = (instanceId: string) => instanceExists(client, instanceId);
+    return pruneMaintenanceMailbox(vault, config, input, input.prune!.dryRun, exists);
+  },
+  { durableClient: true },
+);
 
 registerActivity(
   contracts.expireRunArtifacts,

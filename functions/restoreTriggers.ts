@@ -3,6 +3,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type * as df from 'durable-functions';
 import { authorizeRestore, authorizeRestoreRead, type LookedUpMailbox } from '../shared/access/policy.js';
 import { markRestoreCanceled } from '../shared/restore/cancel.js';
+import { startsInTime } from '../shared/maintenance/expiringSnapshots.js';
 import { currentRestoreReport } from '../shared/restore/report.js';
 import {
   RestoreBody,
@@ -23,6 +24,7 @@ import {
   auditCall,
   authorizationOf,
   idParam,
+  notStartedInTime,
   problem,
   readJsonBody,
   registerDurableApiRoute,
@@ -61,6 +63,7 @@ export async function startRestore(
   const requestedAt = new Date();
   const restoreId = `restore-${compactTime(requestedAt)}-${randomBytes(4).toString('hex')}`;
   let resolved;
+  let startBy: string;
   try {
     const { source, target } = await authorizeRestore(services, auth, body.value);
     const checked = {
@@ -76,7 +79,7 @@ export async function startRestore(
     };
     resolved = await resolveRestoreRequest(graph, vault, checked, meta);
     // Before the audit record: a restore refused here (SnapshotExpiring) is audited as refused.
-    await recordRestoreRequest(vault, resolved.request);
+    startBy = await recordRestoreRequest(vault, resolved.request);
   } catch (error) {
     if (error instanceof RestoreRequestError)
       return problem(RESTORE_REFUSAL_STATUS[error.code], error.message, error.errors);
@@ -88,6 +91,10 @@ export async function startRestore(
   } catch (error) {
     await withdrawRestoreRequest(vault, restoreId); // nothing starts unaudited, nor stays to protect a snapshot
     throw error;
+  }
+  if (!startsInTime(startBy)) {
+    await withdrawRestoreRequest(vault, restoreId);
+    return notStartedInTime('restore');
   }
   await startOrchestration(client, contracts.restoreMailbox, restoreId, {
     restoreId,

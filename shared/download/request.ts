@@ -8,10 +8,12 @@ import type { DownloadRequest } from './types.js';
  * Writes an export's request, which keeps its snapshot from being pruned until the export's report is written,
  * and checks that no prune is deleting the snapshot: the handshake of maintenance/expiringSnapshots.ts, as a
  * restore's request does. Refused (the request withdrawn) with SnapshotExpiring when a prune got there first.
+ * Returns the deadline by which the export's orchestration must be started (`startsInTime`).
  */
-export async function recordDownloadRequest(vault: VaultStore, download: DownloadRequest): Promise<void> {
+export async function recordDownloadRequest(vault: VaultStore, download: DownloadRequest): Promise<string> {
   const blob = layout.downloadRequest(download.downloadId);
-  if (await recordSnapshotRead(vault, blob, download, download.source)) return;
+  const startBy = await recordSnapshotRead(vault, blob, download, download.source);
+  if (startBy) return startBy;
   throw snapshotExpiring('download', download.source.snapshotId);
 }
 

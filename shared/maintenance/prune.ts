@@ -2,7 +2,12 @@ import { compareKeys, ExternalSorter } from '../vault/externalSort.js';
 import { layout } from '../vault/layout.js';
 import type { ManifestEntry, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
-import { clearExpiringMarks, markThenCheckRestores } from './expiringSnapshots.js';
+import {
+  clearExpiringMarks,
+  markThenCheckRestores,
+  type AbandonedRead,
+  type AbandonedReadCheck,
+} from './expiringSnapshots.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
 import { readSnapshotRecords } from '../vault/snapshotCatalog.js';
 
@@ -18,6 +23,10 @@ export interface PruneInput {
    * A restore requested after that read is seen by the handshake (expiringSnapshots.ts) before anything is deleted.
    */
   protectedSnapshots: string[];
+  /** Requests of this mailbox found abandoned in that read (their orchestration never started): reported. */
+  abandonedReads?: AbandonedRead[];
+  /** How the handshake's second read tells abandoned requests; without it, every request protects. */
+  abandonedReadCheck?: AbandonedReadCheck;
   /**
    * Versions an uncommitted run has recorded (stored, reused, or known from its plan): live for the sweep,
    * although no manifest references them yet (inFlight.ts).
@@ -35,6 +44,8 @@ export interface PruneResult {
   snapshotsKept: string[];
   snapshotsExpired: string[];
   snapshotsProtected: string[];
+  /** Restore or download requests whose orchestration never started: they protected nothing. */
+  abandonedReads: AbandonedRead[];
   versionsDeleted: number;
   bytesFreed: number;
   /** Blobs a retention policy (WORM) still protects: left in place, reported. */
@@ -56,9 +67,11 @@ export async function pruneMailbox(vault: VaultStore, input: PruneInput): Promis
   const { result } = decided;
   let expired = decided.expired;
   if (!input.dryRun) {
-    const checked = await markThenCheckRestores(vault, input.mailboxKey, expired);
+    const checked = await markThenCheckRestores(vault, input.mailboxKey, expired, input.abandonedReadCheck);
     expired = checked.expire;
     keepForRestores(result, checked.keptForRestores);
+    for (const read of checked.abandoned)
+      if (!result.abandonedReads.some((known) => known.id === read.id)) result.abandonedReads.push(read);
   }
   const remaining = await deleteExpiredSnapshots(vault, input, records, expired, result);
   if (!input.dryRun) await clearExpiringMarks(vault, input.mailboxKey);
@@ -83,6 +96,7 @@ function decideExpiry(
     snapshotsKept: keep.map((s) => s.snapshotId),
     snapshotsExpired: expired.map((s) => s.snapshotId),
     snapshotsProtected: expire.filter((s) => protectedIds.has(s.snapshotId)).map((s) => s.snapshotId),
+    abandonedReads: [...(input.abandonedReads ?? [])],
     versionsDeleted: 0,
     bytesFreed: 0,
     immutable: [],

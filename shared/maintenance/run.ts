@@ -3,6 +3,7 @@ import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { expireArtifacts, type ArtifactsInput } from './artifacts.js';
 import { pruneOwned } from './inFlight.js';
+import type { OrchestrationExists } from './expiringSnapshots.js';
 import { findSnapshotReadsInProgress, pruneMailbox } from './prune.js';
 import { verifyMailbox, type VerifyMode } from './verify.js';
 
@@ -30,29 +31,40 @@ export async function readMaintenanceMailboxes(vault: VaultStore, id: string): P
   return (await vault.readJson<string[]>(layout.maintenanceMailboxes(id))) ?? [];
 }
 
-/** Prunes one mailbox by the retention policy (or reports what it would free), as its owner for the while. */
+/**
+ * Prunes one mailbox by the retention policy (or reports what it would free), as its owner for the while. A
+ * restore or download request whose orchestration does not exist long after its start deadline protects nothing
+ * (expiringSnapshots.ts); the run's start is the prune's clock for that, as for the policy.
+ */
 export async function pruneMaintenanceMailbox(
   vault: VaultStore,
   config: AppConfig,
   mailbox: MaintenanceMailbox,
   dryRun: boolean,
+  orchestrationExists: OrchestrationExists,
 ): Promise<{ versionsDeleted: number }> {
+  const now = new Date(mailbox.startedAt);
+  const abandonedReadCheck = { now, orchestrationExists };
   return recordingOutcome(vault, mailbox, 'prune', (key) =>
     pruneOwned(
       vault,
       key,
       // The running restores are read holding the lease: a prune may wait minutes for it (a commit holds it),
       // and a restore or download requested meanwhile reads a snapshot this prune must keep.
-      async (inFlight, assertOwned) =>
-        pruneMailbox(vault, {
+      async (inFlight, assertOwned) => {
+        const reads = await findSnapshotReadsInProgress(vault, abandonedReadCheck);
+        return pruneMailbox(vault, {
           mailboxKey: key,
           policy: config.maintenance.retention,
-          now: new Date(mailbox.startedAt),
+          now,
           dryRun,
-          protectedSnapshots: (await findSnapshotReadsInProgress(vault)).get(key) ?? [],
+          protectedSnapshots: reads.inProgress.get(key) ?? [],
+          abandonedReads: reads.abandoned.filter((read) => read.mailboxKey === key),
+          abandonedReadCheck,
           inFlight,
           assertOwned,
-        }),
+        });
+      },
       { dryRun },
     ),
   ).then((result) => ({ versionsDeleted: result.versionsDeleted }));

@@ -187,11 +187,13 @@ export async function resolveRestoreRequest(
 /**
  * Writes a resolved restore's request, then checks that its snapshot is still kept: the restore's half of the
  * handshake with pruning (expiringSnapshots.ts states the invariant). Once this returns, no prune deletes the
- * snapshot until the restore's report or cancel is written. When a prune is deleting the snapshot, the request is
- * withdrawn (it would keep nothing alive but an empty folder) and the restore refused: SnapshotExpiring.
+ * snapshot until the restore's report or cancel is written, provided its orchestration is started by the deadline
+ * returned (`startsInTime`). When a prune is deleting the snapshot, the request is withdrawn (it would keep
+ * nothing alive but an empty folder) and the restore refused: SnapshotExpiring.
  */
-export async function recordRestoreRequest(vault: VaultStore, request: RestoreRequest): Promise<void> {
-  if (await recordSnapshotRead(vault, layout.restoreRequest(request.restoreId), request, request.source)) return;
+export async function recordRestoreRequest(vault: VaultStore, request: RestoreRequest): Promise<string> {
+  const startBy = await recordSnapshotRead(vault, layout.restoreRequest(request.restoreId), request, request.source);
+  if (startBy) return startBy;
   throw snapshotExpiring('restore', request.source.snapshotId);
 }
 

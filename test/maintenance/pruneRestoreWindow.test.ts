@@ -3,7 +3,10 @@ import type { RestoreOutput } from '../../functions/contracts.js';
 import { compactTime, layout } from '../../shared/vault/layout.js';
 import type { SnapshotRecord } from '../../shared/vault/records.js';
 import { listSnapshots } from '../../shared/vault/snapshotCatalog.js';
+import { READER_START_WINDOW_IN_MS } from '../../shared/maintenance/expiringSnapshots.js';
+import type { MaintenanceReport } from '../../shared/maintenance/report.js';
 import { setVaultWriteHook, type VaultWrite } from '../../shared/vault/writeFaults.js';
+import { InjectedCrash } from '../support/crashPoints.js';
 import { maintenanceInput, verifyWholeVault, ZERO_RETENTION } from '../support/integrity.js';
 import { runBackup, startStack, type Stack } from '../support/stack.js';
 
@@ -79,6 +82,13 @@ function startMaintenance(): string {
   const id = `maintenance-${compactTime(new Date(Date.now() + maintenanceDay++ * 86_400_000))}`;
   stack.app.host.startNew('vaultMaintenance', { instanceId: id, input: maintenanceInput(id) });
   return id;
+}
+
+/** A maintenance run whose clock (its start, the policy's "now") is `startedAt`. */
+function runMaintenance(startedAt: string) {
+  const id = `maintenance-${compactTime(new Date(Date.now() + maintenanceDay++ * 86_400_000))}`;
+  stack.app.host.startNew('vaultMaintenance', { instanceId: id, input: { ...maintenanceInput(id), startedAt } });
+  return stack.app.host.waitForCompletion(id);
 }
 
 const requestRestore = (snapshotId: string) =>
@@ -158,6 +168,59 @@ describe('a restore requested while a prune expires its snapshot', () => {
     // The restore has ended: the next prune may delete its snapshot.
     expect((await stack.app.host.waitForCompletion(startMaintenance())).runtimeStatus).toBe('Completed');
     expect(await recordOf(older)).toBeUndefined();
+    expect(await verifyWholeVault(stack)).toEqual([]);
+  }, 180_000);
+});
+
+describe('a restore whose trigger died between writing its request and starting it', () => {
+  it('keeps its snapshot only until its start deadline is long past; then the prune expires it and reports why', async () => {
+    const older = await expiringSnapshot();
+    const requestsBefore = await restoreRequests();
+    // The process dies just after the request landed: no audit record, no orchestration, nothing withdrawn.
+    setVaultWriteHook((write, phase) => {
+      if (phase === 'after' && /^restores\/restore-[^/]+\/request\.json$/.test(write.blobName))
+        throw new InjectedCrash('[injected crash] the trigger died after writing its request');
+    });
+    expect((await requestRestore(older.snapshotId)).status).toBe(500);
+    setVaultWriteHook(undefined);
+    const [orphan] = (await restoreRequests()).filter((name) => !requestsBefore.includes(name));
+    const orphanId = orphan!.split('/')[1]!;
+    expect(await stack.app.host.client.getStatus(orphanId).catch(() => undefined)).toBeUndefined();
+
+    // A prune whose clock is within the deadline and its margin keeps the snapshot.
+    const soon = new Date(Date.now() + READER_START_WINDOW_IN_MS).toISOString();
+    expect((await runMaintenance(soon)).runtimeStatus).toBe('Completed');
+    expect(await recordOf(older)).toBeDefined();
+
+    // A day later (maintenanceInput's clock) the request is abandoned: the snapshot goes, and the report says why.
+    const id = startMaintenance();
+    expect((await stack.app.host.waitForCompletion(id)).runtimeStatus).toBe('Completed');
+    expect(await recordOf(older)).toBeUndefined();
+    const report = await stack.vault.readJson<MaintenanceReport>(layout.maintenanceReport(id));
+    const pruned = report!.prune!.mailboxes.find((m) => m.mailboxId === older.mailboxId)!;
+    expect(pruned.snapshotsExpired).toContain(older.snapshotId);
+    expect(pruned.abandonedReads).toEqual([
+      expect.objectContaining({ id: orphanId, snapshotId: older.snapshotId, startBy: expect.any(String) }),
+    ]);
+    expect(await verifyWholeVault(stack)).toEqual([]);
+  }, 180_000);
+
+  it('does not undercut one that did start: a running restore keeps its snapshot past its deadline', async () => {
+    const older = await expiringSnapshot();
+    const restoreAtPlan = gate();
+    holdAt([{ matches: (w) => /^restores\/restore-[^/]+\/plan-index\.json$/.test(w.blobName), at: restoreAtPlan }]);
+    const answer = await requestRestore(older.snapshotId);
+    expect(answer.status).toBe(202);
+    await restoreAtPlan.reached; // running, its deadline long past by the prune's clock (a day on)
+    const id = startMaintenance();
+    expect((await stack.app.host.waitForCompletion(id)).runtimeStatus).toBe('Completed');
+    expect(await recordOf(older)).toBeDefined();
+    const report = await stack.vault.readJson<MaintenanceReport>(layout.maintenanceReport(id));
+    const abandoned = report!.prune!.mailboxes.flatMap((m) => m.abandonedReads.map((read) => read.id));
+    expect(abandoned).not.toContain(answer.body.id);
+    restoreAtPlan.open();
+    const output = (await stack.app.host.waitForCompletion(answer.body.id as string)).output as RestoreOutput;
+    expect(output.counts).toMatchObject({ selected: ITEMS, imported: ITEMS, failed: 0 });
     expect(await verifyWholeVault(stack)).toEqual([]);
   }, 180_000);
 });

@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { pruneOwned, recordedVersions } from '../../shared/maintenance/inFlight.js';
+import {
+  ABANDONED_AFTER_DEADLINE_IN_MS,
+  findSnapshotReadsInProgress,
+  READER_START_WINDOW_IN_MS,
+  startsInTime,
+} from '../../shared/maintenance/expiringSnapshots.js';
 import { findRestoresInProgress, pruneMailbox, type PruneInput } from '../../shared/maintenance/prune.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
 import { claimMailbox, type MailboxOwner } from '../../shared/vault/mailboxOwner.js';
@@ -233,8 +239,94 @@ describe('restores in progress', () => {
     await vault.writeJson(layout.restoreCanceled('restore-20261123T000000Z-00000004'), {});
     await vault.writeJson('restores/restore-20261123T000000Z-00000005/plan-summary.json', {}); // no request
     const found = await findRestoresInProgress(vault);
-    expect([...found.keys()]).toEqual([KEY]);
-    expect(found.get(KEY)).toEqual(['s1', 's2']);
+    expect([...found.inProgress.keys()]).toEqual([KEY]);
+    expect(found.inProgress.get(KEY)).toEqual(['s1', 's2']);
+    expect(found.abandoned).toEqual([]);
+  });
+});
+
+describe('restore and download requests whose orchestration never started', () => {
+  const startBy = '2026-11-23T06:00:00.000Z';
+  const longAfter = new Date(Date.parse(startBy) + ABANDONED_AFTER_DEADLINE_IN_MS + 1);
+  const started = new Set(['restore-started']);
+  const asked: string[] = [];
+  const orchestrationExists = async (id: string) => {
+    asked.push(id);
+    return started.has(id);
+  };
+  beforeEach(() => void asked.splice(0));
+
+  async function request(restoreId: string, snapshotId: string, deadline: { startBy?: string } = { startBy }) {
+    await vault.writeJson(layout.restoreRequest(restoreId), {
+      requestedAt: now.toISOString(),
+      ...deadline,
+      source: { mailboxId: MAILBOX, snapshotId },
+    });
+  }
+
+  it('protect nothing once long past their start deadline, and are named; a started one still protects', async () => {
+    await request('restore-started', 's1');
+    await request('restore-orphan', 's2');
+    await vault.writeJson(layout.downloadRequest('download-orphan'), {
+      startBy,
+      source: { mailboxId: MAILBOX, snapshotId: 's3' },
+    });
+    const found = await findSnapshotReadsInProgress(vault, { now: longAfter, orchestrationExists });
+    expect(found.inProgress.get(KEY)).toEqual(['s1']);
+    expect(found.abandoned).toEqual([
+      { id: 'restore-orphan', mailboxKey: KEY, snapshotId: 's2', startBy },
+      { id: 'download-orphan', mailboxKey: KEY, snapshotId: 's3', startBy },
+    ]);
+  });
+
+  it('protect until their deadline is long past, without asking Durable', async () => {
+    await request('restore-orphan', 's2');
+    const atMargin = new Date(Date.parse(startBy) + ABANDONED_AFTER_DEADLINE_IN_MS);
+    const found = await findRestoresInProgress(vault, { now: atMargin, orchestrationExists });
+    expect(found.inProgress.get(KEY)).toEqual(['s2']);
+    expect(found.abandoned).toEqual([]);
+    expect(asked).toEqual([]);
+  });
+
+  it('without a deadline written, take it from the request time; with neither, always protect', async () => {
+    await request('restore-old', 's1', {});
+    await vault.writeJson(layout.downloadRequest('download-bare'), {
+      source: { mailboxId: MAILBOX, snapshotId: 's2' },
+    });
+    const oldDeadline = new Date(now.getTime() + READER_START_WINDOW_IN_MS).toISOString();
+    const justBefore = new Date(Date.parse(oldDeadline) + ABANDONED_AFTER_DEADLINE_IN_MS);
+    expect((await findSnapshotReadsInProgress(vault, { now: justBefore, orchestrationExists })).abandoned).toEqual([]);
+    const after = new Date(justBefore.getTime() + 1);
+    const found = await findSnapshotReadsInProgress(vault, { now: after, orchestrationExists });
+    expect(found.inProgress.get(KEY)).toEqual(['s2']);
+    expect(found.abandoned).toEqual([{ id: 'restore-old', mailboxKey: KEY, snapshotId: 's1', startBy: oldDeadline }]);
+  });
+
+  it('are started by their trigger only before their deadline', () => {
+    expect(startsInTime(startBy, new Date(Date.parse(startBy) - 1))).toBe(true);
+    expect(startsInTime(startBy, new Date(startBy))).toBe(false);
+  });
+
+  it('are all kept without a way to ask Durable', async () => {
+    await request('restore-orphan', 's2');
+    expect((await findRestoresInProgress(vault)).inProgress.get(KEY)).toEqual(['s2']);
+  });
+
+  it('let the prune expire their snapshot, named in its result; a started restore’s snapshot stays', async () => {
+    const { old } = await twoSnapshots();
+    const older = await snapshot('20260901T020000Z-older', '2026-09-01T02:00:00.000Z', ['a']);
+    await request('restore-started', older.snapshotId);
+    await request('restore-orphan', old.snapshotId);
+    const abandonedReadCheck = { now: longAfter, orchestrationExists };
+    const result = await pruneMailbox(vault, input({ abandonedReadCheck }));
+    expect(result.snapshotsExpired).toEqual([old.snapshotId]);
+    expect(result.snapshotsProtected).toEqual([older.snapshotId]);
+    expect(result.abandonedReads).toEqual([
+      { id: 'restore-orphan', mailboxKey: KEY, snapshotId: old.snapshotId, startBy },
+    ]);
+    expect(await exists(layout.snapshotRecord(MAILBOX, old.snapshotId))).toBe(false);
+    expect(await exists(layout.snapshotRecord(MAILBOX, older.snapshotId))).toBe(true);
+    expect(await exists(version('a'))).toBe(true); // the started restore's snapshot references it
   });
 });
 
