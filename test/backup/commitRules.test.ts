@@ -1,10 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
-import { commitSnapshot } from '../../shared/backup/commit.js';
+import { commitSnapshot, type CommitOptions } from '../../shared/backup/commit.js';
 import { planFile, type NextDeltaState } from '../../shared/backup/plan.js';
 import type { BatchResult, ChangeRecord, ItemResult, PlannedBatch } from '../../shared/backup/types.js';
+import { archiveMailboxOf } from '../../shared/vault/archiveLinks.js';
 import { writeIndexedNdjson } from '../../shared/vault/indexedNdjson.js';
 import { keyOf, layout, snapshotIdFor } from '../../shared/vault/layout.js';
-import { claimMailbox } from '../../shared/vault/mailboxOwner.js';
+import { claimMailbox, withMailboxLease } from '../../shared/vault/mailboxOwner.js';
 import { ManifestReader } from '../../shared/vault/manifestReader.js';
 import type { DeltaState, ManifestFolder, ManifestItem, SnapshotRecord } from '../../shared/vault/records.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
@@ -48,6 +49,14 @@ interface Night {
   nextLinks?: Record<string, string>;
   folderDeltaLink?: string;
   failedBatch?: string;
+  /** Batches named failed with no batch in them (an orchestration passes an empty list). */
+  noFailedBatches?: true;
+  /** Planning wrote no next delta links for the run. */
+  noNextDelta?: true;
+  archiveOf?: string;
+  options?: CommitOptions;
+  /** Commit with the commit's own clock (the real time) rather than one a minute after takenAt. */
+  realClock?: true;
 }
 
 /** Writes the run and commits it; returns the result, the record and the snapshot's items. */
@@ -89,7 +98,7 @@ async function commitNight(vault: VaultStore, night: Night) {
     itemDeltaLinks: night.nextLinks ?? {},
     ...(night.folderDeltaLink ? { folderDeltaLink: night.folderDeltaLink } : {}),
   };
-  await vault.writeJson(layout.runNextDelta(runId, MAILBOX), next);
+  if (!night.noNextDelta) await vault.writeJson(layout.runNextDelta(runId, MAILBOX), next);
   const snapshotId = snapshotIdFor(night.takenAt, runId);
   const input = {
     runId,
@@ -101,14 +110,20 @@ async function commitNight(vault: VaultStore, night: Night) {
     planVersion,
     batchCount: 1,
     ...(night.failedBatch ? { failedBatches: [{ batch: 0, reason: night.failedBatch }] } : {}),
+    ...(night.noFailedBatches ? { failedBatches: [] } : {}),
+    ...(night.archiveOf ? { archiveOf: night.archiveOf } : {}),
   };
   const committedAt = new Date(Date.parse(night.takenAt) + 60_000);
-  const outcome = await commitSnapshot(vault, input, () => committedAt);
+  const outcome = night.realClock
+    ? await commitSnapshot(vault, input, undefined, night.options)
+    : await commitSnapshot(vault, input, () => committedAt, night.options);
   const record = (await vault.readJson<SnapshotRecord>(layout.snapshotRecord(MAILBOX, snapshotId)))!;
   const items: ManifestItem[] = [];
+  const folders: ManifestFolder[] = [];
   for await (const entry of (await ManifestReader.open(vault, record)).entries())
     if (entry.kind === 'item') items.push(entry);
-  return { result: outcome, record, items, input, byId: new Map(items.map((i) => [i.id, i])) };
+    else folders.push(entry);
+  return { result: outcome, record, items, folders, input, byId: new Map(items.map((i) => [i.id, i])) };
 }
 
 const deltaState = (vault: VaultStore) => vault.readJson<DeltaState>(layout.deltaState(MAILBOX));
@@ -132,7 +147,8 @@ async function firstNight(vault: VaultStore) {
 describe('the snapshot a commit writes', () => {
   it('a first night: every stored version, counted, with the delta base moved to its links', async () => {
     const { vault } = await freshVault('commit');
-    const { result, record, items } = await firstNight(vault);
+    const { result, record, items, folders } = await firstNight(vault);
+    expect(folders).toEqual([folder('a'), folder('b')]);
     expect(items.map((i) => `${i.folderId}/${i.id}`)).toEqual(['a/a1', 'a/a2', 'b/b1']);
     expect(record).toMatchObject({ status: 'Completed', itemCount: 3, folderCount: 2, failedItemCount: 0 });
     expect(record.previousSnapshotId).toBeNull();
@@ -324,6 +340,8 @@ describe('the snapshot a commit writes', () => {
       records: [{ kind: 'coverageUnchecked', reason: 'counts unreadable' }],
     });
     expect(unchecked.result.coverage).toEqual({ foldersCompared: 0, folders: [], unchecked: 'counts unreadable' });
+    // Unchecked coverage alone, with every item stored and no folder failed, is an error too.
+    expect(unchecked.record.status).toBe('CompletedWithErrors');
   });
 
   it('does not reference a stored version a sweep deleted before the commit', async () => {
@@ -341,7 +359,13 @@ describe('the snapshot a commit writes', () => {
       nextLinks: { a: 'link-a2', b: 'link-b2' },
     });
     expect(items.filter((i) => i.folderId === 'b').map((i) => i.id)).toEqual(['b1']);
-    expect(result.failures).toEqual([expect.objectContaining({ itemId: 'a1', code: 'VersionPruned' })]);
+    expect(result.failures).toEqual([
+      expect.objectContaining({
+        itemId: 'a1',
+        code: 'VersionPruned',
+        message: 'its stored version was pruned before the commit; exported again next run',
+      }),
+    ]);
     expect((await deltaState(vault))?.itemDeltaLinks).toEqual({ a: 'link-a2', b: 'link-b1' });
   });
 });
@@ -359,7 +383,9 @@ describe('when a commit repeats or may not commit', () => {
     const { vault } = await freshVault('commit');
     const first = await firstNight(vault);
     await vault.deleteIfExists(layout.runMailboxResult('run1', MAILBOX));
-    const again = await commitSnapshot(vault, first.input, () => new Date('2026-11-01T02:01:00.000Z'));
+    const moved = await deltaState(vault);
+    const again = await commitSnapshot(vault, first.input, () => new Date('2026-11-01T02:09:00.000Z'));
+    expect(await deltaState(vault)).toEqual(moved); // it already names this snapshot: not written again
     expect(again.items).toEqual(first.result.items);
     expect(again.snapshotId).toBe(first.record.snapshotId);
     const record = await vault.readJson<SnapshotRecord>(layout.snapshotRecord(MAILBOX, first.record.snapshotId));
@@ -423,5 +449,162 @@ describe('when a commit repeats or may not commit', () => {
         records: [],
       }),
     ).rejects.toThrow(/is newer than this run's; run0 does not commit behind it/);
+  });
+});
+
+describe('what a commit records beyond the items', () => {
+  it('an archive is recorded as its primary mailbox’s and linked from it; the commit’s clock is the real one', async () => {
+    const { vault } = await freshVault('commit');
+    const before = Date.now();
+    const { record, result } = await commitNight(vault, {
+      runId: 'run1',
+      takenAt: '2026-11-01T02:00:00.000Z',
+      folders: ['a'],
+      records: [{ kind: 'upsert', item: meta('a1', 'a') }],
+      archiveOf: 'primary-mbx',
+      realClock: true,
+    });
+    expect(record.archiveOf).toBe('primary-mbx');
+    expect(result.archiveOf).toBe('primary-mbx');
+    expect(await archiveMailboxOf(vault, 'primary-mbx')).toBe(MAILBOX);
+    expect(Date.parse(record.committedAt)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(record.committedAt)).toBeLessThanOrEqual(Date.now());
+    const plain = await firstNight((await freshVault('commit')).vault);
+    expect(plain.record.archiveOf).toBeUndefined();
+    expect(plain.result.archiveOf).toBeUndefined();
+  });
+
+  it('a folder note or count for a folder the change list does not name has an empty path', async () => {
+    const { vault } = await freshVault('commit');
+    const { result } = await commitNight(vault, {
+      runId: 'run1',
+      takenAt: '2026-11-01T02:00:00.000Z',
+      folders: ['a'],
+      records: [
+        { kind: 'folderFailed', folderId: 'x', reason: 'access denied' },
+        { kind: 'folderEnumerated', folderId: 'y', reason: 'delta refused' },
+        { kind: 'folderCount', folderId: 'z', exchangeCount: 2, missedByDelta: 0, arrivedDuringRun: 0 },
+      ],
+    });
+    expect(result.failedFolders).toEqual([{ folderPath: '', reason: 'access denied' }]);
+    expect(result.enumeratedFolders).toEqual([{ folderPath: '', reason: 'delta refused' }]);
+    expect(result.coverage?.folders).toEqual([expect.objectContaining({ folderPath: '', exchangeCount: 2 })]);
+  });
+
+  it('an empty list of failed batches is no failure; without next links from planning no folder keeps one', async () => {
+    const { vault } = await freshVault('commit');
+    await firstNight(vault);
+    const { result, record } = await commitNight(vault, {
+      runId: 'run2',
+      takenAt: '2026-11-02T02:00:00.000Z',
+      folders: ['a', 'b'],
+      records: [{ kind: 'upsert', item: meta('a4', 'a') }],
+      failing: { a4: null },
+      noFailedBatches: true,
+      noNextDelta: true,
+    });
+    expect(result.failures).toEqual([
+      expect.objectContaining({ itemId: 'a4', code: 'NotExported', message: 'no outcome was recorded for it' }),
+    ]);
+    // a keeps its old link (a4 failed); b would take planning's next link, and there is none.
+    expect(await deltaState(vault)).toEqual({
+      itemDeltaLinks: { a: 'link-a1' },
+      lastSnapshotId: record.snapshotId,
+      updatedAt: '2026-11-02T02:01:00.000Z',
+    });
+  });
+
+  it('a run taken at the same instant as the previous snapshot is not behind it: it commits and moves the base', async () => {
+    const { vault } = await freshVault('commit');
+    const first = await firstNight(vault);
+    const { record } = await commitNight(vault, {
+      runId: 'run2',
+      takenAt: first.record.takenAt,
+      folders: ['a', 'b'],
+      records: [],
+      nextLinks: { a: 'link-a2', b: 'link-b2' },
+    });
+    expect(record.previousSnapshotId).toBe(first.record.snapshotId);
+    expect(await deltaState(vault)).toMatchObject({
+      itemDeltaLinks: { a: 'link-a2', b: 'link-b2' },
+      lastSnapshotId: record.snapshotId,
+    });
+  });
+
+  it('looks up the versions it references when a sweep ran after its claim', async () => {
+    const { vault } = await freshVault('commit');
+    const first = await firstNight(vault);
+    const a1 = first.byId.get('a1')!;
+    const key = keyOf(MAILBOX);
+    expect(await claimMailbox(vault, key, 'run2', new Date('2026-11-02T01:00:00Z'))).toEqual({ granted: true });
+    // A sweep counts itself in the owner record (inFlight.ts) and takes a1's version.
+    await withMailboxLease(vault, key, async (held) => {
+      const owner = await held.read();
+      await held.write({ ...owner, prunes: owner.prunes + 1 });
+    });
+    await vault.deleteIfExists(a1.blob);
+    const { items, result } = await commitNight(vault, {
+      runId: 'run2',
+      takenAt: '2026-11-02T02:00:00.000Z',
+      folders: ['a', 'b'],
+      records: [
+        { kind: 'upsert', item: meta('a1', 'b'), known: { blob: a1.blob, sha256: a1.sha256, length: a1.length } },
+      ],
+    });
+    expect(items.filter((i) => i.folderId === 'b').map((i) => i.id)).toEqual(['b1']);
+    expect(result.failures).toEqual([expect.objectContaining({ itemId: 'a1', code: 'VersionPruned' })]);
+  });
+});
+
+describe('the commit’s sorts through the vault', () => {
+  const sortFolder = (runId: string) => layout.runCommitSort(runId, MAILBOX, 'x').replace(/x\/$/, '');
+  const secondNight = (vault: VaultStore): Promise<Awaited<ReturnType<typeof commitNight>>> =>
+    commitNight(vault, {
+      runId: 'run2',
+      takenAt: '2026-11-02T02:00:00.000Z',
+      folders: ['a', 'b'],
+      records: [
+        { kind: 'upsert', item: meta('b1', 'b', 'ck2') },
+        { kind: 'remove', id: 'a2', folderId: 'a' },
+        { kind: 'upsert', item: meta('a3', 'a') },
+      ],
+      nextLinks: { a: 'link-a2', b: 'link-b2' },
+      options: { recordsInMemory: 1 },
+    });
+
+  it('a previous manifest from before indexes is sorted once, in the run’s folder, and the runs are deleted', async () => {
+    const { vault } = await freshVault('commit');
+    const first = await firstNight(vault);
+    // Rewrite the first snapshot as one committed before indexes: no index, items in no particular order.
+    await vault.writeNdjsonGz('old/manifest', [...first.folders, ...first.items.slice().reverse()]);
+    const { manifestIndexBlob, ...unindexed } = first.record;
+    void manifestIndexBlob;
+    await vault.writeJson(layout.snapshotRecord(MAILBOX, first.record.snapshotId), {
+      ...unindexed,
+      manifestBlob: 'old/manifest',
+    });
+    const writes = vi.spyOn(vault, 'writeNdjsonGz');
+    const { items, byId, result } = await secondNight(vault);
+    expect(items.map((i) => `${i.folderId}/${i.id}`)).toEqual(['a/a1', 'a/a3', 'b/b1']);
+    expect(byId.get('b1')?.changeKey).toBe('ck2');
+    expect(result.items).toMatchObject({ inSnapshot: 3, removed: 1, changed: 2 });
+    const sortRuns = writes.mock.calls.map(([name]) => name).filter((name) => !name.endsWith('changes.ndjson.gz'));
+    expect(sortRuns.every((name) => name.startsWith(sortFolder('run2')))).toBe(true);
+    expect(sortRuns.filter((name) => name.includes('/commit-sort/previous/'))).toHaveLength(3);
+    expect(sortRuns.filter((name) => name.includes('/commit-sort/changes/'))).toHaveLength(3);
+    const left: string[] = [];
+    for await (const name of vault.listNames(sortFolder('run2'))) left.push(name);
+    expect(left).toEqual([]);
+  });
+
+  it('an indexed previous manifest is merged as it is, not sorted again', async () => {
+    const { vault } = await freshVault('commit');
+    await firstNight(vault);
+    const writes = vi.spyOn(vault, 'writeNdjsonGz');
+    const { items } = await secondNight(vault);
+    expect(items.map((i) => `${i.folderId}/${i.id}`)).toEqual(['a/a1', 'a/a3', 'b/b1']);
+    const names = writes.mock.calls.map(([name]) => name);
+    expect(names.filter((name) => name.includes('/commit-sort/changes/'))).toHaveLength(3);
+    expect(names.filter((name) => name.includes('/commit-sort/previous/'))).toEqual([]);
   });
 });
