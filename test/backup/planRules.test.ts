@@ -152,7 +152,7 @@ async function planOutput(vault: VaultStore, recordsInMemory?: number): Promise<
 async function addAll(output: PlanOutput): Promise<void> {
   for (const item of [
     resolvedUpsert('z1', 'sent', true, 30),
-    resolvedRemove('r1', 'archive'),
+    resolvedRemove('a0', 'archive'), // sorts before inbox's items by id, after them by folder
     resolvedUpsert('b1', 'inbox', true, 50),
     resolvedKnown('k1', 'inbox'),
     resolvedUpsert('a1', 'inbox', false),
@@ -192,7 +192,7 @@ describe('the change list and the plan (planOutput.ts)', () => {
         'inbox/a2',
         'inbox/b1',
         'inbox/k1 known',
-        'archive/-r1',
+        'archive/-a0',
         'sent/z1',
         'gone/g1',
       ]);
