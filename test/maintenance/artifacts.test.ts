@@ -66,6 +66,22 @@ describe('expiring run and restore artifacts', () => {
     expect(await names(vault, `runs/${runId}/`)).toEqual([]);
   });
 
+  it("waits only on the mailboxes of its scope's pages, not on a page an earlier resolving attempt left past them", async () => {
+    // resolveMailboxes writes the pages, then the summary; a retry that resolves fewer mailboxes (the group
+    // shrank) leaves the first attempt's last page behind, past the summary's count.
+    const runId = `backup-${OLD}-3a3a3a3a`;
+    const other = 'mailbox-id-stale';
+    await plantRun(vault, runId, { report: false });
+    await vault.writeJson(layout.runMailboxes(runId), { count: 1, pageSize: 1, pages: 1, warnings: [] });
+    await vault.writeJson(layout.runMailboxPage(runId, 0), [{ mailboxId: MAILBOX, upn: 'ana@x' }]);
+    await vault.writeJson(layout.runMailboxPage(runId, 1), [{ mailboxId: other, upn: 'ben@x' }]);
+    ended.add(runId);
+    ended.add(`${runId}-${keyOf(MAILBOX)}`);
+    const result = await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+    expect(result.running).not.toContain(runId);
+    expect(result.deleted.runs).toContain(runId);
+  });
+
   it('deletes a run whose unfinished-looking mailbox recorded its result', async () => {
     const runId = `backup-${OLD}-44444444`;
     await plantRun(vault, runId, { report: false, mailboxResult: true });
@@ -187,4 +203,72 @@ describe('what expiring artifacts keeps whatever the policy', () => {
     expect(gone.deleted.runs).toEqual([runId]);
     expect(await names(vault, `runs/${runId}/`)).toEqual([]);
   });
+
+  it("keeps the pages of a kept run's report and scope with the rest of its record", async () => {
+    const { vault } = await freshVault('artifacts-kept-pages');
+    const runId = `backup-${OLD}-bbbbbbbb`;
+    await plantRun(vault, runId);
+    await vault.writeJson(layout.runMailboxPage(runId, 0), [{ mailboxId: MAILBOX, upn: 'ana@x' }]);
+    await vault.writeJson(layout.runReportPage(runId, 0), { page: 0, mailboxes: [], deletions: {} });
+    await keepSnapshot(vault, runId, MAILBOX, 'snap-1');
+
+    const result = await expireArtifacts(vault, { policy: zero, now, dryRun: false, hasEnded });
+    expect(result.reportsKept).toEqual([runId]);
+    expect(await names(vault, `runs/${runId}/`)).toEqual(
+      [
+        layout.runMailboxResult(runId, MAILBOX),
+        layout.runMailboxes(runId),
+        layout.runReport(runId),
+        layout.runReportPage(runId, 0),
+        layout.runMailboxPage(runId, 0),
+      ].sort(),
+    );
+  });
+
+  // keyOf('mailbox-id-3') lists before keyOf(MAILBOX): each order, so the kept snapshot is found first and last.
+  for (const [keptMailbox, failedMailbox] of [
+    ['mailbox-id-3', MAILBOX],
+    [MAILBOX, 'mailbox-id-3'],
+  ] as const)
+    it(`keeps a run's record while any one of its mailboxes' snapshots is kept (kept ${keptMailbox})`, async () => {
+      const { vault } = await freshVault('artifacts-kept-one');
+      const runId = `backup-${OLD}-cccccccc`;
+      await plantRun(vault, runId);
+      await keepSnapshot(vault, runId, keptMailbox, 'snap-1');
+      await vault.writeJson(layout.runMailboxResult(runId, failedMailbox), {
+        mailboxId: failedMailbox,
+        snapshotId: null,
+      });
+
+      const result = await expireArtifacts(vault, { policy: zero, now, dryRun: false, hasEnded });
+      expect(result.reportsKept).toEqual([runId]);
+      expect(result.deleted.runs).toEqual([]);
+      expect(await names(vault, `runs/${runId}/`)).toContain(layout.runReport(runId));
+    });
+
+  it('reads a mailbox result deleted between listing and reading as no snapshot kept', async () => {
+    // Another maintenance run finishing the same folder: its listing named the result, which is gone.
+    const { vault } = await freshVault('artifacts-vanished');
+    const runId = `backup-${OLD}-dddddddd`;
+    await plantRun(vault, runId);
+    await keepSnapshot(vault, runId, MAILBOX, 'snap-1');
+    const read = vault.readJson.bind(vault);
+    const gone = layout.runMailboxResult(runId, MAILBOX);
+    const spy = vi
+      .spyOn(vault, 'readJson')
+      .mockImplementation(async (name: string) => (name === gone ? undefined : read(name)) as never);
+    try {
+      const result = await expireArtifacts(vault, { policy: zero, now, dryRun: false, hasEnded });
+      expect(result.deleted.runs).toEqual([runId]);
+      expect(result.reportsKept).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });
+
+/** A mailbox result of the run naming a snapshot the vault still has. */
+async function keepSnapshot(vault: VaultStore, runId: string, mailboxId: string, snapshotId: string) {
+  await vault.writeJson(layout.runMailboxResult(runId, mailboxId), { mailboxId, snapshotId });
+  await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), { snapshotId, runId });
+}
