@@ -1,0 +1,432 @@
+import { describe, expect, it } from 'vitest';
+import type { Baseline } from '../../shared/backup/baseline.js';
+import { emptyTally, ENUMERATED_REASON, readRounds, type SliceBudget } from '../../shared/backup/folderRounds.js';
+import type { RoundRecord } from '../../shared/backup/planMerge.js';
+import {
+  DeltaLinkRejectedError,
+  DeltaQuotaExceededError,
+  MailboxAccessDeniedError,
+  type DeltaPage,
+  type MailboxClient,
+  type MailboxItem,
+} from '../../shared/graph/index.js';
+import { ITEM_META_PROPERTIES } from '../../shared/mailbox/index.js';
+import { SEARCH_KEY_PROPERTY } from '../../shared/mailbox/items.js';
+import type { ExternalSorter } from '../../shared/vault/externalSort.js';
+
+/**
+ * Each folder's round, rule by rule, on a mailbox faked in memory (quick enough for mutation testing): a folder the
+ * last snapshot had resumes from its stored delta link, any other is read from scratch (a full round); a rejected
+ * link means a full round, a delta refused for quota the plain listing; a folder that cannot be read is noted and
+ * keeps its link; items delta gave without a search key are completed; a slice stops at its budget.
+ */
+
+const MAILBOX = 'mbx';
+const TAKEN_AT = new Date('2026-11-22T02:00:00Z');
+
+/** A listed item; `key` gives it a search key (delta often gives none). */
+const item = (id: string, key?: string): MailboxItem => ({
+  id,
+  changeKey: `ck-${id}`,
+  ...(key ? { singleValueExtendedProperties: [{ id: SEARCH_KEY_PROPERTY, value: key }] } : {}),
+});
+const gone = (id: string) => ({ id, removed: true as const, reason: 'deleted' });
+const page = (ids: string[], removed: string[] = [], deltaLink?: string): DeltaPage<MailboxItem> => ({
+  changed: ids.map((id) => item(id, `sk-${id}`)),
+  removed: removed.map(gone),
+  ...(deltaLink ? { deltaLink } : {}),
+});
+
+/** A folder of the fake mailbox: its rounds by the link they start from ('' from scratch), and its listing. */
+interface FakeFolder {
+  rounds?: Record<string, { pages: Array<DeltaPage<MailboxItem>>; error?: Error }>;
+  listing?: { items: MailboxItem[]; error?: Error };
+  /** Items by id for GETs (those a listing did not give). */
+  byId?: Record<string, MailboxItem>;
+  /** Milliseconds a round takes before its first page. */
+  slow?: number;
+}
+
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A mailbox of these folders; `calls` names each request, `finished` each round that ran to its end. */
+function mailbox(folders: Record<string, FakeFolder>) {
+  const calls: string[] = [];
+  const finished: string[] = [];
+  const graph = {
+    async *listItemChanges(
+      mailboxId: string,
+      folderId: string,
+      options: { deltaLink?: string; extendedProperties?: readonly string[] },
+    ) {
+      expect(mailboxId).toBe(MAILBOX);
+      expect(options.extendedProperties).toEqual(ITEM_META_PROPERTIES);
+      calls.push(`delta ${folderId} ${options.deltaLink ?? 'from scratch'}`);
+      const folder = folders[folderId]!;
+      if (folder.slow) await tick(folder.slow);
+      const round = folder.rounds?.[options.deltaLink ?? ''];
+      if (!round) throw new Error(`no round of ${folderId} from ${options.deltaLink}`);
+      yield* round.pages;
+      if (round.error) throw round.error;
+      finished.push(folderId);
+    },
+    async *listItems(
+      mailboxId: string,
+      folderId: string,
+      options: { filter?: string; extendedProperties?: readonly string[] },
+    ) {
+      expect(mailboxId).toBe(MAILBOX);
+      expect(options.extendedProperties).toEqual(ITEM_META_PROPERTIES);
+      calls.push(`list ${folderId}${options.filter ? ` where ${options.filter}` : ''}`);
+      const listing = folders[folderId]!.listing ?? { items: [] };
+      yield* listing.items;
+      if (listing.error) throw listing.error;
+    },
+    async getItems(mailboxId: string, refs: Array<{ id: string; folderId: string }>) {
+      expect(mailboxId).toBe(MAILBOX);
+      calls.push(`get ${refs.map((r) => `${r.folderId}/${r.id}`).join(',')}`);
+      const items = new Map<string, MailboxItem>();
+      for (const { id, folderId } of refs) {
+        const found = folders[folderId]!.byId?.[id];
+        if (found) items.set(id, found);
+      }
+      return { items, missing: [] };
+    },
+  } as unknown as MailboxClient;
+  return { graph, calls, finished };
+}
+
+/** The last snapshot: the folders it had, the links its run stored. */
+function baseline(folders: string[], links: Record<string, string> | undefined, takenAt?: Date): Baseline {
+  return {
+    state: links ? { itemDeltaLinks: links, updatedAt: '2026-11-22T02:30:00Z' } : undefined,
+    folders: new Map(folders.map((id) => [id, { kind: 'folder', id } as never])),
+    counts: new Map(),
+    itemsById: undefined as never,
+    ...(takenAt ? { takenAt } : {}),
+  };
+}
+
+/** A sorter that keeps what it is given, in order; `failAt` makes the nth add fail (a write refused). */
+function sorter(failAt?: number) {
+  const records: RoundRecord[] = [];
+  const rounds = {
+    async add(record: RoundRecord) {
+      if (records.length + 1 === failAt) throw new Error('the sorter could not write its run');
+      records.push(record);
+    },
+  } as unknown as ExternalSorter<RoundRecord>;
+  return { rounds, records };
+}
+
+const WHOLE: SliceBudget = { items: 1000, folders: 1000 };
+
+async function read(
+  graph: MailboxClient,
+  last: Baseline,
+  folderIds: string[],
+  slice: { from?: number; budget?: SliceBudget; failAt?: number } = {},
+) {
+  const tally = emptyTally(false);
+  const { rounds, records } = sorter(slice.failAt);
+  const next = await readRounds(
+    graph,
+    MAILBOX,
+    last,
+    folderIds,
+    { from: slice.from ?? 0, budget: slice.budget ?? WHOLE },
+    tally,
+    rounds,
+  );
+  const ids = records.map((r) => (r.kind === 'upsert' ? `+${r.item.folderId}/${r.item.id}` : `-${r.folderId}/${r.id}`));
+  return { tally, records, ids, next };
+}
+
+describe("a folder's round", () => {
+  it('resumes from the stored link a folder of the last snapshot has, and reads any other folder from scratch', async () => {
+    const { graph, calls } = mailbox({
+      inbox: { rounds: { 'link-inbox': { pages: [page(['a']), page(['b'], ['gone'], 'next-inbox')] } } },
+      // A folder new since the last snapshot: a link stored for it (an earlier run's) is not used.
+      projects: { rounds: { '': { pages: [page(['c'], [], 'next-projects')] } } },
+    });
+    const last = baseline(['inbox'], { inbox: 'link-inbox', projects: 'stale-link' });
+    const { tally, ids, next, records } = await read(graph, last, ['inbox', 'projects']);
+
+    expect(calls).toEqual(['delta inbox link-inbox', 'delta projects from scratch']);
+    expect(ids).toEqual(['+inbox/a', '+inbox/b', '-inbox/gone', '+projects/c']);
+    expect(records[2]).toEqual({ kind: 'remove', id: 'gone', folderId: 'inbox' });
+    expect(next).toBe(2);
+    expect(tally.rounds).toEqual([
+      ['inbox', false],
+      ['projects', true],
+    ]);
+    expect(tally.nextLinks).toEqual({ inbox: 'next-inbox', projects: 'next-projects' });
+    expect(tally.notes).toEqual([{ kind: 'resync', folderId: 'projects' }]);
+    expect(tally).toMatchObject({ anyFull: true, failedFolders: 0, enumeratedFolders: [] });
+  });
+
+  it("keeps the last link a round's pages give", async () => {
+    const { graph } = mailbox({
+      inbox: { rounds: { 'link-1': { pages: [page(['a'], [], 'early'), page(['b']), page([], [], 'last')] } } },
+    });
+    const { tally } = await read(graph, baseline(['inbox'], { inbox: 'link-1' }), ['inbox']);
+    expect(tally.nextLinks).toEqual({ inbox: 'last' });
+  });
+
+  it('reads a folder from scratch when the last snapshot had it but no links were stored', async () => {
+    const { graph, calls } = mailbox({ inbox: { rounds: { '': { pages: [page(['a'], [], 'next')] } } } });
+    const { tally } = await read(graph, baseline(['inbox'], undefined), ['inbox']);
+    expect(calls).toEqual(['delta inbox from scratch']);
+    expect(tally.rounds).toEqual([['inbox', true]]);
+    expect(tally.anyFull).toBe(true);
+  });
+
+  it('reads in full a folder whose stored link Graph rejects, and keeps nothing of the rejected round', async () => {
+    const { graph, calls } = mailbox({
+      inbox: {
+        rounds: {
+          'link-1': { pages: [page(['partial'])], error: new DeltaLinkRejectedError(410, 'SyncStateNotFound') },
+          '': { pages: [page(['a', 'b'], [], 'fresh')] },
+        },
+      },
+    });
+    const { tally, ids } = await read(graph, baseline(['inbox'], { inbox: 'link-1' }), ['inbox']);
+    expect(calls).toEqual(['delta inbox link-1', 'delta inbox from scratch']);
+    expect(ids).toEqual(['+inbox/a', '+inbox/b']);
+    expect(tally.rounds).toEqual([['inbox', true]]);
+    expect(tally.notes).toEqual([{ kind: 'resync', folderId: 'inbox' }]);
+    expect(tally.nextLinks).toEqual({ inbox: 'fresh' });
+    expect(tally.anyFull).toBe(true);
+  });
+
+  it('lists a folder whose delta Graph refuses for quota, in full and with no link for the next run', async () => {
+    const quota = () => new DeltaQuotaExceededError('item delta', 403);
+    const { graph, calls } = mailbox({
+      inbox: {
+        rounds: { 'link-1': { pages: [page(['partial'])], error: quota() } },
+        listing: { items: [item('a', 'sk-a'), item('b', 'sk-b')] },
+      },
+      // Rejected link, then quota on the full round: listed too.
+      archive: {
+        rounds: {
+          'link-2': { pages: [], error: new DeltaLinkRejectedError(410, 'SyncStateNotFound') },
+          '': { pages: [page(['x'])], error: quota() },
+        },
+        listing: { items: [item('y', 'sk-y')] },
+      },
+    });
+    const last = baseline(['inbox', 'archive'], { inbox: 'link-1', archive: 'link-2' });
+    const { tally, ids } = await read(graph, last, ['inbox', 'archive']);
+    // Folders are read side by side: each one's requests in order.
+    expect(calls.filter((c) => c.includes(' inbox'))).toEqual(['delta inbox link-1', 'list inbox']);
+    expect(calls.filter((c) => c.includes(' archive'))).toEqual([
+      'delta archive link-2',
+      'delta archive from scratch',
+      'list archive',
+    ]);
+    expect(ids).toEqual(['+inbox/a', '+inbox/b', '+archive/y']);
+    expect(tally.enumeratedFolders).toEqual(['inbox', 'archive']);
+    expect(tally.rounds).toEqual([
+      ['inbox', true],
+      ['archive', true],
+    ]);
+    expect(tally.nextLinks).toEqual({});
+    expect(tally.notes).toEqual([
+      { kind: 'folderEnumerated', folderId: 'inbox', reason: ENUMERATED_REASON },
+      { kind: 'resync', folderId: 'inbox' },
+      { kind: 'folderEnumerated', folderId: 'archive', reason: ENUMERATED_REASON },
+      { kind: 'resync', folderId: 'archive' },
+    ]);
+  });
+
+  it('notes a folder that cannot be read, keeps its stored link, and reads the others', async () => {
+    const { graph, calls } = mailbox({
+      inbox: { rounds: { 'link-1': { pages: [page(['a'])], error: new Error('socket hang up') } } },
+      fresh: { rounds: { '': { pages: [], error: new Error('timed out') } } },
+      // A rejected link whose full round fails too: the stored link is kept for the next run to try.
+      sent: {
+        rounds: {
+          'link-3': { pages: [], error: new DeltaLinkRejectedError(410, 'SyncStateNotFound') },
+          '': { pages: [], error: new Error('503 after retries') },
+        },
+      },
+      drafts: { rounds: { 'link-4': { pages: [page(['d'], [], 'next-4')] } } },
+      // A link rejected on a round from scratch is no reason for another: the folder fails.
+      notes: { rounds: { '': { pages: [], error: new DeltaLinkRejectedError(400, 'InvalidSyncState') } } },
+    });
+    const last = baseline(['inbox', 'sent', 'drafts'], { inbox: 'link-1', sent: 'link-3', drafts: 'link-4' });
+    const { tally, ids } = await read(graph, last, ['inbox', 'fresh', 'sent', 'drafts', 'notes']);
+    expect(ids).toEqual(['+drafts/d']);
+    expect(calls.filter((c) => c.includes(' notes '))).toEqual(['delta notes from scratch']);
+    expect(tally.failedFolders).toBe(4);
+    expect(tally.nextLinks).toEqual({ inbox: 'link-1', sent: 'link-3', drafts: 'next-4' });
+    expect(tally.rounds).toEqual([['drafts', false]]);
+    expect(tally.anyFull).toBe(false);
+    expect(tally.notes).toEqual([
+      { kind: 'folderFailed', folderId: 'inbox', reason: 'socket hang up' },
+      { kind: 'folderFailed', folderId: 'fresh', reason: 'timed out' },
+      { kind: 'folderFailed', folderId: 'sent', reason: '503 after retries' },
+      {
+        kind: 'folderFailed',
+        folderId: 'notes',
+        reason: expect.stringContaining('Graph rejected the stored delta link (400 InvalidSyncState)'),
+      },
+    ]);
+  });
+});
+
+describe("the search keys of a round's items", () => {
+  const bare = (ids: string[], link?: string): DeltaPage<MailboxItem> => ({
+    changed: ids.map((id) => item(id)),
+    removed: [],
+    ...(link ? { deltaLink: link } : {}),
+  });
+
+  it("completes a full round's from the folder's listing, and notes the items still without one", async () => {
+    const { graph, calls } = mailbox({
+      inbox: {
+        rounds: { '': { pages: [{ ...bare(['a', 'b', 'c'], 'n') }] } },
+        listing: { items: [item('a', 'sk-a'), item('b')] },
+      },
+    });
+    const { tally, records } = await read(graph, baseline([], undefined), ['inbox']);
+    expect(calls).toEqual(['delta inbox from scratch', 'list inbox', 'get inbox/b,inbox/c']);
+    expect(records.map((r) => r.kind === 'upsert' && r.item.searchKey)).toEqual(['sk-a', undefined, undefined]);
+    expect(tally.propertiesReadSeparately).toBe(3);
+    expect(tally.itemsWithoutSearchKey).toBe(2);
+    expect(tally.notes).toEqual([
+      { kind: 'metadataGap', folderId: 'inbox', items: 2, reason: 'Graph gave no search key for them' },
+      { kind: 'resync', folderId: 'inbox' },
+    ]);
+  });
+
+  it("completes a night's round from what changed since the last snapshot, or by GETs without one", async () => {
+    const folders = {
+      inbox: {
+        rounds: { 'link-1': { pages: [bare(['a'], 'n')] } },
+        listing: { items: [item('a', 'sk-a')] },
+        byId: { a: item('a', 'sk-a') },
+      },
+    };
+    const withTime = mailbox(folders);
+    const since = await read(withTime.graph, baseline(['inbox'], { inbox: 'link-1' }, TAKEN_AT), ['inbox']);
+    // Ten minutes before the last snapshot's run started: the clocks of Exchange and of the app differ a little.
+    expect(withTime.calls).toEqual([
+      'delta inbox link-1',
+      'list inbox where lastModifiedDateTime ge 2026-11-22T01:50:00Z',
+    ]);
+    expect(since.tally).toMatchObject({ propertiesReadSeparately: 1, itemsWithoutSearchKey: 0, notes: [] });
+
+    const withoutTime = mailbox(folders);
+    const { tally } = await read(withoutTime.graph, baseline(['inbox'], { inbox: 'link-1' }), ['inbox']);
+    expect(withoutTime.calls).toEqual(['delta inbox link-1', 'get inbox/a']);
+    expect(tally).toMatchObject({ propertiesReadSeparately: 1, itemsWithoutSearchKey: 0 });
+  });
+
+  it('keeps a round whose keys could not be read, noting its upserts without one and why', async () => {
+    const { graph } = mailbox({
+      inbox: {
+        rounds: { '': { pages: [{ ...bare(['a', 'b'], 'n'), removed: [gone('gone')] }, page(['c'])] } },
+        listing: { items: [], error: new Error('listing broke') },
+      },
+    });
+    const { tally, ids } = await read(graph, baseline([], undefined), ['inbox']);
+    expect(ids).toEqual(['+inbox/a', '+inbox/b', '-inbox/gone', '+inbox/c']);
+    expect(tally.itemsWithoutSearchKey).toBe(2);
+    expect(tally.propertiesReadSeparately).toBe(0);
+    expect(tally.nextLinks).toEqual({ inbox: 'n' });
+    expect(tally.notes[0]).toEqual({
+      kind: 'metadataGap',
+      folderId: 'inbox',
+      items: 2,
+      reason: 'their search keys could not be read: listing broke',
+    });
+  });
+
+  it('ends the plan when the mailbox refuses access while completing them', async () => {
+    const denied = new MailboxAccessDeniedError(MAILBOX, {
+      status: 403,
+      code: 'ErrorAccessDenied',
+      message: 'Access is denied.',
+      operation: 'listItems',
+    });
+    const { graph } = mailbox({
+      inbox: { rounds: { '': { pages: [bare(['a'], 'n')] } }, listing: { items: [], error: denied } },
+    });
+    await expect(read(graph, baseline([], undefined), ['inbox'])).rejects.toBe(denied);
+  });
+});
+
+describe("a slice's budget", () => {
+  /** Folders f0..f{n-1}, each with `items` items in a round from scratch. */
+  const folders = (n: number, items: number, slow = 0) =>
+    Object.fromEntries(
+      Array.from({ length: n }, (_, f) => [
+        `f${f}`,
+        {
+          slow: slow * f,
+          rounds: {
+            '': {
+              pages: [
+                page(
+                  Array.from({ length: items }, (_, i) => `i${i}`),
+                  [],
+                  `next-f${f}`,
+                ),
+              ],
+            },
+          },
+        },
+      ]),
+    );
+  const ids = (n: number) => Array.from({ length: n }, (_, f) => `f${f}`);
+
+  it('starts at its first folder and reads no folder past its last, however far it reads ahead', async () => {
+    const { graph, calls } = mailbox(folders(8, 1));
+    const { next, tally } = await read(graph, baseline([], undefined), ids(8), {
+      from: 2,
+      budget: { items: 100, folders: 3 },
+    });
+    expect(next).toBe(5);
+    expect(calls.sort()).toEqual(['delta f2 from scratch', 'delta f3 from scratch', 'delta f4 from scratch']);
+    expect(tally.rounds.map(([f]) => f)).toEqual(['f2', 'f3', 'f4']);
+  });
+
+  it('reads each folder once, and stops after the folder whose items spend the item budget', async () => {
+    const { graph, calls } = mailbox(folders(6, 2));
+    const {
+      next,
+      ids: read3,
+      tally,
+    } = await read(graph, baseline([], undefined), ids(6), {
+      budget: { items: 3, folders: 100 },
+    });
+    expect(next).toBe(2);
+    expect(read3).toEqual(['+f0/i0', '+f0/i1', '+f1/i0', '+f1/i1']);
+    expect(Object.keys(tally.nextLinks)).toEqual(['f0', 'f1']);
+    // Read ahead, not handed over: the next slice reads them again.
+    for (const f of ids(5)) expect(calls.filter((c) => c === `delta ${f} from scratch`)).toHaveLength(1);
+    expect(calls).not.toContain('delta f5 from scratch');
+  });
+
+  it('reads up to its budget exactly: a folder that brings the items to it ends the slice', async () => {
+    const { graph } = mailbox(folders(3, 2));
+    expect((await read(graph, baseline([], undefined), ids(3), { budget: { items: 4, folders: 100 } })).next).toBe(2);
+    const again = mailbox(folders(3, 2));
+    expect(
+      (await read(again.graph, baseline([], undefined), ids(3), { budget: { items: 5, folders: 100 } })).next,
+    ).toBe(3);
+  });
+
+  it('returns where it was when the budget is spent at once, and lets the folders read ahead finish when it fails', async () => {
+    const none = mailbox(folders(2, 1));
+    expect((await read(none.graph, baseline([], undefined), ids(2), { budget: { items: 0, folders: 5 } })).next).toBe(
+      0,
+    );
+    expect(none.calls).toEqual([]);
+
+    const { graph, finished } = mailbox(folders(4, 1, 20));
+    await expect(read(graph, baseline([], undefined), ids(4), { failAt: 1 })).rejects.toThrow('could not write');
+    expect(finished.sort()).toEqual(['f0', 'f1', 'f2', 'f3']);
+  });
+});
