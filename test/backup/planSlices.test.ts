@@ -103,6 +103,8 @@ describe('planning in slices', () => {
     }
     const readByTheKilledSlice = rounds.slice(readBeforeTheCrash.length);
     expect(readByTheKilledSlice.length).toBeGreaterThan(0);
+    // The sorted runs it wrote went with it: its retry writes them again.
+    expect(await collect(vault.listNames(layout.runPlanSort(runId, mailboxId, 'rounds/2')))).toEqual([]);
 
     // Its retry reads the same folders again, none of the slices before it; a retried slice whose checkpoint
     // landed answers as it did.
@@ -110,11 +112,43 @@ describe('planning in slices', () => {
     let result: PlanSliceResult = await slice(2);
     expect(rounds).toEqual(readByTheKilledSlice);
     expect(await slice(2)).toEqual(result);
-    while ('nextSlice' in result) result = await slice(result.nextSlice);
+    let last = 2;
+    while ('nextSlice' in result) result = await slice((last = result.nextSlice));
     expect(rounds.filter((folderId) => readBeforeTheCrash.includes(folderId))).toEqual([]);
 
     expect(await written(vault, runId, mailboxId, result.summary)).toEqual(expected);
     // The sorted runs are gone once the plan is written.
     expect(await collect(vault.listNames(layout.runPlanSortPrefix(runId, mailboxId)))).toEqual([]);
+
+    // The last slice retried, or the one after it asked for, answers with the summary written, reading nothing.
+    rounds.length = 0;
+    expect(await slice(last)).toEqual(result);
+    expect(await slice(last + 1)).toEqual(result);
+    expect(rounds).toEqual([]);
+    // A slice whose predecessor never checkpointed is refused: it would plan from nothing.
+    await expect(slice(last + 2)).rejects.toThrow(
+      `Planning slice ${last + 2} of run ${runId} has no checkpoint of slice ${last + 1} to continue from`,
+    );
+    await expect(
+      planMailboxSlice(counted, vault, settings, { ...input, runId: 'never-started', slice: 1 }),
+    ).rejects.toThrow('has no checkpoint of slice 0');
+  });
+
+  it('plans a mailbox that fits one slice without a checkpoint or a sorted run in the vault', async () => {
+    const { client } = clientFor(sim, { pageSize: 10 });
+    const { vault } = await freshVault('plan-one-slice');
+    const mailboxId = (await client.getMailboxIds(upn)).primaryMailboxId;
+    const roomy = {
+      ...settings,
+      recoverableItems: true,
+      recordsInMemory: 10_000,
+      sliceBudget: { items: 10_000, folders: 1_000 },
+    };
+    const result = await planMailboxSlice(client, vault, roomy, { mailboxId, upn, runId: 'one', slice: 0 });
+    // The tree's Recoverable Items root is an entry with no items of its own: no round is read of it.
+    expect('summary' in result && result.summary).toMatchObject({ itemsToExport: 120, failedFolders: 0 });
+    expect(await vault.readJson(layout.runPlanProgress('one', mailboxId))).toBeUndefined();
+    expect(await vault.readJson(layout.runPlanStart('one', mailboxId))).toBeUndefined();
+    expect(await collect(vault.listNames(layout.runPlanSortPrefix('one', mailboxId)))).toEqual([]);
   });
 });
