@@ -51,6 +51,8 @@ export type OrchestrationExists = (instanceId: string) => Promise<boolean>;
 export interface AbandonedReadCheck {
   now: Date;
   orchestrationExists: OrchestrationExists;
+  /** The mailbox being pruned: Durable is asked about its requests only (others count as in progress). */
+  mailboxKey?: string;
 }
 
 /** A request whose orchestration never started: it keeps nothing from pruning. */
@@ -193,7 +195,8 @@ async function findReads(
     if (!request || ended) continue;
     const key = keyOf(request.source.mailboxId);
     const startBy = startDeadlineOf(request);
-    if (check && startBy && (await isAbandoned(id, startBy, check))) {
+    const mayBeAbandoned = check && startBy && (check.mailboxKey === undefined || check.mailboxKey === key);
+    if (mayBeAbandoned && (await isAbandoned(id, startBy, check))) {
       reads.abandoned.push({ id, mailboxKey: key, snapshotId: request.source.snapshotId, startBy });
       continue;
     }

@@ -44,9 +44,9 @@ export async function pruneMaintenanceMailbox(
   orchestrationExists: OrchestrationExists,
 ): Promise<{ versionsDeleted: number }> {
   const now = new Date(mailbox.startedAt);
-  const abandonedReadCheck = { now, orchestrationExists };
-  return recordingOutcome(vault, mailbox, 'prune', (key) =>
-    pruneOwned(
+  return recordingOutcome(vault, mailbox, 'prune', (key) => {
+    const abandonedReadCheck = { now, orchestrationExists, mailboxKey: key };
+    return pruneOwned(
       vault,
       key,
       // The running restores are read holding the lease: a prune may wait minutes for it (a commit holds it),
@@ -66,8 +66,8 @@ export async function pruneMaintenanceMailbox(
         });
       },
       { dryRun },
-    ),
-  ).then((result) => ({ versionsDeleted: result.versionsDeleted }));
+    );
+  }).then((result) => ({ versionsDeleted: result.versionsDeleted }));
 }
 
 /**

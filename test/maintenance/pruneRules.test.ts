@@ -302,6 +302,14 @@ describe('restore and download requests whose orchestration never started', () =
     expect(found.abandoned).toEqual([{ id: 'restore-old', mailboxKey: KEY, snapshotId: 's1', startBy: oldDeadline }]);
   });
 
+  it('of another mailbox than the one pruned are not asked about, and count as in progress', async () => {
+    await request('restore-orphan', 's2');
+    const found = await findRestoresInProgress(vault, { now: longAfter, orchestrationExists, mailboxKey: 'other' });
+    expect(found.inProgress.get(KEY)).toEqual(['s2']);
+    expect(found.abandoned).toEqual([]);
+    expect(asked).toEqual([]);
+  });
+
   it('are started by their trigger only before their deadline', () => {
     expect(startsInTime(startBy, new Date(Date.parse(startBy) - 1))).toBe(true);
     expect(startsInTime(startBy, new Date(startBy))).toBe(false);
