@@ -3,12 +3,17 @@ import { SeededRandom } from '../../local/simulator/random.js';
 import type { RunReport } from '../../shared/backup/types.js';
 import type { RestoreReport } from '../../shared/restore/types.js';
 import { layout } from '../../shared/vault/layout.js';
+import { setVaultWriteHook } from '../../shared/vault/writeFaults.js';
 import type { SnapshotRecord } from '../../shared/vault/records.js';
+import { listSnapshots } from '../../shared/vault/snapshotCatalog.js';
 import {
   restoreTargetProblems,
   startThroughApi,
   unaccountedSourceItems,
   verifyWholeVault,
+  watchSnapshotDeletes,
+  snapshotKey,
+  type SnapshotDeletes,
   ZERO_RETENTION,
 } from '../support/integrity.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -17,8 +22,10 @@ import { startStack, type Stack } from '../support/stack.js';
  * Everything at once: two backups of overlapping mailboxes (one also of a restore's target), a prune of the whole vault, three restores (two into
  * one target) and a cancel, started together under random simulator faults, once per seed. At the end every
  * committed snapshot verifies in full, every backup result either has a snapshot or says why not, every restore
- * target holds each item of the snapshots restored into it exactly once or a report names it, and a last backup
- * without faults holds every source item (the overlapping runs left the delta state sound).
+ * target holds each item of the snapshots restored into it exactly once or a report names it, no prune deleted a
+ * snapshot an accepted restore was still reading (a restore of an expired snapshot with a prune right behind it makes
+ * sure one tries), and a last backup without faults holds every source item (the overlapping runs left the delta
+ * state sound).
  *
  * `npm test` runs two seeds; `CONCURRENCY_SEEDS=40` (in .ci/run) runs that many.
  */
@@ -120,9 +127,16 @@ async function backupProblems(stack: Stack, jobs: Job[]): Promise<string[]> {
   return problems;
 }
 
-/** Each target holds the items of every snapshot restored into it once each, or the reports name them. */
-async function restoreProblems(stack: Stack, jobs: Job[]): Promise<string[]> {
-  const problems: string[] = [];
+/**
+ * Each target holds the items of every snapshot restored into it once each, or the reports name them. The prune
+ * may expire a snapshot once the restores reading it have ended (its items were kept as it deleted them); never
+ * while an accepted restore still reads it.
+ */
+async function restoreProblems(stack: Stack, jobs: Job[], deletes: SnapshotDeletes): Promise<string[]> {
+  const accepted = new Set(jobs.filter((j) => j.kind === 'restores').map((j) => j.id));
+  const problems = deletes.readWhileDeleted
+    .filter((read) => accepted.has(read.restoreId))
+    .map((read) => `${read.restoreId}: its snapshot ${read.snapshotId} was pruned while the restore still read it`);
   for (const target of TARGETS) {
     const reports: RestoreReport[] = [];
     for (const job of jobs.filter((j) => j.kind === 'restores' && j.target === target)) {
@@ -139,13 +153,28 @@ async function restoreProblems(stack: Stack, jobs: Job[]): Promise<string[]> {
       const record = await stack.vault.readJson<SnapshotRecord>(
         layout.snapshotRecord(report.source.mailboxId, report.source.snapshotId),
       );
+      const deleted = deletes.deleted.get(snapshotKey(report.source));
       if (record) snapshots.push(record);
+      else if (deleted) snapshots.push(deleted.record);
       else if (report.counts.imported > 0 || report.counts.failed < report.counts.selected)
         problems.push(`${report.restoreId}: its snapshot ${report.source.snapshotId} is gone, not every item named`);
     }
-    problems.push(...(await restoreTargetProblems(stack, target, snapshots, reports)));
+    problems.push(...(await restoreTargetProblems(stack, target, snapshots, reports, deletes)));
   }
   return problems;
+}
+
+/**
+ * A restore of bo's oldest snapshot (expired by the zero retention, a newer one exists), and a prune started as soon
+ * as it is accepted: the prune keeps that snapshot while the restore reads it, and may expire it once it ended.
+ */
+async function restoreOldestThenPrune(stack: Stack): Promise<{ job: Job; prune: Job }> {
+  const source = SOURCES[1]!;
+  const oldest = (await listSnapshots(stack.vault, stack.sim.tenant.mailbox(source).id)).at(-1)!.snapshotId;
+  const body = { sourceMailbox: source, targetMailbox: TARGETS[0], destination: 'original', collisions: 'skip' };
+  const id = await startThroughApi(stack, '/api/restores', { ...body, snapshot: oldest });
+  const prune = await startThroughApi(stack, '/api/maintenance', { prune: {} });
+  return { job: { kind: 'restores', id, target: TARGETS[0] }, prune: { kind: 'maintenance', id: prune } };
 }
 
 async function concurrentRound(seed: number): Promise<string[]> {
@@ -166,12 +195,17 @@ async function concurrentRound(seed: number): Promise<string[]> {
       exportItemError: random.next() * 0.05,
       loseImportResponse: random.next() * 0.1,
     });
+    const deletes = watchSnapshotDeletes(stack);
     const jobs = await startTogether(stack, random);
     problems.push(...(await waitAll(stack, jobs)));
+    const lateRestore = await restoreOldestThenPrune(stack);
+    jobs.push(lateRestore.job);
+    problems.push(...(await waitAll(stack, [lateRestore.job, lateRestore.prune])));
+    deletes.stop();
     stack.sim.setFaults({ http503: 0, drop: 0, truncateExport: 0, exportItemError: 0, loseImportResponse: 0 });
     problems.push(...(await verifyWholeVault(stack)));
     problems.push(...(await backupProblems(stack, jobs)));
-    problems.push(...(await restoreProblems(stack, jobs)));
+    problems.push(...(await restoreProblems(stack, jobs, deletes)));
     // The overlapping runs left each mailbox's delta state sound: a last backup holds every item as it is.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const settle = await startThroughApi(stack, '/api/backups', { mailboxes: SOURCES });
@@ -180,6 +214,7 @@ async function concurrentRound(seed: number): Promise<string[]> {
     problems.push(...(await verifyWholeVault(stack)));
     return problems;
   } finally {
+    setVaultWriteHook(undefined);
     await stack.close();
   }
 }

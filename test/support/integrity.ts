@@ -5,6 +5,7 @@ import type { RestoreReport } from '../../shared/restore/types.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
 import type { ManifestItem, SnapshotRecord } from '../../shared/vault/records.js';
 import { listSnapshots, readManifest } from '../../shared/vault/snapshotCatalog.js';
+import { setVaultWriteHook } from '../../shared/vault/writeFaults.js';
 import type { Stack } from './stack.js';
 
 /**
@@ -42,6 +43,56 @@ export const ZERO_RETENTION = {
   MAILBOX_VAULT_RETENTION_WEEKLY_WEEKS: '0',
   MAILBOX_VAULT_RETENTION_MONTHLY_MONTHS: '0',
 };
+
+/** What a `watchSnapshotDeletes` saw: each deleted snapshot, and any deleted while an accepted restore read it. */
+export interface SnapshotDeletes {
+  /** The deleted snapshots' records and items, by `snapshotKey`, as they were just before the delete. */
+  deleted: Map<string, { record: SnapshotRecord; items: ManifestItem[] }>;
+  /** Restores (id, snapshot) still running (no report, no cancel) when a prune deleted the snapshot they read. */
+  readWhileDeleted: Array<{ restoreId: string; snapshotId: string }>;
+  stop(): void;
+}
+
+/**
+ * Holds each snapshot-record delete (a prune expiring a snapshot) while it keeps the snapshot's items and notes
+ * every restore whose request names it and which has not ended. A restore that ended before the prune may lose
+ * its snapshot; the kept items still tell what it restored. Only the prune deletes snapshot records.
+ */
+export function watchSnapshotDeletes(stack: Stack): SnapshotDeletes {
+  const watch: SnapshotDeletes = { deleted: new Map(), readWhileDeleted: [], stop: () => setVaultWriteHook(undefined) };
+  const recordName = /^mailboxes\/[^/]+\/snapshots\/[^/]+\.json$/;
+  setVaultWriteHook((write, phase) => {
+    if (write.op !== 'delete' || phase !== 'before' || !recordName.test(write.blobName)) return undefined;
+    return (async () => {
+      const record = await stack.vault.readJson<SnapshotRecord>(write.blobName);
+      if (!record) return;
+      watch.deleted.set(snapshotKey(record), { record, items: await manifestItems(stack, record) });
+      for (const restoreId of await restoresStillReading(stack, record))
+        watch.readWhileDeleted.push({ restoreId, snapshotId: record.snapshotId });
+    })();
+  });
+  return watch;
+}
+
+/** A snapshot's key across mailboxes (one run's snapshots share their id). */
+export function snapshotKey(source: { mailboxId: string; snapshotId: string }): string {
+  return `${keyOf(source.mailboxId)}/${source.snapshotId}`;
+}
+
+async function restoresStillReading(stack: Stack, snapshot: SnapshotRecord): Promise<string[]> {
+  const reading: string[] = [];
+  for await (const prefix of stack.vault.listPrefixes('restores/')) {
+    const restoreId = prefix.slice('restores/'.length, -1);
+    type Request = { source: { mailboxId: string; snapshotId: string } };
+    const request = await stack.vault.readJson<Request>(layout.restoreRequest(restoreId));
+    if (!request || snapshotKey(request.source) !== snapshotKey(snapshot)) continue;
+    const ended =
+      (await stack.vault.readJson(layout.restoreReport(restoreId))) !== undefined ||
+      (await stack.vault.readJson(layout.restoreCanceled(restoreId))) !== undefined;
+    if (!ended) reading.push(restoreId);
+  }
+  return reading;
+}
 
 /** Every mailbox of the vault, every committed snapshot: a full verify, its problems (none expected). */
 export async function verifyWholeVault(stack: Stack): Promise<string[]> {
@@ -96,6 +147,7 @@ export async function restoreTargetProblems(
   targetUpn: string,
   snapshots: SnapshotRecord[],
   reports: RestoreReport[],
+  deletes?: SnapshotDeletes,
 ): Promise<string[]> {
   const copies = new Map<string, number>();
   for (const item of stack.sim.tenant.mailbox(targetUpn).items.values()) {
@@ -109,7 +161,8 @@ export async function restoreTargetProblems(
       problems.push(`${restoreId}: its counts do not add up: ${JSON.stringify(counts)}`);
   const restored = new Map<string, ManifestItem>();
   for (const snapshot of snapshots)
-    for (const item of await manifestItems(stack, snapshot)) restored.set(`${item.searchKey} ${item.sha256}`, item);
+    for (const item of deletes?.deleted.get(snapshotKey(snapshot))?.items ?? (await manifestItems(stack, snapshot)))
+      restored.set(`${item.searchKey} ${item.sha256}`, item);
   for (const item of restored.values()) {
     const key = `${item.searchKey} ${item.sha256}`;
     const count = copies.get(key) ?? 0;
