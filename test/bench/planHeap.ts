@@ -18,16 +18,15 @@ import { stopAzurite } from './harness.js';
 import { heapBenchVault, heapOf } from './heapMeasure.js';
 import { ExtendedProperty, type DeltaPage, type MailboxClient, type MailboxFolder } from '../../shared/graph/index.js';
 import type { MailboxItem } from '../../shared/graph/types.js';
-import { layout, snapshotIdFor } from '../../shared/vault/layout.js';
-import { writeManifest } from '../../shared/vault/manifestWriter.js';
-import type { DeltaState, ManifestFolder, ManifestItem, SnapshotRecord } from '../../shared/vault/records.js';
+import { layout } from '../../shared/vault/layout.js';
+import type { DeltaState } from '../../shared/vault/records.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import type { planMailbox as PlanMailbox } from '../../shared/backup/plan.js';
+import { FOLDERS, folderIdOf, folderItems, idOf, writeSyntheticSnapshot } from './syntheticSnapshot.js';
 
 const ITEMS = Number(process.argv[2] ?? 100_000);
 // Compiled to dist/test/bench: the checkout's root is three levels up.
 const CODE_ROOT = resolve(process.argv[3] ?? resolve(import.meta.dirname, '..', '..', '..'));
-const FOLDERS = 20;
 const PAGE = 100;
 /** One item in this many changes on the night. */
 const CHANGED_ONE_IN = 1000;
@@ -36,8 +35,6 @@ const TAKEN_AT = '2026-11-01T02:00:00.000Z';
 const LONG_AGO = '2026-10-01T00:00:00.000Z';
 const LIVE_HEAP = process.env.LIVE_HEAP === '1';
 
-const idOf = (n: number) => `AAMk${String(n).padStart(12, '0')}${'x'.repeat(136)}`; // 152 characters
-const folderIdOf = (f: number) => `folder-${String(f).padStart(2, '0')}`;
 const changeKeyOf = (n: number, night: boolean) => (night && n % CHANGED_ONE_IN === 0 ? 'CQAAABYAAAE' : 'CQAAABYAAAD');
 
 function listedItem(n: number, night: boolean): MailboxItem {
@@ -54,9 +51,9 @@ function listedItem(n: number, night: boolean): MailboxItem {
   } as MailboxItem;
 }
 
-/** The items of folder f, made on the fly: n ≡ f (mod FOLDERS); on the night only the changed ones. */
-function* folderItems(f: number, night: boolean): Generator<number> {
-  for (let n = f; n < ITEMS; n += FOLDERS) if (!night || n % CHANGED_ONE_IN === 0) yield n;
+/** The items of folder f, made on the fly; on the night only the changed ones. */
+function* listedItems(f: number, night: boolean): Generator<number> {
+  for (const n of folderItems(f, ITEMS)) if (!night || n % CHANGED_ONE_IN === 0) yield n;
 }
 
 /** The parts of a MailboxClient planning uses, answering from the synthetic mailbox. */
@@ -66,12 +63,12 @@ function syntheticGraph(night: boolean): MailboxClient {
     displayName: `Folder ${f}`,
     parentFolderId: 'root',
     childFolderCount: 0,
-    totalItemCount: [...folderItems(f, false)].length,
+    totalItemCount: [...listedItems(f, false)].length,
     type: 'IPF.Note',
   }));
   async function* pages(f: number, itemsNight: boolean): AsyncGenerator<DeltaPage<MailboxItem>> {
     let page: MailboxItem[] = [];
-    for (const n of folderItems(f, itemsNight)) {
+    for (const n of listedItems(f, itemsNight)) {
       page.push(listedItem(n, night));
       if (page.length === PAGE) {
         yield { changed: page, removed: [] };
@@ -97,63 +94,20 @@ function syntheticGraph(night: boolean): MailboxClient {
   return client as unknown as MailboxClient;
 }
 
-/** The first backup's snapshot, committed as the commit writes it, for the night to plan against. */
+/** The first backup's snapshot as the commit writes it, and its delta links, for the night to plan against. */
 async function writePreviousSnapshot(vault: VaultStore): Promise<void> {
-  const runId = 'heap-plan-first';
-  const snapshotId = snapshotIdFor(TAKEN_AT, runId);
-  const folders: ManifestFolder[] = Array.from({ length: FOLDERS }, (_, f) => ({
-    kind: 'folder',
-    id: folderIdOf(f),
-    parentId: 'root',
-    displayName: `Folder ${f}`,
-    path: [`Folder ${f}`],
-    type: 'IPF.Note',
-    wellKnownName: null,
-  }));
-  function* items(): Generator<ManifestItem> {
-    for (let f = 0; f < FOLDERS; f++)
-      for (const n of folderItems(f, false))
-        yield {
-          kind: 'item',
-          id: idOf(n),
-          folderId: folderIdOf(f),
-          changeKey: changeKeyOf(n, false),
-          type: 'IPM.Note',
-          size: 2048,
-          subject: `Subject ${n}`,
-          blob: layout.itemVersion(MAILBOX, idOf(n), changeKeyOf(n, false)),
-          sha256: '0'.repeat(64),
-          length: 2100,
-        };
-  }
-  const manifestBlob = layout.manifest(MAILBOX, snapshotId);
-  // Items in (folder, id) order, as an indexed manifest holds them (ids of equal length sort by number).
-  const sorted = [...items()].sort((a, b) => (a.folderId + a.id < b.folderId + b.id ? -1 : 1));
-  const written = await writeManifest(vault, manifestBlob, folders, sorted);
-  await vault.writeJson(layout.manifestIndex(MAILBOX, snapshotId), written.index);
-  const record: SnapshotRecord = {
-    snapshotId,
+  const record = await writeSyntheticSnapshot(vault, {
     mailboxId: MAILBOX,
-    upn: 'heap@contoso.example',
-    runId,
+    runId: 'heap-plan-first',
     takenAt: TAKEN_AT,
-    committedAt: TAKEN_AT,
-    status: 'Completed',
-    folderCount: FOLDERS,
-    itemCount: ITEMS,
-    totalBytes: ITEMS * 2100,
-    manifestBlob,
-    manifestSha256: written.sha256,
-    manifestIndexBlob: layout.manifestIndex(MAILBOX, snapshotId),
-    previousSnapshotId: null,
-    failedItemCount: 0,
-  };
-  await vault.writeJson(layout.snapshotRecord(MAILBOX, snapshotId), record);
-  const itemDeltaLinks = Object.fromEntries(folders.map((folder) => [folder.id, `delta-${folder.id}`]));
+    items: ITEMS,
+    changeKeyOf: (n) => changeKeyOf(n, false),
+  });
+  const folderIds = Array.from({ length: FOLDERS }, (_, f) => folderIdOf(f));
   const state: DeltaState = {
     folderDeltaLink: 'delta-folders',
-    itemDeltaLinks,
-    lastSnapshotId: snapshotId,
+    itemDeltaLinks: Object.fromEntries(folderIds.map((id) => [id, `delta-${id}`])),
+    lastSnapshotId: record.snapshotId,
     updatedAt: TAKEN_AT,
   };
   await vault.writeJson(layout.deltaState(MAILBOX), state);
