@@ -1,0 +1,104 @@
+/**
+ * Heap per item of the two reads of a whole snapshot issue #16's table names: a restore plan of every item
+ * (`planRestore`) and the nightly sampled verify (`verifyMailbox`, mode sample), measured as that table was:
+ * synthetic 152-character ids in 20 folders, the heap sampled while the work runs, above the heap after a forced GC
+ * before it.
+ *
+ *   node --expose-gc dist/test/bench/snapshotReadHeap.js [items] [root of the checkout to measure]
+ *
+ * `npm run bench:item-heap` runs it with the other heap benches. The target mailbox is a stand-in for Graph
+ * (empty, its folders created in memory: only planning's own memory is measured). The sampled items' versions are
+ * not written (each sampled item is reported missing, 50 problems): the work measured is reading the manifest.
+ * Prints one JSON line. Needs `node --expose-gc`; starts an Azurite of its own.
+ */
+import { resolve } from 'node:path';
+import { stopAzurite } from './harness.js';
+import { heapBenchVault, heapOf } from './heapMeasure.js';
+import { writeSyntheticSnapshot } from './syntheticSnapshot.js';
+import type { MailboxClient, MailboxFolder } from '../../shared/graph/index.js';
+import { keyOf } from '../../shared/vault/layout.js';
+import type { planRestore as PlanRestore } from '../../shared/restore/plan.js';
+import type { RestoreRequest } from '../../shared/restore/types.js';
+import type { verifyMailbox as VerifyMailbox } from '../../shared/maintenance/verify.js';
+
+const ITEMS = Number(process.argv[2] ?? 100_000);
+// Compiled to dist/test/bench: the checkout's root is three levels up.
+const CODE_ROOT = resolve(process.argv[3] ?? resolve(import.meta.dirname, '..', '..', '..'));
+const MAILBOX = 'heap-read-mailbox';
+const TARGET = 'heap-read-target';
+const TAKEN_AT = '2026-11-01T02:00:00.000Z';
+/** MAILBOX_VAULT_VERIFY_SAMPLE's default. */
+const VERIFY_SAMPLE = 50;
+
+/** The parts of a MailboxClient a restore plan uses: an empty target whose folders are created in memory. */
+function emptyTarget(): MailboxClient {
+  const folders: MailboxFolder[] = [];
+  const client = {
+    listFolders: async function* (_mailboxId: string, options: { parentFolderId?: string }) {
+      yield* folders.filter((f) => f.parentFolderId === (options.parentFolderId ?? 'root'));
+    },
+    getWellKnownFolders: () => Promise.resolve(new Map()),
+    createFolder: (_mailboxId: string, request: { displayName: string; parentFolderId?: string }) => {
+      const folder = {
+        id: `target-${folders.length}`,
+        displayName: request.displayName,
+        parentFolderId: request.parentFolderId ?? 'root',
+        childFolderCount: 0,
+      };
+      folders.push(folder);
+      return Promise.resolve(folder);
+    },
+    listItems: async function* () {},
+  };
+  return client as unknown as MailboxClient;
+}
+
+async function main(): Promise<void> {
+  const vault = await heapBenchVault();
+  const record = await writeSyntheticSnapshot(vault, {
+    mailboxId: MAILBOX,
+    runId: 'heap-read-run',
+    takenAt: TAKEN_AT,
+    items: ITEMS,
+    changeKeyOf: () => 'CQAAABYAAAD',
+  });
+  // The code measured may be another checkout's build (the "before" figures): loaded by path.
+  const { planRestore } = (await import(`${CODE_ROOT}/dist/shared/restore/plan.js`)) as {
+    planRestore: typeof PlanRestore;
+  };
+  const { verifyMailbox } = (await import(`${CODE_ROOT}/dist/shared/maintenance/verify.js`)) as {
+    verifyMailbox: typeof VerifyMailbox;
+  };
+  const request: RestoreRequest = {
+    restoreId: 'heap-read-restore',
+    requestedAt: TAKEN_AT,
+    source: { mailboxId: MAILBOX, upn: null, snapshotId: record.snapshotId, takenAt: TAKEN_AT },
+    target: { mailboxId: TARGET, upn: null },
+    filters: {},
+    destination: { mode: 'newFolder' },
+    collisions: 'skip',
+    requestedBy: 'heap-bench',
+  };
+  // functions/restoreActivities.ts's settings.
+  const settings = { itemsPerBatch: 10, bytesPerBatch: 64 * 1024 * 1024 };
+  const restore = await heapOf(() => planRestore(emptyTarget(), vault, settings, request));
+  const verify = await heapOf(() =>
+    verifyMailbox(vault, { mailboxKey: keyOf(MAILBOX), mode: 'sample', sample: VERIFY_SAMPLE, seed: MAILBOX }),
+  );
+  const figures = (measured: { peakBytes: number; ms: number }) => ({
+    heapPerItemBytes: Math.round(measured.peakBytes / ITEMS),
+    peakHeapMiB: +(measured.peakBytes / 2 ** 20).toFixed(1),
+    ms: measured.ms,
+  });
+  console.log(
+    JSON.stringify({
+      code: CODE_ROOT,
+      items: ITEMS,
+      restorePlan: { planned: restore.result.toImport, ...figures(restore) },
+      sampledVerify: { checked: verify.result.entriesChecked, ...figures(verify) },
+    }),
+  );
+  await stopAzurite();
+}
+
+await main();
