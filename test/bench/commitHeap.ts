@@ -5,11 +5,12 @@
  *   npm run bench:heap -- [items] [root of the checkout to measure (its dist/ is loaded), default this one]
  *
  * With another checkout's dist (e.g. main built into /tmp/main-build), the same run measures that code: the
- * "before" figures of docs/performance.md. Needs `node --expose-gc`; starts an Azurite of its own.
+ * "before" figures of docs/performance.md. With LIVE_HEAP=1 the peak is what is held (see heapMeasure.ts). Needs
+ * `node --expose-gc`; starts an Azurite of its own.
  */
 import { resolve } from 'node:path';
 import { stopAzurite } from './harness.js';
-import { heapBenchVault, heapOf } from './heapMeasure.js';
+import { heapBenchVault, heapOf, LIVE_HEAP } from './heapMeasure.js';
 import { writeIndexedNdjson } from '../../shared/vault/indexedNdjson.js';
 import { keyOf, layout, snapshotIdFor } from '../../shared/vault/layout.js';
 import { claimMailbox } from '../../shared/vault/mailboxOwner.js';
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       code: CODE_ROOT,
       items: ITEMS,
+      liveHeap: LIVE_HEAP,
       inSnapshot: commit.result.items.inSnapshot,
       commitHeapPerItemBytes: Math.round(commit.peakBytes / ITEMS),
       commitPeakHeapMiB: +(commit.peakBytes / 2 ** 20).toFixed(1),

@@ -3,13 +3,17 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { VaultStore } from '../../shared/vault/vaultStore.js';
 import { sharedAzurite } from './harness.js';
 
+/** LIVE_HEAP=1: the heap benches measure what is held (see `heapOf`), not what the heap reaches with garbage. */
+export const LIVE_HEAP = process.env.LIVE_HEAP === '1';
+
 /**
- * Peak heap above the heap after a GC while `work` runs, sampled every 20 ms; with `live`, a forced GC before each
- * sample (every 250 ms), so that the peak is what is held, not garbage. Needs `node --expose-gc`.
+ * Peak heap above the heap after a GC while `work` runs, sampled every 20 ms; with `live` (LIVE_HEAP=1 by default),
+ * a forced GC before each sample (every 250 ms), so that the peak is what is held, not garbage. Needs
+ * `node --expose-gc`.
  */
 export async function heapOf<T>(
   work: () => Promise<T>,
-  options: { live?: boolean } = {},
+  options: { live?: boolean } = { live: LIVE_HEAP },
 ): Promise<{ result: T; peakBytes: number; ms: number }> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('Run with node --expose-gc');

@@ -15,7 +15,7 @@
  */
 import { resolve } from 'node:path';
 import { stopAzurite } from './harness.js';
-import { heapBenchVault, heapOf } from './heapMeasure.js';
+import { heapBenchVault, heapOf, LIVE_HEAP } from './heapMeasure.js';
 import { ExtendedProperty, type DeltaPage, type MailboxClient, type MailboxFolder } from '../../shared/graph/index.js';
 import type { MailboxItem } from '../../shared/graph/types.js';
 import { layout } from '../../shared/vault/layout.js';
@@ -33,7 +33,6 @@ const CHANGED_ONE_IN = 1000;
 const MAILBOX = 'heap-plan-mailbox';
 const TAKEN_AT = '2026-11-01T02:00:00.000Z';
 const LONG_AGO = '2026-10-01T00:00:00.000Z';
-const LIVE_HEAP = process.env.LIVE_HEAP === '1';
 
 const changeKeyOf = (n: number, night: boolean) => (night && n % CHANGED_ONE_IN === 0 ? 'CQAAABYAAAE' : 'CQAAABYAAAD');
 
@@ -121,13 +120,9 @@ async function main(): Promise<void> {
   };
   const settings = { maxItemsPerBatch: 20, batchReportedBytes: 24 * 1024 * 1024 };
   const input = { mailboxId: MAILBOX, upn: 'heap@contoso.example' };
-  const first = await heapOf(() => planMailbox(syntheticGraph(false), vault, settings, { ...input, runId: 'first' }), {
-    live: LIVE_HEAP,
-  });
+  const first = await heapOf(() => planMailbox(syntheticGraph(false), vault, settings, { ...input, runId: 'first' }));
   await writePreviousSnapshot(vault);
-  const night = await heapOf(() => planMailbox(syntheticGraph(true), vault, settings, { ...input, runId: 'night' }), {
-    live: LIVE_HEAP,
-  });
+  const night = await heapOf(() => planMailbox(syntheticGraph(true), vault, settings, { ...input, runId: 'night' }));
   const figures = (measured: typeof first) => ({
     planned: measured.result.itemsToExport,
     heapPerItemBytes: Math.round(measured.peakBytes / ITEMS),

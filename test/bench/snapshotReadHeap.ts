@@ -9,11 +9,12 @@
  * `npm run bench:item-heap` runs it with the other heap benches. The target mailbox is a stand-in for Graph
  * (empty, its folders created in memory: only planning's own memory is measured). The sampled items' versions are
  * not written (each sampled item is reported missing, 50 problems): the work measured is reading the manifest.
- * Prints one JSON line. Needs `node --expose-gc`; starts an Azurite of its own.
+ * With LIVE_HEAP=1 the peak is what is held (see heapMeasure.ts). Prints one JSON line. Needs `node --expose-gc`;
+ * starts an Azurite of its own.
  */
 import { resolve } from 'node:path';
 import { stopAzurite } from './harness.js';
-import { heapBenchVault, heapOf } from './heapMeasure.js';
+import { heapBenchVault, heapOf, LIVE_HEAP } from './heapMeasure.js';
 import { writeSyntheticSnapshot } from './syntheticSnapshot.js';
 import type { MailboxClient, MailboxFolder } from '../../shared/graph/index.js';
 import { keyOf } from '../../shared/vault/layout.js';
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       code: CODE_ROOT,
       items: ITEMS,
+      liveHeap: LIVE_HEAP,
       restorePlan: { planned: restore.result.toImport, ...figures(restore) },
       sampledVerify: { checked: verify.result.entriesChecked, ...figures(verify) },
     }),
