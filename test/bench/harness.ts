@@ -23,7 +23,14 @@ export async function startSimulatorProcess(
   env: Record<string, string> = {},
 ): Promise<SimulatorProcess> {
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist', 'local', 'simulator', 'main.js')], {
-    env: { ...process.env, SIM_PORT: '0', SIM_TENANT: 'spec', SIM_TENANT_SPEC: JSON.stringify(spec), ...env },
+    env: {
+      ...process.env,
+      SIM_PORT: '0',
+      SIM_HTTPS_PORT: '0',
+      SIM_TENANT: 'spec',
+      SIM_TENANT_SPEC: JSON.stringify(spec),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
