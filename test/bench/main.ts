@@ -20,6 +20,7 @@ import { backup, restore, withApp } from './app.js';
 import { startCpuSampler, type CpuSampler } from './cpuSampler.js';
 import { naiveExport } from './naiveExport.js';
 import { tenantScale } from './tenantScale.js';
+import { busiestWindowBytes, steadyBudgetShare } from './budgetUse.js';
 import { scaleBench } from './scaleBench.js';
 import { startBlobRequestCounter, type BlobRequestCounter } from './blobRequestCounter.js';
 import { keyOf } from '../../shared/vault/layout.js';
@@ -640,6 +641,8 @@ async function backupThenRestore(
   try {
     return await withApp(await appEnv(sim, [source, target], appSettings), async (app) => {
       await backup(app);
+      // The target's counters (429s, most in flight, upload arrivals) are then the restore's alone.
+      await sim.control('POST', '/stats/reset');
       const { report } = await restore(app, { sourceMailbox: source, targetMailbox: target });
       const counters = (await sim.counters())[sim.mailboxIds[target]!]!;
       return { report, counters, seconds: (counters.lastImportDoneAt - counters.firstImportAt) / 1000 };
@@ -649,41 +652,57 @@ async function backupThenRestore(
   }
 }
 
-/** 5: restore throughput against the upload budget (scaled so the run stays short) and the 4-in-flight ceiling. */
+/**
+ * 5: restore throughput against the upload budget and the 4-in-flight ceiling. The budget keeps Exchange's rate
+ * (150 MB / 5 min) over a window 15 times shorter, so the run spans several windows in under two minutes while
+ * the fixed latencies of holding it (ledger round trips, the simulator's L) stay a small share of a window, as
+ * they are of five minutes (docs/performance.md, "Restore against the upload budget").
+ */
 async function restoreThroughput(): Promise<void> {
   console.log('\n[5] Restore throughput');
-  const budgetBytes = 6 * 1024 * 1024;
-  const windowMs = 2_000;
-  // The app is told the budget, as an admin would set it, and paces its uploads under it.
-  const mbPer5Min = (budgetBytes / 1024 / 1024) * (300_000 / windowMs);
+  const budget = { bytes: 10 * 1024 * 1024, windowMs: 20_000 };
+  // The app is told the budget, as an admin would set it, and holds its uploads under it.
+  const mbPer5Min = (budget.bytes / 1024 / 1024) * (300_000 / budget.windowMs);
   {
     const { report, counters, seconds } = await backupThenRestore(
       { sourceItems: quick ? 40 : 100, sizes: [200_000, 400_000] },
-      { SIM_UPLOAD_BUDGET_BYTES: String(budgetBytes), SIM_UPLOAD_WINDOW_MS: String(windowMs), SIM_LATENCY_MS: '50' },
+      {
+        SIM_UPLOAD_BUDGET_BYTES: String(budget.bytes),
+        SIM_UPLOAD_WINDOW_MS: String(budget.windowMs),
+        SIM_LATENCY_MS: '50',
+      },
       {
         MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: String(mbPer5Min),
-        MAILBOX_VAULT_GRAPH_UPLOAD_WINDOW_MS: String(windowMs),
+        MAILBOX_VAULT_GRAPH_UPLOAD_WINDOW_MS: String(budget.windowMs),
       },
     );
     // Body bytes are base64 plus a little JSON: what the budget counts.
     const perSecond = counters.importedBytes / seconds;
-    const ceiling = budgetBytes / (windowMs / 1000);
+    const ceiling = budget.bytes / (budget.windowMs / 1000);
+    const overSpan = perSecond / ceiling;
+    const steady = steadyBudgetShare(counters.uploads, budget);
+    const busiest = busiestWindowBytes(counters.uploads, budget.windowMs);
     results.restore = {
       items: report.counts.imported,
       bodyBytes: counters.importedBytes,
       seconds,
+      windows: (seconds * 1000) / budget.windowMs,
       bytesPerSecond: perSecond,
       budgetCeiling: ceiling,
-      ratio: perSecond / ceiling,
+      ratio: overSpan,
+      steadyShare: steady,
+      busiestWindowBytes: busiest,
+      requests: counters.requests,
       maxInFlight: counters.maxInFlight,
       throttled: counters.throttled,
       status: report.status,
     };
+    const met = steady !== null && Math.min(steady, overSpan) >= 0.9 && counters.throttled === 0;
     row(
-      `restore of ${report.counts.imported} items (${mb(counters.importedBytes)} of request bodies)`,
-      `${(perSecond / 1024 / 1024).toFixed(2)} MB/s = ${((perSecond / ceiling) * 100).toFixed(0)}% of the upload budget (${(ceiling / 1024 / 1024).toFixed(1)} MB/s, i.e. 150 MB / 5 min scaled ×${((ceiling * 300) / (150 * 1024 * 1024)).toFixed(0)}); max ${counters.maxInFlight} in flight of 4; ${counters.throttled} throttled`,
-      '≥ 90% of the upload budget',
-      perSecond / ceiling >= 0.9,
+      `restore of ${report.counts.imported} items (${mb(counters.importedBytes)} of request bodies, ${((seconds * 1000) / budget.windowMs).toFixed(1)} windows)`,
+      `${steady === null ? 'n/a (under one window)' : `${(steady * 100).toFixed(0)}%`} of the upload budget in its windows (${mb(budget.bytes)} / ${budget.windowMs / 1000} s, i.e. 150 MB / 5 min over a window scaled ×1/${300_000 / budget.windowMs}); ${(perSecond / 1024 / 1024).toFixed(2)} MB/s over the span = ${(overSpan * 100).toFixed(0)}% of its rate; busiest window ${((busiest / budget.bytes) * 100).toFixed(0)}% of the budget; max ${counters.maxInFlight} in flight of 4; ${counters.throttled} throttled`,
+      '≥ 90% of the upload budget (the lower of the two), no 429',
+      met,
     );
   }
   {
@@ -707,7 +726,7 @@ async function restoreThroughput(): Promise<void> {
     };
     row(
       `restore of ${counters.importedItems} small items, L=${latencyMs} ms, no upload budget in the way`,
-      `${perSecond.toFixed(0)} items/s = ${((perSecond / ceiling) * 100).toFixed(0)}% of 4 in flight / L = ${ceiling.toFixed(0)} items/s; max ${counters.maxInFlight} in flight`,
+      `${perSecond.toFixed(0)} items/s = ${((perSecond / ceiling) * 100).toFixed(0)}% of 4 in flight / L = ${ceiling.toFixed(0)} items/s; max ${counters.maxInFlight} in flight; ${counters.throttled} throttled`,
       'for information',
       null,
     );
