@@ -32,6 +32,15 @@ export async function heapOf<T>(
   }
 }
 
+/** A `heapOf` measurement as the heap benches print it: per item, the peak in MiB, and the time it took. */
+export function heapFigures(measured: { peakBytes: number; ms: number }, items: number) {
+  return {
+    heapPerItemBytes: Math.round(measured.peakBytes / items),
+    peakHeapMiB: +(measured.peakBytes / 2 ** 20).toFixed(1),
+    ms: measured.ms,
+  };
+}
+
 /** A vault container of its own on the benchmarks' Azurite. */
 export async function heapBenchVault(): Promise<VaultStore> {
   const azurite = await sharedAzurite();

@@ -15,7 +15,7 @@
  */
 import { resolve } from 'node:path';
 import { stopAzurite } from './harness.js';
-import { heapBenchVault, heapOf, LIVE_HEAP } from './heapMeasure.js';
+import { heapBenchVault, heapFigures, heapOf, LIVE_HEAP } from './heapMeasure.js';
 import { ExtendedProperty, type DeltaPage, type MailboxClient, type MailboxFolder } from '../../shared/graph/index.js';
 import type { MailboxItem } from '../../shared/graph/types.js';
 import { layout } from '../../shared/vault/layout.js';
@@ -125,9 +125,7 @@ async function main(): Promise<void> {
   const night = await heapOf(() => planMailbox(syntheticGraph(true), vault, settings, { ...input, runId: 'night' }));
   const figures = (measured: typeof first) => ({
     planned: measured.result.itemsToExport,
-    heapPerItemBytes: Math.round(measured.peakBytes / ITEMS),
-    peakHeapMiB: +(measured.peakBytes / 2 ** 20).toFixed(1),
-    ms: measured.ms,
+    ...heapFigures(measured, ITEMS),
   });
   console.log(
     JSON.stringify({

@@ -14,7 +14,7 @@
  */
 import { resolve } from 'node:path';
 import { stopAzurite } from './harness.js';
-import { heapBenchVault, heapOf, LIVE_HEAP } from './heapMeasure.js';
+import { heapBenchVault, heapFigures, heapOf, LIVE_HEAP } from './heapMeasure.js';
 import { writeSyntheticSnapshot } from './syntheticSnapshot.js';
 import type { MailboxClient, MailboxFolder } from '../../shared/graph/index.js';
 import { keyOf } from '../../shared/vault/layout.js';
@@ -86,18 +86,13 @@ async function main(): Promise<void> {
   const verify = await heapOf(() =>
     verifyMailbox(vault, { mailboxKey: keyOf(MAILBOX), mode: 'sample', sample: VERIFY_SAMPLE, seed: MAILBOX }),
   );
-  const figures = (measured: { peakBytes: number; ms: number }) => ({
-    heapPerItemBytes: Math.round(measured.peakBytes / ITEMS),
-    peakHeapMiB: +(measured.peakBytes / 2 ** 20).toFixed(1),
-    ms: measured.ms,
-  });
   console.log(
     JSON.stringify({
       code: CODE_ROOT,
       items: ITEMS,
       liveHeap: LIVE_HEAP,
-      restorePlan: { planned: restore.result.toImport, ...figures(restore) },
-      sampledVerify: { checked: verify.result.entriesChecked, ...figures(verify) },
+      restorePlan: { planned: restore.result.toImport, ...heapFigures(restore, ITEMS) },
+      sampledVerify: { checked: verify.result.entriesChecked, ...heapFigures(verify, ITEMS) },
     }),
   );
   await stopAzurite();
