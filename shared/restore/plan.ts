@@ -6,12 +6,15 @@ import { layout } from '../vault/layout.js';
 import { ManifestReader } from '../vault/manifestReader.js';
 import type { ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import { withoutPresentItems } from './presentItems.js';
 import { matches } from './request.js';
 import type { PlannedImport, PlannedImportBatch, RestorePlanSummary, RestoreRequest } from './types.js';
 
 export interface RestorePlanSettings {
   itemsPerBatch: number;
   bytesPerBatch: number;
+  /** Records each of the skip's sorts holds in memory (presentItems.ts); tests make it small. */
+  sortRecordsInMemory?: number;
 }
 
 interface TargetFolder {
@@ -149,18 +152,31 @@ export async function planRestore(
   const folderById = new Map(folders.map((folder) => [folder.id, folder]));
   const tree = new TargetTree(graph, request.target.mailboxId);
   await tree.load();
-  const present = request.collisions === 'skip' ? await searchKeysIn(graph, request.target.mailboxId, tree.ids) : null;
 
   const destinationRoot = destinationLevels(request);
   const targetFolderOf = new Map<string, string>();
   const counts = { selected: 0, toImport: 0, skippedPresent: 0, bytesToImport: 0 };
-  async function* toImport(): AsyncGenerator<PlannedImport> {
-    for await (const { folderId, ...item } of selectItems(manifest, folderById, request)) {
+  async function* selected(): AsyncGenerator<SelectedItem> {
+    for await (const item of selectItems(manifest, folderById, request)) {
       counts.selected++;
-      if (item.searchKey && present?.has(item.searchKey)) {
-        counts.skippedPresent++;
-        continue;
-      }
+      yield item;
+    }
+  }
+  const candidates =
+    request.collisions === 'skip'
+      ? withoutPresentItems(
+          selected(),
+          searchKeysIn(graph, request.target.mailboxId, tree.ids),
+          {
+            vault,
+            prefix: layout.restorePlanSort(request.restoreId),
+            ...(settings.sortRecordsInMemory ? { recordsInMemory: settings.sortRecordsInMemory } : {}),
+          },
+          () => counts.skippedPresent++,
+        )
+      : selected();
+  async function* toImport(): AsyncGenerator<PlannedImport> {
+    for await (const { folderId, ...item } of candidates) {
       let targetFolderId = targetFolderOf.get(folderId);
       if (!targetFolderId) {
         targetFolderId = await tree.ensure([...destinationRoot, ...sourceLevels(folderById, folderId, request)]);
@@ -225,21 +241,19 @@ async function* folderItems(manifest: ManifestReader, folders: ManifestFolder[])
   for (const folder of folders) yield* manifest.itemsOf(folder.id);
 }
 
-/** What the target already holds, by search key (the key that survives export and import). */
-async function searchKeysIn(graph: MailboxClient, mailboxId: string, folderIds: string[]): Promise<Set<string>> {
-  const present = new Set<string>();
+/** The search keys of what the target already holds (the key that survives export and import), streamed. */
+async function* searchKeysIn(graph: MailboxClient, mailboxId: string, folderIds: string[]): AsyncGenerator<string> {
   for (const folderId of folderIds) {
     try {
       for await (const item of graph.listItems(mailboxId, folderId, { extendedProperties: [SEARCH_KEY_PROPERTY] })) {
         const key = searchKeyOf(item);
-        if (key) present.add(key);
+        if (key) yield key;
       }
     } catch (error) {
       // Search folders and the like cannot be listed; they hold nothing of their own.
       if (!(error instanceof GraphRequestError) || error.status >= 500) throw error;
     }
   }
-  return present;
 }
 
 /** The folders the restore lands under: a new `Restored …` folder, a folder the admin named, or none. */

@@ -66,6 +66,8 @@ export const layout = {
   restorePlan: (restoreId: string) => `restores/${restoreId}/plan.ndjson`,
   restorePlanIndex: (restoreId: string) => `restores/${restoreId}/plan-index.json`,
   restorePlanSummary: (restoreId: string) => `restores/${restoreId}/plan-summary.json`,
+  /** Sorted runs of a restore plan's skip of items the target holds (restore/presentItems.ts), deleted after. */
+  restorePlanSort: (restoreId: string) => `restores/${restoreId}/plan-sort/`,
   restoreJournal: (restoreId: string, sourceItemId: string) =>
     `restores/${restoreId}/journal/${keyOf(sourceItemId)}.json`,
   /** Written before each import POST of the item (restore/journal.ts); per batch, so a batch lists its own. */

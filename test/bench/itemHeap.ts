@@ -1,5 +1,5 @@
 /**
- * Issue #16's table of heap per item, every row measured the same way (synthetic 152-character ids in 20 folders,
+ * Issue #16's table of heap per item (and a restore into a full target), every row measured the same way (synthetic 152-character ids in 20 folders,
  * the heap sampled while the work runs, above the heap after a forced GC before it, divided by the items), at
  * each size, for this checkout and optionally another's build (the "before" code):
  *
@@ -35,20 +35,26 @@ function runBench(script: string, items: number, codeRoot: string): Record<strin
   return JSON.parse(line) as Record<string, unknown>;
 }
 
-/** The five rows of issue #16's table for one checkout at one size. */
+/** The five rows of issue #16's table, and a restore plan into a full target, for one checkout at one size. */
 function measure(items: number, codeRoot: string): Figures[] {
   const plan = runBench('planHeap.js', items, codeRoot) as { first: Figures; night: Figures };
   const commit = runBench('commitHeap.js', items, codeRoot) as {
     commitHeapPerItemBytes: number;
     commitPeakHeapMiB: number;
   };
-  const read = runBench('snapshotReadHeap.js', items, codeRoot) as { restorePlan: Figures; sampledVerify: Figures };
+  const read = runBench('snapshotReadHeap.js', items, codeRoot) as {
+    restorePlan: Figures;
+    restorePlanIntoFull?: Figures;
+    sampledVerify: Figures;
+  };
   return [
     plan.night,
     plan.first,
     { heapPerItemBytes: commit.commitHeapPerItemBytes, peakHeapMiB: commit.commitPeakHeapMiB },
     read.restorePlan,
     read.sampledVerify,
+    // Before this measure existed, the code was measured against an empty target only.
+    read.restorePlanIntoFull ?? read.restorePlan,
   ];
 }
 
@@ -58,6 +64,7 @@ const ROWS = [
   'commit (first backup, every item new)',
   'restore plan (a whole snapshot)',
   'nightly sampled verify (50 of the newest snapshot)',
+  'restore plan (a whole snapshot) into a target holding as many items, collisions skip',
 ];
 
 const cell = (f: Figures) => `${(f.heapPerItemBytes / 1000).toFixed(2)} KB (${f.peakHeapMiB} MiB)`;

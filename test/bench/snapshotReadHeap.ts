@@ -7,7 +7,8 @@
  *   node --expose-gc dist/test/bench/snapshotReadHeap.js [items] [root of the checkout to measure]
  *
  * `npm run bench:item-heap` runs it with the other heap benches. The target mailbox is a stand-in for Graph
- * (empty, its folders created in memory: only planning's own memory is measured). The sampled items' versions are
+ * (its folders created in memory: only planning's own memory is measured): empty, then holding as many items as
+ * the snapshot (other search keys), which a restore with collisions `skip` compares the selection against. The sampled items' versions are
  * not written (each sampled item is reported missing, 50 problems): the work measured is reading the manifest.
  * With LIVE_HEAP=1 the peak is what is held (see heapMeasure.ts). Prints one JSON line. Needs `node --expose-gc`;
  * starts an Azurite of its own.
@@ -17,6 +18,7 @@ import { stopAzurite } from './harness.js';
 import { heapBenchVault, heapFigures, heapOf, LIVE_HEAP } from './heapMeasure.js';
 import { writeSyntheticSnapshot } from './syntheticSnapshot.js';
 import type { MailboxClient, MailboxFolder } from '../../shared/graph/index.js';
+import { SEARCH_KEY_PROPERTY } from '../../shared/mailbox/index.js';
 import { keyOf } from '../../shared/vault/layout.js';
 import type { planRestore as PlanRestore } from '../../shared/restore/plan.js';
 import type { RestoreRequest } from '../../shared/restore/types.js';
@@ -32,8 +34,21 @@ const TAKEN_AT = '2026-11-01T02:00:00.000Z';
 const VERIFY_SAMPLE = 50;
 
 /** The parts of a MailboxClient a restore plan uses: an empty target whose folders are created in memory. */
+/** A search key as long as Exchange's (16 bytes, base64), none equal to the synthetic snapshot's. */
+const heldKey = (i: number) => Buffer.from(`held-${i}`.padEnd(16, '.')).toString('base64');
+
 function emptyTarget(): MailboxClient {
+  return targetHolding(0);
+}
+
+/**
+ * A target whose Inbox holds `items` items, each with a search key of its own (none the snapshot's: nothing is
+ * skipped, every item is compared), otherwise as `emptyTarget`: what a restore with collisions `skip` lists first.
+ */
+function targetHolding(items: number): MailboxClient {
   const folders: MailboxFolder[] = [];
+  if (items > 0)
+    folders.push({ id: 'target-inbox', displayName: 'Inbox', parentFolderId: 'root', childFolderCount: 0 });
   const client = {
     listFolders: async function* (_mailboxId: string, options: { parentFolderId?: string }) {
       yield* folders.filter((f) => f.parentFolderId === (options.parentFolderId ?? 'root'));
@@ -49,7 +64,11 @@ function emptyTarget(): MailboxClient {
       folders.push(folder);
       return Promise.resolve(folder);
     },
-    listItems: async function* () {},
+    listItems: async function* (_mailboxId: string, folderId: string) {
+      if (folderId !== 'target-inbox') return;
+      for (let i = 0; i < items; i++)
+        yield { id: `held-${i}`, singleValueExtendedProperties: [{ id: SEARCH_KEY_PROPERTY, value: heldKey(i) }] };
+    },
   };
   return client as unknown as MailboxClient;
 }
@@ -83,6 +102,9 @@ async function main(): Promise<void> {
   // functions/restoreActivities.ts's settings.
   const settings = { itemsPerBatch: 10, bytesPerBatch: 64 * 1024 * 1024 };
   const restore = await heapOf(() => planRestore(emptyTarget(), vault, settings, request));
+  const intoFull = await heapOf(() =>
+    planRestore(targetHolding(ITEMS), vault, settings, { ...request, restoreId: 'heap-bench-restore-into-full' }),
+  );
   const verify = await heapOf(() =>
     verifyMailbox(vault, { mailboxKey: keyOf(MAILBOX), mode: 'sample', sample: VERIFY_SAMPLE, seed: MAILBOX }),
   );
@@ -92,6 +114,7 @@ async function main(): Promise<void> {
       items: ITEMS,
       liveHeap: LIVE_HEAP,
       restorePlan: { planned: restore.result.toImport, ...heapFigures(restore, ITEMS) },
+      restorePlanIntoFull: { planned: intoFull.result.toImport, ...heapFigures(intoFull, ITEMS) },
       sampledVerify: { checked: verify.result.entriesChecked, ...heapFigures(verify, ITEMS) },
     }),
   );
