@@ -20,7 +20,8 @@ async function main(): Promise<void> {
   const target = process.env.BENCH_TARGET!;
   const extra = JSON.parse(process.env.BENCH_SETTINGS ?? '{}') as Record<string, string>;
   // The simulator's upload budget is lifted for this case (memory, not pacing, is measured), and so is the app's.
-  const env = await appEnv(sim, [source], {
+  // The restore's target is in scope (the restore policy refuses one that is not); the export backs up the source only.
+  const env = await appEnv(sim, kind === 'restore' ? [source, target] : [source], {
     MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '0',
     ...extra,
     MAILBOX_VAULT_STORAGE_CONNECTION_STRING: process.env.BENCH_AZURITE!,
