@@ -13,8 +13,6 @@ import type { PlannedImport, PlannedImportBatch, RestorePlanSummary, RestoreRequ
 export interface RestorePlanSettings {
   itemsPerBatch: number;
   bytesPerBatch: number;
-  /** Records each of the skip's sorts holds in memory (presentItems.ts); tests make it small. */
-  sortRecordsInMemory?: number;
 }
 
 interface TargetFolder {
@@ -167,11 +165,7 @@ export async function planRestore(
       ? withoutPresentItems(
           selected(),
           searchKeysIn(graph, request.target.mailboxId, tree.ids),
-          {
-            vault,
-            prefix: layout.restorePlanSort(request.restoreId),
-            ...(settings.sortRecordsInMemory ? { recordsInMemory: settings.sortRecordsInMemory } : {}),
-          },
+          { vault, prefix: layout.restorePlanSort(request.restoreId) },
           () => counts.skippedPresent++,
         )
       : selected();
