@@ -23,6 +23,15 @@ interface Footprint {
   runId: string;
 }
 
+/**
+ * The longest history a tenant run may reach whatever its mailboxes: ten events of its own (start, scope, report),
+ * and at most four per lane (created, completed, the episode that saw it) and per report page (scheduled,
+ * completed, its episode).
+ */
+function tenantHistoryCeiling(lanes: number, reportPages: number): number {
+  return 10 + 4 * lanes + 4 * reportPages;
+}
+
 async function runTenant(mailboxes: string[], stamp: string): Promise<Footprint> {
   const runId = `backup-${stamp}-0000000${mailboxes.length % 10}`;
   const input: BackupTenantInput = {
@@ -79,10 +88,14 @@ describe('a tenant run as it grows', () => {
     expect(large.historyEventsPerMailbox).toBeLessThanOrEqual(small.historyEventsPerMailbox * 1.05);
     expect(large.longestHistory.backupLane).toBe(small.longestHistory.backupLane);
     expect(large.longestHistory.backupMailbox).toBe(small.longestHistory.backupMailbox);
-    // The tenant's own history: a few events per lane and per report page of `pageSize` mailboxes (500 by default).
-    expect(large.longestHistory.backupTenant - small.longestHistory.backupTenant).toBeLessThanOrEqual(
-      4 * (large.report.pages!.count - small.report.pages!.count),
-    );
+    // The tenant's own history: a few events per lane and per report page of `pageSize` mailboxes (500 by default),
+    // none per mailbox. Checked against the worst case (every event in an episode of its own), not against the
+    // small run: on a loaded machine events batch into fewer episodes, so the small run can come out shorter.
+    for (const run of [small, large]) {
+      expect(run.longestHistory.backupTenant).toBeLessThanOrEqual(
+        tenantHistoryCeiling(settings.waveSize, run.report.pages!.count),
+      );
+    }
     expect(large.statusBytes).toBeLessThanOrEqual(small.statusBytes + 2);
     expect(large.statusBytes).toBeLessThan(200);
     expect(large.reportBytes).toBeLessThanOrEqual(small.reportBytes + 10);
