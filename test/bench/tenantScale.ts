@@ -19,6 +19,8 @@ export interface TenantScaleResult {
   historyEventsPerMailbox: number;
   longestHistory: Record<string, number>;
   instances: number;
+  /** What the local host keeps of the run's finished orchestrations (history, input, output as JSON): in Azure, the task hub's tables. */
+  hostHeldBytes: number;
   maxCustomStatusBytes: number;
   maxProgressBytes: number;
   reportBytes: number;
@@ -66,14 +68,16 @@ function historyOf(app: LocalApp, runId: string, mailboxes: number) {
   const longestHistory: Record<string, number> = {};
   let events = 0;
   let instances = 0;
+  let hostHeldBytes = 0;
   for (const instance of app.host.listInstances()) {
     if (!instance.instanceId.startsWith(runId)) continue;
     const stats = app.host.historyStats(instance.instanceId)!;
     instances++;
+    hostHeldBytes += JSON.stringify(app.host.getStatus(instance.instanceId, { showHistory: true })).length;
     events += stats.totalEvents;
     longestHistory[instance.name] = Math.max(longestHistory[instance.name] ?? 0, stats.maxHistoryLength);
   }
-  return { historyEventsPerMailbox: events / mailboxes, longestHistory, instances };
+  return { historyEventsPerMailbox: events / mailboxes, longestHistory, instances, hostHeldBytes };
 }
 
 /** Every second: the largest custom status of the run's tenant and lane orchestrations, and of GET's progress. */
