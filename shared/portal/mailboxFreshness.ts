@@ -2,6 +2,13 @@ import { Cron } from 'croner';
 import { layout } from '../vault/layout.js';
 import type { SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import { windowedMap } from '../windowedMap.js';
+
+/**
+ * Mailboxes looked up at once (two requests each). A tenant of 10,000 mailboxes asked all at once made 20,000
+ * requests in flight: the page never answered and the storage account throttled everyone else.
+ */
+export const MAILBOXES_LOOKED_UP_AT_ONCE = 16;
 
 /** A mailbox in the vault, its newest committed snapshot, and whether that is older than the schedule promises. */
 export interface MailboxFreshness {
@@ -33,9 +40,12 @@ export async function listMailboxFreshness(
   now: Date,
   maxAgeMs: number,
 ): Promise<MailboxFreshness[]> {
-  const keys: string[] = [];
-  for await (const prefix of vault.listPrefixes('mailboxes/')) keys.push(prefix.slice('mailboxes/'.length, -1));
-  const mailboxes = await Promise.all(keys.map((key) => freshnessOf(vault, key, now, maxAgeMs)));
+  async function* keys(): AsyncGenerator<string> {
+    for await (const prefix of vault.listPrefixes('mailboxes/')) yield prefix.slice('mailboxes/'.length, -1);
+  }
+  const mailboxes: Array<MailboxFreshness | undefined> = [];
+  const lookups = windowedMap(keys(), MAILBOXES_LOOKED_UP_AT_ONCE, (key) => freshnessOf(vault, key, now, maxAgeMs));
+  for await (const mailbox of lookups) mailboxes.push(mailbox);
   return mailboxes
     .filter((m): m is MailboxFreshness => m !== undefined)
     .sort((a, b) => a.upn.localeCompare(b.upn) || Number(a.archiveOf !== null) - Number(b.archiveOf !== null));
