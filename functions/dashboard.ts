@@ -5,7 +5,7 @@ import { backupReportsSince } from '../shared/portal/backupReports.js';
 import { listMailboxFreshness, promisedMaxAgeMs, type MailboxFreshness } from '../shared/portal/mailboxFreshness.js';
 import { nightlyTotals } from '../shared/portal/nightlyTotals.js';
 import { listRecentRuns, listRunIds, type RunKind } from '../shared/portal/runHistory.js';
-import { unusualNights } from '../shared/portal/unusualNights.js';
+import { unusualNightsIn } from '../shared/portal/unusualNights.js';
 import { latestVerification } from '../shared/portal/verificationProblems.js';
 import { getServices } from '../shared/services.js';
 import { layout } from '../shared/vault/layout.js';
@@ -86,7 +86,7 @@ export async function dashboard(request: HttpRequest): Promise<HttpResponseInit>
       runs,
       mailboxes,
       nights: nightlyTotals(reports, since, now),
-      unusualNights: unusualNights(reports),
+      unusualNights: await unusualNightsIn(vault, reports),
       verification,
     },
   };

@@ -1,5 +1,8 @@
+import { readRunReportPage } from '../backup/report.js';
 import type { RunReport } from '../backup/types.js';
 import { judgeDeletions, SMOOTHING } from '../massDeletion.js';
+import type { VaultStore } from '../vault/vaultStore.js';
+import { windowedMap } from '../windowedMap.js';
 
 /** A mailbox's run whose deletions or changes jumped far above its usual rate. */
 export interface UnusualNight {
@@ -28,24 +31,59 @@ interface Usual {
  * item counts as changed.
  */
 export function unusualNights(reports: RunReport[]): UnusualNight[] {
-  const removedHistory = new Map<string, Usual>();
-  const changedHistory = new Map<string, Usual>();
-  const flagged: UnusualNight[] = [];
-  const seen = new Set<string>();
+  const finder = new UnusualNightFinder();
+  for (const report of reports) finder.add(report);
+  return finder.flagged;
+}
+
+/**
+ * The same, reading a paged report's mailboxes from its pages (a run of more than one page lists in its summary
+ * only the mailboxes that did not complete): one page in memory at a time, and a few numbers per mailbox.
+ */
+export async function unusualNightsIn(vault: VaultStore, reports: RunReport[]): Promise<UnusualNight[]> {
+  const finder = new UnusualNightFinder();
   for (const report of reports) {
-    for (const m of report.mailboxes) {
+    if (!report.pages) {
+      finder.add(report);
+      continue;
+    }
+    const pages = Array.from({ length: report.pages.count }, (_, page) => page);
+    const read = windowedMap(iterate(pages), PAGES_READ_AT_ONCE, (page) =>
+      readRunReportPage(vault, report.runId, page),
+    );
+    for await (const { mailboxes } of read) finder.add({ ...report, mailboxes });
+  }
+  return finder.flagged;
+}
+
+/** Report pages read ahead while one is judged. */
+const PAGES_READ_AT_ONCE = 4;
+
+async function* iterate<T>(values: T[]): AsyncGenerator<T> {
+  yield* values;
+}
+
+/** Runs' per-mailbox results, oldest run first (a run may come in several parts, its pages, in order). */
+class UnusualNightFinder {
+  readonly flagged: UnusualNight[] = [];
+  private readonly removedHistory = new Map<string, Usual>();
+  private readonly changedHistory = new Map<string, Usual>();
+  private readonly seen = new Set<string>();
+
+  add(run: Pick<RunReport, 'runId' | 'startedAt' | 'mailboxes'>): void {
+    for (const m of run.mailboxes) {
       if (m.status === 'Failed' || m.skippedFor) continue;
-      if (!seen.has(m.mailboxId)) {
-        seen.add(m.mailboxId);
+      if (!this.seen.has(m.mailboxId)) {
+        this.seen.add(m.mailboxId);
         continue;
       }
       const before = m.items.inSnapshot + m.items.removed;
-      const deletion = judgeAndRecord(removedHistory, m.mailboxId, m.items.removed, before);
-      const change = judgeAndRecord(changedHistory, m.mailboxId, m.items.changed, before);
+      const deletion = judgeAndRecord(this.removedHistory, m.mailboxId, m.items.removed, before);
+      const change = judgeAndRecord(this.changedHistory, m.mailboxId, m.items.changed, before);
       if (!deletion.massDeletion && !change.massDeletion) continue;
-      flagged.push({
-        runId: report.runId,
-        startedAt: report.startedAt,
+      this.flagged.push({
+        runId: run.runId,
+        startedAt: run.startedAt,
         upn: m.upn,
         mailboxId: m.mailboxId,
         removed: m.items.removed,
@@ -57,7 +95,6 @@ export function unusualNights(reports: RunReport[]): UnusualNight[] {
       });
     }
   }
-  return flagged;
 }
 
 function judgeAndRecord(histories: Map<string, Usual>, mailboxId: string, count: number, itemsBefore: number) {
