@@ -191,11 +191,11 @@ export async function startDownload(
       },
       what: { filters: resolved.filters, format, selectedItems: selected },
     }).catch(async (error: unknown) => {
-      await withdrawDownloadRequest(vault, downloadId);
+      await withdrawDownloadRequest(vault, download);
       throw error;
     });
     if (!startsInTime(startBy)) {
-      await withdrawDownloadRequest(vault, downloadId);
+      await withdrawDownloadRequest(vault, download);
       return notStartedInTime('download');
     }
     await startOrchestration(client, contracts.downloadExport, downloadId, {

@@ -89,11 +89,11 @@ export async function startRestore(
   try {
     await auditCall(request, context, restoreAudit(restore, selected));
   } catch (error) {
-    await withdrawRestoreRequest(vault, restoreId); // nothing starts unaudited, nor stays to protect a snapshot
+    await withdrawRestoreRequest(vault, restore); // nothing starts unaudited, nor stays to protect a snapshot
     throw error;
   }
   if (!startsInTime(startBy)) {
-    await withdrawRestoreRequest(vault, restoreId);
+    await withdrawRestoreRequest(vault, restore);
     return notStartedInTime('restore');
   }
   await startOrchestration(client, contracts.restoreMailbox, restoreId, {

@@ -1,6 +1,5 @@
-import { recordSnapshotRead } from '../maintenance/expiringSnapshots.js';
+import { recordSnapshotRead, withdrawSnapshotRead } from '../maintenance/expiringSnapshots.js';
 import { snapshotExpiring } from '../restore/request.js';
-import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import type { DownloadRequest } from './types.js';
 
@@ -11,13 +10,13 @@ import type { DownloadRequest } from './types.js';
  * Returns the deadline by which the export's orchestration must be started (`startsInTime`).
  */
 export async function recordDownloadRequest(vault: VaultStore, download: DownloadRequest): Promise<string> {
-  const blob = layout.downloadRequest(download.downloadId);
-  const startBy = await recordSnapshotRead(vault, blob, download, download.source);
+  const reader = { kind: 'download' as const, id: download.downloadId };
+  const startBy = await recordSnapshotRead(vault, reader, download, download.source);
   if (startBy) return startBy;
   throw snapshotExpiring('download', download.source.snapshotId);
 }
 
-/** Deletes a request no export was started for, so it protects no snapshot from pruning. */
-export async function withdrawDownloadRequest(vault: VaultStore, downloadId: string): Promise<void> {
-  await vault.deleteBlob(layout.downloadRequest(downloadId));
+/** Deletes a request no export was started for, and its marker, so it protects no snapshot from pruning. */
+export async function withdrawDownloadRequest(vault: VaultStore, download: DownloadRequest): Promise<void> {
+  await withdrawSnapshotRead(vault, { kind: 'download', id: download.downloadId }, download.source.mailboxId);
 }

@@ -11,7 +11,7 @@ import {
 import { applyRetention, type RetentionPolicy } from './retention.js';
 import { readSnapshotRecords } from '../vault/snapshotCatalog.js';
 
-export { findRestoresInProgress, findSnapshotReadsInProgress } from './expiringSnapshots.js';
+export { findRestoresInProgress, findSnapshotReadsInProgress } from './snapshotReads.js';
 
 export interface PruneInput {
   mailboxKey: string;

@@ -4,7 +4,8 @@ import type { VaultStore } from '../vault/vaultStore.js';
 import { expireArtifacts, type ArtifactsInput } from './artifacts.js';
 import { pruneOwned } from './inFlight.js';
 import type { OrchestrationExists } from './expiringSnapshots.js';
-import { findSnapshotReadsInProgress, pruneMailbox } from './prune.js';
+import { pruneMailbox } from './prune.js';
+import { backfillReaderMarkers, findMailboxReads } from './readerMarkers.js';
 import { verifyMailbox, type VerifyMode } from './verify.js';
 
 /** One mailbox of a maintenance run, by its place in the list the run keeps. */
@@ -16,8 +17,17 @@ export interface MaintenanceMailbox {
   startedAt: string;
 }
 
-/** The mailboxes a maintenance run works on, kept in its folder: those asked for, or every one in the vault. */
-export async function listMaintenanceMailboxes(vault: VaultStore, id: string, asked: string[] | null): Promise<number> {
+/**
+ * The mailboxes a maintenance run works on, kept in its folder: those asked for, or every one in the vault. Before
+ * any prune of the run, every running restore and download gets its reader marker, once per vault (readerMarkers.ts).
+ */
+export async function listMaintenanceMailboxes(
+  vault: VaultStore,
+  id: string,
+  asked: string[] | null,
+  now: Date = new Date(),
+): Promise<number> {
+  await backfillReaderMarkers(vault, now);
   let keys = asked;
   if (!keys) {
     keys = [];
@@ -52,14 +62,14 @@ export async function pruneMaintenanceMailbox(
       // The running restores are read holding the lease: a prune may wait minutes for it (a commit holds it),
       // and a restore or download requested meanwhile reads a snapshot this prune must keep.
       async (inFlight, assertOwned) => {
-        const reads = await findSnapshotReadsInProgress(vault, abandonedReadCheck);
+        const reads = await findMailboxReads(vault, key, abandonedReadCheck);
         return pruneMailbox(vault, {
           mailboxKey: key,
           policy: config.maintenance.retention,
           now,
           dryRun,
           protectedSnapshots: reads.inProgress.get(key) ?? [],
-          abandonedReads: reads.abandoned.filter((read) => read.mailboxKey === key),
+          abandonedReads: reads.abandoned,
           abandonedReadCheck,
           inFlight,
           assertOwned,

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { MailboxVaultError } from '../errors.js';
 import { MailboxNotFoundError, type MailboxClient } from '../graph/index.js';
-import { recordSnapshotRead } from '../maintenance/expiringSnapshots.js';
+import { recordSnapshotRead, withdrawSnapshotRead } from '../maintenance/expiringSnapshots.js';
 import { isMailboxId, mailboxSchema, parseFolderPath, samePath } from '../mailbox/index.js';
-import { layout } from '../vault/layout.js';
 import type { ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
 import { findSnapshot, readManifest, type SnapshotSelector } from '../vault/snapshotCatalog.js';
 import type { VaultStore } from '../vault/vaultStore.js';
@@ -192,7 +191,8 @@ export async function resolveRestoreRequest(
  * nothing alive but an empty folder) and the restore refused: SnapshotExpiring.
  */
 export async function recordRestoreRequest(vault: VaultStore, request: RestoreRequest): Promise<string> {
-  const startBy = await recordSnapshotRead(vault, layout.restoreRequest(request.restoreId), request, request.source);
+  const reader = { kind: 'restore' as const, id: request.restoreId };
+  const startBy = await recordSnapshotRead(vault, reader, request, request.source);
   if (startBy) return startBy;
   throw snapshotExpiring('restore', request.source.snapshotId);
 }
@@ -205,9 +205,9 @@ export function snapshotExpiring(reader: 'restore' | 'download', snapshotId: str
   ]);
 }
 
-/** Deletes a request no restore was started for, so it protects no snapshot from pruning. */
-export async function withdrawRestoreRequest(vault: VaultStore, restoreId: string): Promise<void> {
-  await vault.deleteBlob(layout.restoreRequest(restoreId));
+/** Deletes a request no restore was started for, and its marker, so it protects no snapshot from pruning. */
+export async function withdrawRestoreRequest(vault: VaultStore, request: RestoreRequest): Promise<void> {
+  await withdrawSnapshotRead(vault, { kind: 'restore', id: request.restoreId }, request.source.mailboxId);
 }
 
 /** The snapshot the body names (an id, `latest`, or `asOf`); SnapshotNotFound says which one was missing. */

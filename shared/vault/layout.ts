@@ -93,6 +93,8 @@ export const layout = {
   downloadFile: (id: string, format: 'mbox' | 'zip') => `downloads/${id}/export.${format}`,
   downloadReport: (id: string) => `downloads/${id}/report.json`,
   downloadsPrefix: () => 'downloads/',
+  /** Written once every running restore and download has a reader marker (maintenance/readerMarkers.ts). */
+  readerMarkersBackfilled: () => 'state/reader-markers.json',
   maintenanceMailboxes: (id: string) => `maintenance/${id}/mailboxes.json`,
   maintenanceReport: (id: string) => `maintenance/${id}/report.json`,
   maintenanceResult: (id: string, part: string, mailboxKey: string) => `maintenance/${id}/${part}/${mailboxKey}.json`,
@@ -107,6 +109,9 @@ export const layout = {
     snapshotRecord: (mailboxKey: string, snapshotId: string) => `mailboxes/${mailboxKey}/snapshots/${snapshotId}.json`,
     manifest: (mailboxKey: string, snapshotId: string) => `mailboxes/${mailboxKey}/snapshots/${snapshotId}/manifest`,
     deltaState: (mailboxKey: string) => `mailboxes/${mailboxKey}/state/delta.json`,
+    /** A running restore's or download's marker: what a prune of the mailbox reads (maintenance/readerMarkers.ts). */
+    readerMarker: (mailboxKey: string, readerId: string) => `mailboxes/${mailboxKey}/state/readers/${readerId}.json`,
+    readerMarkersPrefix: (mailboxKey: string) => `mailboxes/${mailboxKey}/state/readers/`,
     /** Lease and owner record: one writer per mailbox (mailboxOwner.ts). */
     owner: (mailboxKey: string) => `mailboxes/${mailboxKey}/state/owner.json`,
     runMailboxResult: (runId: string, mailboxKey: string) => `runs/${runId}/${mailboxKey}/result.json`,
