@@ -184,9 +184,11 @@ export const vaultMaintenance = orchestrationContract<MaintenanceInput, { status
   'vaultMaintenance',
 );
 
-export const listVaultMailboxes = activityContract<{ id: string; mailboxKeys: string[] | null }, { count: number }>(
-  'listVaultMailboxes',
-);
+/** `startedAt` (absent from runs started before reader markers): the clock of the reader-marker backfill. */
+export const listVaultMailboxes = activityContract<
+  { id: string; mailboxKeys: string[] | null; startedAt?: string },
+  { count: number }
+>('listVaultMailboxes');
 export const pruneVaultMailbox = activityContract<MaintenanceMailboxInput, { versionsDeleted: number }>(
   'pruneVaultMailbox',
 );

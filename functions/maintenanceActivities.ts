@@ -14,7 +14,8 @@ import { durableClientOf, instanceExists, instanceHasEnded, registerActivity } f
 
 registerActivity(contracts.listVaultMailboxes, async (input) => {
   const { vault } = await getServices();
-  return { count: await listMaintenanceMailboxes(vault, input.id, input.mailboxKeys) };
+  const now = input.startedAt ? new Date(input.startedAt) : new Date();
+  return { count: await listMaintenanceMailboxes(vault, input.id, input.mailboxKeys, now) };
 });
 
 registerActivity(

@@ -30,7 +30,11 @@ export const vaultMaintenance: Orchestrator<MaintenanceInput, { status: string; 
   const { resume, ...run } = input;
   const count =
     resume?.count ??
-    (yield* callActivity(context, contracts.listVaultMailboxes, { id: run.id, mailboxKeys: run.mailboxKeys })).count;
+    (yield* callActivity(context, contracts.listVaultMailboxes, {
+      id: run.id,
+      mailboxKeys: run.mailboxKeys,
+      startedAt: run.startedAt,
+    })).count;
   const steps = (['prune', 'verify'] as const).filter((step) => run[step]);
   const windowsPerEpisode = run.windowsPerEpisode ?? WINDOWS_PER_EPISODE;
   for (const step of steps.slice(resume ? steps.indexOf(resume.step) : 0)) {

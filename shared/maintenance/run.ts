@@ -19,7 +19,8 @@ export interface MaintenanceMailbox {
 
 /**
  * The mailboxes a maintenance run works on, kept in its folder: those asked for, or every one in the vault. Before
- * any prune of the run, every running restore and download gets its reader marker, once per vault (readerMarkers.ts).
+ * any prune of the run, until the vault's backfill is complete, every running restore and download gets its reader
+ * marker (readerMarkers.ts); `now` is the run's start.
  */
 export async function listMaintenanceMailboxes(
   vault: VaultStore,
