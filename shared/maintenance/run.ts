@@ -63,7 +63,7 @@ export async function pruneMaintenanceMailbox(
       // The running restores are read holding the lease: a prune may wait minutes for it (a commit holds it),
       // and a restore or download requested meanwhile reads a snapshot this prune must keep.
       async (inFlight, assertOwned) => {
-        const reads = await findMailboxReads(vault, key, abandonedReadCheck);
+        const reads = await findMailboxReads(vault, key, abandonedReadCheck, { clearEnded: !dryRun });
         return pruneMailbox(vault, {
           mailboxKey: key,
           policy: config.maintenance.retention,
