@@ -13,6 +13,7 @@ import {
   verifyWholeVault,
   watchSnapshotDeletes,
   snapshotKey,
+  readerMarkersOnly,
   type SnapshotDeletes,
   ZERO_RETENTION,
 } from '../support/integrity.js';
@@ -186,6 +187,7 @@ async function concurrentRound(seed: number): Promise<string[]> {
   try {
     const first = await startThroughApi(stack, '/api/backups', { mailboxes: SOURCES });
     const problems = await waitAll(stack, [{ kind: 'backups', id: first }]);
+    await readerMarkersOnly(stack.vault); // the prunes read their mailbox's reader markers, as once upgraded
     changeSources(stack, random);
     await new Promise((resolve) => setTimeout(resolve, 1_100)); // run ids have a second's resolution
     stack.sim.setFaults({

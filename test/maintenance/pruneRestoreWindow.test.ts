@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RestoreOutput } from '../../functions/contracts.js';
-import { compactTime, layout } from '../../shared/vault/layout.js';
+import { compactTime, keyOf, layout } from '../../shared/vault/layout.js';
 import type { SnapshotRecord } from '../../shared/vault/records.js';
 import { listSnapshots } from '../../shared/vault/snapshotCatalog.js';
 import { READER_START_WINDOW_IN_MS } from '../../shared/maintenance/expiringSnapshots.js';
 import type { MaintenanceReport } from '../../shared/maintenance/report.js';
 import { setVaultWriteHook, type VaultWrite } from '../../shared/vault/writeFaults.js';
 import { InjectedCrash } from '../support/crashPoints.js';
-import { maintenanceInput, verifyWholeVault, ZERO_RETENTION } from '../support/integrity.js';
+import { maintenanceInput, readerMarkersOnly, verifyWholeVault, ZERO_RETENTION } from '../support/integrity.js';
 import { runBackup, startStack, type Stack } from '../support/stack.js';
 
 /**
@@ -36,6 +36,7 @@ beforeAll(async () => {
     { settings: { ...ZERO_RETENTION, MAILBOX_VAULT_STAGING_MAILBOX: STAGING } },
   );
   await runBackup(stack, { mailboxes: [SOURCE] });
+  await readerMarkersOnly(stack.vault); // the prunes read their mailbox's reader markers, as once upgraded
 }, 120_000);
 afterAll(() => stack.close());
 afterEach(() => setVaultWriteHook(undefined));
@@ -256,11 +257,16 @@ describe('a download (an MBOX or ZIP export) and a prune', () => {
   it('keeps the snapshot a running download reads until its report is written', async () => {
     const older = await expiringSnapshot();
     const downloadId = 'download-20261201T000000Z-0000beef';
-    // A running export, as the API records it: a request naming the snapshot, no report yet.
-    await stack.vault.writeJson(layout.downloadRequest(downloadId), {
-      downloadId,
-      source: { mailboxId: older.mailboxId, snapshotId: older.snapshotId },
+    // A running export, as the API records it: its marker and a request naming the snapshot, no report yet (and
+    // no start deadline, so the prune a day on does not ask Durable about an orchestration this test never started).
+    const source = { mailboxId: older.mailboxId, snapshotId: older.snapshotId };
+    await stack.vault.writeJson(layout.byKey.readerMarker(keyOf(older.mailboxId), downloadId), {
+      kind: 'download',
+      id: downloadId,
+      snapshotId: older.snapshotId,
+      startBy: null,
     });
+    await stack.vault.writeJson(layout.downloadRequest(downloadId), { downloadId, source });
     expect((await stack.app.host.waitForCompletion(startMaintenance())).runtimeStatus).toBe('Completed');
     expect(await recordOf(older)).toBeDefined();
     expect(await verifyWholeVault(stack)).toEqual([]);

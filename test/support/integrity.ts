@@ -1,11 +1,13 @@
 import type { MaintenanceInput } from '../../functions/contracts.js';
 import type { RunReport } from '../../shared/backup/types.js';
+import { backfillReaderMarkers, READER_MARKERS_SETTLE_IN_MS } from '../../shared/maintenance/readerMarkers.js';
 import { verifyMailbox } from '../../shared/maintenance/verify.js';
 import type { RestoreReport } from '../../shared/restore/types.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
 import type { ManifestItem, SnapshotRecord } from '../../shared/vault/records.js';
 import { listSnapshots, readManifest } from '../../shared/vault/snapshotCatalog.js';
 import { setVaultWriteHook } from '../../shared/vault/writeFaults.js';
+import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import type { Stack } from './stack.js';
 
 /**
@@ -23,6 +25,15 @@ export async function startThroughApi(stack: Stack, path: string, body: unknown)
     if (started.status < 500 || attempt >= 3)
       throw new Error(`POST ${path}: ${started.status} ${JSON.stringify(started.body)}`);
   }
+}
+
+/**
+ * Completes the vault's reader-marker backfill as two maintenance runs an hour apart would (an hour ago and now):
+ * from then on its prunes read their own mailbox's markers only, not every request of the vault.
+ */
+export async function readerMarkersOnly(vault: VaultStore): Promise<void> {
+  await backfillReaderMarkers(vault, new Date(Date.now() - READER_MARKERS_SETTLE_IN_MS));
+  await backfillReaderMarkers(vault, new Date());
 }
 
 /** Nightly maintenance, a day after now so every snapshot but the newest has expired (retention all zero). */
