@@ -36,9 +36,9 @@ export {
  * A prune reads only its own mailbox's readers: each reader also writes a marker, `mailboxes/{key}/state/
  * readers/{id}.json` (readerMarkers.ts), and the prune lists that folder, then reads each marker's request and
  * whether it has ended. Each side writes, then reads what the other side writes:
- * - a restore writes its marker, then its request naming the snapshot, then reads the snapshot's expiring mark,
- *   then its record; it is refused (and withdraws its request and marker) when the mark is there or the record
- *   is gone;
+ * - a restore writes its request naming the snapshot, then its marker, then reads the snapshot's expiring mark,
+ *   then its record; it is refused (and withdraws its request, then its marker) when the mark is there or the
+ *   record is gone;
  * - a prune (holding the mailbox's lease) marks each snapshot the policy expires, then lists the mailbox's
  *   markers, deletes only marked snapshots no running reader among them names, and clears the marks after
  *   those deletes.
@@ -46,12 +46,12 @@ export {
  * Why it holds. Blob storage is strongly consistent: a read sees every write that landed before it (a listing
  * too). Say a prune deletes snapshot S that an accepted restore names. Either the prune judged the restore's
  * marker to protect nothing, or its listing missed the marker. The first needs the restore's report or cancel
- * (it has ended) or its start deadline long past with no request or no orchestration (it was never started, or
- * its folder was expired after it ended: see below). In the second, the marker landed after the listing, hence
- * after the mark. The restore read the mark after its marker: it found no mark, so the read came after the
- * marks were cleared, hence after S's record was deleted; and the restore read the record after that, found
- * nothing and was refused. A contradiction. Both sides may see each other (the restore refused, the snapshot
- * kept one more night): that loses nothing. A marker whose request is not written yet protects its snapshot.
+ * (it has ended), its request gone (a request goes only when withdrawn, or with the folder of a reader that has
+ * ended: maintenance/artifacts.ts; and it is written before the marker), or the request abandoned (below). In
+ * the second, the marker landed after the listing, hence after the mark. The restore read the mark after its
+ * marker: it found no mark, so the read came after the marks were cleared, hence after S's record was deleted;
+ * and the restore read the record after that, found nothing and was refused. A contradiction. Both sides may see
+ * each other (the restore refused, the snapshot kept one more night): that loses nothing.
  *
  * Requests written before markers were (or, during a deployment, by old instances) have no marker. Until the
  * vault's backfill is complete (`state/reader-markers.json`, readerMarkers.ts), a prune reads every request of
@@ -65,15 +65,13 @@ export {
  * them already) are refused until the next prune of the mailbox, which clears every mark when it is done.
  *
  * A request whose orchestration never started (the trigger died between writing it and starting the restore)
- * would keep its snapshot for ever, as would a marker whose request was never written or was withdrawn. The request carries a start deadline (`startBy`, READER_START_WINDOW_IN_MS
+ * would keep its snapshot for ever. The request carries a start deadline (`startBy`, READER_START_WINDOW_IN_MS
  * after it is written), and its trigger starts no orchestration after it (`startsInTime`). A prune whose clock
  * is ABANDONED_AFTER_DEADLINE_IN_MS past that deadline asks Durable whether the orchestration exists: if not, the
  * request is abandoned, protects nothing, and the prune's result names it. The margin covers a start already
  * sent when the deadline passed and clocks that differ, so a restore that did start is never taken for abandoned.
- * A marker long past its deadline without a request protects nothing either: a started reader wrote its request
- * before starting, and a request goes only when it was withdrawn (never started) or with its ended reader's
- * folder (maintenance/artifacts.ts); the prune names it abandoned when Durable has no orchestration for it.
- * The prune deletes the markers that protect nothing (but abandoned ones with a request, which it names each time).
+ * The prune deletes the markers that protect nothing (but abandoned ones, which it names each night, as it
+ * names their requests).
  */
 
 /** `mailboxes/{key}/state/expiring/{snapshotId}.json`: a prune is deleting that snapshot. */
@@ -113,8 +111,8 @@ export async function clearExpiringMarks(vault: VaultStore, mailboxKey: string):
 }
 
 /**
- * A reader's half (a restore's or a download's): writes its marker in the mailbox's folder, then its request with
- * its start deadline, which keep the snapshot from pruning until the reader ends, then checks the snapshot is
+ * A reader's half (a restore's or a download's): writes its request with its start deadline, then its marker in
+ * the mailbox's folder, which keep the snapshot from pruning until the reader ends, then checks the snapshot is
  * still kept. Returns the deadline (start the orchestration only while `startsInTime` says so). When a prune got
  * there first the request and marker are withdrawn (they would keep nothing alive) and the answer is null:
  * refuse the reader.
@@ -128,8 +126,8 @@ export async function recordSnapshotRead(
 ): Promise<string | null> {
   const startBy = new Date(now.getTime() + READER_START_WINDOW_IN_MS).toISOString();
   const requestBlob = reader.kind === 'restore' ? layout.restoreRequest(reader.id) : layout.downloadRequest(reader.id);
-  await writeReaderMarker(vault, source.mailboxId, { ...reader, snapshotId: source.snapshotId, startBy });
   await vault.writeJson(requestBlob, { ...request, startBy }, { onlyIfAbsent: true });
+  await writeReaderMarker(vault, source.mailboxId, { ...reader, snapshotId: source.snapshotId, startBy });
   if (await snapshotStillKept(vault, source.mailboxId, source.snapshotId)) return startBy;
   await withdrawSnapshotRead(vault, reader, source.mailboxId);
   return null;

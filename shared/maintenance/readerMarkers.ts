@@ -5,7 +5,6 @@ import {
   findSnapshotReadsInProgress,
   isAbandoned,
   listRunningRequests,
-  longPastDeadline,
   readReaderState,
   startDeadlineOf,
   type AbandonedReadCheck,
@@ -15,7 +14,7 @@ import {
 
 /**
  * Reader markers: how a prune finds the restores and downloads of its own mailbox without reading every request
- * of the tenant. A reader writes `mailboxes/{key}/state/readers/{id}.json` before its request, and so before it
+ * of the tenant. A reader writes `mailboxes/{key}/state/readers/{id}.json` after its request and before it
  * reads the expiring mark (the handshake of expiringSnapshots.ts); a prune lists that folder only.
  *
  * Vaults upgraded with readers running have requests without a marker, and during a deployment old instances may
@@ -31,7 +30,7 @@ export interface ReaderMarker {
   startBy: string | null;
 }
 
-/** The reader's marker, written before its request (and so before it reads the snapshot's expiring mark). */
+/** The reader's marker, written after its request and before it reads the snapshot's expiring mark. */
 export async function writeReaderMarker(vault: VaultStore, mailboxId: string, marker: ReaderMarker): Promise<void> {
   await vault.writeJson(layout.byKey.readerMarker(keyOf(mailboxId), marker.id), marker);
 }
@@ -68,8 +67,8 @@ export async function everyReaderMarked(vault: VaultStore): Promise<boolean> {
 
 /**
  * Each marker of the mailbox, with its request and ended state. A reader is running until its report (or a
- * restore's cancel); a marker without its request protects while the reader may still be writing it, and nothing
- * once its deadline is long past (the request never written, withdrawn, or expired with its ended reader's folder).
+ * restore's cancel); its marker is written after its request and withdrawn after it, so a marker without its
+ * request is a reader withdrawn, or ended with its folder expired (maintenance/artifacts.ts): it protects nothing.
  */
 async function findMarkedReads(
   vault: VaultStore,
@@ -82,17 +81,14 @@ async function findMarkedReads(
     const marker = await vault.readJson<ReaderMarker>(name);
     if (!marker) continue; // deleted since the listing: its reader was refused or has ended
     const { request, ended } = await readReaderState(vault, marker.kind, marker.id);
-    const startBy = request ? startDeadlineOf(request) : marker.startBy;
-    const abandoned = { id: marker.id, mailboxKey, snapshotId: marker.snapshotId, startBy: startBy ?? '' };
-    if (ended) {
+    if (ended || !request) {
       if (clearEnded) await vault.deleteBlob(name);
-    } else if (request) {
-      if (check && startBy && (await isAbandoned(marker.id, startBy, check))) reads.abandoned.push(abandoned);
-      else addRead(reads, mailboxKey, marker.snapshotId);
-    } else if (check && startBy && longPastDeadline(startBy, check.now)) {
-      if (!(await check.orchestrationExists(marker.id))) reads.abandoned.push(abandoned);
-      if (clearEnded) await vault.deleteBlob(name);
-    } else addRead(reads, mailboxKey, marker.snapshotId);
+      continue;
+    }
+    const startBy = startDeadlineOf(request);
+    if (check && startBy && (await isAbandoned(marker.id, startBy, check)))
+      reads.abandoned.push({ id: marker.id, mailboxKey, snapshotId: marker.snapshotId, startBy });
+    else addRead(reads, mailboxKey, marker.snapshotId);
   }
   return reads;
 }

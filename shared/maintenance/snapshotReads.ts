@@ -139,14 +139,9 @@ export function startDeadlineOf(request: ReadRequest): string | null {
   return Number.isNaN(requestedAt) ? null : new Date(requestedAt + READER_START_WINDOW_IN_MS).toISOString();
 }
 
-/** Whether a start deadline is long enough past for Durable to be asked about its orchestration. */
-export function longPastDeadline(startBy: string, now: Date): boolean {
-  const deadline = Date.parse(startBy);
-  return !Number.isNaN(deadline) && now.getTime() > deadline + ABANDONED_AFTER_DEADLINE_IN_MS;
-}
-
 /** Long past its start deadline and no orchestration: never started. Durable is asked only then. */
 export async function isAbandoned(id: string, startBy: string, check: AbandonedReadCheck): Promise<boolean> {
-  if (!longPastDeadline(startBy, check.now)) return false;
+  const deadline = Date.parse(startBy);
+  if (Number.isNaN(deadline) || check.now.getTime() <= deadline + ABANDONED_AFTER_DEADLINE_IN_MS) return false;
   return !(await check.orchestrationExists(id));
 }

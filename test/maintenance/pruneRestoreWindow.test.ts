@@ -177,10 +177,11 @@ describe('a restore whose trigger died between writing its request and starting 
   it('keeps its snapshot only until its start deadline is long past; then the prune expires it and reports why', async () => {
     const older = await expiringSnapshot();
     const requestsBefore = await restoreRequests();
-    // The process dies just after the request landed: no audit record, no orchestration, nothing withdrawn.
+    // The process dies just after the request and its reader marker landed: no audit record, no orchestration,
+    // nothing withdrawn.
     setVaultWriteHook((write, phase) => {
-      if (phase === 'after' && /^restores\/restore-[^/]+\/request\.json$/.test(write.blobName))
-        throw new InjectedCrash('[injected crash] the trigger died after writing its request');
+      if (phase === 'after' && /\/state\/readers\/restore-[^/]+\.json$/.test(write.blobName))
+        throw new InjectedCrash('[injected crash] the trigger died after writing its request and marker');
     });
     expect((await requestRestore(older.snapshotId)).status).toBe(500);
     setVaultWriteHook(undefined);

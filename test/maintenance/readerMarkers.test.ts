@@ -1,10 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AppConfig } from '../../shared/config.js';
-import {
-  ABANDONED_AFTER_DEADLINE_IN_MS,
-  READER_START_WINDOW_IN_MS,
-  recordSnapshotRead,
-} from '../../shared/maintenance/expiringSnapshots.js';
+import { READER_START_WINDOW_IN_MS, recordSnapshotRead } from '../../shared/maintenance/expiringSnapshots.js';
 import { backfillReaderMarkers, READER_MARKERS_SETTLE_IN_MS } from '../../shared/maintenance/readerMarkers.js';
 import { listMaintenanceMailboxes, pruneMaintenanceMailbox } from '../../shared/maintenance/run.js';
 import type { PruneResult } from '../../shared/maintenance/prune.js';
@@ -192,27 +188,14 @@ describe('a reader of the mailbox pruned', () => {
     expect(await vault.readJson(markerOf(A, 'download-1'))).toBeUndefined();
   });
 
-  it('that wrote its marker but not yet its request protects its snapshot until its deadline is long past', async () => {
-    const marker = { kind: 'restore', id: 'restore-half', snapshotId: OLD, startBy: runStart.toISOString() };
-    await vault.writeJson(markerOf(A, 'restore-half'), marker);
-    const atMargin = new Date(runStart.getTime() + ABANDONED_AFTER_DEADLINE_IN_MS);
-    expect((await prune(A, atMargin)).snapshotsProtected).toEqual([OLD]);
-
-    const result = await prune(A, new Date(atMargin.getTime() + 1));
-    expect(result.snapshotsExpired).toEqual([OLD]);
-    expect(result.abandonedReads).toEqual([
-      { id: 'restore-half', mailboxKey: keyOf(A), snapshotId: OLD, startBy: runStart.toISOString() },
-    ]);
-    expect(await vault.readJson(markerOf(A, 'restore-half'))).toBeUndefined();
-  });
-
-  it('whose request went with its ended folder protects nothing and is not named abandoned', async () => {
-    const marker = { kind: 'download', id: 'download-gone', snapshotId: OLD, startBy: '2026-11-01T00:00:00.000Z' };
+  it('whose request is gone (withdrawn, or expired with its ended folder) protects nothing, and its marker goes', async () => {
+    // Written after its request, withdrawn after it: a marker alone is a reader that will never read.
+    const marker = { kind: 'download', id: 'download-gone', snapshotId: OLD, startBy: runStart.toISOString() };
     await vault.writeJson(markerOf(A, 'download-gone'), marker);
-    started.add('download-gone'); // its orchestration ran and ended; artifact expiry took its folder
     const result = await prune(A);
     expect(result.snapshotsExpired).toEqual([OLD]);
     expect(result.abandonedReads).toEqual([]);
+    expect(await vault.readJson(markerOf(A, 'download-gone'))).toBeUndefined();
   });
 
   it('whose orchestration never started is abandoned past its deadline, as a request without a marker was', async () => {
@@ -222,6 +205,7 @@ describe('a reader of the mailbox pruned', () => {
     const startBy = new Date(written.getTime() + READER_START_WINDOW_IN_MS).toISOString();
     expect(result.abandonedReads).toEqual([{ id: 'restore-orphan', mailboxKey: keyOf(A), snapshotId: OLD, startBy }]);
     expect(result.snapshotsExpired).toEqual([OLD]);
+    expect(await vault.readJson(markerOf(A, 'restore-orphan'))).toBeDefined(); // named again while its request stays
   });
 
   it('refused by a prune leaves neither request nor marker', async () => {
@@ -305,11 +289,9 @@ describe('a reader and a prune that cross (markers only)', () => {
       at.release();
       const accepted = (await reading) !== null;
       expect(accepted && !(await kept(A, OLD))).toBe(false);
-      // Before its marker the prune saw nothing, deleted the snapshot, and the reader is refused; after it, the
-      // marker (its request not written yet) kept the snapshot, and the reader is accepted.
-      expect({ accepted, expired: pruned.snapshotsExpired }).toEqual(
-        step === 'marker' ? { accepted: false, expired: [OLD] } : { accepted: true, expired: [] },
-      );
+      // The prune listed no marker (a request alone is not listed): it deleted the snapshot, and the reader,
+      // checking after its marker, is refused.
+      expect({ accepted, expired: pruned.snapshotsExpired }).toEqual({ accepted: false, expired: [OLD] });
     });
 
   it('refuses a reader that arrives after the prune listed the markers, before it deleted the snapshot', async () => {
