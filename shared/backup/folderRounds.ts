@@ -7,17 +7,27 @@ import {
   type MailboxClient,
 } from '../graph/index.js';
 import { ITEM_META_PROPERTIES, itemMetaOf } from '../mailbox/index.js';
-import type { ExternalSorter } from '../vault/externalSort.js';
+import { ExternalSorter, type SortOptions } from '../vault/externalSort.js';
 import type { Baseline } from './baseline.js';
-import { completeItemMetadata, type MetadataOutcome } from './itemMetadata.js';
-import type { RoundRecord } from './planMerge.js';
+import { completeItemMetadata, spilledRound, type SpilledRound } from './itemMetadata.js';
+import { roundRecordKey, type RoundRecord } from './planMerge.js';
 import type { ChangeRecord } from './types.js';
 
 /**
- * Folders read at once, ahead of the folder being handed over (memory: their whole rounds). The mailbox limiter
- * keeps Graph's 4 requests in flight either way.
+ * Folders read at once, ahead of the folder being handed over. The mailbox limiter keeps Graph's 4 requests in
+ * flight either way.
  */
 const FOLDER_ROUNDS_AT_ONCE = 4;
+
+/**
+ * Records each sorter of a folder's round holds in memory (its round, its listing, its completed records). A
+ * folder holds at most three such budgets and a join group (JOIN_GROUP, 1,000) at once, so the folders read at once
+ * hold at most 4 × (3 × 5,000 + 1,000) = 64,000 records, whatever the folders' sizes; the rest is in the vault.
+ */
+export const ROUND_RECORDS_IN_MEMORY = 5_000;
+
+/** Items of a folder's plain listing handed over as one page of its round. */
+const LISTING_PAGE = 1_000;
 
 type ListedItem = Parameters<typeof itemMetaOf>[0];
 
@@ -77,31 +87,44 @@ export async function readRounds(
   { from, budget }: { from: number; budget: SliceBudget },
   tally: PlanTally,
   rounds: ExternalSorter<RoundRecord>,
+  scratch: (part: string) => SortOptions,
 ): Promise<number> {
   const storedLinkOf = (folderId: string) =>
     baseline.folders.has(folderId) ? baseline.state?.itemDeltaLinks[folderId] : undefined;
   const round = (folderId: string, deltaLink: string | undefined) =>
     client.listItemChanges(mailboxId, folderId, { deltaLink, extendedProperties: ITEM_META_PROPERTIES });
-  const waysOf = (folderId: string): FolderRounds => ({
+  const sortIn = (index: number, attempt: string) => (part: string) => {
+    const options = scratch(`${index}/${attempt}/${part}`);
+    return { ...options, recordsInMemory: options.recordsInMemory ?? ROUND_RECORDS_IN_MEMORY };
+  };
+  const waysOf = (folderId: string, index: number): FolderRounds => ({
     first: round(folderId, storedLinkOf(folderId)),
     full: () => round(folderId, undefined),
     listing: () => listingPages(client, mailboxId, folderId),
-    completeMetadata: (records, fullRound) =>
-      completeItemMetadata(client, {
-        mailboxId,
-        folderId,
-        records,
-        fullRound,
-        ...(baseline.takenAt ? { changedSince: baseline.takenAt } : {}),
-      }),
+    spill: (attempt) => new ExternalSorter<RoundRecord>(sortIn(index, attempt)('round'), roundRecordKey),
+    completeMetadata: (read) =>
+      completeItemMetadata(
+        client,
+        {
+          mailboxId,
+          folderId,
+          records: read.records,
+          withoutSearchKey: read.withoutSearchKey,
+          fullRound: read.full,
+          ...(baseline.takenAt ? { changedSince: baseline.takenAt } : {}),
+        },
+        sortIn(index, read.attempt),
+      ),
   });
   // Never read ahead past the slice's last folder: the next slice reads it again.
   const end = Math.min(folderIds.length, from + budget.folders);
   const prepared = new Map<string, Promise<PreparedFolder>>();
   const startFolders = (index: number) => {
-    for (const folderId of folderIds.slice(index, Math.min(end, index + FOLDER_ROUNDS_AT_ONCE)))
+    for (let next = index; next < Math.min(end, index + FOLDER_ROUNDS_AT_ONCE); next++) {
+      const folderId = folderIds[next]!;
       if (!prepared.has(folderId))
-        prepared.set(folderId, prepareFolder(folderId, storedLinkOf(folderId), waysOf(folderId)));
+        prepared.set(folderId, prepareFolder(folderId, storedLinkOf(folderId), waysOf(folderId, next)));
+    }
   };
   let items = 0;
   let index = from;
@@ -111,17 +134,26 @@ export async function readRounds(
       startFolders(index);
       const ready = await prepared.get(folderId)!;
       prepared.delete(folderId);
-      for (const record of folderChanges(folderId, storedLinkOf(folderId), ready, tally)) {
-        items++;
-        await rounds.add(record);
+      try {
+        for await (const record of folderChanges(folderId, storedLinkOf(folderId), ready, tally)) {
+          items++;
+          await rounds.add(record);
+        }
+      } finally {
+        await discardRound(ready);
       }
     }
     return index;
   } finally {
     // Planning stopped early (a failed write, the budget spent): the folders being read are let finish, not left
-    // running unheard.
-    await Promise.allSettled(prepared.values());
+    // running unheard, and their scratch deleted (the next slice reads them again).
+    for (const ready of await Promise.all(prepared.values())) await discardRound(ready);
   }
+}
+
+/** Deletes what a folder's round spilled to the vault. */
+async function discardRound(ready: PreparedFolder): Promise<void> {
+  if ('outcome' in ready) await ready.outcome.records.discard();
 }
 
 /** A folder read to the end of its round, its items' properties completed; or why it could not be read. */
@@ -145,16 +177,48 @@ async function prepareFolder(
     return { error };
   }
   try {
-    const completed = await rounds.completeMetadata(outcome.records, outcome.full);
+    const prepared = await withMetadata(outcome, rounds);
+    if ('error' in prepared) await discardQuietly(outcome.records);
+    return prepared;
+  } catch (error) {
+    // The vault failed the round's scratch: the folder is not handed over, as if its round had failed.
+    await discardQuietly(outcome.records);
+    return { error };
+  }
+}
+
+/**
+ * Deletes a round's spill, when planning already has a failure to report: a spill the vault will not delete either
+ * is left in the run's folder (the last slice of a plan in several deletes its sorted runs; run artifacts expire).
+ */
+async function discardQuietly(records: SpilledRound): Promise<void> {
+  await records.discard().catch(() => undefined);
+}
+
+/** The round with its items' properties completed; or as it was, its items without keys noted. */
+async function withMetadata(outcome: FolderRound, rounds: FolderRounds): Promise<PreparedFolder> {
+  try {
+    const completed = await rounds.completeMetadata(outcome);
     const reason = 'Graph gave no search key for them';
-    return { outcome, metadata: { missing: completed.withoutSearchKey, asked: completed.asked, reason } };
+    return {
+      outcome: { ...outcome, records: completed.records },
+      metadata: { missing: completed.withoutSearchKey, asked: completed.asked, reason },
+    };
   } catch (error) {
     // Refused the mailbox: the whole plan ends (planMailbox says why); anything else leaves items without keys.
     if (error instanceof MailboxAccessDeniedError) return { error, refused: true };
-    const missing = outcome.records.filter((r) => r.kind === 'upsert' && r.item.searchKey === undefined).length;
+    const missing = await withoutSearchKey(outcome.records);
     const reason = `their search keys could not be read: ${errorReason(error)}`;
     return { outcome, metadata: { missing, asked: 0, reason } };
   }
+}
+
+/** Upsert records still without a search key (some may have been completed before a failure). */
+async function withoutSearchKey(records: SpilledRound): Promise<number> {
+  let missing = 0;
+  for await (const record of records.read())
+    if (record.kind === 'upsert' && record.item.searchKey === undefined) missing++;
+  return missing;
 }
 
 export const TREE_LISTED_REASON =
@@ -168,12 +232,12 @@ export const ENUMERATED_REASON =
  * One folder's item records, its notes and link counted into the tally; a folder that cannot be read carries its
  * previous items over (the commit keeps what it does not change).
  */
-function* folderChanges(
+async function* folderChanges(
   folderId: string,
   storedLink: string | undefined,
   ready: PreparedFolder,
   tally: PlanTally,
-): Generator<RoundRecord> {
+): AsyncGenerator<RoundRecord> {
   if ('error' in ready) {
     if (ready.refused) throw ready.error;
     // One folder that cannot be read does not sink the mailbox.
@@ -198,7 +262,7 @@ function* folderChanges(
     tally.anyFull = true;
     tally.notes.push({ kind: 'resync', folderId });
   }
-  yield* outcome.records;
+  yield* outcome.records.read();
   if (outcome.link) tally.nextLinks[folderId] = outcome.link;
 }
 
@@ -207,57 +271,84 @@ interface FolderRounds {
   first: AsyncIterable<DeltaPage<ListedItem>>;
   full: () => AsyncIterable<DeltaPage<ListedItem>>;
   listing: () => AsyncIterable<DeltaPage<ListedItem>>;
-  /** Fills in the properties delta gave no value for. */
-  completeMetadata: (records: ChangeRecord[], fullRound: boolean) => Promise<MetadataOutcome>;
+  /** Where an attempt at the round spills its records, sorted by id. */
+  spill: (attempt: Attempt) => ExternalSorter<RoundRecord>;
+  /** Fills in the properties delta gave no value for: the round's records, completed. */
+  completeMetadata: (round: FolderRound) => ReturnType<typeof completeItemMetadata>;
 }
 
+/** The round from the stored link (or from scratch where there is none), a full round, the plain listing. */
+type Attempt = 'first' | 'full' | 'listing';
+
 interface FolderRound {
-  records: RoundRecord[];
+  /** In id order; a record's order among those of its item is the round's. */
+  records: SpilledRound;
+  /** Its upsert records that came without a search key. */
+  withoutSearchKey: number;
   link: string | undefined;
   full: boolean;
   /** Read through the plain listing: complete, but with no delta link for the next run. */
   enumerated: boolean;
+  attempt: Attempt;
 }
 
 /**
- * A folder's whole round, kept until it is complete: a round that fails or must start over leaves nothing
- * behind. A rejected stored link means a full round; a delta refused for quota means the plain listing, which
- * needs no sync state (the folder's next run then starts a fresh delta round).
+ * A folder's whole round, spilled by id as its pages come (memory: the spill's budget) and kept until it is
+ * complete: a round that fails or must start over leaves nothing behind, its spill deleted. A rejected stored
+ * link means a full round; a delta refused for quota means the plain listing, which needs no sync state (the
+ * folder's next run then starts a fresh delta round).
  */
 async function readFolderRound(
   folderId: string,
   storedLink: string | undefined,
   rounds: FolderRounds,
 ): Promise<FolderRound> {
-  const collect = async (pages: AsyncIterable<DeltaPage<ListedItem>>, full: boolean, enumerated = false) => {
-    const round: FolderRound = { records: [], link: undefined, full, enumerated };
-    for await (const page of pages) {
-      round.records.push(...pageRecords(page, folderId));
-      round.link = page.deltaLink ?? round.link;
+  const collect = async (pages: AsyncIterable<DeltaPage<ListedItem>>, attempt: Attempt): Promise<FolderRound> => {
+    const spill = rounds.spill(attempt);
+    try {
+      let link: string | undefined;
+      let withoutSearchKey = 0;
+      for await (const page of pages) {
+        for (const record of pageRecords(page, folderId)) {
+          if (record.kind === 'upsert' && record.item.searchKey === undefined) withoutSearchKey++;
+          await spill.add(record);
+        }
+        link = page.deltaLink ?? link;
+      }
+      const full = attempt !== 'first' || storedLink === undefined;
+      const records = await spilledRound(spill);
+      return { records, withoutSearchKey, link, full, enumerated: attempt === 'listing', attempt };
+    } catch (error) {
+      // Why the round failed decides what comes next (a full round, the listing): a failed delete does not hide it.
+      await spill.discard().catch(() => undefined);
+      throw error;
     }
-    return round;
   };
   const listInstead = (error: unknown): Promise<FolderRound> => {
     if (!(error instanceof DeltaQuotaExceededError)) throw error;
-    return collect(rounds.listing(), true, true);
+    return collect(rounds.listing(), 'listing');
   };
   try {
-    return await collect(rounds.first, storedLink === undefined);
+    return await collect(rounds.first, 'first');
   } catch (error) {
     if (!(error instanceof DeltaLinkRejectedError) || storedLink === undefined) return listInstead(error);
-    return collect(rounds.full(), true).catch(listInstead);
+    return collect(rounds.full(), 'full').catch(listInstead);
   }
 }
 
-/** A folder's items through the plain listing, as one page of changes without a delta link. */
+/** A folder's items through the plain listing, as pages of changes without a delta link. */
 async function* listingPages(
   client: MailboxClient,
   mailboxId: string,
   folderId: string,
 ): AsyncGenerator<DeltaPage<ListedItem>> {
-  const changed: ListedItem[] = [];
-  for await (const item of client.listItems(mailboxId, folderId, { extendedProperties: ITEM_META_PROPERTIES }))
+  let changed: ListedItem[] = [];
+  for await (const item of client.listItems(mailboxId, folderId, { extendedProperties: ITEM_META_PROPERTIES })) {
     changed.push(item);
+    if (changed.length < LISTING_PAGE) continue;
+    yield { changed, removed: [] };
+    changed = [];
+  }
   yield { changed, removed: [] };
 }
 

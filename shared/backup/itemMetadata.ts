@@ -1,6 +1,7 @@
 import { GraphRequestError, type MailboxClient } from '../graph/index.js';
 import { ITEM_META_PROPERTIES, itemMetaOf, type ItemMeta } from '../mailbox/index.js';
-import type { ChangeRecord } from './types.js';
+import { compareKeys, ExternalSorter, type SortOptions } from '../vault/externalSort.js';
+import { roundRecordKey, type RoundRecord } from './planMerge.js';
 
 /** What completing a folder's metadata did, for the report. */
 export interface MetadataOutcome {
@@ -15,15 +16,35 @@ export interface MetadataOutcome {
   withoutSearchKey: number;
 }
 
+/**
+ * A folder's round records in id order: held in memory up to a sorter's budget, in the vault beyond it (scratch
+ * that `discard` deletes).
+ */
+export interface SpilledRound {
+  read(): AsyncGenerator<RoundRecord>;
+  discard(): Promise<void>;
+}
+
+/** The records added to a sorter, as a spilled round. */
+export async function spilledRound(sorter: ExternalSorter<RoundRecord>): Promise<SpilledRound> {
+  const sealed = await sorter.seal();
+  return { read: () => sealed.read(), discard: () => sorter.discard() };
+}
+
 /** A folder's round, as far as reading its items' properties goes. */
 export interface RoundToComplete {
   mailboxId: string;
   folderId: string;
-  records: ChangeRecord[];
+  records: SpilledRound;
+  /** Its upsert records that came without a search key. */
+  withoutSearchKey: number;
   fullRound: boolean;
   /** When the last snapshot's run started: every item a night's round lists changed after it. */
   changedSince?: Date;
 }
+
+/** Round records completed together: the item GETs of what the listing did not give go out once per group. */
+const JOIN_GROUP = 1_000;
 
 /** Exchange's clock and ours differ a little: the filter reaches this much further back. */
 const CLOCK_MARGIN_IN_MS = 10 * 60_000;
@@ -34,36 +55,116 @@ const CLOCK_MARGIN_IN_MS = 10 * 60_000;
  * refuses or ignores there). A full round takes them from one listing of the folder; a night's round from the
  * folder's listing filtered to items modified since the last snapshot (one request for a folder's changes, where
  * GETs would cost one each); what a listing did not return (an item moved in keeps its time, a filter Graph
- * refuses) from item GETs, 20 to a `$batch` call. Records are completed in place.
+ * refuses) from item GETs, JOIN_GROUP items at a time, 20 to a `$batch` call. The listing is sorted by id
+ * (`sortIn('listing')`) and merged with the round, the completed records sorted again (`sortIn('completed')`):
+ * memory stays within the sorters' budgets whatever the folder's size. On success the round's own records are
+ * discarded and the completed ones returned; on failure this leaves the round as it was given.
  */
-export async function completeItemMetadata(client: MailboxClient, round: RoundToComplete): Promise<MetadataOutcome> {
-  const { mailboxId, folderId } = round;
-  const needing = new Map<string, ItemMeta>();
-  for (const record of round.records)
-    if (record.kind === 'upsert' && record.item.searchKey === undefined) needing.set(record.item.id, record.item);
-  if (needing.size === 0) return { asked: 0, via: 'none', withoutSearchKey: 0 };
-  const asked = needing.size;
+export async function completeItemMetadata(
+  client: MailboxClient,
+  round: RoundToComplete,
+  sortIn: (part: string) => SortOptions,
+): Promise<MetadataOutcome & { records: SpilledRound }> {
+  if (round.withoutSearchKey === 0) return { asked: 0, via: 'none', withoutSearchKey: 0, records: round.records };
+  const listed = new ExternalSorter<ItemMeta>(sortIn('listing'), (meta) => meta.id);
+  const completed = new ExternalSorter<RoundRecord>(sortIn('completed'), roundRecordKey);
+  try {
+    const via = await readListing(client, round, listed);
+    const counts = await joinById(client, round, (await listed.seal()).read(), completed);
+    const records = await spilledRound(completed);
+    await round.records.discard();
+    return { ...counts, via, records };
+  } catch (error) {
+    await completed.discard();
+    throw error;
+  } finally {
+    await listed.discard();
+  }
+}
+
+/** The listing that carries the round's items into `listed`, if any does; how the properties are read. */
+async function readListing(
+  client: MailboxClient,
+  round: RoundToComplete,
+  listed: ExternalSorter<ItemMeta>,
+): Promise<MetadataOutcome['via']> {
   const listing = listingFor(round);
-  let via: MetadataOutcome['via'] = 'batch';
-  if (listing) {
-    try {
-      for await (const listed of client.listItems(mailboxId, folderId, listing)) {
-        const meta = needing.get(listed.id);
-        if (meta && mergeProperties(meta, itemMetaOf(listed, folderId))) needing.delete(listed.id);
-      }
-      via = round.fullRound ? 'listing' : 'changedListing';
-    } catch (error) {
-      // A filter Graph does not take is no reason to go without: the GETs below read every item.
-      if (!(error instanceof GraphRequestError && error.status === 400 && listing.filter)) throw error;
+  if (!listing) return 'batch';
+  try {
+    for await (const item of client.listItems(round.mailboxId, round.folderId, listing))
+      await listed.add(itemMetaOf(item, round.folderId));
+    return round.fullRound ? 'listing' : 'changedListing';
+  } catch (error) {
+    // A filter Graph does not take is no reason to go without: the GETs read every item the listing did not give.
+    if (!(error instanceof GraphRequestError && error.status === 400 && listing.filter)) throw error;
+    return 'batch';
+  }
+}
+
+/**
+ * Merges the round with the listing, both in id order, into `completed`; the items the listing did not give are
+ * read by GETs, a group at a time. Counts items (ids) asked for and those left without a search key.
+ */
+async function joinById(
+  client: MailboxClient,
+  round: RoundToComplete,
+  listed: AsyncIterable<ItemMeta>,
+  completed: ExternalSorter<RoundRecord>,
+): Promise<{ asked: number; withoutSearchKey: number }> {
+  const counts = { asked: 0, withoutSearchKey: 0 };
+  const listing = listed[Symbol.asyncIterator]();
+  let head = await listing.next();
+  const listedAs = async (id: string) => {
+    while (!head.done && compareKeys(head.value.id, id) < 0) head = await listing.next();
+    return !head.done && head.value.id === id ? head.value : undefined;
+  };
+  const group: RoundRecord[] = [];
+  const unlisted = new Map<string, ItemMeta[]>();
+  const flush = async () => {
+    counts.withoutSearchKey += await getUnlisted(client, round, unlisted);
+    unlisted.clear();
+    for (const record of group) await completed.add(record);
+    group.length = 0;
+  };
+  try {
+    let lastAsked: string | undefined;
+    for await (const record of round.records.read()) {
+      // A group ends between ids, so that every record of one item is completed by the same GET.
+      if (group.length >= JOIN_GROUP && roundRecordKey(group.at(-1)!) !== roundRecordKey(record)) await flush();
+      group.push(record);
+      if (record.kind !== 'upsert' || record.item.searchKey !== undefined) continue;
+      const meta = record.item;
+      if (meta.id !== lastAsked) counts.asked++;
+      lastAsked = meta.id;
+      const fromListing = await listedAs(meta.id);
+      if (!(fromListing && mergeProperties(meta, fromListing)))
+        unlisted.set(meta.id, [...(unlisted.get(meta.id) ?? []), meta]);
     }
+    await flush();
+    return counts;
+  } finally {
+    await listing.return?.();
   }
-  if (needing.size > 0) {
-    const refs = [...needing.keys()].map((id) => ({ id, folderId }));
-    const { items } = await client.getItems(mailboxId, refs, { extendedProperties: ITEM_META_PROPERTIES });
-    for (const [id, item] of items)
-      if (mergeProperties(needing.get(id)!, itemMetaOf(item, folderId))) needing.delete(id);
+}
+
+/** Reads the items by id and completes their records; returns how many are still without a search key. */
+async function getUnlisted(
+  client: MailboxClient,
+  round: RoundToComplete,
+  unlisted: Map<string, ItemMeta[]>,
+): Promise<number> {
+  if (unlisted.size === 0) return 0;
+  const { mailboxId, folderId } = round;
+  const refs = [...unlisted.keys()].map((id) => ({ id, folderId }));
+  const { items } = await client.getItems(mailboxId, refs, { extendedProperties: ITEM_META_PROPERTIES });
+  let without = 0;
+  for (const [id, metas] of unlisted) {
+    const item = items.get(id);
+    const fetched = item && itemMetaOf(item, folderId);
+    if (fetched) for (const meta of metas) mergeProperties(meta, fetched);
+    if (metas[0]!.searchKey === undefined) without++;
   }
-  return { asked, via, withoutSearchKey: needing.size };
+  return without;
 }
 
 /** The listing that carries the round's items, if any does: the whole folder, or what changed since a time. */

@@ -219,6 +219,11 @@ async function planSlice(
       { from, budget },
       progress.tally,
       rounds,
+      (part) => ({
+        vault,
+        prefix: layout.runPlanRoundSpill(runId, mailboxId, `${slice}/${part}`),
+        ...withBudget(settings),
+      }),
     );
     if (nextFolder < folderIds.length) {
       // More slices follow: everything this one holds goes to the vault, named by the checkpoint.

@@ -57,6 +57,13 @@ export const layout = {
   runPlanSortPrefix: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan-sort/`,
   runPlanSort: (runId: string, mailboxId: string, part: string) =>
     `runs/${runId}/${keyOf(mailboxId)}/plan-sort/${part}/`,
+  /**
+   * Sorted runs of one folder's round while it is read and its items' properties completed (folderRounds.ts),
+   * deleted once the round is handed over; under plan-sort, so the last slice of a plan in several deletes what a
+   * crash left.
+   */
+  runPlanRoundSpill: (runId: string, mailboxId: string, part: string) =>
+    `runs/${runId}/${keyOf(mailboxId)}/plan-sort/folder-rounds/${part}/`,
   /** Planning's checkpoints: what its first slice read (baseline, folder tree), then its progress after each slice. */
   runPlanStart: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan-start.json`,
   runPlanProgress: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan-progress.json`,

@@ -13,6 +13,7 @@ import {
 import { ITEM_META_PROPERTIES } from '../../shared/mailbox/index.js';
 import { SEARCH_KEY_PROPERTY } from '../../shared/mailbox/items.js';
 import type { ExternalSorter } from '../../shared/vault/externalSort.js';
+import type { VaultStore } from '../../shared/vault/vaultStore.js';
 
 /**
  * Each folder's round, rule by rule, on a mailbox faked in memory (quick enough for mutation testing): a folder the
@@ -119,16 +120,36 @@ function sorter(failAt?: number) {
   return { rounds, records };
 }
 
+/** A vault in memory, for the sorted runs a round spills beyond `recordsInMemory` records. */
+function memoryVault() {
+  const blobs = new Map<string, unknown[]>();
+  const written: string[] = [];
+  const vault = {
+    async writeNdjsonGz(name: string, records: unknown[]) {
+      written.push(name);
+      blobs.set(name, [...records]);
+    },
+    async *readNdjsonGz(name: string) {
+      yield* structuredClone(blobs.get(name) ?? []);
+    },
+    async deleteIfExists(name: string) {
+      blobs.delete(name);
+    },
+  } as unknown as VaultStore;
+  return { vault, blobs, written };
+}
+
 const WHOLE: SliceBudget = { items: 1000, folders: 1000 };
 
 async function read(
   graph: MailboxClient,
   last: Baseline,
   folderIds: string[],
-  slice: { from?: number; budget?: SliceBudget; failAt?: number } = {},
+  slice: { from?: number; budget?: SliceBudget; failAt?: number; recordsInMemory?: number } = {},
 ) {
   const tally = emptyTally(false);
   const { rounds, records } = sorter(slice.failAt);
+  const { vault, blobs, written } = memoryVault();
   const next = await readRounds(
     graph,
     MAILBOX,
@@ -137,9 +158,12 @@ async function read(
     { from: slice.from ?? 0, budget: slice.budget ?? WHOLE },
     tally,
     rounds,
+    (part) => ({ vault, prefix: `scratch/${part}/`, recordsInMemory: slice.recordsInMemory ?? 2 }),
   );
+  // Whatever a round spilled is deleted once it is handed over, or planning stops.
+  expect([...blobs.keys()]).toEqual([]);
   const ids = records.map((r) => (r.kind === 'upsert' ? `+${r.item.folderId}/${r.item.id}` : `-${r.folderId}/${r.id}`));
-  return { tally, records, ids, next };
+  return { tally, records, ids, next, spilled: written };
 }
 
 describe("a folder's round", () => {
@@ -282,6 +306,35 @@ describe("the search keys of a round's items", () => {
     ...(link ? { deltaLink: link } : {}),
   });
 
+  it('spills a round beyond its budget by id, and a round restarted mid-way keeps nothing of the rejected one', async () => {
+    const stale = ['s1', 's2', 's3', 's4', 's5'];
+    const fresh = ['f5', 'f4', 'f3', 'f2', 'f1', 'f0'];
+    const { graph, calls } = mailbox({
+      inbox: {
+        rounds: {
+          'link-1': {
+            pages: [bare(stale.slice(0, 3)), bare(stale.slice(3))],
+            error: new DeltaLinkRejectedError(410, 'SyncStateNotFound'),
+          },
+          '': { pages: [bare(fresh.slice(0, 4)), bare(fresh.slice(4), 'fresh')] },
+        },
+        // The listing holds the stale items too (still in the folder): only the full round's are planned.
+        listing: { items: [...fresh, ...stale].reverse().map((id) => item(id, `sk-${id}`)) },
+      },
+    });
+    const { tally, records, spilled } = await read(graph, baseline(['inbox'], { inbox: 'link-1' }), ['inbox'], {
+      recordsInMemory: 2,
+    });
+    expect(calls).toEqual(['delta inbox link-1', 'delta inbox from scratch', 'list inbox']);
+    expect(records).toEqual(
+      [...fresh].sort().map((id) => ({ kind: 'upsert', item: expect.objectContaining({ id, searchKey: `sk-${id}` }) })),
+    );
+    // Both attempts, the listing and the completed records went through the vault; none of it is left (read()).
+    for (const part of ['/first/round/', '/full/round/', '/full/listing/', '/full/completed/'])
+      expect(spilled.some((name) => name.includes(part))).toBe(true);
+    expect(tally).toMatchObject({ propertiesReadSeparately: 6, itemsWithoutSearchKey: 0, rounds: [['inbox', true]] });
+  });
+
   it("completes a full round's from the folder's listing, and notes the items still without one", async () => {
     const { graph, calls } = mailbox({
       inbox: {
@@ -331,7 +384,8 @@ describe("the search keys of a round's items", () => {
       },
     });
     const { tally, ids } = await read(graph, baseline([], undefined), ['inbox']);
-    expect(ids).toEqual(['+inbox/a', '+inbox/b', '-inbox/gone', '+inbox/c']);
+    // A folder's records come in id order (the mailbox's sort by id takes them so anyway).
+    expect(ids).toEqual(['+inbox/a', '+inbox/b', '+inbox/c', '-inbox/gone']);
     expect(tally.itemsWithoutSearchKey).toBe(2);
     expect(tally.propertiesReadSeparately).toBe(0);
     expect(tally.nextLinks).toEqual({ inbox: 'n' });
