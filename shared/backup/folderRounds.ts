@@ -139,21 +139,18 @@ export async function readRounds(
           items++;
           await rounds.add(record);
         }
-      } finally {
-        await discardRound(ready);
+      } catch (error) {
+        await discardQuietly(ready);
+        throw error;
       }
+      if ('outcome' in ready) await ready.outcome.records.discard();
     }
     return index;
   } finally {
     // Planning stopped early (a failed write, the budget spent): the folders being read are let finish, not left
     // running unheard, and their scratch deleted (the next slice reads them again).
-    for (const ready of await Promise.all(prepared.values())) await discardRound(ready);
+    for (const ready of await Promise.all(prepared.values())) await discardQuietly(ready);
   }
-}
-
-/** Deletes what a folder's round spilled to the vault. */
-async function discardRound(ready: PreparedFolder): Promise<void> {
-  if ('outcome' in ready) await ready.outcome.records.discard();
 }
 
 /** A folder read to the end of its round, its items' properties completed; or why it could not be read. */
@@ -178,21 +175,22 @@ async function prepareFolder(
   }
   try {
     const prepared = await withMetadata(outcome, rounds);
-    if ('error' in prepared) await discardQuietly(outcome.records);
+    if ('error' in prepared) await discardQuietly({ outcome });
     return prepared;
   } catch (error) {
     // The vault failed the round's scratch: the folder is not handed over, as if its round had failed.
-    await discardQuietly(outcome.records);
+    await discardQuietly({ outcome });
     return { error };
   }
 }
 
 /**
- * Deletes a round's spill, when planning already has a failure to report: a spill the vault will not delete either
- * is left in the run's folder (the last slice of a plan in several deletes its sorted runs; run artifacts expire).
+ * Deletes a folder's spill where planning already has a failure to report, or stops early: a spill the vault will
+ * not delete either is left in the run's folder (the last slice of a plan in several deletes its sorted runs; run
+ * artifacts expire).
  */
-async function discardQuietly(records: SpilledRound): Promise<void> {
-  await records.discard().catch(() => undefined);
+async function discardQuietly(folder: { outcome: FolderRound } | { error: unknown }): Promise<void> {
+  if ('outcome' in folder) await folder.outcome.records.discard().catch(() => undefined);
 }
 
 /** The round with its items' properties completed; or as it was, its items without keys noted. */
