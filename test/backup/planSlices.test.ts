@@ -2,20 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   planMailbox,
   planMailboxSlice,
-  readPlannedBatches,
   type PlanSettings,
   type NextDeltaState,
   type PlanSliceResult,
 } from '../../shared/backup/plan.js';
-import type { ChangeRecord, PlanSummary } from '../../shared/backup/types.js';
+import type { PlanSummary } from '../../shared/backup/types.js';
 import type { MailboxClient } from '../../shared/graph/index.js';
-import { IndexedNdjsonReader } from '../../shared/vault/indexedNdjson.js';
 import { layout } from '../../shared/vault/layout.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import { setVaultWriteHook } from '../../shared/vault/writeFaults.js';
 import type { Simulator } from '../../local/simulator/index.js';
 import { clientFor, collect, startSeededSimulator } from '../support/graph.js';
 import { freshVault } from '../support/vault.js';
+import { writtenPlan } from '../support/writtenPlan.js';
 
 let sim: Simulator;
 const upn = 'noor@contoso.example';
@@ -48,20 +47,8 @@ function countingRounds(client: MailboxClient, rounds: string[]): MailboxClient 
 }
 
 async function written(vault: VaultStore, runId: string, mailboxId: string, summary: PlanSummary) {
-  const batches = await readPlannedBatches(
-    new IndexedNdjsonReader(vault),
-    runId,
-    mailboxId,
-    0,
-    summary.batchCount,
-    summary.planVersion,
-  );
-  const { planVersion, ...counts } = summary;
-  void planVersion;
   return {
-    counts,
-    batches: batches.map((batch) => batch.items),
-    changes: await collect(vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId))),
+    ...(await writtenPlan(vault, runId, mailboxId, summary)),
     // Links differ from round to round (Graph's tokens); which folders have one does not.
     linkedFolders: Object.keys(
       (await vault.readJson<NextDeltaState>(layout.runNextDelta(runId, mailboxId)))!.itemDeltaLinks,

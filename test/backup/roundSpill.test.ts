@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planMailbox, readPlannedBatches, type PlanSettings } from '../../shared/backup/plan.js';
-import type { ChangeRecord, PlanSummary } from '../../shared/backup/types.js';
-import { IndexedNdjsonReader } from '../../shared/vault/indexedNdjson.js';
+import { planMailbox, type PlanSettings } from '../../shared/backup/plan.js';
+import type { PlanSummary } from '../../shared/backup/types.js';
 import { layout } from '../../shared/vault/layout.js';
-import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import { setVaultWriteHook } from '../../shared/vault/writeFaults.js';
 import type { Simulator } from '../../local/simulator/index.js';
 import { clientFor, collect, startSeededSimulator } from '../support/graph.js';
 import { freshVault } from '../support/vault.js';
+import { writtenPlan } from '../support/writtenPlan.js';
 
 /**
  * A first backup's folder rounds larger than planning's in-memory budget: each round is spilled to the vault by
@@ -32,24 +31,6 @@ const settings = (recordsInMemory: number): PlanSettings => ({
   sliceBudget: { items: 100_000, folders: 1_000 },
 });
 
-async function written(vault: VaultStore, runId: string, mailboxId: string, summary: PlanSummary) {
-  const batches = await readPlannedBatches(
-    new IndexedNdjsonReader(vault),
-    runId,
-    mailboxId,
-    0,
-    summary.batchCount,
-    summary.planVersion,
-  );
-  const { planVersion, ...counts } = summary;
-  void planVersion;
-  return {
-    counts,
-    batches: batches.map((batch) => batch.items),
-    changes: await collect(vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId))),
-  };
-}
-
 describe("a first backup's folder rounds beyond the in-memory budget", () => {
   it('plans what planning in memory plans, search keys and all, and deletes the spilled rounds', async () => {
     const { client } = clientFor(sim, { pageSize: 4 });
@@ -57,7 +38,7 @@ describe("a first backup's folder rounds beyond the in-memory budget", () => {
     const mailboxId = (await client.getMailboxIds(upn)).primaryMailboxId;
 
     const inMemory = await planMailbox(client, vault, settings(100_000), { runId: 'in-memory', mailboxId, upn });
-    const expected = await written(vault, 'in-memory', mailboxId, inMemory);
+    const expected = await writtenPlan(vault, 'in-memory', mailboxId, inMemory);
     expect(expected.counts).toMatchObject({ itemsToExport: 90, itemsWithoutSearchKey: 0, missedByDelta: 0 });
     const upserts = expected.changes.filter((record) => record.kind === 'upsert');
     expect(upserts).toHaveLength(90);
@@ -80,7 +61,7 @@ describe("a first backup's folder rounds beyond the in-memory budget", () => {
     // Every item was matched with its listing, by id: none was read again by a GET…
     expect(getItemRequests(mailboxId) - getsBefore).toBe(0);
     // …and the plan is the same, item for item, with the same properties.
-    expect(await written(vault, 'spilled', mailboxId, spilled)).toEqual(expected);
+    expect(await writtenPlan(vault, 'spilled', mailboxId, spilled)).toEqual(expected);
     expect(await collect(vault.listNames(layout.runPlanSortPrefix('spilled', mailboxId)))).toEqual([]);
   });
 });
