@@ -50,9 +50,11 @@ export class ActivityRunner {
     stats.activities++;
     this.running++;
     stats.maxInflightActivities = Math.max(stats.maxInflightActivities, this.running);
+    stats.runningByName[name] = (stats.runningByName[name] ?? 0) + 1;
     const clockStart = performance.now();
     const event = await this.outcome(taskId, name, input);
     recordActivityTime(stats, name, performance.now() - clockStart);
+    stats.runningByName[name]!--;
     this.running--;
     this.options.deliver(execution, event);
   }

@@ -110,17 +110,40 @@ export async function appEnv(
   };
 }
 
-/** Peak RSS of this process while `work` runs, sampled every 10 ms. */
+/** Where the memory was at the peak: V8's heap, Buffers and other memory outside it, and what `whatRuns` said. */
+export interface AtPeak {
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+  arrayBuffersBytes: number;
+  running?: unknown;
+}
+
+/** Peak RSS of this process while `work` runs, sampled every 10 ms, and what made it up at that moment. */
 export async function peakRss<T>(
   work: () => Promise<T>,
-): Promise<{ result: T; peakRssBytes: number; startRssBytes: number }> {
+  whatRuns?: () => unknown,
+): Promise<{ result: T; peakRssBytes: number; startRssBytes: number; atPeak?: AtPeak }> {
   const startRssBytes = process.memoryUsage().rss;
   let peak = startRssBytes;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+  let atPeak: AtPeak | undefined;
+  const sample = () => {
+    const usage = process.memoryUsage();
+    if (usage.rss <= peak) return;
+    peak = usage.rss;
+    atPeak = {
+      heapUsedBytes: usage.heapUsed,
+      heapTotalBytes: usage.heapTotal,
+      externalBytes: usage.external,
+      arrayBuffersBytes: usage.arrayBuffers,
+      ...(whatRuns ? { running: whatRuns() } : {}),
+    };
+  };
+  const timer = setInterval(sample, 10);
   try {
     const result = await work();
-    peak = Math.max(peak, process.memoryUsage().rss);
-    return { result, peakRssBytes: peak, startRssBytes };
+    sample();
+    return { result, peakRssBytes: peak, startRssBytes, ...(atPeak ? { atPeak } : {}) };
   } finally {
     clearInterval(timer);
   }

@@ -2,7 +2,7 @@ import type { LocalApp } from '../../local/host/localApp.js';
 import type { ChurnResult } from '../../local/simulator/churn.js';
 import { backup, withApp } from './app.js';
 import { startBlobRequestCounter, type BlobRequestCounter } from './blobRequestCounter.js';
-import { appEnv, peakRss, startSimulatorProcess, type SimulatorProcess } from './harness.js';
+import { appEnv, peakRss, startSimulatorProcess, type AtPeak, type SimulatorProcess } from './harness.js';
 
 const SOURCE = 'million@bench.example';
 const TARGET = 'scale-target@bench.example';
@@ -13,6 +13,8 @@ export interface ScaleStep {
   wallMs: number;
   peakRssBytes: number;
   startRssBytes: number;
+  /** What made up the peak: heap, memory outside it, the activities running then. */
+  atPeak?: AtPeak;
   /** The longest single activity of the step (the local host times each one), by name. */
   longestActivity: { name: string; ms: number } | null;
   activities: Record<string, { count: number; maxMs: number; totalMs: number }>;
@@ -131,7 +133,8 @@ async function measureStep<T>(
   blobs.reset();
   await sim.control('POST', '/stats/reset');
   const started = Date.now();
-  const { result, peakRssBytes, startRssBytes } = await peakRss(work);
+  const running = () => Object.fromEntries(Object.entries(app.host.stats.runningByName).filter(([, n]) => n > 0));
+  const { result, peakRssBytes, startRssBytes, atPeak } = await peakRss(work, running);
   const wallMs = Date.now() - started;
   const activities = Object.fromEntries(
     Object.entries(timings).map(([name, t]) => [name, { count: t.count, maxMs: t.maxMs, totalMs: t.totalMs }]),
@@ -146,6 +149,7 @@ async function measureStep<T>(
       wallMs,
       peakRssBytes,
       startRssBytes,
+      ...(atPeak ? { atPeak } : {}),
       longestActivity: longest ? { name: longest[0], ms: longest[1].maxMs } : null,
       activities,
       blobRequests: blobs.counts(),
@@ -158,7 +162,17 @@ function summary(step: ScaleStep): string {
   const longest = step.longestActivity
     ? `longest activity ${step.longestActivity.name} ${(step.longestActivity.ms / 1000).toFixed(1)} s`
     : 'no activity';
-  return `${(step.wallMs / 1000).toFixed(1)} s, peak RSS ${(step.peakRssBytes / 2 ** 20).toFixed(0)} MB, ${longest}, ${step.blobRequests.total} Blob requests`;
+  return `${(step.wallMs / 1000).toFixed(1)} s, peak RSS ${(step.peakRssBytes / 2 ** 20).toFixed(0)} MB${peakMakeUp(step.atPeak)}, ${longest}, ${step.blobRequests.total} Blob requests`;
+}
+
+/** " (heap 120 of 160 MB, outside it 30 MB; running: exportBatch × 3)": where the peak's memory was. */
+function peakMakeUp(atPeak: AtPeak | undefined): string {
+  if (!atPeak) return '';
+  const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+  const running = Object.entries((atPeak.running ?? {}) as Record<string, number>)
+    .map(([name, n]) => `${name} × ${n}`)
+    .join(', ');
+  return ` (heap ${mb(atPeak.heapUsedBytes)} of ${mb(atPeak.heapTotalBytes)} MB, outside it ${mb(atPeak.externalBytes)} MB; running: ${running || 'no activity'})`;
 }
 
 interface BrowsePage {
