@@ -11,6 +11,7 @@ import { keyOf, layout } from '../../shared/vault/layout.js';
 import { claimMailbox, type MailboxOwner } from '../../shared/vault/mailboxOwner.js';
 import type { ManifestEntry, SnapshotRecord } from '../../shared/vault/records.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
+import { writePlainSnapshot } from '../support/plainSnapshot.js';
 import { freshVault } from '../support/vault.js';
 
 /**
@@ -36,29 +37,10 @@ async function storeVersion(item: string, bytes: number): Promise<string> {
 
 /** A committed snapshot referencing the versions of `items`. */
 async function snapshot(snapshotId: string, takenAt: string, items: string[]): Promise<SnapshotRecord> {
-  const manifestBlob = layout.manifest(MAILBOX, snapshotId);
   const entries: ManifestEntry[] = items.map(
     (item) => ({ kind: 'item', id: item, blob: version(item), sha256: 'x', length: 1 }) as ManifestEntry,
   );
-  const { sha256 } = await vault.writeNdjsonGz(manifestBlob, entries);
-  const record = {
-    snapshotId,
-    mailboxId: MAILBOX,
-    upn: 'ana@contoso.example',
-    runId: `run-${snapshotId}`,
-    takenAt,
-    committedAt: takenAt,
-    status: 'Completed',
-    folderCount: 0,
-    itemCount: items.length,
-    totalBytes: 0,
-    manifestBlob,
-    manifestSha256: sha256,
-    previousSnapshotId: null,
-    failedItemCount: 0,
-  } satisfies SnapshotRecord;
-  await vault.writeJson(layout.snapshotRecord(MAILBOX, snapshotId), record);
-  return record;
+  return writePlainSnapshot(vault, { mailboxId: MAILBOX, upn: 'ana@contoso.example', snapshotId, takenAt, entries });
 }
 
 async function exists(name: string): Promise<boolean> {

@@ -8,6 +8,7 @@ import { keyOf, layout } from '../../shared/vault/layout.js';
 import type { ManifestEntry, SnapshotRecord } from '../../shared/vault/records.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import { setVaultWriteHook } from '../../shared/vault/writeFaults.js';
+import { writePlainSnapshot } from '../support/plainSnapshot.js';
 import { freshVault } from '../support/vault.js';
 
 /**
@@ -29,29 +30,10 @@ let vault: VaultStore;
 let runs = 0;
 
 async function snapshot(mailboxId: string, snapshotId: string, takenAt: string): Promise<SnapshotRecord> {
-  const manifestBlob = layout.manifest(mailboxId, snapshotId);
   const blob = layout.itemVersion(mailboxId, 'a', snapshotId);
   await vault.writeItemVersion(blob, Buffer.from(snapshotId));
   const entries = [{ kind: 'item', id: 'a', blob, sha256: 'x', length: 1 } as ManifestEntry];
-  const { sha256 } = await vault.writeNdjsonGz(manifestBlob, entries);
-  const record = {
-    snapshotId,
-    mailboxId,
-    upn: `${mailboxId}@contoso.example`,
-    runId: `run-${snapshotId}`,
-    takenAt,
-    committedAt: takenAt,
-    status: 'Completed',
-    folderCount: 0,
-    itemCount: 1,
-    totalBytes: 0,
-    manifestBlob,
-    manifestSha256: sha256,
-    previousSnapshotId: null,
-    failedItemCount: 0,
-  } satisfies SnapshotRecord;
-  await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), record);
-  return record;
+  return writePlainSnapshot(vault, { mailboxId, upn: `${mailboxId}@contoso.example`, snapshotId, takenAt, entries });
 }
 
 /** An old snapshot the policy expires and a recent one it keeps. */
