@@ -3,7 +3,7 @@
  * runs at the pace of the store, not of one round trip per record, and holds only `concurrency` of them.
  */
 export async function* windowedMap<T, U>(
-  source: AsyncIterable<T>,
+  source: AsyncIterable<T> | Iterable<T>,
   concurrency: number,
   map: (record: T) => Promise<U>,
 ): AsyncGenerator<U> {

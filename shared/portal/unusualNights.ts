@@ -48,9 +48,7 @@ export async function unusualNightsIn(vault: VaultStore, reports: RunReport[]): 
       continue;
     }
     const pages = Array.from({ length: report.pages.count }, (_, page) => page);
-    const read = windowedMap(iterate(pages), PAGES_READ_AT_ONCE, (page) =>
-      readRunReportPage(vault, report.runId, page),
-    );
+    const read = windowedMap(pages, PAGES_READ_AT_ONCE, (page) => readRunReportPage(vault, report.runId, page));
     for await (const { mailboxes } of read) finder.add({ ...report, mailboxes });
   }
   return finder.flagged;
@@ -58,10 +56,6 @@ export async function unusualNightsIn(vault: VaultStore, reports: RunReport[]): 
 
 /** Report pages read ahead while one is judged. */
 const PAGES_READ_AT_ONCE = 4;
-
-async function* iterate<T>(values: T[]): AsyncGenerator<T> {
-  yield* values;
-}
 
 /** Runs' per-mailbox results, oldest run first (a run may come in several parts, its pages, in order). */
 class UnusualNightFinder {
