@@ -3,7 +3,7 @@ import { errorReason } from '../errors.js';
 import { MailboxAccessDeniedError, type MailboxClient } from '../graph/index.js';
 import { folderPaths, folderPathText } from '../mailbox/index.js';
 import { packBySize } from '../packing.js';
-import { ExternalSorter, mergeSorted, readSortedRuns } from '../vault/externalSort.js';
+import { ExternalSorter, mergeRunsDown, mergeSorted, readSortedRuns } from '../vault/externalSort.js';
 import type { IndexedNdjsonFile, IndexedNdjsonReader } from '../vault/indexedNdjson.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
@@ -231,7 +231,9 @@ async function planSlice(
         start = { ...start, baseline: { ...start.baseline, itemRuns: await baselineItems.sealInVault() } };
         await vault.writeJson(layout.runPlanStart(runId, mailboxId), start);
       }
-      const roundRuns = [...progress.roundRuns, ...(await rounds.sealInVault())];
+      const roundRuns = await fewerRoundRuns(vault, [...progress.roundRuns, ...(await rounds.sealInVault())], (part) =>
+        layout.runPlanSort(runId, mailboxId, `rounds/${slice}/${part}`),
+      );
       await vault.writeJson(layout.runPlanProgress(runId, mailboxId), { ...progress, slice, nextFolder, roundRuns });
       checkpointed = true;
       return { nextSlice: slice + 1 };
@@ -283,6 +285,26 @@ async function startPlan(
     await items.discard();
     throw error;
   }
+}
+
+/**
+ * The rounds' runs of every slice so far, merged in groups once there are more than the last slice may read at once.
+ * The runs merged away stay until the plan ends (`deleteSortedRuns`): the checkpoint before this one names them.
+ */
+async function fewerRoundRuns(
+  vault: VaultStore,
+  runs: string[],
+  prefixOf: (part: string) => string,
+): Promise<string[]> {
+  let merges = 0;
+  return mergeRunsDown(runs, roundRecordKey, {
+    vault,
+    write: async (records) => {
+      const name = `${prefixOf(`merged-${merges++}`)}run.ndjson.gz`;
+      await vault.writeNdjsonGz(name, records);
+      return name;
+    },
+  });
 }
 
 /** The sorted runs of a plan, once its change list and batches are written (a slice's retry leaves none behind). */

@@ -1,7 +1,18 @@
 import type { VaultStore } from './vaultStore.js';
 
-/** Records a sorter holds before it writes them out as a sorted run (about 0.5 KB each for manifest records). */
-export const DEFAULT_RECORDS_IN_MEMORY = 20_000;
+/**
+ * Records a sorter holds before it writes them out as a sorted run (about 0.8 KB each for manifest records with
+ * long ids). Small, because V8 lets the heap grow with what is allocated, not only with what is held: the commit of
+ * 100,000 items peaked at 94 MiB of heap with 20,000, 61 MiB with 5,000 (`npm run bench:heap`).
+ */
+export const DEFAULT_RECORDS_IN_MEMORY = 5_000;
+
+/**
+ * Runs read at once by a merge: each holds an open download and a gunzip stream (a few hundred KB with their
+ * buffers), so a sort of more runs first merges some of them (above 5,000 × 64 = 320,000 records with the default
+ * budget: at 1,000,000 records, 139 of its 200 runs are read and written once more).
+ */
+export const MAX_RUNS_MERGED_AT_ONCE = 64;
 
 export interface SortOptions {
   vault: VaultStore;
@@ -18,7 +29,9 @@ export interface SortOptions {
  */
 export class ExternalSorter<T> {
   private buffer: T[] = [];
-  private readonly runs: string[] = [];
+  private runs: string[] = [];
+  /** Every run ever written, merged away or not: what `discard` deletes. */
+  private readonly written: string[] = [];
   private readonly limit: number;
 
   constructor(
@@ -47,10 +60,8 @@ export class ExternalSorter<T> {
       return;
     }
     if (this.buffer.length > 0) await this.spill();
-    yield* mergeSorted(
-      this.runs.map((name) => this.options.vault.readNdjsonGz<T>(name)),
-      this.keyOf,
-    );
+    await this.mergeDown();
+    yield* readSortedRuns(this.options.vault, this.runs, this.keyOf);
   }
 
   /**
@@ -59,19 +70,12 @@ export class ExternalSorter<T> {
    */
   async seal(): Promise<SortedRecords<T>> {
     if (this.runs.length > 0 && this.buffer.length > 0) await this.spill();
+    await this.mergeDown();
     const held = this.runs.length === 0 ? this.sortedBuffer() : [];
     this.buffer = [];
     const { vault } = this.options;
     const runs = [...this.runs];
-    return {
-      read: () =>
-        runs.length === 0
-          ? fromArray(held)
-          : mergeSorted(
-              runs.map((name) => vault.readNdjsonGz<T>(name)),
-              this.keyOf,
-            ),
-    };
+    return { read: () => (runs.length === 0 ? fromArray(held) : readSortedRuns(vault, runs, this.keyOf)) };
   }
 
   /**
@@ -80,20 +84,36 @@ export class ExternalSorter<T> {
    */
   async sealInVault(): Promise<string[]> {
     if (this.buffer.length > 0) await this.spill();
+    await this.mergeDown();
     return [...this.runs];
   }
 
   /** Deletes the runs written to the vault. */
   async discard(): Promise<void> {
-    for (const name of this.runs) await this.options.vault.deleteIfExists(name);
+    for (const name of this.written) await this.options.vault.deleteIfExists(name);
   }
 
   private async spill(): Promise<void> {
-    const name = `${this.options.prefix}${String(this.runs.length).padStart(5, '0')}.ndjson.gz`;
     const records = this.sortedBuffer();
     this.buffer = [];
+    this.runs.push(await this.writeRun(records));
+  }
+
+  /** Merges runs until a merge reads at most MAX_RUNS_MERGED_AT_ONCE; the runs merged away are deleted. */
+  private async mergeDown(): Promise<void> {
+    const { vault } = this.options;
+    this.runs = await mergeRunsDown(this.runs, this.keyOf, {
+      vault,
+      write: (records) => this.writeRun(records),
+      merged: (names) => Promise.all(names.map((name) => vault.deleteIfExists(name))),
+    });
+  }
+
+  private async writeRun(records: AsyncIterable<T> | Iterable<T>): Promise<string> {
+    const name = `${this.options.prefix}${String(this.written.length).padStart(5, '0')}.ndjson.gz`;
+    this.written.push(name);
     await this.options.vault.writeNdjsonGz(name, records);
-    this.runs.push(name);
+    return name;
   }
 
   private sortedBuffer(): T[] {
@@ -112,7 +132,10 @@ async function* fromArray<T>(records: T[]): AsyncGenerator<T> {
   yield* records;
 }
 
-/** The records of sorted runs (as `sealInVault` named them) in key order; none for no runs. */
+/**
+ * The records of sorted runs (as `sealInVault` named them) in key order; none for no runs. Reads them all at once:
+ * callers keep their number bounded (`mergeRunsDown`).
+ */
 export async function* readSortedRuns<T>(
   vault: VaultStore,
   runs: readonly string[],
@@ -123,6 +146,40 @@ export async function* readSortedRuns<T>(
     runs.map((name) => vault.readNdjsonGz<T>(name)),
     keyOf,
   );
+}
+
+export interface MergeDownOptions<T> {
+  vault: VaultStore;
+  /** Writes a merged run and names it. */
+  write: (records: AsyncIterable<T>) => Promise<string>;
+  /** Told the runs each merge replaced, once it is written (to delete them, or leave them to a later clean-up). */
+  merged?: (names: string[]) => Promise<unknown>;
+  /** Runs a merge reads at once (MAX_RUNS_MERGED_AT_ONCE). */
+  maxRuns?: number;
+}
+
+/**
+ * Sorted runs, fewer: consecutive runs merged, no more of them than needed, until at most `maxRuns` remain, so
+ * that reading them holds a bounded number of streams however many there were. Merging k runs leaves k − 1 fewer;
+ * consecutive groups keep ties in run order. Past maxRuns² runs the merged runs are merged again.
+ */
+export async function mergeRunsDown<T>(
+  runs: readonly string[],
+  keyOf: (record: T) => string,
+  options: MergeDownOptions<T>,
+): Promise<string[]> {
+  const maxRuns = options.maxRuns ?? MAX_RUNS_MERGED_AT_ONCE;
+  const current = [...runs];
+  let at = 0;
+  while (current.length > maxRuns) {
+    if (current.length - at < 2) at = 0;
+    const size = Math.min(maxRuns, current.length - maxRuns + 1, current.length - at);
+    const group = current.slice(at, at + size);
+    current.splice(at, size, await options.write(readSortedRuns(options.vault, group, keyOf)));
+    await options.merged?.(group);
+    at++;
+  }
+  return current;
 }
 
 /** Plain code-unit order: the same in every sort and merge, whatever the locale. */

@@ -8,6 +8,7 @@ import {
 } from '../../shared/backup/plan.js';
 import type { PlanSummary } from '../../shared/backup/types.js';
 import type { MailboxClient } from '../../shared/graph/index.js';
+import { MAX_RUNS_MERGED_AT_ONCE } from '../../shared/vault/externalSort.js';
 import { layout } from '../../shared/vault/layout.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import { setVaultWriteHook } from '../../shared/vault/writeFaults.js';
@@ -119,6 +120,34 @@ describe('planning in slices', () => {
     await expect(
       planMailboxSlice(counted, vault, settings, { ...input, runId: 'never-started', slice: 1 }),
     ).rejects.toThrow('has no checkpoint of slice 0');
+  });
+
+  it("keeps the rounds' runs its checkpoints name under what the last slice may read at once", async () => {
+    const { client } = clientFor(sim, { pageSize: 10 });
+    const { vault } = await freshVault('plan-fan-in');
+    const mailboxId = (await client.getMailboxIds(upn)).primaryMailboxId;
+    const input = { mailboxId, upn };
+    const expected = await written(
+      vault,
+      'whole',
+      mailboxId,
+      await planMailbox(client, vault, settings, { ...input, runId: 'whole' }),
+    );
+
+    // One record per run: 120 items make more runs than one merge may read, spread over the slices.
+    const oneRecordRuns = { ...settings, recordsInMemory: 1 };
+    const runId = 'many-runs';
+    const checkpointed: number[] = [];
+    let result: PlanSliceResult = { nextSlice: 0 };
+    while ('nextSlice' in result) {
+      result = await planMailboxSlice(client, vault, oneRecordRuns, { ...input, runId, slice: result.nextSlice });
+      const progress = await vault.readJson<{ roundRuns: string[] }>(layout.runPlanProgress(runId, mailboxId));
+      if ('nextSlice' in result) checkpointed.push(progress!.roundRuns.length);
+    }
+    expect(checkpointed.length).toBeGreaterThan(1);
+    expect(Math.max(...checkpointed)).toBeLessThanOrEqual(MAX_RUNS_MERGED_AT_ONCE);
+    expect(await written(vault, runId, mailboxId, result.summary)).toEqual(expected);
+    expect(await collect(vault.listNames(layout.runPlanSortPrefix(runId, mailboxId)))).toEqual([]);
   });
 
   it('plans a mailbox that fits one slice without a checkpoint or a sorted run in the vault', async () => {
