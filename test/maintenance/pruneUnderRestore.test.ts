@@ -48,8 +48,10 @@ describe('a prune waiting for the mailbox lease', () => {
     await withMailboxLease(stack.vault, keyOf(source.id), async () => {
       let pruneWaiting!: () => void;
       const pruneAtTheLease = new Promise<void>((resolve) => (pruneWaiting = resolve));
-      // The prune's first write is the owner record's, just before it asks for the lease.
-      setVaultWriteHook((write) => write.blobName.endsWith('/state/owner.json') && pruneWaiting());
+      // The prune's first write to the source is its owner record's, just before it asks for the lease (the
+      // target's prune may come first: its owner record is another).
+      const owner = layout.byKey.owner(keyOf(source.id));
+      setVaultWriteHook((write) => write.blobName === owner && pruneWaiting());
       stack.app.host.startNew('vaultMaintenance', { instanceId: id, input: maintenanceInput(id) });
       await pruneAtTheLease;
       setVaultWriteHook(undefined);
@@ -62,12 +64,19 @@ describe('a prune waiting for the mailbox lease', () => {
       expect(started.status).toBe(202);
       restoreId = started.body.id as string;
     });
+    // The restore stays running until the prune is done (the write of its report, which ends it, waits): a
+    // 5-item restore could otherwise end before the prune gets the lease, and a snapshot nobody reads may go.
+    let pruneDone!: () => void;
+    const pruned = new Promise<void>((resolve) => (pruneDone = resolve));
+    const report = layout.restoreReport(restoreId);
+    setVaultWriteHook((write, phase) => (write.blobName === report && phase === 'before' ? pruned : undefined));
     expect((await stack.app.host.waitForCompletion(id)).runtimeStatus).toBe('Completed');
+    pruneDone();
     // The orchestration's output, not the report blob: with zero retention the maintenance may expire the
     // finished restore's folder.
-    const report = (await stack.app.host.waitForCompletion(restoreId)).output as RestoreOutput;
+    const output = (await stack.app.host.waitForCompletion(restoreId)).output as RestoreOutput;
 
     expect(await stack.vault.readJson(layout.snapshotRecord(source.id, older!.snapshotId))).toBeDefined();
-    expect(report.counts).toMatchObject({ selected: 5, imported: 5, failed: 0 });
+    expect(output.counts).toMatchObject({ selected: 5, imported: 5, failed: 0 });
   });
 });
