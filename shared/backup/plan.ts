@@ -231,8 +231,10 @@ async function planSlice(
         start = { ...start, baseline: { ...start.baseline, itemRuns: await baselineItems.sealInVault() } };
         await vault.writeJson(layout.runPlanStart(runId, mailboxId), start);
       }
-      const roundRuns = await fewerRoundRuns(vault, [...progress.roundRuns, ...(await rounds.sealInVault())], (part) =>
-        layout.runPlanSort(runId, mailboxId, `rounds/${slice}/${part}`),
+      const roundRuns = await fewerRoundRuns(
+        vault,
+        [...progress.roundRuns, ...(await rounds.sealInVault())],
+        layout.runPlanSort(runId, mailboxId, `rounds/${slice}/merged`),
       );
       await vault.writeJson(layout.runPlanProgress(runId, mailboxId), { ...progress, slice, nextFolder, roundRuns });
       checkpointed = true;
@@ -291,16 +293,12 @@ async function startPlan(
  * The rounds' runs of every slice so far, merged in groups once there are more than the last slice may read at once.
  * The runs merged away stay until the plan ends (`deleteSortedRuns`): the checkpoint before this one names them.
  */
-async function fewerRoundRuns(
-  vault: VaultStore,
-  runs: string[],
-  prefixOf: (part: string) => string,
-): Promise<string[]> {
+async function fewerRoundRuns(vault: VaultStore, runs: string[], prefix: string): Promise<string[]> {
   let merges = 0;
   return mergeRunsDown(runs, roundRecordKey, {
     vault,
     write: async (records) => {
-      const name = `${prefixOf(`merged-${merges++}`)}run.ndjson.gz`;
+      const name = `${prefix}${merges++}.ndjson.gz`;
       await vault.writeNdjsonGz(name, records);
       return name;
     },
