@@ -53,7 +53,11 @@ async function writeRun(vault: VaultStore): Promise<{ planVersion: string; batch
           changeKey: 'CQAAABYAAAD',
           type: 'message',
           size: 2048,
-          subject: `s${n}`,
+          // What a listing gives each item: the manifest record a real mailbox's commit sorts.
+          subject: `Quarterly report ${n} draft`,
+          sender: `user${n % 100}@contoso.com`,
+          receivedDateTime: '2026-11-01T02:00:00Z',
+          searchKey: Buffer.from(String(n).padStart(16, '0')).toString('base64'),
         },
       };
   }
