@@ -6,11 +6,12 @@ import {
   type DeltaPage,
   type MailboxClient,
 } from '../graph/index.js';
-import { ITEM_META_PROPERTIES, itemMetaOf } from '../mailbox/index.js';
+import { ITEM_META_PROPERTIES } from '../mailbox/index.js';
 import { ExternalSorter, type SortOptions } from '../vault/externalSort.js';
 import type { Baseline } from './baseline.js';
 import { completeItemMetadata, spilledRound, type SpilledRound } from './itemMetadata.js';
-import { roundRecordKey, type RoundRecord } from './planMerge.js';
+import { readOpenRound, type OpenRound } from './openRound.js';
+import { pageRecords, roundRecordKey, type ListedItem, type RoundRecord } from './planMerge.js';
 import type { ChangeRecord } from './types.js';
 
 /**
@@ -28,8 +29,6 @@ export const ROUND_RECORDS_IN_MEMORY = 5_000;
 
 /** Items of a folder's plain listing handed over as one page of its round. */
 const LISTING_PAGE = 1_000;
-
-type ListedItem = Parameters<typeof itemMetaOf>[0];
 
 /**
  * The counts planning reports, and the per-folder notes of the change list: a few per folder, whatever the
@@ -71,9 +70,17 @@ export interface SliceBudget {
   folders: number;
 }
 
+/** Where a slice's reading of rounds stopped: the next folder to read, and that folder's round if it is half read. */
+export interface RoundsRead {
+  next: number;
+  open?: OpenRound;
+}
+
 /**
  * Reads folders' rounds from `from` on into the sorter (item records by id) and the tally (per-folder notes and
- * links), in folder order, until the budget is spent; returns the next folder to read. The next folders are read
+ * links), in folder order, until the budget is spent; returns the next folder to read. A large folder (`isLarge`:
+ * more items than a slice's budget) is read alone and may stop half-way, its round `open` for the next slice
+ * (openRound.ts); `open` is where the slice before left one. The next folders are read
  * while one is handed over, each to the end of its round with its items' properties completed: a round is
  * sequential, page after page, and so are the reads that complete it, so one folder at a time would make planning
  * a mailbox of many folders a long row of round trips. Memory: up to FOLDER_ROUNDS_AT_ONCE whole folder rounds
@@ -84,11 +91,16 @@ export async function readRounds(
   mailboxId: string,
   baseline: Baseline,
   folderIds: string[],
-  { from, budget }: { from: number; budget: SliceBudget },
+  {
+    from,
+    budget,
+    open,
+    isLarge,
+  }: { from: number; budget: SliceBudget; open?: OpenRound; isLarge: (folderId: string) => boolean },
   tally: PlanTally,
   rounds: ExternalSorter<RoundRecord>,
   scratch: (part: string) => SortOptions,
-): Promise<number> {
+): Promise<RoundsRead> {
   const storedLinkOf = (folderId: string) =>
     baseline.folders.has(folderId) ? baseline.state?.itemDeltaLinks[folderId] : undefined;
   const round = (folderId: string, deltaLink: string | undefined) =>
@@ -116,12 +128,14 @@ export async function readRounds(
         sortIn(index, read.attempt),
       ),
   });
+  const slicesVault = scratch('').vault;
   // Never read ahead past the slice's last folder: the next slice reads it again.
   const end = Math.min(folderIds.length, from + budget.folders);
   const prepared = new Map<string, Promise<PreparedFolder>>();
   const startFolders = (index: number) => {
     for (let next = index; next < Math.min(end, index + FOLDER_ROUNDS_AT_ONCE); next++) {
       const folderId = folderIds[next]!;
+      if (isLarge(folderId)) break; // read alone, when its turn comes
       if (!prepared.has(folderId))
         prepared.set(folderId, prepareFolder(folderId, storedLinkOf(folderId), waysOf(folderId, next)));
     }
@@ -131,9 +145,28 @@ export async function readRounds(
   try {
     for (; index < end && items < budget.items; index++) {
       const folderId = folderIds[index]!;
-      startFolders(index);
-      const ready = await prepared.get(folderId)!;
-      prepared.delete(folderId);
+      let ready: PreparedFolder;
+      if (isLarge(folderId)) {
+        const step = await readOpenRound(
+          {
+            client,
+            vault: slicesVault,
+            mailboxId,
+            folderId,
+            storedLink: storedLinkOf(folderId),
+            ...(baseline.takenAt ? { changedSince: baseline.takenAt } : {}),
+            sortIn: sortIn(index, 'open'),
+            budget: { left: budget.items - items },
+          },
+          open?.folderId === folderId ? open : undefined,
+        );
+        if ('open' in step) return { next: index, open: step.open };
+        ready = step.ready;
+      } else {
+        startFolders(index);
+        ready = await prepared.get(folderId)!;
+        prepared.delete(folderId);
+      }
       try {
         for await (const record of folderChanges(folderId, storedLinkOf(folderId), ready, tally)) {
           items++;
@@ -145,7 +178,7 @@ export async function readRounds(
       }
       if ('outcome' in ready) await ready.outcome.records.discard();
     }
-    return index;
+    return { next: index };
   } finally {
     // Planning stopped early (a failed write, the budget spent): the folders being read are let finish, not left
     // running unheard, and their scratch deleted (the next slice reads them again).
@@ -154,7 +187,7 @@ export async function readRounds(
 }
 
 /** A folder read to the end of its round, its items' properties completed; or why it could not be read. */
-type PreparedFolder =
+export type PreparedFolder =
   | { outcome: FolderRound; metadata: { missing: number; asked: number; reason: string } }
   | { error: unknown; refused?: true };
 
@@ -276,9 +309,9 @@ interface FolderRounds {
 }
 
 /** The round from the stored link (or from scratch where there is none), a full round, the plain listing. */
-type Attempt = 'first' | 'full' | 'listing';
+export type Attempt = 'first' | 'full' | 'listing';
 
-interface FolderRound {
+export interface FolderRound {
   /** In id order; a record's order among those of its item is the round's. */
   records: SpilledRound;
   /** Its upsert records that came without a search key. */
@@ -348,11 +381,4 @@ async function* listingPages(
     changed = [];
   }
   yield { changed, removed: [] };
-}
-
-/** A page's records, as the round listed them (compared with the last snapshot later, by id). */
-function pageRecords(page: DeltaPage<ListedItem>, folderId: string): RoundRecord[] {
-  const out: RoundRecord[] = page.changed.map((listed) => ({ kind: 'upsert', item: itemMetaOf(listed, folderId) }));
-  for (const removed of page.removed) out.push({ kind: 'remove', id: removed.id, folderId });
-  return out;
 }

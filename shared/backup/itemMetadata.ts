@@ -67,18 +67,35 @@ export async function completeItemMetadata(
 ): Promise<MetadataOutcome & { records: SpilledRound }> {
   if (round.withoutSearchKey === 0) return { asked: 0, via: 'none', withoutSearchKey: 0, records: round.records };
   const listed = new ExternalSorter<ItemMeta>(sortIn('listing'), (meta) => meta.id);
-  const completed = new ExternalSorter<RoundRecord>(sortIn('completed'), roundRecordKey);
   try {
     const via = await readListing(client, round, listed);
-    const counts = await joinById(client, round, (await listed.seal()).read(), completed);
+    const completed = await completeFromListing(client, round, (await listed.seal()).read(), sortIn('completed'));
+    return { ...completed, via };
+  } finally {
+    await listed.discard();
+  }
+}
+
+/**
+ * The round's records completed from a listing already sorted by id (`listed`; the GETs read what it does not
+ * give), sorted again into `sort`. On success the round's own records are discarded and the completed ones
+ * returned; on failure this leaves the round as it was given.
+ */
+export async function completeFromListing(
+  client: MailboxClient,
+  round: RoundToComplete,
+  listed: AsyncIterable<ItemMeta>,
+  sort: SortOptions,
+): Promise<Omit<MetadataOutcome, 'via'> & { records: SpilledRound }> {
+  const completed = new ExternalSorter<RoundRecord>(sort, roundRecordKey);
+  try {
+    const counts = await joinById(client, round, listed, completed);
     const records = await spilledRound(completed);
     await round.records.discard();
-    return { ...counts, via, records };
+    return { ...counts, records };
   } catch (error) {
     await completed.discard();
     throw error;
-  } finally {
-    await listed.discard();
   }
 }
 
@@ -95,10 +112,14 @@ async function readListing(
       await listed.add(itemMetaOf(item, round.folderId));
     return round.fullRound ? 'listing' : 'changedListing';
   } catch (error) {
-    // A filter Graph does not take is no reason to go without: the GETs read every item the listing did not give.
-    if (!(error instanceof GraphRequestError && error.status === 400 && listing.filter)) throw error;
+    if (!filterRefused(error, listing)) throw error;
     return 'batch';
   }
+}
+
+/** A filter Graph does not take is no reason to go without: the GETs read every item the listing did not give. */
+export function filterRefused(error: unknown, listing: { filter?: string }): boolean {
+  return error instanceof GraphRequestError && error.status === 400 && listing.filter !== undefined;
 }
 
 /**
@@ -168,7 +189,9 @@ async function getUnlisted(
 }
 
 /** The listing that carries the round's items, if any does: the whole folder, or what changed since a time. */
-function listingFor(round: RoundToComplete): { extendedProperties: readonly string[]; filter?: string } | undefined {
+export function listingFor(
+  round: RoundToComplete,
+): { extendedProperties: readonly string[]; filter?: string } | undefined {
   const extendedProperties = ITEM_META_PROPERTIES;
   if (round.fullRound) return { extendedProperties };
   if (!round.changedSince) return undefined;

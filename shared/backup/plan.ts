@@ -25,6 +25,7 @@ import {
   type SliceBudget,
 } from './folderRounds.js';
 import { readFolderTree, storedTree, type StoredTree } from './folderTree.js';
+import type { OpenRound } from './openRound.js';
 import { itemGroups, resolveGroup, roundRecordKey, type RoundRecord } from './planMerge.js';
 import { PlanOutput } from './planOutput.js';
 import { holdsItems, withRecoverableItems } from './recoverableItems.js';
@@ -33,7 +34,8 @@ import type { PlanSummary, PlannedBatch, PlannedItem } from './types.js';
 /**
  * What one slice of planning reads before it checkpoints: a slice of 4,000 delta pages of 10 items would take half
  * an hour at 0.5 s a page, so a slice stops after the folder that brings it past 50,000 item records (or 100
- * folders). A folder is never split: its round is read to the end in one slice.
+ * folders). A folder of more items than that (by the folder tree's count) is read alone, over as many slices as
+ * it takes, stopping after a page (openRound.ts).
  */
 export const DEFAULT_SLICE_BUDGET: SliceBudget = { items: 50_000, folders: 100 };
 
@@ -95,6 +97,8 @@ interface PlanProgress {
   tally: PlanTally;
   /** The rounds' item records read so far, sorted by id: each slice's runs in the vault. */
   roundRuns: string[];
+  /** The large folder `nextFolder` whose round is read in part (openRound.ts). */
+  openRound?: OpenRound;
   /** Set by the last slice. */
   summary?: PlanSummary;
 }
@@ -211,12 +215,19 @@ async function planSlice(
   try {
     const budget = settings.sliceBudget ?? DEFAULT_SLICE_BUDGET;
     const from = progress.nextFolder;
-    const nextFolder = await readRounds(
+    const counts = new Map(start.tree.counts);
+    const { next: nextFolder, open: openRound } = await readRounds(
       client,
       mailboxId,
       baselineOf(vault, start.baseline),
       folderIds,
-      { from, budget },
+      {
+        from,
+        budget,
+        ...(progress.openRound ? { open: progress.openRound } : {}),
+        // A folder larger than a slice's budget is read over as many slices as it takes.
+        isLarge: (folderId) => (counts.get(folderId) ?? 0) > budget.items,
+      },
       progress.tally,
       rounds,
       (part) => ({
@@ -236,7 +247,14 @@ async function planSlice(
         [...progress.roundRuns, ...(await rounds.sealInVault())],
         layout.runPlanSort(runId, mailboxId, `rounds/${slice}/merged`),
       );
-      await vault.writeJson(layout.runPlanProgress(runId, mailboxId), { ...progress, slice, nextFolder, roundRuns });
+      const { openRound: _before, ...rest } = progress;
+      await vault.writeJson(layout.runPlanProgress(runId, mailboxId), {
+        ...rest,
+        slice,
+        nextFolder,
+        roundRuns,
+        ...(openRound ? { openRound } : {}),
+      } satisfies PlanProgress);
       checkpointed = true;
       return { nextSlice: slice + 1 };
     }

@@ -1,3 +1,5 @@
+import type { DeltaPage } from '../graph/index.js';
+import { itemMetaOf } from '../mailbox/index.js';
 import { groupByKey, mergeSorted } from '../vault/externalSort.js';
 import type { ItemMeta } from '../vault/records.js';
 import { previousKey, type PreviousItem } from './baseline.js';
@@ -7,6 +9,16 @@ import type { ItemChangeRecord } from './itemChanges.js';
 export type RoundRecord = { kind: 'upsert'; item: ItemMeta } | { kind: 'remove'; id: string; folderId: string };
 
 export const roundRecordKey = (record: RoundRecord): string => (record.kind === 'upsert' ? record.item.id : record.id);
+
+/** An item as a delta page or a listing gives it. */
+export type ListedItem = Parameters<typeof itemMetaOf>[0];
+
+/** A page's records, as the round listed them (compared with the last snapshot later, by id). */
+export function pageRecords(page: DeltaPage<ListedItem>, folderId: string): RoundRecord[] {
+  const out: RoundRecord[] = page.changed.map((listed) => ({ kind: 'upsert', item: itemMetaOf(listed, folderId) }));
+  for (const removed of page.removed) out.push({ kind: 'remove', id: removed.id, folderId });
+  return out;
+}
 
 /** An item record of the change list, and whether its version is the one the plan exports. */
 export interface ResolvedItem {

@@ -39,6 +39,7 @@ import type {
   ExportedItem,
   ImportedItem,
   ImportMode,
+  ListingPage,
   MailboxFolder,
   MailboxIds,
   MailboxItem,
@@ -355,19 +356,35 @@ export class MailboxClient {
 
   /** Every item of a folder, across pages. */
   async *listItems(mailboxId: string, folderId: string, options: ListItemsOptions = {}): AsyncGenerator<MailboxItem> {
+    for await (const page of this.listItemPages(mailboxId, folderId, options)) yield* page.items;
+  }
+
+  /**
+   * A folder's items page by page, from its first page or from a page's `nextLink` (a listing read over several
+   * activities resumes there; the link carries the listing's options).
+   */
+  async *listItemPages(
+    mailboxId: string,
+    folderId: string,
+    options: ListItemsOptions & { from?: string } = {},
+  ): AsyncGenerator<ListingPage<MailboxItem>> {
+    const first =
+      options.from ??
+      this.url(`${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items`, {
+        $top: String(this.pageSize),
+        $filter: options.filter,
+        $expand: expandClause(options.extendedProperties),
+      });
     for await (const page of this.pages<MailboxItem>({
       operation: 'listItems',
       mailboxId,
       method: 'GET',
-      url: this.url(`${this.mailboxPath(mailboxId)}/folders/${encodeURIComponent(folderId)}/items`, {
-        $top: String(this.pageSize),
-        $filter: options.filter,
-        $expand: expandClause(options.extendedProperties),
-      }),
+      url: first,
       authenticate: true,
       signal: options.signal,
     })) {
-      yield* page.value ?? [];
+      const next = page['@odata.nextLink'];
+      yield next ? { items: page.value ?? [], nextLink: next } : { items: page.value ?? [] };
     }
   }
 
@@ -505,7 +522,11 @@ export class MailboxClient {
       const { changed, removed } = splitDeltaEntries<T>(body.value ?? []);
       const next = body['@odata.nextLink'];
       const deltaLink = body['@odata.deltaLink'];
-      yield deltaLink ? { changed, removed, deltaLink } : { changed, removed };
+      yield deltaLink
+        ? { changed, removed, deltaLink }
+        : next
+          ? { changed, removed, nextLink: next }
+          : { changed, removed };
       if (deltaLink || !next) return;
       url = next;
       following = true;

@@ -44,6 +44,14 @@ export interface DeltaPage<T> {
   removed: RemovedEntry[];
   /** Present on the last page of a round: store it and GET it next round. */
   deltaLink?: string;
+  /** Present on every other page: the next page of the round (a round read over several activities resumes here). */
+  nextLink?: string;
+}
+
+/** One page of a plain listing, and the link to the next page when there is one. */
+export interface ListingPage<T> {
+  items: T[];
+  nextLink?: string;
 }
 
 export interface MailboxIds {

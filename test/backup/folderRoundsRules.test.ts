@@ -150,12 +150,12 @@ async function read(
   const tally = emptyTally(false);
   const { rounds, records } = sorter(slice.failAt);
   const { vault, blobs, written } = memoryVault();
-  const next = await readRounds(
+  const { next } = await readRounds(
     graph,
     MAILBOX,
     last,
     folderIds,
-    { from: slice.from ?? 0, budget: slice.budget ?? WHOLE },
+    { from: slice.from ?? 0, budget: slice.budget ?? WHOLE, isLarge: () => false },
     tally,
     rounds,
     (part) => ({ vault, prefix: `scratch/${part}/`, recordsInMemory: slice.recordsInMemory ?? 2 }),

@@ -6,9 +6,11 @@ import {
   type NextDeltaState,
   type PlanSliceResult,
 } from '../../shared/backup/plan.js';
+import type { OpenRound } from '../../shared/backup/openRound.js';
+import { roundRecordKey, type RoundRecord } from '../../shared/backup/planMerge.js';
 import type { PlanSummary } from '../../shared/backup/types.js';
 import type { MailboxClient } from '../../shared/graph/index.js';
-import { MAX_RUNS_MERGED_AT_ONCE } from '../../shared/vault/externalSort.js';
+import { MAX_RUNS_MERGED_AT_ONCE, readSortedRuns } from '../../shared/vault/externalSort.js';
 import { layout } from '../../shared/vault/layout.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import { setVaultWriteHook } from '../../shared/vault/writeFaults.js';
@@ -19,6 +21,8 @@ import { writtenPlan } from '../support/writtenPlan.js';
 
 let sim: Simulator;
 const upn = 'noor@contoso.example';
+/** A mailbox of its own for the test that deletes an item. */
+const expiring = 'ines@contoso.example';
 /** Small budgets: several slices of two folders, every sort through the vault. */
 const settings: PlanSettings = {
   maxItemsPerBatch: 20,
@@ -28,7 +32,12 @@ const settings: PlanSettings = {
 };
 
 beforeAll(async () => {
-  sim = await startSeededSimulator({ mailboxes: [{ upn, items: 120 }] });
+  sim = await startSeededSimulator({
+    mailboxes: [
+      { upn, items: 120 },
+      { upn: expiring, items: 60 },
+    ],
+  });
 });
 afterAll(() => sim.close());
 
@@ -148,6 +157,161 @@ describe('planning in slices', () => {
     expect(Math.max(...checkpointed)).toBeLessThanOrEqual(MAX_RUNS_MERGED_AT_ONCE);
     expect(await written(vault, runId, mailboxId, result.summary)).toEqual(expected);
     expect(await collect(vault.listNames(layout.runPlanSortPrefix(runId, mailboxId)))).toEqual([]);
+  });
+
+  describe('a folder larger than a slice', () => {
+    /** Slices of 15 items: every folder of more is read over several slices, a page of 10 at a time. */
+    const small = { ...settings, sliceBudget: { items: 15, folders: 100 } };
+
+    /** Plans slice by slice; `between` runs after each checkpoint, given the open round it names, if any. */
+    async function planInSlices(
+      client: MailboxClient,
+      vault: VaultStore,
+      input: { mailboxId: string; upn: string; runId: string },
+      between: (open: OpenRound | undefined, slice: number) => void | Promise<void> = () => undefined,
+    ) {
+      const opened: OpenRound[] = [];
+      let result: PlanSliceResult = { nextSlice: 0 };
+      while ('nextSlice' in result) {
+        const slice = result.nextSlice;
+        result = await planMailboxSlice(client, vault, small, { ...input, slice });
+        if ('summary' in result) break;
+        const progress = await vault.readJson<{ openRound?: OpenRound }>(
+          layout.runPlanProgress(input.runId, input.mailboxId),
+        );
+        if (progress?.openRound) opened.push(progress.openRound);
+        await between(progress?.openRound, slice);
+      }
+      return { summary: result.summary, opened };
+    }
+
+    /** The client, with where each delta round and listing it reads starts written down (`delta|list folder link`). */
+    function recordingStarts(client: MailboxClient, starts: string[]): MailboxClient {
+      return new Proxy(client, {
+        get(target, property) {
+          if (property === 'listItemChanges')
+            return (...args: Parameters<MailboxClient['listItemChanges']>) => {
+              starts.push(`delta ${args[1]} ${args[2]?.deltaLink ?? 'first'}`);
+              return target.listItemChanges(...args);
+            };
+          if (property === 'listItemPages')
+            return (...args: Parameters<MailboxClient['listItemPages']>) => {
+              starts.push(`list ${args[1]} ${args[2]?.from ?? 'first'}`);
+              return target.listItemPages(...args);
+            };
+          const value: unknown = Reflect.get(target, property);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    }
+
+    /** Graph requests to the mailbox while `work` runs, by kind. */
+    async function requestsDuring<T>(mailboxId: string, work: () => Promise<T>) {
+      const before = { ...sim.throttle.countersFor(mailboxId).requests };
+      const result = await work();
+      const after = sim.throttle.countersFor(mailboxId).requests;
+      const made = Object.fromEntries(Object.entries(after).map(([kind, n]) => [kind, n - (before[kind] ?? 0)]));
+      return { result, requests: made };
+    }
+
+    async function start(name: string) {
+      const { client } = clientFor(sim, { pageSize: 10 });
+      const { vault } = await freshVault(name);
+      const mailboxId = (await client.getMailboxIds(upn)).primaryMailboxId;
+      const { result: whole, requests } = await requestsDuring(mailboxId, () =>
+        planMailbox(client, vault, settings, { mailboxId, upn, runId: 'whole' }),
+      );
+      return { client, vault, mailboxId, requests, expected: await written(vault, 'whole', mailboxId, whole) };
+    }
+
+    it('reads it over several slices, page by page, and writes what an uninterrupted run writes', async () => {
+      const { client, vault, mailboxId, expected, requests } = await start('plan-open-rounds');
+      const runId = 'open-rounds';
+      const starts: string[] = [];
+      const sliced = await requestsDuring(mailboxId, () =>
+        planInSlices(recordingStarts(client, starts), vault, { mailboxId, upn, runId }),
+      );
+      const { summary, opened } = sliced.result;
+      // A large folder's pages are each read once: every slice goes on where the one before stopped.
+      const large = new Set(opened.map((round) => round.folderId));
+      const startsInLarge = starts.filter((start) => large.has(start.split(' ')[1]!));
+      expect(startsInLarge.length).toBeGreaterThan(large.size * 2);
+      expect(new Set(startsInLarge).size).toBe(startsInLarge.length);
+      // The same kinds of request as the uninterrupted run: no item asked for by a GET instead of the listing.
+      expect(Object.keys(sliced.requests).sort()).toEqual(Object.keys(requests).sort());
+      // Checkpoints in the middle of a round's pages, and of the listing that completes its items' properties.
+      expect(opened.some((round) => round.phase === 'pages' && round.next !== undefined)).toBe(true);
+      expect(opened.some((round) => round.phase === 'listing' && round.next !== undefined)).toBe(true);
+      expect(await written(vault, runId, mailboxId, summary)).toEqual(expected);
+      expect(await collect(vault.listNames(layout.runPlanSortPrefix(runId, mailboxId)))).toEqual([]);
+    });
+
+    it('goes on from the checkpoint before a slice killed in the middle of a round', async () => {
+      const { client, vault, mailboxId, expected } = await start('plan-open-crash');
+      const runId = 'open-crash';
+      const progress = layout.runPlanProgress(runId, mailboxId);
+      let killed = 0;
+      const { summary } = await planInSlices(client, vault, { mailboxId, upn, runId }, async (open, slice) => {
+        if (!open?.next || killed > 0) return;
+        // The next slice dies before its checkpoint lands; its retry reads the same pages again.
+        setVaultWriteHook((write, phase) => {
+          if (phase === 'before' && write.blobName === progress) throw new Error('[injected crash] the worker died');
+        });
+        try {
+          await expect(
+            planMailboxSlice(client, vault, small, { mailboxId, upn, runId, slice: slice + 1 }),
+          ).rejects.toThrow('injected crash');
+        } finally {
+          setVaultWriteHook(undefined);
+        }
+        killed++;
+      });
+      expect(killed).toBe(1);
+      expect(await written(vault, runId, mailboxId, summary)).toEqual(expected);
+    });
+
+    it('starts a round over when its link expires between two slices, leaving out what it read before', async () => {
+      const { client } = clientFor(sim, { pageSize: 10 });
+      const { vault } = await freshVault('plan-open-expired');
+      const mailboxId = (await client.getMailboxIds(expiring)).primaryMailboxId;
+      const input = { mailboxId, upn: expiring };
+      const whole = await planMailbox(client, vault, settings, { ...input, runId: 'whole' });
+      const expected = await written(vault, 'whole', mailboxId, whole);
+      let deleted: string | undefined;
+      const { summary } = await planInSlices(client, vault, { ...input, runId: 'expired' }, async (open) => {
+        if (deleted || open?.phase !== 'pages' || !open.next) return;
+        // An item the round has read goes, and the round's state expires: its start over must not list it.
+        const [read] = await collect(readSortedRuns<RoundRecord>(vault, open.roundRuns, roundRecordKey));
+        deleted = roundRecordKey(read!);
+        sim.tenant.deleteItem(sim.tenant.mailbox(expiring), deleted);
+        sim.invalidateDeltaTokens(mailboxId);
+      });
+      expect(deleted).toBeDefined();
+      const plan = await written(vault, 'expired', mailboxId, summary);
+      expect(plan.counts.itemsToExport).toBe(expected.counts.itemsToExport - 1);
+      expect(plan.counts.missedByDelta).toBe(0);
+      const ids = (batches: Array<Array<{ id: string }>>) =>
+        batches
+          .flat()
+          .map((item) => item.id)
+          .sort();
+      expect(ids(plan.batches)).toEqual(ids(expected.batches).filter((id) => id !== deleted));
+    });
+
+    it('lists it instead when Graph refuses its delta for quota between two slices', async () => {
+      const { client, vault, mailboxId, expected } = await start('plan-open-quota');
+      let refused: string | undefined;
+      const { summary } = await planInSlices(client, vault, { mailboxId, upn, runId: 'quota' }, (open) => {
+        if (refused || open?.phase !== 'pages' || !open.next) return;
+        refused = open.folderId;
+        sim.exceedDeltaQuota(mailboxId, open.folderId);
+      });
+      sim.exceedDeltaQuota(mailboxId, refused, false);
+      // Every item planned all the same; the folder listed instead, with no link for the next run.
+      expect(summary).toMatchObject({ itemsToExport: expected.counts.itemsToExport, enumeratedFolders: 1 });
+      const next = await vault.readJson<NextDeltaState>(layout.runNextDelta('quota', mailboxId));
+      expect(Object.keys(next!.itemDeltaLinks)).toEqual(expected.linkedFolders.filter((id) => id !== refused));
+    });
   });
 
   it('plans a mailbox that fits one slice without a checkpoint or a sorted run in the vault', async () => {
