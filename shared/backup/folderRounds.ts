@@ -78,13 +78,14 @@ export interface RoundsRead {
 
 /**
  * Reads folders' rounds from `from` on into the sorter (item records by id) and the tally (per-folder notes and
- * links), in folder order, until the budget is spent; returns the next folder to read. A large folder (`isLarge`:
- * more items than a slice's budget) is read alone and may stop half-way, its round `open` for the next slice
- * (openRound.ts); `open` is where the slice before left one. The next folders are read
+ * links), in folder order, until the budget is spent; returns the next folder to read. A large folder (more items
+ * than a slice's budget by `countOf`, the folder tree's count) is read alone and may stop half-way, its round
+ * `open` for the next slice (openRound.ts); `open` is where the slice before left one. The next folders are read
  * while one is handed over, each to the end of its round with its items' properties completed: a round is
  * sequential, page after page, and so are the reads that complete it, so one folder at a time would make planning
- * a mailbox of many folders a long row of round trips. Memory: up to FOLDER_ROUNDS_AT_ONCE whole folder rounds
- * (the largest folders', not the mailbox's), and the sorter's budget.
+ * a mailbox of many folders a long row of round trips. No folder is read ahead that the slice will not hand over,
+ * as far as the counts tell (a folder without a stored link is read in full; one with a link, by its changes,
+ * taken as few). Memory: up to FOLDER_ROUNDS_AT_ONCE whole folder rounds, each spilled beyond the sorters' budgets.
  */
 export async function readRounds(
   client: MailboxClient,
@@ -95,8 +96,8 @@ export async function readRounds(
     from,
     budget,
     open,
-    isLarge,
-  }: { from: number; budget: SliceBudget; open?: OpenRound; isLarge: (folderId: string) => boolean },
+    countOf,
+  }: { from: number; budget: SliceBudget; open?: OpenRound; countOf: (folderId: string) => number },
   tally: PlanTally,
   rounds: ExternalSorter<RoundRecord>,
   scratch: (part: string) => SortOptions,
@@ -132,10 +133,15 @@ export async function readRounds(
   // Never read ahead past the slice's last folder: the next slice reads it again.
   const end = Math.min(folderIds.length, from + budget.folders);
   const prepared = new Map<string, Promise<PreparedFolder>>();
+  const isLarge = (folderId: string) => countOf(folderId) > budget.items;
   const startFolders = (index: number) => {
+    let handedOverBefore = items;
     for (let next = index; next < Math.min(end, index + FOLDER_ROUNDS_AT_ONCE); next++) {
       const folderId = folderIds[next]!;
       if (isLarge(folderId)) break; // read alone, when its turn comes
+      // The slice ends after the folder that spends its budget: the folders after it are the next slice's.
+      if (next > index && handedOverBefore >= budget.items) break;
+      handedOverBefore += storedLinkOf(folderId) === undefined ? countOf(folderId) : 0;
       if (!prepared.has(folderId))
         prepared.set(folderId, prepareFolder(folderId, storedLinkOf(folderId), waysOf(folderId, next)));
     }

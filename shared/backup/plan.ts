@@ -226,7 +226,7 @@ async function planSlice(
         budget,
         ...(progress.openRound ? { open: progress.openRound } : {}),
         // A folder larger than a slice's budget is read over as many slices as it takes.
-        isLarge: (folderId) => (counts.get(folderId) ?? 0) > budget.items,
+        countOf: (folderId) => counts.get(folderId) ?? 0,
       },
       progress.tally,
       rounds,

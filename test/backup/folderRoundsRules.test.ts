@@ -155,7 +155,7 @@ async function read(
     MAILBOX,
     last,
     folderIds,
-    { from: slice.from ?? 0, budget: slice.budget ?? WHOLE, isLarge: () => false },
+    { from: slice.from ?? 0, budget: slice.budget ?? WHOLE, countOf: () => 0 },
     tally,
     rounds,
     (part) => ({ vault, prefix: `scratch/${part}/`, recordsInMemory: slice.recordsInMemory ?? 2 }),

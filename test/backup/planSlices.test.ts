@@ -232,11 +232,11 @@ describe('planning in slices', () => {
         planInSlices(recordingStarts(client, starts), vault, { mailboxId, upn, runId }),
       );
       const { summary, opened } = sliced.result;
-      // A large folder's pages are each read once: every slice goes on where the one before stopped.
+      // Every page read once: a large folder's slices each go on where the one before stopped, and no folder is
+      // read ahead that its slice does not hand over (read again by the next).
       const large = new Set(opened.map((round) => round.folderId));
-      const startsInLarge = starts.filter((start) => large.has(start.split(' ')[1]!));
-      expect(startsInLarge.length).toBeGreaterThan(large.size * 2);
-      expect(new Set(startsInLarge).size).toBe(startsInLarge.length);
+      expect(starts.filter((start) => large.has(start.split(' ')[1]!)).length).toBeGreaterThan(large.size * 2);
+      expect(starts.filter((start, index) => starts.indexOf(start) !== index)).toEqual([]);
       // The same kinds of request as the uninterrupted run: no item asked for by a GET instead of the listing.
       expect(Object.keys(sliced.requests).sort()).toEqual(Object.keys(requests).sort());
       // Checkpoints in the middle of a round's pages, and of the listing that completes its items' properties.
