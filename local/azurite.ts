@@ -19,6 +19,11 @@ export interface AzuriteOptions {
    * time: the benchmarks, which write much and delete little, turn it off.
    */
   gcIntervalMs?: number;
+  /**
+   * V8's old-space limit for Azurite's process, in MB (Node's default otherwise). Azurite keeps every blob's
+   * metadata in its heap: a bench of a million blobs needs more than the default.
+   */
+  maxHeapMb?: number;
 }
 
 export interface RunningAzurite {
@@ -45,9 +50,13 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   const port = options.blobPort || (await freePort());
   if (options.location) mkdirSync(options.location, { recursive: true });
   const gcIntervalMs = Math.min(options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS, MAX_TIMER_MS);
-  const child: ChildProcess = spawn(process.execPath, azuriteArgs(port, options.location, gcIntervalMs), {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...heapArgs(options.maxHeapMb), ...azuriteArgs(port, options.location, gcIntervalMs)],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const blobEndpoint = `http://127.0.0.1:${port}/${DEV_ACCOUNT}`;
@@ -72,6 +81,10 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
 const DEFAULT_GC_INTERVAL_MS = 60_000;
 /** The longest a Node timer waits (about 24.8 days); longer is "never" here. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function heapArgs(maxHeapMb: number | undefined): string[] {
+  return maxHeapMb ? [`--max-old-space-size=${maxHeapMb}`] : [];
+}
 
 function azuriteArgs(port: number, location: string | undefined, gcIntervalMs: number): string[] {
   const require = createRequire(import.meta.url);

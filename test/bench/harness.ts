@@ -18,21 +18,28 @@ export interface SimulatorProcess {
   stop(): Promise<void>;
 }
 
+const SIMULATOR_HEAP_MB = 8_192;
+
 export async function startSimulatorProcess(
   spec: TenantSeed,
   env: Record<string, string> = {},
 ): Promise<SimulatorProcess> {
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist', 'local', 'simulator', 'main.js')], {
-    env: {
-      ...process.env,
-      SIM_PORT: '0',
-      SIM_HTTPS_PORT: '0',
-      SIM_TENANT: 'spec',
-      SIM_TENANT_SPEC: JSON.stringify(spec),
-      ...env,
+  const child: ChildProcess = spawn(
+    process.execPath,
+    // A million-item mailbox's metadata and its cached delta rounds outgrow Node's default heap.
+    [`--max-old-space-size=${SIMULATOR_HEAP_MB}`, join(ROOT, 'dist', 'local', 'simulator', 'main.js')],
+    {
+      env: {
+        ...process.env,
+        SIM_PORT: '0',
+        SIM_HTTPS_PORT: '0',
+        SIM_TENANT: 'spec',
+        SIM_TENANT_SPEC: JSON.stringify(spec),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let output = '';
   const ready = await new Promise<string>((resolve, reject) => {
     // Seeding a million-item mailbox (the scale bench) takes minutes on a busy machine.
@@ -80,9 +87,12 @@ export async function startSimulatorProcess(
 
 let azurite: RunningAzurite | undefined;
 
+/** Azurite holds every blob's metadata in its heap: the million-item scale bench writes over a million blobs. */
+const AZURITE_HEAP_MB = 12_288;
+
 /** The benches' Azurite: its extent sweep off (they write much and delete little, and a sweep lists every blob). */
 export async function sharedAzurite(): Promise<RunningAzurite> {
-  azurite ??= await startAzurite({ gcIntervalMs: Infinity });
+  azurite ??= await startAzurite({ gcIntervalMs: Infinity, maxHeapMb: AZURITE_HEAP_MB });
   return azurite;
 }
 
