@@ -21,6 +21,8 @@ export interface ScaleStep {
   blobRequests: { total: number; byKind: Record<string, number> };
   /** Graph requests to the large mailbox, by kind. */
   graphRequests: Record<string, number>;
+  /** The least time these requests take under Exchange's budget of 10,000 per 10 minutes per mailbox. */
+  budgetMinutes: number;
 }
 
 export interface ScaleResult {
@@ -56,7 +58,10 @@ export async function scaleBench(items: number): Promise<ScaleResult> {
         { upn: TARGET, items: 0 },
       ],
     },
-    { SIM_LATENCY_MS: '0' },
+    // Exchange's 10,000 requests per 10 minutes per mailbox would make a million-item backup wait out the budget
+    // for most of an hour (50,000 exportItems calls alone): lifted here, so that what is measured is the app's
+    // own time; each step prints how long its requests take under the real budget (`budgetMinutes`).
+    { SIM_LATENCY_MS: '0', SIM_REQUEST_BUDGET: String(Number.MAX_SAFE_INTEGER) },
   );
   let blobs: BlobRequestCounter | undefined;
   try {
@@ -142,6 +147,7 @@ async function measureStep<T>(
   const longest = Object.entries(activities).sort((a, b) => b[1].maxMs - a[1].maxMs)[0];
   const counters = await sim.counters();
   const graphRequests = { ...(counters[sim.mailboxIds[SOURCE]!]?.requests ?? {}) };
+  const totalGraphRequests = Object.values(graphRequests).reduce((a, b) => a + b, 0);
   return {
     result,
     record: {
@@ -154,15 +160,20 @@ async function measureStep<T>(
       activities,
       blobRequests: blobs.counts(),
       graphRequests,
+      budgetMinutes:
+        Math.floor(totalGraphRequests / EXCHANGE_REQUEST_BUDGET.requests) * EXCHANGE_REQUEST_BUDGET.minutes,
     },
   };
 }
+
+/** Exchange's requests per app and mailbox (graph-mailbox-api.md, throttling): a window's worth is free at once. */
+const EXCHANGE_REQUEST_BUDGET = { requests: 10_000, minutes: 10 };
 
 function summary(step: ScaleStep): string {
   const longest = step.longestActivity
     ? `longest activity ${step.longestActivity.name} ${(step.longestActivity.ms / 1000).toFixed(1)} s`
     : 'no activity';
-  return `${(step.wallMs / 1000).toFixed(1)} s, peak RSS ${(step.peakRssBytes / 2 ** 20).toFixed(0)} MB${peakMakeUp(step.atPeak)}, ${longest}, ${step.blobRequests.total} Blob requests`;
+  return `${(step.wallMs / 1000).toFixed(1)} s, peak RSS ${(step.peakRssBytes / 2 ** 20).toFixed(0)} MB${peakMakeUp(step.atPeak)}, ${longest}, ${step.blobRequests.total} Blob requests, Graph ${JSON.stringify(step.graphRequests)} (at least ${step.budgetMinutes} min under Exchange's request budget)`;
 }
 
 /** " (heap 120 of 160 MB, outside it 30 MB; running: exportBatch × 3)": where the peak's memory was. */
