@@ -7,7 +7,7 @@ import {
   type MailboxClient,
 } from '../graph/index.js';
 import { ITEM_META_PROPERTIES, itemMetaOf, type ItemMeta } from '../mailbox/index.js';
-import { ExternalSorter, mergeRunsDown, readSortedRuns, type SortOptions } from '../vault/externalSort.js';
+import { ExternalSorter, mergeRunsDownUnder, readSortedRuns, type SortOptions } from '../vault/externalSort.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import type { Attempt, PreparedFolder } from './folderRounds.js';
 import { completeFromListing, filterRefused, listingFor, type RoundToComplete } from './itemMetadata.js';
@@ -145,11 +145,11 @@ async function readRoundPages(context: OpenRoundContext, round: OpenRound): Prom
       next = page.nextLink;
       if (next !== undefined && context.budget.left <= 0) break;
     }
-    const roundRuns = await capRuns(
-      context,
-      'round',
+    const roundRuns = await mergeRunsDownUnder(
+      context.vault,
       [...round.roundRuns, ...(await spill.sealInVault())],
       roundRecordKey,
+      context.sortIn('merged-round').prefix,
     );
     const read = withoutNext({ ...round, withoutSearchKey, roundRuns, ...(link ? { link } : {}) });
     return next !== undefined ? { ...read, next } : { ...read, phase: 'listing' };
@@ -190,11 +190,11 @@ async function readListingPages(context: OpenRoundContext, round: OpenRound): Pr
       failure: `their search keys could not be read: ${errorReason(error)}`,
     };
   }
-  const listedRuns = await capRuns(
-    context,
-    'listed',
+  const listedRuns = await mergeRunsDownUnder(
+    context.vault,
     [...round.listedRuns, ...(await spill.sealInVault())],
     (meta: ItemMeta) => meta.id,
+    context.sortIn('merged-listed').prefix,
   );
   const read = withoutNext({ ...round, listedRuns });
   return next !== undefined ? { ...read, next } : read;
@@ -287,23 +287,4 @@ async function* listingAsPages<T>(
     yield page.nextLink
       ? { changed: page.items, removed: [], nextLink: page.nextLink }
       : { changed: page.items, removed: [] };
-}
-
-/** The runs a checkpoint names, merged in groups once there are more than a merge reads at once. */
-async function capRuns<T>(
-  context: OpenRoundContext,
-  part: 'round' | 'listed',
-  runs: string[],
-  keyOf: (record: T) => string,
-): Promise<string[]> {
-  let merges = 0;
-  const sort = context.sortIn(`merged-${part}`);
-  return mergeRunsDown(runs, keyOf, {
-    vault: context.vault,
-    write: async (records) => {
-      const name = `${sort.prefix}${merges++}.ndjson.gz`;
-      await context.vault.writeNdjsonGz(name, records);
-      return name;
-    },
-  });
 }

@@ -3,7 +3,7 @@ import { errorReason } from '../errors.js';
 import { MailboxAccessDeniedError, type MailboxClient } from '../graph/index.js';
 import { folderPaths, folderPathText } from '../mailbox/index.js';
 import { packBySize } from '../packing.js';
-import { ExternalSorter, mergeRunsDown, mergeSorted, readSortedRuns } from '../vault/externalSort.js';
+import { ExternalSorter, mergeRunsDownUnder, mergeSorted, readSortedRuns } from '../vault/externalSort.js';
 import type { IndexedNdjsonFile, IndexedNdjsonReader } from '../vault/indexedNdjson.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
@@ -242,9 +242,11 @@ async function planSlice(
         start = { ...start, baseline: { ...start.baseline, itemRuns: await baselineItems.sealInVault() } };
         await vault.writeJson(layout.runPlanStart(runId, mailboxId), start);
       }
-      const roundRuns = await fewerRoundRuns(
+      // Kept under what the last slice may read at once; the runs merged away stay until the plan ends.
+      const roundRuns = await mergeRunsDownUnder(
         vault,
         [...progress.roundRuns, ...(await rounds.sealInVault())],
+        roundRecordKey,
         layout.runPlanSort(runId, mailboxId, `rounds/${slice}/merged`),
       );
       const { openRound: _before, ...rest } = progress;
@@ -305,22 +307,6 @@ async function startPlan(
     await items.discard();
     throw error;
   }
-}
-
-/**
- * The rounds' runs of every slice so far, merged in groups once there are more than the last slice may read at once.
- * The runs merged away stay until the plan ends (`deleteSortedRuns`): the checkpoint before this one names them.
- */
-async function fewerRoundRuns(vault: VaultStore, runs: string[], prefix: string): Promise<string[]> {
-  let merges = 0;
-  return mergeRunsDown(runs, roundRecordKey, {
-    vault,
-    write: async (records) => {
-      const name = `${prefix}${merges++}.ndjson.gz`;
-      await vault.writeNdjsonGz(name, records);
-      return name;
-    },
-  });
 }
 
 /** The sorted runs of a plan, once its change list and batches are written (a slice's retry leaves none behind). */

@@ -182,6 +182,27 @@ export async function mergeRunsDown<T>(
   return current;
 }
 
+/**
+ * The runs a checkpoint names, merged down (mergeRunsDown) into runs `<prefix><n>.ndjson.gz`. The runs merged away
+ * are left in place: the checkpoint before this one names them, so they go only with the work's scratch.
+ */
+export function mergeRunsDownUnder<T>(
+  vault: VaultStore,
+  runs: readonly string[],
+  keyOf: (record: T) => string,
+  prefix: string,
+): Promise<string[]> {
+  let merges = 0;
+  return mergeRunsDown(runs, keyOf, {
+    vault,
+    write: async (records) => {
+      const name = `${prefix}${merges++}.ndjson.gz`;
+      await vault.writeNdjsonGz(name, records);
+      return name;
+    },
+  });
+}
+
 /** Plain code-unit order: the same in every sort and merge, whatever the locale. */
 export function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
