@@ -173,7 +173,7 @@ export const SETTINGS = {
   MAILBOX_VAULT_PLAN_SLICE_ITEMS: {
     default: '50000',
     description:
-      'Item records one planning activity reads (whole folders, at most 100) before it checkpoints and the next continues',
+      'Item records one planning activity reads (at most 100 folders; a larger folder over several activities, page by page) before it checkpoints and the next continues',
   },
 } as const;
 
