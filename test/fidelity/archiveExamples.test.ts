@@ -9,6 +9,7 @@ import {
   SimTenant,
   type Simulator,
 } from '../../local/simulator/index.js';
+import { RAW_HTTP } from '../support/graph.js';
 
 /**
  * Fidelity: the examples of Graph's "Handle archive mailbox redirects" page (kept in test/fixtures/graph with
@@ -56,7 +57,7 @@ let sim: Simulator;
 
 beforeAll(async () => {
   // The page spells the per-item error key `Error`.
-  sim = await startSimulator({ tenant: archiveTenant(), exportErrorKey: 'Error' });
+  sim = await startSimulator({ ...RAW_HTTP, tenant: archiveTenant(), exportErrorKey: 'Error' });
 });
 afterAll(() => sim.close());
 

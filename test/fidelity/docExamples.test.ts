@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, SimTenant, type Simulator } from '../../local/simulator/index.js';
+import { RAW_HTTP } from '../support/graph.js';
 import { loadDocExamples, OpenApiSubset, type DocExample } from '../support/openapi.js';
 
 /**
@@ -76,7 +77,7 @@ let sim: Simulator;
 const openapi = { 'v1.0': new OpenApiSubset('v1.0'), beta: new OpenApiSubset('beta') };
 
 beforeAll(async () => {
-  sim = await startSimulator({ tenant: fixtureTenant() });
+  sim = await startSimulator({ ...RAW_HTTP, tenant: fixtureTenant() });
 });
 afterAll(() => sim.close());
 

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions read raw wire JSON */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimMailbox, Simulator } from '../../local/simulator/index.js';
-import { startSeededSimulator } from '../support/graph.js';
+import { RAW_HTTP, startSeededSimulator } from '../support/graph.js';
 
 /**
  * The simulator serves archives, auxiliary archives and Recoverable Items as Graph's docs describe them, over
@@ -36,9 +36,12 @@ function chainedFolder(): string {
 }
 
 beforeAll(async () => {
-  sim = await startSeededSimulator({
-    mailboxes: [{ upn, items: 6, sizes: [2_000, 8_000], archive: { items: 4, auxiliaryChain: [3, 5] } }],
-  });
+  sim = await startSeededSimulator(
+    {
+      mailboxes: [{ upn, items: 6, sizes: [2_000, 8_000], archive: { items: 4, auxiliaryChain: [3, 5] } }],
+    },
+    RAW_HTTP,
+  );
   owner = sim.tenant.mailbox(upn);
   archive = sim.tenant.mailboxes.get(owner.archiveMailboxId!)!;
   [aux1, aux2] = [...sim.tenant.mailboxes.values()].filter((m) => m.kind === 'auxiliaryArchive') as [

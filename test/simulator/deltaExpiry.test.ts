@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../local/simulator/index.js';
-import { startSeededSimulator } from '../support/graph.js';
+import { RAW_HTTP, startSeededSimulator } from '../support/graph.js';
 
 /**
  * Exchange keeps only a few sync-state generations per delta collection; the simulator keeps the last
@@ -33,7 +33,7 @@ async function round(sim: Simulator, url: string): Promise<string> {
 describe('delta sync states, strict by default', () => {
   let sim: Simulator;
   beforeAll(async () => {
-    sim = await startSeededSimulator({ mailboxes: [{ upn, items: 30 }] });
+    sim = await startSeededSimulator({ mailboxes: [{ upn, items: 30 }] }, RAW_HTTP);
   });
   afterAll(() => sim.close());
 
@@ -86,7 +86,7 @@ describe('delta sync states, strict by default', () => {
 
 describe('delta sync states, lenient on request', () => {
   it('keeps every generation with deltaGenerationsKept: Infinity', async () => {
-    const sim = await startSeededSimulator({ mailboxes: [{ upn, items: 5 }] }, { deltaGenerationsKept: Infinity });
+    const sim = await startSeededSimulator({ mailboxes: [{ upn, items: 5 }] }, { ...RAW_HTTP, deltaGenerationsKept: Infinity });
     try {
       const inboxDelta = mailboxUrl(sim, 'folders/inbox/items/delta');
       const stored = await round(sim, inboxDelta);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../local/simulator/index.js';
-import { startSeededSimulator } from '../support/graph.js';
+import { RAW_HTTP, startSeededSimulator } from '../support/graph.js';
 
 /**
  * A delta round's change list (and a folder listing) is kept between its pages while the mailbox's change sequence stands still (so a
@@ -22,7 +22,7 @@ async function get(sim: Simulator, url: string): Promise<any> {
 describe('delta rounds over a changing mailbox', () => {
   let sim: Simulator;
   beforeAll(async () => {
-    sim = await startSeededSimulator({ mailboxes: [{ upn, items: 40 }] });
+    sim = await startSeededSimulator({ mailboxes: [{ upn, items: 40 }] }, RAW_HTTP);
   });
   afterAll(() => sim.close());
 

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions read raw wire JSON */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../local/simulator/index.js';
-import { startSeededSimulator } from '../support/graph.js';
+import { RAW_HTTP, startSeededSimulator } from '../support/graph.js';
 
 let sim: Simulator;
 const upn = 'robin@contoso.example';
@@ -12,6 +12,7 @@ beforeAll(async () => {
   sim = await startSeededSimulator(
     { mailboxes: [{ upn, items: 6, sizes: [200_000, 200_000] }] },
     {
+      ...RAW_HTTP,
       maxExportResponseBytes: LIMIT,
     },
   );

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { generatePayload } from '../../local/simulator/payload.js';
 import type { Simulator } from '../../local/simulator/index.js';
-import { startSeededSimulator } from '../support/graph.js';
+import { RAW_HTTP, startSeededSimulator } from '../support/graph.js';
 
 /**
  * The import endpoint as strict as Exchange's front end, over raw HTTP: a chunked body is refused (411), a body
@@ -55,7 +55,7 @@ function postShort(url: string, data: Buffer, declared: number): Promise<string>
 }
 
 beforeAll(async () => {
-  sim = await startSeededSimulator({ mailboxes: [{ upn, items: 3 }] }, { importBodyLimitBytes: LIMIT });
+  sim = await startSeededSimulator({ mailboxes: [{ upn, items: 3 }] }, { ...RAW_HTTP, importBodyLimitBytes: LIMIT });
   const item = [...sim.tenant.mailbox(upn).items.values()][0]!;
   const data = Buffer.concat([...generatePayload(item.spec, sim.tenant.integrityKey)]);
   body = Buffer.from(JSON.stringify({ FolderId: 'inbox', Mode: 'create', Data: data.toString('base64') }));
@@ -97,7 +97,7 @@ describe('the import POST, strict by default', () => {
     const url = await newImportUrl(sim);
     sim.expireImportSessions();
     expect(await post(url, { 'Content-Length': String(body.length) }, body)).toBe(401);
-    const lenient = await startSeededSimulator({ mailboxes: [{ upn, items: 1 }] }, { expiredImportSessionStatus: 404 });
+    const lenient = await startSeededSimulator({ mailboxes: [{ upn, items: 1 }] }, { ...RAW_HTTP, expiredImportSessionStatus: 404 });
     try {
       const gone = await newImportUrl(lenient);
       lenient.expireImportSessions();

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../local/simulator/index.js';
-import { startSeededSimulator } from '../support/graph.js';
+import { RAW_HTTP, startSeededSimulator } from '../support/graph.js';
 
 let sim: Simulator;
 beforeAll(async () => {
-  sim = await startSeededSimulator({ mailboxes: [{ upn: 'robin@contoso.example', items: 1 }] });
+  sim = await startSeededSimulator({ mailboxes: [{ upn: 'robin@contoso.example', items: 1 }] }, RAW_HTTP);
 });
 afterAll(() => sim.close());
 

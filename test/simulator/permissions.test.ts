@@ -3,7 +3,7 @@ import { ALL_ROLES, DEFAULT_APP_ROLES, OPERATION_PERMISSIONS } from '../../local
 import { DIRECTORY_ROUTES, MAILBOX_ROUTES, USER_MAILBOX_ROUTES } from '../../local/simulator/routes.js';
 import type { Simulator } from '../../local/simulator/index.js';
 import { PERMISSIONS_OF_OPERATION } from '../../shared/graph/index.js';
-import { startSeededSimulator } from '../support/graph.js';
+import { RAW_HTTP, startSeededSimulator } from '../support/graph.js';
 
 /**
  * Tokens carry the roles granted to the app, and every Graph route of the simulator checks the permission its
@@ -17,7 +17,7 @@ let itemId: string;
 let folderId: string;
 
 beforeAll(async () => {
-  sim = await startSeededSimulator({ mailboxes: [{ upn, items: 5 }] });
+  sim = await startSeededSimulator({ mailboxes: [{ upn, items: 5 }] }, RAW_HTTP);
   sim.tenant.groups.set(GROUP, [upn]);
   const mailbox = sim.tenant.mailbox(upn);
   itemId = [...mailbox.items.values()].find((i) => i.folderId === mailbox.folderByIdOrName('inbox')!.id)!.id;

@@ -9,6 +9,13 @@ import {
   type TenantSeed,
 } from '../../local/simulator/index.js';
 
+/**
+ * For tests that speak raw HTTP to the simulator, one request the instant the last was answered. They test the
+ * API's answers, not a client's pacing: with Exchange's slot hold a fast machine sends a fifth request while four
+ * answered ones still hold their slots, and meets a 429 the test is not about.
+ */
+export const RAW_HTTP: SimulatorOptions = { concurrencySlotHoldMs: 0 };
+
 /** Retries fast enough for tests, same logic as production. */
 export const FAST_RETRY = { baseDelayInMs: 5, maxDelayInMs: 50, defaultRetryAfterInMs: 50, maxRetries: 8 };
 
