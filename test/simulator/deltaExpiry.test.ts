@@ -86,7 +86,10 @@ describe('delta sync states, strict by default', () => {
 
 describe('delta sync states, lenient on request', () => {
   it('keeps every generation with deltaGenerationsKept: Infinity', async () => {
-    const sim = await startSeededSimulator({ mailboxes: [{ upn, items: 5 }] }, { ...RAW_HTTP, deltaGenerationsKept: Infinity });
+    const sim = await startSeededSimulator(
+      { mailboxes: [{ upn, items: 5 }] },
+      { ...RAW_HTTP, deltaGenerationsKept: Infinity },
+    );
     try {
       const inboxDelta = mailboxUrl(sim, 'folders/inbox/items/delta');
       const stored = await round(sim, inboxDelta);

@@ -97,7 +97,10 @@ describe('the import POST, strict by default', () => {
     const url = await newImportUrl(sim);
     sim.expireImportSessions();
     expect(await post(url, { 'Content-Length': String(body.length) }, body)).toBe(401);
-    const lenient = await startSeededSimulator({ mailboxes: [{ upn, items: 1 }] }, { ...RAW_HTTP, expiredImportSessionStatus: 404 });
+    const lenient = await startSeededSimulator(
+      { mailboxes: [{ upn, items: 1 }] },
+      { ...RAW_HTTP, expiredImportSessionStatus: 404 },
+    );
     try {
       const gone = await newImportUrl(lenient);
       lenient.expireImportSessions();
