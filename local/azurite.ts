@@ -137,6 +137,9 @@ export function azuritePatches(azuriteSrc: string, gcIntervalMs: number): string
       const pattern = name?.$regex;
       if (typeof pattern !== 'string' || !LITERAL_PREFIX.test(pattern)) return undefined;
       const prefix = pattern.slice(1).replace(/\\\\(.)/g, '$1');
+      // LokiJS sorts names that read as numbers before all others; a name with a slash never does, so the names
+      // with this prefix are the index's range in plain string order.
+      if (!prefix.includes('/')) return undefined;
       return { name: { $between: [prefix, prefix + '\\uffff'] } };
     };
     Resultset.prototype.find = function findSelectiveFirst(query, firstOnly) {
