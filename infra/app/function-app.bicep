@@ -92,7 +92,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 
   resource settings 'config' = {
     name: 'appsettings'
-    properties: union(appSettings, {
+    // glibc's malloc, tuned as the bench measures the app (docs/performance.md): two arenas, and buffers of 128 KB
+    // and more mapped and given back when freed, so the process's RSS does not keep the peak's fragments.
+    properties: union(appSettings, loadJsonContent('malloc-tuning.json'), {
       // Host storage through the identity: Durable Functions on Azure Storage needs blob, queue and table.
       AzureWebJobsStorage__credential: 'managedidentity'
       AzureWebJobsStorage__clientId: identityClientId

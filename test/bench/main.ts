@@ -22,6 +22,7 @@ import { naiveExport } from './naiveExport.js';
 import { tenantScale } from './tenantScale.js';
 import { busiestWindowBytes, steadyBudgetShare } from './budgetUse.js';
 import { scaleBench } from './scaleBench.js';
+import { rerunWithDeployedAllocator } from './deployedAllocator.js';
 import { startBlobRequestCounter, type BlobRequestCounter } from './blobRequestCounter.js';
 import { keyOf } from '../../shared/vault/layout.js';
 import { createBlobRequests } from '../../shared/vault/blobRequests.js';
@@ -1004,8 +1005,9 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-main().catch(async (error: unknown) => {
-  console.error(error);
-  await stopAzurite();
-  process.exit(1);
-});
+if (!rerunWithDeployedAllocator())
+  main().catch(async (error: unknown) => {
+    console.error(error);
+    await stopAzurite();
+    process.exit(1);
+  });
