@@ -86,9 +86,13 @@ function heapArgs(maxHeapMb: number | undefined): string[] {
   return maxHeapMb ? [`--max-old-space-size=${maxHeapMb}`] : [];
 }
 
+/** The installed Azurite's compiled sources (`dist/src`), which its process runs and the patches below reach into. */
+export function azuriteSources(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('azurite/package.json')), 'dist', 'src');
+}
+
 function azuriteArgs(port: number, location: string | undefined, gcIntervalMs: number): string[] {
-  const require = createRequire(import.meta.url);
-  const azuriteSrc = join(dirname(require.resolve('azurite/package.json')), 'dist', 'src');
+  const azuriteSrc = azuriteSources();
   return [
     '--import',
     azuritePatches(azuriteSrc, gcIntervalMs),

@@ -1,32 +1,20 @@
-import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { azuritePatches } from '../../local/azurite.js';
+import { AZURITE_SRC, LOKI_WITH_SORTS_COUNTED, runInOwnProcess } from '../support/azuriteStore.js';
 
 /**
  * local/azurite.ts makes Azurite's blob lookups use the index that narrows them (a blob's name, not the account
  * every blob shares), turns a prefix listing into a range of that index, and removes a deleted blob from each
  * index in place rather than flagging them all to be sorted again. Without it, a delete among a million blobs
- * cost seconds and the million-item bench's commit never finished. Here the pinned Azurite's own blob store
+ * cost seconds (most likely why the million-item bench's commit never finished). Here the pinned Azurite's own blob store
  * (LokiJS in memory) holds 2,014 blobs; counted: the documents LokiJS's operators examined, and its index sorts.
  */
-const azuriteSrc = join(dirname(createRequire(import.meta.url).resolve('azurite/package.json')), 'dist', 'src');
-
-const lookupsLikeAzurite = `
-  const azurite = ${JSON.stringify(azuriteSrc)};
-  const Loki = require(require('node:module').createRequire(azurite + '/x.js').resolve('lokijs'));
+const lookupsLikeAzurite = `${LOKI_WITH_SORTS_COUNTED}
   let examined = 0;
-  let sorts = 0;
   for (const op of Object.keys(Loki.LokiOps)) {
     const test = Loki.LokiOps[op];
     Loki.LokiOps[op] = function (a, b) { examined++; return test.call(this, a, b); };
   }
-  const ensureIndex = Loki.Collection.prototype.ensureIndex;
-  Loki.Collection.prototype.ensureIndex = function (property, force) {
-    if (force || !this.binaryIndices[property] || this.binaryIndices[property].dirty) sorts++;
-    return ensureIndex.call(this, property, force);
-  };
   const Store = require(azurite + '/blob/persistence/LokiBlobMetadataStore.js').default;
   const context = { contextId: 'test', startTime: new Date() };
   const properties = () => ({ etag: '"0x1"', lastModified: new Date(), contentLength: 1, leaseStatus: 'unlocked', leaseState: 'available' });
@@ -64,10 +52,7 @@ interface Counts {
   numeric: string[];
 }
 
-function runWith(preload: string[]): Counts {
-  const output = execFileSync(process.execPath, [...preload, '-e', lookupsLikeAzurite], { encoding: 'utf8' });
-  return JSON.parse(output.trim().split('\n').pop()!);
-}
+const runWith = (preload: string[]) => runInOwnProcess<Counts>(preload, lookupsLikeAzurite);
 
 const SAME_ANSWERS = {
   items: 1900,
@@ -81,7 +66,7 @@ const SAME_ANSWERS = {
 
 describe("Azurite's blob lookups, as local/azurite.ts runs Azurite", () => {
   it('examine a few documents per delete and per prefix listing, and never sort an index again', () => {
-    const patched = runWith(['--import', azuritePatches(azuriteSrc, 45_000)]);
+    const patched = runWith(['--import', azuritePatches(AZURITE_SRC, 45_000)]);
     expect(patched).toMatchObject(SAME_ANSWERS);
     expect(patched.deleted.sorts).toBe(0);
     expect(patched.deleted.examined).toBeLessThanOrEqual(100 * 10);

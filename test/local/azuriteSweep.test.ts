@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { azuritePatches } from '../../local/azurite.js';
+import { AZURITE_SRC, LOKI_WITH_SORTS_COUNTED, runInOwnProcess } from '../support/azuriteStore.js';
 
 /**
  * local/azurite.ts runs a module before Azurite (its process only) that sets the interval of Azurite's extent
@@ -12,17 +10,7 @@ import { azuritePatches } from '../../local/azurite.js';
  * each deletion flags the index and the next deletion's lookup sorts it: 2,500 sorts, which blocked Azurite for
  * minutes in the suite; batched, one.
  */
-const azuriteSrc = join(dirname(createRequire(import.meta.url).resolve('azurite/package.json')), 'dist', 'src');
-
-const sweepLikeAzurite = `
-  const azurite = ${JSON.stringify(azuriteSrc)};
-  const Loki = require(require('node:module').createRequire(azurite + '/x.js').resolve('lokijs'));
-  let sorts = 0;
-  const ensureIndex = Loki.Collection.prototype.ensureIndex;
-  Loki.Collection.prototype.ensureIndex = function (property, force) {
-    if (force || !this.binaryIndices[property] || this.binaryIndices[property].dirty) sorts++;
-    return ensureIndex.call(this, property, force);
-  };
+const sweepLikeAzurite = `${LOKI_WITH_SORTS_COUNTED}
   const Store = require(azurite + '/common/persistence/LokiExtentMetadataStore.js').default;
   (async () => {
     const store = new Store('extents', true);
@@ -39,14 +27,12 @@ const sweepLikeAzurite = `
   })();
 `;
 
-function runWith(preload: string[]): { sorts: number; left: number; interval: number; kept: string } {
-  const output = execFileSync(process.execPath, [...preload, '-e', sweepLikeAzurite], { encoding: 'utf8' });
-  return JSON.parse(output.trim().split('\n').pop()!);
-}
+const runWith = (preload: string[]) =>
+  runInOwnProcess<{ sorts: number; left: number; interval: number; kept: string }>(preload, sweepLikeAzurite);
 
 describe("Azurite's extent sweep, as local/azurite.ts runs Azurite", () => {
   it('deletes the dead extents in one batch, with the interval asked for', () => {
-    const patched = runWith(['--import', azuritePatches(azuriteSrc, 45_000)]);
+    const patched = runWith(['--import', azuritePatches(AZURITE_SRC, 45_000)]);
     expect(patched).toEqual({ sorts: 1, left: 500, interval: 45_000, kept: 'memory' });
   });
 
