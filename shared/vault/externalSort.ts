@@ -41,7 +41,11 @@ export class ExternalSorter<T> {
     this.limit = options.recordsInMemory ?? DEFAULT_RECORDS_IN_MEMORY;
   }
 
+  /** Records added so far. */
+  added = 0;
+
   async add(record: T): Promise<void> {
+    this.added++;
     this.buffer.push(record);
     if (this.buffer.length >= this.limit) await this.spill();
   }

@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
+import { compareKeys } from './externalSort.js';
 import type { ManifestChunk, ManifestIndex, ManifestPart } from './manifestWriter.js';
 import type { ManifestEntry, ManifestFolder, ManifestItem, SnapshotRecord } from './records.js';
 import type { VaultStore } from './vaultStore.js';
@@ -94,6 +95,25 @@ export class ManifestReader {
       if (found) return found;
     }
     return undefined;
+  }
+
+  /**
+   * The items of an indexed manifest whose key comes after `afterKey` (all of them without one), in key order:
+   * one streamed read from the chunk that holds the first of them. `keyOf` is the manifest's (folder, id) order.
+   */
+  async *itemsAfter(
+    afterKey: string | undefined,
+    keyOf: (folderId: string, id: string) => string,
+  ): AsyncGenerator<ManifestItem> {
+    if (!this.index) throw new Error(`Snapshot ${this.snapshot.snapshotId} has no index to read from a key`);
+    const after = (folderId: string, id: string) =>
+      afterKey === undefined || compareKeys(keyOf(folderId, id), afterKey) > 0;
+    const first = this.index.chunks.find((chunk) => after(chunk.folderId, chunk.lastId));
+    if (!first) return;
+    for await (const item of this.vault.readNdjsonGz<ManifestItem>(this.snapshot.manifestBlob, {
+      offset: first.offset,
+    }))
+      if (after(item.folderId, item.id)) yield item;
   }
 
   /** The whole manifest, folders then items, streamed. */

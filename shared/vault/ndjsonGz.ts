@@ -59,11 +59,11 @@ function hashingPassThrough(hash: Hash): Transform {
 export async function* readNdjsonGzBlob<T>(
   container: ContainerClient,
   blobName: string,
-  options: { missingOk?: boolean },
+  options: { missingOk?: boolean; offset?: number },
 ): AsyncGenerator<T> {
   let body: Readable;
   try {
-    const response = await container.getBlockBlobClient(blobName).download();
+    const response = await container.getBlockBlobClient(blobName).download(options.offset ?? 0);
     body = response.readableStreamBody as Readable;
   } catch (error) {
     if (options.missingOk && isStatus(error, 404)) return;
@@ -74,12 +74,17 @@ export async function* readNdjsonGzBlob<T>(
   body.pipe(gunzip);
   const decoder = new StringDecoder('utf8');
   let carry = '';
-  for await (const chunk of gunzip) {
-    const text = carry + decoder.write(chunk as Buffer);
-    const lines = text.split('\n');
-    carry = lines.pop() ?? '';
-    for (const line of lines) if (line) yield JSON.parse(line) as T;
+  try {
+    for await (const chunk of gunzip) {
+      const text = carry + decoder.write(chunk as Buffer);
+      const lines = text.split('\n');
+      carry = lines.pop() ?? '';
+      for (const line of lines) if (line) yield JSON.parse(line) as T;
+    }
+    carry += decoder.end();
+    if (carry) yield JSON.parse(carry) as T;
+  } finally {
+    // A reader that stops early (a commit slice at its budget, a browse page) frees the download's socket.
+    body.destroy();
   }
-  carry += decoder.end();
-  if (carry) yield JSON.parse(carry) as T;
 }

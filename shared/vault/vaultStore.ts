@@ -103,8 +103,30 @@ export class VaultStore {
     return hookedWrite({ op: 'putNdjson', blobName }, () => writeNdjsonGzBlob(this.container, blobName, records));
   }
 
-  /** Reads gzip NDJSON record by record; an absent blob reads as empty when `missingOk`. */
-  readNdjsonGz<T>(blobName: string, options: { missingOk?: boolean } = {}): AsyncGenerator<T> {
+  /**
+   * Stages one block of a blob written over several activities (a manifest in slices): nothing is visible until
+   * `commitBlocks` names it, and staging the same id again replaces it, so a retried slice stages its blocks again.
+   */
+  stageBlock(blobName: string, blockId: string, bytes: Buffer): Promise<void> {
+    return hookedWrite({ op: 'stageBlock', blobName }, async () => {
+      await this.container.getBlockBlobClient(blobName).stageBlock(blockId, bytes, bytes.length);
+    });
+  }
+
+  /** Makes the blob the staged blocks named, in this order (gzip NDJSON, as `writeNdjsonGz` writes). */
+  commitBlocks(blobName: string, blockIds: string[]): Promise<void> {
+    return hookedWrite({ op: 'commitBlocks', blobName }, async () => {
+      await this.container.getBlockBlobClient(blobName).commitBlockList(blockIds, {
+        blobHTTPHeaders: { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' },
+      });
+    });
+  }
+
+  /**
+   * Reads gzip NDJSON record by record; an absent blob reads as empty when `missingOk`. From `offset` on, when
+   * given: it must be where a gzip member starts (a manifest's chunk).
+   */
+  readNdjsonGz<T>(blobName: string, options: { missingOk?: boolean; offset?: number } = {}): AsyncGenerator<T> {
     return readNdjsonGzBlob<T>(this.container, blobName, options);
   }
 

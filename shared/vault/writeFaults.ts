@@ -5,7 +5,7 @@
  * belongs to) while other work runs. It can only be set under Vitest; in the app it is never set and costs one check.
  */
 export interface VaultWrite {
-  op: 'putJson' | 'putText' | 'putItemVersion' | 'putNdjson' | 'putOwner' | 'delete';
+  op: 'putJson' | 'putText' | 'putItemVersion' | 'putNdjson' | 'putOwner' | 'stageBlock' | 'commitBlocks' | 'delete';
   blobName: string;
 }
 
