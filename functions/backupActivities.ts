@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import { commitSnapshot } from '../shared/backup/commit.js';
+import { commitSnapshot, commitSnapshotSlice } from '../shared/backup/commit.js';
+import type { MailboxRunResult } from '../shared/backup/types.js';
 import { exportBatch } from '../shared/backup/exportBatch.js';
 import { DEFAULT_SLICE_BUDGET, planMailbox, planMailboxSlice, type PlanSettings } from '../shared/backup/plan.js';
 import type { BackupConfig } from '../shared/config.js';
@@ -64,10 +65,22 @@ registerActivity(contracts.exportBatch, async (input, context) => {
 });
 
 registerActivity(contracts.commitSnapshot, async (input) => {
-  const { vault } = await getServices();
-  const result = await commitSnapshot(vault, input);
-  return { upn: result.upn, status: result.status, exported: result.items.exported, failed: result.items.failed };
+  const { config, vault } = await getServices();
+  return mailboxOutput(
+    await commitSnapshot(vault, input, undefined, { sliceRecords: config.backup.commitSliceRecords }),
+  );
 });
+
+registerActivity(contracts.commitSnapshotSlice, async (input) => {
+  const { config, vault } = await getServices();
+  const step = await commitSnapshotSlice(vault, input, undefined, { sliceRecords: config.backup.commitSliceRecords });
+  return 'result' in step ? { output: mailboxOutput(step.result) } : step;
+});
+
+/** What the orchestration keeps of a mailbox's result (the rest is in the vault). */
+function mailboxOutput(result: MailboxRunResult): contracts.BackupMailboxOutput {
+  return { upn: result.upn, status: result.status, exported: result.items.exported, failed: result.items.failed };
+}
 
 registerActivity(
   contracts.claimMailbox,

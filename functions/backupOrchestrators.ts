@@ -27,6 +27,9 @@ const MAILBOXES_PER_LANE_EPISODE = 25;
 /** Planning slices an episode of a mailbox's orchestration runs before it continues as new (2 events each). */
 const PLAN_SLICES_PER_EPISODE = 50;
 
+/** Commit slices an episode of a mailbox's orchestration runs before it continues as new (2 events each). */
+const COMMIT_SLICES_PER_EPISODE = 50;
+
 /** Report pages gathered at once (each reads a page of results and judges their deletions). */
 const REPORT_PAGES_AT_ONCE = 4;
 
@@ -113,7 +116,6 @@ export const backupLane: Orchestrator<BackupLaneInput, LaneOutput> = function* (
  */
 export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput> = function* (context, input) {
   const { runId, mailboxId, upn, settings } = input;
-  const archive = input.archiveOf ? { archiveOf: input.archiveOf } : {};
   try {
     // One backup per mailbox at a time: the first episode claims it (continueAsNew carries the plan on).
     if (!input.plan && input.planSlice === undefined) {
@@ -144,19 +146,16 @@ export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput
           failedBatches,
         });
     }
-    context.df.setCustomStatus({ upn, batchesDone: plan.batchCount, batchCount: plan.batchCount, phase: 'committing' });
-    return yield* callActivity(context, contracts.commitSnapshot, {
-      runId,
-      mailboxId,
-      upn,
-      ...archive,
-      snapshotId: input.snapshotId,
-      takenAt: input.startedAt,
-      startedAt: input.startedAt,
-      planVersion: plan.planVersion,
-      batchCount: plan.batchCount,
-      failedBatches,
-    });
+    const committed = yield* commitInSlices(context, input, plan, failedBatches);
+    if ('continueFrom' in committed)
+      return continueAsNew(context, contracts.backupMailbox, {
+        ...withoutPlanSlice(input),
+        plan,
+        nextBatch: plan.batchCount,
+        failedBatches,
+        commitSlice: committed.continueFrom,
+      });
+    return committed.output;
   } catch (error) {
     return yield* failMailbox(context, input, errorReason(error));
   }
@@ -186,6 +185,42 @@ function* planInSlices(
     // An orchestration started before slices has the whole plan's counts in its history at this point.
     if ('planVersion' in result) return { summary: result as unknown as PlanSummary };
     if ('summary' in result) return { summary: result.summary };
+    slice = result.nextSlice;
+  }
+  return { continueFrom: slice };
+}
+
+/**
+ * The commit, slice after slice (each a bounded activity that checkpoints in the vault), as planning goes; after
+ * COMMIT_SLICES_PER_EPISODE slices the episode hands the next slice's number on.
+ */
+function* commitInSlices(
+  context: OrchestrationContext,
+  input: BackupMailboxInput,
+  plan: PlanSummary,
+  failedBatches: Array<{ batch: number; reason: string }>,
+): Generator<Task, { output: BackupMailboxOutput } | { continueFrom: number }, unknown> {
+  const { runId, mailboxId, upn } = input;
+  const { batchCount } = plan;
+  const commitInput = {
+    runId,
+    mailboxId,
+    upn,
+    ...(input.archiveOf ? { archiveOf: input.archiveOf } : {}),
+    snapshotId: input.snapshotId,
+    takenAt: input.startedAt,
+    startedAt: input.startedAt,
+    planVersion: plan.planVersion,
+    batchCount,
+    failedBatches,
+  };
+  let slice = input.commitSlice ?? 0;
+  for (let inEpisode = 0; inEpisode < COMMIT_SLICES_PER_EPISODE; inEpisode++) {
+    context.df.setCustomStatus({ upn, batchesDone: batchCount, batchCount, phase: 'committing', commitSlice: slice });
+    const result = yield* callActivity(context, contracts.commitSnapshotSlice, { ...commitInput, slice });
+    // An orchestration started before commit slices has the whole commit's output in its history at this point.
+    if ('upn' in result) return { output: result as unknown as BackupMailboxOutput };
+    if ('output' in result) return { output: result.output };
     slice = result.nextSlice;
   }
   return { continueFrom: slice };

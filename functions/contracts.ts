@@ -72,6 +72,8 @@ export interface BackupMailboxInput {
   plan?: PlanSummary;
   /** Planning's next slice, when an episode continued as new while planning. */
   planSlice?: number;
+  /** The commit's next slice, when an episode continued as new while committing. */
+  commitSlice?: number;
   nextBatch?: number;
   failedBatches?: Array<{ batch: number; reason: string }>;
 }
@@ -112,7 +114,13 @@ export const planMailbox = activityContract<PlanInput, PlanSummary>('planMailbox
 /** One slice of planning (shared/backup/plan.ts): the next slice's number, or the finished plan's counts. */
 export const planMailboxSlice = activityContract<PlanSliceInput, PlanSliceResult>('planMailboxSlice');
 export const exportBatch = activityContract<ExportBatchInput, BatchSummary>('exportBatch');
+/** The whole commit in one activity: registered for orchestrations started before commits went in slices. */
 export const commitSnapshot = activityContract<CommitInput, BackupMailboxOutput>('commitSnapshot');
+/** One slice of a mailbox's commit (commit.ts): the next slice's number, or the mailbox's outcome. */
+export const commitSnapshotSlice = activityContract<
+  CommitInput & { slice: number },
+  { nextSlice: number } | { output: BackupMailboxOutput }
+>('commitSnapshotSlice');
 /** The mailbox for this run from plan to commit, or the run that already owns it (mailboxOwner.ts). */
 export const claimMailbox = activityContract<
   { runId: string; mailboxId: string },

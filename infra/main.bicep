@@ -130,6 +130,8 @@ param downloadLinkHours string = '24'
 param windowsPerEpisode string = '20'
 @description('Item records one planning activity reads before it checkpoints (README, Large mailboxes).')
 param planSliceItems string = '50000'
+@description('Records one commit activity sorts or merges before it checkpoints (README, Large mailboxes).')
+param commitSliceRecords string = '200000'
 
 // --- Access: sign-in, roles, the restore policy, the audit trail (README, Access)
 
@@ -441,6 +443,7 @@ module app 'app/function-app.bicep' = {
       MAILBOX_VAULT_DOWNLOAD_LINK_HOURS: downloadLinkHours
       MAILBOX_VAULT_WINDOWS_PER_EPISODE: windowsPerEpisode
       MAILBOX_VAULT_PLAN_SLICE_ITEMS: planSliceItems
+      MAILBOX_VAULT_COMMIT_SLICE_RECORDS: commitSliceRecords
       MAILBOX_VAULT_MAINTENANCE_SCHEDULE: maintenanceSchedule
       MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: retentionKeepAllDays
       MAILBOX_VAULT_RETENTION_DAILY_DAYS: retentionDailyDays

@@ -175,6 +175,11 @@ export const SETTINGS = {
     description:
       'Item records one planning activity reads (at most 100 folders; a larger folder over several activities, page by page) before it checkpoints and the next continues',
   },
+  MAILBOX_VAULT_COMMIT_SLICE_RECORDS: {
+    default: '200000',
+    description:
+      'Records one commit activity sorts or merges before it checkpoints and the next continues (a commit within it is one activity)',
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -223,6 +228,8 @@ export interface BackupConfig {
   windowsPerEpisode: number;
   /** Item records one planning slice reads before it checkpoints. */
   planSliceItems: number;
+  /** Records one commit slice sorts or merges before it checkpoints. */
+  commitSliceRecords: number;
   /** Back up in-place archives (beta only: on v1.0 the run report says why they were not). */
   archives: boolean;
   /** Back up Recoverable Items (the deletions folder, the only one Graph's mailbox API exposes). */
@@ -371,6 +378,7 @@ const Raw = z.object({
   MAILBOX_VAULT_VERIFY_SAMPLE: z.coerce.number().int().min(1).max(100_000),
   MAILBOX_VAULT_WINDOWS_PER_EPISODE: z.coerce.number().int().min(1).max(500),
   MAILBOX_VAULT_PLAN_SLICE_ITEMS: z.coerce.number().int().min(1).max(10_000_000),
+  MAILBOX_VAULT_COMMIT_SLICE_RECORDS: z.coerce.number().int().min(1).max(100_000_000),
 });
 
 function isNcrontab(value: string): boolean {
@@ -528,6 +536,7 @@ function assembleConfig(
       batchReportedBytes: Math.round(raw.MAILBOX_VAULT_EXPORT_BATCH_MB * 1024 * 1024),
       windowsPerEpisode: raw.MAILBOX_VAULT_WINDOWS_PER_EPISODE,
       planSliceItems: raw.MAILBOX_VAULT_PLAN_SLICE_ITEMS,
+      commitSliceRecords: raw.MAILBOX_VAULT_COMMIT_SLICE_RECORDS,
       archives: raw.MAILBOX_VAULT_BACKUP_ARCHIVES === 'true',
       recoverableItems: raw.MAILBOX_VAULT_BACKUP_RECOVERABLE_ITEMS === 'true',
     },

@@ -1,25 +1,25 @@
-import { folderPathText, type ItemMeta } from '../mailbox/index.js';
+import { folderPathText } from '../mailbox/index.js';
 import { statusFrom } from '../status.js';
 import { linkArchive } from '../vault/archiveLinks.js';
-import { ExternalSorter, mergeSorted } from '../vault/externalSort.js';
 import { keyOf, layout } from '../vault/layout.js';
-import { ManifestReader } from '../vault/manifestReader.js';
-import { writeManifest } from '../vault/manifestWriter.js';
 import { releaseClaim, runIsDone, withMailboxLease, type HeldMailbox } from '../vault/mailboxOwner.js';
-import type { DeltaState, ManifestFolder, ManifestItem, SnapshotRecord } from '../vault/records.js';
+import { emptyManifestDraft, finishManifest, ManifestBlockWriter } from '../vault/manifestWriter.js';
+import type { DeltaState, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
-import { compareCoverage, coverageProblems, type FolderCount } from './coverageReport.js';
-import type { NextDeltaState } from './plan.js';
-import { windowedMap } from '../windowedMap.js';
+import { inputsFromRuns, sortCommitInputs, type CommitSort, type MergeInputs } from './commitInputs.js';
+import { emptyTally, resolvedKeys, withVanished, type ChangeFacts, type ManifestTally } from './commitMerge.js';
 import {
-  changeKey,
-  itemKey,
-  joinedChanges,
-  sortedOutcomes,
-  type ItemChange,
-  type ItemChangeRecord,
-} from './itemChanges.js';
-import type { ChangeRecord, ItemFailure, ItemResult, MailboxRunResult, StoredRef } from './types.js';
+  factsFrom,
+  storedFacts,
+  storedTally,
+  tallyFrom,
+  type CommitProgress,
+  type MergeProgress,
+} from './commitProgress.js';
+import { compareCoverage, coverageProblems } from './coverageReport.js';
+import { joinedChanges } from './itemChanges.js';
+import type { NextDeltaState } from './plan.js';
+import type { MailboxRunResult } from './types.js';
 
 export interface CommitInput {
   runId: string;
@@ -39,64 +39,53 @@ export interface CommitInput {
   batchCount?: number;
 }
 
-/** Stored versions looked up at once when the commit re-checks them (see withVanished). */
-const PARALLEL_VERSION_CHECKS = 16;
+export interface CommitSliceInput extends CommitInput {
+  /** 0 starts the commit; each next slice continues from the checkpoint the one before it wrote. */
+  slice: number;
+}
 
-/** Tuning of the commit's external sorts (tests make the budget small to exercise the merge). */
+export type CommitSliceResult = { nextSlice: number } | { result: MailboxRunResult };
+
+/**
+ * Records one slice works through before it checkpoints: slice 0 sorts the change list and the outcomes (a
+ * record each), every slice resolves keys of the merge (a key each). About a minute of work on this project's
+ * machines, whatever the mailbox's size; a commit that fits in one slice writes no checkpoint.
+ */
+export const DEFAULT_COMMIT_SLICE_RECORDS = 200_000;
+
+/** Tuning of the commit (tests make both budgets small to exercise the sort's runs and the slices). */
 export interface CommitOptions {
   /** Records each sort holds in memory before it writes a sorted run to the vault. */
   recordsInMemory?: number;
+  /** Records one slice works through before it checkpoints (DEFAULT_COMMIT_SLICE_RECORDS). */
+  sliceRecords?: number;
 }
 
-/** What the run's export batches stored: only throttling totals stay in memory; outcomes are sorted to the vault. */
-interface ThrottleTotals {
-  throttledResponses: number;
-  throttleWaitInMs: number;
-}
-
-/** The run's change list, as planning wrote it: per-folder facts in memory, item records in a sorter. */
-interface ChangeList {
-  folders: Map<string, ManifestFolder>;
-  resynced: Set<string>;
-  items: ExternalSorter<ItemChangeRecord>;
-  failedFolders: Array<{ folderId: string; reason: string }>;
-  enumeratedFolders: Array<{ folderId: string; reason: string }>;
-  metadataGaps: Array<{ folderId: string; items: number; reason: string }>;
-  folderCounts: Map<string, FolderCount>;
-  notCompared: Array<{ folderId: string; reason: string }>;
-  coverageUnchecked?: string;
-}
-
-/** What writing the manifest counted. */
-interface ManifestTally {
-  itemCount: number;
-  totalBytes: number;
-  exported: number;
-  alreadyStored: number;
-  bytesExported: number;
-  failures: ItemFailure[];
-  foldersWithFailures: Set<string>;
-  inFolder: Map<string, number>;
-  /** New items that failed with no older version kept, per folder: missing from the snapshot. */
-  missingFailedIn: Map<string, number>;
-  /** Items whose new version failed while the older one stays (stale). */
-  keptStale: Set<string>;
-  /** Items the change list removed, and new or changed versions it listed. */
-  removed: number;
-  changed: number;
-}
-
-/**
- * Commits the run's snapshot holding the mailbox's lease (mailboxOwner.ts), then gives up the run's claim. A
- * run that does not own the mailbox may not commit to it: it would build on, or move delta.json behind, the
- * owner's snapshot.
- */
+/** The whole commit in one call, slice after slice (tests, and orchestrations started before slices). */
 export async function commitSnapshot(
   vault: VaultStore,
   input: CommitInput,
   now: () => Date = () => new Date(),
   options: CommitOptions = {},
 ): Promise<MailboxRunResult> {
+  for (let slice = 0; ;) {
+    const step = await commitSnapshotSlice(vault, { ...input, slice }, now, options);
+    if ('result' in step) return step.result;
+    slice = step.nextSlice;
+  }
+}
+
+/**
+ * One slice of the run's commit, holding the mailbox's lease (mailboxOwner.ts); the slice that finishes it gives
+ * up the run's claim. A run that does not own the mailbox may not commit to it: it would build on, or move
+ * delta.json behind, the owner's snapshot.
+ */
+export async function commitSnapshotSlice(
+  vault: VaultStore,
+  input: CommitSliceInput,
+  now: () => Date = () => new Date(),
+  options: CommitOptions = {},
+): Promise<CommitSliceResult> {
   const mailboxKey = keyOf(input.mailboxId);
   return withMailboxLease(vault, mailboxKey, async (held) => {
     const { holder, prunes } = await held.read();
@@ -105,33 +94,85 @@ export async function commitSnapshot(
     // A sweep since the claim may have taken versions this run counts on (inFlight.ts): look before using them.
     // Without its claim (an orchestration from before claims, a freed owner record) the run cannot tell: look.
     const recheck = holder?.runId === input.runId ? prunes !== holder.prunesAtClaim : true;
-    const result = await commitOwned(vault, input, held, recheck, now, options);
-    await releaseClaim(held, input.runId);
-    return result;
+    const step = await commitSlice(vault, input, { held, recheck, now, options });
+    if ('result' in step) await releaseClaim(held, input.runId);
+    return step;
   });
+}
+
+interface SliceContext {
+  held: HeldMailbox;
+  recheck: boolean;
+  now: () => Date;
+  options: CommitOptions;
+}
+
+/** What a slice merges: the inputs, and what slice 0 fixed for every slice after it. */
+interface CommitWork {
+  previous: SnapshotRecord | undefined;
+  facts: ChangeFacts;
+  throttle: CommitProgress['throttle'];
+  inputs: MergeInputs;
+  /** The sorted runs in the vault, named by every checkpoint; absent for a commit done in one slice. */
+  runs?: CommitProgress['runs'];
+  merge: MergeProgress;
+  /** Records this slice has worked through so far. */
+  spent: number;
+  discard(): Promise<void>;
 }
 
 /**
  * Builds the snapshot: the previous manifest, plus new and changed versions, minus removals and items of
  * folders that are gone, written as a new manifest with its index; then the snapshot record, last, as the
  * commit. Every stream is merged in (folder, item id) order, items sorted through the vault where needed, so
- * memory does not grow with the mailbox. Delta links advance only for folders whose every planned item was
+ * memory does not grow with the mailbox; a large mailbox's merge goes over several slices, each resuming after
+ * the last key the one before it resolved. Delta links advance only for folders whose every planned item was
  * stored. Idempotent: once the record exists, a retry rebuilds only the tally from the same previous snapshot
- * and never rewrites the committed manifest.
+ * and never rewrites the committed manifest; a slice retried after its checkpoint landed moves on.
  */
-async function commitOwned(
+async function commitSlice(
   vault: VaultStore,
-  input: CommitInput,
-  held: HeldMailbox,
-  recheck: boolean,
-  now: () => Date,
-  options: CommitOptions,
-): Promise<MailboxRunResult> {
-  const { runId, mailboxId, snapshotId } = input;
+  input: CommitSliceInput,
+  context: SliceContext,
+): Promise<CommitSliceResult> {
+  const { runId, mailboxId, snapshotId, slice } = input;
   const committed = await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, snapshotId));
   const existingResult = await vault.readJson<MailboxRunResult>(layout.runMailboxResult(runId, mailboxId));
-  if (existingResult && committed) return existingResult;
+  if (existingResult && committed) return { result: existingResult };
+  const stored = await vault.readJson<CommitProgress>(layout.runCommitProgress(runId, mailboxId));
+  // Retried after its checkpoint landed (the process died before Durable heard): its work is done.
+  if (stored && stored.slice >= slice) return { nextSlice: stored.slice + 1 };
+  let work: CommitWork;
+  if (slice === 0) {
+    const started = await startCommit(vault, input, committed, context);
+    if ('nextSlice' in started) return started;
+    work = started;
+  } else {
+    if (!stored || stored.slice < slice - 1)
+      throw new Error(`Commit slice ${slice} of run ${runId} has no checkpoint of slice ${slice - 1} to continue from`);
+    work = await resumeCommit(vault, mailboxId, stored);
+  }
+  try {
+    const merged = await mergeSlice(vault, input, work, committed, context);
+    if ('nextSlice' in merged) return merged;
+    return { result: await finishCommit(vault, input, work, committed, merged, context) };
+  } finally {
+    if (!work.runs) await work.discard();
+  }
+}
 
+/**
+ * Slice 0: reads the change list and the outcomes into sorts. A commit whose sorting and merging fit one slice's
+ * budget goes on in memory and writes no checkpoint; a larger one writes its sorted runs to the vault, names
+ * them in a checkpoint, and goes on merging while its budget lasts.
+ */
+async function startCommit(
+  vault: VaultStore,
+  input: CommitSliceInput,
+  committed: SnapshotRecord | undefined,
+  context: SliceContext,
+): Promise<CommitWork | { nextSlice: number }> {
+  const { runId, mailboxId } = input;
   const state = await vault.readJson<DeltaState>(layout.deltaState(mailboxId));
   const previousId = committed ? committed.previousSnapshotId : state?.lastSnapshotId;
   const previous = previousId
@@ -140,304 +181,195 @@ async function commitOwned(
   // A run whose claim was taken over (its orchestration ended) must not commit behind the newer snapshot.
   if (!committed && previous && previous.takenAt > input.takenAt)
     throw new Error(`Snapshot ${previous.snapshotId} is newer than this run's; ${runId} does not commit behind it`);
-  const sort = { vault, ...(options.recordsInMemory ? { recordsInMemory: options.recordsInMemory } : {}) };
-  const changes = await readChangeList(vault, runId, mailboxId, sort);
-  const outcomes = await sortedOutcomes(vault, input, sort);
-  const carried = previous ? await previousItemsInKeyOrder(vault, previous, input, sort) : undefined;
+  const { recordsInMemory, sliceRecords = DEFAULT_COMMIT_SLICE_RECORDS } = context.options;
+  const sort: CommitSort = { vault, ...(recordsInMemory ? { recordsInMemory } : {}) };
+  const sorted = await sortCommitInputs(sort, input, previous);
+  const { facts, throttle, records } = sorted;
+  const merge: MergeProgress = {
+    recheck: context.recheck,
+    draft: emptyManifestDraft(),
+    tally: storedTally(emptyTally()),
+  };
+  // Sorting costs a record each, merging a key each (the changes and the previous snapshot's items).
+  if (records + records + (previous?.itemCount ?? 0) <= sliceRecords) {
+    const { inputs, discard } = await sorted.sealed();
+    return { previous, facts, throttle, inputs, merge, spent: records, discard };
+  }
+  let checkpointed = false;
   try {
-    const tally = emptyTally();
-    const itemChanges = withVanished(vault, joinedChanges(changes.items.sorted(), outcomes.sorter.sorted()), recheck);
-    const batchFailure = input.failedBatches?.[0]?.reason;
-    const items = manifestItems(itemChanges, carried?.items, changes, tally, batchFailure);
-    const manifestBlob = layout.manifest(mailboxId, snapshotId);
-    const manifestIndexBlob = layout.manifestIndex(mailboxId, snapshotId);
-    const written = committed
-      ? await tallyOnly(items, committed.manifestSha256)
-      : await writeManifest(vault, manifestBlob, [...changes.folders.values()], items);
-    if ('index' in written) await vault.writeJson(manifestIndexBlob, written.index);
-    const { summary: coverage, problemFolderIds } = compareCoverage(
-      {
-        counts: changes.folderCounts,
-        inSnapshot: tally.inFolder,
-        failed: tally.missingFailedIn,
-        pathOf: (folderId) => folderPathText(changes.folders.get(folderId)?.path ?? []),
-        failedFolders: new Set(changes.failedFolders.map((f) => f.folderId)),
-      },
-      changes.coverageUnchecked,
-      changes.notCompared,
-    );
-    const record: SnapshotRecord = {
-      snapshotId,
-      mailboxId,
-      upn: input.upn,
-      ...(input.archiveOf ? { archiveOf: input.archiveOf } : {}),
-      runId,
-      takenAt: input.takenAt,
-      committedAt: now().toISOString(),
-      status: statusFrom(tally.failures.length + changes.failedFolders.length + coverageProblems(coverage)),
-      folderCount: changes.folders.size,
-      itemCount: tally.itemCount,
-      totalBytes: tally.totalBytes,
-      manifestBlob,
-      manifestSha256: written.sha256,
-      manifestIndexBlob,
-      previousSnapshotId: previous?.snapshotId ?? null,
-      failedItemCount: tally.failures.length,
+    const runs = await sorted.sealInVault();
+    const progress: CommitProgress = {
+      slice: 0,
+      previousId: previous?.snapshotId ?? null,
+      facts: storedFacts(facts),
+      throttle,
+      runs,
+      merge,
     };
-    held.assertHeld();
-    if (!committed) await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), record, { onlyIfAbsent: true });
-    if (input.archiveOf) await linkArchive(vault, input.archiveOf, mailboxId);
-    await advanceDeltaState(vault, input, state, changes, tally, problemFolderIds, now);
-
-    const result = { ...mailboxRunResult(input, committed ?? record, changes, outcomes, tally, now()), coverage };
-    await vault.writeJson(layout.runMailboxResult(runId, mailboxId), result);
-    return result;
+    await vault.writeJson(layout.runCommitProgress(runId, mailboxId), progress);
+    checkpointed = true;
+    if (records >= sliceRecords) return { nextSlice: 1 };
+    const inputs = await inputsFromRuns(vault, runs, previous);
+    return { previous, facts, throttle, inputs, runs, merge, spent: records, discard: async () => {} };
   } finally {
-    await Promise.all([changes.items.discard(), outcomes.sorter.discard(), carried?.discard()]);
+    if (!checkpointed) await sorted.discard();
   }
 }
 
-function emptyTally(): ManifestTally {
+/** A later slice: the work as the checkpoint before it left it. */
+async function resumeCommit(vault: VaultStore, mailboxId: string, progress: CommitProgress): Promise<CommitWork> {
+  const previous = progress.previousId
+    ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(mailboxId, progress.previousId))
+    : undefined;
   return {
-    itemCount: 0,
-    totalBytes: 0,
-    exported: 0,
-    alreadyStored: 0,
-    bytesExported: 0,
-    failures: [],
-    foldersWithFailures: new Set(),
-    inFolder: new Map(),
-    missingFailedIn: new Map(),
-    keptStale: new Set(),
-    removed: 0,
-    changed: 0,
+    previous,
+    facts: factsFrom(progress.facts),
+    throttle: progress.throttle,
+    inputs: await inputsFromRuns(vault, progress.runs, previous),
+    runs: progress.runs,
+    merge: progress.merge,
+    spent: 0,
+    discard: async () => {},
   };
 }
 
+/** Where a slice's merge ended: the manifest's blocks it staged, and the tally of every key so far. */
+interface Merged {
+  written?: { draft: CommitProgress['merge']['draft']; sha256?: string };
+  tally: ManifestTally;
+}
+
 /**
- * The change list's per-folder facts, with its item records handed to an external sort: the list is in folder
- * order as planning read the folders, the merge needs (folder, id) order.
+ * Merges from where the last slice stopped until the inputs end (returns the tally) or the slice's budget is
+ * spent (checkpoints and returns the next slice). Against a committed record it only tallies: the committed
+ * manifest is never written again.
  */
-async function readChangeList(
+async function mergeSlice(
   vault: VaultStore,
-  runId: string,
-  mailboxId: string,
-  sort: { vault: VaultStore; recordsInMemory?: number },
-): Promise<ChangeList> {
-  const changes: ChangeList = {
-    folders: new Map(),
-    resynced: new Set(),
-    items: new ExternalSorter<ItemChangeRecord>(
-      { ...sort, prefix: layout.runCommitSort(runId, mailboxId, 'changes') },
-      changeKey,
-    ),
-    failedFolders: [],
-    enumeratedFolders: [],
-    metadataGaps: [],
-    folderCounts: new Map(),
-    notCompared: [],
-  };
-  for await (const record of vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId))) {
-    switch (record.kind) {
-      case 'folder':
-        changes.folders.set(record.id, record);
-        break;
-      case 'resync':
-        changes.resynced.add(record.folderId);
-        break;
-      case 'upsert':
-      case 'remove':
-        await changes.items.add(record);
-        break;
-      case 'folderFailed':
-        changes.failedFolders.push({ folderId: record.folderId, reason: record.reason });
-        break;
-      case 'folderEnumerated':
-        changes.enumeratedFolders.push({ folderId: record.folderId, reason: record.reason });
-        break;
-      case 'metadataGap':
-        changes.metadataGaps.push(record);
-        break;
-      case 'folderCount': {
-        const { exchangeCount, missedByDelta, arrivedDuringRun } = record;
-        changes.folderCounts.set(record.folderId, { exchangeCount, missedByDelta, arrivedDuringRun });
-        break;
-      }
-      case 'coverageUnchecked':
-        changes.coverageUnchecked = record.reason;
-        break;
-      case 'folderNotCompared':
-        changes.notCompared.push(record);
-        break;
-    }
-  }
-  return changes;
-}
-
-/**
- * The previous snapshot's items in (folder, id) order: an indexed manifest is written in that order; one
- * committed before indexes is sorted through the vault once, by the commit that follows it.
- */
-async function previousItemsInKeyOrder(
-  vault: VaultStore,
-  previous: SnapshotRecord,
-  input: CommitInput,
-  sort: { vault: VaultStore; recordsInMemory?: number },
-): Promise<{ items: AsyncIterable<ManifestItem>; discard: () => Promise<void> }> {
-  const manifest = await ManifestReader.open(vault, previous);
-  async function* items(): AsyncGenerator<ManifestItem> {
-    for await (const entry of manifest.entries()) if (entry.kind === 'item') yield entry;
-  }
-  if (manifest.indexed) return { items: items(), discard: async () => {} };
-  const prefix = layout.runCommitSort(input.runId, input.mailboxId, 'previous');
-  const sorter = new ExternalSorter<ManifestItem>({ ...sort, prefix }, (item) => itemKey(item.folderId, item.id));
-  for await (const item of items()) await sorter.add(item);
-  return { items: sorter.sorted(), discard: () => sorter.discard() };
-}
-
-/** An item change, marked when the version it would reference is no longer in the vault. */
-type CheckedChange = ItemChange & { vanished?: true };
-
-/**
- * With `recheck` (a sweep ran since the claim), looks up each version this run would reference, stored or
- * reused: one a sweep took is not referenced (the item is exported again next run).
- */
-function withVanished(
-  vault: VaultStore,
-  changes: AsyncIterable<ItemChange>,
-  recheck: boolean,
-): AsyncIterable<CheckedChange> {
-  if (!recheck) return changes;
-  return windowedMap(changes, PARALLEL_VERSION_CHECKS, async (change): Promise<CheckedChange> => {
-    const { upsert, outcome } = change;
-    if (!upsert) return change;
-    const blob = upsert.known?.blob ?? (outcome?.ok ? outcome.blob : undefined);
-    if (blob && !(await vault.getItemVersion(blob))) return { ...change, vanished: true };
-    return change;
-  });
-}
-
-/** Why a listed new version is not stored, or undefined when it is (or needed no export). */
-function failureOf(
-  change: CheckedChange,
-  batchFailure: string | undefined,
-): { code: string; message: string } | undefined {
-  if (change.vanished)
-    return {
-      code: 'VersionPruned',
-      message: 'its stored version was pruned before the commit; exported again next run',
-    };
-  const { upsert, outcome } = change;
-  if (!upsert || upsert.known) return undefined;
-  if (outcome?.ok) return undefined;
-  if (outcome) return { code: outcome.code, message: outcome.message };
-  return {
-    code: 'NotExported',
-    message: batchFailure ? `its export activity failed: ${batchFailure}` : 'no outcome was recorded for it',
-  };
-}
-
-function manifestItem(meta: ItemMeta, stored: StoredRef): ManifestItem {
-  return { kind: 'item', ...meta, blob: stored.blob, sha256: stored.sha256, length: stored.length };
-}
-
-/**
- * The new snapshot's items in (folder, id) order: the previous snapshot's items merged with this run's changes.
- * A previous item stays unless removed, re-listed in a resynced folder, or replaced by a stored newer version
- * (kept, marked stale, when the newer version failed); items of folders that are gone go.
- */
-async function* manifestItems(
-  itemChanges: AsyncIterable<CheckedChange>,
-  previous: AsyncIterable<ManifestItem> | undefined,
-  changes: ChangeList,
-  tally: ManifestTally,
-  batchFailure: string | undefined,
-): AsyncGenerator<ManifestItem> {
-  const counted = (item: ManifestItem) => {
-    tally.itemCount++;
-    tally.totalBytes += item.length;
-    tally.inFolder.set(item.folderId, (tally.inFolder.get(item.folderId) ?? 0) + 1);
-    return item;
-  };
-  type Side = { previous: ManifestItem } | { change: CheckedChange };
-  const keyOfSide = (side: Side) =>
-    'previous' in side ? itemKey(side.previous.folderId, side.previous.id) : side.change.key;
-  const sides = mergeSorted<Side>(
-    [tagged(previous ?? [], (item) => ({ previous: item })), tagged(itemChanges, (change) => ({ change }))],
-    keyOfSide,
+  input: CommitSliceInput,
+  work: CommitWork,
+  committed: SnapshotRecord | undefined,
+  context: SliceContext,
+): Promise<Merged | { nextSlice: number }> {
+  const { runId, mailboxId, snapshotId, slice } = input;
+  let merge = work.merge;
+  // A sweep since the merge began may have taken versions it referenced without looking: it starts over, looking.
+  if (context.recheck && !merge.recheck)
+    merge = { recheck: true, draft: emptyManifestDraft(), tally: storedTally(emptyTally()) };
+  const tally = tallyFrom(merge.tally);
+  const manifestBlob = layout.manifest(mailboxId, snapshotId);
+  const writer = committed ? undefined : new ManifestBlockWriter(vault, manifestBlob, merge.draft, slice);
+  if (writer && merge.draft.offset === 0) await writer.writeFolders([...work.facts.folders.values()]);
+  const { after } = merge;
+  const itemChanges = joinedChanges(work.inputs.changes(after), work.inputs.outcomes(after));
+  const keys = resolvedKeys(
+    withVanished(vault, itemChanges, merge.recheck),
+    work.inputs.previous(after),
+    work.facts,
+    tally,
+    input.failedBatches?.[0]?.reason,
   );
-  let held: Side | undefined;
-  for await (const side of sides) {
-    // Each key has at most one previous item and one change, the previous first (earlier stream).
-    if (held && 'previous' in held && 'change' in side && keyOfSide(held) === side.change.key) {
-      yield* resolved(held.previous, side.change);
-      held = undefined;
-      continue;
+  const budget = context.options.sliceRecords ?? DEFAULT_COMMIT_SLICE_RECORDS;
+  let last = after;
+  let stopped = false;
+  for await (const { key, item } of keys) {
+    if (item) await writer?.add(item);
+    last = key;
+    // A commit done in one slice has no checkpoint to stop at.
+    if (work.runs && ++work.spent >= budget) {
+      stopped = true;
+      break;
     }
-    if (held)
-      yield* resolved('previous' in held ? held.previous : undefined, 'change' in held ? held.change : undefined);
-    held = side;
   }
-  if (held) yield* resolved('previous' in held ? held.previous : undefined, 'change' in held ? held.change : undefined);
+  const written = await writer?.close();
+  if (!stopped) return { ...(written ? { written } : {}), tally };
+  const progress: CommitProgress = {
+    slice,
+    previousId: work.previous?.snapshotId ?? null,
+    facts: storedFacts(work.facts),
+    throttle: work.throttle,
+    runs: work.runs!,
+    merge: {
+      ...(last !== undefined ? { after: last } : {}),
+      recheck: merge.recheck,
+      draft: written?.draft ?? merge.draft,
+      tally: storedTally(tally),
+    },
+  };
+  await vault.writeJson(layout.runCommitProgress(runId, mailboxId), progress);
+  return { nextSlice: slice + 1 };
+}
 
-  function* resolved(before: ManifestItem | undefined, change: CheckedChange | undefined): Generator<ManifestItem> {
-    if (change?.removed) tally.removed++;
-    if (change?.upsert && !change.upsert.known) tally.changed++;
-    const folderId = before?.folderId ?? change!.folderId;
-    if (!changes.folders.has(folderId)) return;
-    if (!change) {
-      if (!changes.resynced.has(folderId)) yield counted(before!); // a resynced folder re-listed what is there
-      return;
-    }
-    if (!change.upsert) return; // removed
-    const failure = failureOf(change, batchFailure);
-    if (!failure) {
-      yield counted(manifestItem(change.upsert.meta, change.upsert.known ?? storedOutcome(change.outcome, tally)!));
-      return;
-    }
-    // A newer version was listed and could not be stored: the older one stays, marked stale.
-    if (before) {
-      tally.keptStale.add(before.id);
-      yield counted({ ...before, stale: true });
-    }
-    recordFailure(tally, change.upsert.meta, failure, changes);
+/**
+ * The last slice: the manifest committed from its staged blocks and its index written, then the snapshot record
+ * (the commit), the delta state and the run's result; the slices' scratch goes last.
+ */
+async function finishCommit(
+  vault: VaultStore,
+  input: CommitSliceInput,
+  work: CommitWork,
+  committed: SnapshotRecord | undefined,
+  merged: Merged,
+  context: SliceContext,
+): Promise<MailboxRunResult> {
+  const { runId, mailboxId, snapshotId } = input;
+  const { facts, previous } = work;
+  const { tally } = merged;
+  const manifestBlob = layout.manifest(mailboxId, snapshotId);
+  const manifestIndexBlob = layout.manifestIndex(mailboxId, snapshotId);
+  let manifestSha256 = committed?.manifestSha256;
+  if (merged.written) {
+    manifestSha256 = await finishManifest(vault, manifestBlob, merged.written);
+    await vault.writeJson(manifestIndexBlob, merged.written.draft.index);
   }
+  const { summary: coverage, problemFolderIds } = compareCoverage(
+    {
+      counts: facts.folderCounts,
+      inSnapshot: tally.inFolder,
+      failed: tally.missingFailedIn,
+      pathOf: (folderId) => folderPathText(facts.folders.get(folderId)?.path ?? []),
+      failedFolders: new Set(facts.failedFolders.map((f) => f.folderId)),
+    },
+    facts.coverageUnchecked,
+    facts.notCompared,
+  );
+  const record: SnapshotRecord = {
+    snapshotId,
+    mailboxId,
+    upn: input.upn,
+    ...(input.archiveOf ? { archiveOf: input.archiveOf } : {}),
+    runId,
+    takenAt: input.takenAt,
+    committedAt: context.now().toISOString(),
+    status: statusFrom(tally.failures.length + facts.failedFolders.length + coverageProblems(coverage)),
+    folderCount: facts.folders.size,
+    itemCount: tally.itemCount,
+    totalBytes: tally.totalBytes,
+    manifestBlob,
+    manifestSha256: manifestSha256!,
+    manifestIndexBlob,
+    previousSnapshotId: previous?.snapshotId ?? null,
+    failedItemCount: tally.failures.length,
+  };
+  context.held.assertHeld();
+  if (!committed) await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), record, { onlyIfAbsent: true });
+  if (input.archiveOf) await linkArchive(vault, input.archiveOf, mailboxId);
+  const state = await vault.readJson<DeltaState>(layout.deltaState(mailboxId));
+  await advanceDeltaState(vault, input, state, facts, tally, problemFolderIds, context.now);
+
+  const finished = context.now();
+  const result = { ...mailboxRunResult(input, committed ?? record, facts, work.throttle, tally, finished), coverage };
+  await vault.writeJson(layout.runMailboxResult(runId, mailboxId), result);
+  if (work.runs) await deleteCommitScratch(vault, runId, mailboxId);
+  return result;
 }
 
-async function* tagged<T, U>(source: AsyncIterable<T> | Iterable<T>, wrap: (record: T) => U): AsyncGenerator<U> {
-  for await (const record of source) yield wrap(record);
-}
-
-/** Drains the items for their tally only: the committed manifest stays as it is. */
-async function tallyOnly(items: AsyncIterable<ManifestItem>, sha256: string): Promise<{ sha256: string }> {
-  for await (const item of items) void item;
-  return { sha256 };
-}
-
-/** A version this run stored, counted as exported. */
-function storedOutcome(outcome: ItemResult | undefined, tally: ManifestTally): StoredRef | undefined {
-  if (!outcome?.ok) return undefined;
-  tally.exported++;
-  if (!outcome.written) tally.alreadyStored++;
-  tally.bytesExported += outcome.length;
-  return outcome;
-}
-
-function recordFailure(
-  tally: ManifestTally,
-  meta: ItemMeta,
-  failure: { code: string; message: string },
-  changes: ChangeList,
-): void {
-  tally.foldersWithFailures.add(meta.folderId);
-  if (!tally.keptStale.has(meta.id))
-    tally.missingFailedIn.set(meta.folderId, (tally.missingFailedIn.get(meta.folderId) ?? 0) + 1);
-  tally.failures.push({
-    itemId: meta.id,
-    folderPath: folderPathText(changes.folders.get(meta.folderId)?.path ?? []),
-    ...(meta.subject ? { subject: meta.subject } : {}),
-    ...failure,
-  });
+/** The sorted runs and the checkpoint of a commit in slices, once its result is written. */
+async function deleteCommitScratch(vault: VaultStore, runId: string, mailboxId: string): Promise<void> {
+  const names: string[] = [];
+  for await (const name of vault.listNames(layout.runCommitSortPrefix(runId, mailboxId))) names.push(name);
+  await Promise.all(names.map((name) => vault.deleteIfExists(name)));
+  await vault.deleteIfExists(layout.runCommitProgress(runId, mailboxId));
 }
 
 /**
@@ -448,7 +380,7 @@ async function advanceDeltaState(
   vault: VaultStore,
   input: CommitInput,
   state: DeltaState | undefined,
-  changes: ChangeList,
+  facts: ChangeFacts,
   tally: ManifestTally,
   readInFull: Set<string>,
   now: () => Date,
@@ -461,7 +393,7 @@ async function advanceDeltaState(
   if (last && last.takenAt > input.takenAt) return;
   const next = await vault.readJson<NextDeltaState>(layout.runNextDelta(input.runId, input.mailboxId));
   const itemDeltaLinks: Record<string, string> = {};
-  for (const folderId of changes.folders.keys()) {
+  for (const folderId of facts.folders.keys()) {
     if (readInFull.has(folderId)) continue;
     const failed = tally.foldersWithFailures.has(folderId);
     const link = failed ? state?.itemDeltaLinks[folderId] : next?.itemDeltaLinks[folderId];
@@ -475,8 +407,8 @@ async function advanceDeltaState(
 function mailboxRunResult(
   input: CommitInput,
   record: SnapshotRecord,
-  changes: ChangeList,
-  throttle: ThrottleTotals,
+  facts: ChangeFacts,
+  throttle: CommitProgress['throttle'],
   tally: ManifestTally,
   finishedAt: Date,
 ): MailboxRunResult {
@@ -499,13 +431,13 @@ function mailboxRunResult(
     },
     bytesExported: tally.bytesExported,
     throttling: { responses: throttle.throttledResponses, waitInMs: throttle.throttleWaitInMs },
-    failedFolders: changes.failedFolders.map((f) => folderNote(changes, f)),
-    enumeratedFolders: changes.enumeratedFolders.map((f) => folderNote(changes, f)),
-    itemsWithoutSearchKey: changes.metadataGaps.map((gap) => ({ ...folderNote(changes, gap), items: gap.items })),
+    failedFolders: facts.failedFolders.map((f) => folderNote(facts, f)),
+    enumeratedFolders: facts.enumeratedFolders.map((f) => folderNote(facts, f)),
+    itemsWithoutSearchKey: facts.metadataGaps.map((gap) => ({ ...folderNote(facts, gap), items: gap.items })),
     failures: tally.failures,
   };
 }
 
-function folderNote(changes: ChangeList, note: { folderId: string; reason: string }) {
-  return { folderPath: folderPathText(changes.folders.get(note.folderId)?.path ?? []), reason: note.reason };
+function folderNote(facts: ChangeFacts, note: { folderId: string; reason: string }) {
+  return { folderPath: folderPathText(facts.folders.get(note.folderId)?.path ?? []), reason: note.reason };
 }

@@ -19,9 +19,9 @@ export const changeKey = (record: ItemChangeRecord): string =>
   record.kind === 'upsert' ? itemKey(record.item.folderId, record.item.id) : itemKey(record.folderId, record.id);
 
 /** An export outcome with the folder its item was planned in. */
-type PlacedOutcome = ItemResult & { folderId: string };
+export type PlacedOutcome = ItemResult & { folderId: string };
 
-const outcomeKey = (outcome: PlacedOutcome): string => itemKey(outcome.folderId, outcome.id);
+export const outcomeKey = (outcome: PlacedOutcome): string => itemKey(outcome.folderId, outcome.id);
 
 /** Everything the run says about one item: its last listing (if any), whether it was removed, its export outcome. */
 export interface ItemChange {

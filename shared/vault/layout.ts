@@ -54,6 +54,9 @@ export const layout = {
   /** Sorted runs of the commit's external merge (externalSort.ts), deleted when the commit is done. */
   runCommitSort: (runId: string, mailboxId: string, part: string) =>
     `runs/${runId}/${keyOf(mailboxId)}/commit-sort/${part}/`,
+  runCommitSortPrefix: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/commit-sort/`,
+  /** Where a commit in slices stands (commitProgress.ts), read by its next slice. */
+  runCommitProgress: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/commit-progress.json`,
   runPlanSortPrefix: (runId: string, mailboxId: string) => `runs/${runId}/${keyOf(mailboxId)}/plan-sort/`,
   runPlanSort: (runId: string, mailboxId: string, part: string) =>
     `runs/${runId}/${keyOf(mailboxId)}/plan-sort/${part}/`,

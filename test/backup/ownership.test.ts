@@ -24,7 +24,7 @@ const LOU = 'lou@contoso.example';
 
 /** Holds the commit of one run until released: the run stays "between export and commit". */
 function holdCommit(run: { id?: string }): { reached: Promise<void>; release: () => void } {
-  const reg = registrations.get('commitsnapshot')!;
+  const reg = registrations.get('commitsnapshotslice')!;
   const original = reg.callback;
   let reached!: () => void;
   let release!: () => void;
@@ -74,7 +74,7 @@ describe('a prune while a backup is between export and commit', () => {
 
     // A run exports the changed item's new version, then fails before its commit: that blob is unreferenced.
     tenant.changeItem(pat, [...pat.items.keys()][3]!);
-    stack.app.host.injectActivityFault({ activity: 'commitSnapshot', when: 'before', times: 3 });
+    stack.app.host.injectActivityFault({ activity: 'commitSnapshotSlice', when: 'before', times: 3 });
     const failed = (await runBackup(stack, { mailboxes: [PAT] })).status.report as RunReport;
     expect(failed.mailboxes[0]!.snapshotId).toBeNull();
     await new Promise((r) => setTimeout(r, 1_100)); // the next run id starts a second later

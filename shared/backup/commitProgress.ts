@@ -1,0 +1,92 @@
+import type { ManifestDraft } from '../vault/manifestWriter.js';
+import type { ItemFailure } from './types.js';
+import type { FolderCount } from './coverageReport.js';
+import type { ChangeFacts, ManifestTally } from './commitMerge.js';
+import type { ManifestFolder } from '../vault/records.js';
+
+/**
+ * Where a commit in slices stands (`layout.runCommitProgress`), written at the end of each slice but the last:
+ * what slice 0 read and sorted (the change list's facts, the names of the sorted runs), and how far the merge
+ * has got (the last key it resolved, the manifest's staged blocks, the tally up to that key). JSON throughout;
+ * its size grows with folders, failures and the manifest's chunks (one entry per 1,000 items), not with items.
+ */
+export interface CommitProgress {
+  /** The last slice whose work this records. */
+  slice: number;
+  /** The snapshot the merge builds on, fixed by slice 0. */
+  previousId: string | null;
+  facts: StoredFacts;
+  throttle: { throttledResponses: number; throttleWaitInMs: number };
+  runs: { changes: string[]; outcomes: string[]; previous?: string[] };
+  merge: MergeProgress;
+}
+
+export interface MergeProgress {
+  /** The last key resolved; absent before the merge starts. */
+  after?: string;
+  /** Whether the merge so far looked up each version it references (see withVanished). */
+  recheck: boolean;
+  draft: ManifestDraft;
+  tally: StoredTally;
+}
+
+interface StoredFacts {
+  folders: ManifestFolder[];
+  resynced: string[];
+  failedFolders: Array<{ folderId: string; reason: string }>;
+  enumeratedFolders: Array<{ folderId: string; reason: string }>;
+  metadataGaps: Array<{ folderId: string; items: number; reason: string }>;
+  folderCounts: Array<[string, FolderCount]>;
+  notCompared: Array<{ folderId: string; reason: string }>;
+  coverageUnchecked?: string;
+}
+
+interface StoredTally {
+  itemCount: number;
+  totalBytes: number;
+  exported: number;
+  alreadyStored: number;
+  bytesExported: number;
+  failures: ItemFailure[];
+  foldersWithFailures: string[];
+  inFolder: Array<[string, number]>;
+  missingFailedIn: Array<[string, number]>;
+  removed: number;
+  changed: number;
+}
+
+export function storedFacts(facts: ChangeFacts): StoredFacts {
+  return {
+    ...facts,
+    folders: [...facts.folders.values()],
+    resynced: [...facts.resynced],
+    folderCounts: [...facts.folderCounts],
+  };
+}
+
+export function factsFrom(stored: StoredFacts): ChangeFacts {
+  return {
+    ...stored,
+    folders: new Map(stored.folders.map((folder) => [folder.id, folder])),
+    resynced: new Set(stored.resynced),
+    folderCounts: new Map(stored.folderCounts),
+  };
+}
+
+export function storedTally(tally: ManifestTally): StoredTally {
+  return {
+    ...tally,
+    foldersWithFailures: [...tally.foldersWithFailures],
+    inFolder: [...tally.inFolder],
+    missingFailedIn: [...tally.missingFailedIn],
+  };
+}
+
+export function tallyFrom(stored: StoredTally): ManifestTally {
+  return {
+    ...stored,
+    foldersWithFailures: new Set(stored.foldersWithFailures),
+    inFolder: new Map(stored.inFolder),
+    missingFailedIn: new Map(stored.missingFailedIn),
+  };
+}
