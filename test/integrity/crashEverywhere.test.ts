@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../shared/backup/types.js';
 import type { RestoreReport } from '../../shared/restore/types.js';
 import { compactTime } from '../../shared/vault/layout.js';
-import { CrashPoints } from '../support/crashPoints.js';
+import { CrashPoints, pointsToCrash } from '../support/crashPoints.js';
 import {
   maintenanceInput,
   restoreTargetProblems,
@@ -27,9 +27,6 @@ import { startStack, type Stack } from '../support/stack.js';
 
 const SOURCE = 'ana@contoso.example';
 const TARGET = 'ben@contoso.example';
-const SWEEP_ALL = process.env.CRASH_SWEEP === 'all';
-/** `CRASH_POINTS=12,40` runs only these points (to reproduce one the sweep reported). */
-const ONLY = process.env.CRASH_POINTS?.split(',').map(Number);
 
 interface ScenarioOutcome {
   reached: string[];
@@ -99,8 +96,11 @@ async function runScenario(crashAt?: number): Promise<ScenarioOutcome> {
         { upn: TARGET, items: 0 },
       ],
     },
-    // Planning in slices of a few items, so that the crash points fall between slices too.
-    { maxConcurrentActivities: 1, settings: { ...ZERO_RETENTION, MAILBOX_VAULT_PLAN_SLICE_ITEMS: '2' } },
+    // Planning and commits in slices of a few records, so that the crash points fall between slices too.
+    {
+      maxConcurrentActivities: 1,
+      settings: { ...ZERO_RETENTION, MAILBOX_VAULT_PLAN_SLICE_ITEMS: '2', MAILBOX_VAULT_COMMIT_SLICE_RECORDS: '5' },
+    },
   );
   const points = new CrashPoints(crashAt);
   try {
@@ -119,22 +119,11 @@ async function runScenario(crashAt?: number): Promise<ScenarioOutcome> {
   }
 }
 
-/** Points `npm test` crashes at, spread evenly over the scenario (each run takes seconds). */
-const SAMPLE = 12;
-
-/** Which points to crash at: all of them, or an even spread that always includes the first and the last. */
-function pointsToCrash(count: number): number[] {
-  if (ONLY) return ONLY;
-  if (SWEEP_ALL) return Array.from({ length: count }, (_, index) => index);
-  const spread = Array.from({ length: SAMPLE }, (_, i) => Math.round((i * (count - 1)) / (SAMPLE - 1)));
-  return [...new Set(spread)];
-}
-
 describe('a crash at any activity boundary or vault write', () => {
   it('leaves every snapshot verified, every item stored or reported, and each restored item once', async () => {
     const dry = await runScenario();
     expect(dry.problems).toEqual([]);
-    const chosen = pointsToCrash(dry.reached.length);
+    const chosen = pointsToCrash(dry.reached.length, 12);
     console.warn(`crash points: ${dry.reached.length}, running ${chosen.length}`);
     if (process.env.CRASH_LIST) console.warn(dry.reached.map((label, index) => `#${index} ${label}`).join('\n'));
     const failures: string[] = [];

@@ -2,6 +2,19 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { registrations } from '../../local/host/registry.js';
 import { setVaultWriteHook, type VaultWrite } from '../../shared/vault/writeFaults.js';
 
+/**
+ * Which of `count` crash points a sweep crashes at: every one with `CRASH_SWEEP=all` (.ci/run), those named by
+ * `CRASH_POINTS=12,40` (to reproduce one a sweep reported), else `sample` of them spread evenly, always including
+ * the first and the last (what `npm test` runs).
+ */
+export function pointsToCrash(count: number, sample: number): number[] {
+  const only = process.env.CRASH_POINTS?.split(',').map(Number);
+  if (only) return only;
+  if (process.env.CRASH_SWEEP === 'all') return Array.from({ length: count }, (_, index) => index);
+  const spread = Array.from({ length: sample }, (_, i) => Math.round((i * (count - 1)) / (sample - 1)));
+  return [...new Set(spread)];
+}
+
 /** What a crashed worker's work sees: the process is gone, nothing it does from now on lands. */
 export class InjectedCrash extends Error {}
 

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { commitSnapshotSlice, type CommitOptions } from '../../shared/backup/commit.js';
+import type { MailboxRunResult } from '../../shared/backup/types.js';
+import { keyOf, layout } from '../../shared/vault/layout.js';
+import { withMailboxLease } from '../../shared/vault/mailboxOwner.js';
+import { ManifestReader } from '../../shared/vault/manifestReader.js';
+import type { SnapshotRecord } from '../../shared/vault/records.js';
+import type { VaultStore } from '../../shared/vault/vaultStore.js';
+import { commitInput, firstNight, itemsOf, MAILBOX, secondNight, writeRun } from '../support/commitRun.js';
+import { freshVault } from '../support/vault.js';
+
+/**
+ * A commit too large for one activity goes in slices, each resuming after the last key the one before it
+ * resolved (commit.ts). Its snapshot must be the one a single activity builds, item for item, whatever the slice
+ * budget; and a sweep between slices must not leave it referencing a version the sweep took.
+ */
+
+const NIGHTS = ['2026-11-01T02:00:00.000Z', '2026-11-02T02:00:00.000Z'] as const;
+const ONE_SLICE: CommitOptions = { recordsInMemory: 4 };
+const SLICED: CommitOptions = { recordsInMemory: 4, sliceRecords: 25 };
+
+/** The commit, slice after slice, as the orchestration calls it; counts the slices. */
+async function commitBySlices(
+  vault: VaultStore,
+  input: ReturnType<typeof commitInput>,
+  options: CommitOptions,
+  between: (slice: number) => Promise<void> = async () => {},
+): Promise<{ result: MailboxRunResult; record: SnapshotRecord; slices: number }> {
+  for (let slice = 0, slices = 1; ; slices++) {
+    const step = await commitSnapshotSlice(vault, { ...input, slice }, () => new Date(input.takenAt), options);
+    if ('result' in step) {
+      const record = (await vault.readJson<SnapshotRecord>(layout.snapshotRecord(MAILBOX, input.snapshotId)))!;
+      return { result: step.result, record, slices };
+    }
+    slice = step.nextSlice;
+    await between(slice);
+  }
+}
+
+/** The first night (120 items) and the second (see secondNight), each committed with `options`. */
+async function twoNights(options: CommitOptions) {
+  const { vault } = await freshVault();
+  const plan1 = await writeRun(vault, 'run1', firstNight());
+  const first = await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan1), options);
+  const night2 = secondNight();
+  const plan2 = await writeRun(vault, 'run2', night2.records, night2.failing);
+  const second = await commitBySlices(vault, commitInput('run2', NIGHTS[1], plan2), options);
+  return { vault, first, second };
+}
+
+describe('a commit in slices', () => {
+  it('builds the snapshot one activity builds, night after night, and leaves no scratch behind', async () => {
+    const whole = await twoNights(ONE_SLICE);
+    const sliced = await twoNights(SLICED);
+    expect(whole.first.slices).toBe(1);
+    expect(whole.second.slices).toBe(1);
+    // 120 change records and 120 outcomes sorted, then 120 keys at 25 a slice.
+    expect(sliced.first.slices).toBeGreaterThanOrEqual(6);
+    expect(sliced.second.slices).toBeGreaterThanOrEqual(5);
+    for (const night of ['first', 'second'] as const) {
+      const [a, b] = [whole[night], sliced[night]];
+      expect(b.result).toEqual(a.result);
+      expect(await itemsOf(sliced.vault, b.record)).toEqual(await itemsOf(whole.vault, a.record));
+      const { manifestSha256: _a, ...recordA } = a.record;
+      const { manifestSha256: _b, ...recordB } = b.record;
+      expect(recordB).toEqual(recordA);
+    }
+    expect(sliced.second.result.items).toMatchObject({ inSnapshot: 120, failed: 1, removed: 1 });
+    for (const runId of ['run1', 'run2']) {
+      expect(await sliced.vault.readJson(layout.runCommitProgress(runId, MAILBOX))).toBeUndefined();
+      const scratch: string[] = [];
+      for await (const name of sliced.vault.listNames(layout.runCommitSortPrefix(runId, MAILBOX))) scratch.push(name);
+      expect(scratch).toEqual([]);
+    }
+  });
+
+  it('writes a manifest whose hash and index hold across the slices it was written in', async () => {
+    const { vault, second } = await twoNights(SLICED);
+    const opened = (await vault.openBlob(second.record.manifestBlob))!;
+    const { createHash } = await import('node:crypto');
+    const hash = createHash('sha256');
+    for await (const bytes of opened.stream) hash.update(bytes as Buffer);
+    expect(hash.digest('hex')).toBe(second.record.manifestSha256);
+    const reader = await ManifestReader.open(vault, second.record);
+    const inbox = (await itemsOf(vault, second.record)).filter((item) => item.folderId === 'inbox');
+    expect(await reader.folderPage('inbox', 7, 30)).toEqual(inbox.slice(7, 37));
+    expect(await reader.findItem('item-500')).toEqual(inbox.find((item) => item.id === 'item-500'));
+  });
+
+  it('starts its merge over, looking every version up, when a sweep ran between two of its slices', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    // The run's claim, as claimMailbox takes it: no prune since.
+    await withMailboxLease(vault, keyOf(MAILBOX), async (held) => {
+      const owner = await held.read();
+      await held.write({ ...owner, holder: { runId: 'run1', claimedAt: NIGHTS[0], prunesAtClaim: owner.prunes } });
+    });
+    const input = commitInput('run1', NIGHTS[0], plan);
+    const swept = layout.itemVersion(MAILBOX, 'item-000', 'ck1');
+    const { result, record } = await commitBySlices(vault, input, SLICED, async (slice) => {
+      const progress = await vault.readJson<{ merge: { after?: string } }>(layout.runCommitProgress('run1', MAILBOX));
+      // Once the merge has gone past the inbox's first item, a sweep takes its version and counts a prune.
+      if (slice < 2 || !progress?.merge.after || progress.merge.after < 'inbox\u0000item-001') return;
+      if (!(await vault.getItemVersion(swept))) return;
+      await vault.deleteBlob(swept);
+      await withMailboxLease(vault, keyOf(MAILBOX), async (held) => {
+        const owner = await held.read();
+        await held.write({ ...owner, prunes: owner.prunes + 1 });
+      });
+    });
+    expect(result.failures).toEqual([expect.objectContaining({ itemId: 'item-000', code: 'VersionPruned' })]);
+    const items = await itemsOf(vault, record);
+    expect(items.map((item) => item.id)).not.toContain('item-000');
+    expect(items).toHaveLength(119);
+  });
+});
