@@ -1,8 +1,7 @@
 import type { ManifestDraft } from '../vault/manifestWriter.js';
-import type { ItemFailure } from './types.js';
-import type { FolderCount } from './coverageReport.js';
-import type { ChangeFacts, ManifestTally } from './commitMerge.js';
 import type { ManifestFolder } from '../vault/records.js';
+import type { ChangeFacts, ManifestTally } from './commitMerge.js';
+import type { FolderCount } from './coverageReport.js';
 
 /**
  * Where a commit in slices stands (`layout.runCommitProgress`), written at the end of each slice but the last:
@@ -30,30 +29,19 @@ export interface MergeProgress {
   tally: StoredTally;
 }
 
-interface StoredFacts {
+/** The change list's facts as JSON: its maps and sets as arrays. */
+type StoredFacts = Omit<ChangeFacts, 'folders' | 'resynced' | 'folderCounts'> & {
   folders: ManifestFolder[];
   resynced: string[];
-  failedFolders: Array<{ folderId: string; reason: string }>;
-  enumeratedFolders: Array<{ folderId: string; reason: string }>;
-  metadataGaps: Array<{ folderId: string; items: number; reason: string }>;
   folderCounts: Array<[string, FolderCount]>;
-  notCompared: Array<{ folderId: string; reason: string }>;
-  coverageUnchecked?: string;
-}
+};
 
-interface StoredTally {
-  itemCount: number;
-  totalBytes: number;
-  exported: number;
-  alreadyStored: number;
-  bytesExported: number;
-  failures: ItemFailure[];
+/** The tally as JSON: its maps and sets as arrays. */
+type StoredTally = Omit<ManifestTally, 'foldersWithFailures' | 'inFolder' | 'missingFailedIn'> & {
   foldersWithFailures: string[];
   inFolder: Array<[string, number]>;
   missingFailedIn: Array<[string, number]>;
-  removed: number;
-  changed: number;
-}
+};
 
 export function storedFacts(facts: ChangeFacts): StoredFacts {
   return {
