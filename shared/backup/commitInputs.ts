@@ -9,7 +9,7 @@ import {
   changeKey,
   itemKey,
   outcomeKey,
-  sortedOutcomes,
+  sortOutcomes,
   type ItemChangeRecord,
   type PlacedOutcome,
 } from './itemChanges.js';
@@ -60,31 +60,25 @@ export async function sortCommitInputs(
   const previousSorter = new ExternalSorter<ManifestItem>(sortUnder('previous'), (item) =>
     itemKey(item.folderId, item.id),
   );
-  let outcomes: ExternalSorter<PlacedOutcome> | undefined;
+  const outcomes = new ExternalSorter<PlacedOutcome>(sortUnder('outcomes'), outcomeKey);
   const discard = async () => {
-    await Promise.all([changes.discard(), outcomes?.discard(), previousSorter.discard()]);
+    await Promise.all([changes.discard(), outcomes.discard(), previousSorter.discard()]);
   };
   try {
     const facts = await readChangeList(vault, runId, mailboxId, changes);
-    const sortedByKey = await sortedOutcomes(vault, input, sort);
-    outcomes = sortedByKey.sorter;
-    const throttle = {
-      throttledResponses: sortedByKey.throttledResponses,
-      throttleWaitInMs: sortedByKey.throttleWaitInMs,
-    };
+    const throttle = await sortOutcomes(vault, input, outcomes);
     const manifest = previous ? await ManifestReader.open(vault, previous) : undefined;
     if (manifest && !manifest.indexed)
       for await (const entry of manifest.entries()) if (entry.kind === 'item') await previousSorter.add(entry);
     const indexed = manifest?.indexed ? manifest : undefined;
-    const sorted = outcomes;
     return {
       facts,
       throttle,
-      records: changes.added + sorted.added + previousSorter.added,
+      records: changes.added + outcomes.added + previousSorter.added,
       sealed: async () => {
         const held = {
           changes: await changes.seal(),
-          outcomes: await sorted.seal(),
+          outcomes: await outcomes.seal(),
           previous: await previousSorter.seal(),
         };
         return { inputs: inMemory(held, indexed), discard };
@@ -92,7 +86,7 @@ export async function sortCommitInputs(
       sealInVault: async () => {
         const runs: CommitProgress['runs'] = {
           changes: await changes.sealInVault(),
-          outcomes: await sorted.sealInVault(),
+          outcomes: await outcomes.sealInVault(),
         };
         if (manifest && !indexed) runs.previous = await previousSorter.sealInVault();
         return runs;

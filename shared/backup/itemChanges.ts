@@ -1,5 +1,6 @@
 import { IndexedNdjsonReader } from '../vault/indexedNdjson.js';
-import { ExternalSorter, groupByKey, mergeSorted, type SortOptions } from '../vault/externalSort.js';
+import type { ExternalSorter } from '../vault/externalSort.js';
+import { groupByKey, mergeSorted } from '../vault/externalSort.js';
 import { layout } from '../vault/layout.js';
 import type { ItemMeta } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
@@ -37,20 +38,16 @@ export interface ItemChange {
 const BATCHES_PER_READ = 16;
 
 /**
- * The run's export outcomes in (folder, id) order, throttling summed. Each batch result is matched with its plan
- * batch for the folder of each item (results name ids only). Memory: the sorter's budget and 16 batches.
+ * The run's export outcomes handed to `sorter` (keyed by `outcomeKey`), throttling summed. Each batch result is
+ * matched with its plan batch for the folder of each item (results name ids only). Memory: 16 batches.
  */
-export async function sortedOutcomes(
+export async function sortOutcomes(
   vault: VaultStore,
   input: { runId: string; mailboxId: string; planVersion: string; batchCount?: number },
-  sort: Omit<SortOptions, 'prefix'>,
-): Promise<{ sorter: ExternalSorter<PlacedOutcome>; throttledResponses: number; throttleWaitInMs: number }> {
+  sorter: ExternalSorter<PlacedOutcome>,
+): Promise<{ throttledResponses: number; throttleWaitInMs: number }> {
   const { runId, mailboxId, planVersion } = input;
-  const sorter = new ExternalSorter<PlacedOutcome>(
-    { ...sort, prefix: layout.runCommitSort(runId, mailboxId, 'outcomes') },
-    outcomeKey,
-  );
-  const totals = { sorter, throttledResponses: 0, throttleWaitInMs: 0 };
+  const totals = { throttledResponses: 0, throttleWaitInMs: 0 };
   const plans = new IndexedNdjsonReader(vault, 1);
   for await (const results of batchResultGroups(vault, input)) {
     if (results.length === 0) continue;

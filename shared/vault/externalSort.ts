@@ -41,11 +41,15 @@ export class ExternalSorter<T> {
     this.limit = options.recordsInMemory ?? DEFAULT_RECORDS_IN_MEMORY;
   }
 
+  private count = 0;
+
   /** Records added so far. */
-  added = 0;
+  get added(): number {
+    return this.count;
+  }
 
   async add(record: T): Promise<void> {
-    this.added++;
+    this.count++;
     this.buffer.push(record);
     if (this.buffer.length >= this.limit) await this.spill();
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { commitSnapshotSlice, type CommitOptions } from '../../shared/backup/commit.js';
 import type { MailboxRunResult } from '../../shared/backup/types.js';
@@ -77,7 +78,6 @@ describe('a commit in slices', () => {
   it('writes a manifest whose hash and index hold across the slices it was written in', async () => {
     const { vault, second } = await twoNights(SLICED);
     const opened = (await vault.openBlob(second.record.manifestBlob))!;
-    const { createHash } = await import('node:crypto');
     const hash = createHash('sha256');
     for await (const bytes of opened.stream) hash.update(bytes as Buffer);
     expect(hash.digest('hex')).toBe(second.record.manifestSha256);
