@@ -10,6 +10,8 @@ export interface PresentItemsSort {
   recordsInMemory?: number;
   /** Target keys held in a set before the skip sorts instead (default KEYS_IN_MEMORY). */
   keysInMemory?: number;
+  /** The target's keys come in key order already (a sliced plan sorted them once): they are not sorted again. */
+  targetKeysSorted?: boolean;
 }
 
 /** Target keys held as a set (about 75 bytes each): a target up to this size is compared without sorting. */
@@ -68,10 +70,10 @@ async function* bySorting<T extends { searchKey?: string }>(
   const byKey = sorter<{ n: number; item: T }>('selection', (r) => r.item.searchKey ?? '');
   const kept = sorter<{ n: number; item: T }>('kept', (r) => sequenceKey(r.n));
   try {
-    for await (const key of targetKeys) await present.add({ key });
+    if (!sort.targetKeysSorted) for await (const key of targetKeys) await present.add({ key });
     let n = 0;
     for await (const item of selection) await byKey.add({ n: n++, item });
-    const targetIterator = present.sorted()[Symbol.asyncIterator]();
+    const targetIterator = (sort.targetKeysSorted ? keyRecords(targetKeys) : present.sorted())[Symbol.asyncIterator]();
     let target = await targetIterator.next();
     for await (const record of byKey.sorted()) {
       const key = record.item.searchKey;
@@ -84,4 +86,8 @@ async function* bySorting<T extends { searchKey?: string }>(
   } finally {
     await Promise.all([present.discard(), byKey.discard(), kept.discard()]);
   }
+}
+
+async function* keyRecords(keys: AsyncIterable<string>): AsyncGenerator<{ key: string }> {
+  for await (const key of keys) yield { key };
 }

@@ -68,6 +68,77 @@ export async function writeIndexedNdjsonStream(
   return offsets.length - 1;
 }
 
+/** An indexed file written over several activities, as far as they got: its staged blocks and line offsets. */
+export interface IndexedNdjsonDraft {
+  blocks: string[];
+  offsets: number[];
+}
+
+export const emptyIndexedNdjsonDraft = (): IndexedNdjsonDraft => ({ blocks: [], offsets: [0] });
+
+/** Text a staged block gathers before it is sent (characters). */
+const BLOCK_CHARS = 4 * 1024 * 1024;
+
+/**
+ * Appends records to an indexed file as staged blocks of its blob, which no reader sees until
+ * `finishIndexedNdjson` commits them: one slice of work adds its records and hands the draft to the next. A retried
+ * slice stages the same block ids again (they carry the slice's number), replacing what it staged before.
+ */
+export class IndexedNdjsonBlockWriter {
+  private readonly draft: IndexedNdjsonDraft;
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private blocksThisSlice = 0;
+
+  constructor(
+    private readonly vault: VaultStore,
+    private readonly file: IndexedNdjsonFile,
+    draft: IndexedNdjsonDraft,
+    private readonly slice: number,
+  ) {
+    this.draft = structuredClone(draft);
+  }
+
+  /** Records added so far, by this writer and the slices before it. */
+  get count(): number {
+    return this.draft.offsets.length - 1;
+  }
+
+  async add(record: unknown): Promise<void> {
+    const line = `${JSON.stringify(record)}\n`;
+    this.draft.offsets.push(this.draft.offsets[this.draft.offsets.length - 1]! + Buffer.byteLength(line));
+    this.pending.push(line);
+    this.pendingChars += line.length;
+    if (this.pendingChars >= BLOCK_CHARS) await this.stageBlock();
+  }
+
+  /** Stages what is left and returns the draft for the next slice, or for `finishIndexedNdjson`. */
+  async close(): Promise<IndexedNdjsonDraft> {
+    if (this.pending.length > 0) await this.stageBlock();
+    return this.draft;
+  }
+
+  private async stageBlock(): Promise<void> {
+    // Every id of a blob has the same length (the service requires it).
+    const label = `s${String(this.slice).padStart(6, '0')}b${String(this.blocksThisSlice++).padStart(6, '0')}`;
+    const id = Buffer.from(label).toString('base64');
+    await this.vault.stageBlock(this.file.data, id, Buffer.from(this.pending.join(''), 'utf8'));
+    this.draft.blocks.push(id);
+    this.pending = [];
+    this.pendingChars = 0;
+  }
+}
+
+/** Commits a draft's blocks as the file and writes its index: readers see the file from here on. */
+export async function finishIndexedNdjson(
+  vault: VaultStore,
+  file: IndexedNdjsonFile,
+  draft: IndexedNdjsonDraft,
+): Promise<void> {
+  await vault.commitBlocks(file.data, draft.blocks, true);
+  await vault.writeJson(file.index, { offsets: draft.offsets } satisfies LineIndex);
+}
+
 /**
  * Reads records of indexed NDJSON files. Indexes of versioned files are kept (a version never changes, and each
  * export activity would otherwise read its plan's index again); the cache is bounded and per reader.

@@ -116,6 +116,29 @@ export class ManifestReader {
       if (after(item.folderId, item.id)) yield item;
   }
 
+  /**
+   * The items of the folders `inFolder` accepts, in stored order, from the `skip`-th of them on: an indexed
+   * manifest skips whole chunks by their counts and reads the rest chunk by chunk; an older one is streamed.
+   */
+  async *itemsFrom(inFolder: (folderId: string) => boolean, skip: number): AsyncGenerator<ManifestItem> {
+    let toSkip = skip;
+    if (!this.index) {
+      for await (const entry of this.entries())
+        if (entry.kind === 'item' && inFolder(entry.folderId) && toSkip-- <= 0) yield entry;
+      return;
+    }
+    for (const chunk of this.index.chunks) {
+      if (!inFolder(chunk.folderId)) continue;
+      if (toSkip >= chunk.count) {
+        toSkip -= chunk.count;
+        continue;
+      }
+      const items = await this.readPart<ManifestItem>(chunk);
+      yield* items.slice(toSkip);
+      toSkip = 0;
+    }
+  }
+
   /** The whole manifest, folders then items, streamed. */
   entries(): AsyncGenerator<ManifestEntry> {
     return this.vault.readNdjsonGz<ManifestEntry>(this.snapshot.manifestBlob);

@@ -113,11 +113,17 @@ export class VaultStore {
     });
   }
 
-  /** Makes the blob the staged blocks named, in this order (gzip NDJSON, as `writeNdjsonGz` writes). */
-  commitBlocks(blobName: string, blockIds: string[]): Promise<void> {
+  /**
+   * Makes the blob the staged blocks named, in this order: NDJSON, gzip members (as `writeNdjsonGz` writes) unless
+   * `plain` (an indexed file read by line offsets).
+   */
+  commitBlocks(blobName: string, blockIds: string[], plain = false): Promise<void> {
     return hookedWrite({ op: 'commitBlocks', blobName }, async () => {
       await this.container.getBlockBlobClient(blobName).commitBlockList(blockIds, {
-        blobHTTPHeaders: { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' },
+        blobHTTPHeaders: {
+          blobContentType: 'application/x-ndjson',
+          ...(plain ? {} : { blobContentEncoding: 'gzip' }),
+        },
       });
     });
   }
