@@ -149,6 +149,8 @@ export interface RestoreMailboxInput {
   windowsPerEpisode: number;
   plan?: RestorePlanSummary;
   nextBatch?: number;
+  /** The planning slice an episode starts from, handed on by continue-as-new. */
+  planSlice?: number;
 }
 
 export interface RestoreOutput {
@@ -159,7 +161,12 @@ export interface RestoreOutput {
 
 export const restoreMailbox = orchestrationContract<RestoreMailboxInput, RestoreOutput>('restoreMailbox');
 
+/** The one-activity plan of restores started before plans were sliced (kept for those in flight). */
 export const planRestore = activityContract<{ restoreId: string }, RestorePlanSummary>('planRestore');
+export const planRestoreSlice = activityContract<
+  { restoreId: string; slice: number },
+  { nextSlice: number } | { summary: RestorePlanSummary }
+>('planRestoreSlice');
 export const importBatch = activityContract<ImportBatchInput, ImportBatchSummary>('importBatch');
 export const finishRestore = activityContract<
   { restoreId: string; plan?: RestorePlanSummary; error?: string },

@@ -1,9 +1,10 @@
 import { importBatch } from '../shared/restore/importBatch.js';
-import { planRestore } from '../shared/restore/plan.js';
+import { planRestore, planRestoreSlice } from '../shared/restore/plan.js';
 import { finishRestore } from '../shared/restore/report.js';
 import type { RestoreRequest } from '../shared/restore/types.js';
 import { getServices } from '../shared/services.js';
 import { layout } from '../shared/vault/layout.js';
+import type { VaultStore } from '../shared/vault/vaultStore.js';
 import * as contracts from './contracts.js';
 import { registerActivity } from './durable.js';
 
@@ -11,15 +12,31 @@ import { registerActivity } from './durable.js';
 const RESTORE_PLAN_SETTINGS = { itemsPerBatch: 10, bytesPerBatch: 64 * 1024 * 1024 };
 
 registerActivity(contracts.planRestore, async (input) => {
-  const { graph, vault } = await getServices();
-  const request = await vault.readJson<RestoreRequest>(layout.restoreRequest(input.restoreId));
-  if (!request) throw new Error(`No restore '${input.restoreId}'`);
+  const { graph, vault, config } = await getServices();
+  const request = await restoreRequest(vault, input.restoreId);
   graph.shareLimitsAcrossInstances(request.target.mailboxId);
-  const summary = await planRestore(graph, vault, RESTORE_PLAN_SETTINGS, request);
+  const settings = { ...RESTORE_PLAN_SETTINGS, sliceItems: config.restore.planSliceItems };
+  const summary = await planRestore(graph, vault, settings, request);
   // Kept so a canceled restore's report can still name every item it did not import.
   await vault.writeJson(layout.restorePlanSummary(input.restoreId), summary);
   return summary;
 });
+
+registerActivity(contracts.planRestoreSlice, async (input) => {
+  const { graph, vault, config } = await getServices();
+  const request = await restoreRequest(vault, input.restoreId);
+  graph.shareLimitsAcrossInstances(request.target.mailboxId);
+  const settings = { ...RESTORE_PLAN_SETTINGS, sliceItems: config.restore.planSliceItems };
+  const step = await planRestoreSlice(graph, vault, settings, request, input.slice);
+  if ('summary' in step) await vault.writeJson(layout.restorePlanSummary(input.restoreId), step.summary);
+  return step;
+});
+
+async function restoreRequest(vault: VaultStore, restoreId: string): Promise<RestoreRequest> {
+  const request = await vault.readJson<RestoreRequest>(layout.restoreRequest(restoreId));
+  if (!request) throw new Error(`No restore '${restoreId}'`);
+  return request;
+}
 
 registerActivity(contracts.importBatch, async (input, context) => {
   const { graph, vault, importSessions } = await getServices();

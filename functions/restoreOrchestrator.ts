@@ -1,4 +1,6 @@
+import type { OrchestrationContext, Task } from 'durable-functions';
 import { errorReason } from '../shared/errors.js';
+import type { RestorePlanSummary } from '../shared/restore/types.js';
 import * as contracts from './contracts.js';
 import type { RestoreMailboxInput, RestoreOutput } from './contracts.js';
 import { activityTask, callActivity, continueAsNew, registerOrchestration, type Orchestrator } from './durable.js';
@@ -15,8 +17,10 @@ export const restoreMailbox: Orchestrator<RestoreMailboxInput, RestoreOutput> = 
   let report: RestoreOutput;
   try {
     if (!plan) {
-      context.df.setCustomStatus({ phase: 'planning' });
-      plan = yield* callActivity(context, contracts.planRestore, { restoreId });
+      const planned = yield* planInSlices(context, input);
+      if ('continueFrom' in planned)
+        return continueAsNew(context, contracts.restoreMailbox, { ...input, planSlice: planned.continueFrom });
+      plan = planned.summary;
     }
     let next = input.nextBatch ?? 0;
     for (let windows = 1; next < plan.batchCount; windows++) {
@@ -37,7 +41,7 @@ export const restoreMailbox: Orchestrator<RestoreMailboxInput, RestoreOutput> = 
       yield* settleWindow(context, tasks);
       next += size;
       if (windows >= input.windowsPerEpisode && next < plan.batchCount)
-        return continueAsNew(context, contracts.restoreMailbox, { ...input, plan, nextBatch: next });
+        return continueAsNew(context, contracts.restoreMailbox, { ...withoutPlanSlice(input), plan, nextBatch: next });
     }
     context.df.setCustomStatus({ phase: 'reporting', batchesDone: plan.batchCount, batchCount: plan.batchCount });
     report = yield* callActivity(context, contracts.finishRestore, { restoreId, plan });
@@ -48,5 +52,33 @@ export const restoreMailbox: Orchestrator<RestoreMailboxInput, RestoreOutput> = 
   context.df.setCustomStatus({ phase: 'done', status: report.status });
   return report;
 };
+
+/** Planning slices an episode runs before it continues as new (each adds two events to the history). */
+const PLAN_SLICES_PER_EPISODE = 50;
+
+/**
+ * The restore's plan, slice after slice (each a bounded activity that checkpoints in the vault), until it is
+ * written; after PLAN_SLICES_PER_EPISODE slices the episode hands the next slice's number on. Only slice numbers
+ * and the final counts cross Durable.
+ */
+function* planInSlices(
+  context: OrchestrationContext,
+  input: RestoreMailboxInput,
+): Generator<Task, { summary: RestorePlanSummary } | { continueFrom: number }, unknown> {
+  let slice = input.planSlice ?? 0;
+  for (let inEpisode = 0; inEpisode < PLAN_SLICES_PER_EPISODE; inEpisode++) {
+    context.df.setCustomStatus(slice > 0 ? { phase: 'planning', planSlice: slice } : { phase: 'planning' });
+    const step = yield* callActivity(context, contracts.planRestoreSlice, { restoreId: input.restoreId, slice });
+    if ('summary' in step) return { summary: step.summary };
+    slice = step.nextSlice;
+  }
+  return { continueFrom: slice };
+}
+
+function withoutPlanSlice(input: RestoreMailboxInput): RestoreMailboxInput {
+  const copy = { ...input };
+  delete copy.planSlice;
+  return copy;
+}
 
 registerOrchestration(contracts.restoreMailbox, restoreMailbox);

@@ -132,6 +132,8 @@ param windowsPerEpisode string = '20'
 param planSliceItems string = '50000'
 @description('Records one commit activity sorts or merges before it checkpoints (README, Large mailboxes).')
 param commitSliceRecords string = '200000'
+@description('Items one restore-planning activity works through before it checkpoints (README, Large mailboxes).')
+param restorePlanSliceItems string = '200000'
 
 // --- Access: sign-in, roles, the restore policy, the audit trail (README, Access)
 
@@ -444,6 +446,7 @@ module app 'app/function-app.bicep' = {
       MAILBOX_VAULT_WINDOWS_PER_EPISODE: windowsPerEpisode
       MAILBOX_VAULT_PLAN_SLICE_ITEMS: planSliceItems
       MAILBOX_VAULT_COMMIT_SLICE_RECORDS: commitSliceRecords
+      MAILBOX_VAULT_RESTORE_PLAN_SLICE_ITEMS: restorePlanSliceItems
       MAILBOX_VAULT_MAINTENANCE_SCHEDULE: maintenanceSchedule
       MAILBOX_VAULT_RETENTION_KEEP_ALL_DAYS: retentionKeepAllDays
       MAILBOX_VAULT_RETENTION_DAILY_DAYS: retentionDailyDays

@@ -180,6 +180,11 @@ export const SETTINGS = {
     description:
       'Records one commit activity sorts or merges before it checkpoints and the next continues (a commit within it is one activity)',
   },
+  MAILBOX_VAULT_RESTORE_PLAN_SLICE_ITEMS: {
+    default: '200000',
+    description:
+      "Items one restore-planning activity works through (the source's, and the target's when collisions are skipped) before it checkpoints and the next continues",
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -244,6 +249,8 @@ export interface MaintenanceConfig {
 
 export interface RestoreConfig {
   importConcurrency: number;
+  /** Items one restore-planning slice works through before it checkpoints. */
+  planSliceItems: number;
 }
 
 /** Who may do what beyond the roles (shared/access/policy.ts), and where the audit trail is kept. */
@@ -379,6 +386,7 @@ const Raw = z.object({
   MAILBOX_VAULT_WINDOWS_PER_EPISODE: z.coerce.number().int().min(1).max(500),
   MAILBOX_VAULT_PLAN_SLICE_ITEMS: z.coerce.number().int().min(1).max(10_000_000),
   MAILBOX_VAULT_COMMIT_SLICE_RECORDS: z.coerce.number().int().min(1).max(100_000_000),
+  MAILBOX_VAULT_RESTORE_PLAN_SLICE_ITEMS: z.coerce.number().int().min(1).max(100_000_000),
 });
 
 function isNcrontab(value: string): boolean {
@@ -540,7 +548,10 @@ function assembleConfig(
       archives: raw.MAILBOX_VAULT_BACKUP_ARCHIVES === 'true',
       recoverableItems: raw.MAILBOX_VAULT_BACKUP_RECOVERABLE_ITEMS === 'true',
     },
-    restore: { importConcurrency: raw.MAILBOX_VAULT_IMPORT_CONCURRENCY },
+    restore: {
+      importConcurrency: raw.MAILBOX_VAULT_IMPORT_CONCURRENCY,
+      planSliceItems: raw.MAILBOX_VAULT_RESTORE_PLAN_SLICE_ITEMS,
+    },
     download: {
       ...(raw.MAILBOX_VAULT_STAGING_MAILBOX ? { stagingMailbox: raw.MAILBOX_VAULT_STAGING_MAILBOX } : {}),
       linkLifetimeInMs: raw.MAILBOX_VAULT_DOWNLOAD_LINK_HOURS * 3_600_000,

@@ -78,6 +78,10 @@ export const layout = {
   restorePlanSummary: (restoreId: string) => `restores/${restoreId}/plan-summary.json`,
   /** Sorted runs of a restore plan's skip of items the target holds (restore/presentItems.ts), deleted after. */
   restorePlanSort: (restoreId: string) => `restores/${restoreId}/plan-sort/`,
+  /** A restore plan in slices: where it stands (restore/plan.ts). */
+  restorePlanProgress: (restoreId: string) => `restores/${restoreId}/plan-progress.json`,
+  /** Sorted runs of the search keys the restore's target holds, listed slice by slice (restore/targetKeys.ts). */
+  restorePlanKeys: (restoreId: string) => `restores/${restoreId}/plan-keys/`,
   restoreJournal: (restoreId: string, sourceItemId: string) =>
     `restores/${restoreId}/journal/${keyOf(sourceItemId)}.json`,
   /** Written before each import POST of the item (restore/journal.ts); per batch, so a batch lists its own. */
