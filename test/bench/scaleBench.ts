@@ -40,7 +40,8 @@ export interface ScaleResult {
     blobRequestsPerChangedItem: number;
   };
   browse: { folder: string; folderItems: number; firstPageMs: number; middlePageMs: number; skip: number };
-  restorePlan: { folder: string; selectedItems: number; planMs: number };
+  /** The plan's activities: how many slices, and their time in all (the longest is the step's longest activity). */
+  restorePlan: { folder: string; selectedItems: number; slices: number; planMs: number; longestSliceMs: number };
 }
 
 /**
@@ -95,7 +96,12 @@ export async function scaleBench(items: number): Promise<ScaleResult> {
 
       const browse = await measure('browse the largest folder', () => browseLargestFolder(app));
       const restorePlan = await measure('restore plan of that folder', () => planFolderRestore(app, browse.folder));
-      restorePlan.planMs = steps.at(-1)!.activities.planRestore?.maxMs ?? NaN;
+      const planSlices = steps.at(-1)!.activities.planRestoreSlice;
+      Object.assign(restorePlan, {
+        slices: planSlices?.count ?? 0,
+        planMs: planSlices?.totalMs ?? NaN,
+        longestSliceMs: planSlices?.maxMs ?? NaN,
+      });
 
       return {
         items,
@@ -224,8 +230,16 @@ async function planFolderRestore(app: LocalApp, folder: string): Promise<ScaleRe
   });
   const body = (await response.json()) as { id: string; selectedItems: number };
   if (response.status !== 202) throw new Error(`restore did not start: ${JSON.stringify(body)}`);
-  while (!app.host.stats.activityMs.planRestore) await new Promise((resolve) => setTimeout(resolve, 50));
+  // Planned once the orchestration moves past its planning slices (or ends).
+  const planning = () => {
+    const status = app.host.getStatus(body.id);
+    const phase = (status?.customStatus as { phase?: string } | undefined)?.phase;
+    return (
+      !status || (phase === 'planning' && status.runtimeStatus === 'Running') || status.runtimeStatus === 'Pending'
+    );
+  };
+  while (planning()) await new Promise((resolve) => setTimeout(resolve, 50));
   await fetch(`${app.baseUrl}/api/restores/${body.id}`, { method: 'DELETE' });
   await app.host.waitForCompletion(body.id);
-  return { folder, selectedItems: body.selectedItems, planMs: NaN };
+  return { folder, selectedItems: body.selectedItems, slices: 0, planMs: NaN, longestSliceMs: NaN };
 }
