@@ -96,10 +96,15 @@ async function runScenario(crashAt?: number): Promise<ScenarioOutcome> {
         { upn: TARGET, items: 0 },
       ],
     },
-    // Planning and commits in slices of a few records, so that the crash points fall between slices too.
+    // Planning, commits and restore plans in slices of a few records, so that crash points fall between slices too.
     {
       maxConcurrentActivities: 1,
-      settings: { ...ZERO_RETENTION, MAILBOX_VAULT_PLAN_SLICE_ITEMS: '2', MAILBOX_VAULT_COMMIT_SLICE_RECORDS: '5' },
+      settings: {
+        ...ZERO_RETENTION,
+        MAILBOX_VAULT_PLAN_SLICE_ITEMS: '2',
+        MAILBOX_VAULT_COMMIT_SLICE_RECORDS: '5',
+        MAILBOX_VAULT_RESTORE_PLAN_SLICE_ITEMS: '3',
+      },
     },
   );
   const points = new CrashPoints(crashAt);
