@@ -69,6 +69,8 @@ function* planInSlices(
   for (let inEpisode = 0; inEpisode < PLAN_SLICES_PER_EPISODE; inEpisode++) {
     context.df.setCustomStatus(slice > 0 ? { phase: 'planning', planSlice: slice } : { phase: 'planning' });
     const step = yield* callActivity(context, contracts.planRestoreSlice, { restoreId: input.restoreId, slice });
+    // A restore started before plans were sliced has the one-activity plan's counts in its history at this point.
+    if ('batchCount' in step) return { summary: step as unknown as RestorePlanSummary };
     if ('summary' in step) return { summary: step.summary };
     slice = step.nextSlice;
   }
