@@ -38,9 +38,11 @@ export const targetKeysListed = (progress: TargetKeysProgress): boolean => progr
 
 /**
  * Lists the target's search keys page by page from where `progress` stands until `budget` items were read or
- * every folder was, and sorts them into runs in the vault. A folder that cannot be listed (a search folder, 4xx)
- * holds nothing of its own and is passed over; a resumed listing whose page link was refused starts its folder
- * again (keys read twice are harmless). Returns the progress after it and the items read.
+ * every folder was, and sorts them into runs in the vault. A folder whose first page is refused (a search folder,
+ * 4xx) holds nothing of its own and is passed over. A page link of an earlier slice that is refused (it expired)
+ * makes the folder be read again from its first page to its end in this call, over the budget, so that it cannot
+ * happen twice (keys read twice are harmless). Any other refusal fails the call: keys left out would let items
+ * the target holds be imported again. Returns the progress after it and the items read.
  */
 export async function listTargetKeys(
   graph: MailboxClient,
@@ -56,31 +58,37 @@ export async function listTargetKeys(
   );
   const next: TargetKeysProgress = { ...progress, runs: [...progress.runs] };
   let itemsRead = 0;
-  while (!targetKeysListed(next) && itemsRead < budget) {
+  let readingWhole = false;
+  while (!targetKeysListed(next) && (itemsRead < budget || readingWhole)) {
     const resumed = next.nextLink;
     let more: string | undefined;
+    let pagesRead = 0;
     try {
       const pages = graph.listItemPages(mailboxId, next.folderIds[next.folder]!, {
         extendedProperties: [SEARCH_KEY_PROPERTY],
         ...(resumed ? { from: resumed } : {}),
       });
       for await (const page of pages) {
+        pagesRead++;
         for (const item of page.items) {
           const key = searchKeyOf(item);
           if (key) await sorter.add({ key });
         }
         itemsRead += page.items.length;
         more = page.nextLink;
-        if (more && itemsRead >= budget) break;
+        if (more && itemsRead >= budget && !readingWhole) break;
       }
     } catch (error) {
-      if (!(error instanceof GraphRequestError) || error.status >= 500) throw error;
+      const refused = error instanceof GraphRequestError && error.status < 500;
+      if (!refused || pagesRead > 0) throw error;
       more = undefined;
       if (resumed) {
         delete next.nextLink;
+        readingWhole = true;
         continue;
       }
     }
+    readingWhole = false;
     if (more) next.nextLink = more;
     else {
       next.folder++;
