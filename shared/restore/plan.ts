@@ -92,7 +92,8 @@ export async function planRestore(
  * `skip`, and appends import batches to the plan, until `sliceItems` items were worked through. With `skip`, the
  * target's keys are listed first (page by page, sorted into the vault), then compared slice by slice. A plan that
  * fits one slice writes no checkpoint; a larger one checkpoints after each slice and a retried slice resumes from
- * the one before, so memory and time per activity do not grow with the restore.
+ * the one before, so time per activity does not grow with the restore, and memory only by the plan's line offsets
+ * (a number per batch of up to 10 items, which its index holds too).
  */
 export async function planRestoreSlice(
   graph: MailboxClient,

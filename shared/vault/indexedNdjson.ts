@@ -79,6 +79,9 @@ export const emptyIndexedNdjsonDraft = (): IndexedNdjsonDraft => ({ blocks: [], 
 /** Text a staged block gathers before it is sent (characters). */
 const BLOCK_CHARS = 4 * 1024 * 1024;
 
+/** Blocks a block blob may have committed (Blob Storage's limit). */
+const MAX_BLOCKS = 50_000;
+
 /**
  * Appends records to an indexed file as staged blocks of its blob, which no reader sees until
  * `finishIndexedNdjson` commits them: one slice of work adds its records and hands the draft to the next. A retried
@@ -119,6 +122,8 @@ export class IndexedNdjsonBlockWriter {
   }
 
   private async stageBlock(): Promise<void> {
+    if (this.draft.blocks.length >= MAX_BLOCKS)
+      throw new Error(`${this.file.description} would take more than ${MAX_BLOCKS} blocks: give each slice more work`);
     // Every id of a blob has the same length (the service requires it).
     const label = `s${String(this.slice).padStart(6, '0')}b${String(this.blocksThisSlice++).padStart(6, '0')}`;
     const id = Buffer.from(label).toString('base64');
