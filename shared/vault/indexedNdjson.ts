@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { VaultStore } from './vaultStore.js';
+import { sliceBlockId } from './blockIds.js';
 
 /** What a streamed write gathers before handing text to the upload (characters). */
 const PIECE_CHARS = 256 * 1024;
@@ -124,9 +125,7 @@ export class IndexedNdjsonBlockWriter {
   private async stageBlock(): Promise<void> {
     if (this.draft.blocks.length >= MAX_BLOCKS)
       throw new Error(`${this.file.description} would take more than ${MAX_BLOCKS} blocks: give each slice more work`);
-    // Every id of a blob has the same length (the service requires it).
-    const label = `s${String(this.slice).padStart(6, '0')}b${String(this.blocksThisSlice++).padStart(6, '0')}`;
-    const id = Buffer.from(label).toString('base64');
+    const id = sliceBlockId(this.slice, this.blocksThisSlice++);
     await this.vault.stageBlock(this.file.data, id, Buffer.from(this.pending.join(''), 'utf8'));
     this.draft.blocks.push(id);
     this.pending = [];

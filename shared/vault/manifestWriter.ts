@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { ManifestFolder, ManifestItem } from './records.js';
 import type { VaultStore } from './vaultStore.js';
+import { sliceBlockId } from './blockIds.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -126,9 +127,7 @@ export class ManifestBlockWriter {
   }
 
   private async stageBlock(): Promise<void> {
-    // Every id of a blob has the same length (the service requires it).
-    const label = `s${String(this.slice).padStart(6, '0')}b${String(this.blocksThisSlice++).padStart(6, '0')}`;
-    const id = Buffer.from(label).toString('base64');
+    const id = sliceBlockId(this.slice, this.blocksThisSlice++);
     await this.vault.stageBlock(this.blobName, id, Buffer.concat(this.block, this.blockBytes));
     this.draft.blocks.push(id);
     this.block = [];
