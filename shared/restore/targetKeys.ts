@@ -79,7 +79,8 @@ export async function listTargetKeys(
         if (more && itemsRead >= budget && !readingWhole) break;
       }
     } catch (error) {
-      const refused = error instanceof GraphRequestError && error.status < 500;
+      // Throttled or timed out (408, 429) after every retry is not a refusal: the slice is tried again.
+      const refused = error instanceof GraphRequestError && error.isPermanent;
       if (!refused || pagesRead > 0) throw error;
       more = undefined;
       if (resumed) {
