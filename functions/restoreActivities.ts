@@ -4,7 +4,6 @@ import { finishRestore } from '../shared/restore/report.js';
 import type { RestoreRequest } from '../shared/restore/types.js';
 import { getServices } from '../shared/services.js';
 import { layout } from '../shared/vault/layout.js';
-import type { VaultStore } from '../shared/vault/vaultStore.js';
 import * as contracts from './contracts.js';
 import { registerActivity } from './durable.js';
 
@@ -12,10 +11,7 @@ import { registerActivity } from './durable.js';
 const RESTORE_PLAN_SETTINGS = { itemsPerBatch: 10, bytesPerBatch: 64 * 1024 * 1024 };
 
 registerActivity(contracts.planRestore, async (input) => {
-  const { graph, vault, config } = await getServices();
-  const request = await restoreRequest(vault, input.restoreId);
-  graph.shareLimitsAcrossInstances(request.target.mailboxId);
-  const settings = { ...RESTORE_PLAN_SETTINGS, sliceItems: config.restore.planSliceItems };
+  const { graph, vault, settings, request } = await planning(input.restoreId);
   const summary = await planRestore(graph, vault, settings, request);
   // Kept so a canceled restore's report can still name every item it did not import.
   await vault.writeJson(layout.restorePlanSummary(input.restoreId), summary);
@@ -23,19 +19,21 @@ registerActivity(contracts.planRestore, async (input) => {
 });
 
 registerActivity(contracts.planRestoreSlice, async (input) => {
-  const { graph, vault, config } = await getServices();
-  const request = await restoreRequest(vault, input.restoreId);
-  graph.shareLimitsAcrossInstances(request.target.mailboxId);
-  const settings = { ...RESTORE_PLAN_SETTINGS, sliceItems: config.restore.planSliceItems };
+  const { graph, vault, settings, request } = await planning(input.restoreId);
   const step = await planRestoreSlice(graph, vault, settings, request, input.slice);
   if ('summary' in step) await vault.writeJson(layout.restorePlanSummary(input.restoreId), step.summary);
   return step;
 });
 
-async function restoreRequest(vault: VaultStore, restoreId: string): Promise<RestoreRequest> {
+/** What planning a restore needs: the clients, the request, and the plan's settings. */
+async function planning(restoreId: string) {
+  const { graph, vault, config } = await getServices();
   const request = await vault.readJson<RestoreRequest>(layout.restoreRequest(restoreId));
   if (!request) throw new Error(`No restore '${restoreId}'`);
-  return request;
+  // Other instances may be importing into the target (another restore): its limits are shared.
+  graph.shareLimitsAcrossInstances(request.target.mailboxId);
+  const settings = { ...RESTORE_PLAN_SETTINGS, sliceItems: config.restore.planSliceItems };
+  return { graph, vault, settings, request };
 }
 
 registerActivity(contracts.importBatch, async (input, context) => {
