@@ -34,13 +34,23 @@ let graph: MailboxClient;
 let source: { mailboxId: string; snapshotId: string; takenAt: string };
 let targetId: string;
 
+/**
+ * The sweep plans against the target 170 times in a few minutes, some 60 requests a plan (its folder tree and
+ * keys, slice after slice): far past Exchange's 10,000 requests per 10 minutes, which the simulator enforces. The
+ * client would then wait out the Retry-After (minutes) as it should, and the sweep would time out.
+ */
+const SWEEP_REQUEST_BUDGET = { requests: 1_000_000, windowMs: 10 * 60_000 };
+
 beforeAll(async () => {
-  stack = await startStack({
-    mailboxes: [
-      { upn: SOURCE, items: 45, sizes: [1_000, 4_000] },
-      { upn: TARGET, items: 6 },
-    ],
-  });
+  stack = await startStack(
+    {
+      mailboxes: [
+        { upn: SOURCE, items: 45, sizes: [1_000, 4_000] },
+        { upn: TARGET, items: 6 },
+      ],
+    },
+    { simulator: { limits: { requestBudget: SWEEP_REQUEST_BUDGET } } },
+  );
   const report = (await runBackup(stack)).status.report as RunReport;
   const backedUp = report.mailboxes.find((m) => m.upn === SOURCE)!;
   source = { mailboxId: backedUp.mailboxId, snapshotId: backedUp.snapshotId!, takenAt: backedUp.startedAt };
