@@ -55,11 +55,14 @@ function hashingPassThrough(hash: Hash): Transform {
   });
 }
 
-/** Reads a gzip NDJSON blob record by record; an absent blob reads as empty when `missingOk`. */
+/**
+ * Reads a gzip NDJSON blob record by record; an absent blob reads as empty when `missingOk`. `skipRecords` passes
+ * over the first records without parsing them (a reader resuming in a stream that has no index).
+ */
 export async function* readNdjsonGzBlob<T>(
   container: ContainerClient,
   blobName: string,
-  options: { missingOk?: boolean; offset?: number },
+  options: { missingOk?: boolean; offset?: number; skipRecords?: number },
 ): AsyncGenerator<T> {
   let body: Readable;
   try {
@@ -74,15 +77,20 @@ export async function* readNdjsonGzBlob<T>(
   body.pipe(gunzip);
   const decoder = new StringDecoder('utf8');
   let carry = '';
+  let toSkip = options.skipRecords ?? 0;
   try {
     for await (const chunk of gunzip) {
       const text = carry + decoder.write(chunk as Buffer);
       const lines = text.split('\n');
       carry = lines.pop() ?? '';
-      for (const line of lines) if (line) yield JSON.parse(line) as T;
+      for (const line of lines) {
+        if (!line) continue;
+        if (toSkip > 0) toSkip--;
+        else yield JSON.parse(line) as T;
+      }
     }
     carry += decoder.end();
-    if (carry) yield JSON.parse(carry) as T;
+    if (carry && toSkip === 0) yield JSON.parse(carry) as T;
   } finally {
     // A reader that stops early (a commit slice at its budget, a browse page) frees the download's socket.
     body.destroy();

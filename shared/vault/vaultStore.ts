@@ -132,7 +132,10 @@ export class VaultStore {
    * Reads gzip NDJSON record by record; an absent blob reads as empty when `missingOk`. From `offset` on, when
    * given: it must be where a gzip member starts (a manifest's chunk).
    */
-  readNdjsonGz<T>(blobName: string, options: { missingOk?: boolean; offset?: number } = {}): AsyncGenerator<T> {
+  readNdjsonGz<T>(
+    blobName: string,
+    options: { missingOk?: boolean; offset?: number; skipRecords?: number } = {},
+  ): AsyncGenerator<T> {
     return readNdjsonGzBlob<T>(this.container, blobName, options);
   }
 

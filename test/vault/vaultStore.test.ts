@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { keyOf, layout, snapshotIdFor } from '../../shared/vault/layout.js';
 import { VersionConflictError } from '../../shared/vault/vaultStore.js';
 import { freshVault } from '../support/vault.js';
@@ -90,6 +91,24 @@ describe('records', () => {
         return r;
       })()),
     ]).toEqual([]);
+  });
+
+  it('resumes a gzip NDJSON stream at any record, without an index (skipRecords)', async () => {
+    const { vault } = await freshVault();
+    // Long enough to span several gunzip chunks, so records skipped and records read meet inside a chunk.
+    const records = Array.from({ length: 3000 }, (_, i) => ({ i, subject: `Отчёт ${i} `.repeat(i % 7) }));
+    await vault.writeNdjsonGz('s.ndjson.gz', records);
+    for (const skip of [0, 1, 1499, 2999, 3000, 4000]) {
+      const back: unknown[] = [];
+      for await (const record of vault.readNdjsonGz('s.ndjson.gz', { skipRecords: skip })) back.push(record);
+      expect(back).toEqual(records.slice(skip));
+    }
+    // Blank lines are no records; a last record without its newline is one.
+    const gz = gzipSync(Buffer.from('{"i":0}\n\n{"i":1}\n{"i":2}'));
+    await vault.container.getBlockBlobClient('no-final-newline.ndjson.gz').uploadData(gz);
+    const tail: unknown[] = [];
+    for await (const record of vault.readNdjsonGz('no-final-newline.ndjson.gz', { skipRecords: 2 })) tail.push(record);
+    expect(tail).toEqual([{ i: 2 }]);
   });
 
   it('writes JSON only if absent when asked (the commit record)', async () => {
