@@ -211,6 +211,36 @@ export function mergeRunsDownUnder<T>(
   });
 }
 
+/**
+ * Runs a checkpoint names, at most `maxRuns` of them: while there are more, the two neighbours that are smallest
+ * together (in bytes) are merged into `<prefix><n>.ndjson.gz`. Runs added a slice at a time stay balanced so: a
+ * merge reads two runs of about the average size, where merging the first runs again each time (mergeRunsDown
+ * starts over at the first) would read a growing share of everything in every slice. Neighbours only, so ties
+ * keep their order. The runs merged away are left in place, as in mergeRunsDownUnder.
+ */
+export async function mergeSmallestNeighbours<T>(
+  vault: VaultStore,
+  runs: readonly string[],
+  keyOf: (record: T) => string,
+  prefix: string,
+  maxRuns = MAX_RUNS_MERGED_AT_ONCE,
+): Promise<string[]> {
+  const current = [...runs];
+  if (current.length <= maxRuns) return current;
+  const sizes = await Promise.all(
+    current.map(async (name) => (await vault.container.getBlobClient(name).getProperties()).contentLength ?? 0),
+  );
+  for (let merges = 0; current.length > maxRuns; merges++) {
+    let at = 0;
+    for (let i = 1; i < current.length - 1; i++) if (sizes[i]! + sizes[i + 1]! < sizes[at]! + sizes[at + 1]!) at = i;
+    const name = `${prefix}${merges}.ndjson.gz`;
+    await vault.writeNdjsonGz(name, readSortedRuns(vault, current.slice(at, at + 2), keyOf));
+    current.splice(at, 2, name);
+    sizes.splice(at, 2, sizes[at]! + sizes[at + 1]!);
+  }
+  return current;
+}
+
 /** Plain code-unit order: the same in every sort and merge, whatever the locale. */
 export function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

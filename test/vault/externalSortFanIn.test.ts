@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ExternalSorter, MAX_RUNS_MERGED_AT_ONCE, mergeRunsDown } from '../../shared/vault/externalSort.js';
+import {
+  ExternalSorter,
+  MAX_RUNS_MERGED_AT_ONCE,
+  mergeRunsDown,
+  mergeSmallestNeighbours,
+  readSortedRuns,
+} from '../../shared/vault/externalSort.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import { freshVault } from '../support/vault.js';
 
@@ -96,5 +102,46 @@ describe('a sort of more runs than a merge reads at once', () => {
     const out: Numbered[] = [];
     for (const name of fewer) for await (const record of vault.readNdjsonGz<Numbered>(name)) out.push(record);
     expect(out.map((r) => r.n)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('mergeSmallestNeighbours keeps runs added one at a time under the limit by merging small neighbours', async () => {
+    const { vault } = await freshVault();
+    /** Per slice, a name per record read. */
+    const merged: string[][] = [];
+    const read = vault.readNdjsonGz.bind(vault);
+    let runs: string[] = [];
+    // A run a "slice" of 20 records (ties across runs on purpose), each time merged down to at most 4 runs.
+    for (let slice = 0; slice < 12; slice++) {
+      const name = `slices/${String(slice).padStart(2, '0')}.ndjson.gz`;
+      const records = Array.from({ length: 20 }, (_, i) => ({
+        key: `k${String(i % 10).padStart(2, '0')}`,
+        n: slice * 100 + i,
+      }));
+      await vault.writeNdjsonGz(
+        name,
+        records.sort((a, b) => a.key.localeCompare(b.key) || a.n - b.n),
+      );
+      const opened: string[] = [];
+      vault.readNdjsonGz = <T>(blob: string, options?: { missingOk?: boolean }) =>
+        (async function* () {
+          for await (const record of read<T>(blob, options)) {
+            opened.push(blob);
+            yield record;
+          }
+        })();
+      runs = await mergeSmallestNeighbours<Numbered>(vault, [...runs, name], (r) => r.key, `merged/${slice}-`, 4);
+      vault.readNdjsonGz = read;
+      merged.push(opened);
+      expect(runs.length).toBeLessThanOrEqual(4);
+    }
+    // Each slice past the limit merges one pair of about the average run's size (twice the records over the
+    // limit), never a growing first run again (at the last slice that would read 180 of the 240 records).
+    merged.forEach((opened, slice) => {
+      expect(new Set(opened).size).toBe(slice < 4 ? 0 : 2);
+      expect(opened.length).toBeLessThanOrEqual((2 * 20 * (slice + 1)) / 4);
+    });
+    const out: Numbered[] = [];
+    for await (const record of readSortedRuns<Numbered>(vault, runs, (r) => r.key)) out.push(record);
+    expectSortedAndStable(out, 12 * 20);
   });
 });
