@@ -28,6 +28,9 @@ export async function naiveExport(options: {
         body: JSON.stringify({ itemIds: options.itemIds.slice(i, i + 20) }),
       },
     );
+    // The samples do not look further: an answer that is not 200 (a 504 for a batch over 100 MB) ends the export.
+    if (!response.ok)
+      throw new Error(`exportItems answered ${response.status} ${(await response.text()).slice(0, 120)}`);
     const body = (await response.json()) as { value: Array<{ itemId: string; data?: string }> };
     for (const item of body.value) {
       if (!item.data) continue;
