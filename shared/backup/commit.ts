@@ -6,7 +6,13 @@ import { releaseClaim, runIsDone, withMailboxLease, type HeldMailbox } from '../
 import { emptyManifestDraft, finishManifest, ManifestBlockWriter } from '../vault/manifestWriter.js';
 import type { DeltaState, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
-import { inputsFromRuns, sortCommitInputs, type CommitSort, type MergeInputs } from './commitInputs.js';
+import {
+  addSliceRuns,
+  inputsFromRuns,
+  sortCommitInputs,
+  type MergeInputs,
+  type SortedCommitInputs,
+} from './commitInputs.js';
 import { emptyTally, resolvedKeys, withVanished, type ChangeFacts, type ManifestTally } from './commitMerge.js';
 import {
   factsFrom,
@@ -47,8 +53,8 @@ export interface CommitSliceInput extends CommitInput {
 export type CommitSliceResult = { nextSlice: number } | { result: MailboxRunResult };
 
 /**
- * Records one slice works through before it checkpoints: slice 0 sorts the change list and the outcomes (a
- * record each), every slice resolves keys of the merge (a key each). About a minute of work on this project's
+ * Records one slice works through before it checkpoints: the first slices read and sort the change list and the
+ * outcomes (a record each), the next resolve keys of the merge (a key each). About a minute of work on this project's
  * machines, whatever the mailbox's size; a commit that fits in one slice writes no checkpoint.
  */
 export const DEFAULT_COMMIT_SLICE_RECORDS = 200_000;
@@ -150,7 +156,11 @@ async function commitSlice(
   } else {
     if (!stored || stored.slice < slice - 1)
       throw new Error(`Commit slice ${slice} of run ${runId} has no checkpoint of slice ${slice - 1} to continue from`);
-    work = await resumeCommit(vault, mailboxId, stored);
+    if (stored.sort) {
+      const sorted = await continueSort(vault, input, stored, context);
+      if ('nextSlice' in sorted) return sorted;
+      work = sorted;
+    } else work = await resumeCommit(vault, mailboxId, stored);
   }
   try {
     const merged = await mergeSlice(vault, input, work, committed, context);
@@ -163,8 +173,8 @@ async function commitSlice(
 
 /**
  * Slice 0: reads the change list and the outcomes into sorts. A commit whose sorting and merging fit one slice's
- * budget goes on in memory and writes no checkpoint; a larger one writes its sorted runs to the vault, names
- * them in a checkpoint, and goes on merging while its budget lasts.
+ * budget goes on in memory and writes no checkpoint; a larger one writes its sorted runs to the vault and names
+ * them in a checkpoint, reading on in the next slices where its inputs exceed one slice's budget.
  */
 async function startCommit(
   vault: VaultStore,
@@ -181,9 +191,7 @@ async function startCommit(
   // A run whose claim was taken over (its orchestration ended) must not commit behind the newer snapshot.
   if (!committed && previous && previous.takenAt > input.takenAt)
     throw new Error(`Snapshot ${previous.snapshotId} is newer than this run's; ${runId} does not commit behind it`);
-  const { recordsInMemory, sliceRecords = DEFAULT_COMMIT_SLICE_RECORDS } = context.options;
-  const sort: CommitSort = { vault, ...(recordsInMemory ? { recordsInMemory } : {}) };
-  const sorted = await sortCommitInputs(sort, input, previous);
+  const sorted = await sortCommitInputs(sortSettings(vault, context), input, previous, { slice: 0 });
   const { facts, throttle, records } = sorted;
   const merge: MergeProgress = {
     recheck: context.recheck,
@@ -191,29 +199,78 @@ async function startCommit(
     tally: storedTally(emptyTally()),
   };
   // Sorting costs a record each, merging a key each (the changes and the previous snapshot's items).
-  if (records + records + (previous?.itemCount ?? 0) <= sliceRecords) {
+  if (!sorted.progress && records + records + (previous?.itemCount ?? 0) <= sliceBudget(context)) {
     const { inputs, discard } = await sorted.sealed();
     return { previous, facts, throttle, inputs, merge, spent: records, discard };
   }
+  return checkpointSorted(vault, input, context, { previous, merge, sorted });
+}
+
+/** A slice after the first while the inputs are still being read: reads on from the checkpoint's reading. */
+async function continueSort(
+  vault: VaultStore,
+  input: CommitSliceInput,
+  stored: CommitProgress,
+  context: SliceContext,
+): Promise<CommitWork | { nextSlice: number }> {
+  const previous = stored.previousId
+    ? await vault.readJson<SnapshotRecord>(layout.snapshotRecord(input.mailboxId, stored.previousId))
+    : undefined;
+  const sorted = await sortCommitInputs(sortSettings(vault, context), input, previous, {
+    slice: input.slice,
+    progress: stored.sort!,
+    facts: factsFrom(stored.facts),
+    throttle: stored.throttle,
+  });
+  return checkpointSorted(vault, input, context, { previous, merge: stored.merge, sorted, runsBefore: stored.runs });
+}
+
+/**
+ * Writes a reading slice's sorted runs and the checkpoint naming them with those of the slices before. With the
+ * reading done and budget left, the merge goes on in the same slice.
+ */
+async function checkpointSorted(
+  vault: VaultStore,
+  input: CommitSliceInput,
+  context: SliceContext,
+  work: {
+    previous: SnapshotRecord | undefined;
+    merge: MergeProgress;
+    sorted: SortedCommitInputs;
+    runsBefore?: CommitProgress['runs'];
+  },
+): Promise<CommitWork | { nextSlice: number }> {
+  const { runId, mailboxId, slice } = input;
+  const { previous, merge, sorted } = work;
+  const { facts, throttle, records } = sorted;
   let checkpointed = false;
   try {
-    const runs = await sorted.sealInVault();
+    const spansSlices = slice > 0 || sorted.progress !== undefined;
+    const runs = await addSliceRuns(vault, input, work.runsBefore, await sorted.sealInVault(), spansSlices);
     const progress: CommitProgress = {
-      slice: 0,
+      slice,
       previousId: previous?.snapshotId ?? null,
       facts: storedFacts(facts),
       throttle,
       runs,
+      ...(sorted.progress ? { sort: sorted.progress } : {}),
       merge,
     };
     await vault.writeJson(layout.runCommitProgress(runId, mailboxId), progress);
     checkpointed = true;
-    if (records >= sliceRecords) return { nextSlice: 1 };
+    if (sorted.progress || records >= sliceBudget(context)) return { nextSlice: slice + 1 };
     const inputs = await inputsFromRuns(vault, runs, previous);
     return { previous, facts, throttle, inputs, runs, merge, spent: records, discard: async () => {} };
   } finally {
     if (!checkpointed) await sorted.discard();
   }
+}
+
+const sliceBudget = (context: SliceContext) => context.options.sliceRecords ?? DEFAULT_COMMIT_SLICE_RECORDS;
+
+function sortSettings(vault: VaultStore, context: SliceContext) {
+  const { recordsInMemory } = context.options;
+  return { vault, budget: sliceBudget(context), ...(recordsInMemory ? { recordsInMemory } : {}) };
 }
 
 /** A later slice: the work as the checkpoint before it left it. */
@@ -269,7 +326,7 @@ async function mergeSlice(
     tally,
     input.failedBatches?.[0]?.reason,
   );
-  const budget = context.options.sliceRecords ?? DEFAULT_COMMIT_SLICE_RECORDS;
+  const budget = sliceBudget(context);
   let last = after;
   let stopped = false;
   for await (const { key, item } of keys) {

@@ -1,4 +1,10 @@
-import { compareKeys, ExternalSorter, readSortedRuns, type SortedRecords } from '../vault/externalSort.js';
+import {
+  compareKeys,
+  ExternalSorter,
+  mergeSmallestNeighbours,
+  readSortedRuns,
+  type SortedRecords,
+} from '../vault/externalSort.js';
 import { layout } from '../vault/layout.js';
 import { ManifestReader } from '../vault/manifestReader.js';
 import type { ManifestItem, SnapshotRecord } from '../vault/records.js';
@@ -31,31 +37,54 @@ export interface MergeInputs {
   previous(after: string | undefined): AsyncIterable<ManifestItem> | undefined;
 }
 
-/** What slice 0 read: the change list's facts, the throttling totals, and how many records it sorted. */
+/**
+ * How far the reading of a commit's inputs has got when it takes more than one slice (the checkpoint carries it
+ * until every input is sorted): change-list records and batch results read so far, in their order.
+ */
+export interface SortProgress {
+  changeRecords: number;
+  changesRead: boolean;
+  batchesRead: number;
+}
+
+/** What a slice's reading read: the facts and throttling totals so far, and the records it sorted. */
 export interface SortedCommitInputs {
   facts: ChangeFacts;
   throttle: { throttledResponses: number; throttleWaitInMs: number };
   records: number;
+  /** Where the reading stands after this slice; absent once every input is sorted. */
+  progress?: SortProgress;
   /** The sorted inputs kept in memory where they fit (a commit done in one slice). */
   sealed(): Promise<{ inputs: MergeInputs; discard: () => Promise<void> }>;
-  /** The sorted inputs written to the vault, named for a checkpoint. */
+  /** This slice's sorted records written to the vault: runs the checkpoint adds to those of the slices before. */
   sealInVault(): Promise<CommitProgress['runs']>;
   /** Deletes the runs written so far (a slice that failed before its checkpoint). */
   discard(): Promise<void>;
 }
 
+/** Where a slice's reading starts: nothing read yet (slice 0), or a checkpoint's reading with its totals. */
+export interface SortFrom {
+  slice: number;
+  progress?: SortProgress;
+  facts?: ChangeFacts;
+  throttle?: { throttledResponses: number; throttleWaitInMs: number };
+}
+
 /**
- * Slice 0's reading: the change list (its facts kept, its item records sorted), the batch outcomes (sorted), and
- * a previous manifest committed before indexes (sorted once, by the commit that follows it).
+ * A slice's reading: from where `from` stands, the change list (its facts kept, its item records sorted), then the
+ * batch outcomes (sorted), until `budget` records were read or all were; a previous manifest committed before
+ * indexes is sorted whole once the rest is read (once per mailbox: the commit that follows it writes an index).
+ * Each slice sorts into runs of its own, so a retried slice writes the same runs again.
  */
 export async function sortCommitInputs(
-  sort: CommitSort,
+  sort: CommitSort & { budget: number },
   input: { runId: string; mailboxId: string; planVersion: string; batchCount?: number },
   previous: SnapshotRecord | undefined,
+  from: SortFrom,
 ): Promise<SortedCommitInputs> {
-  const { vault } = sort;
+  const { vault, budget } = sort;
   const { runId, mailboxId } = input;
-  const sortUnder = (part: string) => ({ ...sort, prefix: layout.runCommitSort(runId, mailboxId, part) });
+  const sortUnder = (name: string) => ({ ...sort, prefix: sliceSortPrefix(input, from.slice, name) });
   const changes = new ExternalSorter<ItemChangeRecord>(sortUnder('changes'), changeKey);
   const previousSorter = new ExternalSorter<ManifestItem>(sortUnder('previous'), (item) =>
     itemKey(item.folderId, item.id),
@@ -65,9 +94,26 @@ export async function sortCommitInputs(
     await Promise.all([changes.discard(), outcomes.discard(), previousSorter.discard()]);
   };
   try {
-    const facts = await readChangeList(vault, runId, mailboxId, changes);
-    const throttle = await sortOutcomes(vault, input, outcomes);
-    const manifest = previous ? await ManifestReader.open(vault, previous) : undefined;
+    const progress = { ...(from.progress ?? { changeRecords: 0, changesRead: false, batchesRead: 0 }) };
+    const facts = from.facts ?? emptyFacts();
+    const throttle = { ...(from.throttle ?? { throttledResponses: 0, throttleWaitInMs: 0 }) };
+    let read = 0;
+    if (!progress.changesRead) {
+      const changeList = await readChangeList(vault, runId, mailboxId, changes, facts, progress.changeRecords, budget);
+      progress.changeRecords += changeList.read;
+      progress.changesRead = changeList.done;
+      read += changeList.read;
+    }
+    let outcomesRead = false;
+    if (progress.changesRead) {
+      const from = { batchesRead: progress.batchesRead, budget: Math.max(0, budget - read) };
+      const sorted = await sortOutcomes(vault, input, outcomes, from);
+      throttle.throttledResponses += sorted.throttledResponses;
+      throttle.throttleWaitInMs += sorted.throttleWaitInMs;
+      progress.batchesRead = sorted.batchesRead;
+      outcomesRead = sorted.done;
+    }
+    const manifest = outcomesRead && previous ? await ManifestReader.open(vault, previous) : undefined;
     if (manifest && !manifest.indexed)
       for await (const entry of manifest.entries()) if (entry.kind === 'item') await previousSorter.add(entry);
     const indexed = manifest?.indexed ? manifest : undefined;
@@ -75,6 +121,7 @@ export async function sortCommitInputs(
       facts,
       throttle,
       records: changes.added + outcomes.added + previousSorter.added,
+      ...(outcomesRead ? {} : { progress }),
       sealed: async () => {
         const held = {
           changes: await changes.seal(),
@@ -97,6 +144,42 @@ export async function sortCommitInputs(
     await discard();
     throw error;
   }
+}
+
+/** Where a slice's runs of one input go: slice 0's as before slices, `<input>-s000003/` for the others. */
+function sliceSortPrefix(input: { runId: string; mailboxId: string }, slice: number, name: string): string {
+  const part = slice === 0 ? name : `${name}-s${String(slice).padStart(6, '0')}`;
+  return layout.runCommitSort(input.runId, input.mailboxId, part);
+}
+
+/**
+ * A checkpoint's runs with a slice's added. When the reading spans slices, each slice's runs of an input are
+ * merged into one (read once more), so the runs grow by one per slice, not by one per 5,000 records; past 64
+ * of them (12.8 million records at the default budget) the smallest neighbours are merged, two runs a slice.
+ * Names are the slice's own, so a retried slice writes the same ones again.
+ */
+export async function addSliceRuns(
+  vault: VaultStore,
+  input: { runId: string; mailboxId: string; slice: number },
+  before: CommitProgress['runs'] | undefined,
+  added: CommitProgress['runs'],
+  spansSlices: boolean,
+): Promise<CommitProgress['runs']> {
+  const combine = async <T>(name: string, earlier: string[], runs: string[], keyOf: (record: T) => string) => {
+    const prefix = sliceSortPrefix(input, input.slice, name);
+    let mine = runs;
+    if (spansSlices && runs.length > 1) {
+      const one = `${prefix}all.ndjson.gz`;
+      await vault.writeNdjsonGz(one, readSortedRuns(vault, runs, keyOf));
+      mine = [one];
+    }
+    return mergeSmallestNeighbours(vault, [...earlier, ...mine], keyOf, `${prefix}merged-`);
+  };
+  return {
+    changes: await combine('changes', before?.changes ?? [], added.changes, changeKey),
+    outcomes: await combine('outcomes', before?.outcomes ?? [], added.outcomes, outcomeKey),
+    ...(added.previous ? { previous: added.previous } : {}),
+  };
 }
 
 /** The inputs a checkpoint names: sorted runs in the vault, and the previous manifest by its index. */
@@ -139,17 +222,8 @@ async function* skipTo<T>(records: AsyncIterable<T>, keyOf: (record: T) => strin
   for await (const record of records) if (after === undefined || compareKeys(keyOf(record), after) > 0) yield record;
 }
 
-/**
- * The change list's per-folder facts, with its item records handed to an external sort: the list is in folder
- * order as planning read the folders, the merge needs (folder, id) order.
- */
-async function readChangeList(
-  vault: VaultStore,
-  runId: string,
-  mailboxId: string,
-  items: ExternalSorter<ItemChangeRecord>,
-): Promise<ChangeFacts> {
-  const facts: ChangeFacts = {
+function emptyFacts(): ChangeFacts {
+  return {
     folders: new Map(),
     resynced: new Set(),
     failedFolders: [],
@@ -158,7 +232,27 @@ async function readChangeList(
     folderCounts: new Map(),
     notCompared: [],
   };
-  for await (const record of vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId))) {
+}
+
+/**
+ * The change list's per-folder facts added to `facts`, its item records handed to an external sort (the list is
+ * in folder order as planning read the folders, the merge needs (folder, id) order): from record `skip` on, at
+ * most `budget` records. The list has no index: the records skipped are read but not parsed.
+ */
+async function readChangeList(
+  vault: VaultStore,
+  runId: string,
+  mailboxId: string,
+  items: ExternalSorter<ItemChangeRecord>,
+  facts: ChangeFacts,
+  skip: number,
+  budget: number,
+): Promise<{ read: number; done: boolean }> {
+  let read = 0;
+  const records = vault.readNdjsonGz<ChangeRecord>(layout.runChanges(runId, mailboxId), { skipRecords: skip });
+  for await (const record of records) {
+    if (read >= budget) return { read, done: false };
+    read++;
     switch (record.kind) {
       case 'folder':
         facts.folders.set(record.id, record);
@@ -192,5 +286,5 @@ async function readChangeList(
         break;
     }
   }
-  return facts;
+  return { read, done: true };
 }

@@ -1,12 +1,13 @@
 import type { ManifestDraft } from '../vault/manifestWriter.js';
 import type { ManifestFolder } from '../vault/records.js';
+import type { SortProgress } from './commitInputs.js';
 import type { ChangeFacts, ManifestTally } from './commitMerge.js';
 import type { FolderCount } from './coverageReport.js';
 
 /**
  * Where a commit in slices stands (`layout.runCommitProgress`), written at the end of each slice but the last:
- * what slice 0 read and sorted (the change list's facts, the names of the sorted runs), and how far the merge
- * has got (the last key it resolved, the manifest's staged blocks, the tally up to that key). JSON throughout;
+ * what the first slices read and sorted (the change list's facts, the names of the sorted runs, how far the
+ * reading has got while it lasts), and how far the merge has got (the last key it resolved, the manifest's staged blocks, the tally up to that key). JSON throughout;
  * its size grows with folders, failures and the manifest's chunks (one entry per 1,000 items), not with items.
  */
 export interface CommitProgress {
@@ -17,6 +18,8 @@ export interface CommitProgress {
   facts: StoredFacts;
   throttle: { throttledResponses: number; throttleWaitInMs: number };
   runs: { changes: string[]; outcomes: string[]; previous?: string[] };
+  /** Present while the inputs are still being read and sorted, slice by slice; the merge starts after. */
+  sort?: SortProgress;
   merge: MergeProgress;
 }
 

@@ -37,27 +37,44 @@ export interface ItemChange {
 /** Batch results and plan batches read at once. */
 const BATCHES_PER_READ = 16;
 
+/** Where reading the outcomes stands: batch results read so far (in batch order), and whether that was all. */
+export interface OutcomesRead {
+  batchesRead: number;
+  done: boolean;
+  throttledResponses: number;
+  throttleWaitInMs: number;
+}
+
 /**
- * The run's export outcomes handed to `sorter` (keyed by `outcomeKey`), throttling summed. Each batch result is
- * matched with its plan batch for the folder of each item (results name ids only). Memory: 16 batches.
+ * The run's export outcomes handed to `sorter` (keyed by `outcomeKey`), throttling summed, from the batch after
+ * `batchesRead` on, until `budget` outcomes were added (it stops between reads of 16 batches) or none are left.
+ * Each batch result is matched with its plan batch for the folder of each item (results name ids only). Memory:
+ * 16 batches.
  */
 export async function sortOutcomes(
   vault: VaultStore,
   input: { runId: string; mailboxId: string; planVersion: string; batchCount?: number },
   sorter: ExternalSorter<PlacedOutcome>,
-): Promise<{ throttledResponses: number; throttleWaitInMs: number }> {
+  from: { batchesRead: number; budget: number } = { batchesRead: 0, budget: Infinity },
+): Promise<OutcomesRead> {
   const { runId, mailboxId, planVersion } = input;
-  const totals = { throttledResponses: 0, throttleWaitInMs: 0 };
+  const read: OutcomesRead = { batchesRead: from.batchesRead, done: true, throttledResponses: 0, throttleWaitInMs: 0 };
   const plans = new IndexedNdjsonReader(vault, 1);
-  for await (const results of batchResultGroups(vault, input)) {
+  const addedBefore = sorter.added;
+  for await (const { results, names } of batchResultGroups(vault, input, from.batchesRead)) {
+    if (sorter.added - addedBefore >= from.budget) {
+      read.done = false;
+      break;
+    }
+    read.batchesRead += names;
     if (results.length === 0) continue;
     // The group's plan batches in one ranged read (a read per batch is all latency at 50,000 batches).
     const first = Math.min(...results.map((r) => r.batch));
     const last = Math.max(...results.map((r) => r.batch));
     const planned = await plans.read<PlannedBatch>(planFile(runId, mailboxId), first, last - first + 1, planVersion);
     for (const result of results) {
-      totals.throttledResponses += result.throttledResponses;
-      totals.throttleWaitInMs += result.throttleWaitInMs;
+      read.throttledResponses += result.throttledResponses;
+      read.throttleWaitInMs += result.throttleWaitInMs;
       const folderOf = new Map(planned[result.batch - first]!.items.map((item) => [item.id, item.folderId]));
       for (const outcome of result.results) {
         const folderId = folderOf.get(outcome.id);
@@ -65,24 +82,36 @@ export async function sortOutcomes(
       }
     }
   }
-  return totals;
+  return read;
 }
 
-/** The run's batch results of this plan, a few at a time; a missing result is a batch whose activity failed. */
+/**
+ * The run's batch results of this plan from the one after `skip` on, a few at a time, each group with the number
+ * of results it read (a missing result is a batch whose activity failed).
+ */
 async function* batchResultGroups(
   vault: VaultStore,
   input: { runId: string; mailboxId: string; planVersion: string; batchCount?: number },
-): AsyncGenerator<BatchResult[]> {
+  skip: number,
+): AsyncGenerator<{ results: BatchResult[]; names: number }> {
   const { runId, mailboxId } = input;
   const names = async function* (): AsyncGenerator<string> {
-    if (input.batchCount === undefined) yield* vault.listNames(layout.runBatchResultsPrefix(runId, mailboxId));
-    else for (let batch = 0; batch < input.batchCount; batch++) yield layout.runBatchResult(runId, mailboxId, batch);
+    if (input.batchCount === undefined) {
+      let listed = 0;
+      for await (const name of vault.listNames(layout.runBatchResultsPrefix(runId, mailboxId)))
+        if (listed++ >= skip) yield name;
+    } else
+      for (let batch = skip; batch < input.batchCount; batch++) yield layout.runBatchResult(runId, mailboxId, batch);
   };
   let group: string[] = [];
   const read = async () => {
     const results = await Promise.all(group.map((name) => vault.readJson<BatchResult>(name)));
+    const count = group.length;
     group = [];
-    return results.filter((r): r is BatchResult => r !== undefined && r.planVersion === input.planVersion);
+    return {
+      results: results.filter((r): r is BatchResult => r !== undefined && r.planVersion === input.planVersion),
+      names: count,
+    };
   };
   for await (const name of names()) {
     group.push(name);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { commitSnapshotSlice, type CommitOptions } from '../../shared/backup/commit.js';
+import type { CommitProgress } from '../../shared/backup/commitProgress.js';
 import type { MailboxRunResult } from '../../shared/backup/types.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
 import { withMailboxLease } from '../../shared/vault/mailboxOwner.js';
@@ -73,6 +74,31 @@ describe('a commit in slices', () => {
       for await (const name of sliced.vault.listNames(layout.runCommitSortPrefix(runId, MAILBOX))) scratch.push(name);
       expect(scratch).toEqual([]);
     }
+  });
+
+  it('reads its inputs over as many slices as they take, no slice more than its budget, a run a slice', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const checkpoints: CommitProgress[] = [];
+    const { result } = await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan), SLICED, async () => {
+      checkpoints.push((await vault.readJson<CommitProgress>(layout.runCommitProgress('run1', MAILBOX)))!);
+    });
+    expect(result.items.inSnapshot).toBe(120);
+    const reading = checkpoints.filter((checkpoint) => checkpoint.sort);
+    // 123 change records (3 folders, 120 items) at 25 a slice, then 18 batch results in reads of 16.
+    expect(reading.map((checkpoint) => checkpoint.sort!.changeRecords)).toEqual([25, 50, 75, 100, 123]);
+    expect(reading.at(-1)!.sort).toEqual({ changeRecords: 123, changesRead: true, batchesRead: 16 });
+    expect(checkpoints[reading.length]!.sort).toBeUndefined();
+    // Each reading slice adds one run of the change records it read (4 records in memory would make 7).
+    expect(reading.map((checkpoint) => checkpoint.runs.changes.length)).toEqual([1, 2, 3, 4, 5]);
+    expect(checkpoints[reading.length]!.runs.outcomes).toHaveLength(2);
+    // The facts gathered over the slices are the change list's whole: every folder.
+    expect(
+      checkpoints
+        .at(-1)!
+        .facts.folders.map((folder) => folder.id)
+        .sort(),
+    ).toEqual(['archive', 'inbox', 'notes']);
   });
 
   it('writes a manifest whose hash and index hold across the slices it was written in', async () => {

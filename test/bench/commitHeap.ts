@@ -157,6 +157,7 @@ async function main(): Promise<void> {
       commitMs,
       commitSlices: sliceMs.length || 1,
       longestCommitSliceMs: sliceMs.length ? Math.max(...sliceMs) : commitMs,
+      commitSliceSeconds: sliceMs.map((ms) => +(ms / 1000).toFixed(1)),
       browseHeapPerItemBytes: Math.round(browse.peakBytes / ITEMS),
       browsePeakHeapMiB: +(browse.peakBytes / 2 ** 20).toFixed(1),
       browseMs,

@@ -102,7 +102,7 @@ async function runScenario(crashAt?: number): Promise<ScenarioOutcome> {
       settings: {
         ...ZERO_RETENTION,
         MAILBOX_VAULT_PLAN_SLICE_ITEMS: '2',
-        MAILBOX_VAULT_COMMIT_SLICE_RECORDS: '5',
+        MAILBOX_VAULT_COMMIT_SLICE_RECORDS: '10',
         MAILBOX_VAULT_RESTORE_PLAN_SLICE_ITEMS: '3',
       },
     },
