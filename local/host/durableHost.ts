@@ -36,6 +36,12 @@ export interface DurableHostOptions {
   /** Where instances and histories are kept so that a restarted host resumes them (memory only when absent). */
   taskHub?: TaskHub;
   log?: HostLog;
+  /**
+   * Lets go of a sub-orchestration's history, input and output once it has finished and its parent holds its
+   * result, keeping its status, custom status and history counts: in Azure the task hub's tables hold finished
+   * instances, not the worker's memory, so a bench that measures the worker's memory sets this.
+   */
+  releaseFinishedChildren?: boolean;
 }
 
 /**
@@ -81,6 +87,7 @@ export class DurableHost {
       writer: new HubWriter(options.taskHub, this.log),
       findOrchestrator: (name) => this.registration(name, 'orchestrationTrigger'),
       contextFor: (reg) => this.context(reg),
+      releaseFinishedChildren: options.releaseFinishedChildren ?? false,
     });
     this.client = new InMemoryDurableClient(this);
   }

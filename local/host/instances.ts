@@ -86,6 +86,22 @@ export function beginExecution(instance: Instance): void {
   });
 }
 
+/**
+ * A finished instance's history, input and output let go (its parent holds its result, the task hub its history);
+ * its status, custom status and history counts stay. A status read shows it without history.
+ */
+export function releaseFinished(instance: Instance): void {
+  instance.earlierHistoryEvents += instance.history.length;
+  Object.assign(instance, {
+    history: [],
+    inbox: [],
+    dispatched: new Set(),
+    lastActionSignatures: [],
+    input: undefined,
+    output: undefined,
+  });
+}
+
 /** Every instance this host started, by instance id; finished ones stay, as in a task hub. */
 export class InstanceStore {
   private readonly instances = new Map<string, Instance>();

@@ -27,6 +27,8 @@ export interface LocalAppOptions {
    * for requests without a bearer token; `issuer` makes it accept that issuer's tokens for the API.
    */
   signIn?: LocalSignIn;
+  /** See DurableHostOptions.releaseFinishedChildren (benches that measure the worker's memory). */
+  releaseFinishedChildren?: boolean;
 }
 
 export interface LocalApp {
@@ -53,6 +55,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     strict: true,
     ...(options.log ? { log: options.log } : {}),
     ...(options.taskHub ? { taskHub: options.taskHub } : {}),
+    ...(options.releaseFinishedChildren ? { releaseFinishedChildren: true } : {}),
   });
   host.installDurableClient();
   const recovered = await host.recover();

@@ -8,6 +8,7 @@ import {
   beginExecution,
   InstanceStore,
   isTerminal,
+  releaseFinished,
   type ExecutionRef,
   type Instance,
   type ParentLink,
@@ -43,6 +44,8 @@ export interface OrchestrationsOptions {
   writer: HubWriter;
   findOrchestrator(name: string): Registration | undefined;
   contextFor(reg: Registration): InvocationContext;
+  /** See DurableHostOptions.releaseFinishedChildren. */
+  releaseFinishedChildren?: boolean;
 }
 
 export interface StartOptions {
@@ -291,6 +294,8 @@ export class Orchestrations {
       this.unsettledCommits--;
       if (instance.parent) this.reportToParent(instance, instance.parent, outputOrError);
       waiters.forEach((resolve) => resolve());
+      // Someone waiting for it reads its output after this: it is kept then.
+      if (instance.parent && this.options.releaseFinishedChildren && waiters.length === 0) releaseFinished(instance);
       this.queue.kick();
     });
   }

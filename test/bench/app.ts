@@ -7,15 +7,20 @@ import type { RestoreReport } from '../../shared/restore/types.js';
 
 /**
  * The app in this process (the process whose CPU and memory we measure), through the same code as production,
- * with its orchestrations kept in a task hub on the bench's Azurite as `npm start` keeps them.
+ * with its orchestrations kept in a task hub on the bench's Azurite as `npm start` keeps them. With
+ * `releaseFinishedChildren` the local host lets go of finished sub-orchestrations' histories (see DurableHostOptions).
  */
-export async function withApp<T>(env: Record<string, string>, work: (app: LocalApp) => Promise<T>): Promise<T> {
+export async function withApp<T>(
+  env: Record<string, string>,
+  work: (app: LocalApp) => Promise<T>,
+  options: { releaseFinishedChildren?: boolean } = {},
+): Promise<T> {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   resetServices();
   const storage = BlobServiceClient.fromConnectionString(env.MAILBOX_VAULT_STORAGE_CONNECTION_STRING!);
   const taskHub = new BlobTaskHub(storage.getContainerClient(taskHubContainerName(env.MAILBOX_VAULT_CONTAINER!)));
-  const app = await startLocalApp({ port: 0, clock: 'virtual', maxConcurrentActivities: 64, taskHub });
+  const app = await startLocalApp({ port: 0, clock: 'virtual', maxConcurrentActivities: 64, taskHub, ...options });
   try {
     return await work(app);
   } finally {

@@ -869,9 +869,10 @@ async function tenant(mailboxes: number): Promise<void> {
     result.reportPages === 1 || result.reportBytes < 64 * 1024,
   );
   row('peak RSS of the app process', mb(result.peakRssBytes), 'for information', null);
-  // The in-process local host keeps every finished orchestration (Azure keeps them in the task hub's tables).
+  // The in-process local host keeps a record of every orchestration (Azure keeps them in the task hub's tables);
+  // of finished lanes and mailboxes only their status and history counts (tenantScale.ts).
   row(
-    'of which the local host keeps (finished orchestrations as JSON)',
+    'of which the local host keeps (its records of the run’s orchestrations, as JSON)',
     `${(result.hostHeldBytes / 1048576).toFixed(1)} MB`,
     'for information',
     null,

@@ -116,6 +116,20 @@ describe('DurableHost', () => {
     expect(h.getStatus('explicit-child')?.runtimeStatus).toBe('Completed');
   });
 
+  it('lets go of a finished child’s history and payloads when told to, keeping its status and counts', async () => {
+    const kept = host();
+    await kept.waitForCompletion(kept.startNew('t_parent'));
+    const released = new DurableHost({ registrations, clock: 'virtual', releaseFinishedChildren: true });
+    const parent = released.startNew('t_parent');
+    expect((await released.waitForCompletion(parent)).output).toBe(6 + 12);
+    const child = released.getStatus('explicit-child', { showHistory: true })!;
+    expect(child).toMatchObject({ runtimeStatus: 'Completed', history: [], input: undefined, output: undefined });
+    expect(kept.getStatus('explicit-child', { showHistory: true })!.history!.length).toBeGreaterThan(0);
+    // Its counts are what they were; the parent, which has none, keeps everything.
+    expect(released.historyStats('explicit-child')).toEqual(kept.historyStats('explicit-child'));
+    expect(released.getStatus(parent, { showHistory: true })!.history!.length).toBeGreaterThan(0);
+  });
+
   it('continues as new with fresh history each generation', async () => {
     const h = host();
     const id = h.startNew('t_eternal', { input: 0 });
