@@ -47,7 +47,8 @@ export interface OutcomesRead {
 
 /**
  * The run's export outcomes handed to `sorter` (keyed by `outcomeKey`), throttling summed, from the batch after
- * `batchesRead` on, until `budget` outcomes were added (it stops between reads of 16 batches) or none are left.
+ * `batchesRead` on, until `budget` were read (an outcome each, a batch at least one; it stops between reads of 16
+ * batches) or none are left.
  * Each batch result is matched with its plan batch for the folder of each item (results name ids only). Memory:
  * 16 batches.
  */
@@ -60,13 +61,15 @@ export async function sortOutcomes(
   const { runId, mailboxId, planVersion } = input;
   const read: OutcomesRead = { batchesRead: from.batchesRead, done: true, throttledResponses: 0, throttleWaitInMs: 0 };
   const plans = new IndexedNdjsonReader(vault, 1);
-  const addedBefore = sorter.added;
+  // A batch costs its outcomes, and at least one: batches without a result (a failed activity) are read too.
+  let spent = 0;
   for await (const { results, names } of batchResultGroups(vault, input, from.batchesRead)) {
-    if (sorter.added - addedBefore >= from.budget) {
+    if (spent >= from.budget) {
       read.done = false;
       break;
     }
     read.batchesRead += names;
+    spent += names - results.length + results.reduce((sum, result) => sum + Math.max(1, result.results.length), 0);
     if (results.length === 0) continue;
     // The group's plan batches in one ranged read (a read per batch is all latency at 50,000 batches).
     const first = Math.min(...results.map((r) => r.batch));

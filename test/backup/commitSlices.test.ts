@@ -101,6 +101,23 @@ describe('a commit in slices', () => {
     ).toEqual(['archive', 'inbox', 'notes']);
   });
 
+  it('counts a batch without a result against the budget: a run of failed exports is read over slices too', async () => {
+    const { vault } = await freshVault();
+    // 420 items in 60 batches, none of whose export activities left a result (all failed outright).
+    const plan = await writeRun(vault, 'run1', firstNight(420));
+    for (let batch = 0; batch < plan.batchCount; batch++)
+      await vault.deleteIfExists(layout.runBatchResult('run1', MAILBOX, batch));
+    const batchesRead: number[] = [];
+    const sliced: CommitOptions = { recordsInMemory: 50, sliceRecords: 450 };
+    const { result } = await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan), sliced, async () => {
+      const progress = await vault.readJson<CommitProgress>(layout.runCommitProgress('run1', MAILBOX));
+      if (progress?.sort) batchesRead.push(progress.sort.batchesRead);
+    });
+    expect(result.items).toMatchObject({ inSnapshot: 0, failed: 420 });
+    // The change list (423 records) and 32 batches fill the first slice; 16 batches a read, each counting one.
+    expect(batchesRead).toEqual([32]);
+  });
+
   it('writes a manifest whose hash and index hold across the slices it was written in', async () => {
     const { vault, second } = await twoNights(SLICED);
     const opened = (await vault.openBlob(second.record.manifestBlob))!;
