@@ -294,8 +294,8 @@ export class Orchestrations {
       this.unsettledCommits--;
       if (instance.parent) this.reportToParent(instance, instance.parent, outputOrError);
       waiters.forEach((resolve) => resolve());
-      // Someone waiting for it reads its output after this: it is kept then.
-      if (instance.parent && this.options.releaseFinishedChildren && waiters.length === 0) releaseFinished(instance);
+      // Waiters took their status above (a snapshot), so it can go now.
+      if (instance.parent && this.options.releaseFinishedChildren) releaseFinished(instance);
       this.queue.kick();
     });
   }

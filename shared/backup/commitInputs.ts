@@ -106,8 +106,8 @@ export async function sortCommitInputs(
     }
     let outcomesRead = false;
     if (progress.changesRead) {
-      const from = { batchesRead: progress.batchesRead, budget: Math.max(0, budget - read) };
-      const sorted = await sortOutcomes(vault, input, outcomes, from);
+      const outcomesFrom = { batchesRead: progress.batchesRead, budget: Math.max(0, budget - read) };
+      const sorted = await sortOutcomes(vault, input, outcomes, outcomesFrom);
       throttle.throttledResponses += sorted.throttledResponses;
       throttle.throttleWaitInMs += sorted.throttleWaitInMs;
       progress.batchesRead = sorted.batchesRead;
