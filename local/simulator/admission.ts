@@ -54,8 +54,7 @@ export async function enterMailbox(
   const freeAfter = (hold: number) => () => {
     if (freed) return;
     freed = true;
-    if (hold > 0) setTimeout(admission.release, hold);
-    else admission.release();
+    admission.release(hold);
   };
   res.once('finish', freeAfter(concurrencySlotHoldMs));
   res.once('close', freeAfter(Math.max(concurrencySlotHoldMs, lostConnectionSlotHoldMs)));

@@ -116,14 +116,23 @@ function newCounters(): MailboxCounters {
   };
 }
 
+/** `release(holdMs)`: the request ended; its slot stays taken `holdMs` longer (Exchange frees it a moment after). */
 export type Admission =
-  { ok: true; release: () => void } | { ok: false; retryAfterSeconds: number; code: string; message: string };
+  | { ok: true; release: (holdMs?: number, now?: number) => void }
+  | { ok: false; retryAfterSeconds: number; code: string; message: string };
+
+/** A slot whose request ended, taken until `freeAt` (ms since the epoch). */
+interface HeldSlot {
+  freeAt: number;
+  free: () => void;
+}
 
 /** Per-mailbox admission (concurrency, request and upload budgets), counters and fault decisions. */
 export class ThrottleState {
   readonly counters = new Map<string, MailboxCounters>();
   private readonly requestWindows = new Map<string, Window>();
   private readonly uploadWindows = new Map<string, Window>();
+  private readonly heldSlots = new Map<string, HeldSlot[]>();
   scripted: ScriptedFault[] = [];
 
   constructor(
@@ -151,6 +160,7 @@ export class ThrottleState {
   admit(mailboxId: string, operation: string, now = Date.now()): Admission {
     const { limits } = this;
     const counters = this.countersFor(mailboxId);
+    this.freeHeldSlots(mailboxId, now);
     counters.requests[operation] = (counters.requests[operation] ?? 0) + 1;
     counters.maxInFlight = Math.max(counters.maxInFlight, counters.inFlight + 1);
     if (counters.inFlight >= limits.maxConcurrentPerMailbox)
@@ -174,13 +184,38 @@ export class ThrottleState {
     let released = false;
     return {
       ok: true,
-      release: () => {
-        if (!released) {
-          released = true;
-          counters.inFlight--;
-        }
+      release: (holdMs = 0, endedAt = Date.now()) => {
+        if (released) return;
+        released = true;
+        if (holdMs > 0) this.holdSlot(mailboxId, endedAt + holdMs);
+        else this.countersFor(mailboxId).inFlight--;
       },
     };
+  }
+
+  /**
+   * A held slot is free from its instant on, whenever a timer gets to run: the next admission frees it first. A
+   * timer alone fired late on a busy machine, and a client that waited long enough met a 429 all the same.
+   */
+  private holdSlot(mailboxId: string, freeAt: number): void {
+    const held = this.heldSlots.get(mailboxId) ?? [];
+    this.heldSlots.set(mailboxId, held);
+    const slot: HeldSlot = {
+      freeAt,
+      free: () => {
+        const at = held.indexOf(slot);
+        if (at < 0) return;
+        held.splice(at, 1);
+        this.countersFor(mailboxId).inFlight--;
+      },
+    };
+    held.push(slot);
+    // Also freed by the clock when no request comes, so the counters a test reads settle.
+    setTimeout(slot.free, Math.max(0, freeAt - Date.now())).unref();
+  }
+
+  private freeHeldSlots(mailboxId: string, now: number): void {
+    for (const slot of [...(this.heldSlots.get(mailboxId) ?? [])]) if (slot.freeAt <= now) slot.free();
   }
 
   /** Upload bytes count against the mailbox's window as they arrive. */
