@@ -118,7 +118,7 @@ function newCounters(): MailboxCounters {
 
 /** `release(holdMs)`: the request ended; its slot stays taken `holdMs` longer (Exchange frees it a moment after). */
 export type Admission =
-  | { ok: true; release: (holdMs?: number, now?: number) => void }
+  | { ok: true; release: (holdMs?: number, endedAt?: number) => void }
   | { ok: false; retryAfterSeconds: number; code: string; message: string };
 
 /** A slot whose request ended, taken until `freeAt` (ms since the epoch). */
@@ -193,10 +193,7 @@ export class ThrottleState {
     };
   }
 
-  /**
-   * A held slot is free from its instant on, whenever a timer gets to run: the next admission frees it first. A
-   * timer alone fired late on a busy machine, and a client that waited long enough met a 429 all the same.
-   */
+  /** Free from `freeAt` on, however late its timer runs: the next admission frees it first. */
   private holdSlot(mailboxId: string, freeAt: number): void {
     const held = this.heldSlots.get(mailboxId) ?? [];
     this.heldSlots.set(mailboxId, held);
@@ -210,7 +207,7 @@ export class ThrottleState {
       },
     };
     held.push(slot);
-    // Also freed by the clock when no request comes, so the counters a test reads settle.
+    // A timer frees it too when no request comes, so the counters (`/stats`, tests) settle.
     setTimeout(slot.free, Math.max(0, freeAt - Date.now())).unref();
   }
 
