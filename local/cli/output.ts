@@ -97,9 +97,11 @@ function pruneLines(prune: Report): string[] {
     for (const i of m.immutable) lines.push(`  immutable: ${m.upn ?? m.mailboxKey} ${i.blob} (${i.reason})`);
   const a = prune.artifacts;
   if (a) {
-    const folders = a.deleted.runs.length + a.deleted.restores.length + a.deleted.maintenance.length;
+    // A report written before downloads expired has no `downloads`.
+    const deleted = Object.values(a.deleted as Record<string, string[] | undefined>);
+    const folders = deleted.reduce((sum, ids) => sum + (ids?.length ?? 0), 0);
     lines.push(
-      `  run artifacts before ${a.horizon}: ${folders} runs, restores and maintenance runs ${would}deleted (${a.blobsDeleted} blobs), ${a.running.length} still running left alone`,
+      `  run artifacts before ${a.horizon}: ${folders} runs, restores, downloads and maintenance runs ${would}deleted (${a.blobsDeleted} blobs), ${a.running.length} still running left alone`,
     );
     for (const i of a.immutable) lines.push(`  immutable: ${i.blob} (${i.reason})`);
   }

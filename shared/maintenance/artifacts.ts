@@ -6,22 +6,27 @@ import { retentionHorizon, type RetentionPolicy } from './retention.js';
 /**
  * Run and restore artifacts past the retention policy. A backup run's folder (`runs/{runId}/`: plans, change
  * lists, batch results, the report), a restore's (`restores/{restoreId}/`: request, plan, journal, intents,
- * results, the report) and a maintenance run's hold subjects, senders, search keys or mailbox names, so they
- * must not outlive the snapshots the policy keeps: once the work started before the policy's horizon, and is no
- * longer running, its whole folder is deleted.
+ * results, the report), a download's (`downloads/{id}/`: request, plan, converted messages, the MBOX or ZIP
+ * file, the report) and a maintenance run's hold subjects, senders, search keys, mail itself or mailbox names,
+ * so they must not outlive the snapshots the policy keeps: once the work started before the policy's horizon,
+ * and is no longer running, its whole folder is deleted.
  *
  * In flight is decided from what the work writes, never from its age: a run is done once its report is written;
- * without a report, once its Durable instance has ended (and, for a backup, every mailbox's sub-orchestration
- * without a result has ended too: terminating a parent does not end its children). An instance whose status
- * cannot be read counts as running, so its folder stays. The report is deleted last, so a deletion cut short
- * still reads as done and is finished by the next maintenance run.
+ * without a report, once its Durable instance has ended or never started (a trigger that died between writing
+ * the request and starting the orchestration), and, for a backup, every mailbox's sub-orchestration without a
+ * result has too (terminating a parent does not end its children). An instance whose status cannot be read
+ * counts as running, so its folder stays. The report is deleted last, so a deletion cut short still reads as
+ * done and is finished by the next maintenance run.
  */
 export interface ArtifactsInput {
   policy: RetentionPolicy;
   /** The maintenance run's start, so a retried activity decides the same. */
   now: Date;
   dryRun: boolean;
-  /** Whether a Durable instance has ended for good (false while it runs, or when its status is unknown). */
+  /**
+   * Whether a Durable instance has ended for good or never started (false while it runs, or when its status is
+   * unknown). Work past the horizon started days before, so an instance that does not exist never will.
+   */
   hasEnded: (instanceId: string) => Promise<boolean>;
 }
 
@@ -30,7 +35,7 @@ export interface ArtifactsResult {
   /** Work that started before this is past the policy. */
   horizon: string;
   /** Ids whose folders were deleted (or, in a dry run, would be). */
-  deleted: { runs: string[]; restores: string[]; maintenance: string[] };
+  deleted: { runs: string[]; restores: string[]; downloads: string[]; maintenance: string[] };
   /** Ids past the horizon left alone because they are still running. */
   running: string[];
   /**
@@ -49,6 +54,7 @@ type Kind = keyof ArtifactsResult['deleted'];
 const FOLDERS: Array<{ kind: Kind; root: string; report: (id: string) => string }> = [
   { kind: 'runs', root: 'runs/', report: layout.runReport },
   { kind: 'restores', root: 'restores/', report: layout.restoreReport },
+  { kind: 'downloads', root: 'downloads/', report: layout.downloadReport },
   { kind: 'maintenance', root: 'maintenance/', report: layout.maintenanceReport },
 ];
 
@@ -66,7 +72,8 @@ export function artifactsHorizon(policy: RetentionPolicy, now: Date): Date {
 
 /** `backup-20261123T020000Z-1a2b3c4d` → its start; undefined for a name no trigger makes. */
 export function startOfWork(id: string): Date | undefined {
-  const match = /^(?:backup|restore|maintenance)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-|$)/.exec(id);
+  const match =
+    /^(?:backup|restore|download|item|maintenance)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-|$)/.exec(id);
   if (!match) return undefined;
   const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, ...number[]];
   return new Date(Date.UTC(year, month! - 1, day, hour, minute, second));
@@ -78,7 +85,7 @@ export async function expireArtifacts(vault: VaultStore, input: ArtifactsInput):
   const result: ArtifactsResult = {
     dryRun: input.dryRun,
     horizon: horizon.toISOString(),
-    deleted: { runs: [], restores: [], maintenance: [] },
+    deleted: { runs: [], restores: [], downloads: [], maintenance: [] },
     running: [],
     reportsKept: [],
     blobsDeleted: 0,
@@ -90,7 +97,7 @@ export async function expireArtifacts(vault: VaultStore, input: ArtifactsInput):
       const id = prefix.slice(folder.root.length, -1);
       const started = startOfWork(id);
       if (!started || started >= horizon) continue;
-      if (!(await isDone(vault, folder.kind, id, folder.report(id), input.hasEnded))) {
+      if (!(await isDone(vault, folder.kind, id, folder.report(id), input))) {
         result.running.push(id);
         continue;
       }
@@ -105,14 +112,17 @@ export async function expireArtifacts(vault: VaultStore, input: ArtifactsInput):
   return result;
 }
 
+/** Done: its report written (a download's file no longer downloadable), or its orchestration over without one. */
 async function isDone(
   vault: VaultStore,
   kind: Kind,
   id: string,
   report: string,
-  hasEnded: ArtifactsInput['hasEnded'],
+  { hasEnded, now }: ArtifactsInput,
 ): Promise<boolean> {
-  if ((await vault.readJson(report)) !== undefined) return true;
+  const written = await vault.readJson<{ file?: { expiresAt: string } }>(report);
+  // A link may be given for longer than a week's work is kept: the file stays until the link has expired.
+  if (written) return kind !== 'downloads' || !written.file || Date.parse(written.file.expiresAt) <= now.getTime();
   if (!(await hasEnded(id))) return false;
   return kind !== 'runs' || (await mailboxesHaveEnded(vault, id, hasEnded));
 }

@@ -71,7 +71,8 @@ export {
  * request is abandoned, protects nothing, and the prune's result names it. The margin covers a start already
  * sent when the deadline passed and clocks that differ, so a restore that did start is never taken for abandoned.
  * The prune deletes the markers that protect nothing (but abandoned ones, which it names each night, as it
- * names their requests).
+ * names their requests, until maintenance deletes the request with the rest of its folder past the policy's
+ * horizon: maintenance/artifacts.ts).
  */
 
 /** `mailboxes/{key}/state/expiring/{snapshotId}.json`: a prune is deleting that snapshot. */

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { expireArtifacts } from '../../shared/maintenance/artifacts.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
-import { MAILBOX, names, plantRestore, plantRun } from '../support/artifacts.js';
+import { MAILBOX, names, plantDownload, plantRestore, plantRun } from '../support/artifacts.js';
 import { freshVault } from '../support/vault.js';
 
 /**
@@ -54,6 +54,31 @@ describe('expiring run and restore artifacts', () => {
     expect(await names(vault, `runs/backup-${OLD}-22222222/`)).toHaveLength(3);
     expect(result.blobsDeleted).toBe(4 + 4 + 5 + 1);
     expect(result.bytesFreed).toBeGreaterThan(0);
+  });
+
+  it("deletes a finished download's folder past the horizon, mail and file included; keeps a running one, and a file whose link is still valid", async () => {
+    await plantDownload(vault, `download-${OLD}-44444444`);
+    await plantDownload(vault, `item-${OLD}-55555555`);
+    await plantDownload(vault, `download-${OLD}-66666666`, { report: false });
+    await plantDownload(vault, `download-${RECENT}-77777777`);
+    // Its link given for 30 days (the longest allowed), still valid on the day.
+    await plantDownload(vault, `download-${OLD}-88888888`, { fileExpiresAt: '2026-11-30T00:00:00Z' });
+    await plantDownload(vault, `download-${OLD}-99999999`, { fileExpiresAt: '2026-06-02T02:00:00Z' });
+
+    const result = await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
+
+    expect(result.deleted.downloads.sort()).toEqual([
+      `download-${OLD}-44444444`,
+      `download-${OLD}-99999999`,
+      `item-${OLD}-55555555`,
+    ]);
+    expect(result.running).toContain(`download-${OLD}-66666666`);
+    expect(result.running).toContain(`download-${OLD}-88888888`);
+    expect(await names(vault, `downloads/download-${OLD}-88888888/`)).toHaveLength(5);
+    expect(await names(vault, `downloads/download-${OLD}-44444444/`)).toEqual([]);
+    expect(await names(vault, `downloads/item-${OLD}-55555555/`)).toEqual([]);
+    expect(await names(vault, `downloads/download-${OLD}-66666666/`)).toHaveLength(4);
+    expect(await names(vault, `downloads/download-${RECENT}-77777777/`)).toHaveLength(5);
   });
 
   it('deletes a run without a report once its orchestration and every unfinished mailbox have ended', async () => {

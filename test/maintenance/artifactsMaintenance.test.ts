@@ -2,9 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaintenanceReport } from '../../shared/maintenance/report.js';
 import { layout } from '../../shared/vault/layout.js';
 import { runBackup, startStack, type Stack } from '../support/stack.js';
-import { names, plantRestore, plantRun } from '../support/artifacts.js';
+import { names, plantDownload, plantRestore, plantRun } from '../support/artifacts.js';
 
-/** Through the app: a maintenance run with the prune deletes run and restore artifacts past the policy. */
+/**
+ * Through the app: a maintenance run with the prune deletes run, restore and download artifacts past the policy,
+ * and those of requests whose orchestration never started (asked of the Durable host, not taken on trust).
+ */
 
 describe('a maintenance run', () => {
   let stack: Stack;
@@ -19,6 +22,13 @@ describe('a maintenance run', () => {
     const oldRestore = 'restore-20250101T030000Z-0a0b0c0d';
     await plantRun(stack.vault, oldRun);
     await plantRestore(stack.vault, oldRestore);
+    const oldDownload = 'download-20250101T040000Z-0a0b0c0d';
+    await plantDownload(stack.vault, oldDownload);
+    // Requests whose trigger died before starting their orchestration: no report, no instance, ever.
+    const abandonedRestore = 'restore-20250101T050000Z-0a0b0c0d';
+    const abandonedDownload = 'download-20250101T060000Z-0a0b0c0d';
+    await plantRestore(stack.vault, abandonedRestore, { report: false });
+    await plantDownload(stack.vault, abandonedDownload, { report: false });
 
     const started = await stack.api('POST', '/api/maintenance', { prune: { dryRun: false } });
     expect(started.status).toBe(202);
@@ -27,9 +37,17 @@ describe('a maintenance run', () => {
     const report = status.body.report as MaintenanceReport;
 
     expect(report.errors).toEqual([]);
-    expect(report.prune?.artifacts?.deleted).toEqual({ runs: [oldRun], restores: [oldRestore], maintenance: [] });
-    expect(await names(stack.vault, `runs/${oldRun}/`)).toEqual([]);
-    expect(await names(stack.vault, `restores/${oldRestore}/`)).toEqual([]);
+    expect(report.prune?.artifacts?.deleted).toEqual({
+      runs: [oldRun],
+      restores: [oldRestore, abandonedRestore],
+      downloads: [oldDownload, abandonedDownload],
+      maintenance: [],
+    });
+    expect(report.prune?.artifacts?.running).toEqual([]);
+    for (const folder of [`runs/${oldRun}/`, `restores/${oldRestore}/`, `restores/${abandonedRestore}/`])
+      expect(await names(stack.vault, folder)).toEqual([]);
+    for (const folder of [`downloads/${oldDownload}/`, `downloads/${abandonedDownload}/`])
+      expect(await names(stack.vault, folder)).toEqual([]);
     expect(await names(stack.vault, layout.runReport(recentRun))).toHaveLength(1);
   });
 });

@@ -1,7 +1,7 @@
 import { layout } from '../../shared/vault/layout.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
 
-/** Run and restore folders as the app writes them, for the artifact retention tests. */
+/** Run, restore and download folders as the app writes them, for the artifact retention tests. */
 
 export const MAILBOX = 'mailbox-id-1';
 
@@ -30,4 +30,20 @@ export async function plantRestore(vault: VaultStore, restoreId: string, options
   await vault.writeJson(layout.restoreJournal(restoreId, 'item-1'), { importedId: 'x' });
   await vault.writeJson(layout.restoreIntent(restoreId, 0, 'item-1'), { searchKey: 'abc' });
   if (options.report ?? true) await vault.writeJson(layout.restoreReport(restoreId), { restoreId });
+}
+
+/** A download's folder as the app writes it: request, plan, a converted message, the file; `report: false` leaves it unfinished. */
+export async function plantDownload(
+  vault: VaultStore,
+  downloadId: string,
+  options: { report?: boolean; fileExpiresAt?: string } = {},
+) {
+  await vault.writeJson(layout.downloadRequest(downloadId), { source: { mailboxId: MAILBOX, snapshotId: 's' } });
+  await vault.writeText(layout.downloadPlan(downloadId), '{"sourceId":"item-1","subject":"Payslip"}\n');
+  await vault.writeText(layout.downloadEml(downloadId, 'item-1'), 'Subject: Payslip\r\n\r\nDear Ana,\r\n');
+  await vault.writeText(layout.downloadFile(downloadId, 'mbox'), 'From MAILER-DAEMON\nSubject: Payslip\n');
+  const file = options.fileExpiresAt
+    ? { file: { blob: layout.downloadFile(downloadId, 'mbox'), bytes: 40, expiresAt: options.fileExpiresAt } }
+    : {};
+  if (options.report ?? true) await vault.writeJson(layout.downloadReport(downloadId), { downloadId, ...file });
 }
