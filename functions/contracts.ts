@@ -207,7 +207,7 @@ export const listVaultMailboxes = activityContract<
 export const pruneVaultMailbox = activityContract<MaintenanceMailboxInput, { versionsDeleted: number }>(
   'pruneVaultMailbox',
 );
-/** Run and restore artifacts past the retention policy: deleted (or counted, in a dry run) after the prune. */
+/** Run, restore and download artifacts past the retention policy: deleted (or counted, in a dry run) after the prune. */
 export const expireRunArtifacts = activityContract<MaintenanceInput, { blobsDeleted: number }>('expireRunArtifacts');
 export const verifyVaultMailbox = activityContract<MaintenanceMailboxInput, { problems: number }>('verifyVaultMailbox');
 export const writeMaintenanceReport = activityContract<MaintenanceInput, { status: string; reportBlob: string }>(

@@ -231,6 +231,7 @@ export async function getDownload(request: HttpRequest, client: df.DurableClient
   const report = await vault.readJson<DownloadReport>(layout.downloadReport(id));
   const status = await findInstance(client, id);
   if (!status && !report) return problem(404, `No download '${id}'`);
+  if (!report && (await expiredWithPolicy(id))) return expiredProblem(id);
   return {
     status: 200,
     jsonBody: {
@@ -243,6 +244,17 @@ export async function getDownload(request: HttpRequest, client: df.DurableClient
     },
   };
 }
+
+/**
+ * Neither report nor request: maintenance deleted the download's folder past the retention policy (a request is
+ * written before its orchestration starts, and a report before the folder goes).
+ */
+async function expiredWithPolicy(id: string): Promise<boolean> {
+  const { vault } = await getServices();
+  return (await vault.readJson(layout.downloadRequest(id))) === undefined;
+}
+
+const expiredProblem = (id: string) => problem(410, `Download '${id}' has expired with the retention policy`);
 
 /** A self-service caller follows and fetches only the downloads they asked for. */
 async function authorizeOwnDownload(request: HttpRequest, id: string): Promise<void> {
@@ -262,6 +274,7 @@ export async function getDownloadFile(request: HttpRequest, context: InvocationC
   const { vault } = await getServices();
   await authorizeOwnDownload(request, id);
   const report = await vault.readJson<DownloadReport>(layout.downloadReport(id));
+  if (!report && (await expiredWithPolicy(id))) return expiredProblem(id);
   if (!report?.file) return problem(404, `Download '${id}' has no file (yet)`);
   if (Date.parse(report.file.expiresAt) <= Date.now()) return problem(410, `The file of download '${id}' has expired`);
   const opened = await vault.openBlob(report.file.blob);

@@ -71,20 +71,6 @@ export async function instanceHasEnded(client: DurableClient, instanceId: string
 }
 
 /**
- * Whether the instance has ended for good, or never started. Only for work that started long ago (maintenance's
- * expiry of old artifacts): a request whose trigger died before starting its orchestration is over too. A failure
- * to ask counts as not over.
- */
-export async function instanceIsOver(client: DurableClient, instanceId: string): Promise<boolean> {
-  if (await instanceHasEnded(client, instanceId)) return true;
-  try {
-    return !(await instanceExists(client, instanceId));
-  } catch {
-    return false;
-  }
-}
-
-/**
  * Whether the instance exists, in any state. Unlike `findInstance`, a failure to ask is thrown, never taken
  * for "no such instance": a caller that acts on absence (a prune releasing a snapshot) must not guess.
  */

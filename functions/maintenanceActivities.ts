@@ -10,7 +10,7 @@ import { getServices } from '../shared/services.js';
 import { emitMaintenanceTelemetry } from '../shared/telemetry.js';
 import { layout } from '../shared/vault/layout.js';
 import * as contracts from './contracts.js';
-import { durableClientOf, instanceExists, instanceIsOver, registerActivity } from './durable.js';
+import { durableClientOf, instanceExists, instanceHasEnded, registerActivity } from './durable.js';
 
 registerActivity(contracts.listVaultMailboxes, async (input) => {
   const { vault } = await getServices();
@@ -34,8 +34,11 @@ registerActivity(
   async (input, context) => {
     const { config, vault } = await getServices();
     const client = durableClientOf(context);
-    const hasEnded = (instanceId: string) => instanceIsOver(client, instanceId);
-    return expireMaintenanceArtifacts(vault, config, input, input.prune!.dryRun, hasEnded);
+    const durable = {
+      hasEnded: (instanceId: string) => instanceHasEnded(client, instanceId),
+      orchestrationExists: (instanceId: string) => instanceExists(client, instanceId),
+    };
+    return expireMaintenanceArtifacts(vault, config, input, input.prune!.dryRun, durable);
   },
   { durableClient: true },
 );

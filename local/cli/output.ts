@@ -103,6 +103,8 @@ function pruneLines(prune: Report): string[] {
     lines.push(
       `  run artifacts before ${a.horizon}: ${folders} runs, restores, downloads and maintenance runs ${would}deleted (${a.blobsDeleted} blobs), ${a.running.length} still running left alone`,
     );
+    if (a.downloadsKept?.length)
+      lines.push(`  downloads kept while their file's link is valid: ${a.downloadsKept.join(', ')}`);
     for (const i of a.immutable) lines.push(`  immutable: ${i.blob} (${i.reason})`);
   }
   return lines;

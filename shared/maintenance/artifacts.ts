@@ -2,6 +2,7 @@ import { readMailboxPage, readRunScope } from '../backup/runScope.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { retentionHorizon, type RetentionPolicy } from './retention.js';
+import { isAbandoned, startDeadlineOf, type OrchestrationExists, type ReadRequest } from './snapshotReads.js';
 
 /**
  * Run and restore artifacts past the retention policy. A backup run's folder (`runs/{runId}/`: plans, change
@@ -11,23 +12,22 @@ import { retentionHorizon, type RetentionPolicy } from './retention.js';
  * so they must not outlive the snapshots the policy keeps: once the work started before the policy's horizon,
  * and is no longer running, its whole folder is deleted.
  *
- * In flight is decided from what the work writes, never from its age: a run is done once its report is written;
- * without a report, once its Durable instance has ended or never started (a trigger that died between writing
- * the request and starting the orchestration), and, for a backup, every mailbox's sub-orchestration without a
- * result has too (terminating a parent does not end its children). An instance whose status cannot be read
- * counts as running, so its folder stays. The report is deleted last, so a deletion cut short still reads as
- * done and is finished by the next maintenance run.
+ * In flight is decided from what the work writes, never from its age: a run is done once its report is written
+ * (a download's once its file's link has expired too); without a report, once its Durable instance has ended
+ * (and, for a backup, every mailbox's sub-orchestration without a result has too: terminating a parent does not
+ * end its children). An instance whose status cannot be read counts as running, so its folder stays; so does one
+ * Durable does not know, but for a restore's or download's request that never started (`neverStarted`). The
+ * report is deleted last, so a deletion cut short still reads as done and is finished by the next maintenance run.
  */
 export interface ArtifactsInput {
   policy: RetentionPolicy;
   /** The maintenance run's start, so a retried activity decides the same. */
   now: Date;
   dryRun: boolean;
-  /**
-   * Whether a Durable instance has ended for good or never started (false while it runs, or when its status is
-   * unknown). Work past the horizon started days before, so an instance that does not exist never will.
-   */
+  /** Whether a Durable instance has ended for good (false while it runs, or when its status is unknown). */
   hasEnded: (instanceId: string) => Promise<boolean>;
+  /** Whether an instance exists (throws when Durable cannot be asked); without it no request counts as never started. */
+  orchestrationExists?: OrchestrationExists;
 }
 
 export interface ArtifactsResult {
@@ -38,6 +38,8 @@ export interface ArtifactsResult {
   deleted: { runs: string[]; restores: string[]; downloads: string[]; maintenance: string[] };
   /** Ids past the horizon left alone because they are still running. */
   running: string[];
+  /** Finished downloads past the horizon whose file's link is still valid: deleted once it has expired. */
+  downloadsKept?: string[];
   /**
    * Backup runs past the horizon with a snapshot still in the vault: their plans and change lists are deleted,
    * their report and mailbox results (what each kept snapshot lacks, and why) stay until the snapshots go.
@@ -51,10 +53,18 @@ export interface ArtifactsResult {
 
 type Kind = keyof ArtifactsResult['deleted'];
 
-const FOLDERS: Array<{ kind: Kind; root: string; report: (id: string) => string }> = [
+interface Folder {
+  kind: Kind;
+  root: string;
+  report: (id: string) => string;
+  /** A reader's request (restores, downloads): what its trigger writes before starting the orchestration. */
+  request?: (id: string) => string;
+}
+
+const FOLDERS: Folder[] = [
   { kind: 'runs', root: 'runs/', report: layout.runReport },
-  { kind: 'restores', root: 'restores/', report: layout.restoreReport },
-  { kind: 'downloads', root: 'downloads/', report: layout.downloadReport },
+  { kind: 'restores', root: 'restores/', report: layout.restoreReport, request: layout.restoreRequest },
+  { kind: 'downloads', root: 'downloads/', report: layout.downloadReport, request: layout.downloadRequest },
   { kind: 'maintenance', root: 'maintenance/', report: layout.maintenanceReport },
 ];
 
@@ -87,6 +97,7 @@ export async function expireArtifacts(vault: VaultStore, input: ArtifactsInput):
     horizon: horizon.toISOString(),
     deleted: { runs: [], restores: [], downloads: [], maintenance: [] },
     running: [],
+    downloadsKept: [],
     reportsKept: [],
     blobsDeleted: 0,
     bytesFreed: 0,
@@ -97,8 +108,9 @@ export async function expireArtifacts(vault: VaultStore, input: ArtifactsInput):
       const id = prefix.slice(folder.root.length, -1);
       const started = startOfWork(id);
       if (!started || started >= horizon) continue;
-      if (!(await isDone(vault, folder.kind, id, folder.report(id), input))) {
-        result.running.push(id);
+      const state = await stateOf(vault, folder, id, input);
+      if (state !== 'done') {
+        (state === 'fileDownloadable' ? result.downloadsKept! : result.running).push(id);
         continue;
       }
       if (folder.kind === 'runs' && (await trimmedWhileSnapshotsKept(vault, prefix, input.dryRun, result))) {
@@ -112,19 +124,43 @@ export async function expireArtifacts(vault: VaultStore, input: ArtifactsInput):
   return result;
 }
 
-/** Done: its report written (a download's file no longer downloadable), or its orchestration over without one. */
-async function isDone(
+/** Done: its report written, or its orchestration over without one; a finished download until its link expires. */
+async function stateOf(
   vault: VaultStore,
-  kind: Kind,
+  folder: Folder,
   id: string,
-  report: string,
-  { hasEnded, now }: ArtifactsInput,
-): Promise<boolean> {
-  const written = await vault.readJson<{ file?: { expiresAt: string } }>(report);
+  input: ArtifactsInput,
+): Promise<'done' | 'running' | 'fileDownloadable'> {
+  const report = await vault.readJson<{ file?: { expiresAt: string } }>(folder.report(id));
   // A link may be given for longer than a week's work is kept: the file stays until the link has expired.
-  if (written) return kind !== 'downloads' || !written.file || Date.parse(written.file.expiresAt) <= now.getTime();
-  if (!(await hasEnded(id))) return false;
-  return kind !== 'runs' || (await mailboxesHaveEnded(vault, id, hasEnded));
+  if (report?.file && Date.parse(report.file.expiresAt) > input.now.getTime()) return 'fileDownloadable';
+  if (report) return 'done';
+  if (await input.hasEnded(id)) {
+    const mailboxesDone = folder.kind !== 'runs' || (await mailboxesHaveEnded(vault, id, input.hasEnded));
+    return mailboxesDone ? 'done' : 'running';
+  }
+  return folder.request && (await neverStarted(vault, folder, id, input)) ? 'done' : 'running';
+}
+
+/**
+ * A restore's or download's request whose trigger died before starting its orchestration: its folder holds the
+ * request alone (an orchestration's first step writes its plan), the request is long past its start deadline,
+ * and Durable has no such instance. All three, so that Durable asked in another task hub (an in-process CLI, a
+ * renamed hub), which knows no instance at all, cannot make running work look abandoned.
+ */
+async function neverStarted(vault: VaultStore, folder: Folder, id: string, input: ArtifactsInput): Promise<boolean> {
+  const { orchestrationExists, now } = input;
+  if (!orchestrationExists) return false;
+  const requestBlob = folder.request!(id);
+  for await (const name of vault.listNames(`${folder.root}${id}/`)) if (name !== requestBlob) return false;
+  const request = await vault.readJson<ReadRequest>(requestBlob);
+  const startBy = request && startDeadlineOf(request);
+  if (!startBy) return false;
+  try {
+    return await isAbandoned(id, startBy, { now, orchestrationExists });
+  } catch {
+    return false; // Durable could not be asked
+  }
 }
 
 /** A backup run without a report: every mailbox sub-orchestration without a recorded result has ended. */

@@ -16,7 +16,7 @@ export interface MaintenanceReport {
     dryRun: boolean;
     mailboxes: PruneResult[];
     totals: { snapshotsExpired: number; versionsDeleted: number; bytesFreed: number; immutableLeft: number };
-    /** Run and restore artifacts past the policy; null when that step failed (named in `errors`). */
+    /** Run, restore and download artifacts past the policy; null when that step failed (named in `errors`). */
     artifacts: ArtifactsResult | null;
   };
   verify: null | {
@@ -24,7 +24,7 @@ export interface MaintenanceReport {
     mailboxes: VerifyResult[];
     totals: { snapshotsChecked: number; entriesChecked: number; versionsHashed: number; problems: number };
   };
-  /** `step: 'artifacts'` (mailboxKey `vault`): the run and restore artifacts could not be expired. */
+  /** `step: 'artifacts'` (mailboxKey `vault`): the run, restore and download artifacts could not be expired. */
   errors: Array<{ mailboxKey: string; step: 'prune' | 'verify' | 'artifacts'; message: string }>;
 }
 

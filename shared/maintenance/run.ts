@@ -82,7 +82,7 @@ export async function pruneMaintenanceMailbox(
 }
 
 /**
- * Deletes (or, in a dry run, counts) the run and restore artifacts past the retention policy, and keeps what it did,
+ * Deletes (or, in a dry run, counts) the run, restore and download artifacts past the retention policy, and keeps what it did,
  * or its error, for the report.
  */
 export async function expireMaintenanceArtifacts(
@@ -90,12 +90,12 @@ export async function expireMaintenanceArtifacts(
   config: AppConfig,
   run: { id: string; startedAt: string },
   dryRun: boolean,
-  hasEnded: ArtifactsInput['hasEnded'],
+  durable: Pick<ArtifactsInput, 'hasEnded' | 'orchestrationExists'>,
 ): Promise<{ blobsDeleted: number }> {
   const policy = config.maintenance.retention;
   const now = new Date(run.startedAt);
   try {
-    const result = await expireArtifacts(vault, { policy, now, dryRun, hasEnded });
+    const result = await expireArtifacts(vault, { policy, now, dryRun, ...durable });
     await vault.writeJson(layout.maintenanceArtifacts(run.id), result);
     return { blobsDeleted: result.blobsDeleted };
   } catch (error) {

@@ -2,11 +2,11 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { expireArtifacts } from '../../shared/maintenance/artifacts.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
-import { MAILBOX, names, plantDownload, plantRestore, plantRun } from '../support/artifacts.js';
+import { MAILBOX, names, plantDownload, plantRestore, plantRun, plantUnstartedRequest } from '../support/artifacts.js';
 import { freshVault } from '../support/vault.js';
 
 /**
- * Run and restore artifacts (plans, change lists, journals, reports: subjects, senders, search keys) do not
+ * Run, restore and download artifacts (plans, change lists, journals, messages, reports: subjects, senders, search keys) do not
  * outlive the retention policy: maintenance deletes the folders of finished work that started before the
  * policy's horizon, and never those of work still running.
  */
@@ -16,7 +16,7 @@ const now = new Date('2026-11-23T05:30:00Z');
 const OLD = '20260601T020000Z';
 const RECENT = '20261120T020000Z';
 
-describe('expiring run and restore artifacts', () => {
+describe('expiring run, restore and download artifacts', () => {
   let vault: VaultStore;
   const ended = new Set<string>();
   const hasEnded = async (id: string) => ended.has(id);
@@ -58,27 +58,64 @@ describe('expiring run and restore artifacts', () => {
 
   it("deletes a finished download's folder past the horizon, mail and file included; keeps a running one, and a file whose link is still valid", async () => {
     await plantDownload(vault, `download-${OLD}-44444444`);
-    await plantDownload(vault, `item-${OLD}-55555555`);
     await plantDownload(vault, `download-${OLD}-66666666`, { report: false });
     await plantDownload(vault, `download-${RECENT}-77777777`);
-    // Its link given for 30 days (the longest allowed), still valid on the day.
-    await plantDownload(vault, `download-${OLD}-88888888`, { fileExpiresAt: '2026-11-30T00:00:00Z' });
-    await plantDownload(vault, `download-${OLD}-99999999`, { fileExpiresAt: '2026-06-02T02:00:00Z' });
+    await plantDownload(vault, `download-${OLD}-88888888`, { fileExpiresAt: '2026-11-23T05:30:00.001Z' });
+    await plantDownload(vault, `download-${OLD}-99999999`, { fileExpiresAt: now.toISOString() });
 
     const result = await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded });
 
-    expect(result.deleted.downloads.sort()).toEqual([
-      `download-${OLD}-44444444`,
-      `download-${OLD}-99999999`,
-      `item-${OLD}-55555555`,
-    ]);
+    expect(result.deleted.downloads.sort()).toEqual([`download-${OLD}-44444444`, `download-${OLD}-99999999`]);
     expect(result.running).toContain(`download-${OLD}-66666666`);
-    expect(result.running).toContain(`download-${OLD}-88888888`);
-    expect(await names(vault, `downloads/download-${OLD}-88888888/`)).toHaveLength(5);
+    expect(result.downloadsKept).toEqual([`download-${OLD}-88888888`]);
+    expect(result.running).not.toContain(`download-${OLD}-88888888`);
     expect(await names(vault, `downloads/download-${OLD}-44444444/`)).toEqual([]);
-    expect(await names(vault, `downloads/item-${OLD}-55555555/`)).toEqual([]);
     expect(await names(vault, `downloads/download-${OLD}-66666666/`)).toHaveLength(4);
+    expect(await names(vault, `downloads/download-${OLD}-88888888/`)).toHaveLength(5);
     expect(await names(vault, `downloads/download-${RECENT}-77777777/`)).toHaveLength(5);
+  });
+
+  describe('a request whose orchestration Durable does not know', () => {
+    const longPast = '2026-06-01T02:05:00Z';
+    const unknownToDurable = async () => false;
+
+    it('is deleted when it is the request alone, long past its start deadline: its trigger died', async () => {
+      await plantUnstartedRequest(vault, 'restore', `restore-${OLD}-a1a1a1a1`, longPast);
+      await plantUnstartedRequest(vault, 'download', `download-${OLD}-a2a2a2a2`, longPast);
+      const input = { policy, now, dryRun: false, hasEnded, orchestrationExists: unknownToDurable };
+      const result = await expireArtifacts(vault, input);
+      expect(result.deleted.restores).toContain(`restore-${OLD}-a1a1a1a1`);
+      expect(result.deleted.downloads).toContain(`download-${OLD}-a2a2a2a2`);
+      expect(await names(vault, `restores/restore-${OLD}-a1a1a1a1/`)).toEqual([]);
+    });
+
+    it('is kept once its orchestration wrote anything: Durable was asked in another task hub', async () => {
+      const restoreId = `restore-${OLD}-b1b1b1b1`;
+      await plantUnstartedRequest(vault, 'restore', restoreId, longPast);
+      await vault.writeText(layout.restorePlan(restoreId), '{"subject":"Payslip"}\n');
+      const result = await expireArtifacts(vault, {
+        policy,
+        now,
+        dryRun: false,
+        hasEnded,
+        orchestrationExists: unknownToDurable,
+      });
+      expect(result.running).toContain(restoreId);
+      expect(await names(vault, `restores/${restoreId}/`)).toHaveLength(2);
+    });
+
+    it('is kept when Durable cannot be asked, or has the instance, or is not asked at all', async () => {
+      const restoreId = `restore-${OLD}-c1c1c1c1`;
+      await plantUnstartedRequest(vault, 'restore', restoreId, longPast);
+      const failing = async (): Promise<boolean> => {
+        throw new Error('503 from the task hub');
+      };
+      for (const orchestrationExists of [failing, async () => true, undefined]) {
+        const result = await expireArtifacts(vault, { policy, now, dryRun: false, hasEnded, orchestrationExists });
+        expect(result.running).toContain(restoreId);
+      }
+      expect(await names(vault, `restores/${restoreId}/`)).toHaveLength(1);
+    });
   });
 
   it('deletes a run without a report once its orchestration and every unfinished mailbox have ended', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaintenanceReport } from '../../shared/maintenance/report.js';
 import { layout } from '../../shared/vault/layout.js';
 import { runBackup, startStack, type Stack } from '../support/stack.js';
-import { names, plantDownload, plantRestore, plantRun } from '../support/artifacts.js';
+import { names, plantDownload, plantRestore, plantRun, plantUnstartedRequest } from '../support/artifacts.js';
 
 /**
  * Through the app: a maintenance run with the prune deletes run, restore and download artifacts past the policy,
@@ -27,8 +27,8 @@ describe('a maintenance run', () => {
     // Requests whose trigger died before starting their orchestration: no report, no instance, ever.
     const abandonedRestore = 'restore-20250101T050000Z-0a0b0c0d';
     const abandonedDownload = 'download-20250101T060000Z-0a0b0c0d';
-    await plantRestore(stack.vault, abandonedRestore, { report: false });
-    await plantDownload(stack.vault, abandonedDownload, { report: false });
+    await plantUnstartedRequest(stack.vault, 'restore', abandonedRestore, '2025-01-01T05:05:00Z');
+    await plantUnstartedRequest(stack.vault, 'download', abandonedDownload, '2025-01-01T06:05:00Z');
 
     const started = await stack.api('POST', '/api/maintenance', { prune: { dryRun: false } });
     expect(started.status).toBe(202);

@@ -47,3 +47,14 @@ export async function plantDownload(
     : {};
   if (options.report ?? true) await vault.writeJson(layout.downloadReport(downloadId), { downloadId, ...file });
 }
+
+/** A restore's or download's request whose trigger died before starting its orchestration: the request alone. */
+export async function plantUnstartedRequest(
+  vault: VaultStore,
+  kind: 'restore' | 'download',
+  id: string,
+  startBy: string,
+) {
+  const request = kind === 'restore' ? layout.restoreRequest(id) : layout.downloadRequest(id);
+  await vault.writeJson(request, { startBy, source: { mailboxId: MAILBOX, snapshotId: 's' } });
+}
