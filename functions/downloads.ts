@@ -9,6 +9,7 @@ import { findSnapshotItem, openItemContent } from '../shared/download/itemConten
 import { isDownloadableClass, notDownloadableReason } from '../shared/download/itemKinds.js';
 import { recordDownloadRequest, withdrawDownloadRequest } from '../shared/download/request.js';
 import type { DownloadReport, DownloadRequest } from '../shared/download/types.js';
+import { ARTIFACTS_MINIMUM_DAYS, startOfWork } from '../shared/maintenance/artifacts.js';
 import { startsInTime } from '../shared/maintenance/expiringSnapshots.js';
 import { RestoreBody, RestoreRequestError, resolveRestoreRequest } from '../shared/restore/request.js';
 import { getServices } from '../shared/services.js';
@@ -227,11 +228,11 @@ export async function getDownload(request: HttpRequest, client: df.DurableClient
   if ('response' in param) return param.response;
   const { id } = param;
   const { vault } = await getServices();
-  await authorizeOwnDownload(request, id);
   const report = await vault.readJson<DownloadReport>(layout.downloadReport(id));
+  if (!report && !(await requestExists(id))) return notInVault(id);
+  await authorizeOwnDownload(request, id);
   const status = await findInstance(client, id);
   if (!status && !report) return problem(404, `No download '${id}'`);
-  if (!report && (await expiredWithPolicy(id))) return expiredProblem(id);
   return {
     status: 200,
     jsonBody: {
@@ -245,16 +246,23 @@ export async function getDownload(request: HttpRequest, client: df.DurableClient
   };
 }
 
-/**
- * Neither report nor request: maintenance deleted the download's folder past the retention policy (a request is
- * written before its orchestration starts, and a report before the folder goes).
- */
-async function expiredWithPolicy(id: string): Promise<boolean> {
+/** A download's request is written before its orchestration starts, and goes only with its folder. */
+async function requestExists(id: string): Promise<boolean> {
   const { vault } = await getServices();
-  return (await vault.readJson(layout.downloadRequest(id))) === undefined;
+  return (await vault.readJson(layout.downloadRequest(id))) !== undefined;
 }
 
-const expiredProblem = (id: string) => problem(410, `Download '${id}' has expired with the retention policy`);
+/**
+ * Neither report nor request (nothing of it to show or to guard from a self-service caller): a download older
+ * than a week's work may have been deleted with the retention policy, a younger one never existed.
+ */
+function notInVault(id: string): HttpResponseInit {
+  const started = startOfWork(id);
+  const weekAgo = Date.now() - ARTIFACTS_MINIMUM_DAYS * 86_400_000;
+  if (started && started.getTime() < weekAgo)
+    return problem(410, `Download '${id}' is not in the vault: past the retention policy it is deleted`);
+  return problem(404, `No download '${id}'`);
+}
 
 /** A self-service caller follows and fetches only the downloads they asked for. */
 async function authorizeOwnDownload(request: HttpRequest, id: string): Promise<void> {
@@ -272,9 +280,9 @@ export async function getDownloadFile(request: HttpRequest, context: InvocationC
   if ('response' in param) return param.response;
   const { id } = param;
   const { vault } = await getServices();
-  await authorizeOwnDownload(request, id);
   const report = await vault.readJson<DownloadReport>(layout.downloadReport(id));
-  if (!report && (await expiredWithPolicy(id))) return expiredProblem(id);
+  if (!report && !(await requestExists(id))) return notInVault(id);
+  await authorizeOwnDownload(request, id);
   if (!report?.file) return problem(404, `Download '${id}' has no file (yet)`);
   if (Date.parse(report.file.expiresAt) <= Date.now()) return problem(410, `The file of download '${id}' has expired`);
   const opened = await vault.openBlob(report.file.blob);

@@ -47,7 +47,7 @@ export {
  * too). Say a prune deletes snapshot S that an accepted restore names. Either the prune judged the restore's
  * marker to protect nothing, or its listing missed the marker. The first needs the restore's report or cancel
  * (it has ended), its request gone (a request goes only when withdrawn, or with the folder of a reader that has
- * ended: maintenance/artifacts.ts; and it is written before the marker), or the request abandoned (below). In
+ * ended or never started, a week later: maintenance/artifacts.ts; and it is written before the marker), or the request abandoned (below). In
  * the second, the marker landed after the listing, hence after the mark. The restore read the mark after its
  * marker: it found no mark, so the read came after the marks were cleared, hence after S's record was deleted;
  * and the restore read the record after that, found nothing and was refused. A contradiction. Both sides may see

@@ -210,10 +210,14 @@ describe('a folder of 200 items', () => {
     expect(seen.size).toBe(200);
     expect(stagingLeftovers()).toEqual({ items: 0, folders: [] });
 
-    // Maintenance deletes the folder past the retention policy: both routes then say so, rather than "Running".
+    // A folder gone (maintenance deletes it past the policy): a young download's routes say 404, not "Running";
+    // one older than a week's work, 410 (deleted with the policy, if it existed).
     for await (const name of stack.vault.listNames(`downloads/${id}/`)) await stack.vault.deleteBlob(name);
-    expect((await stack.api('GET', `/api/downloads/${id}`)).status).toBe(410);
-    expect((await fetchBytes(`/api/downloads/${id}/file`)).status).toBe(410);
+    expect((await stack.api('GET', `/api/downloads/${id}`)).status).toBe(404);
+    expect((await fetchBytes(`/api/downloads/${id}/file`)).status).toBe(404);
+    const old = 'download-20250101T040000Z-0a0b0c0d';
+    expect((await stack.api('GET', `/api/downloads/${old}`)).status).toBe(410);
+    expect((await fetchBytes(`/api/downloads/${old}/file`)).status).toBe(410);
   }, 120_000);
 });
 

@@ -104,6 +104,13 @@ describe('expiring run, restore and download artifacts', () => {
       expect(await names(vault, `restores/${restoreId}/`)).toHaveLength(2);
     });
 
+    it('is kept when its request says no start deadline (nor when it was written)', async () => {
+      const restoreId = `restore-${OLD}-d1d1d1d1`;
+      await vault.writeJson(layout.restoreRequest(restoreId), { source: { mailboxId: MAILBOX, snapshotId: 's' } });
+      const input = { policy, now, dryRun: false, hasEnded, orchestrationExists: unknownToDurable };
+      expect((await expireArtifacts(vault, input)).running).toContain(restoreId);
+    });
+
     it('is kept when Durable cannot be asked, or has the instance, or is not asked at all', async () => {
       const restoreId = `restore-${OLD}-c1c1c1c1`;
       await plantUnstartedRequest(vault, 'restore', restoreId, longPast);

@@ -29,6 +29,9 @@ describe('a maintenance run', () => {
     const abandonedDownload = 'download-20250101T060000Z-0a0b0c0d';
     await plantUnstartedRequest(stack.vault, 'restore', abandonedRestore, '2025-01-01T05:05:00Z');
     await plantUnstartedRequest(stack.vault, 'download', abandonedDownload, '2025-01-01T06:05:00Z');
+    // Unfinished, and no instance the app's Durable knows (a renamed task hub would look the same): kept.
+    const unfinishedDownload = 'download-20250101T070000Z-0a0b0c0d';
+    await plantDownload(stack.vault, unfinishedDownload, { report: false });
 
     const started = await stack.api('POST', '/api/maintenance', { prune: { dryRun: false } });
     expect(started.status).toBe(202);
@@ -43,7 +46,8 @@ describe('a maintenance run', () => {
       downloads: [oldDownload, abandonedDownload],
       maintenance: [],
     });
-    expect(report.prune?.artifacts?.running).toEqual([]);
+    expect(report.prune?.artifacts?.running).toEqual([unfinishedDownload]);
+    expect(await names(stack.vault, `downloads/${unfinishedDownload}/`)).toHaveLength(4);
     for (const folder of [`runs/${oldRun}/`, `restores/${oldRestore}/`, `restores/${abandonedRestore}/`])
       expect(await names(stack.vault, folder)).toEqual([]);
     for (const folder of [`downloads/${oldDownload}/`, `downloads/${abandonedDownload}/`])
