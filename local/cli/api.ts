@@ -86,7 +86,9 @@ export async function inProcessApi(): Promise<Api> {
   process.env.MAILBOX_VAULT_GRAPH_LOG ??= 'quiet';
   // Loaded only here: a call to a deployed app (--url) needs none of the app's code.
   const { startLocalApp } = await import('../host/localApp.js');
-  const app = await startLocalApp({ port: 0, clock: 'real' });
+  // Its task hub lives in this process, beside whatever app works on the same vault: it cannot tell that an
+  // instance it never started does not exist there (maintenance would take a running restore for abandoned).
+  const app = await startLocalApp({ port: 0, clock: 'real', knowsOnlyItsOwnInstances: true });
   const api = await remoteApi(app.baseUrl, async () => undefined);
   return { call: api.call, save: api.save, close: () => app.close() };
 }

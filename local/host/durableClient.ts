@@ -17,7 +17,10 @@ export interface DurableClientBackend {
 export class InMemoryDurableClient {
   readonly taskHubName = 'local';
   readonly uniqueWebhookOrigins: string[] = [];
-  constructor(private readonly host: DurableClientBackend) {}
+  constructor(
+    private readonly host: DurableClientBackend,
+    private readonly knowsOnlyItsOwnInstances = false,
+  ) {}
 
   async startNew(name: string, options: { input?: unknown; instanceId?: string } = {}): Promise<string> {
     const instanceId = this.host.startNew(name, options);
@@ -28,6 +31,8 @@ export class InMemoryDurableClient {
   async getStatus(instanceId: string, options: { showHistory?: boolean } = {}): Promise<InstanceStatus> {
     const status = this.host.getStatus(instanceId, options);
     // The real client answers an unknown instance with an error; so does this one.
+    if (!status && this.knowsOnlyItsOwnInstances)
+      throw new Error(`Instance ${instanceId} is not this local host's: it may run in the app's own task hub`);
     if (!status)
       throw new Error(
         `DurableClient error: Durable Functions extension replied with HTTP 404 response. Instance ${instanceId} not found.`,

@@ -42,6 +42,12 @@ export interface DurableHostOptions {
    * instances, not the worker's memory, so a bench that measures the worker's memory sets this.
    */
   releaseFinishedChildren?: boolean;
+  /**
+   * This host's task hub is not the one the vault's work runs in (the CLI run in-process beside a deployed app):
+   * an instance it does not know may be running there, so asking for one is an error that says so, not a 404
+   * that maintenance would take for "never started".
+   */
+  knowsOnlyItsOwnInstances?: boolean;
 }
 
 /**
@@ -89,7 +95,7 @@ export class DurableHost {
       contextFor: (reg) => this.context(reg),
       releaseFinishedChildren: options.releaseFinishedChildren ?? false,
     });
-    this.client = new InMemoryDurableClient(this);
+    this.client = new InMemoryDurableClient(this, options.knowsOnlyItsOwnInstances ?? false);
   }
 
   now(): Date {

@@ -29,6 +29,8 @@ export interface LocalAppOptions {
   signIn?: LocalSignIn;
   /** See DurableHostOptions.releaseFinishedChildren (benches that measure the worker's memory). */
   releaseFinishedChildren?: boolean;
+  /** See DurableHostOptions.knowsOnlyItsOwnInstances (the CLI run in-process). */
+  knowsOnlyItsOwnInstances?: boolean;
 }
 
 export interface LocalApp {
@@ -56,6 +58,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     ...(options.log ? { log: options.log } : {}),
     ...(options.taskHub ? { taskHub: options.taskHub } : {}),
     ...(options.releaseFinishedChildren ? { releaseFinishedChildren: true } : {}),
+    ...(options.knowsOnlyItsOwnInstances ? { knowsOnlyItsOwnInstances: true } : {}),
   });
   host.installDurableClient();
   const recovered = await host.recover();

@@ -55,3 +55,27 @@ describe('a maintenance run', () => {
     expect(await names(stack.vault, layout.runReport(recentRun))).toHaveLength(1);
   });
 });
+
+describe('a maintenance run by the CLI in-process, beside the app', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(
+      { mailboxes: [{ upn: 'ana@contoso.example', items: 2 }] },
+      { knowsOnlyItsOwnInstances: true },
+    );
+  });
+  afterAll(() => stack.close());
+
+  it("keeps a request it cannot tell from one running in the app's own task hub", async () => {
+    const restoreId = 'restore-20250101T050000Z-0e0e0e0e';
+    await runBackup(stack); // the vault as the app leaves it
+    await plantUnstartedRequest(stack.vault, 'restore', restoreId, '2025-01-01T05:05:00Z');
+
+    const started = await stack.api('POST', '/api/maintenance', { prune: { dryRun: false } });
+    await stack.app.host.waitForCompletion(started.body.id);
+    const report = (await stack.api('GET', `/api/maintenance/${started.body.id}`)).body.report as MaintenanceReport;
+
+    expect(report.prune?.artifacts?.running).toEqual([restoreId]);
+    expect(await names(stack.vault, `restores/${restoreId}/`)).toHaveLength(1);
+  });
+});

@@ -39,6 +39,8 @@ export async function startStack(
     log?: (level: string, functionName: string, ...args: unknown[]) => void;
     /** Who callers are (default: the local operator, every role, for requests without a token). */
     signIn?: LocalSignIn;
+    /** The host plays the CLI run in-process: it cannot tell that an instance it never started does not exist. */
+    knowsOnlyItsOwnInstances?: boolean;
   } = {},
 ): Promise<Stack> {
   // Exchange's upload budget ×10, in the simulator and in the app's pacing alike, so restores of a few MB stay quick.
@@ -71,6 +73,7 @@ export async function startStack(
     maxConcurrentActivities: options.maxConcurrentActivities ?? 8,
     ...(options.log ? { log: options.log } : {}),
     ...(options.signIn ? { signIn: options.signIn } : {}),
+    ...(options.knowsOnlyItsOwnInstances ? { knowsOnlyItsOwnInstances: true } : {}),
   });
   const service = BlobServiceClient.fromConnectionString(azuriteConnectionString());
   const vault = new VaultStore(service, container);
