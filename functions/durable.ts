@@ -72,18 +72,24 @@ export async function instanceHasEnded(client: DurableClient, instanceId: string
 
 /**
  * Whether the instance exists, in any state. Unlike `findInstance`, a failure to ask is thrown, never taken
- * for "no such instance": a caller that acts on absence (a prune releasing a snapshot) must not guess.
+ * for "no such instance": a caller that acts on absence (a prune releasing a snapshot) must not guess. A host
+ * that cannot tell (the CLI's in-process one, for instances it did not start) counts them as existing: they may
+ * be running in the app's own task hub, so their snapshots and folders are kept.
  */
 export async function instanceExists(client: DurableClient, instanceId: string): Promise<boolean> {
   try {
     await client.getStatus(instanceId);
     return true;
   } catch (error) {
+    if ((error as Error).name === INSTANCE_NOT_TRACKED) return true;
     // Both the Durable extension and the local host answer an unknown instance with a 404, said in the message.
     if (/\b404\b/.test((error as Error).message)) return false;
     throw error;
   }
 }
+
+/** The name of the error a local host that knows only its own instances answers an unknown one with. */
+export const INSTANCE_NOT_TRACKED = 'InstanceNotTracked';
 
 export function registerOrchestration<Input, Output>(
   contract: OrchestrationContract<Input, Output>,

@@ -32,7 +32,10 @@ export class InMemoryDurableClient {
     const status = this.host.getStatus(instanceId, options);
     // The real client answers an unknown instance with an error; so does this one.
     if (!status && this.knowsOnlyItsOwnInstances)
-      throw new Error(`Instance ${instanceId} is not this local host's: it may run in the app's own task hub`);
+      throw Object.assign(
+        new Error(`Instance ${instanceId} is not this local host's: it may run in the app's own task hub`),
+        { name: 'InstanceNotTracked' }, // functions/durable.ts INSTANCE_NOT_TRACKED
+      );
     if (!status)
       throw new Error(
         `DurableClient error: Durable Functions extension replied with HTTP 404 response. Instance ${instanceId} not found.`,

@@ -44,8 +44,8 @@ export interface DurableHostOptions {
   releaseFinishedChildren?: boolean;
   /**
    * This host's task hub is not the one the vault's work runs in (the CLI run in-process beside a deployed app):
-   * an instance it does not know may be running there, so asking for one is an error that says so, not a 404
-   * that maintenance would take for "never started".
+   * an instance it does not know may be running there, so asking for one is an error that says so
+   * (`InstanceNotTracked`), not a 404 that maintenance would take for "never started".
    */
   knowsOnlyItsOwnInstances?: boolean;
 }

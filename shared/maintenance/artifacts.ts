@@ -145,8 +145,8 @@ async function stateOf(
 /**
  * A restore's or download's request whose trigger died before starting its orchestration: its folder holds the
  * request alone (an orchestration's first step writes its plan), the request is long past its start deadline,
- * and Durable has no such instance. All three, so that Durable asked in another task hub (an in-process CLI, a
- * renamed hub), which knows no instance at all, cannot make running work look abandoned.
+ * and Durable has no such instance. All three, so that Durable asked in another task hub (a renamed hub), which
+ * knows no instance at all, cannot make running work look abandoned.
  */
 async function neverStarted(vault: VaultStore, folder: Folder, id: string, input: ArtifactsInput): Promise<boolean> {
   const { orchestrationExists, now } = input;
