@@ -229,8 +229,9 @@ export async function getDownload(request: HttpRequest, client: df.DurableClient
   const { id } = param;
   const { vault } = await getServices();
   const report = await vault.readJson<DownloadReport>(layout.downloadReport(id));
-  if (!report && !(await requestExists(id))) return notInVault(id);
-  await authorizeOwnDownload(request, id);
+  const asked = await vault.readJson<DownloadRequest>(layout.downloadRequest(id));
+  if (!report && !asked) return notInVault(id);
+  authorizeOwnDownload(request, asked);
   const status = await findInstance(client, id);
   if (!status && !report) return problem(404, `No download '${id}'`);
   return {
@@ -246,14 +247,9 @@ export async function getDownload(request: HttpRequest, client: df.DurableClient
   };
 }
 
-/** A download's request is written before its orchestration starts, and goes only with its folder. */
-async function requestExists(id: string): Promise<boolean> {
-  const { vault } = await getServices();
-  return (await vault.readJson(layout.downloadRequest(id))) !== undefined;
-}
-
 /**
- * Neither report nor request (nothing of it to show or to guard from a self-service caller): a download older
+ * Neither report nor request (a request is written before the orchestration starts and goes only with the
+ * folder; nothing of it is left to show or to guard from a self-service caller): a download older
  * than a week's work may have been deleted with the retention policy, a younger one never existed.
  */
 function notInVault(id: string): HttpResponseInit {
@@ -265,9 +261,7 @@ function notInVault(id: string): HttpResponseInit {
 }
 
 /** A self-service caller follows and fetches only the downloads they asked for. */
-async function authorizeOwnDownload(request: HttpRequest, id: string): Promise<void> {
-  const { vault } = await getServices();
-  const asked = await vault.readJson<DownloadRequest>(layout.downloadRequest(id));
+function authorizeOwnDownload(request: HttpRequest, asked: DownloadRequest | undefined): void {
   authorizeRestoreRead(authorizationOf(request), asked?.requesterOid);
 }
 
@@ -281,8 +275,9 @@ export async function getDownloadFile(request: HttpRequest, context: InvocationC
   const { id } = param;
   const { vault } = await getServices();
   const report = await vault.readJson<DownloadReport>(layout.downloadReport(id));
-  if (!report && !(await requestExists(id))) return notInVault(id);
-  await authorizeOwnDownload(request, id);
+  const asked = await vault.readJson<DownloadRequest>(layout.downloadRequest(id));
+  if (!report && !asked) return notInVault(id);
+  authorizeOwnDownload(request, asked);
   if (!report?.file) return problem(404, `Download '${id}' has no file (yet)`);
   if (Date.parse(report.file.expiresAt) <= Date.now()) return problem(410, `The file of download '${id}' has expired`);
   const opened = await vault.openBlob(report.file.blob);
