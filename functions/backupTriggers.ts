@@ -17,6 +17,7 @@ import { authorizeBackup } from '../shared/access/policy.js';
 import {
   accepted,
   answerFromReport,
+  notInVault,
   auditCall,
   idParam,
   problem,
@@ -77,7 +78,7 @@ export async function getBackup(request: HttpRequest, client: df.DurableClient):
   if ('response' in param) return param.response;
   const { id } = param;
   const status = await findInstance(client, id);
-  if (!status) return answerFromReport(id, layout.runReport(id), `No backup run '${id}'`);
+  if (!status) return answerFromReport(id, layout.runReport(id), 'backup run');
   const body: Record<string, unknown> = {
     id,
     runtimeStatus: status.runtimeStatus,
@@ -88,10 +89,12 @@ export async function getBackup(request: HttpRequest, client: df.DurableClient):
   if (status.runtimeStatus === 'Completed') {
     const { vault } = await getServices();
     const report = await vault.readJson<RunReport>(layout.runReport(id));
+    // Kept while a snapshot of the run is: gone with the last of them.
+    if (!report) return notInVault('backup run', id, true);
     Object.assign(body, {
-      status: report?.status ?? 'Unknown',
+      status: report.status,
       reportBlob: layout.runReport(id),
-      report: report ?? null,
+      report,
     });
   } else if (status.runtimeStatus === 'Failed') {
     body.status = 'Failed';

@@ -9,7 +9,6 @@ import { findSnapshotItem, openItemContent } from '../shared/download/itemConten
 import { isDownloadableClass, notDownloadableReason } from '../shared/download/itemKinds.js';
 import { recordDownloadRequest, withdrawDownloadRequest } from '../shared/download/request.js';
 import type { DownloadReport, DownloadRequest } from '../shared/download/types.js';
-import { ARTIFACTS_MINIMUM_DAYS, startOfWork } from '../shared/maintenance/artifacts.js';
 import { startsInTime } from '../shared/maintenance/expiringSnapshots.js';
 import { RestoreBody, RestoreRequestError, resolveRestoreRequest } from '../shared/restore/request.js';
 import { getServices } from '../shared/services.js';
@@ -20,6 +19,7 @@ import { findInstance, startOrchestration } from './durable.js';
 import {
   accepted,
   idParam,
+  notInVault,
   notStartedInTime,
   originOf,
   problem,
@@ -230,7 +230,7 @@ export async function getDownload(request: HttpRequest, client: df.DurableClient
   const { vault } = await getServices();
   const report = await vault.readJson<DownloadReport>(layout.downloadReport(id));
   const asked = await vault.readJson<DownloadRequest>(layout.downloadRequest(id));
-  if (!report && !asked) return notInVault(id);
+  if (!report && !asked) return notInVault('download', id);
   authorizeOwnDownload(request, asked);
   const status = await findInstance(client, id);
   if (!status && !report) return problem(404, `No download '${id}'`);
@@ -245,19 +245,6 @@ export async function getDownload(request: HttpRequest, client: df.DurableClient
       report: report ?? null,
     },
   };
-}
-
-/**
- * Neither report nor request (a request is written before the orchestration starts and goes only with the
- * folder; nothing of it is left to show or to guard from a self-service caller): a download older
- * than a week's work may have been deleted with the retention policy, a younger one never existed.
- */
-function notInVault(id: string): HttpResponseInit {
-  const started = startOfWork(id);
-  const weekAgo = Date.now() - ARTIFACTS_MINIMUM_DAYS * 86_400_000;
-  if (started && started.getTime() < weekAgo)
-    return problem(410, `Download '${id}' is not in the vault: past the retention policy it is deleted`);
-  return problem(404, `No download '${id}'`);
 }
 
 /** A self-service caller follows and fetches only the downloads they asked for. */
@@ -276,7 +263,7 @@ export async function getDownloadFile(request: HttpRequest, context: InvocationC
   const { vault } = await getServices();
   const report = await vault.readJson<DownloadReport>(layout.downloadReport(id));
   const asked = await vault.readJson<DownloadRequest>(layout.downloadRequest(id));
-  if (!report && !asked) return notInVault(id);
+  if (!report && !asked) return notInVault('download', id);
   authorizeOwnDownload(request, asked);
   if (!report?.file) return problem(404, `Download '${id}' has no file (yet)`);
   if (Date.parse(report.file.expiresAt) <= Date.now()) return problem(410, `The file of download '${id}' has expired`);

@@ -10,6 +10,7 @@ import { AccessRefusal } from '../shared/access/refusal.js';
 import { grants, ROLES, type Role } from '../shared/access/roles.js';
 import { auditEvent, type AuditAction, type AuditDetails, type AuditRecord } from '../shared/audit/record.js';
 import { errorReason, MailboxVaultError } from '../shared/errors.js';
+import { ARTIFACTS_MINIMUM_DAYS, startOfWork } from '../shared/maintenance/artifacts.js';
 import { formatTelemetry } from '../shared/telemetry.js';
 import { GraphRequestError } from '../shared/graph/index.js';
 import { getServices } from '../shared/services.js';
@@ -72,16 +73,31 @@ export async function readJsonBody<T>(
 
 /**
  * A run whose orchestration the Durable client does not know (another process, purged history, or none at
- * all): its report in the vault still answers for it when it finished, else a 404 saying `notFound`.
+ * all): its report in the vault still answers for it when it finished, else `notInVault`.
  */
-export async function answerFromReport(id: string, reportBlob: string, notFound: string): Promise<HttpResponseInit> {
+export async function answerFromReport(id: string, reportBlob: string, noun: string): Promise<HttpResponseInit> {
   const { vault } = await getServices();
   const report = await vault.readJson<{ status: string }>(reportBlob);
-  if (!report) return problem(404, notFound);
+  if (!report) return notInVault(noun, id);
   return {
     status: 200,
     jsonBody: { id, runtimeStatus: 'Completed', status: report.status, progress: null, reportBlob, report },
   };
+}
+
+/**
+ * Work the vault keeps nothing of to answer with (its folder, or its report, gone). 410 when it existed and
+ * its record is gone: Durable knows it, or it started more than a week's work ago, past which the artifacts
+ * retention policy may have deleted it. Otherwise 404: a younger id the vault never held never existed.
+ */
+export function notInVault(noun: string, id: string, knownToDurable = false): HttpResponseInit {
+  const started = startOfWork(id);
+  const weekAgo = Date.now() - ARTIFACTS_MINIMUM_DAYS * 86_400_000;
+  if (knownToDurable || (started && started.getTime() < weekAgo)) {
+    const subject = `${noun[0]!.toUpperCase()}${noun.slice(1)} '${id}'`;
+    return problem(410, `${subject} is not in the vault: past the retention policy it is deleted`);
+  }
+  return problem(404, `No ${noun} '${id}'`);
 }
 
 /** The `{id}` route parameter when it has the expected shape, else a 400 naming what was expected. */

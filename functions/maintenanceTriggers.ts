@@ -14,6 +14,7 @@ import { findInstance, startOrchestration } from './durable.js';
 import {
   accepted,
   answerFromReport,
+  notInVault,
   auditCall,
   idParam,
   problem,
@@ -93,12 +94,13 @@ export async function getMaintenance(request: HttpRequest, client: df.DurableCli
   if ('response' in param) return param.response;
   const { id } = param;
   const status = await findInstance(client, id);
-  if (!status) return answerFromReport(id, layout.maintenanceReport(id), `No maintenance run '${id}'`);
+  if (!status) return answerFromReport(id, layout.maintenanceReport(id), 'maintenance run');
   const { vault } = await getServices();
   const report =
     status.runtimeStatus === 'Completed'
       ? await vault.readJson<MaintenanceReport>(layout.maintenanceReport(id))
       : undefined;
+  if (status.runtimeStatus === 'Completed' && !report) return notInVault('maintenance run', id, true);
   const statusSoFar = status.runtimeStatus === 'Failed' ? 'Failed' : 'Running';
   return {
     status: 200,

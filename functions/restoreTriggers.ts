@@ -21,6 +21,7 @@ import type { RestoreRequest } from '../shared/restore/types.js';
 import {
   accepted,
   answerFromReport,
+  notInVault,
   auditCall,
   authorizationOf,
   idParam,
@@ -132,12 +133,14 @@ export async function getRestore(request: HttpRequest, client: df.DurableClient)
   if ('response' in param) return param.response;
   const { id } = param;
   const { vault } = await getServices();
-  const auth = authorizationOf(request);
-  if (auth.selfService)
-    authorizeRestoreRead(auth, (await vault.readJson<RestoreRequest>(layout.restoreRequest(id)))?.requesterOid);
-  const status = await findInstance(client, id);
-  if (!status) return answerFromReport(id, layout.restoreReport(id), `No restore '${id}'`);
+  const asked = await vault.readJson<RestoreRequest>(layout.restoreRequest(id));
   const { report, canceled } = await currentRestoreReport(vault, id);
+  const status = await findInstance(client, id);
+  // Its folder gone (past the retention policy) or never written: nothing of it to show, nor to guard.
+  if (!asked && !report) return notInVault('restore', id, status !== undefined);
+  const auth = authorizationOf(request);
+  if (auth.selfService) authorizeRestoreRead(auth, asked?.requesterOid);
+  if (!status) return answerFromReport(id, layout.restoreReport(id), 'restore');
   const statusSoFar = status.runtimeStatus === 'Failed' ? 'Failed' : 'Running';
   return {
     status: 200,
