@@ -131,7 +131,9 @@ describe('the HTTP API', () => {
       expect(JSON.stringify(response.body)).toMatch(message);
     }
     expect(stack.app.host.listInstances().length).toBe(count);
-    expect((await stack.api('GET', '/api/backups/backup-20261123T020000Z')).status).toBe(404);
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString().replace(/[-:]|\.\d{3}/g, '');
+    expect((await stack.api('GET', `/api/backups/backup-${hourAgo}`)).status).toBe(404);
+    expect((await stack.api('GET', '/api/backups/backup-20261123T020000Z')).status).toBe(410);
     expect((await stack.api('GET', '/api/backups/..%2f..%2fsecrets')).status).toBe(400);
   });
 });
