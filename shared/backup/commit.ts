@@ -2,6 +2,7 @@ import { folderPathText } from '../mailbox/index.js';
 import { statusFrom } from '../status.js';
 import { linkArchive } from '../vault/archiveLinks.js';
 import { keyOf, layout } from '../vault/layout.js';
+import { refreshAfterCommit } from '../vault/mailboxDirectory.js';
 import { releaseClaim, runIsDone, withMailboxLease, type HeldMailbox } from '../vault/mailboxOwner.js';
 import { emptyManifestDraft, finishManifest, ManifestBlockWriter } from '../vault/manifestWriter.js';
 import type { DeltaState, SnapshotRecord } from '../vault/records.js';
@@ -410,6 +411,7 @@ async function finishCommit(
   };
   context.held.assertHeld();
   if (!committed) await vault.writeJson(layout.snapshotRecord(mailboxId, snapshotId), record, { onlyIfAbsent: true });
+  await refreshAfterCommit(vault, committed ?? record);
   if (input.archiveOf) await linkArchive(vault, input.archiveOf, mailboxId);
   const state = await vault.readJson<DeltaState>(layout.deltaState(mailboxId));
   await advanceDeltaState(vault, input, state, facts, tally, problemFolderIds, context.now);

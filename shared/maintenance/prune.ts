@@ -9,6 +9,7 @@ import {
   type AbandonedReadCheck,
 } from './expiringSnapshots.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
+import { entryOf, writeDirectoryEntry } from '../vault/mailboxDirectory.js';
 import { readSnapshotRecords } from '../vault/snapshotCatalog.js';
 
 export { findRestoresInProgress, findSnapshotReadsInProgress } from './snapshotReads.js';
@@ -74,7 +75,12 @@ export async function pruneMailbox(vault: VaultStore, input: PruneInput): Promis
       if (!result.abandonedReads.some((known) => known.id === read.id)) result.abandonedReads.push(read);
   }
   const remaining = await deleteExpiredSnapshots(vault, input, records, expired, result);
-  if (!input.dryRun) await clearExpiringMarks(vault, input.mailboxKey);
+  if (!input.dryRun) {
+    await clearExpiringMarks(vault, input.mailboxKey);
+    input.assertOwned?.();
+    const left = records.filter((record) => remaining.has(record.snapshotId));
+    await writeDirectoryEntry(vault, input.mailboxKey, entryOf(left));
+  }
   const referenced = await referencedVersions(vault, input, records, remaining);
   await sweepUnreferencedVersions(vault, input, referenced, result);
   return result;

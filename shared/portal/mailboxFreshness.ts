@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { layout } from '../vault/layout.js';
+import { entryOf, readDirectory, type DirectoryEntry } from '../vault/mailboxDirectory.js';
 import type { SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { windowedMap } from '../windowedMap.js';
@@ -34,17 +35,27 @@ export function promisedMaxAgeMs(schedule: string, now: Date): number {
   return interval * 1.5;
 }
 
-/** Every mailbox in the vault (primary and archive), by UPN. Reads one commit record per mailbox: its newest. */
+/**
+ * Every mailbox in the vault (primary and archive), by UPN. The directory answers for the mailboxes it has an
+ * entry of (one listing for the tenant); the others are looked up one by one: their newest commit record.
+ */
 export async function listMailboxFreshness(
   vault: VaultStore,
   now: Date,
   maxAgeMs: number,
 ): Promise<MailboxFreshness[]> {
-  async function* keys(): AsyncGenerator<string> {
-    for await (const prefix of vault.listPrefixes('mailboxes/')) yield prefix.slice('mailboxes/'.length, -1);
-  }
+  const directory = await readDirectory(vault);
   const mailboxes: Array<MailboxFreshness | undefined> = [];
-  const lookups = windowedMap(keys(), MAILBOXES_LOOKED_UP_AT_ONCE, (key) => freshnessOf(vault, key, now, maxAgeMs));
+  const notInDirectory: string[] = [];
+  for await (const prefix of vault.listPrefixes('mailboxes/')) {
+    const key = prefix.slice('mailboxes/'.length, -1);
+    const entry = directory.get(key);
+    if (entry) mailboxes.push(freshnessFrom(entry, now, maxAgeMs));
+    else notInDirectory.push(key);
+  }
+  const lookups = windowedMap(notInDirectory, MAILBOXES_LOOKED_UP_AT_ONCE, (key) =>
+    freshnessOf(vault, key, now, maxAgeMs),
+  );
   for await (const mailbox of lookups) mailboxes.push(mailbox);
   return mailboxes
     .filter((m): m is MailboxFreshness => m !== undefined)
@@ -64,18 +75,23 @@ async function freshnessOf(
   const newest = names.sort().at(-1);
   const record = newest ? await vault.readJson<SnapshotRecord>(newest) : undefined;
   if (!record) return undefined;
-  const ageMs = now.getTime() - Date.parse(record.takenAt);
+  return freshnessFrom({ ...entryOf([record])!, snapshots: names.length }, now, maxAgeMs);
+}
+
+function freshnessFrom(entry: DirectoryEntry, now: Date, maxAgeMs: number): MailboxFreshness {
+  const { newest } = entry;
+  const ageMs = now.getTime() - Date.parse(newest.takenAt);
   return {
-    mailboxId: record.mailboxId,
-    upn: record.upn,
-    archiveOf: record.archiveOf ?? null,
-    snapshots: names.length,
+    mailboxId: entry.mailboxId,
+    upn: entry.upn,
+    archiveOf: entry.archiveOf,
+    snapshots: entry.snapshots,
     last: {
-      snapshotId: record.snapshotId,
-      takenAt: record.takenAt,
-      status: record.status === ('CompleteWithErrors' as string) ? 'CompletedWithErrors' : record.status,
-      items: record.itemCount,
-      bytes: record.totalBytes,
+      snapshotId: newest.snapshotId,
+      takenAt: newest.takenAt,
+      status: newest.status === ('CompleteWithErrors' as string) ? 'CompletedWithErrors' : newest.status,
+      items: newest.itemCount,
+      bytes: newest.totalBytes,
     },
     ageHours: Math.round(ageMs / 360_000) / 10,
     stale: ageMs > maxAgeMs,

@@ -34,6 +34,12 @@ export const layout = {
   snapshotRecord: (mailboxId: string, snapshotId: string) =>
     `mailboxes/${keyOf(mailboxId)}/snapshots/${snapshotId}.json`,
   deltaState: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/state/delta.json`,
+  /**
+   * The mailbox's line in the vault's directory (mailboxDirectory.ts): its newest snapshot and how many it has,
+   * so the mailbox list reads one listing of `directory/` instead of two requests per mailbox.
+   */
+  directoryEntry: (mailboxId: string) => `directory/${keyOf(mailboxId)}.json`,
+  directoryPrefix: 'directory/',
   /** Under a primary mailbox: which vault mailbox holds its in-place archive (archiveLinks.ts). */
   archiveLink: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/archive.json`,
   runMailboxes: (runId: string) => `runs/${runId}/mailboxes.json`,
@@ -123,6 +129,7 @@ export const layout = {
     snapshotRecord: (mailboxKey: string, snapshotId: string) => `mailboxes/${mailboxKey}/snapshots/${snapshotId}.json`,
     manifest: (mailboxKey: string, snapshotId: string) => `mailboxes/${mailboxKey}/snapshots/${snapshotId}/manifest`,
     deltaState: (mailboxKey: string) => `mailboxes/${mailboxKey}/state/delta.json`,
+    directoryEntry: (mailboxKey: string) => `directory/${mailboxKey}.json`,
     /** A running restore's or download's marker: what a prune of the mailbox reads (maintenance/readerMarkers.ts). */
     readerMarker: (mailboxKey: string, readerId: string) => `mailboxes/${mailboxKey}/state/readers/${readerId}.json`,
     readerMarkersPrefix: (mailboxKey: string) => `mailboxes/${mailboxKey}/state/readers/`,

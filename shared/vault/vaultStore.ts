@@ -8,6 +8,11 @@ import { hookedWrite } from './writeFaults.js';
 
 export { VersionConflictError, type StoredVersion } from './itemVersions.js';
 
+export interface JsonWriteOptions {
+  onlyIfAbsent?: boolean;
+  metadata?: Record<string, string>;
+}
+
 export interface VaultStoreOptions {
   /** Block size for item uploads; memory per upload is about blockSize × blockConcurrency. */
   blockSizeInBytes?: number;
@@ -57,15 +62,16 @@ export class VaultStore {
     return this.itemVersions.open(blobName, signal);
   }
 
-  writeJson(blobName: string, value: unknown, options: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
+  /** `metadata` travels with the blob's listing (`listWithMetadata`): what a reader of many blobs needs of each. */
+  writeJson(blobName: string, value: unknown, options: JsonWriteOptions = {}): Promise<boolean> {
     return hookedWrite({ op: 'putJson', blobName }, () => this.putJson(blobName, value, options));
   }
 
-  private async putJson(blobName: string, value: unknown, options: { onlyIfAbsent?: boolean }): Promise<boolean> {
+  private async putJson(blobName: string, value: unknown, options: JsonWriteOptions): Promise<boolean> {
     const text = JSON.stringify(value, null, 1);
     try {
       await this.putBlob(blobName, Buffer.from(text, 'utf8'), {
-        metadata: {},
+        metadata: options.metadata ?? {},
         contentType: 'application/json',
         onlyIfAbsent: options.onlyIfAbsent === true,
       });
@@ -152,6 +158,12 @@ export class VaultStore {
         createdOn: blob.properties.createdOn ?? blob.properties.lastModified,
       };
     }
+  }
+
+  /** Blobs under a prefix with their metadata, read from the listing itself (5,000 a request). */
+  async *listWithMetadata(prefix: string): AsyncGenerator<{ name: string; metadata: Record<string, string> }> {
+    for await (const blob of this.container.listBlobsFlat({ prefix, includeMetadata: true }))
+      yield { name: blob.name, metadata: blob.metadata ?? {} };
   }
 
   /** The next level of "folders" under a prefix (`mailboxes/` → each mailbox key). */

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../shared/backup/types.js';
+import { layout } from '../../shared/vault/layout.js';
+import type { DirectoryEntry } from '../../shared/vault/mailboxDirectory.js';
 import { runBackup, runRestore, startStack, type Stack } from '../support/stack.js';
 
 /**
@@ -117,5 +119,23 @@ describe('GET /api/dashboard and /api/mailboxes', () => {
     expect(dashboard.body.unusualNights).toEqual([]);
     expect(dashboard.body.verification).toMatchObject({ maintenanceId: null, problems: [] });
     expect((await stack.api('GET', '/api/dashboard?weeks=0')).status).toBe(400);
+  });
+});
+
+describe("the vault's directory behind the mailbox list", () => {
+  it('is written by each commit, answers alone, and is written again by a prune when missing', async () => {
+    const mailboxId = stack.sim.tenant.mailbox(UPN).id;
+    const entryBlob = layout.directoryEntry(mailboxId);
+    const entry = await stack.vault.readJson<DirectoryEntry>(entryBlob);
+    expect(entry).toMatchObject({ upn: UPN, snapshots: 2, newest: { snapshotId: second } });
+    const fromDirectory = (await stack.api('GET', '/api/mailboxes')).body.mailboxes;
+
+    // Without it (a vault from before the directory), the mailbox is looked up: the same list.
+    await stack.vault.deleteBlob(entryBlob);
+    expect((await stack.api('GET', '/api/mailboxes')).body.mailboxes).toEqual(fromDirectory);
+
+    const maintenance = await stack.api('POST', '/api/maintenance', { prune: { dryRun: false } });
+    await stack.app.host.waitForCompletion(maintenance.body.id as string);
+    expect(await stack.vault.readJson<DirectoryEntry>(entryBlob)).toEqual(entry);
   });
 });
