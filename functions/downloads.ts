@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type * as df from 'durable-functions';
 import { z } from 'zod';
-import { authorizeMailboxRead, authorizeRestoreRead } from '../shared/access/policy.js';
+import { authorizeMailboxRead, authorizeRestoreRead, lookUpMailbox } from '../shared/access/policy.js';
 import { stagingConverterOf } from '../shared/download/converterFor.js';
 import { DownloadError, type DownloadErrorCode } from '../shared/download/errors.js';
 import { findSnapshotItem, openItemContent } from '../shared/download/itemContent.js';
@@ -165,11 +165,18 @@ export async function startDownload(
     const at = new Date();
     const downloadId = newDownloadId('download', at);
     const { format, ...selection } = body.value as { format: 'mbox' | 'zip' } & Record<string, unknown>;
-    const { caller } = authorizationOf(request);
+    const auth = authorizationOf(request);
+    const { caller } = auth;
     const meta = { restoreId: downloadId, requestedAt: at.toISOString(), requestedBy: caller.name };
     const asRestore = RestoreBody.parse({ ...selection, destination: 'newFolder', collisions: 'copy' });
+    // Before anything of the named mailbox is read: resolving the selection answers differently for a folder,
+    // a date range or an item the mailbox has or lacks, which would tell a self-service caller about another's.
+    if (auth.selfService) {
+      const named = await lookUpMailbox(services, asRestore.sourceMailbox, 'sourceMailbox');
+      await authorizeMailboxRead(services, auth, named.ownerMailboxId);
+    }
     const { request: resolved, selected } = await resolveRestoreRequest(graph, vault, asRestore, meta);
-    await authorizeMailboxRead(services, authorizationOf(request), resolved.source.mailboxId);
+    await authorizeMailboxRead(services, auth, resolved.source.mailboxId);
     await stagingConverterOf(services);
     const download: DownloadRequest = {
       downloadId,

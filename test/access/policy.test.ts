@@ -80,6 +80,21 @@ describe('the restore policy', () => {
     expect([answer.status, answer.body.error.rule]).toEqual([403, 'restoreIntoOtherMailbox']);
   });
 
+  it("refuses a self-service download of another's mailbox the same way, whatever its selection finds there", async () => {
+    // A folder or a date range the other mailbox has or lacks must not answer differently (422 against 403).
+    for (const selection of [
+      {},
+      { folders: ['Inbox'] },
+      { folders: ['Inbox/No such folder'] },
+      { receivedFrom: '2001-01-01T00:00:00Z', receivedTo: '2001-01-02T00:00:00Z' },
+      { snapshot: '20200101T000000Z-00000000' },
+    ]) {
+      const answer = await stack.apiWith(adele, 'POST', '/api/downloads', { sourceMailbox: NORA, ...selection });
+      expect(answer.status, JSON.stringify(selection)).toBe(403);
+      expect(answer.body.error.title).toBe('Self-service shows your own mailbox only');
+    }
+  });
+
   it('narrows targets to the allow-list for restores into another mailbox', async () => {
     const answer = await stack.apiWith(restorer, 'POST', '/api/restores', {
       sourceMailbox: ADELE,
