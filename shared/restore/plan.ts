@@ -259,3 +259,12 @@ export async function readImportBatch(
   const [planned] = await new IndexedNdjsonReader(vault).read<PlannedImportBatch>(restorePlanFile(restoreId), batch, 1);
   return planned!;
 }
+
+/** The plan's batches `0 … batchCount - 1` in order, in one pass over the plan (the report goes through them all). */
+export function readImportBatchesInOrder(
+  vault: VaultStore,
+  restoreId: string,
+  batchCount: number,
+): AsyncGenerator<PlannedImportBatch> {
+  return new IndexedNdjsonReader(vault).readInOrder<PlannedImportBatch>(restorePlanFile(restoreId), 0, batchCount);
+}

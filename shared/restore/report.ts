@@ -2,7 +2,7 @@ import { statusFrom } from '../status.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { RestoreJournal } from './journal.js';
-import { readImportBatch } from './plan.js';
+import { readImportBatchesInOrder } from './plan.js';
 import type { ImportBatchResult, PlannedImport, RestorePlanSummary, RestoreReport, RestoreRequest } from './types.js';
 
 type BuildInput = { restoreId: string; plan?: RestorePlanSummary; canceled?: boolean; error?: string };
@@ -18,16 +18,7 @@ export async function buildRestoreReport(
 ): Promise<RestoreReport> {
   const request = await vault.readJson<RestoreRequest>(layout.restoreRequest(input.restoreId));
   if (!request) throw new Error(`No restore '${input.restoreId}'`);
-  const results = await readBatchResults(vault, input.restoreId);
-  const tally = new RestoreTally();
-  const journal = new RestoreJournal(vault, input.restoreId);
-  for (let batch = 0; batch < (input.plan?.batchCount ?? 0); batch++) {
-    const result = results.get(batch);
-    const planned = await readImportBatch(vault, input.restoreId, batch);
-    tally.countSearchKeys(planned.items);
-    if (result) tally.addBatch(result, planned.items);
-    else await tally.addUnfinishedBatch(planned.items, input.canceled === true, journal);
-  }
+  const tally = await tallyBatches(vault, input);
   const finishedAt = now();
   return {
     restoreId: input.restoreId,
@@ -53,14 +44,22 @@ export async function buildRestoreReport(
   };
 }
 
-/** Every batch's recorded outcomes, by batch number. */
-async function readBatchResults(vault: VaultStore, restoreId: string): Promise<Map<number, ImportBatchResult>> {
-  const results = new Map<number, ImportBatchResult>();
-  for await (const name of vault.listNames(layout.restoreResultsPrefix(restoreId))) {
-    const result = await vault.readJson<ImportBatchResult>(name);
-    if (result) results.set(result.batch, result);
+/**
+ * Goes through the plan's batches in order, each with its recorded result (none: the batch is unfinished). The plan
+ * is read in one pass and a batch's result when its turn comes, so time grows with the restore and memory does not
+ * (but for the failures the report names).
+ */
+async function tallyBatches(vault: VaultStore, input: BuildInput): Promise<RestoreTally> {
+  const tally = new RestoreTally();
+  const journal = new RestoreJournal(vault, input.restoreId);
+  let batch = 0;
+  for await (const planned of readImportBatchesInOrder(vault, input.restoreId, input.plan?.batchCount ?? 0)) {
+    const result = await vault.readJson<ImportBatchResult>(layout.restoreResult(input.restoreId, batch++));
+    tally.countSearchKeys(planned.items);
+    if (result) tally.addBatch(result, planned.items);
+    else await tally.addUnfinishedBatch(planned.items, input.canceled === true, journal);
   }
-  return results;
+  return tally;
 }
 
 /** An admin's cancel wins, then the orchestration's error; otherwise any failed item makes it CompletedWithErrors. */

@@ -77,6 +77,9 @@ export interface IndexedNdjsonDraft {
 
 export const emptyIndexedNdjsonDraft = (): IndexedNdjsonDraft => ({ blocks: [], offsets: [0] });
 
+/** Bytes a pass in order (`IndexedNdjsonReader.readInOrder`) reads at a time. */
+const BYTES_PER_READ = 1024 * 1024;
+
 /** Text a staged block gathers before it is sent (characters). */
 const BLOCK_CHARS = 4 * 1024 * 1024;
 
@@ -158,11 +161,37 @@ export class IndexedNdjsonReader {
   /** Records `first … first + count - 1`; with `version`, the file must still be that version. */
   async read<T>(file: IndexedNdjsonFile, first: number, count: number, version?: string): Promise<T[]> {
     const offsets = await this.offsetsOf(file, version);
-    const start = offsets[first];
-    const end = offsets[first + count];
-    if (start === undefined || end === undefined || count < 1)
-      throw new Error(`Records ${first}–${first + count - 1} are not in ${file.description}`);
-    const text = (await this.vault.readRange(file.data, start, end - start)).toString('utf8');
+    checkRange(file, offsets, first, count);
+    return this.readLines<T>(file, offsets, first, count);
+  }
+
+  /**
+   * The same records one by one, in order, for a pass over a whole file: its index is read once (an unversioned
+   * index would otherwise be read again for every record), and consecutive records come in reads of up to
+   * `bytesPerRead` (one record at least), so memory holds the index and one read.
+   */
+  async *readInOrder<T>(
+    file: IndexedNdjsonFile,
+    first: number,
+    count: number,
+    options: { version?: string; bytesPerRead?: number } = {},
+  ): AsyncGenerator<T> {
+    if (count < 1) return;
+    const offsets = await this.offsetsOf(file, options.version);
+    checkRange(file, offsets, first, count);
+    const bytesPerRead = options.bytesPerRead ?? BYTES_PER_READ;
+    const end = first + count;
+    for (let from = first; from < end;) {
+      let to = from + 1;
+      while (to < end && offsets[to + 1]! - offsets[from]! <= bytesPerRead) to++;
+      yield* await this.readLines<T>(file, offsets, from, to - from);
+      from = to;
+    }
+  }
+
+  private async readLines<T>(file: IndexedNdjsonFile, offsets: number[], first: number, count: number): Promise<T[]> {
+    const start = offsets[first]!;
+    const text = (await this.vault.readRange(file.data, start, offsets[first + count]! - start)).toString('utf8');
     return text
       .split('\n')
       .filter((line) => line.length > 0)
@@ -187,6 +216,11 @@ export class IndexedNdjsonReader {
       this.versionedIndexes.delete(this.versionedIndexes.keys().next().value!);
     this.versionedIndexes.set(key, offsets);
   }
+}
+
+function checkRange(file: IndexedNdjsonFile, offsets: number[], first: number, count: number): void {
+  if (offsets[first] === undefined || offsets[first + count] === undefined || count < 1)
+    throw new Error(`Records ${first}–${first + count - 1} are not in ${file.description}`);
 }
 
 function capitalized(text: string): string {

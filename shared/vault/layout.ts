@@ -97,7 +97,6 @@ export const layout = {
     `restores/${restoreId}/intents/${String(batch).padStart(6, '0')}/`,
   restoreResult: (restoreId: string, batch: number) =>
     `restores/${restoreId}/results/${String(batch).padStart(6, '0')}.json`,
-  restoreResultsPrefix: (restoreId: string) => `restores/${restoreId}/results/`,
   restoreCanceled: (restoreId: string) => `restores/${restoreId}/canceled.json`,
   restoreReport: (restoreId: string) => `restores/${restoreId}/report.json`,
   downloadRequest: (id: string) => `downloads/${id}/request.json`,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { packBySize, packBySizeStream } from '../../shared/packing.js';
 import {
   IndexedNdjsonReader,
@@ -45,6 +45,25 @@ describe('indexed NDJSON files', () => {
     for (const record of records) offsets.push(offsets.at(-1)! + Buffer.byteLength(`${JSON.stringify(record)}\n`));
     await vault.writeJson(file.index, { planVersion: 'old-run', offsets });
     expect(await new IndexedNdjsonReader(vault).read(file, 0, 3, 'old-run')).toEqual(records);
+  });
+
+  it('reads records in order with the index read once and neighbours read together, up to a size a read', async () => {
+    const { vault } = await freshVault();
+    const many = Array.from({ length: 10 }, (_, batch) => ({ batch, items: ['x'.repeat(batch * 10)] }));
+    await writeIndexedNdjson(vault, file, many);
+    const readJson = vi.spyOn(vault, 'readJson');
+    const readRange = vi.spyOn(vault, 'readRange');
+    const reader = new IndexedNdjsonReader(vault);
+    const read = [];
+    for await (const record of reader.readInOrder(file, 2, 7, { bytesPerRead: 200 })) read.push(record);
+    expect(read).toEqual(many.slice(2, 9));
+    expect(readJson).toHaveBeenCalledTimes(1);
+    const lengths = readRange.mock.calls.map(([, , count]) => count);
+    expect(lengths.length).toBeLessThan(7);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(200);
+    for await (const record of reader.readInOrder(file, 0, 0)) read.push(record);
+    expect(readJson).toHaveBeenCalledTimes(1);
+    await expect(reader.readInOrder(file, 8, 3).next()).rejects.toThrow(/Records 8–10 are not in the plan of run r/);
   });
 
   it('is written from a stream of batches, packed as they fill, the same as from an array', async () => {
