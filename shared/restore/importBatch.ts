@@ -91,6 +91,9 @@ export async function importBatch(
   };
 }
 
+/** How far Exchange's clock may be behind ours when it stamps an imported item's `createdDateTime`. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
 /** One import activity: its items' attempts, and what it counts for the report. */
 class BatchImporter {
   private readonly tally: ThrottleTally = { throttledResponses: 0, throttleWaitInMs: 0 };
@@ -118,16 +121,17 @@ class BatchImporter {
     if (done) return { sourceId: item.sourceId, status: 'alreadyImported', newItemId: done.newItemId };
     const earlier = await this.journal.intent(this.input.batch, item.sourceId, this.intents);
     let attempt = earlier?.attempt ?? 0;
+    let firstPostedAt = earlier ? (earlier.firstAt ?? earlier.at) : undefined;
     // An earlier run posted this item and recorded no outcome: it may be in the target already.
     let uncertain = earlier !== undefined;
     if (earlier)
       this.logger?.warn(`importBatch ${this.input.batch}: an earlier run's import of an item has no outcome`);
     for (let tries = 1; tries <= MAX_ATTEMPTS; tries++) {
       try {
-        const found = uncertain ? await this.findBySearchKey(item) : undefined;
+        const found = uncertain ? await this.findBySearchKey(item, firstPostedAt!) : undefined;
         if (found) return await this.imported(item, found, true);
         attempt++;
-        await this.recordIntent(item, attempt);
+        firstPostedAt = await this.recordIntent(item, attempt, firstPostedAt);
         const created = await this.post(item);
         if (created) return await this.imported(item, created, false, uncertain && !item.searchKey);
       } catch (error) {
@@ -152,19 +156,25 @@ class BatchImporter {
     };
   }
 
-  /** Without its intent in the vault nothing is posted: the activity fails, and Durable runs it again. */
-  private async recordIntent(item: PlannedImport, attempt: number): Promise<void> {
+  /**
+   * Without its intent in the vault nothing is posted: the activity fails, and Durable runs it again. Returns
+   * when the item was first posted (this attempt, if it is the first).
+   */
+  private async recordIntent(item: PlannedImport, attempt: number, firstAt: string | undefined): Promise<string> {
+    const at = new Date().toISOString();
     try {
       await this.journal.recordIntent(this.input.batch, {
         sourceId: item.sourceId,
         targetFolderId: item.targetFolderId,
         ...(item.searchKey ? { searchKey: item.searchKey } : {}),
         attempt,
-        at: new Date().toISOString(),
+        at,
+        firstAt: firstAt ?? at,
       });
     } catch (error) {
       throw new IntentNotRecordedError(error);
     }
+    return firstAt ?? at;
   }
 
   /**
@@ -238,13 +248,21 @@ class BatchImporter {
     };
   }
 
-  private async findBySearchKey(item: PlannedImport): Promise<CreatedItem | undefined> {
+  /**
+   * The copy an earlier attempt made, by the item's search key, which import keeps. Import gives the copy a new
+   * `createdDateTime`, so an item created before the first attempt (less the clocks' skew) is not it: the
+   * original in its own folder, when a restore with `collisions: 'copy'` was asked for a second copy there.
+   */
+  private async findBySearchKey(item: PlannedImport, firstPostedAt: string): Promise<CreatedItem | undefined> {
     if (!item.searchKey) return undefined;
+    const notBefore = Date.parse(firstPostedAt) - CLOCK_SKEW_MS;
     const listing = this.graph.listItems(this.input.targetMailboxId, item.targetFolderId, {
       extendedProperties: [SEARCH_KEY_PROPERTY],
     });
     for await (const listed of listing) {
-      if (searchKeyOf(listed) === item.searchKey) return { itemId: listed.id, changeKey: listed.changeKey ?? '' };
+      if (searchKeyOf(listed) !== item.searchKey) continue;
+      if (listed.createdDateTime && Date.parse(listed.createdDateTime) < notBefore) continue;
+      return { itemId: listed.id, changeKey: listed.changeKey ?? '' };
     }
     return undefined;
   }

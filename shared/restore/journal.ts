@@ -11,6 +11,11 @@ export interface ImportIntent {
   /** Counts every POST of the item, across runs of its activity. */
   attempt: number;
   at: string;
+  /**
+   * When the item was first posted (absent in intents written before it was recorded: `at` of the first seen):
+   * a copy any attempt made is no older than that, which tells it from an item the target held before.
+   */
+  firstAt?: string;
 }
 
 /** Written once Exchange answered (or the target was found to hold the item): the item is imported. */

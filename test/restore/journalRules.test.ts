@@ -44,6 +44,7 @@ interface TargetItem {
   searchKey: string;
   /** Graph lists it without a change key. */
   noChangeKey?: boolean;
+  createdDateTime?: string;
 }
 
 /** The items of the plan, by name; each item's bytes start with its name, so the fake target can tell them apart. */
@@ -93,6 +94,7 @@ const graph = {
       yield {
         id: item.id,
         ...(item.noChangeKey ? {} : { changeKey: `ck-${item.id}` }),
+        ...(item.createdDateTime ? { createdDateTime: item.createdDateTime } : {}),
         singleValueExtendedProperties: [{ id: ExtendedProperty.searchKey, value: item.searchKey }],
       } satisfies MailboxItem;
     }
@@ -134,13 +136,14 @@ function intent(item: PlannedImport, batch = 0) {
 }
 const copiesOf = (item: PlannedImport) => [...stored.values()].filter((i) => i.searchKey === keyOfItem(item)).length;
 /** An intent left by an earlier run of the batch that died after posting (its outcome never written). */
-const earlierIntent = (item: PlannedImport, attempt: number, batch = 0) =>
+const earlierIntent = (item: PlannedImport, attempt: number, batch = 0, times: Partial<ImportIntent> = {}) =>
   vault.writeJson(layout.restoreIntent(RESTORE, batch, item.sourceId), {
     sourceId: item.sourceId,
     targetFolderId: item.targetFolderId,
     ...(item.searchKey ? { searchKey: item.searchKey } : {}),
     attempt,
     at: '2026-11-23T10:00:00.000Z',
+    ...times,
   } satisfies ImportIntent);
 
 beforeEach(async () => {
@@ -244,6 +247,32 @@ describe('importing a batch', () => {
       { sourceId: c.sourceId, status: 'imported', newItemId: 'no-key', recovered: true },
     ]);
     expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/earlier run's import of an item has no outcome/));
+  });
+
+  it('takes for the copy only an item created since the first attempt: not one the target held before', async () => {
+    const a = await plannedItem('a');
+    const b = await plannedItem('b');
+    // a: the original, in its folder since long before (a restore of a second copy there); b: the copy that the
+    // first of two earlier attempts made, 20 minutes before the second attempt's intent.
+    const at = '2026-11-23T10:20:00.000Z';
+    stored.set('original', {
+      ...{ id: 'original', folderId: FOLDER, mailboxId: TARGET, searchKey: keyOfItem(a) },
+      createdDateTime: '2026-11-20T08:00:00Z',
+    });
+    stored.set('first-copy', {
+      ...{ id: 'first-copy', folderId: FOLDER, mailboxId: TARGET, searchKey: keyOfItem(b) },
+      createdDateTime: '2026-11-23T10:00:01Z',
+    });
+    await earlierIntent(a, 1, 0, { at, firstAt: at });
+    await earlierIntent(b, 2, 0, { at, firstAt: '2026-11-23T10:00:00.000Z' });
+    await plan([a, b]);
+    expect(await run(0)).toMatchObject({ imported: 2 });
+    expect(posts.map((p) => p.name)).toEqual(['a']);
+    expect(copiesOf(a)).toBe(2);
+    expect(await outcome(a)).not.toHaveProperty('recovered');
+    expect(await outcome(b)).toMatchObject({ newItemId: 'first-copy', recovered: true });
+    // The intent of its next attempt keeps when the item was first posted.
+    expect(await intent(a)).toMatchObject({ attempt: 2, firstAt: at });
   });
 
   it('warns of a possible duplicate when an earlier run posted an item that has no search key', async () => {

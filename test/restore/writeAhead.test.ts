@@ -170,3 +170,37 @@ describe('a write-ahead restore', () => {
     expect(report.failures.every((f) => f.code === 'Canceled')).toBe(true);
   });
 });
+
+describe('a copy restored into the folder that still holds the original', () => {
+  it('is imported after a worker died between its intent and its POST: the original is not taken for it', async () => {
+    const [item] = someSourceItems(1);
+    const searchKey = item!.spec.searchKey.toString('base64');
+    const holding = () =>
+      [...stack.sim.tenant.mailbox(SOURCE).items.values()].filter(
+        (i) => i.spec.searchKey.toString('base64') === searchKey,
+      );
+    expect(holding()).toHaveLength(1);
+    let died = false;
+    // The intent lands, then the worker dies before posting: the retry finds the intent with no outcome.
+    await interceptJournalWrites(async (_name, write) => {
+      const written = await write();
+      if (died) return written;
+      died = true;
+      throw new Error('[injected] the worker died after its intent');
+    }, 'intents');
+    const { status } = await runRestore(stack, {
+      sourceMailbox: SOURCE,
+      itemIds: [item!.id],
+      destination: 'original',
+      collisions: 'copy',
+    });
+    expect(died).toBe(true);
+    const report = status.report as RestoreReport;
+    expect(report.counts).toMatchObject({ selected: 1, imported: 1, failed: 0 });
+    expect(holding()).toHaveLength(2);
+    const journal = await stack.vault.readJson<{ recovered?: boolean }>(
+      layout.restoreJournal(report.restoreId, item!.id),
+    );
+    expect(journal?.recovered).toBeUndefined();
+  });
+});
