@@ -14,9 +14,42 @@ const { HttpResponse } = functions;
  * An HTTP server that hands each request to the HTTP trigger whose route matches it, as the Functions host does,
  * after signing the caller in as App Service Authentication would (easyAuth.ts).
  */
-export function createHttpTriggerServer(host: DurableHost, routes: HttpRoute[], auth: LocalSignIn): Server {
+export function createHttpTriggerServer(
+  host: DurableHost,
+  routes: HttpRoute[],
+  auth: LocalSignIn,
+  options: { loopbackOnly: boolean } = { loopbackOnly: true },
+): Server {
   const sessions = newBrowserSessions();
-  return createServer((req, res) => void serve(host, routes, auth, sessions, req, res));
+  return createServer((req, res) => {
+    if (options.loopbackOnly && !isLoopbackName(req.headers.host)) return void misdirected(res, req.headers.host);
+    void serve(host, routes, auth, sessions, req, res);
+  });
+}
+
+/**
+ * Whether the request names this machine. A request without a token is the local operator's, with every role: a
+ * web page whose name the attacker re-points at 127.0.0.1 (DNS rebinding) would reach the app as a page of its own
+ * origin, and its requests carry that name in `Host`.
+ */
+function isLoopbackName(hostHeader: string | undefined): boolean {
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${hostHeader ?? ''}`).hostname;
+  } catch {
+    return false;
+  }
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+function misdirected(res: ServerResponse, hostHeader: string | undefined): void {
+  writeJson(res, 421, {
+    error: {
+      status: 421,
+      title: 'The local app answers requests for this machine only',
+      errors: [`Host: '${hostHeader ?? ''}' is not localhost or a loopback address`],
+    },
+  });
 }
 
 async function serve(

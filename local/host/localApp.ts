@@ -67,8 +67,12 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   // What App Service sets when its Authentication is on: the app then trusts the principal headers this host sets.
   const authBefore = process.env.WEBSITE_AUTH_ENABLED;
   process.env.WEBSITE_AUTH_ENABLED = 'True';
-  const server = createHttpTriggerServer(host, routes, options.signIn ?? { operator: LOCAL_OPERATOR });
-  const baseUrl = await listen(server, options.port ?? 7071, options.host ?? '127.0.0.1');
+  const hostname = options.host ?? '127.0.0.1';
+  const server = createHttpTriggerServer(host, routes, options.signIn ?? { operator: LOCAL_OPERATOR }, {
+    // Bound to another interface on purpose (a container), the app is reached by other names.
+    loopbackOnly: hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '::1',
+  });
+  const baseUrl = await listen(server, options.port ?? 7071, hostname);
   const jobs = options.scheduleTimers ? scheduleTimerTriggers(registrations, host, options.log) : [];
 
   return {
