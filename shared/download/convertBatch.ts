@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { errorCode, errorReason } from '../errors.js';
 import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
+import { DownloadHeartbeat } from './heartbeat.js';
 import { readDownloadBatch } from './plan.js';
 import type { StagingConverter } from './staging.js';
 import type { ConversionOutcome, DownloadBatchResult, PlannedDownload } from './types.js';
@@ -29,10 +30,14 @@ export async function convertDownloadBatch(
   const done = new Map(
     (earlier?.outcomes ?? []).filter((o) => o.status === 'converted').map((o) => [o.sourceId, o] as const),
   );
-  await vault.writeJson(layout.downloadHeartbeat(input.downloadId), { at: new Date().toISOString() });
+  const heartbeat = new DownloadHeartbeat(vault, input.downloadId);
+  await heartbeat.beat();
   const leftoversCleared = await converter.clearFolder(input.stagingFolderId);
   const outcomes: ConversionOutcome[] = [];
   for (const item of planned.items) {
+    // A batch waits its turn on the staging mailbox's upload budget, shared by every download: it may take longer
+    // than the sweep's patience, so the sign of life goes on item by item.
+    await heartbeat.beat();
     outcomes.push(done.get(item.sourceId) ?? (await convertOne(vault, converter, input, item)));
   }
   const result: DownloadBatchResult = { batch: input.batch, outcomes, leftoversCleared };

@@ -8,6 +8,7 @@ import { readManifest } from '../vault/snapshotCatalog.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { isDownloadableClass } from './itemKinds.js';
 import type { StagingConverter } from './staging.js';
+import { DownloadHeartbeat } from './heartbeat.js';
 import { stagingFolderName } from './staging.js';
 import type {
   DownloadPlanSummary,
@@ -19,6 +20,11 @@ import type {
 
 /** Items per conversion activity: a few minutes of work, so a retried activity repeats little. */
 export const ITEMS_PER_DOWNLOAD_BATCH = 25;
+/**
+ * As a restore's batches: at the staging mailbox's 150 MB per 5 minutes, shared by every download, a batch's
+ * uploads stay well within an activity's time limit (its result is written when the batch ends).
+ */
+export const BYTES_PER_DOWNLOAD_BATCH = 64 * 1024 * 1024;
 
 export function downloadPlanFile(downloadId: string): IndexedNdjsonFile {
   return {
@@ -75,11 +81,13 @@ export async function planDownload(
         : {}),
     });
   }
-  const batches = packBySize(toConvert, ITEMS_PER_DOWNLOAD_BATCH, 256 * 1024 * 1024, (i) => i.length);
+  const batches = packBySize(toConvert, ITEMS_PER_DOWNLOAD_BATCH, BYTES_PER_DOWNLOAD_BATCH, (i) => i.length);
   const records = batches.map((items, batch) => ({ batch, items }) satisfies PlannedDownloadBatch);
   await writeIndexedNdjson(vault, downloadPlanFile(request.downloadId), records);
   await vault.writeJson(notDownloadableBlob(request.downloadId), skipped);
   const stagingFolderName_ = stagingFolderName(request.downloadId, new Date(request.requestedAt));
+  // The folder's name carries the request's time: after a long plan the sweep would take it for a leftover.
+  await new DownloadHeartbeat(vault, request.downloadId).beat();
   const stagingFolderId = await converter.ensureFolder(stagingFolderName_);
   return {
     batchCount: batches.length,
