@@ -6,7 +6,7 @@ import { archiveMailboxOf } from '../shared/vault/archiveLinks.js';
 import type { ManifestItem, SnapshotRecord } from '../shared/vault/records.js';
 import { browseFolder, type FolderPage } from '../shared/vault/snapshotBrowser.js';
 import { findSnapshot, listSnapshots } from '../shared/vault/snapshotCatalog.js';
-import { authorizeMailboxRead } from '../shared/access/policy.js';
+import { authorizeMailboxRead, refuseOthersMailbox } from '../shared/access/policy.js';
 import { authorizationOf, originOf, problem, registerApiRoute } from './http.js';
 
 /**
@@ -16,10 +16,13 @@ import { authorizationOf, originOf, problem, registerApiRoute } from './http.js'
 export async function mailboxParam(
   request: HttpRequest,
 ): Promise<{ mailboxId: string } | { response: HttpResponseInit }> {
+  const auth = authorizationOf(request);
   const mailbox = await ownMailboxParam(request);
+  // A self-service caller is told nothing of other names: one without a mailbox is refused as another's mailbox.
+  if ('response' in mailbox && auth.selfService && mailbox.response.status === 404) refuseOthersMailbox(auth);
   if ('response' in mailbox) return mailbox;
   const services = await getServices();
-  await authorizeMailboxRead(services, authorizationOf(request), mailbox.mailboxId);
+  await authorizeMailboxRead(services, auth, mailbox.mailboxId);
   if (request.query.get('archive') !== 'true') return mailbox;
   const archiveMailboxId = await archiveMailboxOf(services.vault, mailbox.mailboxId);
   if (!archiveMailboxId) return { response: problem(404, 'No in-place archive of this mailbox is in the vault') };

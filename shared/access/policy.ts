@@ -131,6 +131,11 @@ export async function authorizeMailboxRead(ctx: PolicyContext, auth: Authorizati
   if (!auth.selfService) return;
   const own = await ownMailboxId(ctx, auth.caller);
   if (own && (mailboxId === own || mailboxId === (await archiveMailboxOf(ctx.vault, own)))) return;
+  refuseOthersMailbox(auth);
+}
+
+/** The self-service refusal of any mailbox but the caller's own, also of a name that has no mailbox at all. */
+export function refuseOthersMailbox(auth: Authorization): never {
   throw new AccessRefusal('selfServiceOwnMailbox', 'Self-service shows your own mailbox only', [
     `mailbox: not the mailbox of ${auth.caller.name}`,
   ]);

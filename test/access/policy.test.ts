@@ -95,6 +95,16 @@ describe('the restore policy', () => {
     }
   });
 
+  it('refuses a self-service look at a name without a mailbox as at another mailbox: nothing told of either', async () => {
+    for (const name of [NORA, 'nobody@contoso.example']) {
+      const answer = await stack.apiWith(adele, 'GET', `/api/snapshots?mailbox=${encodeURIComponent(name)}`);
+      expect(answer.status, name).toBe(403);
+      expect(answer.body.error.title).toBe('Self-service shows your own mailbox only');
+    }
+    // An admin is told the name has no mailbox.
+    expect((await stack.apiWith(reader, 'GET', '/api/snapshots?mailbox=nobody%40contoso.example')).status).toBe(404);
+  });
+
   it('narrows targets to the allow-list for restores into another mailbox', async () => {
     const answer = await stack.apiWith(restorer, 'POST', '/api/restores', {
       sourceMailbox: ADELE,
