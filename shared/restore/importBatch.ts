@@ -14,7 +14,7 @@ import type { VaultStore } from '../vault/vaultStore.js';
 import { RestoreJournal, type JournalEntry } from './journal.js';
 import { readImportBatch } from './plan.js';
 import type { ImportSessionCache } from './sessions.js';
-import type { ImportBatchResult, ImportOutcome, ImportWarning, PlannedImport } from './types.js';
+import type { ImportBatchResult, ImportOutcome, ImportWarning, PlannedImport, RestoreRequest } from './types.js';
 import { openVerifiedItem } from './verifyingStream.js';
 
 export { ChecksumMismatchError, VerifyingStream } from './verifyingStream.js';
@@ -68,7 +68,10 @@ export async function importBatch(
   const planned = await readImportBatch(vault, input.restoreId, input.batch);
   const journal = new RestoreJournal(vault, input.restoreId);
   const intents = await journal.intentsOf(input.batch);
-  const importer = new BatchImporter(graph, vault, journal, intents, sessions, input, logger);
+  const request = await vault.readJson<RestoreRequest>(layout.restoreRequest(input.restoreId));
+  // Only a second copy into the items' own folders (or a chosen one) can meet an original with the same search key.
+  const originalsMayBeThere = request?.collisions === 'copy' && request.destination.mode !== 'newFolder';
+  const importer = new BatchImporter(graph, vault, journal, intents, sessions, input, logger, originalsMayBeThere);
   const outcomes: ImportOutcome[] = [];
   let canceled = false;
   for (const item of planned.items) {
@@ -90,6 +93,9 @@ export async function importBatch(
     canceled: canceledItems,
   };
 }
+
+/** When an item was first posted; null when an intent from before it was recorded leaves it unknown. */
+type FirstPosted = string | null | undefined;
 
 /** How far Exchange's clock may be behind ours when it stamps an imported item's `createdDateTime`. */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -113,6 +119,8 @@ class BatchImporter {
     private readonly sessions: ImportSessionCache,
     private readonly input: ImportBatchInput,
     private readonly logger: GraphLogger | undefined,
+    /** The target folders may hold the originals of the items restored: a match found there may be one. */
+    private readonly originalsMayBeThere = false,
   ) {}
 
   /** An item imported at most once: skipped when journaled, looked for in the target when it may be there. */
@@ -121,14 +129,15 @@ class BatchImporter {
     if (done) return { sourceId: item.sourceId, status: 'alreadyImported', newItemId: done.newItemId };
     const earlier = await this.journal.intent(this.input.batch, item.sourceId, this.intents);
     let attempt = earlier?.attempt ?? 0;
-    let firstPostedAt = earlier ? (earlier.firstAt ?? earlier.at) : undefined;
+    // Null when an earlier attempt's intent did not record it (its `at` is the last attempt's): unknown for good.
+    let firstPostedAt = earlier ? (earlier.firstAt ?? null) : undefined;
     // An earlier run posted this item and recorded no outcome: it may be in the target already.
     let uncertain = earlier !== undefined;
     if (earlier)
       this.logger?.warn(`importBatch ${this.input.batch}: an earlier run's import of an item has no outcome`);
     for (let tries = 1; tries <= MAX_ATTEMPTS; tries++) {
       try {
-        const found = uncertain ? await this.findBySearchKey(item, firstPostedAt!) : undefined;
+        const found = uncertain ? await this.findBySearchKey(item, firstPostedAt) : undefined;
         if (found) return await this.imported(item, found, true);
         attempt++;
         firstPostedAt = await this.recordIntent(item, attempt, firstPostedAt);
@@ -160,8 +169,9 @@ class BatchImporter {
    * Without its intent in the vault nothing is posted: the activity fails, and Durable runs it again. Returns
    * when the item was first posted (this attempt, if it is the first).
    */
-  private async recordIntent(item: PlannedImport, attempt: number, firstAt: string | undefined): Promise<string> {
+  private async recordIntent(item: PlannedImport, attempt: number, firstAt: FirstPosted): Promise<FirstPosted> {
     const at = new Date().toISOString();
+    const first = firstAt === null ? null : (firstAt ?? at);
     try {
       await this.journal.recordIntent(this.input.batch, {
         sourceId: item.sourceId,
@@ -169,12 +179,12 @@ class BatchImporter {
         ...(item.searchKey ? { searchKey: item.searchKey } : {}),
         attempt,
         at,
-        firstAt: firstAt ?? at,
+        ...(first ? { firstAt: first } : {}),
       });
     } catch (error) {
       throw new IntentNotRecordedError(error);
     }
-    return firstAt ?? at;
+    return first;
   }
 
   /**
@@ -249,13 +259,14 @@ class BatchImporter {
   }
 
   /**
-   * The copy an earlier attempt made, by the item's search key, which import keeps. Import gives the copy a new
-   * `createdDateTime`, so an item created before the first attempt (less the clocks' skew) is not it: the
-   * original in its own folder, when a restore with `collisions: 'copy'` was asked for a second copy there.
+   * The copy an earlier attempt made, by the item's search key, which import keeps. Where the original may be in
+   * the folder too (a second copy asked for in the item's own folder), an item created before the first attempt
+   * (less the clocks' skew) is not the copy: import gives the copy a new `createdDateTime` (field-notes.md).
    */
-  private async findBySearchKey(item: PlannedImport, firstPostedAt: string): Promise<CreatedItem | undefined> {
+  private async findBySearchKey(item: PlannedImport, firstPostedAt: FirstPosted): Promise<CreatedItem | undefined> {
     if (!item.searchKey) return undefined;
-    const notBefore = Date.parse(firstPostedAt) - CLOCK_SKEW_MS;
+    const notBefore =
+      this.originalsMayBeThere && firstPostedAt ? Date.parse(firstPostedAt) - CLOCK_SKEW_MS : Number.NEGATIVE_INFINITY;
     const listing = this.graph.listItems(this.input.targetMailboxId, item.targetFolderId, {
       extendedProperties: [SEARCH_KEY_PROPERTY],
     });

@@ -12,8 +12,8 @@ export interface ImportIntent {
   attempt: number;
   at: string;
   /**
-   * When the item was first posted (absent in intents written before it was recorded: `at` of the first seen):
-   * a copy any attempt made is no older than that, which tells it from an item the target held before.
+   * When the item was first posted (absent in intents written before it was recorded): a copy any attempt made is
+   * no older than that, which tells it from an original the target folder held before.
    */
   firstAt?: string;
 }

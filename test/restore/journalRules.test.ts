@@ -135,6 +135,9 @@ function intent(item: PlannedImport, batch = 0) {
   return vault.readJson<ImportIntent>(layout.restoreIntent(RESTORE, batch, item.sourceId));
 }
 const copiesOf = (item: PlannedImport) => [...stored.values()].filter((i) => i.searchKey === keyOfItem(item)).length;
+/** The restore's request, as far as the importer reads it. */
+const restoring = (request: { collisions: string; destination: { mode: string } }) =>
+  vault.writeJson(layout.restoreRequest(RESTORE), request);
 /** An intent left by an earlier run of the batch that died after posting (its outcome never written). */
 const earlierIntent = (item: PlannedImport, attempt: number, batch = 0, times: Partial<ImportIntent> = {}) =>
   vault.writeJson(layout.restoreIntent(RESTORE, batch, item.sourceId), {
@@ -250,6 +253,7 @@ describe('importing a batch', () => {
   });
 
   it('takes for the copy only an item created since the first attempt: not one the target held before', async () => {
+    await restoring({ collisions: 'copy', destination: { mode: 'original' } });
     const a = await plannedItem('a');
     const b = await plannedItem('b');
     // a: the original, in its folder since long before (a restore of a second copy there); b: the copy that the
@@ -273,6 +277,33 @@ describe('importing a batch', () => {
     expect(await outcome(b)).toMatchObject({ newItemId: 'first-copy', recovered: true });
     // The intent of its next attempt keeps when the item was first posted.
     expect(await intent(a)).toMatchObject({ attempt: 2, firstAt: at });
+  });
+
+  it('takes any item with the key where no original can be: a new folder, or an intent without its first time', async () => {
+    await restoring({ collisions: 'copy', destination: { mode: 'newFolder' } });
+    const a = await plannedItem('a');
+    stored.set('copy', {
+      ...{ id: 'copy', folderId: FOLDER, mailboxId: TARGET, searchKey: keyOfItem(a) },
+      createdDateTime: '2026-11-20T08:00:00Z',
+    });
+    await earlierIntent(a, 1, 0, { at: '2026-11-23T10:20:00.000Z', firstAt: '2026-11-23T10:20:00.000Z' });
+    await plan([a]);
+    expect(await run(0)).toMatchObject({ imported: 1 });
+    expect(posts).toEqual([]);
+    expect(await outcome(a)).toMatchObject({ newItemId: 'copy', recovered: true });
+
+    // Into the items' own folders, but the earlier intent predates `firstAt`: its `at` is only the last attempt's.
+    await restoring({ collisions: 'copy', destination: { mode: 'original' } });
+    const b = await plannedItem('b');
+    stored.set('copy-b', {
+      ...{ id: 'copy-b', folderId: FOLDER, mailboxId: TARGET, searchKey: keyOfItem(b) },
+      createdDateTime: '2026-11-23T09:00:00Z',
+    });
+    await earlierIntent(b, 3, 1);
+    await plan([a], [b]);
+    expect(await run(1)).toMatchObject({ imported: 1 });
+    expect(posts).toEqual([]);
+    expect(await outcome(b)).toMatchObject({ newItemId: 'copy-b', recovered: true });
   });
 
   it('warns of a possible duplicate when an earlier run posted an item that has no search key', async () => {
