@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type * as df from 'durable-functions';
 import { z } from 'zod';
-import { authorizeMailboxRead, authorizeRestoreRead, lookUpMailbox } from '../shared/access/policy.js';
+import {
+  authorizeMailboxRead,
+  authorizeRestoreRead,
+  lookUpOrRefuse,
+  refuseOthersMailbox,
+} from '../shared/access/policy.js';
 import { stagingConverterOf } from '../shared/download/converterFor.js';
 import { DownloadError, type DownloadErrorCode } from '../shared/download/errors.js';
 import { findSnapshotItem, openItemContent } from '../shared/download/itemContent.js';
@@ -172,7 +177,8 @@ export async function startDownload(
     // Before anything of the named mailbox is read: resolving the selection answers differently for a folder,
     // a date range or an item the mailbox has or lacks, which would tell a self-service caller about another's.
     if (auth.selfService) {
-      const named = await lookUpMailbox(services, asRestore.sourceMailbox, 'sourceMailbox');
+      const refuse = () => refuseOthersMailbox(auth);
+      const named = await lookUpOrRefuse(services, auth, asRestore.sourceMailbox, 'sourceMailbox', refuse);
       await authorizeMailboxRead(services, auth, named.ownerMailboxId);
     }
     const { request: resolved, selected } = await resolveRestoreRequest(graph, vault, asRestore, meta);

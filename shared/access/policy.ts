@@ -68,6 +68,27 @@ export async function lookUpMailbox(ctx: PolicyContext, value: string, field: st
   return { value, upn: record.upn, ownerMailboxId: owner, archive: owner !== value };
 }
 
+/**
+ * `lookUpMailbox`, but a self-service caller naming something that is no mailbox the vault and the directory
+ * confirm is refused as for another's mailbox (`refuse`): a 400 or another rule would tell them which names exist.
+ */
+export async function lookUpOrRefuse(
+  ctx: PolicyContext,
+  auth: Authorization,
+  value: string,
+  field: string,
+  refuse: () => never,
+): Promise<LookedUpMailbox> {
+  try {
+    return await lookUpMailbox(ctx, value, field);
+  } catch (error) {
+    const unresolved =
+      error instanceof RestoreRequestError || (error instanceof AccessRefusal && error.rule === 'mailboxIdLookup');
+    if (auth.selfService && unresolved) refuse();
+    throw error;
+  }
+}
+
 async function mailboxIdsOr(graph: MailboxClient, user: string, orElse: () => never) {
   try {
     return await graph.getMailboxIds(user);
@@ -95,19 +116,24 @@ export async function authorizeRestore(
   auth: Authorization,
   body: { sourceMailbox: string; targetMailbox?: string | undefined },
 ): Promise<{ source: LookedUpMailbox; target: LookedUpMailbox }> {
-  const source = await lookUpMailbox(ctx, body.sourceMailbox, 'sourceMailbox');
-  const target = body.targetMailbox ? await lookUpMailbox(ctx, body.targetMailbox, 'targetMailbox') : source;
+  const notOwnSource = (): never => {
+    throw new AccessRefusal('selfServiceOwnMailbox', 'Self-service restores only from your own mailbox', [
+      `sourceMailbox: '${body.sourceMailbox}' is not the mailbox of ${auth.caller.name}`,
+    ]);
+  };
+  const otherTarget = (): never => {
+    throw new AccessRefusal('restoreIntoOtherMailbox', 'Restoring into another mailbox needs the restorer role', [
+      `targetMailbox: '${body.targetMailbox}' is not the source mailbox`,
+    ]);
+  };
+  const source = await lookUpOrRefuse(ctx, auth, body.sourceMailbox, 'sourceMailbox', notOwnSource);
+  const target = body.targetMailbox
+    ? await lookUpOrRefuse(ctx, auth, body.targetMailbox, 'targetMailbox', otherTarget)
+    : source;
   const sameOwner = source.ownerMailboxId === target.ownerMailboxId;
   if (auth.selfService) {
-    const own = await ownMailboxId(ctx, auth.caller);
-    if (source.ownerMailboxId !== own)
-      throw new AccessRefusal('selfServiceOwnMailbox', 'Self-service restores only from your own mailbox', [
-        `sourceMailbox: '${body.sourceMailbox}' is not the mailbox of ${auth.caller.name}`,
-      ]);
-    if (!sameOwner)
-      throw new AccessRefusal('restoreIntoOtherMailbox', 'Restoring into another mailbox needs the restorer role', [
-        `targetMailbox: '${body.targetMailbox}' is not the source mailbox`,
-      ]);
+    if (source.ownerMailboxId !== (await ownMailboxId(ctx, auth.caller))) notOwnSource();
+    if (!sameOwner) otherTarget();
   }
   const scope = ctx.config.backup.scope;
   if ((await outOfBackupScope(ctx.graph, scope, [source.upn])).length)

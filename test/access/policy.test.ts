@@ -103,6 +103,16 @@ describe('the restore policy', () => {
     }
     // An admin is told the name has no mailbox.
     expect((await stack.apiWith(reader, 'GET', '/api/snapshots?mailbox=nobody%40contoso.example')).status).toBe(404);
+    // Asking for a restore, a preview or a download tells no more.
+    for (const name of [NORA, 'nobody@contoso.example', 'MBX:00000000-0000-0000-0000-000000000000@contoso.example']) {
+      for (const path of ['/api/restores', '/api/restores/preview', '/api/downloads']) {
+        const answer = await stack.apiWith(adele, 'POST', path, { sourceMailbox: name });
+        expect(answer.status, `${path} ${name}`).toBe(403);
+        expect(answer.body.error.errors.join(), `${path} ${name}`).toMatch(/not the mailbox of/);
+      }
+      const into = await stack.apiWith(adele, 'POST', '/api/restores', { sourceMailbox: ADELE, targetMailbox: name });
+      expect(into.body.error?.title, name).toBe('Restoring into another mailbox needs the restorer role');
+    }
   });
 
   it('narrows targets to the allow-list for restores into another mailbox', async () => {
