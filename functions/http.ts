@@ -79,6 +79,11 @@ export async function answerFromReport(id: string, reportBlob: string, noun: str
   const { vault } = await getServices();
   const report = await vault.readJson<{ status: string }>(reportBlob);
   if (!report) return notInVault(noun, id);
+  return answerWithReport(id, reportBlob, report);
+}
+
+/** A finished run's status, from its report alone. */
+export function answerWithReport(id: string, reportBlob: string, report: { status: string }): HttpResponseInit {
   return {
     status: 200,
     jsonBody: { id, runtimeStatus: 'Completed', status: report.status, progress: null, reportBlob, report },

@@ -20,7 +20,7 @@ import { findInstance, startOrchestration } from './durable.js';
 import type { RestoreRequest } from '../shared/restore/types.js';
 import {
   accepted,
-  answerFromReport,
+  answerWithReport,
   notInVault,
   auditCall,
   authorizationOf,
@@ -133,14 +133,20 @@ export async function getRestore(request: HttpRequest, client: df.DurableClient)
   if ('response' in param) return param.response;
   const { id } = param;
   const { vault } = await getServices();
+  const auth = authorizationOf(request);
   const asked = await vault.readJson<RestoreRequest>(layout.restoreRequest(id));
+  // Before a canceled restore's report is built from its batches: not for a caller who may not see it.
+  if (asked && auth.selfService) authorizeRestoreRead(auth, asked.requesterOid);
   const { report, canceled } = await currentRestoreReport(vault, id);
   const status = await findInstance(client, id);
   // Its folder gone (past the retention policy) or never written: nothing of it to show, nor to guard.
   if (!asked && !report) return notInVault('restore', id, status !== undefined);
-  const auth = authorizationOf(request);
   if (auth.selfService) authorizeRestoreRead(auth, asked?.requesterOid);
-  if (!status) return answerFromReport(id, layout.restoreReport(id), 'restore');
+  if (!status) {
+    // Its request is there, but no orchestration ever started it (or another task hub runs it).
+    if (!report) return problem(404, `No restore '${id}'`);
+    return answerWithReport(id, layout.restoreReport(id), report);
+  }
   const statusSoFar = status.runtimeStatus === 'Failed' ? 'Failed' : 'Running';
   return {
     status: 200,

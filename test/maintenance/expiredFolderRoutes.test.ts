@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layout } from '../../shared/vault/layout.js';
+import { plantUnstartedRequest } from '../support/artifacts.js';
 import { runBackup, runRestore, startStack, type Stack } from '../support/stack.js';
 
 /**
@@ -73,5 +74,13 @@ describe('status routes of work whose folder the retention policy deleted', () =
       expect((await stack.api('GET', `/api/${route}/${prefix}-${young}${suffix}`)).status, route).toBe(404);
       expect((await stack.api('GET', `/api/${route}/${prefix}-20250101T020000Z${suffix}`)).status, route).toBe(410);
     }
+  });
+
+  it('answer 404 for an old restore whose request is there but whose orchestration never started', async () => {
+    const never = 'restore-20250101T040000Z-0c0d0e0f';
+    await plantUnstartedRequest(stack.vault, 'restore', never, '2025-01-01T04:05:00Z');
+    const answer = await stack.api('GET', `/api/restores/${never}`);
+    expect(answer.status).toBe(404);
+    expect(answer.body.error.title).toBe(`No restore '${never}'`);
   });
 });
