@@ -34,11 +34,7 @@ export const layout = {
   snapshotRecord: (mailboxId: string, snapshotId: string) =>
     `mailboxes/${keyOf(mailboxId)}/snapshots/${snapshotId}.json`,
   deltaState: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/state/delta.json`,
-  /**
-   * The mailbox's line in the vault's directory (mailboxDirectory.ts): its newest snapshot and how many it has,
-   * so the mailbox list reads one listing of `directory/` instead of two requests per mailbox.
-   */
-  directoryEntry: (mailboxId: string) => `directory/${keyOf(mailboxId)}.json`,
+  /** The vault's directory (mailboxDirectory.ts): one line per mailbox, read by listing this prefix. */
   directoryPrefix: 'directory/',
   /** Under a primary mailbox: which vault mailbox holds its in-place archive (archiveLinks.ts). */
   archiveLink: (mailboxId: string) => `mailboxes/${keyOf(mailboxId)}/archive.json`,
@@ -128,6 +124,7 @@ export const layout = {
     snapshotRecord: (mailboxKey: string, snapshotId: string) => `mailboxes/${mailboxKey}/snapshots/${snapshotId}.json`,
     manifest: (mailboxKey: string, snapshotId: string) => `mailboxes/${mailboxKey}/snapshots/${snapshotId}/manifest`,
     deltaState: (mailboxKey: string) => `mailboxes/${mailboxKey}/state/delta.json`,
+    /** The mailbox's line in the vault's directory: its newest snapshot and how many it has. */
     directoryEntry: (mailboxKey: string) => `directory/${mailboxKey}.json`,
     /** A running restore's or download's marker: what a prune of the mailbox reads (maintenance/readerMarkers.ts). */
     readerMarker: (mailboxKey: string, readerId: string) => `mailboxes/${mailboxKey}/state/readers/${readerId}.json`,

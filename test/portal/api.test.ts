@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../shared/backup/types.js';
-import { layout } from '../../shared/vault/layout.js';
+import { keyOf, layout } from '../../shared/vault/layout.js';
 import type { DirectoryEntry } from '../../shared/vault/mailboxDirectory.js';
 import { runBackup, runRestore, startStack, type Stack } from '../support/stack.js';
 
@@ -125,7 +125,7 @@ describe('GET /api/dashboard and /api/mailboxes', () => {
 describe("the vault's directory behind the mailbox list", () => {
   it('is written by each commit, answers alone, and is written again by a prune when missing', async () => {
     const mailboxId = stack.sim.tenant.mailbox(UPN).id;
-    const entryBlob = layout.directoryEntry(mailboxId);
+    const entryBlob = layout.byKey.directoryEntry(keyOf(mailboxId));
     const entry = await stack.vault.readJson<DirectoryEntry>(entryBlob);
     expect(entry).toMatchObject({ upn: UPN, snapshots: 2, newest: { snapshotId: second } });
     const fromDirectory = (await stack.api('GET', '/api/mailboxes')).body.mailboxes;
