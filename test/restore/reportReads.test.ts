@@ -5,11 +5,11 @@ import type {
   PlannedImport,
   PlannedImportBatch,
   RestorePlanSummary,
-  RestoreRequest,
 } from '../../shared/restore/types.js';
 import { writeIndexedNdjson } from '../../shared/vault/indexedNdjson.js';
 import { layout } from '../../shared/vault/layout.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
+import { plannedImport, plantReportedRestoreRequest } from '../support/restoreRequest.js';
 import { freshVault } from '../support/vault.js';
 
 /**
@@ -25,18 +25,8 @@ const unfinished = (batch: number) => batch % 10 === 3;
 /** Batches whose result names their second item as failed. */
 const withFailure = (batch: number) => batch % 40 === 5;
 
-function planned(sourceId: string, searchKey?: string): PlannedImport {
-  return {
-    sourceId,
-    blob: `items/${sourceId}`,
-    sha256: '0'.repeat(64),
-    length: 100,
-    targetFolderId: 'folder',
-    folderPath: 'Inbox',
-    subject: `Subject ${sourceId}`,
-    ...(searchKey ? { searchKey } : {}),
-  };
-}
+const planned = (sourceId: string, searchKey?: string) =>
+  plannedImport(sourceId, searchKey, { subject: `Subject ${sourceId}` });
 
 function result(batch: number, items: PlannedImport[]): ImportBatchResult {
   return {
@@ -65,15 +55,7 @@ const plan: RestorePlanSummary = {
 
 beforeAll(async () => {
   ({ vault } = await freshVault('report-reads'));
-  const request: Partial<RestoreRequest> = {
-    restoreId: RESTORE,
-    requestedAt: '2026-12-01T00:00:00.000Z',
-    source: { mailboxId: 'source', upn: null, snapshotId: 's', takenAt: '2026-11-30T00:00:00.000Z' },
-    target: { mailboxId: 'target', upn: null },
-    destination: { mode: 'newFolder' },
-    collisions: 'copy',
-  };
-  await vault.writeJson(layout.restoreRequest(RESTORE), request);
+  await plantReportedRestoreRequest(vault, RESTORE);
   // Two items a batch; the second of every fifth batch has no search key.
   const batches: PlannedImportBatch[] = Array.from({ length: BATCHES }, (_, batch) => ({
     batch,

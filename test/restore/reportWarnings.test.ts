@@ -1,9 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildRestoreReport } from '../../shared/restore/report.js';
-import type { ImportBatchResult, PlannedImport, RestoreRequest } from '../../shared/restore/types.js';
+import type { ImportBatchResult } from '../../shared/restore/types.js';
 import { writeIndexedNdjson } from '../../shared/vault/indexedNdjson.js';
 import { layout } from '../../shared/vault/layout.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
+import { plannedImport, plantReportedRestoreRequest } from '../support/restoreRequest.js';
 import { freshVault } from '../support/vault.js';
 
 /** What a restore report says about items whose import the journal cannot make safe: no search key, no journal entry. */
@@ -11,29 +12,11 @@ import { freshVault } from '../support/vault.js';
 let vault: VaultStore;
 const RESTORE = 'restore-20261201T000000Z-0badcafe';
 
-function planned(sourceId: string, searchKey?: string): PlannedImport {
-  return {
-    sourceId,
-    blob: `items/${sourceId}`,
-    sha256: '0'.repeat(64),
-    length: 100,
-    targetFolderId: 'folder',
-    folderPath: 'Inbox',
-    ...(searchKey ? { searchKey } : {}),
-  };
-}
+const planned = plannedImport;
 
 beforeAll(async () => {
   ({ vault } = await freshVault('report'));
-  const request: Partial<RestoreRequest> = {
-    restoreId: RESTORE,
-    requestedAt: '2026-12-01T00:00:00.000Z',
-    source: { mailboxId: 'source', upn: null, snapshotId: 's', takenAt: '2026-11-30T00:00:00.000Z' },
-    target: { mailboxId: 'target', upn: null },
-    destination: { mode: 'newFolder' },
-    collisions: 'copy',
-  };
-  await vault.writeJson(layout.restoreRequest(RESTORE), request);
+  await plantReportedRestoreRequest(vault, RESTORE);
   const batches = [
     { batch: 0, items: [planned('a', 'key-a'), planned('b'), planned('c')] },
     { batch: 1, items: [planned('d', 'key-d'), planned('e', 'key-e')] },
