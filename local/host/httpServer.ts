@@ -39,7 +39,12 @@ function isLoopbackName(hostHeader: string | undefined): boolean {
   } catch {
     return false;
   }
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  return isLoopbackHostname(hostname);
+}
+
+/** `localhost`, `127.x.y.z` or `::1` (bracketed as in a URL, or bare as a listening address). */
+export function isLoopbackHostname(hostname: string): boolean {
+  return ['localhost', '[::1]', '::1'].includes(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 function misdirected(res: ServerResponse, hostHeader: string | undefined): void {

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { DurableHost, type DurableHostOptions } from './durableHost.js';
 import { LOCAL_OPERATOR, type LocalSignIn } from './easyAuth.js';
 import { routeOf } from './httpRoutes.js';
-import { createHttpTriggerServer } from './httpServer.js';
+import { createHttpTriggerServer, isLoopbackHostname } from './httpServer.js';
 import { registrations, type Registration } from './registry.js';
 import { installFunctionsCore } from './sdkPatches.js';
 import { scheduleTimerTriggers } from './timerSchedules.js';
@@ -70,7 +70,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   const hostname = options.host ?? '127.0.0.1';
   const server = createHttpTriggerServer(host, routes, options.signIn ?? { operator: LOCAL_OPERATOR }, {
     // Bound to another interface on purpose (a container), the app is reached by other names.
-    loopbackOnly: hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '::1',
+    loopbackOnly: isLoopbackHostname(hostname),
   });
   const baseUrl = await listen(server, options.port ?? 7071, hostname);
   const jobs = options.scheduleTimers ? scheduleTimerTriggers(registrations, host, options.log) : [];
