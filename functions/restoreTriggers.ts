@@ -141,7 +141,8 @@ export async function getRestore(request: HttpRequest, client: df.DurableClient)
   const status = await findInstance(client, id);
   // Its folder gone (past the retention policy) or never written: nothing of it to show, nor to guard.
   if (!asked && !report) return notInVault('restore', id, status !== undefined);
-  if (auth.selfService) authorizeRestoreRead(auth, asked?.requesterOid);
+  // A report without its request (the retention policy's deletion cut short; it deletes the report last): no owner.
+  if (!asked && auth.selfService) authorizeRestoreRead(auth, undefined);
   if (!status) {
     // Its request is there, but no orchestration ever started it (or another task hub runs it).
     if (!report) return problem(404, `No restore '${id}'`);

@@ -52,9 +52,8 @@ export async function buildRestoreReport(
 async function tallyBatches(vault: VaultStore, input: BuildInput): Promise<RestoreTally> {
   const tally = new RestoreTally();
   const journal = new RestoreJournal(vault, input.restoreId);
-  let batch = 0;
   for await (const planned of readImportBatchesInOrder(vault, input.restoreId, input.plan?.batchCount ?? 0)) {
-    const result = await vault.readJson<ImportBatchResult>(layout.restoreResult(input.restoreId, batch++));
+    const result = await vault.readJson<ImportBatchResult>(layout.restoreResult(input.restoreId, planned.batch));
     tally.countSearchKeys(planned.items);
     if (result) tally.addBatch(result, planned.items);
     else await tally.addUnfinishedBatch(planned.items, input.canceled === true, journal);
