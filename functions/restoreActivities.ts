@@ -37,12 +37,12 @@ async function planning(restoreId: string) {
 }
 
 registerActivity(contracts.importBatch, async (input, context) => {
-  const { graph, vault, importSessions } = await getServices();
+  const { graph, vault, importSessions, config } = await getServices();
   // Other instances may be importing into the same mailbox (this restore's other batches, another restore).
   graph.shareLimitsAcrossInstances(input.targetMailboxId);
   return importBatch(graph, vault, importSessions, input, {
-    info: (m) => context.log(m),
-    warn: (m) => context.warn(m),
+    settleInMs: config.restore.importSettleInMs,
+    logger: { info: (m) => context.log(m), warn: (m) => context.warn(m) },
   });
 });
 

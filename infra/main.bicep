@@ -122,6 +122,8 @@ param mailboxWaveSize string = '10'
 param exportConcurrency string = '3'
 param exportBatchMb string = '24'
 param importConcurrency string = '4'
+@description('Seconds an import whose outcome is unknown is given to land before the target is searched and it is posted again.')
+param importSettleSeconds string = '30'
 
 @description('UPN of the shared mailbox downloads convert items in (README, Downloads); empty turns downloads off.')
 param stagingMailbox string = ''
@@ -441,6 +443,7 @@ module app 'app/function-app.bicep' = {
       MAILBOX_VAULT_EXPORT_CONCURRENCY: exportConcurrency
       MAILBOX_VAULT_EXPORT_BATCH_MB: exportBatchMb
       MAILBOX_VAULT_IMPORT_CONCURRENCY: importConcurrency
+      MAILBOX_VAULT_IMPORT_SETTLE_SECONDS: importSettleSeconds
       MAILBOX_VAULT_STAGING_MAILBOX: stagingMailbox
       MAILBOX_VAULT_DOWNLOAD_LINK_HOURS: downloadLinkHours
       MAILBOX_VAULT_WINDOWS_PER_EPISODE: windowsPerEpisode

@@ -134,6 +134,11 @@ export const SETTINGS = {
     description:
       'Import batches in flight per target mailbox, 1 to 4 (their uploads are paced together under its upload budget)',
   },
+  MAILBOX_VAULT_IMPORT_SETTLE_SECONDS: {
+    default: '30',
+    description:
+      'After an import whose outcome is unknown (a 504, a lost answer, a worker that died), how long to wait before looking for the item in the target and posting it again (Exchange may still commit it)',
+  },
   MAILBOX_VAULT_STAGING_MAILBOX: {
     default: '',
     description:
@@ -249,6 +254,8 @@ export interface MaintenanceConfig {
 
 export interface RestoreConfig {
   importConcurrency: number;
+  /** How long an import whose outcome is unknown is given to land before the target is searched for it. */
+  importSettleInMs: number;
   /** Items one restore-planning slice works through before it checkpoints. */
   planSliceItems: number;
 }
@@ -370,6 +377,7 @@ const Raw = z.object({
   MAILBOX_VAULT_EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_EXPORT_BATCH_MB: z.coerce.number().min(1).max(1024),
   MAILBOX_VAULT_IMPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
+  MAILBOX_VAULT_IMPORT_SETTLE_SECONDS: z.coerce.number().min(0).max(600),
   MAILBOX_VAULT_STAGING_MAILBOX: z.string().regex(/^$|^[^@\s]+@[^@\s]+$/, 'must be the UPN of a shared mailbox'),
   MAILBOX_VAULT_DOWNLOAD_LINK_HOURS: z.coerce
     .number()
@@ -550,6 +558,7 @@ function assembleConfig(
     },
     restore: {
       importConcurrency: raw.MAILBOX_VAULT_IMPORT_CONCURRENCY,
+      importSettleInMs: Math.round(raw.MAILBOX_VAULT_IMPORT_SETTLE_SECONDS * 1000),
       planSliceItems: raw.MAILBOX_VAULT_RESTORE_PLAN_SLICE_ITEMS,
     },
     download: {

@@ -15,6 +15,7 @@ const ARRIVAL_FAULTS: FaultKind[] = [
   'drop',
   'truncate',
   'loseImportResponse',
+  'commitImportLate',
   'expireSession',
 ];
 
@@ -116,6 +117,6 @@ function serviceUnavailable(retryAfterSeconds: number | undefined): SimHttpError
   return new SimHttpError(503, 'ServiceUnavailable', 'The service is temporarily unavailable.', retryAfterSeconds);
 }
 
-function gatewayTimeout(): SimHttpError {
+export function gatewayTimeout(): SimHttpError {
   return new SimHttpError(504, 'GatewayTimeout', 'The gateway did not receive a timely response.');
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Base64Decoder } from '../../shared/graph/base64Stream.js';
 import { JsonTokenizer, type JsonEvent } from '../../shared/graph/jsonTokenizer.js';
-import { dropConnection, enterMailbox, resolveMailbox } from './admission.js';
+import { dropConnection, enterMailbox, gatewayTimeout, resolveMailbox } from './admission.js';
 import { importRedirect } from './archives.js';
 import { DroppedConnection, SimHttpError, sendJson } from './http.js';
 import { PayloadRejectedError, PayloadVerifier } from './payload.js';
@@ -109,6 +109,14 @@ async function importItem(
     throw new SimHttpError(404, 'ErrorFolderNotFound', 'The specified folder could not be found in the store.');
   if (importRedirect(res, mailbox, folder.id)) return;
   const verified = upload.verified(counters);
+  if (scripted?.fault === 'commitImportLate' && mode === 'create') {
+    // The gateway gave up; Exchange goes on and creates the item a moment later.
+    setTimeout(() => {
+      tenant.createImportedItem(mailbox, folder.id, verified.spec, verified.digest, verified.length);
+      counters.importedItems++;
+    }, scripted.delayInMs ?? 1_000).unref();
+    throw gatewayTimeout();
+  }
   const item =
     mode === 'update'
       ? tenant.replaceImportedItem(mailbox, existingItem(mailbox, folder.id, fields), verified.spec, verified.digest)

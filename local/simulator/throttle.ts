@@ -24,6 +24,7 @@ export type FaultKind =
   | 'drop' // connection closed before any answer
   | 'truncate' // export body cut off part-way
   | 'loseImportResponse' // the item is created, then the connection closes without an answer
+  | 'commitImportLate' // a 504 at once, and the item created `delayInMs` later (Exchange finishing after its gateway)
   | 'expireSession' // the import session is expired when this POST arrives
   | 'itemError'; // a per-item export error inside a 200
 
@@ -60,6 +61,8 @@ export interface ScriptedFault {
   mailbox?: string;
   times?: number;
   retryAfterSeconds?: number;
+  /** For commitImportLate: how long after the 504 the item is created. */
+  delayInMs?: number;
   /** For itemError: the item ids to fail, and the code to fail them with. */
   itemIds?: string[];
   code?: string;

@@ -13,6 +13,7 @@ import { layout } from '../vault/layout.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import { RestoreJournal, type JournalEntry } from './journal.js';
 import { readImportBatch } from './plan.js';
+import { ImportSettle, type ImportClock } from './importSettle.js';
 import type { ImportSessionCache } from './sessions.js';
 import type { ImportBatchResult, ImportOutcome, ImportWarning, PlannedImport, RestoreRequest } from './types.js';
 import { openVerifiedItem } from './verifyingStream.js';
@@ -31,6 +32,13 @@ export interface ImportBatchSummary {
   alreadyImported: number;
   failed: number;
   canceled: number;
+}
+
+/** How the importer waits for an import whose outcome is unknown (importSettle.ts), and where it logs. */
+export interface ImportBatchOptions {
+  settleInMs: number;
+  clock?: ImportClock;
+  logger?: GraphLogger;
 }
 
 interface CreatedItem {
@@ -63,15 +71,27 @@ export async function importBatch(
   vault: VaultStore,
   sessions: ImportSessionCache,
   input: ImportBatchInput,
-  logger?: GraphLogger,
+  options: ImportBatchOptions,
 ): Promise<ImportBatchSummary> {
+  const { logger } = options;
+  const settle = new ImportSettle(options.settleInMs, options.clock);
   const planned = await readImportBatch(vault, input.restoreId, input.batch);
   const journal = new RestoreJournal(vault, input.restoreId);
   const intents = await journal.intentsOf(input.batch);
   const request = await vault.readJson<RestoreRequest>(layout.restoreRequest(input.restoreId));
   // Only a second copy into the items' own folders (or a chosen one) can meet an original with the same search key.
   const originalsMayBeThere = request?.collisions === 'copy' && request.destination.mode !== 'newFolder';
-  const importer = new BatchImporter(graph, vault, journal, intents, sessions, input, logger, originalsMayBeThere);
+  const importer = new BatchImporter(
+    graph,
+    vault,
+    journal,
+    intents,
+    sessions,
+    input,
+    settle,
+    logger,
+    originalsMayBeThere,
+  );
   const outcomes: ImportOutcome[] = [];
   let canceled = false;
   for (const item of planned.items) {
@@ -118,6 +138,7 @@ class BatchImporter {
     private readonly intents: Set<string>,
     private readonly sessions: ImportSessionCache,
     private readonly input: ImportBatchInput,
+    private readonly settle: ImportSettle,
     private readonly logger: GraphLogger | undefined,
     /** The target folders may hold the originals of the items restored: a match found there may be one. */
     private readonly originalsMayBeThere = false,
@@ -131,18 +152,19 @@ class BatchImporter {
     let attempt = earlier?.attempt ?? 0;
     // Null when an earlier attempt's intent did not record it (its `at` is the last attempt's): unknown for good.
     let firstPostedAt = earlier ? (earlier.firstAt ?? null) : undefined;
-    // An earlier run posted this item and recorded no outcome: it may be in the target already.
-    let uncertain = earlier !== undefined;
+    // An earlier run posted this item and recorded no outcome: it may be in the target already, or land there yet.
+    let unknownSince = earlier ? this.settle.unknownSinceEarlierRun(earlier.at) : undefined;
     if (earlier)
       this.logger?.warn(`importBatch ${this.input.batch}: an earlier run's import of an item has no outcome`);
     for (let tries = 1; tries <= MAX_ATTEMPTS; tries++) {
       try {
-        const found = uncertain ? await this.findBySearchKey(item, firstPostedAt) : undefined;
+        const found =
+          unknownSince !== undefined ? await this.findSettled(item, firstPostedAt, unknownSince) : undefined;
         if (found) return await this.imported(item, found, true);
         attempt++;
         firstPostedAt = await this.recordIntent(item, attempt, firstPostedAt);
         const created = await this.post(item);
-        if (created) return await this.imported(item, created, false, uncertain && !item.searchKey);
+        if (created) return await this.imported(item, created, false, unknownSince !== undefined && !item.searchKey);
       } catch (error) {
         if (error instanceof IntentNotRecordedError) throw error;
         if (!(error instanceof ImportOutcomeUnknownError)) {
@@ -153,7 +175,7 @@ class BatchImporter {
             message: (error as Error).message,
           };
         }
-        uncertain = true;
+        unknownSince = this.settle.now();
         this.logger?.warn(`importBatch ${this.input.batch}: ${error.message}; checking the target before trying again`);
       }
     }
@@ -170,7 +192,7 @@ class BatchImporter {
    * when the item was first posted (this attempt, if it is the first).
    */
   private async recordIntent(item: PlannedImport, attempt: number, firstAt: FirstPosted): Promise<FirstPosted> {
-    const at = new Date().toISOString();
+    const at = new Date(this.settle.now()).toISOString();
     const first = firstAt === null ? null : (firstAt ?? at);
     try {
       await this.journal.recordIntent(this.input.batch, {
@@ -256,6 +278,17 @@ class BatchImporter {
       ...(recovered ? { recovered: true } : {}),
       ...(warning ? { warning } : {}),
     };
+  }
+
+  /** The copy an attempt whose outcome is unknown made, looked for once Exchange has had time to commit it. */
+  private async findSettled(
+    item: PlannedImport,
+    firstPostedAt: FirstPosted,
+    unknownSince: number,
+  ): Promise<CreatedItem | undefined> {
+    if (!item.searchKey) return undefined;
+    await this.settle.waitFor(unknownSince);
+    return this.findBySearchKey(item, firstPostedAt);
   }
 
   /**

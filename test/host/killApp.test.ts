@@ -110,6 +110,7 @@ function appEnv(container: string, seed: number): Record<string, string> {
     MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '1500',
     MAILBOX_VAULT_EXPORT_CONCURRENCY: '2',
     MAILBOX_VAULT_IMPORT_CONCURRENCY: '2',
+    MAILBOX_VAULT_IMPORT_SETTLE_SECONDS: '0.05',
   };
 }
 

@@ -12,7 +12,9 @@ import { runBackup, runRestore, startStack, type Stack } from '../support/stack.
 let stack: Stack;
 const SOURCE = 'omar@contoso.example';
 const TARGET = 'omar-restored@contoso.example';
+const LATE_TARGET = 'omar-late@contoso.example';
 const logs: string[] = [];
+const SETTLE_MS = 1_000;
 let sourceBytes = 0;
 
 function bySearchKey(upn: string) {
@@ -31,13 +33,19 @@ beforeAll(async () => {
       mailboxes: [
         { upn: SOURCE, items: 80, sizes: [20_000, 120_000] },
         { upn: TARGET, items: 0 },
+        { upn: LATE_TARGET, items: 0 },
       ],
     },
     {
       // An upload budget of ~1.5 MB per second, which the app is not told of (no pacing), makes the restore
       // run into it several times.
       simulator: { limits: { uploadBudget: { bytes: 1_500_000, windowMs: 1_000 } } },
-      settings: { MAILBOX_VAULT_GRAPH_LOG: 'warnings', MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '0' },
+      settings: {
+        MAILBOX_VAULT_GRAPH_LOG: 'warnings',
+        MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '0',
+        // Longer than the late commits scripted below (the simulator's timers run first, in this same process).
+        MAILBOX_VAULT_IMPORT_SETTLE_SECONDS: String(SETTLE_MS / 1000),
+      },
       log: (level, name, ...args) => logs.push(`${level} ${name} ${args.map(String).join(' ')}`),
     },
   );
@@ -105,6 +113,18 @@ describe('a restore under faults', () => {
     } finally {
       warn.mockRestore();
     }
+  });
+
+  it('finds an item Exchange committed after its gateway answered 504, and does not post it again', async () => {
+    const target = LATE_TARGET;
+    stack.sim.script({ fault: 'commitImportLate', operation: 'importItem', times: 3, delayInMs: SETTLE_MS / 3 });
+    const { status } = await runRestore(stack, { sourceMailbox: SOURCE, targetMailbox: target, folders: ['Inbox'] });
+    const report = status.report as RestoreReport;
+    expect(status.status).toBe('Completed');
+    expect(report.counts).toMatchObject({ imported: report.counts.selected, failed: 0 });
+    const copies = bySearchKey(target);
+    expect(copies.size).toBe(report.counts.selected);
+    for (const [key, count] of copies) expect(count, key).toBe(1);
   });
 
   it('refuses to import an item whose stored bytes were damaged, and names it', async () => {

@@ -35,7 +35,24 @@ const FOLDER = 'folder-inbox';
 let vault: VaultStore;
 
 /** What the fake target does with one POST, in order; past the script it imports. */
-type Step = 'import' | 'lostAnswer' | 'unknown' | 'expired' | 'redirect' | 'refused';
+type Step = 'import' | 'lostAnswer' | 'lateCommit' | 'unknown' | 'expired' | 'redirect' | 'refused';
+
+/** A 504 whose item Exchange commits this long after answering (less than the settling time). */
+const LATE_COMMIT_MS = 20_000;
+const SETTLE_MS = 30_000;
+/** The importer's clock, fake: each sleep moves it on and lands the imports Exchange committed late by then. */
+let clockNow = 0;
+const slept: number[] = [];
+let lateCommits: { at: number; land: () => void }[] = [];
+const clock = {
+  now: () => clockNow,
+  sleep: async (ms: number) => {
+    slept.push(ms);
+    clockNow += ms;
+    for (const commit of lateCommits.filter((c) => c.at <= clockNow)) commit.land();
+    lateCommits = lateCommits.filter((c) => c.at > clockNow);
+  },
+};
 
 interface TargetItem {
   id: string;
@@ -81,7 +98,13 @@ const graph = {
     request.tally.throttledResponses += 1;
     request.tally.throttleWaitInMs += 10;
     const id = `new-${stored.size + 1}`;
-    stored.set(id, { id, folderId: request.folderId, mailboxId: session.mailboxId, searchKey: keyOfItem(item) });
+    const land = () =>
+      stored.set(id, { id, folderId: request.folderId, mailboxId: session.mailboxId, searchKey: keyOfItem(item) });
+    if (step === 'lateCommit') {
+      lateCommits.push({ at: clockNow + LATE_COMMIT_MS, land });
+      throw new ImportOutcomeUnknownError('the gateway timed out waiting for Exchange');
+    }
+    land();
     if (step === 'lostAnswer') throw new ImportOutcomeUnknownError('the answer was lost');
     return { itemId: id, changeKey: `ck-${id}` };
   },
@@ -128,7 +151,13 @@ async function plan(...batches: PlannedImport[][]): Promise<void> {
 
 const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn(), debug: vi.fn() };
 const run = (batch = 0) =>
-  importBatch(graph, vault, sessions, { restoreId: RESTORE, targetMailboxId: TARGET, batch }, logger);
+  importBatch(
+    graph,
+    vault,
+    sessions,
+    { restoreId: RESTORE, targetMailboxId: TARGET, batch },
+    { settleInMs: SETTLE_MS, clock, logger },
+  );
 const result = async (batch = 0) => (await vault.readJson<ImportBatchResult>(layout.restoreResult(RESTORE, batch)))!;
 const outcome = (item: PlannedImport) => vault.readJson<JournalEntry>(layout.restoreJournal(RESTORE, item.sourceId));
 function intent(item: PlannedImport, batch = 0) {
@@ -158,6 +187,9 @@ beforeEach(async () => {
   onPost = async () => undefined;
   sessionsCreated = 0;
   sessions = new ImportSessionCache(graph);
+  clockNow = Date.parse('2026-11-23T12:00:00.000Z');
+  slept.length = 0;
+  lateCommits = [];
   vi.clearAllMocks();
 });
 
@@ -312,7 +344,13 @@ describe('importing a batch', () => {
     await plan([a, b]);
     await earlierIntent(a, 1);
     const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn(), debug: vi.fn() };
-    await importBatch(graph, vault, sessions, { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 }, logger);
+    await importBatch(
+      graph,
+      vault,
+      sessions,
+      { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 },
+      { settleInMs: SETTLE_MS, clock, logger },
+    );
     expect((await result()).outcomes).toEqual([
       {
         sourceId: a.sourceId,
@@ -335,6 +373,35 @@ describe('importing a batch', () => {
     expect((await result()).outcomes).toEqual([
       { sourceId: a.sourceId, status: 'imported', newItemId: 'new-1', recovered: true },
     ]);
+  });
+
+  it('after a 504 gives Exchange the settling time before looking: the copy it committed late, not a second', async () => {
+    const a = await plannedItem('a');
+    await plan([a]);
+    script = ['lateCommit'];
+    expect(await run()).toMatchObject({ imported: 1, failed: 0 });
+    expect(slept).toEqual([SETTLE_MS]);
+    expect(posts).toHaveLength(1);
+    expect(copiesOf(a)).toBe(1);
+    expect(await outcome(a)).toMatchObject({ newItemId: 'new-1', recovered: true });
+  });
+
+  it('gives an earlier run that died moments ago the settling time from this run’s start; an old intent none', async () => {
+    const a = await plannedItem('a');
+    const b = await plannedItem('b');
+    await plan([a, b]);
+    // a: posted 5 s ago by a run that died; Exchange commits it 20 s from now. b: posted hours ago, never arrived.
+    await earlierIntent(a, 1, 0, { at: new Date(clockNow - 5_000).toISOString() });
+    lateCommits.push({
+      at: clockNow + LATE_COMMIT_MS,
+      land: () => stored.set('late-a', { id: 'late-a', folderId: FOLDER, mailboxId: TARGET, searchKey: keyOfItem(a) }),
+    });
+    await earlierIntent(b, 1);
+    expect(await run()).toMatchObject({ imported: 2, failed: 0 });
+    expect(slept).toEqual([SETTLE_MS]);
+    expect(posts.map((p) => p.name)).toEqual(['b']);
+    expect(copiesOf(a)).toBe(1);
+    expect(await outcome(a)).toMatchObject({ newItemId: 'late-a', recovered: true });
   });
 
   it('after an outcome that is unknown and not created, posts again with the next attempt', async () => {
@@ -370,6 +437,8 @@ describe('importing a batch', () => {
     script = ['unknown', 'unknown', 'unknown', 'unknown'];
     expect(await run()).toMatchObject({ imported: 1, failed: 1 });
     expect(posts.map((p) => p.name)).toEqual(['a', 'a', 'a', 'a', 'b']);
+    // Each search of the target waited for the attempt before it to settle; the last attempt's is not searched.
+    expect(slept).toEqual([SETTLE_MS, SETTLE_MS, SETTLE_MS]);
     expect((await result()).outcomes[0]).toEqual({
       sourceId: a.sourceId,
       status: 'failed',
@@ -486,7 +555,13 @@ describe('importing a batch', () => {
     script = ['refused'];
     const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn(), debug: vi.fn() };
     expect(
-      await importBatch(graph, vault, sessions, { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 }, logger),
+      await importBatch(
+        graph,
+        vault,
+        sessions,
+        { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 },
+        { settleInMs: SETTLE_MS, clock, logger },
+      ),
     ).toEqual({ batch: 0, imported: 0, alreadyImported: 0, failed: 1, canceled: 2 });
     expect(posts.map((p) => p.name)).toEqual(['a']);
     expect((await result()).outcomes.slice(1)).toEqual([
@@ -508,7 +583,7 @@ describe('importing a batch', () => {
       return real(name, value, options);
     });
     const input = { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 };
-    await importBatch(graph, vault, sessions, input);
+    await importBatch(graph, vault, sessions, input, { settleInMs: SETTLE_MS, clock });
     expect((await result()).outcomes.map((o) => o.status)).toEqual(['imported', 'imported']);
   });
 

@@ -63,6 +63,8 @@ export async function startStack(
     MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: '5',
     MAILBOX_VAULT_GRAPH_LOG: 'quiet',
     MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '1500',
+    // The simulator commits no import late unless a test scripts it: a short settle keeps resumed batches quick.
+    MAILBOX_VAULT_IMPORT_SETTLE_SECONDS: '0.05',
     ...options.settings,
   };
   Object.assign(process.env, env);
