@@ -410,6 +410,12 @@ function warnOfGaps(upn: string, tree: StoredTree, tally: PlanTally, logger: Pla
   const paths = new Map(tree.folders.map((folder) => [folder.id, folder.path]));
   for (const folderId of tally.enumeratedFolders)
     logger.warn(`${upn}, folder '${folderPathText(paths.get(folderId) ?? [folderId])}': ${ENUMERATED_REASON}`);
+  // Backed up all the same, but a restore can neither skip them as present nor recover a lost answer for them.
+  for (const note of tally.notes)
+    if (note.kind === 'metadataGap')
+      logger.warn(
+        `${upn}, folder '${folderPathText(paths.get(note.folderId) ?? [note.folderId])}': ${note.items} item(s) left without a search key: ${note.reason}`,
+      );
 }
 
 /**

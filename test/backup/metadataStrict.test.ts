@@ -114,6 +114,12 @@ describe('item delta that refuses $expand (the strict default)', () => {
       expect(result!.itemsWithoutSearchKey).toEqual([
         { folderPath: 'Drafts', items: 2, reason: expect.stringMatching(/search keys could not be read/) },
       ]);
+      // And in the log, as it happened.
+      expect(warnings).toContainEqual(
+        expect.stringMatching(
+          /folder 'Drafts': 2 item\(s\) left without a search key: .*search keys could not be read/,
+        ),
+      );
     } finally {
       stack.sim.throttle.scripted.length = 0;
     }
