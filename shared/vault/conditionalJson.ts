@@ -1,5 +1,6 @@
 import { isStatus } from './restStatus.js';
 import type { VaultStore } from './vaultStore.js';
+import { hookedWrite } from './writeFaults.js';
 
 /** Tries before giving up on a record many writers update at once (each conflict costs a read and a write). */
 const MAX_TRIES = 50;
@@ -31,10 +32,12 @@ export async function updateJson<T, R>(
     if (next === undefined) return answer;
     const body = JSON.stringify(next);
     try {
-      await blob.upload(body, Buffer.byteLength(body), {
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-        conditions: etag ? { ifMatch: etag } : { ifNoneMatch: '*' },
-      });
+      await hookedWrite({ op: 'putConditional', blobName }, () =>
+        blob.upload(body, Buffer.byteLength(body), {
+          blobHTTPHeaders: { blobContentType: 'application/json' },
+          conditions: etag ? { ifMatch: etag } : { ifNoneMatch: '*' },
+        }),
+      );
       return answer;
     } catch (error) {
       if (!isStatus(error, 409, 412) || tries >= MAX_TRIES) throw error;

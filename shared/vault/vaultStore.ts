@@ -195,9 +195,11 @@ export class VaultStore {
 
   /** Streams a file into a blob (4 MB blocks, two in flight): memory stays flat for any size. */
   async writeStream(blobName: string, source: Readable, contentType: string): Promise<void> {
-    await this.container
-      .getBlockBlobClient(blobName)
-      .uploadStream(source, 4 * 1024 * 1024, 2, { blobHTTPHeaders: { blobContentType: contentType } });
+    await hookedWrite({ op: 'putStream', blobName }, () =>
+      this.container
+        .getBlockBlobClient(blobName)
+        .uploadStream(source, 4 * 1024 * 1024, 2, { blobHTTPHeaders: { blobContentType: contentType } }),
+    );
   }
 
   /** A blob's bytes as a stream and its length, or undefined when it is not in the vault. */

@@ -1,11 +1,22 @@
 /**
- * A test-only hook on every write the vault makes (put, item version, NDJSON stream, owner record, delete), called
+ * A test-only hook on every write the vault makes (put, item version, NDJSON stream, owner record, conditional
+ * update, file stream, delete), called
  * just before the write is sent and just after it landed. The crash tests throw from it to stop "the process"
  * on either side of a write; the interleaving tests return a promise from it to hold one write (and the step it
  * belongs to) while other work runs. It can only be set under Vitest; in the app it is never set and costs one check.
  */
 export interface VaultWrite {
-  op: 'putJson' | 'putText' | 'putItemVersion' | 'putNdjson' | 'putOwner' | 'stageBlock' | 'commitBlocks' | 'delete';
+  op:
+    | 'putJson'
+    | 'putText'
+    | 'putItemVersion'
+    | 'putNdjson'
+    | 'putOwner'
+    | 'putConditional'
+    | 'putStream'
+    | 'stageBlock'
+    | 'commitBlocks'
+    | 'delete';
   blobName: string;
 }
 
