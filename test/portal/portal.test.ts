@@ -138,6 +138,14 @@ describe.skipIf(!enabled)('the portal in Chromium', () => {
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.getByRole('cell', { name: SUBJECT, exact: true }).waitFor();
     expect(await page.getByRole('row').count()).toBe(2);
+    // In one snapshot chosen by its time, as well as in the newest or in all.
+    const { snapshots } = (await (await fetch(`${app.baseUrl}/api/snapshots?mailbox=${UPN}`)).json()) as {
+      snapshots: { id: string }[];
+    };
+    await page.getByLabel('Snapshots').selectOption(snapshots.at(-1)!.id);
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByText(/^1 item\(s\) found in 1 snapshot\(s\)/).waitFor();
+    await page.getByRole('cell', { name: SUBJECT, exact: true }).waitFor();
     await expectAccessible('search');
     await page.getByRole('checkbox', { name: `Select ${SUBJECT}` }).check();
     await page.getByRole('button', { name: 'Restore 1 selected item(s)' }).click();

@@ -3,10 +3,11 @@ import { api, query } from '../api.js';
 import { ErrorBox } from '../components/ErrorBox.js';
 import { ItemTable, itemKey } from '../components/ItemTable.js';
 import { MailboxPicker } from '../components/MailboxPicker.js';
-import { count } from '../format.js';
+import { count, formatTime } from '../format.js';
 import { restoreDraftFor } from '../restoreSelection.js';
 import { navigate } from '../router.js';
-import type { Item } from '../types.js';
+import type { Item, Snapshot } from '../types.js';
+import { useApi } from '../useApi.js';
 
 interface SearchAnswer {
   hits: Item[];
@@ -15,7 +16,7 @@ interface SearchAnswer {
   itemsScanned: number;
 }
 
-/** Finds items by subject words, sender and received dates, in the newest snapshot or in all of them. */
+/** Finds items by subject words, sender and received dates: in the newest snapshot, one chosen, or all of them. */
 export function Search({ initialMailbox }: { initialMailbox: string }) {
   const [form, setForm] = useState({
     mailbox: initialMailbox,
@@ -25,6 +26,9 @@ export function Search({ initialMailbox }: { initialMailbox: string }) {
     to: '',
     snapshot: 'latest',
   });
+  const snapshots = useApi<{ snapshots: Snapshot[] }>(
+    form.mailbox ? `snapshots?${query({ mailbox: form.mailbox })}` : null,
+  );
   const [answer, setAnswer] = useState<SearchAnswer>();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -65,7 +69,7 @@ export function Search({ initialMailbox }: { initialMailbox: string }) {
           id="search-mailbox"
           label="Mailbox"
           value={form.mailbox}
-          onChange={(mailbox) => setForm({ ...form, mailbox })}
+          onChange={(mailbox) => setForm({ ...form, mailbox, snapshot: 'latest' })}
         />
         <div class="field">
           <label for="search-q">Subject words</label>
@@ -88,6 +92,11 @@ export function Search({ initialMailbox }: { initialMailbox: string }) {
           <select id="search-snapshot" value={form.snapshot} onChange={set('snapshot')}>
             <option value="latest">The newest snapshot</option>
             <option value="all">Every snapshot (finds deleted items)</option>
+            {(snapshots.data?.snapshots ?? []).map((snapshot) => (
+              <option key={snapshot.id} value={snapshot.id}>
+                The snapshot of {formatTime(snapshot.takenAt)}
+              </option>
+            ))}
           </select>
         </div>
         <div class="field">
