@@ -141,7 +141,7 @@ class BatchImporter {
     private readonly settle: ImportSettle,
     private readonly logger: GraphLogger | undefined,
     /** The target folders may hold the originals of the items restored: a match found there may be one. */
-    private readonly originalsMayBeThere = false,
+    private readonly originalsMayBeThere: boolean,
   ) {}
 
   /** An item imported at most once: skipped when journaled, looked for in the target when it may be there. */
@@ -288,7 +288,7 @@ class BatchImporter {
   ): Promise<CreatedItem | undefined> {
     if (!item.searchKey) return undefined;
     await this.settle.waitFor(unknownSince);
-    return this.findBySearchKey(item, firstPostedAt);
+    return this.findBySearchKey(item, item.searchKey, firstPostedAt);
   }
 
   /**
@@ -296,15 +296,18 @@ class BatchImporter {
    * the folder too (a second copy asked for in the item's own folder), an item created before the first attempt
    * (less the clocks' skew) is not the copy: import gives the copy a new `createdDateTime` (field-notes.md).
    */
-  private async findBySearchKey(item: PlannedImport, firstPostedAt: FirstPosted): Promise<CreatedItem | undefined> {
-    if (!item.searchKey) return undefined;
+  private async findBySearchKey(
+    item: PlannedImport,
+    searchKey: string,
+    firstPostedAt: FirstPosted,
+  ): Promise<CreatedItem | undefined> {
     const notBefore =
       this.originalsMayBeThere && firstPostedAt ? Date.parse(firstPostedAt) - CLOCK_SKEW_MS : Number.NEGATIVE_INFINITY;
     const listing = this.graph.listItems(this.input.targetMailboxId, item.targetFolderId, {
       extendedProperties: [SEARCH_KEY_PROPERTY],
     });
     for await (const listed of listing) {
-      if (searchKeyOf(listed) !== item.searchKey) continue;
+      if (searchKeyOf(listed) !== searchKey) continue;
       if (listed.createdDateTime && Date.parse(listed.createdDateTime) < notBefore) continue;
       return { itemId: listed.id, changeKey: listed.changeKey ?? '' };
     }

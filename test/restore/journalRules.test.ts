@@ -204,6 +204,7 @@ describe('importing a batch', () => {
     await plan([a, b]);
     expect(await run()).toEqual({ batch: 0, imported: 2, alreadyImported: 0, failed: 0, canceled: 0 });
     expect(logger.warn).not.toHaveBeenCalled();
+    expect(logger.info).not.toHaveBeenCalled();
     expect(posts.map((p) => [p.name, p.intentAttempt])).toEqual([
       ['a', 1],
       ['b', 1],
@@ -299,11 +300,19 @@ describe('importing a batch', () => {
       ...{ id: 'first-copy', folderId: FOLDER, mailboxId: TARGET, searchKey: keyOfItem(b) },
       createdDateTime: '2026-11-23T10:00:01Z',
     });
+    // c: a copy stamped by a clock exactly the allowed skew behind ours: still the copy.
+    const c = await plannedItem('c');
+    stored.set('skewed-copy', {
+      ...{ id: 'skewed-copy', folderId: FOLDER, mailboxId: TARGET, searchKey: keyOfItem(c) },
+      createdDateTime: '2026-11-23T10:00:00.000Z',
+    });
     await earlierIntent(a, 1, 0, { at, firstAt: at });
     await earlierIntent(b, 2, 0, { at, firstAt: '2026-11-23T10:00:00.000Z' });
-    await plan([a, b]);
-    expect(await run(0)).toMatchObject({ imported: 2 });
+    await earlierIntent(c, 1, 0, { at, firstAt: '2026-11-23T10:05:00.000Z' });
+    await plan([a, b, c]);
+    expect(await run(0)).toMatchObject({ imported: 3 });
     expect(posts.map((p) => p.name)).toEqual(['a']);
+    expect(await outcome(c)).toMatchObject({ newItemId: 'skewed-copy', recovered: true });
     expect(copiesOf(a)).toBe(2);
     expect(await outcome(a)).not.toHaveProperty('recovered');
     expect(await outcome(b)).toMatchObject({ newItemId: 'first-copy', recovered: true });
@@ -332,10 +341,15 @@ describe('importing a batch', () => {
       createdDateTime: '2026-11-23T09:00:00Z',
     });
     await earlierIntent(b, 3, 1);
-    await plan([a], [b]);
-    expect(await run(1)).toMatchObject({ imported: 1 });
-    expect(posts).toEqual([]);
+    // c: such an intent too, and not in the target: posted again, and still without a first time it cannot know.
+    const c = await plannedItem('c');
+    await earlierIntent(c, 1, 1);
+    await plan([a], [b, c]);
+    expect(await run(1)).toMatchObject({ imported: 2 });
+    expect(posts.map((p) => p.name)).toEqual(['c']);
     expect(await outcome(b)).toMatchObject({ newItemId: 'copy-b', recovered: true });
+    expect(await intent(c, 1)).toMatchObject({ attempt: 2 });
+    expect(await intent(c, 1)).not.toHaveProperty('firstAt');
   });
 
   it('warns of a possible duplicate when an earlier run posted an item that has no search key', async () => {
@@ -410,6 +424,8 @@ describe('importing a batch', () => {
     await plan([a, b]);
     script = ['unknown', 'import', 'unknown', 'import'];
     expect(await run()).toMatchObject({ imported: 2, failed: 0 });
+    // Only a, which the target can be searched for, waited for its import to settle.
+    expect(slept).toEqual([SETTLE_MS]);
     expect(logger.warn).toHaveBeenCalledWith(
       'importBatch 0: The import may or may not have created the item: the connection dropped; checking the target before trying again',
     );
@@ -477,6 +493,19 @@ describe('importing a batch', () => {
     await run();
     expect(await result()).toMatchObject({ sessionsRenewed: 2, throttledResponses: 2, throttleWaitInMs: 20 });
     expect(await result()).toMatchObject({ bytesImported: a.length });
+  });
+
+  it('counts a session renewed because it was about to expire', async () => {
+    let sessionNow = Date.now();
+    sessions = new ImportSessionCache(graph, () => sessionNow);
+    const a = await plannedItem('a');
+    const b = await plannedItem('b');
+    await plan([a], [b]);
+    await run(0);
+    sessionNow += 2 * 3_600_000; // past the session's hour
+    await run(1);
+    expect(sessionsCreated).toBe(2);
+    expect(await result(1)).toMatchObject({ sessionsRenewed: 1 });
   });
 
   it('follows an archive folder to the auxiliary mailbox Exchange names, for that folder’s next items too', async () => {
@@ -585,6 +614,12 @@ describe('importing a batch', () => {
     const input = { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 };
     await importBatch(graph, vault, sessions, input, { settleInMs: SETTLE_MS, clock });
     expect((await result()).outcomes.map((o) => o.status)).toEqual(['imported', 'imported']);
+    // Canceled, with nobody to tell either.
+    vi.restoreAllMocks();
+    await vault.writeJson(layout.restoreCanceled(RESTORE), { at: 'now' });
+    expect(await importBatch(graph, vault, sessions, input, { settleInMs: SETTLE_MS, clock })).toMatchObject({
+      canceled: 2,
+    });
   });
 
   it('reads intents of its own batch only', async () => {
