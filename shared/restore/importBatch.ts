@@ -62,8 +62,8 @@ const CANCELED_MESSAGE = 'The restore was canceled before this item was imported
  * Imports one planned batch into the target mailbox, item by item, write-ahead: an intent (item, folder, search
  * key, attempt) is written before each import POST, the outcome (source item → new item) once Exchange answers.
  * Items with an outcome are skipped; an item with an intent but no outcome (a worker died after posting it) or
- * whose answer was lost is first looked for in the target folder by its search key. So a retried or resumed
- * restore never imports twice. Each item streams from its blob through a SHA-256 check into the POST. The batch
+ * whose answer was lost is first looked for in the target folder by its search key, once Exchange has had the
+ * settling time to commit it (importSettle.ts). So a retried or resumed restore never imports twice. Each item streams from its blob through a SHA-256 check into the POST. The batch
  * stops at the next item once the restore is canceled.
  */
 export async function importBatch(
