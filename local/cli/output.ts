@@ -27,7 +27,7 @@ export function printAudit(body: Record<string, unknown>): void {
   if (body.truncated) out('(more records in this range: narrow it with --since/--until or raise --limit)');
 }
 
-/** A finished run (backup, restore or maintenance) as text, and whether it failed. */
+/** A finished run (backup, restore, download or maintenance) as text, and whether it failed. */
 export function resultOf(kind: string, body: Record<string, unknown>): { failed: boolean; lines: string[] } {
   const report = body.report as Report | null;
   const status = String(body.status ?? report?.status ?? body.runtimeStatus);
@@ -36,6 +36,10 @@ export function resultOf(kind: string, body: Record<string, unknown>): { failed:
   if (kind === 'restore' && report) lines.push(...restoreLines(report));
   if (kind === 'maintenance' && report) lines.push(...maintenanceLines(report));
   if (kind === 'download' && report) lines.push(...downloadLines(report as unknown as DownloadReport));
+  // The link's host is the app that answered: in-process, one gone with the command, so its path is shown.
+  const file = body.download as { url: string; bytes: number; expiresAt: string } | null | undefined;
+  if (kind === 'download' && file)
+    lines.push(`  file: ${file.bytes} bytes, until ${file.expiresAt} (GET ${new URL(file.url).pathname})`);
   if (!report && body.error) lines.push(`  ${String(body.error)}`);
   return { failed: status !== 'Completed', lines };
 }

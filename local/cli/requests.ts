@@ -116,14 +116,24 @@ function auditRequest(values: OptionValues): ApiRequest {
   return { method: 'GET', path: `/api/audit${query.size ? `?${query}` : ''}`, kind: 'audit' };
 }
 
+/** Where `status` follows each kind of run, by its id's prefix. */
+const STATUS_COLLECTIONS: Record<string, string> = {
+  backup: 'backups',
+  restore: 'restores',
+  download: 'downloads',
+  maintenance: 'maintenance',
+};
+
 /** `status <id>`: the run's kind comes from its id's prefix. */
 function statusRequest(rest: string[]): ApiRequest {
   const id = rest[0];
   if (!id || rest.length > 1) throw new UsageError('status needs one run id');
-  const kind = ['backup', 'restore', 'maintenance'].find((k) => id.startsWith(`${k}-`));
-  if (!kind) throw new UsageError(`'${id}' is not a backup, restore or maintenance id`);
-  const collection = kind === 'backup' ? 'backups' : kind === 'restore' ? 'restores' : 'maintenance';
-  return { method: 'GET', path: `/api/${collection}/${id}`, kind };
+  // An item's download (X-Download-Id `item-…`) is served in its answer: there is no run to follow.
+  if (id.startsWith('item-'))
+    throw new UsageError(`'${id}' is an item's download, served at once: only an export (download-…) has a status`);
+  const kind = Object.keys(STATUS_COLLECTIONS).find((k) => id.startsWith(`${k}-`));
+  if (!kind) throw new UsageError(`'${id}' is not a backup, restore, download or maintenance id`);
+  return { method: 'GET', path: `/api/${STATUS_COLLECTIONS[kind]}/${id}`, kind };
 }
 
 /**

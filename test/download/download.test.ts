@@ -13,9 +13,16 @@ const STAGING = 'mailbox-vault-staging@contoso.example';
 const FOLDER = 'Legal Hold 2026';
 /** A smaller folder for the crash cases: three batches of 25 and one of 5. */
 const SMALL_FOLDER = 'Interrupted';
+/** A calendar item and a contact, each in a folder of its own kind, and messages beside them in a third. */
+const EVENTS = 'Calendar/Board 2026';
+const PEOPLE = 'Contacts/Counsel';
+const CASE = 'Inbox/Case 12';
 let stack: Stack;
 let oldSnapshot: string;
 let deletedItem: SimItem;
+let event: SimItem;
+let contact: SimItem;
+let caseMessages: SimItem[];
 
 interface DownloadStatus {
   report: DownloadReport;
@@ -96,6 +103,22 @@ beforeAll(async () => {
     stack.sim.tenant.addItem(source, folder.id, { size: 3_000 + (i % 5) * 500, type: 'IPM.Note' });
   const small = stack.sim.tenant.ensureFolderPath(source, `Inbox/${SMALL_FOLDER}`);
   for (let i = 0; i < 80; i++) stack.sim.tenant.addItem(source, small.id, { size: 2_500, type: 'IPM.Note' });
+  const events = stack.sim.tenant.ensureFolderPath(source, EVENTS, 'IPF.Appointment');
+  event = stack.sim.tenant.addItem(source, events.id, {
+    size: 3_000,
+    type: 'IPM.Appointment',
+    subject: 'Board meeting',
+  });
+  const people = stack.sim.tenant.ensureFolderPath(source, PEOPLE, 'IPF.Contact');
+  contact = stack.sim.tenant.addItem(source, people.id, {
+    size: 2_000,
+    type: 'IPM.Contact',
+    subject: 'Outside counsel',
+  });
+  const caseFolder = stack.sim.tenant.ensureFolderPath(source, CASE);
+  caseMessages = Array.from({ length: 3 }, () =>
+    stack.sim.tenant.addItem(source, caseFolder.id, { size: 2_500, type: 'IPM.Note' }),
+  );
   const first = await runBackup(stack);
   oldSnapshot = (first.status.report as RunReport).mailboxes.find((m) => m.upn === SOURCE)!.snapshotId!;
   // An item is deleted from the live mailbox, and the next night's snapshot no longer has it.
@@ -133,18 +156,27 @@ describe('one item as EML', () => {
     expect(mine[0]).toMatchObject({ outcome: 'accepted', who: { name: expect.any(String) } });
   });
 
-  it('refuses a calendar item, saying to restore it instead', async () => {
-    const snapshotItems = await stack.api(
-      'GET',
-      `/api/snapshots/${oldSnapshot}/items?mailbox=${SOURCE}&folder=Calendar&top=5`,
-    );
-    const event = snapshotItems.body.items[0];
-    if (!event) return; // the seeded mailbox put no event in the calendar this time
-    const { status, bytes } = await fetchBytes(
-      `/api/snapshots/${oldSnapshot}/items/${encodeURIComponent(event.id)}/content?mailbox=${SOURCE}`,
-    );
-    expect(status).toBe(422);
-    expect(bytes.toString('utf8')).toContain('restore it instead');
+  it('refuses a calendar item and a contact, saying to restore them instead', async () => {
+    for (const [item, kind] of [
+      [event, 'a calendar item'],
+      [contact, 'a contact'],
+    ] as const) {
+      // The snapshot holds it, as what it is.
+      const listed = await stack.api(
+        'GET',
+        `/api/snapshots/${oldSnapshot}/items?mailbox=${SOURCE}&folder=${encodeURIComponent(item === event ? EVENTS : PEOPLE)}`,
+      );
+      expect(listed.body.items.map((i: { id: string }) => i.id)).toEqual([item.id]);
+      const { status, bytes } = await fetchBytes(
+        `/api/snapshots/${oldSnapshot}/items/${encodeURIComponent(item.id)}/content?mailbox=${SOURCE}`,
+      );
+      expect(status, bytes.toString('utf8').slice(0, 300)).toBe(422);
+      const text = bytes.toString('utf8');
+      expect(text).toContain(`This is ${kind}`);
+      expect(text).toContain('restore it instead');
+    }
+    // Nothing was staged for them.
+    expect(stagingLeftovers()).toEqual({ items: 0, folders: [] });
   });
 
   it('falls back to listing the staging folder when the mail API refuses the id import returned', async () => {
@@ -218,6 +250,42 @@ describe('a folder of 200 items', () => {
     const old = 'download-20250101T040000Z-0a0b0c0d';
     expect((await stack.api('GET', `/api/downloads/${old}`)).status).toBe(410);
     expect((await fetchBytes(`/api/downloads/${old}/file`)).status).toBe(410);
+  }, 120_000);
+});
+
+describe('a selection with a calendar item and a contact', () => {
+  it('converts the messages and names the others in the report, with why and what to do instead', async () => {
+    const { id, status } = await runDownload({
+      sourceMailbox: SOURCE,
+      folders: [EVENTS, PEOPLE, CASE],
+      format: 'mbox',
+    });
+    const report = status.report as DownloadReport;
+    expect(report.status).toBe('Completed');
+    expect(report.counts).toEqual({ selected: 5, converted: 3, notDownloadable: 2, failed: 0 });
+    const reasonOf = (kind: string) =>
+      `This is ${kind}: Microsoft Graph renders only messages as files (no .ics or .vcf), so restore it instead (POST /api/restores with its itemIds)`;
+    expect([...report.notDownloadable].sort((a, b) => a.type.localeCompare(b.type))).toEqual([
+      {
+        sourceItemId: event.id,
+        type: 'IPM.Appointment',
+        folderPath: EVENTS,
+        subject: 'Board meeting',
+        reason: reasonOf('a calendar item'),
+      },
+      {
+        sourceItemId: contact.id,
+        type: 'IPM.Contact',
+        folderPath: PEOPLE,
+        subject: 'Outside counsel',
+        reason: reasonOf('a contact'),
+      },
+    ]);
+    // The file holds the messages, and only them.
+    const messages = readMboxrd((await fetchBytes(`/api/downloads/${id}/file`)).bytes);
+    expect(messages.map((m) => messageIdOf(m)).sort()).toEqual(caseMessages.map((i) => messageIdOf(mime(i))).sort());
+    for (const item of caseMessages) expect(messages.some((m) => m.equals(mime(item)))).toBe(true);
+    expect(stagingLeftovers()).toEqual({ items: 0, folders: [] });
   }, 120_000);
 });
 

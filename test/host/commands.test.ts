@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yauzl from 'yauzl';
 import { azuriteConnectionString } from '../support/vault.js';
 import type { Simulator } from '../../local/simulator/index.js';
+import { renderMime } from '../../local/simulator/mime.js';
 
 /**
  * The README's commands, run as a user runs them. They share one file so the two builds they start do not
@@ -45,6 +50,28 @@ function run(
         check();
       }),
   };
+}
+
+/** The entries of a ZIP file, as latin1 text (byte for byte). */
+function zipEntries(file: Buffer): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(file, { lazyEntries: true }, (error, zip) => {
+      if (error) return reject(error);
+      const entries: string[] = [];
+      zip.on('entry', (entry: yauzl.Entry) =>
+        zip.openReadStream(entry, async (openError, stream) => {
+          if (openError) return reject(openError);
+          const chunks: Buffer[] = [];
+          for await (const chunk of stream) chunks.push(chunk as Buffer);
+          entries.push(Buffer.concat(chunks).toString('latin1'));
+          zip.readEntry();
+        }),
+      );
+      zip.on('end', () => resolve(entries));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
 }
 
 function stop(child: ChildProcessWithoutNullStreams): Promise<void> {
@@ -106,6 +133,10 @@ describe('the operator CLI', () => {
   let env: Record<string, string>;
   const SOURCE = 'quinn@contoso.example';
   const TARGET = 'quinn-copy@contoso.example';
+  /** Downloads go through it; out of the backup's scope. */
+  const STAGING = 'vault-staging@contoso.example';
+  /** A small folder for the export: a few items, and an awkward name. */
+  const EXPORT_FOLDER = 'Inbox/100% done & dusted';
 
   function cli(
     args: string[],
@@ -130,6 +161,7 @@ describe('the operator CLI', () => {
       mailboxes: [
         { upn: SOURCE, items: 30 },
         { upn: TARGET, items: 0 },
+        { upn: STAGING, kind: 'shared', items: 0 },
       ],
     });
     env = {
@@ -139,8 +171,10 @@ describe('the operator CLI', () => {
       MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(),
       MAILBOX_VAULT_CONTAINER: `cli-${randomBytes(5).toString('hex')}`,
       MAILBOX_VAULT_SCOPE_USERS: `${SOURCE},${TARGET}`,
+      MAILBOX_VAULT_STAGING_MAILBOX: STAGING,
       MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: '5',
     };
+    const files = await mkdtemp(join(tmpdir(), 'mailbox-vault-cli-'));
     try {
       const help = await cli(['--help']);
       expect(help.code).toBe(0);
@@ -179,6 +213,61 @@ describe('the operator CLI', () => {
       expect(items.code).toBe(0);
       expect(items.stdout).toMatch(/^\/Inbox {2}\(\d+ items\)/);
       expect(items.stdout).toContain('[Отчёты]');
+
+      // A download: one message as EML, byte for byte as the mailbox holds it.
+      const quinn = sim.tenant.mailbox(SOURCE);
+      const message = [...quinn.items.values()].find(
+        (i) => i.type === 'IPM.Note' && quinn.folderPath(i.folderId) === 'Inbox',
+      )!;
+      const eml = join(files, 'message.eml');
+      const item = await cli(['download', '--source', SOURCE, '--item', message.id, '--out', eml]);
+      expect(item.code, item.stderr).toBe(0);
+      expect(item.stdout).toMatch(/^Saved .*message\.eml \(\d+ bytes\)$/m);
+      expect((await readFile(eml)).equals(Buffer.concat([...renderMime(message.spec)]))).toBe(true);
+
+      // A folder as a ZIP of EML files: the export job runs, is reported, and its file saved.
+      const inFolder = [...quinn.items.values()].filter((i) => quinn.folderPath(i.folderId) === EXPORT_FOLDER);
+      expect(inFolder.length).toBeGreaterThan(0);
+      const zip = join(files, 'folder.zip');
+      const exported = await cli([
+        'download',
+        '--source',
+        SOURCE,
+        '--folder',
+        EXPORT_FOLDER,
+        '--format',
+        'zip',
+        '--out',
+        zip,
+      ]);
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(exported.stdout).toMatch(/^download download-\d{8}T\d{6}Z-[0-9a-f]{8}: Completed$/m);
+      expect(exported.stdout).toContain(
+        `${inFolder.length} selected, ${inFolder.length} converted to ZIP, 0 not downloadable, 0 failed`,
+      );
+      expect(exported.stdout).toMatch(/^Saved .*folder\.zip \(\d+ bytes\)$/m);
+      const entries = await zipEntries(await readFile(zip));
+      expect(entries.sort()).toEqual(
+        inFolder.map((i) => Buffer.concat([...renderMime(i.spec)]).toString('latin1')).sort(),
+      );
+      expect(sim.tenant.mailbox(STAGING).items.size).toBe(0);
+
+      // `status` follows the export by its id, from a later process, as it follows a restore.
+      const downloadId = /download (download-\S+): Completed/.exec(exported.stdout)![1]!;
+      const downloadStatus = await cli(['status', downloadId]);
+      expect(downloadStatus.code, downloadStatus.stderr).toBe(0);
+      expect(downloadStatus.stdout).toMatch(new RegExp(`^download ${downloadId}: Completed$`, 'm'));
+      expect(downloadStatus.stdout).toContain(`${inFolder.length} converted to ZIP`);
+      expect(downloadStatus.stdout).toMatch(
+        new RegExp(`file: \\d+ bytes, until \\S+ \\(GET /api/downloads/${downloadId}/file\\)`),
+      );
+      const asJson = await cli(['status', downloadId, '--json']);
+      expect(JSON.parse(asJson.stdout)).toMatchObject({
+        id: downloadId,
+        status: 'Completed',
+        report: { format: 'zip' },
+      });
+      expect((await cli(['status', 'download-20200101T000000Z-0a0b0c0d'])).code).toBe(2);
 
       const restore = await cli(['restore', '--source', SOURCE, '--target', TARGET, '--json']);
       expect(restore.code, restore.stderr).toBe(0);
@@ -226,6 +315,7 @@ describe('the operator CLI', () => {
       expect(damaged.stdout).toMatch(/problem: quinn@contoso\.example snapshot \S+ missingBlob/);
     } finally {
       await sim.close();
+      await rm(files, { recursive: true, force: true });
     }
   }, 300_000);
 
@@ -237,7 +327,8 @@ describe('the operator CLI', () => {
       [['backup', '--dry-run'], /--dry-run does not apply to 'backup'/],
       [['snapshots'], /snapshots needs one --mailbox/],
       [['status'], /status needs one run id/],
-      [['status', 'nope'], /'nope' is not a backup, restore or maintenance id/],
+      [['status', 'nope'], /'nope' is not a backup, restore, download or maintenance id/],
+      [['status', 'item-20261204T100000Z-0a0b0c0d'], /an item's download, served at once/],
       [[], /Usage: mailbox-vault/],
     ];
     for (const [args, message] of cases) {
