@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { withoutPresentItems } from '../../shared/restore/presentItems.js';
+import type { VaultStore } from '../../shared/vault/vaultStore.js';
 import { collect } from '../support/graph.js';
 import { freshVault } from '../support/vault.js';
 
@@ -50,5 +51,57 @@ describe.each([
     const all = SELECTION.flatMap((item) => (item.searchKey ? [item.searchKey] : []));
     const left = await collect(withoutPresentItems(streamOf(SELECTION), streamOf(all.reverse()), sort, () => {}));
     expect(left.map((item) => item.id)).toEqual(['inbox-3', 'sent-4']);
+  });
+
+  it('keeps the selection order past ten items, from its first item on', async () => {
+    const { vault } = await freshVault('present');
+    const sort = { vault, prefix: 'restores/r3/plan-sort/', ...limits };
+    // Twelve items whose search keys sort against their order; the target holds every third.
+    const items: Item[] = Array.from({ length: 12 }, (_, n) => ({ id: `item-${n}`, searchKey: `k${99 - n}` }));
+    const target = items.filter((_, n) => n % 3 === 1).map((item) => item.searchKey!);
+    const kept = await collect(withoutPresentItems(streamOf(items), streamOf(target), sort, () => {}));
+    expect(kept.map((item) => item.id)).toEqual(items.filter((_, n) => n % 3 !== 1).map((item) => item.id));
+  });
+
+  it("takes the target's keys in key order as they come when told they are sorted", async () => {
+    const { vault } = await freshVault('present');
+    let skipped = 0;
+    const sort = { vault, prefix: 'restores/r4/plan-sort/', targetKeysSorted: true, ...limits };
+    const sortedKeys = [...TARGET_KEYS].sort();
+    const kept = await collect(withoutPresentItems(streamOf(SELECTION), streamOf(sortedKeys), sort, () => skipped++));
+    expect(kept.map((item) => item.id)).toEqual(['inbox-3', 'inbox-4', 'sent-1', 'sent-4', 'drafts-1']);
+    expect(skipped).toBe(4);
+    expect(await collect(vault.listNames('restores/r4/'))).toEqual([]);
+  });
+});
+
+/**
+ * The selection, and then (once it has all been read) the names in the skip's folder: a skip by sorting has the
+ * target's keys in sorted runs in the vault by then, one holding them in a set has written nothing.
+ */
+async function* selectionThenLook(items: Item[], vault: VaultStore, prefix: string, seen: string[][]) {
+  yield* items;
+  seen.push(await collect(vault.listNames(prefix)));
+}
+
+describe('the restore plan holds at most keysInMemory target keys', () => {
+  it('compares a target of that many keys in memory, and sorts one key more through the vault', async () => {
+    const { vault } = await freshVault('present');
+    const target = ['k7', 'k2', 'k5'];
+    const sort = { vault, prefix: 'restores/r5/plan-sort/', keysInMemory: 3, recordsInMemory: 2 };
+    const seen: string[][] = [];
+    const ids = async (keys: string[]) =>
+      (
+        await collect(
+          withoutPresentItems(selectionThenLook(SELECTION, vault, sort.prefix, seen), streamOf(keys), sort, () => {}),
+        )
+      ).map((item) => item.id);
+
+    expect(await ids(target)).toEqual(['inbox-3', 'inbox-4', 'sent-1', 'sent-4', 'drafts-1']);
+    expect(seen.pop()).toEqual([]);
+
+    expect(await ids([...target, 'k1'])).toEqual(['inbox-3', 'inbox-4', 'sent-4', 'drafts-1']);
+    expect(seen.pop()!.length).toBeGreaterThan(0);
+    expect(await collect(vault.listNames('restores/r5/'))).toEqual([]);
   });
 });
