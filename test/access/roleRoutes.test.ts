@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signingKeySet } from '../../local/simulator/tokens.js';
 import { MAILBOX_VAULT_API_RESOURCE } from '../../local/simulator/index.js';
-import { ROLES } from '../../shared/access/roles.js';
+import { ROLE_NAMES, ROLES } from '../../shared/access/roles.js';
+import type { AuditRecord } from '../../shared/audit/record.js';
 import { API_ROUTES } from '../../functions/http.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { readAuditTrail } from '../support/auditTrail.js';
@@ -11,8 +12,8 @@ import { readAuditTrail } from '../support/auditTrail.js';
  * The role × route table of the README, called cell by cell: every route as anonymous, as each role, and as a
  * self-service user for their own and for another's mailbox. A ✓ is the route's success, with input it takes
  * (real snapshot and item ids, a restore still running to cancel), not merely "neither 401 nor 403". Each
- * mutating call leaves exactly one audit record with the caller's verified identity (none for anonymous calls,
- * which never reach the app).
+ * mutating call leaves exactly one audit record naming the identity of the token that made it (none for anonymous
+ * calls, which never reach the app).
  */
 const OWN = 'adele@contoso.example';
 const OTHER = 'nora@contoso.example';
@@ -80,6 +81,28 @@ const ids = {
 function headersFor(column: Column): Record<string, string> {
   const token = tokens[column];
   return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/**
+ * Who the column's token says the caller is, read from its claims as Easy Auth passes them on: the identity an
+ * audit record must name (shared/access/principal.ts: a user by UPN, an application by its app id).
+ */
+function identityOf(column: Column): AuditRecord['who'] {
+  const claims = JSON.parse(Buffer.from(tokens[column]!.split('.')[1]!, 'base64url').toString('utf8')) as {
+    idtyp: string;
+    oid: string;
+    upn?: string;
+    appid: string;
+    roles: string[];
+  };
+  const user = claims.idtyp === 'user';
+  return {
+    kind: user ? 'user' : 'application',
+    oid: claims.oid,
+    upn: user ? claims.upn! : null,
+    name: user ? claims.upn! : claims.appid,
+    roles: ROLE_NAMES.filter((role) => claims.roles.includes(ROLES[role])),
+  };
 }
 
 /** The request a cell makes: the own-mailbox variant for every column but the last. */
@@ -172,6 +195,10 @@ beforeAll(async () => {
     tokens[role] = stack.sim.issueApiToken({ clientId: `automation-${role}`, roles: [ROLES[role]] }).token;
   tokens.selfOwn = stack.sim.issueApiToken({ user: OWN }).token;
   tokens.selfOther = tokens.selfOwn;
+  // Four callers, four identities: a record naming the wrong one cannot pass for the right one.
+  const callers = (['reader', 'operator', 'restorer', 'selfOwn'] as const).map(identityOf);
+  expect(new Set(callers.map((who) => who.oid)).size).toBe(4);
+  expect(callers.map((who) => who.roles)).toEqual([['reader'], ['operator'], ['restorer'], []]);
 
   const backup = await stack.apiWith(headersFor('operator'), 'POST', '/api/backups');
   expect(backup.status, JSON.stringify(backup.body)).toBe(202);
@@ -249,7 +276,8 @@ describe('the role × route table', () => {
         expect(added.length, `audit records of ${where}`).toBe(access.audit && column !== 'anonymous' ? 1 : 0);
         if (added[0]) {
           expect(added[0].action, where).toBe(access.audit);
-          expect(added[0].who.oid).toMatch(/^[0-9a-f-]{36}$/);
+          expect(added[0].route, where).toBe(route);
+          expect(added[0].who, `who, in the audit record of ${where}`).toEqual(identityOf(column));
           expect(added[0].outcome, where).toBe(response.status < 300 ? 'accepted' : 'refused');
         }
       }
