@@ -1,6 +1,7 @@
 // The audit trail's account: one container of append blobs under a time-based retention policy that allows
-// protected appends, and a role for the app that reads, creates and appends but cannot delete. Within the
-// retention period no one, the app included, can change or delete a record; the app cannot delete one even after.
+// protected appends, and a role for the app that reads, creates and appends but can neither write over nor delete
+// a blob. Within the retention period no one, the app included, can change or delete a record; the app cannot
+// even after it.
 // An account of its own: the vault's account may use version-level immutability, which excludes a container-level
 // policy, and the app's Storage Blob Data Contributor on the vault (it prunes) must not reach the trail.
 
@@ -61,11 +62,13 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-// Read, create and append: not delete, and not the container or its policy (those are management actions the app
-// holds no role for).
+// Read, and add/action: "create a blob or snapshot, or append data" (Azure's actions for Blob Storage role
+// conditions); writing to a blob that exists (Put Blob over it, metadata, properties, tier, lease) needs
+// blobs/write, which the role does not hold, nor blobs/delete. So the app creates a blob only where none is
+// (shared/audit/trail.ts) and appends, and cannot overwrite or delete a record even once its retention has run
+// out. Not the container or its policy either: those are management actions the app holds no role for.
 var appenderActions = [
   'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'
-  'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write'
   'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action'
 ]
 
@@ -73,7 +76,7 @@ resource appenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(account.id, 'mailbox-vault audit appender')
   properties: {
     roleName: 'Mailbox Vault Audit Appender (${name})'
-    description: 'Reads, creates and appends audit records; cannot delete them.'
+    description: 'Reads, creates and appends audit records; cannot overwrite or delete them.'
     type: 'CustomRole'
     assignableScopes: [resourceGroup().id]
     permissions: [
