@@ -13,6 +13,8 @@ param containerName string
 @minValue(1)
 @maxValue(146000)
 param retentionDays int = 365
+@description('The retention policy is locked, or to be locked (infra/hooks/postprovision.mjs locks it): the deployment leaves it alone, since ARM updates only an unlocked policy.')
+param retentionLocked bool = false
 @description('Object id of the app identity that appends records.')
 param appPrincipalId string
 @description('Private: reached only through private endpoints.')
@@ -49,9 +51,12 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
       }
 
       // Time-based retention: no blob can be overwritten or deleted until it is retentionDays old; append blobs
-      // may still be appended to (allowProtectedAppendWrites), which is how records are added. Created unlocked
-      // (ARM cannot lock it); docs/operations.md gives the one command that locks it for good.
-      resource retention 'immutabilityPolicies' = {
+      // may still be appended to (allowProtectedAppendWrites), which is how records are added. ARM creates it
+      // unlocked, and updates it only while unlocked: an admin with rights on the account can still shorten or
+      // delete it. Locking is an action of its own (POST .../lock, with the policy's etag), which
+      // infra/hooks/postprovision.mjs takes when MAILBOX_VAULT_AUDIT_RETENTION_LOCKED is true (README, Sign-in and roles);
+      // from then on this deployment declares the policy no more, and no one can shorten or remove it.
+      resource retention 'immutabilityPolicies' = if (!retentionLocked) {
         name: 'default'
         properties: {
           immutabilityPeriodSinceCreationInDays: retentionDays
@@ -60,6 +65,13 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
       }
     }
   }
+}
+
+// The policy as Azure has it, read back after the deployment: infra/hooks/preprovision.mjs and postprovision.mjs
+// compare the next provision's settings with it.
+resource retentionNow 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' existing = {
+  parent: account::blobs::container
+  name: 'default'
 }
 
 // Read, and add/action: "create a blob or snapshot, or append data" (Azure's actions for Blob Storage role
@@ -103,4 +115,6 @@ resource appAppends 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 output name string = account.name
 output blobEndpoint string = account.properties.primaryEndpoints.blob
 output containerName string = containerName
+output retentionState string = retentionNow.properties.?state ?? 'None'
+output retentionDays int = retentionNow.properties.?immutabilityPeriodSinceCreationInDays ?? 0
 output appenderDataActions array = appenderActions

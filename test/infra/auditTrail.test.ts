@@ -6,6 +6,7 @@ import { ROOT } from '../../scripts/bicep/build.js';
 import type { AuditRecord } from '../../shared/audit/record.js';
 import { AuditTrail } from '../../shared/audit/trail.js';
 import { allResources, deployMain, of, one, type DeployedResource, type Deployment } from '../support/arm.js';
+import { isUnknown } from '../support/armExpressions.js';
 import { auditContainerThrough, readAuditTrail } from '../support/auditTrail.js';
 import { azuriteConnectionString } from '../support/vault.js';
 
@@ -38,6 +39,19 @@ describe('the audit trail in Azure', () => {
     expect(policy).toMatchObject({ immutabilityPeriodSinceCreationInDays: 365, allowProtectedAppendWrites: true });
     // Not allowProtectedAppendWritesAll: block blobs could then be added to as well; only append blobs may.
     expect(policy).not.toHaveProperty('allowProtectedAppendWritesAll');
+  });
+
+  it('leaves the policy to the postprovision hook once it is to be locked: ARM updates only an unlocked policy', async () => {
+    const locking = await deployMain({ auditRetentionLocked: true });
+    expect(of(locking, 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies')).toEqual([]);
+    expect(one(locking, 'Microsoft.Storage/storageAccounts/blobServices/containers', 'audit').name).toMatch(
+      /mailbox-vault-audit$/,
+    );
+    // What the hooks go by is the policy as Azure has it, read back, not the parameters echoed.
+    for (const output of ['AUDIT_RETENTION_STATE', 'AUDIT_RETENTION_DAYS'])
+      expect(isUnknown(deployment.outputs[output]!), output).toBe(true);
+    expect(deployment.outputs.AUDIT_ACCOUNT_NAME).toMatch(/^staudit/);
+    expect(deployment.outputs.AUDIT_CONTAINER_NAME).toBe('mailbox-vault-audit');
   });
 
   it('gives the app a role on it that can read, create and append, but not write over, delete or anything else', () => {
