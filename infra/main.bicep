@@ -157,6 +157,9 @@ param restoreTargets string = ''
 @description('Days each audit record is kept unchangeable (the audit container\'s time-based retention).')
 param auditRetentionDays int = 365
 
+@description('Lock the audit container\'s retention policy (irreversible; the postprovision hook locks it with the Azure CLI): then no one, an admin included, can shorten or remove it. Only after the audit container exists.')
+param auditRetentionLocked bool = false
+
 // --- The vault: decided when it is created (infra/hooks/preprovision.mjs refuses a change afterwards)
 
 @minValue(0)
@@ -391,6 +394,7 @@ module audit 'app/audit-storage.bicep' = {
     tags: tags
     containerName: auditContainerName
     retentionDays: auditRetentionDays
+    retentionLocked: auditRetentionLocked
     appPrincipalId: identity.outputs.principalId
     privateNetwork: vnetEnabled
   }
@@ -504,6 +508,11 @@ output MAILBOX_VAULT_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.pri
 output MAILBOX_VAULT_API_CLIENT_ID string = empty(apiClientId) ? apiRegistration!.outputs.clientId : apiClientId
 output MAILBOX_VAULT_API_SCOPE string = '${empty(apiClientId) ? apiRegistration!.outputs.identifierUri : (empty(apiIdentifierUri) ? 'api://${apiClientId}' : apiIdentifierUri)}/.default'
 output MAILBOX_VAULT_AUDIT_ACCOUNT_URL string = audit.outputs.blobEndpoint
+// The audit container's retention policy as Azure has it: the hooks lock it and guard the lock (README, Sign-in and roles).
+output AUDIT_ACCOUNT_NAME string = audit.outputs.name
+output AUDIT_CONTAINER_NAME string = audit.outputs.containerName
+output AUDIT_RETENTION_STATE string = audit.outputs.retentionState
+output AUDIT_RETENTION_DAYS int = audit.outputs.retentionDays
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
 // What the vault was created with, read back from the account: infra/hooks/preprovision.mjs compares the next
 // provision's settings with these, since Azure accepts them only at creation.

@@ -1,4 +1,6 @@
-// azd postprovision hook: what an admin needs next, from the provision's outputs and the environment's settings.
+// azd postprovision hook: locks the audit container's retention policy when asked (ARM cannot), and says what an
+// admin needs next, from the provision's outputs and the environment's settings.
+import { execFileSync, execSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 
 const yes = (value) => String(value).toLowerCase() === 'true';
@@ -22,7 +24,66 @@ export function stagingSteps(env) {
   ];
 }
 
-export function nextSteps(env) {
+/** Runs the Azure CLI and returns what it printed; throws when it fails or is not there. */
+function azureCli(args) {
+  const options = { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] };
+  // On Windows az is a batch file, run through cmd.exe: each argument quoted as az (Python) reads it back.
+  if (process.platform === 'win32')
+    return execSync(['az', ...args.map((a) => `"${a.replace(/"/g, '\\"')}"`)].join(' '), options);
+  return execFileSync('az', args, options);
+}
+
+/**
+ * With MAILBOX_VAULT_AUDIT_RETENTION_LOCKED=true, locks the audit container's time-based retention policy unless
+ * this provision found it locked already. ARM creates and updates the policy only unlocked; locking is an action
+ * of its own, which needs the policy's etag: the Azure CLI, signed in as the deployer, takes it. Irreversible:
+ * from then on no one, an admin included, can shorten or remove the policy, only extend it.
+ */
+export function lockAuditRetention(env, az = azureCli) {
+  const account = env.AUDIT_ACCOUNT_NAME ?? '';
+  const container = env.AUDIT_CONTAINER_NAME || 'mailbox-vault-audit';
+  const policy = [
+    '--account-name',
+    account,
+    '--container-name',
+    container,
+    '--resource-group',
+    env.AZURE_RESOURCE_GROUP ?? '',
+  ];
+  const period = `${env.AUDIT_RETENTION_DAYS} days`;
+  // A provision from before the audit trail's outputs: nothing recorded to go by (preprovision refused a lock).
+  if (!account) return { ok: true, lines: [] };
+  if (!yes(env.MAILBOX_VAULT_AUDIT_RETENTION_LOCKED))
+    return {
+      ok: true,
+      lines: [
+        `The audit trail's retention policy (${period}) is unlocked: an admin can still shorten or remove it. ` +
+          'Lock it (irreversible):',
+        '  azd env set MAILBOX_VAULT_AUDIT_RETENTION_LOCKED true && azd provision',
+      ],
+    };
+  if (env.AUDIT_RETENTION_STATE === 'Locked')
+    return { ok: true, lines: [`The audit trail's retention policy (${period}) is locked.`] };
+  const show = ['storage', 'container', 'immutability-policy', 'show', ...policy, '--query', 'etag', '-o', 'tsv'];
+  try {
+    const etag = az(show).trim();
+    az(['storage', 'container', 'immutability-policy', 'lock', ...policy, '--if-match', etag]);
+    return { ok: true, lines: [`The audit trail's retention policy (${period}) is now locked, for good.`] };
+  } catch (error) {
+    return {
+      ok: false,
+      lines: [
+        `Could not lock the audit trail's retention policy with the Azure CLI: ${String(error.message ?? error).trim()}`,
+        'Signed in with az login (as someone who may manage the audit storage account), lock it with:',
+        `  etag=$(az ${show.join(' ')})`,
+        `  az storage container immutability-policy lock ${policy.join(' ')} --if-match "$etag"`,
+      ],
+    };
+  }
+}
+
+/** `audit`: what lockAuditRetention said, told beside the vault's immutability. */
+export function nextSteps(env, audit = []) {
   const uri = env.SERVICE_API_URI ?? '';
   const app = env.AZURE_FUNCTION_APP_NAME ?? '';
   const rg = env.AZURE_RESOURCE_GROUP ?? '';
@@ -70,6 +131,7 @@ export function nextSteps(env) {
             'shorten or remove it. Once the first backups look right, lock it (irreversible):\n' +
             '  azd env set MAILBOX_VAULT_IMMUTABILITY_LOCKED true && azd provision',
     );
+  lines.push(...audit);
   lines.push(
     '',
     'First backup, once the code is deployed (azd up does it next; otherwise azd deploy):',
@@ -80,4 +142,11 @@ export function nextSteps(env) {
   return lines.join('\n');
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) console.log(nextSteps(process.env));
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const audit = lockAuditRetention(process.env);
+  console.log(nextSteps(process.env, audit.ok ? audit.lines : []));
+  if (!audit.ok) {
+    console.error(audit.lines.join('\n'));
+    process.exit(1);
+  }
+}

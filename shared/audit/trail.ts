@@ -10,9 +10,11 @@ export function auditBlobName(at: Date): string {
 /**
  * The audit trail: records appended, one JSON line each, to append blobs in a container of their own. In Azure
  * the container has a time-based retention policy that allows protected append writes
- * (infra/app/audit-storage.bicep), and the app's role there can read, create and append but not delete: an
- * existing record can be neither changed nor removed. So this class only creates a blob when absent and appends;
- * it has no way to overwrite or delete, and nothing else in the app is given the container.
+ * (infra/app/audit-storage.bicep), and the app's role there reads, creates and appends (`blobs/read`,
+ * `blobs/add/action`) but has neither `blobs/write` nor `blobs/delete`: it can write no blob that exists, only add
+ * to it, so not even once a record's retention has run out can the app overwrite or delete it. This class works
+ * within that role: it appends, creates a blob only when the append finds none (If-None-Match: *), and has no way
+ * to overwrite or delete; nothing else in the app is given the container.
  */
 export class AuditTrail {
   constructor(private readonly container: ContainerClient) {}
@@ -24,10 +26,30 @@ export class AuditTrail {
 
   async append(record: AuditRecord): Promise<void> {
     const blob = this.container.getAppendBlobClient(auditBlobName(new Date(record.at)));
-    // If-None-Match: * — creating never replaces a blob that exists (another process may have made it).
-    await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
     const line = Buffer.from(`${JSON.stringify(record)}\n`);
-    await blob.appendBlock(line, line.length);
+    try {
+      await blob.appendBlock(line, line.length);
+      return;
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    // The hour's first record: its blob is created, only if absent (If-None-Match: *, never over one that exists).
+    // Another process may have created it since the append found none. A create over an existing blob needs
+    // `blobs/write`, which the role lacks, so it may be refused for that (403 AuthorizationPermissionMismatch, as
+    // Azurite refuses it under a SAS granting create and add) rather than found existing (409): the append then
+    // tells whether the blob is there after all.
+    let refused: unknown;
+    try {
+      await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
+    } catch (error) {
+      if (statusOf(error) !== 403) throw error;
+      refused = error;
+    }
+    try {
+      await blob.appendBlock(line, line.length);
+    } catch (error) {
+      throw refused !== undefined && statusOf(error) === 404 ? refused : error;
+    }
   }
 
   /** Records from `since` to `until`, oldest first, at most `limit` (the newest of them when there are more). */
@@ -55,6 +77,10 @@ export class AuditTrail {
         if (blob.name >= first && blob.name <= last) names.push(blob.name);
     return names.sort();
   }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number } | null)?.statusCode;
 }
 
 function dayPrefixes(since: Date, until: Date): string[] {

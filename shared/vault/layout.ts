@@ -135,6 +135,4 @@ export const layout = {
     runBatchResultsPrefix: (runId: string, mailboxKey: string) => `runs/${runId}/${mailboxKey}/results/`,
     runChanges: (runId: string, mailboxKey: string) => `runs/${runId}/${mailboxKey}/changes.ndjson.gz`,
   },
-  audit: (at: Date, kind: string, id: string) =>
-    `audit/${at.toISOString().slice(0, 7)}/${at.toISOString().replace(/[:.]/g, '')}-${kind}-${id}.json`,
 } as const;

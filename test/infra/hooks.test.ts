@@ -130,6 +130,106 @@ describe('preprovision', () => {
   });
 });
 
+/** An audit container as the previous provision left it. */
+const existingAudit = {
+  AUDIT_ACCOUNT_NAME: 'stauditabc',
+  AUDIT_CONTAINER_NAME: 'mailbox-vault-audit',
+  AUDIT_RETENTION_STATE: 'Unlocked',
+  AUDIT_RETENTION_DAYS: '365',
+};
+
+describe("preprovision, the audit container's retention policy", () => {
+  it('locks only a policy that exists: the documented step is a second provision', async () => {
+    const first = await hook('preprovision', { MAILBOX_VAULT_AUDIT_RETENTION_LOCKED: 'true' });
+    expect(first.code).toBe(1);
+    expect(first.stderr).toMatch(/created unlocked, and locked once it exists[\s\S]*azd provision again/);
+    expect(
+      await hook('preprovision', { ...existingVault, ...existingAudit, MAILBOX_VAULT_AUDIT_RETENTION_LOCKED: 'true' }),
+    ).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it('refuses to unlock a locked policy, and a change of its days the deployment would not make', async () => {
+    const locked = { ...existingVault, ...existingAudit, AUDIT_RETENTION_STATE: 'Locked' };
+    const unlocking = await hook('preprovision', { ...locked, MAILBOX_VAULT_AUDIT_RETENTION_LOCKED: 'false' });
+    expect(unlocking.code).toBe(1);
+    expect(unlocking.stderr).toMatch(
+      /stauditabc is locked, for good[\s\S]*keep MAILBOX_VAULT_AUDIT_RETENTION_LOCKED=true/,
+    );
+    const longer = await hook('preprovision', {
+      ...locked,
+      MAILBOX_VAULT_AUDIT_RETENTION_LOCKED: 'true',
+      MAILBOX_VAULT_AUDIT_RETENTION_DAYS: '730',
+    });
+    expect(longer.code).toBe(1);
+    expect(longer.stderr).toMatch(
+      /keeps records 365 days[\s\S]*immutability-policy extend --account-name stauditabc --container-name mailbox-vault-audit --period 730/,
+    );
+    const whileUnlocked = await hook('preprovision', {
+      ...existingVault,
+      ...existingAudit,
+      MAILBOX_VAULT_AUDIT_RETENTION_LOCKED: 'true',
+      MAILBOX_VAULT_AUDIT_RETENTION_DAYS: '30',
+    });
+    expect(whileUnlocked.stderr).toMatch(/provision with MAILBOX_VAULT_AUDIT_RETENTION_LOCKED=false first/);
+    // Unlocked, the days are the deployment's to change.
+    expect(
+      await hook('preprovision', { ...existingVault, ...existingAudit, MAILBOX_VAULT_AUDIT_RETENTION_DAYS: '30' }),
+    ).toMatchObject({ code: 0 });
+    expect(await hook('preprovision', { ...locked, MAILBOX_VAULT_AUDIT_RETENTION_LOCKED: 'true' })).toMatchObject({
+      code: 0,
+      stderr: '',
+    });
+  });
+});
+
+describe("postprovision, the audit container's retention policy", () => {
+  const provisioned = { ...existingVault, ...existingAudit, AZURE_RESOURCE_GROUP: 'rg-prod' };
+
+  it('locks it with the Azure CLI when asked, by the etag the CLI reads first', async () => {
+    const az = fakeCommand('az', `case "$*" in *' show '*) echo '"0x8DD1A2B3C4D5E6F"';; esac`);
+    const { code, stdout } = await hook(
+      'postprovision',
+      { ...provisioned, MAILBOX_VAULT_AUDIT_RETENTION_LOCKED: 'true' },
+      az.path,
+    );
+    expect(code).toBe(0);
+    const policy = '--account-name stauditabc --container-name mailbox-vault-audit --resource-group rg-prod';
+    expect(calls(az.log)).toEqual([
+      `storage container immutability-policy show ${policy} --query etag -o tsv`,
+      `storage container immutability-policy lock ${policy} --if-match "0x8DD1A2B3C4D5E6F"`,
+    ]);
+    expect(stdout).toContain("The audit trail's retention policy (365 days) is now locked, for good.");
+  });
+
+  it('fails the provision, with the commands to lock it by hand, when the Azure CLI cannot', async () => {
+    const az = fakeCommand('az', `echo 'ERROR: Please run az login' >&2; exit 1`);
+    const result = await hook(
+      'postprovision',
+      { ...provisioned, MAILBOX_VAULT_AUDIT_RETENTION_LOCKED: 'true' },
+      az.path,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /Could not lock[\s\S]*az login[\s\S]*immutability-policy lock --account-name stauditabc/,
+    );
+  });
+
+  it('touches nothing when it is locked already, or not asked to be: then it says how', async () => {
+    const az = fakeCommand('az', '');
+    const locked = await hook(
+      'postprovision',
+      { ...provisioned, AUDIT_RETENTION_STATE: 'Locked', MAILBOX_VAULT_AUDIT_RETENTION_LOCKED: 'true' },
+      az.path,
+    );
+    expect(locked.stdout).toContain("The audit trail's retention policy (365 days) is locked.");
+    const unlocked = await hook('postprovision', provisioned, az.path);
+    expect(unlocked.stdout).toMatch(
+      /retention policy \(365 days\) is unlocked: an admin can still shorten or remove it[\s\S]*azd env set MAILBOX_VAULT_AUDIT_RETENTION_LOCKED true && azd provision/,
+    );
+    expect(() => calls(az.log)).toThrow(); // never called: no log written
+  });
+});
+
 describe('postprovision', () => {
   const outputs = {
     SERVICE_API_URI: 'https://func-mailbox-vault-abc.azurewebsites.net',

@@ -318,6 +318,10 @@ describe('the azd environment', () => {
         'VAULT_IMMUTABILITY_STATE',
         'VAULT_IMMUTABILITY_DAYS',
         'VAULT_CUSTOMER_MANAGED_KEY',
+        'AUDIT_ACCOUNT_NAME',
+        'AUDIT_CONTAINER_NAME',
+        'AUDIT_RETENTION_STATE',
+        'AUDIT_RETENTION_DAYS',
       ]),
     );
     for (const name of Object.keys(byDefault.outputs)) expect(name).toMatch(/^[A-Z][A-Z0-9_]+$/);
