@@ -137,7 +137,7 @@ export const SETTINGS = {
   MAILBOX_VAULT_IMPORT_SETTLE_SECONDS: {
     default: '30',
     description:
-      'After an import whose outcome is unknown (a 504, a lost answer, a worker that died), how long to wait before looking for the item in the target and posting it again (Exchange may still commit it)',
+      'After an import whose outcome is unknown (a 504, a lost answer, a worker that died), how long to wait, 0 to 120, before looking for the item in the target and posting it again (Exchange may still commit it)',
   },
   MAILBOX_VAULT_STAGING_MAILBOX: {
     default: '',
@@ -377,7 +377,7 @@ const Raw = z.object({
   MAILBOX_VAULT_EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
   MAILBOX_VAULT_EXPORT_BATCH_MB: z.coerce.number().min(1).max(1024),
   MAILBOX_VAULT_IMPORT_CONCURRENCY: z.coerce.number().int().min(1).max(4),
-  MAILBOX_VAULT_IMPORT_SETTLE_SECONDS: z.coerce.number().min(0).max(600),
+  MAILBOX_VAULT_IMPORT_SETTLE_SECONDS: z.coerce.number().min(0).max(120),
   MAILBOX_VAULT_STAGING_MAILBOX: z.string().regex(/^$|^[^@\s]+@[^@\s]+$/, 'must be the UPN of a shared mailbox'),
   MAILBOX_VAULT_DOWNLOAD_LINK_HOURS: z.coerce
     .number()

@@ -9,7 +9,7 @@ export {
   exportRedirectMailbox,
 } from './redirects.js';
 export { ImportSession } from './importSession.js';
-export { DEFAULT_IMPORT_TIMEOUT_MS, MailboxClient, MAX_EXPORT_BATCH } from './mailboxClient.js';
+export { MailboxClient, MAX_EXPORT_BATCH } from './mailboxClient.js';
 export type {
   MailboxClientOptions,
   ListOptions,

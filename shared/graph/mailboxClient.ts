@@ -49,9 +49,6 @@ import type {
 /** Graph accepts at most 20 item ids per exportItems call. */
 export const MAX_EXPORT_BATCH = 20;
 
-/** How long one import POST may take, upload included, before its outcome is given up as unknown. */
-export const DEFAULT_IMPORT_TIMEOUT_MS = 15 * 60_000;
-
 export interface MailboxClientOptions {
   /** Graph's origin; the simulator's for local runs. Default https://graph.microsoft.com. */
   baseUrl?: string;
@@ -244,7 +241,7 @@ export class MailboxClient {
       });
     this.pageSize = options.pageSize ?? 250;
     this.exportIdleTimeoutInMs = options.exportIdleTimeoutInMs ?? 120_000;
-    this.importTimeoutInMs = options.importTimeoutInMs ?? DEFAULT_IMPORT_TIMEOUT_MS;
+    this.importTimeoutInMs = options.importTimeoutInMs ?? 15 * 60_000;
     this.http = new GraphHttp(credential, {
       scope: options.scope ?? 'https://graph.microsoft.com/.default',
       limiter: this.limiter,

@@ -153,7 +153,7 @@ class BatchImporter {
     // Null when an earlier attempt's intent did not record it (its `at` is the last attempt's): unknown for good.
     let firstPostedAt = earlier ? (earlier.firstAt ?? null) : undefined;
     // An earlier run posted this item and recorded no outcome: it may be in the target already, or land there yet.
-    let unknownSince = earlier ? this.settle.unknownSinceEarlierRun(earlier.at) : undefined;
+    let unknownSince = earlier ? this.settle.unknownSinceEarlierRun() : undefined;
     if (earlier)
       this.logger?.warn(`importBatch ${this.input.batch}: an earlier run's import of an item has no outcome`);
     for (let tries = 1; tries <= MAX_ATTEMPTS; tries++) {
@@ -179,6 +179,9 @@ class BatchImporter {
         this.logger?.warn(`importBatch ${this.input.batch}: ${error.message}; checking the target before trying again`);
       }
     }
+    // The last attempt's outcome is unknown too: one more look once it has settled, before giving the item up.
+    const landed = unknownSince === undefined ? undefined : await this.lastLook(item, firstPostedAt, unknownSince);
+    if (landed) return await this.imported(item, landed, true);
     return {
       sourceId: item.sourceId,
       status: 'failed',
@@ -289,6 +292,20 @@ class BatchImporter {
     if (!item.searchKey) return undefined;
     await this.settle.waitFor(unknownSince);
     return this.findBySearchKey(item, item.searchKey, firstPostedAt);
+  }
+
+  /** A last search after the attempts ran out: a listing that fails leaves the item unconfirmed, not failed apart. */
+  private async lastLook(
+    item: PlannedImport,
+    firstPostedAt: FirstPosted,
+    unknownSince: number,
+  ): Promise<CreatedItem | undefined> {
+    try {
+      return await this.findSettled(item, firstPostedAt, unknownSince);
+    } catch (error) {
+      this.logger?.warn(`importBatch ${this.input.batch}: the last look for an item failed: ${errorReason(error)}`);
+      return undefined;
+    }
   }
 
   /**

@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_IMPORT_TIMEOUT_MS } from '../graph/index.js';
 
 /** Time for the importer: the real clock, or a fake one in tests. */
 export interface ImportClock {
@@ -31,12 +30,12 @@ export class ImportSettle {
   }
 
   /**
-   * When an earlier run's POST (its intent written at `postedAt`) became unknown: that run died at some moment
-   * before this one started, and a POST ends within the import timeout, so no later than either.
+   * When an earlier run's POST became unknown: that run died at some moment before this one started, its POST
+   * perhaps long after its intent was written (a session to create first, an upload of minutes), so only this
+   * run's start is sure to come after it.
    */
-  unknownSinceEarlierRun(postedAt: string): number {
-    const posted = Date.parse(postedAt);
-    return Number.isNaN(posted) ? this.runStartedAt : Math.min(this.runStartedAt, posted + DEFAULT_IMPORT_TIMEOUT_MS);
+  unknownSinceEarlierRun(): number {
+    return this.runStartedAt;
   }
 
   /** Waits out what is left of the settling time of an outcome unknown since `unknownSince`. */

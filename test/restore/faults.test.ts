@@ -121,6 +121,9 @@ describe('a restore under faults', () => {
     const { status } = await runRestore(stack, { sourceMailbox: SOURCE, targetMailbox: target, folders: ['Inbox'] });
     const report = status.report as RestoreReport;
     expect(status.status).toBe('Completed');
+    // The three 504s were answered, and their items committed late.
+    expect(stack.sim.throttle.scripted.filter((f) => f.fault === 'commitImportLate')).toEqual([]);
+    expect(report.counts.selected).toBeGreaterThan(3);
     expect(report.counts).toMatchObject({ imported: report.counts.selected, failed: 0 });
     const copies = bySearchKey(target);
     expect(copies.size).toBe(report.counts.selected);

@@ -71,6 +71,8 @@ const stored = new Map<string, TargetItem>();
 const posts: { name: string; mailboxId: string; intentAttempt: number | undefined }[] = [];
 let script: Step[] = [];
 let onPost: (name: string) => Promise<void> = async () => undefined;
+/** The target's listing refuses to answer (Graph down) while set. */
+let listingFails = false;
 let sessionsCreated = 0;
 let sessions: ImportSessionCache;
 
@@ -110,6 +112,7 @@ const graph = {
   },
   async *listItems(mailboxId: string, folderId: string, options: { extendedProperties?: string[] }) {
     expect(options.extendedProperties).toContain(ExtendedProperty.searchKey);
+    if (listingFails) throw new Error('Graph is down');
     // An item without the property is listed too: only a match on the key counts.
     yield { id: 'unrelated', changeKey: 'x' } satisfies MailboxItem;
     for (const item of stored.values()) {
@@ -185,6 +188,7 @@ beforeEach(async () => {
   posts.length = 0;
   script = [];
   onPost = async () => undefined;
+  listingFails = false;
   sessionsCreated = 0;
   sessions = new ImportSessionCache(graph);
   clockNow = Date.parse('2026-11-23T12:00:00.000Z');
@@ -400,12 +404,13 @@ describe('importing a batch', () => {
     expect(await outcome(a)).toMatchObject({ newItemId: 'new-1', recovered: true });
   });
 
-  it('gives an earlier run that died moments ago the settling time from this run’s start; an old intent none', async () => {
+  it('gives an earlier run’s import the settling time from this run’s start, however old its intent', async () => {
     const a = await plannedItem('a');
     const b = await plannedItem('b');
     await plan([a, b]);
-    // a: posted 5 s ago by a run that died; Exchange commits it 20 s from now. b: posted hours ago, never arrived.
-    await earlierIntent(a, 1, 0, { at: new Date(clockNow - 5_000).toISOString() });
+    // a: its intent hours old (its POST may have started much later), its copy landing 20 s from now. b: posted
+    // by that run too, never arrived: searched at once, the settling time counted from the run's start is over.
+    await earlierIntent(a, 1);
     lateCommits.push({
       at: clockNow + LATE_COMMIT_MS,
       land: () => stored.set('late-a', { id: 'late-a', folderId: FOLDER, mailboxId: TARGET, searchKey: keyOfItem(a) }),
@@ -416,6 +421,17 @@ describe('importing a batch', () => {
     expect(posts.map((p) => p.name)).toEqual(['b']);
     expect(copiesOf(a)).toBe(1);
     expect(await outcome(a)).toMatchObject({ newItemId: 'late-a', recovered: true });
+  });
+
+  it('looks once more after its last attempt’s outcome is unknown: the copy that landed is taken', async () => {
+    const a = await plannedItem('a');
+    await plan([a]);
+    script = ['unknown', 'unknown', 'unknown', 'lateCommit'];
+    expect(await run()).toMatchObject({ imported: 1, failed: 0 });
+    expect(posts).toHaveLength(4);
+    expect(slept).toEqual([SETTLE_MS, SETTLE_MS, SETTLE_MS, SETTLE_MS]);
+    expect(copiesOf(a)).toBe(1);
+    expect(await outcome(a)).toMatchObject({ recovered: true });
   });
 
   it('after an outcome that is unknown and not created, posts again with the next attempt', async () => {
@@ -453,8 +469,8 @@ describe('importing a batch', () => {
     script = ['unknown', 'unknown', 'unknown', 'unknown'];
     expect(await run()).toMatchObject({ imported: 1, failed: 1 });
     expect(posts.map((p) => p.name)).toEqual(['a', 'a', 'a', 'a', 'b']);
-    // Each search of the target waited for the attempt before it to settle; the last attempt's is not searched.
-    expect(slept).toEqual([SETTLE_MS, SETTLE_MS, SETTLE_MS]);
+    // Each search of the target waited for the attempt before it to settle, the last look after the fourth too.
+    expect(slept).toEqual([SETTLE_MS, SETTLE_MS, SETTLE_MS, SETTLE_MS]);
     expect((await result()).outcomes[0]).toEqual({
       sourceId: a.sourceId,
       status: 'failed',
@@ -462,6 +478,16 @@ describe('importing a batch', () => {
       message: 'Gave up after 4 attempts whose outcome could not be confirmed',
     });
     expect(await outcome(a)).toBeUndefined();
+  });
+
+  it('gives an item up unconfirmed, with a warning, when its last look cannot list the target', async () => {
+    const a = await plannedItem('a');
+    await plan([a]);
+    script = ['unknown', 'unknown', 'unknown', 'unknown'];
+    onPost = async () => void (listingFails = posts.length === 4);
+    expect(await run()).toMatchObject({ imported: 0, failed: 1 });
+    expect((await result()).outcomes[0]).toMatchObject({ status: 'failed', code: 'ImportUnconfirmed' });
+    expect(logger.warn).toHaveBeenCalledWith('importBatch 0: the last look for an item failed: Graph is down');
   });
 
   it('reports an item Exchange refused as failed with its reason, and goes on', async () => {
