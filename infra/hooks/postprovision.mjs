@@ -33,13 +33,18 @@ function azureCli(args) {
   return execFileSync('az', args, options);
 }
 
+/** Sets a value in the azd environment (the next preprovision reads it before any output is refreshed). */
+function azdEnvSet(name, value) {
+  execFileSync('azd', ['env', 'set', name, value], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
 /**
  * With MAILBOX_VAULT_AUDIT_RETENTION_LOCKED=true, locks the audit container's time-based retention policy unless
  * this provision found it locked already. ARM creates and updates the policy only unlocked; locking is an action
  * of its own, which needs the policy's etag: the Azure CLI, signed in as the deployer, takes it. Irreversible:
  * from then on no one, an admin included, can shorten or remove the policy, only extend it.
  */
-export function lockAuditRetention(env, az = azureCli) {
+export function lockAuditRetention(env, az = azureCli, setEnv = azdEnvSet) {
   const account = env.AUDIT_ACCOUNT_NAME ?? '';
   const container = env.AUDIT_CONTAINER_NAME || 'mailbox-vault-audit';
   const policy = [
@@ -68,7 +73,6 @@ export function lockAuditRetention(env, az = azureCli) {
   try {
     const etag = az(show).trim();
     az(['storage', 'container', 'immutability-policy', 'lock', ...policy, '--if-match', etag]);
-    return { ok: true, lines: [`The audit trail's retention policy (${period}) is now locked, for good.`] };
   } catch (error) {
     return {
       ok: false,
@@ -80,6 +84,14 @@ export function lockAuditRetention(env, az = azureCli) {
       ],
     };
   }
+  const lines = [`The audit trail's retention policy (${period}) is now locked, for good.`];
+  // This provision's outputs said Unlocked: without this, the next preprovision could not refuse an unlock.
+  try {
+    setEnv('AUDIT_RETENTION_STATE', 'Locked');
+  } catch {
+    lines.push('Record it for the next provision: azd env set AUDIT_RETENTION_STATE Locked');
+  }
+  return { ok: true, lines };
 }
 
 /** `audit`: what lockAuditRetention said, told beside the vault's immutability. */

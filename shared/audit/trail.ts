@@ -36,13 +36,13 @@ export class AuditTrail {
     // The hour's first record: its blob is created, only if absent (If-None-Match: *, never over one that exists).
     // Another process may have created it since the append found none. A create over an existing blob needs
     // `blobs/write`, which the role lacks, so it may be refused for that (403 AuthorizationPermissionMismatch, as
-    // Azurite refuses it under a SAS granting create and add) rather than found existing (409): the append then
-    // tells whether the blob is there after all.
+    // Azurite refuses it under a SAS granting create and add) or as a conflict with the blob or its retention (a
+    // 409 other than BlobAlreadyExists) rather than found existing: the append then tells whether it is there.
     let refused: unknown;
     try {
       await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
     } catch (error) {
-      if (statusOf(error) !== 403) throw error;
+      if (statusOf(error) !== 403 && statusOf(error) !== 409) throw error;
       refused = error;
     }
     try {

@@ -220,6 +220,22 @@ describe("the audit trail under the rights of the app's role (read, create, appe
     ).toEqual(['other', 'this']);
   });
 
+  it('a create refused as a conflict with the blob (a 409 Azure may answer under retention) costs no record either', async () => {
+    const containers = await auditContainerThrough(azuriteConnectionString(), 'rcal');
+    owner = containers.owner;
+    const other = new AuditTrail(containers.limited);
+    vi.spyOn(AppendBlobClient.prototype, 'createIfNotExists').mockImplementationOnce(async () => {
+      await other.append(record('2026-12-01T14:00:02.000Z', 'other'));
+      throw Object.assign(new Error('This operation is not permitted as the blob is immutable'), {
+        statusCode: 409,
+        code: 'BlobImmutableDueToPolicy',
+      });
+    });
+    await new AuditTrail(containers.limited).append(record('2026-12-01T14:00:01.000Z', 'this'));
+    const stored = (await owner.getBlobClient('records/2026/12/01/14.ndjson').downloadToBuffer()).toString('utf8');
+    expect(stored.split('\n').filter(Boolean).length).toBe(2);
+  });
+
   it("without the right to create, the hour's first record fails with that refusal (403), not with a missing blob", async () => {
     const containers = await auditContainerThrough(azuriteConnectionString(), 'ral');
     owner = containers.owner;

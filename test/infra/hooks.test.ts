@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../scripts/bicep/build.js';
@@ -187,10 +187,11 @@ describe("postprovision, the audit container's retention policy", () => {
 
   it('locks it with the Azure CLI when asked, by the etag the CLI reads first', async () => {
     const az = fakeCommand('az', `case "$*" in *' show '*) echo '"0x8DD1A2B3C4D5E6F"';; esac`);
+    const azd = fakeCommand('azd', '');
     const { code, stdout } = await hook(
       'postprovision',
       { ...provisioned, MAILBOX_VAULT_AUDIT_RETENTION_LOCKED: 'true' },
-      az.path,
+      `${dirname(az.log)}:${azd.path}`,
     );
     expect(code).toBe(0);
     const policy = '--account-name stauditabc --container-name mailbox-vault-audit --resource-group rg-prod';
@@ -199,6 +200,8 @@ describe("postprovision, the audit container's retention policy", () => {
       `storage container immutability-policy lock ${policy} --if-match "0x8DD1A2B3C4D5E6F"`,
     ]);
     expect(stdout).toContain("The audit trail's retention policy (365 days) is now locked, for good.");
+    // Recorded at once: this provision's outputs still say Unlocked, and the next preprovision must refuse an unlock.
+    expect(calls(azd.log)).toEqual(['env set AUDIT_RETENTION_STATE Locked']);
   });
 
   it('fails the provision, with the commands to lock it by hand, when the Azure CLI cannot', async () => {
