@@ -73,6 +73,7 @@ let script: Step[] = [];
 let onPost: (name: string) => Promise<void> = async () => undefined;
 /** The target's listing refuses to answer (Graph down) while set. */
 let listingFails = false;
+let listings = 0;
 let sessionsCreated = 0;
 let sessions: ImportSessionCache;
 
@@ -112,6 +113,7 @@ const graph = {
   },
   async *listItems(mailboxId: string, folderId: string, options: { extendedProperties?: string[] }) {
     expect(options.extendedProperties).toContain(ExtendedProperty.searchKey);
+    listings++;
     if (listingFails) throw new Error('Graph is down');
     // An item without the property is listed too: only a match on the key counts.
     yield { id: 'unrelated', changeKey: 'x' } satisfies MailboxItem;
@@ -189,6 +191,7 @@ beforeEach(async () => {
   script = [];
   onPost = async () => undefined;
   listingFails = false;
+  listings = 0;
   sessionsCreated = 0;
   sessions = new ImportSessionCache(graph);
   clockNow = Date.parse('2026-11-23T12:00:00.000Z');
@@ -488,6 +491,26 @@ describe('importing a batch', () => {
     expect(await run()).toMatchObject({ imported: 0, failed: 1 });
     expect((await result()).outcomes[0]).toMatchObject({ status: 'failed', code: 'ImportUnconfirmed' });
     expect(logger.warn).toHaveBeenCalledWith('importBatch 0: the last look for an item failed: Graph is down');
+  });
+
+  it('gives up without a look when no attempt was posted to an outcome unknown (every session refused)', async () => {
+    const a = await plannedItem('a');
+    await plan([a]);
+    script = ['expired', 'expired', 'expired', 'expired'];
+    expect(await run()).toMatchObject({ imported: 0, failed: 1 });
+    expect(listings).toBe(0);
+    expect(slept).toEqual([]);
+  });
+
+  it('gives an item up unconfirmed after a failed last look with nobody to tell, too', async () => {
+    const a = await plannedItem('a');
+    await plan([a]);
+    script = ['unknown', 'unknown', 'unknown', 'unknown'];
+    onPost = async () => void (listingFails = posts.length === 4);
+    const input = { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 };
+    expect(await importBatch(graph, vault, sessions, input, { settleInMs: SETTLE_MS, clock })).toMatchObject({
+      failed: 1,
+    });
   });
 
   it('reports an item Exchange refused as failed with its reason, and goes on', async () => {
