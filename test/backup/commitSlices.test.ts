@@ -2,13 +2,23 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { commitSnapshotSlice, type CommitOptions } from '../../shared/backup/commit.js';
 import type { CommitProgress } from '../../shared/backup/commitProgress.js';
-import type { MailboxRunResult } from '../../shared/backup/types.js';
+import type { NextDeltaState } from '../../shared/backup/plan.js';
+import type { ChangeRecord, MailboxRunResult } from '../../shared/backup/types.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
 import { withMailboxLease } from '../../shared/vault/mailboxOwner.js';
 import { ManifestReader } from '../../shared/vault/manifestReader.js';
-import type { SnapshotRecord } from '../../shared/vault/records.js';
+import type { DeltaState, SnapshotRecord } from '../../shared/vault/records.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
-import { commitInput, firstNight, itemsOf, MAILBOX, secondNight, writeRun } from '../support/commitRun.js';
+import {
+  commitInput,
+  firstNight,
+  folders,
+  itemsOf,
+  MAILBOX,
+  meta,
+  secondNight,
+  writeRun,
+} from '../support/commitRun.js';
 import { freshVault } from '../support/vault.js';
 
 /**
@@ -155,5 +165,41 @@ describe('a commit in slices', () => {
     const items = await itemsOf(vault, record);
     expect(items.map((item) => item.id)).not.toContain('item-000');
     expect(items).toHaveLength(119);
+  });
+
+  it('keeps the change list’s facts and the tally across its checkpoints: a resync, folder counts, failures per folder', async () => {
+    const nextDelta = (vault: VaultStore, runId: string, night: string) => {
+      const links = Object.fromEntries(folders.map((f) => [f.id, `${f.id}-${night}`]));
+      return vault.writeJson(layout.runNextDelta(runId, MAILBOX), { itemDeltaLinks: links } satisfies NextDeltaState);
+    };
+    const nights = async (options: CommitOptions) => {
+      const { vault } = await freshVault();
+      const plan1 = await writeRun(vault, 'run1', firstNight());
+      await nextDelta(vault, 'run1', '1');
+      await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan1), options);
+      const records: ChangeRecord[] = [
+        ...secondNight().records, // item-001 of archive fails (kept stale)
+        { kind: 'upsert', item: meta('inbox', 600) }, // new, fails: missing from the inbox
+        { kind: 'resync', folderId: 'notes' }, // its listing gave nothing: its items go
+        { kind: 'folderCount', folderId: 'inbox', exchangeCount: 41, missedByDelta: 0, arrivedDuringRun: 0 },
+        { kind: 'folderCount', folderId: 'notes', exchangeCount: 0, missedByDelta: 0, arrivedDuringRun: 0 },
+      ];
+      const plan2 = await writeRun(vault, 'run2', records, new Set(['item-001', 'item-600']));
+      await nextDelta(vault, 'run2', '2');
+      const second = await commitBySlices(vault, commitInput('run2', NIGHTS[1], plan2), options);
+      return { ...second, delta: await vault.readJson<DeltaState>(layout.deltaState(MAILBOX)) };
+    };
+    const whole = await nights(ONE_SLICE);
+    const sliced = await nights(SLICED);
+    expect(sliced.slices).toBeGreaterThanOrEqual(4);
+    expect(sliced.result).toEqual(whole.result);
+    expect(sliced.delta).toEqual(whole.delta);
+    expect(sliced.result.items).toMatchObject({ inSnapshot: 80, failed: 2 });
+    expect(sliced.result.coverage).toEqual({
+      foldersCompared: 2,
+      folders: [expect.objectContaining({ folderPath: 'inbox', exchangeCount: 41, inSnapshot: 40, failed: 1 })],
+    });
+    // The archive's and the inbox's exports failed: they keep their links; the notes move on.
+    expect(sliced.delta?.itemDeltaLinks).toEqual({ archive: 'archive-1', inbox: 'inbox-1', notes: 'notes-2' });
   });
 });
