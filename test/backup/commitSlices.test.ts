@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { commitSnapshotSlice, type CommitOptions } from '../../shared/backup/commit.js';
+import { commitSnapshot, commitSnapshotSlice, type CommitOptions } from '../../shared/backup/commit.js';
 import type { CommitProgress } from '../../shared/backup/commitProgress.js';
 import type { NextDeltaState } from '../../shared/backup/plan.js';
 import type { ChangeRecord, MailboxRunResult } from '../../shared/backup/types.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
-import { withMailboxLease } from '../../shared/vault/mailboxOwner.js';
+import { claimMailbox, withMailboxLease } from '../../shared/vault/mailboxOwner.js';
 import { ManifestReader } from '../../shared/vault/manifestReader.js';
 import type { DeltaState, SnapshotRecord } from '../../shared/vault/records.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
@@ -201,5 +201,60 @@ describe('a commit in slices', () => {
     });
     // The archive's and the inbox's exports failed: they keep their links; the notes move on.
     expect(sliced.delta?.itemDeltaLinks).toEqual({ archive: 'archive-1', inbox: 'inbox-1', notes: 'notes-2' });
+  });
+
+  it('answers a slice retried after its checkpoint, or a later one, landed with the slice after it, moving nothing; refuses one with no checkpoint before it', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const input = commitInput('run1', NIGHTS[0], plan);
+    const slice = (n: number) =>
+      commitSnapshotSlice(vault, { ...input, slice: n }, () => new Date(input.takenAt), SLICED);
+    const checkpoint = () => vault.readJson<CommitProgress>(layout.runCommitProgress('run1', MAILBOX));
+    await expect(slice(1)).rejects.toThrow('Commit slice 1 of run run1 has no checkpoint of slice 0 to continue from');
+    // Five slices read the inputs (see above); the sixth and seventh merge.
+    for (let n = 0; n < 7; n++) expect(await slice(n)).toEqual({ nextSlice: n + 1 });
+    const at6 = (await checkpoint())!;
+    expect(at6).toMatchObject({ slice: 6, merge: { after: expect.any(String) } });
+    expect(at6.sort).toBeUndefined();
+    expect(await slice(6)).toEqual({ nextSlice: 7 });
+    expect(await slice(4)).toEqual({ nextSlice: 7 });
+    expect(await slice(0)).toEqual({ nextSlice: 7 });
+    expect(await checkpoint()).toEqual(at6);
+    await expect(slice(9)).rejects.toThrow('Commit slice 9 of run run1 has no checkpoint of slice 8 to continue from');
+    expect(await checkpoint()).toEqual(at6);
+    let step = await slice(7);
+    while (!('result' in step)) step = await slice(step.nextSlice);
+    expect(step.result.items).toMatchObject({ inSnapshot: 120, exported: 120, failed: 0 });
+  });
+
+  it('holds the run’s claim until its last slice gives it up; the commit in one call goes over every slice', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const input = commitInput('run1', NIGHTS[0], plan);
+    const holder = () => withMailboxLease(vault, keyOf(MAILBOX), async (held) => (await held.read()).holder?.runId);
+    expect(await claimMailbox(vault, keyOf(MAILBOX), 'run1', new Date(NIGHTS[0]))).toEqual({ granted: true });
+    const before = Date.now();
+    // Without a clock of its own, the slice's is the real one.
+    let step = await commitSnapshotSlice(vault, { ...input, slice: 0 }, undefined, SLICED);
+    for (let slices = 1; !('result' in step); slices++) {
+      expect(await holder()).toBe('run1');
+      step = await commitSnapshotSlice(vault, { ...input, slice: step.nextSlice }, undefined, SLICED);
+      expect(slices).toBeLessThan(20);
+    }
+    expect(await holder()).toBeUndefined();
+    const record = (await vault.readJson<SnapshotRecord>(layout.snapshotRecord(MAILBOX, input.snapshotId)))!;
+    expect(Date.parse(record.committedAt)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(step.result.finishedAt)).toBeLessThanOrEqual(Date.now());
+
+    const { vault: other } = await freshVault();
+    const plan2 = await writeRun(other, 'run1', firstNight());
+    const result = await commitSnapshot(
+      other,
+      commitInput('run1', NIGHTS[0], plan2),
+      () => new Date(NIGHTS[0]),
+      SLICED,
+    );
+    expect(result.items).toEqual(step.result.items);
+    expect(result.items.inSnapshot).toBe(120);
   });
 });
