@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { commitSnapshot, commitSnapshotSlice, type CommitOptions } from '../../shared/backup/commit.js';
 import type { CommitProgress } from '../../shared/backup/commitProgress.js';
 import type { NextDeltaState } from '../../shared/backup/plan.js';
@@ -256,5 +256,72 @@ describe('a commit in slices', () => {
     );
     expect(result.items).toEqual(step.result.items);
     expect(result.items.inSnapshot).toBe(120);
+  });
+
+  it('writes no checkpoint and reads its sorted runs once when the commit fits its slice; a record more checkpoints', async () => {
+    const commitWith = async (sliceRecords: number) => {
+      const { vault } = await freshVault();
+      const plan = await writeRun(vault, 'run1', firstNight());
+      const json = vi.spyOn(vault, 'writeJson');
+      const ndjson = vi.spyOn(vault, 'writeNdjsonGz');
+      const options = { recordsInMemory: 4, sliceRecords };
+      const { slices, result } = await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan), options);
+      const progress = layout.runCommitProgress('run1', MAILBOX);
+      return {
+        slices,
+        inSnapshot: result.items.inSnapshot,
+        checkpoints: json.mock.calls.filter(([name]) => name === progress).length,
+        runsReadAgain: ndjson.mock.calls.filter(([name]) => name.endsWith('all.ndjson.gz')).length,
+      };
+    };
+    // 120 change records and 120 outcomes sorted, then 120 keys merged: 480.
+    expect(await commitWith(480)).toEqual({ slices: 1, inSnapshot: 120, checkpoints: 0, runsReadAgain: 0 });
+    // One less: the sorted runs are named in a checkpoint, as they were written, and the merge goes on in the slice.
+    expect(await commitWith(479)).toEqual({ slices: 1, inSnapshot: 120, checkpoints: 1, runsReadAgain: 0 });
+  });
+
+  it('leaves none of its sorted runs when a slice fails before its checkpoint; retried, it goes on', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const input = commitInput('run1', NIGHTS[0], plan);
+    const progress = layout.runCommitProgress('run1', MAILBOX);
+    const writeJson = vault.writeJson.bind(vault);
+    const failing = vi.spyOn(vault, 'writeJson').mockImplementation(async (name, value, options) => {
+      if (name === progress) throw new Error('vault unavailable');
+      return writeJson(name, value, options);
+    });
+    const slice0 = { ...input, slice: 0 };
+    await expect(commitSnapshotSlice(vault, slice0, () => new Date(input.takenAt), SLICED)).rejects.toThrow(
+      'vault unavailable',
+    );
+    const scratch: string[] = [];
+    for await (const name of vault.listNames(layout.runCommitSortPrefix('run1', MAILBOX))) scratch.push(name);
+    expect(scratch).toEqual([]);
+    failing.mockRestore();
+    const { result } = await commitBySlices(vault, input, SLICED);
+    expect(result.items.inSnapshot).toBe(120);
+  });
+
+  it('builds on the previous snapshot when the next night’s reading takes more than one slice', async () => {
+    const night = async (options: CommitOptions) => {
+      const { vault } = await freshVault();
+      const plan1 = await writeRun(vault, 'run1', firstNight());
+      await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan1), ONE_SLICE);
+      const night2 = secondNight();
+      const plan2 = await writeRun(vault, 'run2', night2.records, night2.failing);
+      const checkpoints: CommitProgress[] = [];
+      const second = await commitBySlices(vault, commitInput('run2', NIGHTS[1], plan2), options, async () => {
+        checkpoints.push((await vault.readJson<CommitProgress>(layout.runCommitProgress('run2', MAILBOX)))!);
+      });
+      return { ...second, items: await itemsOf(vault, second.record), checkpoints };
+    };
+    const whole = await night(ONE_SLICE);
+    // 8 change records at 5 a slice: the reading goes on in the next slice, from the checkpoint.
+    const sliced = await night({ recordsInMemory: 4, sliceRecords: 5 });
+    expect(sliced.checkpoints[0]!.sort).toMatchObject({ changeRecords: 5, changesRead: false });
+    expect(sliced.result).toEqual(whole.result);
+    expect(sliced.items).toEqual(whole.items);
+    expect(sliced.record.previousSnapshotId).toBe(whole.record.previousSnapshotId);
+    expect(sliced.result.items).toMatchObject({ inSnapshot: 120, failed: 1, removed: 1 });
   });
 });
