@@ -278,6 +278,8 @@ describe('a commit in slices', () => {
     expect(await commitWith(480)).toEqual({ slices: 1, inSnapshot: 120, checkpoints: 0, runsReadAgain: 0 });
     // One less: the sorted runs are named in a checkpoint, as they were written, and the merge goes on in the slice.
     expect(await commitWith(479)).toEqual({ slices: 1, inSnapshot: 120, checkpoints: 1, runsReadAgain: 0 });
+    // Its last key spends the budget exactly: the slice stops there, and the next finds nothing left to merge.
+    expect(await commitWith(360)).toEqual({ slices: 2, inSnapshot: 120, checkpoints: 2, runsReadAgain: 0 });
   });
 
   it('leaves none of its sorted runs when a slice fails before its checkpoint; retried, it goes on', async () => {
@@ -323,5 +325,18 @@ describe('a commit in slices', () => {
     expect(sliced.items).toEqual(whole.items);
     expect(sliced.record.previousSnapshotId).toBe(whole.record.previousSnapshotId);
     expect(sliced.result.items).toMatchObject({ inSnapshot: 120, failed: 1, removed: 1 });
+  });
+
+  it('retried after its record but before its result, in slices, tallies again and leaves the manifest as it was', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const input = commitInput('run1', NIGHTS[0], plan);
+    const first = await commitBySlices(vault, input, SLICED);
+    await vault.deleteIfExists(layout.runMailboxResult('run1', MAILBOX));
+    const again = await commitBySlices(vault, input, SLICED);
+    expect(again.slices).toBeGreaterThanOrEqual(6);
+    expect(again.result).toEqual(first.result);
+    expect(again.record).toEqual(first.record);
+    expect(await itemsOf(vault, again.record)).toHaveLength(120);
   });
 });
