@@ -339,4 +339,20 @@ describe('a commit in slices', () => {
     expect(again.record).toEqual(first.record);
     expect(await itemsOf(vault, again.record)).toHaveLength(120);
   });
+
+  it('reads the change list once over its slices, and names a slice’s single run as it was written', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const reads = vi.spyOn(vault, 'readNdjsonGz');
+    const writes = vi.spyOn(vault, 'writeNdjsonGz');
+    // Every slice's reading fits in memory: one run per input a slice.
+    const options = { recordsInMemory: 1000, sliceRecords: 25 };
+    const { result, slices } = await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan), options);
+    expect(result.items.inSnapshot).toBe(120);
+    expect(slices).toBeGreaterThanOrEqual(6);
+    // 123 change records at 25 a slice: five reads, each from where the last stopped; none once it is read.
+    const changeList = layout.runChanges('run1', MAILBOX);
+    expect(reads.mock.calls.filter(([name]) => name === changeList)).toHaveLength(5);
+    expect(writes.mock.calls.filter(([name]) => name.endsWith('all.ndjson.gz'))).toEqual([]);
+  });
 });
