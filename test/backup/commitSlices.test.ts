@@ -355,4 +355,22 @@ describe('a commit in slices', () => {
     expect(reads.mock.calls.filter(([name]) => name === changeList)).toHaveLength(5);
     expect(writes.mock.calls.filter(([name]) => name.endsWith('all.ndjson.gz'))).toEqual([]);
   });
+
+  it('reads a change list of removals alone over its slices, though no batch was planned', async () => {
+    const night = async (options: CommitOptions) => {
+      const { vault } = await freshVault();
+      const plan1 = await writeRun(vault, 'run1', firstNight());
+      await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan1), ONE_SLICE);
+      // 30 removals: nothing to export, no batch; 33 change records at 25 a slice.
+      const removals: ChangeRecord[] = firstNight()
+        .slice(0, 30)
+        .map((r) => (r.kind === 'upsert' ? { kind: 'remove', id: r.item.id, folderId: r.item.folderId } : r));
+      const plan2 = await writeRun(vault, 'run2', removals);
+      return commitBySlices(vault, commitInput('run2', NIGHTS[1], plan2), options);
+    };
+    const whole = await night(ONE_SLICE);
+    const sliced = await night(SLICED);
+    expect(whole.result.items).toMatchObject({ inSnapshot: 90, removed: 30 });
+    expect(sliced.result).toEqual(whole.result);
+  });
 });
