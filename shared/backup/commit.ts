@@ -9,6 +9,7 @@ import type { DeltaState, SnapshotRecord } from '../vault/records.js';
 import type { VaultStore } from '../vault/vaultStore.js';
 import {
   addSliceRuns,
+  discardSliceRuns,
   inputsFromRuns,
   sortCommitInputs,
   type MergeInputs,
@@ -263,7 +264,11 @@ async function checkpointSorted(
     const inputs = await inputsFromRuns(vault, runs, previous);
     return { previous, facts, throttle, inputs, runs, merge, spent: records, discard: async () => {} };
   } finally {
-    if (!checkpointed) await sorted.discard();
+    if (!checkpointed) {
+      await sorted.discard();
+      // addSliceRuns's runs too: a slice whose reading spans slices merged its runs into one of its own.
+      await discardSliceRuns(vault, input);
+    }
   }
 }
 

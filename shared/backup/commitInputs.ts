@@ -182,6 +182,21 @@ export async function addSliceRuns(
   };
 }
 
+/**
+ * Deletes what a slice wrote under its own names: its sorts' runs, and the runs addSliceRuns wrote from them (a
+ * slice that failed before its checkpoint; the runs of the slices before it, which their checkpoint names, stay).
+ */
+export async function discardSliceRuns(
+  vault: VaultStore,
+  input: { runId: string; mailboxId: string; slice: number },
+): Promise<void> {
+  for (const name of ['changes', 'outcomes', 'previous']) {
+    const names: string[] = [];
+    for await (const blob of vault.listNames(sliceSortPrefix(input, input.slice, name))) names.push(blob);
+    await Promise.all(names.map((blob) => vault.deleteIfExists(blob)));
+  }
+}
+
 /** The inputs a checkpoint names: sorted runs in the vault, and the previous manifest by its index. */
 export async function inputsFromRuns(
   vault: VaultStore,

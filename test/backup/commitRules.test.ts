@@ -597,6 +597,32 @@ describe('the commit’s sorts through the vault', () => {
     expect(left).toEqual([]);
   });
 
+  it('a previous manifest from before indexes, sorted in a commit of many slices, is merged from its sorted runs', async () => {
+    const { vault } = await freshVault('commit');
+    const first = await firstNight(vault);
+    await vault.writeNdjsonGz('old/manifest', [...first.folders, ...first.items.slice().reverse()]);
+    const { manifestIndexBlob, ...unindexed } = first.record;
+    void manifestIndexBlob;
+    await vault.writeJson(layout.snapshotRecord(MAILBOX, first.record.snapshotId), {
+      ...unindexed,
+      manifestBlob: 'old/manifest',
+    });
+    const { items, byId, result } = await commitNight(vault, {
+      runId: 'run2',
+      takenAt: '2026-11-02T02:00:00.000Z',
+      folders: ['a', 'b'],
+      records: [
+        { kind: 'upsert', item: meta('b1', 'b', 'ck2') },
+        { kind: 'remove', id: 'a2', folderId: 'a' },
+        { kind: 'upsert', item: meta('a3', 'a') },
+      ],
+      options: { recordsInMemory: 1, sliceRecords: 2 },
+    });
+    expect(items.map((i) => `${i.folderId}/${i.id}`)).toEqual(['a/a1', 'a/a3', 'b/b1']);
+    expect(byId.get('b1')?.changeKey).toBe('ck2');
+    expect(result.items).toMatchObject({ inSnapshot: 3, removed: 1, changed: 2 });
+  });
+
   it('an indexed previous manifest is merged as it is, not sorted again', async () => {
     const { vault } = await freshVault('commit');
     await firstNight(vault);

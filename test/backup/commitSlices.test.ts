@@ -1,14 +1,24 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
-import { commitSnapshotSlice, type CommitOptions } from '../../shared/backup/commit.js';
+import { describe, expect, it, vi } from 'vitest';
+import { commitSnapshot, commitSnapshotSlice, type CommitOptions } from '../../shared/backup/commit.js';
 import type { CommitProgress } from '../../shared/backup/commitProgress.js';
-import type { MailboxRunResult } from '../../shared/backup/types.js';
+import type { NextDeltaState } from '../../shared/backup/plan.js';
+import type { ChangeRecord, MailboxRunResult } from '../../shared/backup/types.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
-import { withMailboxLease } from '../../shared/vault/mailboxOwner.js';
+import { claimMailbox, withMailboxLease } from '../../shared/vault/mailboxOwner.js';
 import { ManifestReader } from '../../shared/vault/manifestReader.js';
-import type { SnapshotRecord } from '../../shared/vault/records.js';
+import type { DeltaState, SnapshotRecord } from '../../shared/vault/records.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
-import { commitInput, firstNight, itemsOf, MAILBOX, secondNight, writeRun } from '../support/commitRun.js';
+import {
+  commitInput,
+  firstNight,
+  folders,
+  itemsOf,
+  MAILBOX,
+  meta,
+  secondNight,
+  writeRun,
+} from '../support/commitRun.js';
 import { freshVault } from '../support/vault.js';
 
 /**
@@ -155,5 +165,212 @@ describe('a commit in slices', () => {
     const items = await itemsOf(vault, record);
     expect(items.map((item) => item.id)).not.toContain('item-000');
     expect(items).toHaveLength(119);
+  });
+
+  it('keeps the change list’s facts and the tally across its checkpoints: a resync, folder counts, failures per folder', async () => {
+    const nextDelta = (vault: VaultStore, runId: string, night: string) => {
+      const links = Object.fromEntries(folders.map((f) => [f.id, `${f.id}-${night}`]));
+      return vault.writeJson(layout.runNextDelta(runId, MAILBOX), { itemDeltaLinks: links } satisfies NextDeltaState);
+    };
+    const nights = async (options: CommitOptions) => {
+      const { vault } = await freshVault();
+      const plan1 = await writeRun(vault, 'run1', firstNight());
+      await nextDelta(vault, 'run1', '1');
+      await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan1), options);
+      const records: ChangeRecord[] = [
+        ...secondNight().records, // item-001 of archive fails (kept stale)
+        { kind: 'upsert', item: meta('inbox', 600) }, // new, fails: missing from the inbox
+        { kind: 'resync', folderId: 'notes' }, // its listing gave nothing: its items go
+        { kind: 'folderCount', folderId: 'inbox', exchangeCount: 41, missedByDelta: 0, arrivedDuringRun: 0 },
+        { kind: 'folderCount', folderId: 'notes', exchangeCount: 0, missedByDelta: 0, arrivedDuringRun: 0 },
+      ];
+      const plan2 = await writeRun(vault, 'run2', records, new Set(['item-001', 'item-600']));
+      await nextDelta(vault, 'run2', '2');
+      const second = await commitBySlices(vault, commitInput('run2', NIGHTS[1], plan2), options);
+      return { ...second, delta: await vault.readJson<DeltaState>(layout.deltaState(MAILBOX)) };
+    };
+    const whole = await nights(ONE_SLICE);
+    const sliced = await nights(SLICED);
+    expect(sliced.slices).toBeGreaterThanOrEqual(4);
+    expect(sliced.result).toEqual(whole.result);
+    expect(sliced.delta).toEqual(whole.delta);
+    expect(sliced.result.items).toMatchObject({ inSnapshot: 80, failed: 2 });
+    expect(sliced.result.coverage).toEqual({
+      foldersCompared: 2,
+      folders: [expect.objectContaining({ folderPath: 'inbox', exchangeCount: 41, inSnapshot: 40, failed: 1 })],
+    });
+    // The archive's and the inbox's exports failed: they keep their links; the notes move on.
+    expect(sliced.delta?.itemDeltaLinks).toEqual({ archive: 'archive-1', inbox: 'inbox-1', notes: 'notes-2' });
+  });
+
+  it('answers a slice retried after its checkpoint, or a later one, landed with the slice after it, moving nothing; refuses one with no checkpoint before it', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const input = commitInput('run1', NIGHTS[0], plan);
+    const slice = (n: number) =>
+      commitSnapshotSlice(vault, { ...input, slice: n }, () => new Date(input.takenAt), SLICED);
+    const checkpoint = () => vault.readJson<CommitProgress>(layout.runCommitProgress('run1', MAILBOX));
+    await expect(slice(1)).rejects.toThrow('Commit slice 1 of run run1 has no checkpoint of slice 0 to continue from');
+    // Five slices read the inputs (see above); the sixth and seventh merge.
+    for (let n = 0; n < 7; n++) expect(await slice(n)).toEqual({ nextSlice: n + 1 });
+    const at6 = (await checkpoint())!;
+    expect(at6).toMatchObject({ slice: 6, merge: { after: expect.any(String) } });
+    expect(at6.sort).toBeUndefined();
+    expect(await slice(6)).toEqual({ nextSlice: 7 });
+    expect(await slice(4)).toEqual({ nextSlice: 7 });
+    expect(await slice(0)).toEqual({ nextSlice: 7 });
+    expect(await checkpoint()).toEqual(at6);
+    await expect(slice(9)).rejects.toThrow('Commit slice 9 of run run1 has no checkpoint of slice 8 to continue from');
+    expect(await checkpoint()).toEqual(at6);
+    let step = await slice(7);
+    while (!('result' in step)) step = await slice(step.nextSlice);
+    expect(step.result.items).toMatchObject({ inSnapshot: 120, exported: 120, failed: 0 });
+  });
+
+  it('holds the run’s claim until its last slice gives it up; the commit in one call goes over every slice', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const input = commitInput('run1', NIGHTS[0], plan);
+    const holder = () => withMailboxLease(vault, keyOf(MAILBOX), async (held) => (await held.read()).holder?.runId);
+    expect(await claimMailbox(vault, keyOf(MAILBOX), 'run1', new Date(NIGHTS[0]))).toEqual({ granted: true });
+    const before = Date.now();
+    // Without a clock of its own, the slice's is the real one.
+    let step = await commitSnapshotSlice(vault, { ...input, slice: 0 }, undefined, SLICED);
+    for (let slices = 1; !('result' in step); slices++) {
+      expect(await holder()).toBe('run1');
+      step = await commitSnapshotSlice(vault, { ...input, slice: step.nextSlice }, undefined, SLICED);
+      expect(slices).toBeLessThan(20);
+    }
+    expect(await holder()).toBeUndefined();
+    const record = (await vault.readJson<SnapshotRecord>(layout.snapshotRecord(MAILBOX, input.snapshotId)))!;
+    expect(Date.parse(record.committedAt)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(step.result.finishedAt)).toBeLessThanOrEqual(Date.now());
+
+    const { vault: other } = await freshVault();
+    const plan2 = await writeRun(other, 'run1', firstNight());
+    const result = await commitSnapshot(
+      other,
+      commitInput('run1', NIGHTS[0], plan2),
+      () => new Date(NIGHTS[0]),
+      SLICED,
+    );
+    expect(result.items).toEqual(step.result.items);
+    expect(result.items.inSnapshot).toBe(120);
+  });
+
+  it('writes no checkpoint and reads its sorted runs once when the commit fits its slice; a record more checkpoints', async () => {
+    const commitWith = async (sliceRecords: number) => {
+      const { vault } = await freshVault();
+      const plan = await writeRun(vault, 'run1', firstNight());
+      const json = vi.spyOn(vault, 'writeJson');
+      const ndjson = vi.spyOn(vault, 'writeNdjsonGz');
+      const options = { recordsInMemory: 4, sliceRecords };
+      const { slices, result } = await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan), options);
+      const progress = layout.runCommitProgress('run1', MAILBOX);
+      return {
+        slices,
+        inSnapshot: result.items.inSnapshot,
+        checkpoints: json.mock.calls.filter(([name]) => name === progress).length,
+        runsReadAgain: ndjson.mock.calls.filter(([name]) => name.endsWith('all.ndjson.gz')).length,
+      };
+    };
+    // 120 change records and 120 outcomes sorted, then 120 keys merged: 480.
+    expect(await commitWith(480)).toEqual({ slices: 1, inSnapshot: 120, checkpoints: 0, runsReadAgain: 0 });
+    // One less: the sorted runs are named in a checkpoint, as they were written, and the merge goes on in the slice.
+    expect(await commitWith(479)).toEqual({ slices: 1, inSnapshot: 120, checkpoints: 1, runsReadAgain: 0 });
+    // Its last key spends the budget exactly: the slice stops there, and the next finds nothing left to merge.
+    expect(await commitWith(360)).toEqual({ slices: 2, inSnapshot: 120, checkpoints: 2, runsReadAgain: 0 });
+  });
+
+  it('leaves none of its sorted runs when a slice fails before its checkpoint; retried, it goes on', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const input = commitInput('run1', NIGHTS[0], plan);
+    const progress = layout.runCommitProgress('run1', MAILBOX);
+    const writeJson = vault.writeJson.bind(vault);
+    const failing = vi.spyOn(vault, 'writeJson').mockImplementation(async (name, value, options) => {
+      if (name === progress) throw new Error('vault unavailable');
+      return writeJson(name, value, options);
+    });
+    const slice0 = { ...input, slice: 0 };
+    await expect(commitSnapshotSlice(vault, slice0, () => new Date(input.takenAt), SLICED)).rejects.toThrow(
+      'vault unavailable',
+    );
+    const scratch: string[] = [];
+    for await (const name of vault.listNames(layout.runCommitSortPrefix('run1', MAILBOX))) scratch.push(name);
+    expect(scratch).toEqual([]);
+    failing.mockRestore();
+    const { result } = await commitBySlices(vault, input, SLICED);
+    expect(result.items.inSnapshot).toBe(120);
+  });
+
+  it('builds on the previous snapshot when the next night’s reading takes more than one slice', async () => {
+    const night = async (options: CommitOptions) => {
+      const { vault } = await freshVault();
+      const plan1 = await writeRun(vault, 'run1', firstNight());
+      await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan1), ONE_SLICE);
+      const night2 = secondNight();
+      const plan2 = await writeRun(vault, 'run2', night2.records, night2.failing);
+      const checkpoints: CommitProgress[] = [];
+      const second = await commitBySlices(vault, commitInput('run2', NIGHTS[1], plan2), options, async () => {
+        checkpoints.push((await vault.readJson<CommitProgress>(layout.runCommitProgress('run2', MAILBOX)))!);
+      });
+      return { ...second, items: await itemsOf(vault, second.record), checkpoints };
+    };
+    const whole = await night(ONE_SLICE);
+    // 8 change records at 5 a slice: the reading goes on in the next slice, from the checkpoint.
+    const sliced = await night({ recordsInMemory: 4, sliceRecords: 5 });
+    expect(sliced.checkpoints[0]!.sort).toMatchObject({ changeRecords: 5, changesRead: false });
+    expect(sliced.result).toEqual(whole.result);
+    expect(sliced.items).toEqual(whole.items);
+    expect(sliced.record.previousSnapshotId).toBe(whole.record.previousSnapshotId);
+    expect(sliced.result.items).toMatchObject({ inSnapshot: 120, failed: 1, removed: 1 });
+  });
+
+  it('retried after its record but before its result, in slices, tallies again and leaves the manifest as it was', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const input = commitInput('run1', NIGHTS[0], plan);
+    const first = await commitBySlices(vault, input, SLICED);
+    await vault.deleteIfExists(layout.runMailboxResult('run1', MAILBOX));
+    const again = await commitBySlices(vault, input, SLICED);
+    expect(again.slices).toBeGreaterThanOrEqual(6);
+    expect(again.result).toEqual(first.result);
+    expect(again.record).toEqual(first.record);
+    expect(await itemsOf(vault, again.record)).toHaveLength(120);
+  });
+
+  it('reads the change list once over its slices, and names a slice’s single run as it was written', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const reads = vi.spyOn(vault, 'readNdjsonGz');
+    const writes = vi.spyOn(vault, 'writeNdjsonGz');
+    // Every slice's reading fits in memory: one run per input a slice.
+    const options = { recordsInMemory: 1000, sliceRecords: 25 };
+    const { result, slices } = await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan), options);
+    expect(result.items.inSnapshot).toBe(120);
+    expect(slices).toBeGreaterThanOrEqual(6);
+    // 123 change records at 25 a slice: five reads, each from where the last stopped; none once it is read.
+    const changeList = layout.runChanges('run1', MAILBOX);
+    expect(reads.mock.calls.filter(([name]) => name === changeList)).toHaveLength(5);
+    expect(writes.mock.calls.filter(([name]) => name.endsWith('all.ndjson.gz'))).toEqual([]);
+  });
+
+  it('reads a change list of removals alone over its slices, though no batch was planned', async () => {
+    const night = async (options: CommitOptions) => {
+      const { vault } = await freshVault();
+      const plan1 = await writeRun(vault, 'run1', firstNight());
+      await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan1), ONE_SLICE);
+      // 30 removals: nothing to export, no batch; 33 change records at 25 a slice.
+      const removals: ChangeRecord[] = firstNight()
+        .slice(0, 30)
+        .map((r) => (r.kind === 'upsert' ? { kind: 'remove', id: r.item.id, folderId: r.item.folderId } : r));
+      const plan2 = await writeRun(vault, 'run2', removals);
+      return commitBySlices(vault, commitInput('run2', NIGHTS[1], plan2), options);
+    };
+    const whole = await night(ONE_SLICE);
+    const sliced = await night(SLICED);
+    expect(whole.result.items).toMatchObject({ inSnapshot: 90, removed: 30 });
+    expect(sliced.result).toEqual(whole.result);
   });
 });
