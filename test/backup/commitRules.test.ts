@@ -572,10 +572,8 @@ describe('the commit’s sorts through the vault', () => {
       options: { recordsInMemory: 1 },
     });
 
-  it('a previous manifest from before indexes is sorted once, in the run’s folder, and the runs are deleted', async () => {
-    const { vault } = await freshVault('commit');
-    const first = await firstNight(vault);
-    // Rewrite the first snapshot as one committed before indexes: no index, items in no particular order.
+  /** Rewrites the first snapshot as one committed before indexes: no index, items in no particular order. */
+  async function asCommittedBeforeIndexes(vault: VaultStore, first: Awaited<ReturnType<typeof firstNight>>) {
     await vault.writeNdjsonGz('old/manifest', [...first.folders, ...first.items.slice().reverse()]);
     const { manifestIndexBlob, ...unindexed } = first.record;
     void manifestIndexBlob;
@@ -583,6 +581,12 @@ describe('the commit’s sorts through the vault', () => {
       ...unindexed,
       manifestBlob: 'old/manifest',
     });
+  }
+
+  it('a previous manifest from before indexes is sorted once, in the run’s folder, and the runs are deleted', async () => {
+    const { vault } = await freshVault('commit');
+    const first = await firstNight(vault);
+    await asCommittedBeforeIndexes(vault, first);
     const writes = vi.spyOn(vault, 'writeNdjsonGz');
     const { items, byId, result } = await secondNight(vault);
     expect(items.map((i) => `${i.folderId}/${i.id}`)).toEqual(['a/a1', 'a/a3', 'b/b1']);
@@ -600,13 +604,7 @@ describe('the commit’s sorts through the vault', () => {
   it('a previous manifest from before indexes, sorted in a commit of many slices, is merged from its sorted runs', async () => {
     const { vault } = await freshVault('commit');
     const first = await firstNight(vault);
-    await vault.writeNdjsonGz('old/manifest', [...first.folders, ...first.items.slice().reverse()]);
-    const { manifestIndexBlob, ...unindexed } = first.record;
-    void manifestIndexBlob;
-    await vault.writeJson(layout.snapshotRecord(MAILBOX, first.record.snapshotId), {
-      ...unindexed,
-      manifestBlob: 'old/manifest',
-    });
+    await asCommittedBeforeIndexes(vault, first);
     const { items, byId, result } = await commitNight(vault, {
       runId: 'run2',
       takenAt: '2026-11-02T02:00:00.000Z',

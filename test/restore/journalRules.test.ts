@@ -155,13 +155,14 @@ async function plan(...batches: PlannedImport[][]): Promise<void> {
 }
 
 const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn(), debug: vi.fn() };
-const run = (batch = 0) =>
+/** One run of the batch's activity; `silent`: with no logger, as a caller may leave it out. */
+const run = (batch = 0, { silent = false } = {}) =>
   importBatch(
     graph,
     vault,
     sessions,
     { restoreId: RESTORE, targetMailboxId: TARGET, batch },
-    { settleInMs: SETTLE_MS, clock, logger },
+    { settleInMs: SETTLE_MS, clock, ...(silent ? {} : { logger }) },
   );
 const result = async (batch = 0) => (await vault.readJson<ImportBatchResult>(layout.restoreResult(RESTORE, batch)))!;
 const outcome = (item: PlannedImport) => vault.readJson<JournalEntry>(layout.restoreJournal(RESTORE, item.sourceId));
@@ -364,14 +365,7 @@ describe('importing a batch', () => {
     const b = await plannedItem('b', { searchKey: false });
     await plan([a, b]);
     await earlierIntent(a, 1);
-    const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn(), debug: vi.fn() };
-    await importBatch(
-      graph,
-      vault,
-      sessions,
-      { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 },
-      { settleInMs: SETTLE_MS, clock, logger },
-    );
+    await run();
     expect((await result()).outcomes).toEqual([
       {
         sourceId: a.sourceId,
@@ -507,8 +501,7 @@ describe('importing a batch', () => {
     await plan([a]);
     script = ['unknown', 'unknown', 'unknown', 'unknown'];
     onPost = async () => void (listingFails = posts.length === 4);
-    const input = { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 };
-    expect(await importBatch(graph, vault, sessions, input, { settleInMs: SETTLE_MS, clock })).toMatchObject({
+    expect(await run(0, { silent: true })).toMatchObject({
       failed: 1,
     });
   });
@@ -631,16 +624,7 @@ describe('importing a batch', () => {
       if (name === 'a') await vault.writeJson(layout.restoreCanceled(RESTORE), { at: 'now' });
     };
     script = ['refused'];
-    const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn(), debug: vi.fn() };
-    expect(
-      await importBatch(
-        graph,
-        vault,
-        sessions,
-        { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 },
-        { settleInMs: SETTLE_MS, clock, logger },
-      ),
-    ).toEqual({ batch: 0, imported: 0, alreadyImported: 0, failed: 1, canceled: 2 });
+    expect(await run()).toEqual({ batch: 0, imported: 0, alreadyImported: 0, failed: 1, canceled: 2 });
     expect(posts.map((p) => p.name)).toEqual(['a']);
     expect((await result()).outcomes.slice(1)).toEqual([
       { sourceId: b.sourceId, status: 'failed', code: 'Canceled', message: expect.stringMatching(/canceled/) },
@@ -660,13 +644,12 @@ describe('importing a batch', () => {
       if (name.includes('/journal/')) throw new Error('vault unavailable');
       return real(name, value, options);
     });
-    const input = { restoreId: RESTORE, targetMailboxId: TARGET, batch: 0 };
-    await importBatch(graph, vault, sessions, input, { settleInMs: SETTLE_MS, clock });
+    await run(0, { silent: true });
     expect((await result()).outcomes.map((o) => o.status)).toEqual(['imported', 'imported']);
     // Canceled, with nobody to tell either.
     vi.restoreAllMocks();
     await vault.writeJson(layout.restoreCanceled(RESTORE), { at: 'now' });
-    expect(await importBatch(graph, vault, sessions, input, { settleInMs: SETTLE_MS, clock })).toMatchObject({
+    expect(await run(0, { silent: true })).toMatchObject({
       canceled: 2,
     });
   });
