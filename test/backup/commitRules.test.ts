@@ -558,7 +558,10 @@ describe('what a commit records beyond the items', () => {
 
 describe('the commit’s sorts through the vault', () => {
   const sortFolder = (runId: string) => layout.runCommitSort(runId, MAILBOX, 'x').replace(/x\/$/, '');
-  const secondNight = (vault: VaultStore): Promise<Awaited<ReturnType<typeof commitNight>>> =>
+  const secondNight = (
+    vault: VaultStore,
+    options: Night['options'] = { recordsInMemory: 1 },
+  ): Promise<Awaited<ReturnType<typeof commitNight>>> =>
     commitNight(vault, {
       runId: 'run2',
       takenAt: '2026-11-02T02:00:00.000Z',
@@ -569,7 +572,7 @@ describe('the commit’s sorts through the vault', () => {
         { kind: 'upsert', item: meta('a3', 'a') },
       ],
       nextLinks: { a: 'link-a2', b: 'link-b2' },
-      options: { recordsInMemory: 1 },
+      options,
     });
 
   /** Rewrites the first snapshot as one committed before indexes: no index, items in no particular order. */
@@ -605,17 +608,7 @@ describe('the commit’s sorts through the vault', () => {
     const { vault } = await freshVault('commit');
     const first = await firstNight(vault);
     await asCommittedBeforeIndexes(vault, first);
-    const { items, byId, result } = await commitNight(vault, {
-      runId: 'run2',
-      takenAt: '2026-11-02T02:00:00.000Z',
-      folders: ['a', 'b'],
-      records: [
-        { kind: 'upsert', item: meta('b1', 'b', 'ck2') },
-        { kind: 'remove', id: 'a2', folderId: 'a' },
-        { kind: 'upsert', item: meta('a3', 'a') },
-      ],
-      options: { recordsInMemory: 1, sliceRecords: 2 },
-    });
+    const { items, byId, result } = await secondNight(vault, { recordsInMemory: 1, sliceRecords: 2 });
     expect(items.map((i) => `${i.folderId}/${i.id}`)).toEqual(['a/a1', 'a/a3', 'b/b1']);
     expect(byId.get('b1')?.changeKey).toBe('ck2');
     expect(result.items).toMatchObject({ inSnapshot: 3, removed: 1, changed: 2 });
