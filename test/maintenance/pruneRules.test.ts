@@ -8,6 +8,8 @@ import {
 } from '../../shared/maintenance/expiringSnapshots.js';
 import { findRestoresInProgress, pruneMailbox, type PruneInput } from '../../shared/maintenance/prune.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
+import { DEFAULT_RECORDS_IN_MEMORY } from '../../shared/vault/externalSort.js';
+import { readDirectory } from '../../shared/vault/mailboxDirectory.js';
 import { claimMailbox, type MailboxOwner } from '../../shared/vault/mailboxOwner.js';
 import type { ManifestEntry, SnapshotRecord } from '../../shared/vault/records.js';
 import type { VaultStore } from '../../shared/vault/vaultStore.js';
@@ -35,17 +37,51 @@ async function storeVersion(item: string, bytes: number): Promise<string> {
   return name;
 }
 
+/** The folder every test manifest starts with, as a real one starts with its folders (which reference no version). */
+const inbox: ManifestEntry = {
+  kind: 'folder',
+  id: 'inbox',
+  parentId: null,
+  displayName: 'Inbox',
+  path: ['Inbox'],
+  type: 'mail',
+  wellKnownName: 'inbox',
+};
+
 /** A committed snapshot referencing the versions of `items`. */
 async function snapshot(snapshotId: string, takenAt: string, items: string[]): Promise<SnapshotRecord> {
   const entries: ManifestEntry[] = items.map(
     (item) => ({ kind: 'item', id: item, blob: version(item), sha256: 'x', length: 1 }) as ManifestEntry,
   );
-  return writePlainSnapshot(vault, { mailboxId: MAILBOX, upn: 'ana@contoso.example', snapshotId, takenAt, entries });
+  const record = { mailboxId: MAILBOX, upn: 'ana@contoso.example', snapshotId, takenAt };
+  return writePlainSnapshot(vault, { ...record, entries: [inbox, ...entries] });
+}
+
+/** The snapshot rewritten as one committed with a manifest index, as every snapshot now is. */
+async function withManifestIndex(record: SnapshotRecord): Promise<SnapshotRecord & { manifestIndexBlob: string }> {
+  const manifestIndexBlob = layout.manifestIndex(MAILBOX, record.snapshotId);
+  await vault.writeText(manifestIndexBlob, '{}\n');
+  const indexed = { ...record, manifestIndexBlob };
+  await vault.writeJson(layout.snapshotRecord(MAILBOX, record.snapshotId), indexed);
+  return indexed;
 }
 
 async function exists(name: string): Promise<boolean> {
   for await (const found of vault.listNames(name)) if (found === name) return true;
   return false;
+}
+
+async function namesUnder(prefix: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const name of vault.listNames(prefix)) names.push(name);
+  return names;
+}
+
+/** Every blob of the vault with its ETag: equal before and after only if nothing was written or deleted. */
+async function vaultContents(): Promise<string[]> {
+  const blobs: string[] = [];
+  for await (const blob of vault.container.listBlobsFlat()) blobs.push(`${blob.name} ${blob.properties.etag}`);
+  return blobs;
 }
 
 function input(overrides: Partial<PruneInput> = {}): PruneInput {
@@ -134,13 +170,80 @@ describe('pruning one mailbox', () => {
     expect(result.versionsDeleted).toBe(1);
   });
 
-  it('in a dry run reports the same and deletes nothing', async () => {
+  it('in a dry run reports the same and writes nothing: no delete, no mark, no directory entry', async () => {
     const { old } = await twoSnapshots();
+    const before = await vaultContents();
     const result = await pruneMailbox(vault, input({ dryRun: true }));
     expect(result).toMatchObject({ dryRun: true, snapshotsExpired: [old.snapshotId], versionsDeleted: 2 });
     expect(result.bytesFreed).toBe(500);
-    for (const name of [layout.snapshotRecord(MAILBOX, old.snapshotId), old.manifestBlob, version('a'), version('d')])
-      expect(await exists(name), name).toBe(true);
+    expect(await vaultContents()).toEqual(before);
+  });
+
+  it('leaves the mailbox’s directory entry naming the snapshots left, and no snapshot marked expiring', async () => {
+    const { recent } = await twoSnapshots();
+    await pruneMailbox(vault, input());
+    expect((await readDirectory(vault)).get(KEY)).toMatchObject({
+      snapshots: 1,
+      newest: { snapshotId: recent.snapshotId },
+    });
+    expect(await namesUnder(`${layout.byKey.mailbox(KEY)}state/expiring/`)).toEqual([]);
+  });
+
+  it('deletes an expired snapshot’s manifest index with its manifest', async () => {
+    const { old } = await twoSnapshots();
+    const indexed = await withManifestIndex(old);
+    const result = await pruneMailbox(vault, input());
+    expect(await exists(indexed.manifestIndexBlob)).toBe(false);
+    expect(result.immutable).toEqual([]);
+  });
+
+  it('reports a manifest index under WORM, the snapshot being gone all the same', async () => {
+    const { old } = await twoSnapshots();
+    const indexed = await withManifestIndex(old);
+    const real = vault.deleteBlob.bind(vault);
+    vi.spyOn(vault, 'deleteBlob').mockImplementation(async (name) =>
+      name === indexed.manifestIndexBlob ? 'immutable' : real(name),
+    );
+    const result = await pruneMailbox(vault, input());
+    expect(result.snapshotsExpired).toEqual([old.snapshotId]);
+    expect(result.immutable).toEqual([
+      { blob: indexed.manifestIndexBlob, reason: 'manifest index under a retention policy' },
+    ]);
+    expect(await exists(version('a'))).toBe(false);
+  });
+
+  it('sorts the references of a mailbox too large for memory in its own folder, and deletes the sorted runs, also after a failed sweep', async () => {
+    for (const [item, bytes] of [
+      ['a', 100],
+      ['b', 200],
+      ['c', 300],
+      ['d', 400],
+    ] as const)
+      await storeVersion(item, bytes);
+    await snapshot('20261001T020000Z-old', '2026-10-01T02:00:00.000Z', ['a', 'b']);
+    const fillers = Array.from({ length: DEFAULT_RECORDS_IN_MEMORY }, (_, i) => `never-stored-${i}`);
+    await snapshot('20261122T020000Z-new', '2026-11-22T02:00:00.000Z', ['b', 'c', ...fillers]);
+    const sortFolder = `${layout.byKey.mailbox(KEY)}state/prune-sort/`;
+    const writes = vi.spyOn(vault, 'writeNdjsonGz');
+    const real = vault.deleteBlob.bind(vault);
+    const failing = vi.spyOn(vault, 'deleteBlob').mockImplementation(async (name) => {
+      if (name === version('a')) throw new Error('storage unavailable');
+      return real(name);
+    });
+    await expect(pruneMailbox(vault, input())).rejects.toThrow('storage unavailable');
+    expect(await namesUnder(sortFolder)).toEqual([]);
+    failing.mockRestore();
+    await pruneMailbox(vault, input());
+    expect(await namesUnder(sortFolder)).toEqual([]);
+    const runs = writes.mock.calls.map(([name]) => name);
+    expect(runs.length).toBeGreaterThan(0);
+    expect(runs.filter((name) => !name.startsWith(sortFolder))).toEqual([]);
+    expect([await exists(version('a')), await exists(version('b')), await exists(version('c'))]).toEqual([
+      false,
+      true,
+      true,
+    ]);
+    expect(await exists(version('d'))).toBe(false);
   });
 
   it('leaves a snapshot whose record is under WORM, with everything it references, and reports it', async () => {
@@ -295,6 +398,17 @@ describe('restore and download requests whose orchestration never started', () =
   it('are started by their trigger only before their deadline', () => {
     expect(startsInTime(startBy, new Date(Date.parse(startBy) - 1))).toBe(true);
     expect(startsInTime(startBy, new Date(startBy))).toBe(false);
+  });
+
+  it('are named once by the prune, whichever of its two reads of running restores found them', async () => {
+    const { old } = await twoSnapshots();
+    await request('restore-orphan', old.snapshotId);
+    const abandonedReadCheck = { now: longAfter, orchestrationExists, mailboxKey: KEY };
+    const firstRead = await findSnapshotReadsInProgress(vault, abandonedReadCheck); // the caller's, holding the lease
+    await request('restore-late', old.snapshotId); // written after that read, found by the prune's own
+    const result = await pruneMailbox(vault, input({ abandonedReads: firstRead.abandoned, abandonedReadCheck }));
+    expect(result.snapshotsExpired).toEqual([old.snapshotId]);
+    expect(result.abandonedReads.map((read) => read.id)).toEqual(['restore-orphan', 'restore-late']);
   });
 
   it('are all kept without a way to ask Durable', async () => {

@@ -138,12 +138,18 @@ describe('the mailbox claim', () => {
 });
 
 describe('the write hook', () => {
-  it('names each write it sees: JSON, deletes and the owner record', async () => {
+  it('names each write it sees: JSON, deletes, the owner record and a conditional update', async () => {
     const seen: string[] = [];
     setVaultWriteHook((write: VaultWrite, phase) => seen.push(`${phase} ${write.op} ${write.blobName}`));
     await vault.writeJson('r.json', {});
     await vault.deleteBlob('r.json');
     await withMailboxLease(vault, 'e'.repeat(32), (held) => held.write({ holder: null, prunes: 1 }));
+    await updateJson(
+      vault,
+      'c.json',
+      () => 0,
+      (n) => ({ next: n + 1, answer: n }),
+    );
     const owner = layout.byKey.owner('e'.repeat(32));
     expect(seen).toEqual([
       'before putJson r.json',
@@ -154,6 +160,8 @@ describe('the write hook', () => {
       `after putJson ${owner}`,
       `before putOwner ${owner}`,
       `after putOwner ${owner}`,
+      'before putConditional c.json',
+      'after putConditional c.json',
     ]);
   });
 });
