@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Baseline } from '../../shared/backup/baseline.js';
 import { emptyTally, ENUMERATED_REASON, readRounds, type SliceBudget } from '../../shared/backup/folderRounds.js';
+import type { OpenRound } from '../../shared/backup/openRound.js';
 import type { RoundRecord } from '../../shared/backup/planMerge.js';
 import {
   DeltaLinkRejectedError,
@@ -50,10 +51,15 @@ interface FakeFolder {
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A mailbox of these folders; `calls` names each request, `finished` each round that ran to its end. */
-function mailbox(folders: Record<string, FakeFolder>) {
+/**
+ * A mailbox of these folders; `calls` names each request, `finished` each round that ran to its end, `listed` counts
+ * the items its plain listings gave so far. A listing's pages (`listItemPages`) are of `pageSize` items, each naming
+ * the next as `{folderId}-page-{n}`.
+ */
+function mailbox(folders: Record<string, FakeFolder>, pageSize = 1000) {
   const calls: string[] = [];
   const finished: string[] = [];
+  const listed = { items: 0 };
   const graph = {
     async *listItemChanges(
       mailboxId: string,
@@ -80,7 +86,28 @@ function mailbox(folders: Record<string, FakeFolder>) {
       expect(options.extendedProperties).toEqual(ITEM_META_PROPERTIES);
       calls.push(`list ${folderId}${options.filter ? ` where ${options.filter}` : ''}`);
       const listing = folders[folderId]!.listing ?? { items: [] };
-      yield* listing.items;
+      for (const listedItem of listing.items) {
+        listed.items++;
+        yield listedItem;
+      }
+      if (listing.error) throw listing.error;
+    },
+    async *listItemPages(
+      mailboxId: string,
+      folderId: string,
+      options: { filter?: string; extendedProperties?: readonly string[]; from?: string },
+    ) {
+      expect(mailboxId).toBe(MAILBOX);
+      expect(options.extendedProperties).toEqual(ITEM_META_PROPERTIES);
+      const where = options.filter ? ` where ${options.filter}` : '';
+      calls.push(`list ${folderId}${where} from ${options.from ?? 'first'}`);
+      const listing = folders[folderId]!.listing ?? { items: [] };
+      const first = options.from ? Number(options.from.split('-page-')[1]) : 0;
+      for (let n = first; n * pageSize < listing.items.length || n === first; n++) {
+        const items = listing.items.slice(n * pageSize, (n + 1) * pageSize);
+        const more = (n + 1) * pageSize < listing.items.length;
+        yield { items, ...(more ? { nextLink: `${folderId}-page-${n + 1}` } : {}) };
+      }
       if (listing.error) throw listing.error;
     },
     async getItems(mailboxId: string, refs: Array<{ id: string; folderId: string }>) {
@@ -94,7 +121,7 @@ function mailbox(folders: Record<string, FakeFolder>) {
       return { items, missing: [] };
     },
   } as unknown as MailboxClient;
-  return { graph, calls, finished };
+  return { graph, calls, finished, listed };
 }
 
 /** The last snapshot: the folders it had, the links its run stored. */
@@ -108,28 +135,37 @@ function baseline(folders: string[], links: Record<string, string> | undefined, 
   };
 }
 
-/** A sorter that keeps what it is given, in order; `failAt` makes the nth add fail (a write refused). */
-function sorter(failAt?: number) {
+/**
+ * A sorter that keeps what it is given, in order; `failAt` makes the nth add fail (a write refused); `onAdd` is told
+ * of each record handed over.
+ */
+function sorter(failAt?: number, onAdd?: (record: RoundRecord) => void) {
   const records: RoundRecord[] = [];
   const rounds = {
     async add(record: RoundRecord) {
       if (records.length + 1 === failAt) throw new Error('the sorter could not write its run');
+      onAdd?.(record);
       records.push(record);
     },
   } as unknown as ExternalSorter<RoundRecord>;
   return { rounds, records };
 }
 
-/** A vault in memory, for the sorted runs a round spills beyond `recordsInMemory` records. */
-function memoryVault() {
+/**
+ * A vault in memory, for the sorted runs a round spills beyond `recordsInMemory` records; `onWrite` is told of each
+ * run written, `failReads` makes every read fail.
+ */
+function memoryVault(options: { onWrite?: (name: string) => void; failReads?: Error } = {}) {
   const blobs = new Map<string, unknown[]>();
   const written: string[] = [];
   const vault = {
     async writeNdjsonGz(name: string, records: unknown[]) {
       written.push(name);
       blobs.set(name, [...records]);
+      options.onWrite?.(name);
     },
     async *readNdjsonGz(name: string) {
+      if (options.failReads) throw options.failReads;
       yield* structuredClone(blobs.get(name) ?? []);
     },
     async deleteIfExists(name: string) {
@@ -141,29 +177,49 @@ function memoryVault() {
 
 const WHOLE: SliceBudget = { items: 1000, folders: 1000 };
 
+/**
+ * One slice's reading of rounds. `countOf` gives folders' item counts (the folder tree's; 0 without), `open` the
+ * round the slice before left open, `memory` a vault shared with other slices (its blobs are the test's to check),
+ * `slice` the slice's number, which its scratch is named by (as planSlice names it).
+ */
 async function read(
   graph: MailboxClient,
   last: Baseline,
   folderIds: string[],
-  slice: { from?: number; budget?: SliceBudget; failAt?: number; recordsInMemory?: number } = {},
+  slice: {
+    slice?: number;
+    from?: number;
+    budget?: SliceBudget;
+    failAt?: number;
+    recordsInMemory?: number;
+    countOf?: Record<string, number>;
+    open?: OpenRound;
+    memory?: ReturnType<typeof memoryVault>;
+    onAdd?: (record: RoundRecord) => void;
+  } = {},
 ) {
   const tally = emptyTally(false);
-  const { rounds, records } = sorter(slice.failAt);
-  const { vault, blobs, written } = memoryVault();
-  const { next } = await readRounds(
+  const { rounds, records } = sorter(slice.failAt, slice.onAdd);
+  const { vault, blobs, written } = slice.memory ?? memoryVault();
+  const { next, open } = await readRounds(
     graph,
     MAILBOX,
     last,
     folderIds,
-    { from: slice.from ?? 0, budget: slice.budget ?? WHOLE, countOf: () => 0 },
+    {
+      from: slice.from ?? 0,
+      budget: slice.budget ?? WHOLE,
+      ...(slice.open ? { open: slice.open } : {}),
+      countOf: (folderId) => slice.countOf?.[folderId] ?? 0,
+    },
     tally,
     rounds,
-    (part) => ({ vault, prefix: `scratch/${part}/`, recordsInMemory: slice.recordsInMemory ?? 2 }),
+    (part) => ({ vault, prefix: `scratch/${slice.slice ?? 0}/${part}/`, recordsInMemory: slice.recordsInMemory ?? 2 }),
   );
   // Whatever a round spilled is deleted once it is handed over, or planning stops.
-  expect([...blobs.keys()]).toEqual([]);
+  if (!slice.memory) expect([...blobs.keys()]).toEqual([]);
   const ids = records.map((r) => (r.kind === 'upsert' ? `+${r.item.folderId}/${r.item.id}` : `-${r.folderId}/${r.id}`));
-  return { tally, records, ids, next, spilled: written };
+  return { tally, records, ids, next, open, spilled: written };
 }
 
 describe("a folder's round", () => {
@@ -261,6 +317,27 @@ describe("a folder's round", () => {
       { kind: 'folderEnumerated', folderId: 'archive', reason: ENUMERATED_REASON },
       { kind: 'resync', folderId: 'archive' },
     ]);
+  });
+
+  it("hands a folder's plain listing over a page of 1,000 items at a time, each spilled before the next is listed", async () => {
+    const items = Array.from({ length: 2500 }, (_, i) => item(`i${String(i).padStart(4, '0')}`, `sk-${i}`));
+    const { graph, listed } = mailbox({
+      inbox: {
+        rounds: { '': { pages: [], error: new DeltaQuotaExceededError('item delta', 403) } },
+        listing: { items },
+      },
+    });
+    // Items listed so far, at each run the round's spill writes (500 records a run).
+    const listedAtWrites: number[] = [];
+    const memory = memoryVault({ onWrite: () => listedAtWrites.push(listed.items) });
+    const { records, tally } = await read(graph, baseline([], undefined), ['inbox'], {
+      memory,
+      recordsInMemory: 500,
+    });
+    expect(listedAtWrites).toEqual([1000, 1000, 2000, 2000, 2500]);
+    expect(records.map((r) => r.kind === 'upsert' && r.item.id)).toEqual(items.map((listedItem) => listedItem.id));
+    expect(tally.enumeratedFolders).toEqual(['inbox']);
+    expect([...memory.blobs.keys()]).toEqual([]);
   });
 
   it('notes a folder that cannot be read, keeps its stored link, and reads the others', async () => {
@@ -405,9 +482,33 @@ describe("the search keys of a round's items", () => {
       operation: 'listItems',
     });
     const { graph } = mailbox({
-      inbox: { rounds: { '': { pages: [bare(['a'], 'n')] } }, listing: { items: [], error: denied } },
+      inbox: { rounds: { '': { pages: [bare(['a', 'b', 'c'], 'n')] } }, listing: { items: [], error: denied } },
     });
-    await expect(read(graph, baseline([], undefined), ['inbox'])).rejects.toBe(denied);
+    const memory = memoryVault();
+    await expect(read(graph, baseline([], undefined), ['inbox'], { memory, recordsInMemory: 2 })).rejects.toBe(denied);
+    // The round had spilled to the vault: its runs are deleted all the same.
+    expect(memory.written.length).toBeGreaterThan(0);
+    expect([...memory.blobs.keys()]).toEqual([]);
+  });
+
+  it('fails a folder whose spilled round the vault cannot read back, deleting its runs, and reads the others', async () => {
+    const { graph } = mailbox({
+      inbox: { rounds: { '': { pages: [bare(['a', 'b', 'c'], 'n')] } }, listing: { items: [] } },
+      sent: { rounds: { '': { pages: [page(['s'], [], 'next-sent')] } } },
+    });
+    const memory = memoryVault({ failReads: new Error('the vault refused the read') });
+    const { tally, ids } = await read(graph, baseline([], undefined), ['inbox', 'sent'], {
+      memory,
+      recordsInMemory: 2,
+    });
+    expect(ids).toEqual(['+sent/s']);
+    expect(tally.failedFolders).toBe(1);
+    expect(tally.notes).toEqual([
+      { kind: 'folderFailed', folderId: 'inbox', reason: 'the vault refused the read' },
+      { kind: 'resync', folderId: 'sent' },
+    ]);
+    expect(memory.written.length).toBeGreaterThan(0);
+    expect([...memory.blobs.keys()]).toEqual([]);
   });
 });
 
@@ -482,5 +583,137 @@ describe("a slice's budget", () => {
     const { graph, finished } = mailbox(folders(4, 1, 20));
     await expect(read(graph, baseline([], undefined), ids(4), { failAt: 1 })).rejects.toThrow('could not write');
     expect(finished.sort()).toEqual(['f0', 'f1', 'f2', 'f3']);
+  });
+});
+
+describe('reading ahead', () => {
+  /** Folders f0..f{n-1}, each with these items in a round from scratch, or from `link-f{n}` where `links`. */
+  const folders = (n: number, items: string[], links = false) =>
+    Object.fromEntries(
+      Array.from({ length: n }, (_, f) => [
+        `f${f}`,
+        { rounds: { [links ? `link-f${f}` : '']: { pages: [page(items, [], `next-f${f}`)] } } },
+      ]),
+    );
+  const ids = (n: number) => Array.from({ length: n }, (_, f) => `f${f}`);
+  const counts = (n: number, each: number) => Object.fromEntries(ids(n).map((f) => [f, each]));
+
+  it('reads no folder ahead that the slice will not hand over, a folder without a link counted by its items', async () => {
+    const { graph, calls } = mailbox(folders(6, ['a', 'b']));
+    // Two folders of two items spend a budget of four exactly: the third is the next slice's.
+    const { next, ids: handedOver } = await read(graph, baseline([], undefined), ids(6), {
+      budget: { items: 4, folders: 100 },
+      countOf: counts(6, 2),
+    });
+    expect(next).toBe(2);
+    expect(handedOver).toEqual(['+f0/a', '+f0/b', '+f1/a', '+f1/b']);
+    expect(calls.sort()).toEqual(['delta f0 from scratch', 'delta f1 from scratch']);
+  });
+
+  it('reads folders with a stored link ahead whatever their size, their changes taken as few', async () => {
+    const { graph, calls } = mailbox(folders(6, ['a'], true));
+    const links = Object.fromEntries(ids(6).map((f) => [f, `link-${f}`]));
+    const { next } = await read(graph, baseline(ids(6), links), ids(6), {
+      budget: { items: 4, folders: 100 },
+      countOf: counts(6, 2),
+      onAdd: (record) => calls.push(`hand over ${record.kind === 'upsert' ? record.item.folderId : ''}`),
+    });
+    expect(next).toBe(4);
+    // Four rounds at once, all asked for before the first folder is handed over.
+    expect(calls.slice(0, 5)).toEqual([
+      'delta f0 link-f0',
+      'delta f1 link-f1',
+      'delta f2 link-f2',
+      'delta f3 link-f3',
+      'hand over f0',
+    ]);
+  });
+});
+
+describe('a folder larger than a slice', () => {
+  /** A round of pages of these items, each page naming the next as `{folder}-{n}`; the last gives `next-{folder}`. */
+  const paged = (folderId: string, pages: string[][], keyed = true) => {
+    const rounds: Record<string, { pages: Array<DeltaPage<MailboxItem>> }> = {};
+    const pageOf = (n: number): DeltaPage<MailboxItem> => ({
+      changed: pages[n]!.map((id) => item(id, keyed ? `sk-${id}` : undefined)),
+      removed: [],
+      ...(n + 1 < pages.length ? { nextLink: `${folderId}-${n + 1}` } : { deltaLink: `next-${folderId}` }),
+    });
+    for (let n = 0; n < pages.length; n++)
+      rounds[n === 0 ? '' : `${folderId}-${n}`] = { pages: pages.slice(n).map((_, k) => pageOf(n + k)) };
+    return rounds;
+  };
+
+  it('is read alone, page by page, its round left open for the next slice, which reads on from there', async () => {
+    const { graph, calls } = mailbox({
+      small: { rounds: { '': { pages: [page(['s1', 's2', 's3', 's4'], [], 'next-small')] } } },
+      big: { rounds: paged('big', [['a', 'b'], ['c', 'd'], ['e']]) },
+      big2: { rounds: paged('big2', [['x']]) },
+    });
+    const folderIds = ['small', 'big', 'big2'];
+    const countOf = { small: 4, big: 10, big2: 10 };
+    const budget = { items: 6, folders: 10 };
+    const memory = memoryVault();
+
+    // The small folder spends four of six: the large one reads pages until the two left are spent.
+    const first = await read(graph, baseline([], undefined), folderIds, { budget, countOf, memory });
+    expect(first.next).toBe(1);
+    expect(first.open).toMatchObject({ folderId: 'big', attempt: 'first', phase: 'pages', next: 'big-1' });
+    expect(first.ids).toEqual(['+small/s1', '+small/s2', '+small/s3', '+small/s4']);
+    // Neither large folder is read ahead.
+    expect(calls.splice(0).sort()).toEqual(['delta big from scratch', 'delta small from scratch']);
+    // What the open round read so far is left in the vault, the runs its checkpoint names.
+    expect([...memory.blobs.keys()]).toEqual(first.open!.roundRuns);
+
+    // The next slice reads on in it, hands it over whole, and starts the next large folder's round afresh.
+    const second = await read(graph, baseline([], undefined), folderIds, {
+      slice: 1,
+      from: 1,
+      open: first.open!,
+      budget,
+      countOf,
+      memory,
+    });
+    expect(calls).toEqual(['delta big big-1', 'delta big2 from scratch']);
+    expect(second.ids).toEqual(['+big/a', '+big/b', '+big/c', '+big/d', '+big/e', '+big2/x']);
+    expect(second.next).toBe(3);
+    expect(second.open).toBeUndefined();
+    expect(second.tally.rounds).toEqual([
+      ['big', true],
+      ['big2', true],
+    ]);
+    expect(second.tally.nextLinks).toEqual({ big: 'next-big', big2: 'next-big2' });
+  });
+
+  it('is one of more items than the budget: a folder of exactly the budget is read in one go', async () => {
+    const { graph, calls } = mailbox({ exact: { rounds: paged('exact', [['a', 'b'], ['c']]) } });
+    const { next, open, ids } = await read(graph, baseline([], undefined), ['exact'], {
+      budget: { items: 2, folders: 10 },
+      countOf: { exact: 2 },
+    });
+    expect({ next, open }).toEqual({ next: 1, open: undefined });
+    expect(ids).toEqual(['+exact/a', '+exact/b', '+exact/c']);
+    expect(calls).toEqual(['delta exact from scratch']);
+  });
+
+  it("completes a night's round from what changed since the last snapshot", async () => {
+    const { graph, calls } = mailbox({
+      big: {
+        rounds: { 'link-big': { pages: [{ changed: [item('a'), item('b')], removed: [], deltaLink: 'next-big' }] } },
+        listing: { items: [item('a', 'sk-a'), item('b', 'sk-b')] },
+      },
+    });
+    const memory = memoryVault();
+    const { ids, tally } = await read(graph, baseline(['big'], { big: 'link-big' }, TAKEN_AT), ['big'], {
+      budget: { items: 5, folders: 10 },
+      countOf: { big: 100 },
+      memory,
+    });
+    expect(calls).toEqual([
+      'delta big link-big',
+      'list big where lastModifiedDateTime ge 2026-11-22T01:50:00Z from first',
+    ]);
+    expect(ids).toEqual(['+big/a', '+big/b']);
+    expect(tally).toMatchObject({ propertiesReadSeparately: 2, itemsWithoutSearchKey: 0, rounds: [['big', false]] });
   });
 });

@@ -4,6 +4,7 @@ import { planFile } from '../../shared/backup/plan.js';
 import {
   itemGroups,
   knownVersion,
+  pageRecords,
   resolveGroup,
   roundRecordKey,
   type ItemGroup,
@@ -83,6 +84,22 @@ describe('how a round meets the last snapshot (planMerge.ts)', () => {
     ]);
     expect(roundRecordKey(upsert('x', 'f1'))).toBe('x');
     expect(roundRecordKey(remove('y', 'f1'))).toBe('y');
+  });
+
+  it("a round's page gives an upsert per item listed in the folder, then a removal per item gone from it", () => {
+    const page = {
+      changed: [
+        { id: 'a', changeKey: 'ck-a', size: 10 },
+        { id: 'b', changeKey: 'ck-b' },
+      ],
+      removed: [{ id: 'gone', removed: true as const, reason: 'deleted' }],
+    };
+    expect(pageRecords(page, 'f1')).toEqual([
+      { kind: 'upsert', item: { id: 'a', folderId: 'f1', changeKey: 'ck-a', type: 'IPM.Note', size: 10 } },
+      { kind: 'upsert', item: { id: 'b', folderId: 'f1', changeKey: 'ck-b', type: 'IPM.Note', size: 0 } },
+      { kind: 'remove', id: 'gone', folderId: 'f1' },
+    ]);
+    expect(pageRecords({ changed: [], removed: [] }, 'f1')).toEqual([]);
   });
 
   it('a version is known when the last snapshot stored the item with the same change key', () => {

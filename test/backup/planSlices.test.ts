@@ -159,6 +159,47 @@ describe('planning in slices', () => {
     expect(await collect(vault.listNames(layout.runPlanSortPrefix(runId, mailboxId)))).toEqual([]);
   });
 
+  it('merges each slice into runs of its own: a slice that fails after its merge leaves the runs the checkpoint names as they were', async () => {
+    const { client } = clientFor(sim, { pageSize: 10 });
+    const { vault } = await freshVault('plan-fan-in-retried');
+    const mailboxId = (await client.getMailboxIds(upn)).primaryMailboxId;
+    const input = { mailboxId, upn };
+    const expected = await written(
+      vault,
+      'whole',
+      mailboxId,
+      await planMailbox(client, vault, settings, { ...input, runId: 'whole' }),
+    );
+
+    const oneRecordRuns = { ...settings, recordsInMemory: 1 };
+    const runId = 'many-runs-retried';
+    const progress = layout.runPlanProgress(runId, mailboxId);
+    const slice = (n: number) => planMailboxSlice(client, vault, oneRecordRuns, { ...input, runId, slice: n });
+    const namedRecords = (runs: string[]) => collect(readSortedRuns<RoundRecord>(vault, runs, roundRecordKey));
+    let result = await slice(0);
+    let mergedOver = 0;
+    while ('nextSlice' in result) {
+      const named = (await vault.readJson<{ roundRuns: string[] }>(progress))!.roundRuns;
+      const before = await namedRecords(named);
+      if (named.length === MAX_RUNS_MERGED_AT_ONCE) mergedOver++;
+      // Each slice dies once as its checkpoint is written, after its runs were merged down, and is retried.
+      setVaultWriteHook((write, phase) => {
+        if (phase === 'before' && write.blobName === progress) throw new Error('[injected crash] the worker died');
+      });
+      try {
+        await expect(slice(result.nextSlice)).rejects.toThrow('injected crash');
+      } finally {
+        setVaultWriteHook(undefined);
+      }
+      // The runs the checkpoint names are as the slice before left them: the retry reads those.
+      expect(await namedRecords(named)).toEqual(before);
+      result = await slice(result.nextSlice);
+    }
+    // Slices that merged over runs the checkpoint before them names: it names as many as a merge reads at once.
+    expect(mergedOver).toBeGreaterThan(1);
+    expect(await written(vault, runId, mailboxId, result.summary)).toEqual(expected);
+  });
+
   describe('a folder larger than a slice', () => {
     /** Slices of 15 items: every folder of more is read over several slices, a page of 10 at a time. */
     const small = { ...settings, sliceBudget: { items: 15, folders: 100 } };
