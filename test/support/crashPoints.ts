@@ -15,6 +15,28 @@ export function pointsToCrash(count: number, sample: number): number[] {
   return [...new Set(spread)];
 }
 
+/**
+ * A crash point named by its label and which time that label is reached (0 for the first), rather than by its
+ * position in the whole run: a write that happens only on some runs (the upload ledger's settlement of a chunk
+ * idle for a second, which a loaded machine reaches sooner) then shifts no other point.
+ */
+export interface CrashTarget {
+  label: string;
+  occurrence: number;
+}
+
+/** The target of the dry run's `index`th point. */
+export function crashTargetAt(reached: readonly string[], index: number): CrashTarget {
+  const label = reached[index]!;
+  return { label, occurrence: reached.slice(0, index).filter((other) => other === label).length };
+}
+
+/**
+ * Writes whose number depends on time, not on the scenario: a point of theirs the dry run reached may not come on
+ * a later run. Such a point is not crashed at on that run, and said so, rather than failed.
+ */
+export const isTimingDependent = (label: string): boolean => label.includes('upload-ledger.json');
+
 /** What a crashed worker's work sees: the process is gone, nothing it does from now on lands. */
 export class InjectedCrash extends Error {}
 
@@ -25,7 +47,7 @@ interface ActivityRun {
 }
 
 /**
- * Crash points of a scripted run, numbered in the order they are reached: each activity's start (the worker stops
+ * Crash points of a scripted run, in the order they are reached: each activity's start (the worker stops
  * before it runs) and end (after its work, before Durable records its result), and each vault write's two sides
  * (the process stops just before the write is sent, or just after it landed). A crash fails every activity in
  * flight at that moment, as a dead process would: their later writes never land and their results are lost, so
@@ -38,8 +60,9 @@ export class CrashPoints {
   private readonly current = new AsyncLocalStorage<ActivityRun>();
   private readonly running = new Set<ActivityRun>();
   private readonly originals = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  private readonly occurrences = new Map<string, number>();
 
-  constructor(private readonly crashAt?: number) {}
+  constructor(private readonly crashAt?: CrashTarget) {}
 
   /** Wraps every registered activity and hooks the vault's writes; `uninstall` undoes both. */
   install(): void {
@@ -81,8 +104,10 @@ export class CrashPoints {
   }
 
   private point(label: string): void {
-    const index = this.reached.push(label) - 1;
-    if (index !== this.crashAt) return;
+    this.reached.push(label);
+    const occurrence = this.occurrences.get(label) ?? 0;
+    this.occurrences.set(label, occurrence + 1);
+    if (label !== this.crashAt?.label || occurrence !== this.crashAt.occurrence) return;
     this.crashedAt = label;
     for (const run of this.running) run.doomed = true;
     throw new InjectedCrash(`[injected crash] at ${label}`);
