@@ -614,6 +614,20 @@ describe('the commit’s sorts through the vault', () => {
     expect(result.items).toMatchObject({ inSnapshot: 3, removed: 1, changed: 2 });
   });
 
+  it('counts the items of a previous manifest from before indexes it sorts against the slice’s budget', async () => {
+    const checkpointsWith = async (sliceRecords: number) => {
+      const { vault } = await freshVault('commit');
+      await asCommittedBeforeIndexes(vault, await firstNight(vault));
+      const writes = vi.spyOn(vault, 'writeJson');
+      const { items } = await secondNight(vault, { recordsInMemory: 1, sliceRecords });
+      expect(items.map((i) => `${i.folderId}/${i.id}`)).toEqual(['a/a1', 'a/a3', 'b/b1']);
+      return writes.mock.calls.filter(([name]) => name === layout.runCommitProgress('run2', MAILBOX)).length;
+    };
+    // 3 changes, 2 outcomes and the 3 previous items sorted, merged with the 3 previous items' keys: 8 + 8 + 3.
+    expect(await checkpointsWith(19)).toBe(0);
+    expect(await checkpointsWith(18)).toBe(1);
+  });
+
   it('an indexed previous manifest is merged as it is, not sorted again', async () => {
     const { vault } = await freshVault('commit');
     await firstNight(vault);

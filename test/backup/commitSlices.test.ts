@@ -49,6 +49,13 @@ async function commitBySlices(
   }
 }
 
+/** What the run's commit left under its sorts' folder. */
+async function scratchOf(vault: VaultStore, runId: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const name of vault.listNames(layout.runCommitSortPrefix(runId, MAILBOX))) names.push(name);
+  return names;
+}
+
 /** The first night (120 items) and the second (see secondNight), each committed with `options`. */
 async function twoNights(options: CommitOptions) {
   const { vault } = await freshVault();
@@ -280,6 +287,9 @@ describe('a commit in slices', () => {
     expect(await commitWith(479)).toEqual({ slices: 1, inSnapshot: 120, checkpoints: 1, runsReadAgain: 0 });
     // Its last key spends the budget exactly: the slice stops there, and the next finds nothing left to merge.
     expect(await commitWith(360)).toEqual({ slices: 2, inSnapshot: 120, checkpoints: 2, runsReadAgain: 0 });
+    // Its reading spends the budget exactly (123 change records, then 18 batches: 240 sorted): the merge is the
+    // next slice's, whole; the first merges no key past its budget and writes no second checkpoint.
+    expect(await commitWith(240)).toEqual({ slices: 2, inSnapshot: 120, checkpoints: 1, runsReadAgain: 0 });
   });
 
   it('leaves none of its sorted runs when a slice fails before its checkpoint; retried, it goes on', async () => {
@@ -296,12 +306,70 @@ describe('a commit in slices', () => {
     await expect(commitSnapshotSlice(vault, slice0, () => new Date(input.takenAt), SLICED)).rejects.toThrow(
       'vault unavailable',
     );
-    const scratch: string[] = [];
-    for await (const name of vault.listNames(layout.runCommitSortPrefix('run1', MAILBOX))) scratch.push(name);
-    expect(scratch).toEqual([]);
+    expect(await scratchOf(vault, 'run1')).toEqual([]);
     failing.mockRestore();
     const { result } = await commitBySlices(vault, input, SLICED);
     expect(result.items.inSnapshot).toBe(120);
+  });
+
+  it('leaves only the runs of the slices before it when a slice reading the batch results fails before its checkpoint', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const input = commitInput('run1', NIGHTS[0], plan);
+    const slice = (n: number) =>
+      commitSnapshotSlice(vault, { ...input, slice: n }, () => new Date(input.takenAt), SLICED);
+    // Four slices read 100 change records (see above); the fifth the last 23 and 16 batches' outcomes.
+    for (let n = 0; n < 4; n++) await slice(n);
+    const before = await scratchOf(vault, 'run1');
+    const writes = vi.spyOn(vault, 'writeNdjsonGz');
+    const writeJson = vault.writeJson.bind(vault);
+    const failing = vi.spyOn(vault, 'writeJson').mockImplementation(async (name, value, options) => {
+      if (name === layout.runCommitProgress('run1', MAILBOX)) throw new Error('vault unavailable');
+      return writeJson(name, value, options);
+    });
+    await expect(slice(4)).rejects.toThrow('vault unavailable');
+    // It had merged each input's runs into one of its own, the outcomes' too: none is left.
+    const mergedRuns = writes.mock.calls.filter(
+      ([name]) => name.includes('-s000004/') && name.endsWith('all.ndjson.gz'),
+    );
+    expect(mergedRuns).toHaveLength(2);
+    expect(await scratchOf(vault, 'run1')).toEqual(before);
+    failing.mockRestore();
+    let step = await slice(4);
+    while (!('result' in step)) step = await slice(step.nextSlice);
+    expect(step.result.items.inSnapshot).toBe(120);
+  });
+
+  it('fails with the reading’s own error and leaves no sorted run when reading the batch results fails', async () => {
+    const { vault } = await freshVault();
+    const plan = await writeRun(vault, 'run1', firstNight());
+    const readJson = vault.readJson.bind(vault);
+    // The change list is sorted into runs of 4 in the vault before the first batch result is read.
+    vi.spyOn(vault, 'readJson').mockImplementation(async (name) => {
+      if (name === layout.runBatchResult('run1', MAILBOX, 0)) throw new Error('vault unavailable');
+      return readJson(name);
+    });
+    await expect(commitBySlices(vault, commitInput('run1', NIGHTS[0], plan), ONE_SLICE)).rejects.toThrow(
+      'vault unavailable',
+    );
+    expect(await scratchOf(vault, 'run1')).toEqual([]);
+  });
+
+  it('merges an input’s runs past 64 under the slice’s own names, and leaves none, when its reading takes more slices', async () => {
+    const { vault } = await freshVault();
+    // 133 change records at 2 a slice: 66 slices each add a run of the change records they read.
+    const plan = await writeRun(vault, 'run1', firstNight(130));
+    const writes = vi.spyOn(vault, 'writeNdjsonGz');
+    const options = { recordsInMemory: 1, sliceRecords: 2 };
+    const { result } = await commitBySlices(vault, commitInput('run1', NIGHTS[0], plan), options);
+    expect(result.items.inSnapshot).toBe(130);
+    const written = writes.mock.calls.map(([name]) => name);
+    expect(written.filter((name) => name.includes('/changes-s') && name.includes('/merged-')).length).toBeGreaterThan(
+      0,
+    );
+    const sortFolder = layout.runCommitSortPrefix('run1', MAILBOX);
+    expect(written.filter((name) => !name.startsWith(sortFolder))).toEqual([]);
+    expect(await scratchOf(vault, 'run1')).toEqual([]);
   });
 
   it('builds on the previous snapshot when the next night’s reading takes more than one slice', async () => {
