@@ -66,6 +66,14 @@ async function written(vault: VaultStore, runId: string, mailboxId: string, summ
   };
 }
 
+/** The mailbox's plan made in one go (run `whole`): what every sliced plan of it must write. */
+async function plannedWhole(client: MailboxClient, vault: VaultStore) {
+  const mailboxId = (await client.getMailboxIds(upn)).primaryMailboxId;
+  const input = { mailboxId, upn };
+  const summary = await planMailbox(client, vault, settings, { ...input, runId: 'whole' });
+  return { mailboxId, input, expected: await written(vault, 'whole', mailboxId, summary) };
+}
+
 describe('planning in slices', () => {
   it('resumes a slice killed mid-way from the checkpoint before it, and writes what an uninterrupted run writes', async () => {
     const { client } = clientFor(sim, { pageSize: 10 });
@@ -134,14 +142,7 @@ describe('planning in slices', () => {
   it("keeps the rounds' runs its checkpoints name under what the last slice may read at once", async () => {
     const { client } = clientFor(sim, { pageSize: 10 });
     const { vault } = await freshVault('plan-fan-in');
-    const mailboxId = (await client.getMailboxIds(upn)).primaryMailboxId;
-    const input = { mailboxId, upn };
-    const expected = await written(
-      vault,
-      'whole',
-      mailboxId,
-      await planMailbox(client, vault, settings, { ...input, runId: 'whole' }),
-    );
+    const { mailboxId, input, expected } = await plannedWhole(client, vault);
 
     // One record per run: 120 items make more runs than one merge may read, spread over the slices.
     const oneRecordRuns = { ...settings, recordsInMemory: 1 };
@@ -162,14 +163,7 @@ describe('planning in slices', () => {
   it('merges each slice into runs of its own: a slice that fails after its merge leaves the runs the checkpoint names as they were', async () => {
     const { client } = clientFor(sim, { pageSize: 10 });
     const { vault } = await freshVault('plan-fan-in-retried');
-    const mailboxId = (await client.getMailboxIds(upn)).primaryMailboxId;
-    const input = { mailboxId, upn };
-    const expected = await written(
-      vault,
-      'whole',
-      mailboxId,
-      await planMailbox(client, vault, settings, { ...input, runId: 'whole' }),
-    );
+    const { mailboxId, input, expected } = await plannedWhole(client, vault);
 
     const oneRecordRuns = { ...settings, recordsInMemory: 1 };
     const runId = 'many-runs-retried';

@@ -96,8 +96,8 @@ function input(overrides: Partial<PruneInput> = {}): PruneInput {
   };
 }
 
-/** An old snapshot (expired) with a, b; a newer one (kept) with b, c; d is stored but referenced by neither. */
-async function twoSnapshots() {
+/** Versions of a, b, c and d, of 100 to 400 bytes. */
+async function storeFourVersions() {
   for (const [item, bytes] of [
     ['a', 100],
     ['b', 200],
@@ -105,6 +105,11 @@ async function twoSnapshots() {
     ['d', 400],
   ] as const)
     await storeVersion(item, bytes);
+}
+
+/** An old snapshot (expired) with a, b; a newer one (kept) with b, c; d is stored but referenced by neither. */
+async function twoSnapshots() {
+  await storeFourVersions();
   const old = await snapshot('20261001T020000Z-old', '2026-10-01T02:00:00.000Z', ['a', 'b']);
   const recent = await snapshot('20261122T020000Z-new', '2026-11-22T02:00:00.000Z', ['b', 'c']);
   return { old, recent };
@@ -213,13 +218,7 @@ describe('pruning one mailbox', () => {
   });
 
   it('sorts the references of a mailbox too large for memory in its own folder, and deletes the sorted runs, also after a failed sweep', async () => {
-    for (const [item, bytes] of [
-      ['a', 100],
-      ['b', 200],
-      ['c', 300],
-      ['d', 400],
-    ] as const)
-      await storeVersion(item, bytes);
+    await storeFourVersions();
     await snapshot('20261001T020000Z-old', '2026-10-01T02:00:00.000Z', ['a', 'b']);
     const fillers = Array.from({ length: DEFAULT_RECORDS_IN_MEMORY }, (_, i) => `never-stored-${i}`);
     await snapshot('20261122T020000Z-new', '2026-11-22T02:00:00.000Z', ['b', 'c', ...fillers]);
