@@ -17,9 +17,16 @@ export function compactTime(date: Date | string): string {
     .replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** Sortable, URL-safe snapshot id from the run's time and id: `20261123T020000Z-1a2b3c4d`. */
+/**
+ * Sortable, URL-safe snapshot id from the run's time and id: `20261123T020000Z-1a2b3c4d`. The suffix starts with
+ * the run's milliseconds in three hex digits, so two runs started within one second still sort in the order they
+ * started (the newest snapshot is the one with the highest id, as `takenAt` says); five hex digits of the run id's
+ * hash keep runs started in the same millisecond apart.
+ */
 export function snapshotIdFor(runStartedAt: Date | string, runId: string): string {
-  return `${compactTime(runStartedAt)}-${keyOf(runId).slice(0, 8)}`;
+  const started = new Date(runStartedAt);
+  const milliseconds = started.getUTCMilliseconds().toString(16).padStart(3, '0');
+  return `${compactTime(started)}-${milliseconds}${keyOf(runId).slice(0, 5)}`;
 }
 
 export const layout = {

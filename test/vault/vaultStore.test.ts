@@ -17,6 +17,22 @@ describe('vault layout', () => {
     expect(layout.itemVersion(id, 'AAMk/+==', 'CQ/+')).not.toMatch(/MBX|[:@+=]/);
     expect(snapshotIdFor('2026-11-23T02:00:00.000Z', 'run-1')).toMatch(/^20261123T020000Z-[0-9a-f]{8}$/);
   });
+
+  it('orders the snapshot ids of runs started within one second as they started, whatever their run ids', () => {
+    const startedAt = ['2026-11-23T02:00:00.009Z', '2026-11-23T02:00:00.010Z', '2026-11-23T02:00:00.999Z'];
+    for (const runIds of [
+      ['run-a', 'run-b', 'run-c'],
+      ['run-c', 'run-b', 'run-a'],
+    ]) {
+      const ids = startedAt.map((time, i) => snapshotIdFor(time, runIds[i]!));
+      expect([...ids].sort()).toEqual(ids);
+      expect(new Set(ids).size).toBe(3);
+    }
+    expect(snapshotIdFor('2026-11-23T02:00:00.999Z', 'run-1')).toMatch(/^20261123T020000Z-3e7[0-9a-f]{5}$/);
+    expect(
+      snapshotIdFor('2026-11-23T02:00:00.999Z', 'run-1') < snapshotIdFor('2026-11-23T02:00:01.000Z', 'run-2'),
+    ).toBe(true);
+  });
 });
 
 describe('item versions', () => {
