@@ -90,16 +90,19 @@ registerActivity(
     const client = durableClientOf(context);
     // The holder's backupMailbox instance (backupOrchestrators.ts names it): ended without a result = stale.
     const hasEnded = (runId: string) => instanceHasEnded(client, `${runId}-${mailboxKey}`);
-    return claimMailbox(vault, mailboxKey, input.runId, new Date(), { hasEnded });
+    return claimMailbox(vault, mailboxKey, input.runId, new Date(), {
+      hasEnded,
+      ...(input.startedAt ? { startedAt: input.startedAt } : {}),
+    });
   },
   { durableClient: true },
 );
 
 registerActivity(contracts.recordMailboxSkipped, async (input) => {
   const { vault } = await getServices();
-  const { runId, mailboxId, upn, archiveOf, startedAt, runningRun } = input;
+  const { runId, mailboxId, upn, archiveOf, startedAt, runningRun, newerSnapshotId } = input;
   const target = { mailboxId, upn, ...(archiveOf ? { archiveOf } : {}) };
-  await recordMailboxSkipped(vault, runId, target, startedAt, runningRun);
+  await recordMailboxSkipped(vault, runId, target, startedAt, { runningRun, newerSnapshotId });
   return null;
 });
 

@@ -115,12 +115,13 @@ export const backupLane: Orchestrator<BackupLaneInput, LaneOutput> = function* (
  * It never fails: whatever goes wrong is recorded for the report, so one mailbox cannot sink the run.
  */
 export const backupMailbox: Orchestrator<BackupMailboxInput, BackupMailboxOutput> = function* (context, input) {
-  const { runId, mailboxId, upn, settings } = input;
+  const { runId, mailboxId, upn, settings, startedAt } = input;
   try {
-    // One backup per mailbox at a time: the first episode claims it (continueAsNew carries the plan on).
+    // One backup per mailbox at a time, and never behind a newer snapshot: the first episode claims it
+    // (continueAsNew carries the plan on).
     if (!input.plan && input.planSlice === undefined) {
-      const claim = yield* callActivity(context, contracts.claimMailbox, { runId, mailboxId });
-      if (!claim.granted) return yield* skipMailbox(context, input, claim.runningRun);
+      const claim = yield* callActivity(context, contracts.claimMailbox, { runId, mailboxId, startedAt });
+      if (!claim.granted) return yield* skipMailbox(context, input, claim);
     }
     let plan = input.plan;
     if (!plan) {
@@ -236,11 +237,12 @@ function withoutPlanSlice(input: BackupMailboxInput): BackupMailboxInput {
 function* skipMailbox(
   context: OrchestrationContext,
   input: BackupMailboxInput,
-  runningRun: string,
+  claim: { runningRun: string; newerSnapshotId?: string },
 ): Generator<Task, BackupMailboxOutput, unknown> {
   const { runId, mailboxId, upn, startedAt } = input;
   const archive = input.archiveOf ? { archiveOf: input.archiveOf } : {};
-  const record = { runId, mailboxId, upn, ...archive, startedAt, runningRun };
+  const newer = claim.newerSnapshotId ? { newerSnapshotId: claim.newerSnapshotId } : {};
+  const record = { runId, mailboxId, upn, ...archive, startedAt, runningRun: claim.runningRun, ...newer };
   yield* callActivity(context, contracts.recordMailboxSkipped, record);
   return { upn, status: 'CompletedWithErrors', exported: 0, failed: 0 };
 }

@@ -14,6 +14,7 @@ import type { DownloadPlanSummary, DownloadReport } from '../shared/download/typ
 import type { VerifyMode } from '../shared/maintenance/verify.js';
 import type { ImportBatchInput, ImportBatchSummary } from '../shared/restore/importBatch.js';
 import type { RestorePlanSummary, RestoreReport } from '../shared/restore/types.js';
+import type { ClaimOutcome } from '../shared/vault/mailboxOwner.js';
 import type { OutcomeStatus } from '../shared/status.js';
 import { activityContract, orchestrationContract } from './durable.js';
 
@@ -123,12 +124,24 @@ export const commitSnapshotSlice = activityContract<
 >('commitSnapshotSlice');
 /** The mailbox for this run from plan to commit, or the run that already owns it (mailboxOwner.ts). */
 export const claimMailbox = activityContract<
-  { runId: string; mailboxId: string },
-  { granted: true } | { granted: false; runningRun: string }
+  {
+    runId: string;
+    mailboxId: string;
+    /** The run's start: a snapshot taken since by a later run is newer. */ startedAt?: string;
+  },
+  ClaimOutcome
 >('claimMailbox');
-/** A mailbox another run was backing up: recorded as skipped, naming that run. */
+/** A mailbox another run was backing up, or had backed up since this run started: recorded as skipped. */
 export const recordMailboxSkipped = activityContract<
-  { runId: string; mailboxId: string; upn: string; archiveOf?: string; startedAt: string; runningRun: string },
+  {
+    runId: string;
+    mailboxId: string;
+    upn: string;
+    archiveOf?: string;
+    startedAt: string;
+    runningRun: string;
+    newerSnapshotId?: string;
+  },
   null
 >('recordMailboxSkipped');
 export const recordMailboxFailure = activityContract<

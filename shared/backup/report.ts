@@ -190,24 +190,28 @@ export async function recordMailboxFailure(
 }
 
 /**
- * A mailbox another backup run owned when this one reached it: no snapshot from this run, the running one
- * covers the mailbox. Not a failure, but not `Completed` either: the admin asked for a backup that did not run.
+ * A mailbox another backup run owned when this one reached it, or had backed up since this one started
+ * (`newerSnapshotId`): no snapshot from this run, the other run's covers the mailbox. Not a failure, but not
+ * `Completed` either: the admin asked for a backup that did not run.
  */
 export async function recordMailboxSkipped(
   vault: VaultStore,
   runId: string,
   target: MailboxTarget,
   startedAt: string,
-  runningRun: string,
+  skippedFor: { runningRun: string; newerSnapshotId?: string | undefined },
   now: () => Date = () => new Date(),
 ): Promise<void> {
+  const { runningRun, newerSnapshotId } = skippedFor;
   const finishedAt = now();
   const time = {
     startedAt,
     finishedAt: finishedAt.toISOString(),
     durationInMs: finishedAt.getTime() - Date.parse(startedAt),
   };
-  const reason = `Skipped: backup ${runningRun} was already backing up this mailbox; its snapshot covers it`;
+  const reason = newerSnapshotId
+    ? `Skipped: backup ${runningRun}, started after this one, has backed this mailbox up since (snapshot ${newerSnapshotId}); its snapshot covers it`
+    : `Skipped: backup ${runningRun} was already backing up this mailbox; its snapshot covers it`;
   const result: MailboxRunResult = {
     ...failedMailboxResult(target, time, reason),
     status: 'CompletedWithErrors',

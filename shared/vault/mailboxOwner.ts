@@ -1,5 +1,6 @@
 import type { BlobLeaseClient } from '@azure/storage-blob';
 import { layout } from './layout.js';
+import type { DeltaState, SnapshotRecord } from './records.js';
 import { isStatus } from './restStatus.js';
 import type { VaultStore } from './vaultStore.js';
 import { hookedWrite } from './writeFaults.js';
@@ -103,16 +104,16 @@ export async function runIsDone(vault: VaultStore, runId: string, mailboxKey: st
 }
 
 /**
- * Claims the mailbox for a backup run, or names the run that owns it. Idempotent: a retried claim by the holder
- * is granted again.
+ * Claims the mailbox for a backup run, or names the run that owns it or has backed it up since `startedAt`.
+ * Idempotent: a retried claim by the holder is granted again.
  */
 export async function claimMailbox(
   vault: VaultStore,
   mailboxKey: string,
   runId: string,
   now: Date,
-  options: { hasEnded?: (runId: string) => Promise<boolean> } = {},
-): Promise<{ granted: true } | { granted: false; runningRun: string }> {
+  options: { hasEnded?: (runId: string) => Promise<boolean>; startedAt?: string } = {},
+): Promise<ClaimOutcome> {
   return withMailboxLease(vault, mailboxKey, async (held) => {
     const owner = await held.read();
     const holder = owner.holder;
@@ -120,10 +121,34 @@ export async function claimMailbox(
       (await runIsDone(vault, other, mailboxKey)) || ((await options.hasEnded?.(other)) ?? false);
     if (holder && holder.runId !== runId && !(await stale(holder.runId)))
       return { granted: false, runningRun: holder.runId };
-    if (holder?.runId !== runId)
+    if (holder?.runId !== runId) {
+      const newer = options.startedAt ? await snapshotNewerThan(vault, mailboxKey, options.startedAt) : null;
+      if (newer) return { granted: false, runningRun: newer.runId, newerSnapshotId: newer.snapshotId };
       await held.write({ ...owner, holder: { runId, claimedAt: now.toISOString(), prunesAtClaim: owner.prunes } });
+    }
     return { granted: true };
   });
+}
+
+/**
+ * A claim's outcome. Refused when another live run owns the mailbox, or when a run that started later has
+ * committed a snapshot of it since this run started (`newerSnapshotId`): a snapshot stands for its run's start, so
+ * this run's would be older than the mailbox's newest, and its commit would refuse to go behind it anyway, after
+ * exporting for nothing. The newer snapshot covers the mailbox; the run skips it.
+ */
+export type ClaimOutcome = { granted: true } | { granted: false; runningRun: string; newerSnapshotId?: string };
+
+/** The mailbox's newest committed snapshot (its delta base), when it was taken after `startedAt`. */
+async function snapshotNewerThan(
+  vault: VaultStore,
+  mailboxKey: string,
+  startedAt: string,
+): Promise<{ runId: string; snapshotId: string } | null> {
+  const state = await vault.readJson<DeltaState>(layout.byKey.deltaState(mailboxKey));
+  if (!state?.lastSnapshotId) return null;
+  const newest = await vault.readJson<SnapshotRecord>(layout.byKey.snapshotRecord(mailboxKey, state.lastSnapshotId));
+  if (!newest || Date.parse(newest.takenAt) <= Date.parse(startedAt)) return null;
+  return { runId: newest.runId, snapshotId: newest.snapshotId };
 }
 
 /** Gives the mailbox up, if this run holds it (call with the lease held). */
