@@ -14,8 +14,9 @@ import { durableClientOf, instanceExists, instanceHasEnded, registerActivity } f
 
 registerActivity(contracts.listVaultMailboxes, async (input) => {
   const { vault } = await getServices();
-  const now = input.startedAt ? new Date(input.startedAt) : new Date();
-  return { count: await listMaintenanceMailboxes(vault, input.id, input.mailboxKeys, now) };
+  // The backfill's settle window is between two passes' own clocks: a run's start can be hours before it runs (a
+  // timer that fired late stands for its scheduled time), and would shorten the window after it.
+  return { count: await listMaintenanceMailboxes(vault, input.id, input.mailboxKeys, new Date()) };
 });
 
 registerActivity(

@@ -110,7 +110,9 @@ interface BackfillState {
  * At the start of each maintenance run until complete: a marker for every running request written without one
  * (by code older than markers), onto the flag. The first pass records its time; the first pass at least
  * READER_MARKERS_SETTLE_IN_MS after it lists again, so it also marks the requests old instances wrote meanwhile,
- * and completes the flag: from then on prunes read markers only. Returns how many markers it wrote.
+ * and completes the flag: from then on prunes read markers only. `now` is the time of the pass itself, never a
+ * run's start, which can lie hours before it (a late timer run): the window would look longer than it was.
+ * Returns how many markers it wrote.
  */
 export async function backfillReaderMarkers(vault: VaultStore, now: Date): Promise<number> {
   const state = await vault.readJson<BackfillState>(layout.readerMarkersBackfilled());

@@ -20,7 +20,7 @@ export interface MaintenanceMailbox {
 /**
  * The mailboxes a maintenance run works on, kept in its folder: those asked for, or every one in the vault. Before
  * any prune of the run, until the vault's backfill is complete, every running restore and download gets its reader
- * marker (readerMarkers.ts); `now` is the run's start.
+ * marker (readerMarkers.ts); `now` is the time of this pass (not the run's start: see backfillReaderMarkers).
  */
 export async function listMaintenanceMailboxes(
   vault: VaultStore,
