@@ -225,7 +225,7 @@ async function findRequestedSnapshot(
   if (snapshot) return snapshot;
   const what =
     'asOf' in selector
-      ? `no snapshot of ${body.sourceMailbox} was taken at or before ${body.asOf}`
+      ? `no snapshot of ${body.sourceMailbox} was completed at or before ${body.asOf}`
       : 'latest' in selector
         ? `${body.sourceMailbox} has no committed snapshot yet`
         : `snapshot '${body.snapshot}' of ${body.sourceMailbox} does not exist`;

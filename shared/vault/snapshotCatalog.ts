@@ -35,7 +35,11 @@ function withCurrentStatus(record: SnapshotRecord): SnapshotRecord {
 
 export type SnapshotSelector = { latest: true } | { snapshotId: string } | { asOf: string };
 
-/** `latest`, an id, or the newest snapshot taken at or before a time. */
+/**
+ * `latest`, an id, or for a time the newest snapshot committed at or before it: every item in it was read by then.
+ * Not by `takenAt`, its run's start: a nightly run's lanes can reach a mailbox hours after it, so a snapshot taken
+ * at 02:00 may hold what the mailbox looked like at 06:00, after the incident a restore "as of 04:00" goes behind.
+ */
 export async function findSnapshot(
   vault: VaultStore,
   mailboxId: string,
@@ -49,7 +53,7 @@ export async function findSnapshot(
   const all = await listSnapshots(vault, mailboxId);
   if ('latest' in selector) return all[0];
   const at = Date.parse(selector.asOf);
-  return all.find((s) => Date.parse(s.takenAt) <= at);
+  return all.find((s) => Date.parse(s.committedAt) <= at);
 }
 
 export async function* readManifest(vault: VaultStore, snapshot: SnapshotRecord): AsyncGenerator<ManifestEntry> {

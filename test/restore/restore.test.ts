@@ -151,23 +151,34 @@ describe('in place, and from an older snapshot', () => {
     expect([...source.items.values()].filter((i) => i.spec.searchKey.equals(changed.spec.searchKey))).toHaveLength(1);
   });
 
-  it('selects the newest snapshot taken at or before an "as of" time', async () => {
+  it('selects the newest snapshot completed at or before an "as of" time, not merely started', async () => {
     const listed = await stack.api('GET', `/api/snapshots?mailbox=${SOURCE}`);
     expect(listed.status).toBe(200);
-    const snapshots = listed.body.snapshots as Array<{ id: string; takenAt: string }>;
+    const snapshots = listed.body.snapshots as Array<{ id: string; takenAt: string; committedAt: string }>;
     expect(snapshots.length).toBeGreaterThanOrEqual(2);
-    const oldest = snapshots.at(-1)!;
+    const [oldest, next] = [snapshots.at(-1)!, snapshots.at(-2)!];
+    const justBefore = (time: string) => new Date(Date.parse(time) - 1).toISOString();
+    const asOf = async (time: string) =>
+      stack.api('POST', '/api/restores/preview', { sourceMailbox: SOURCE, targetMailbox: TARGET, asOf: time });
+    // Started but not yet committed at that time: not the snapshot of that time.
+    expect((await asOf(next.takenAt)).body).toMatchObject({ source: { snapshotId: oldest.id } });
+    expect((await asOf(justBefore(next.committedAt))).body).toMatchObject({ source: { snapshotId: oldest.id } });
+    expect((await asOf(next.committedAt)).body).toMatchObject({ source: { snapshotId: next.id } });
+    const none = await asOf(justBefore(oldest.committedAt));
+    expect(none.status).toBe(404);
+    expect(JSON.stringify(none.body)).toMatch(/no snapshot .* was completed at or before/);
+
     const started = await stack.api('POST', '/api/restores', {
       sourceMailbox: SOURCE,
       targetMailbox: TARGET,
-      asOf: oldest.takenAt,
+      asOf: oldest.committedAt,
       itemIds: ['unknown-item-id'],
     });
     expect(started.status).toBe(422);
     const ok = await stack.api('POST', '/api/restores', {
       sourceMailbox: SOURCE,
       targetMailbox: TARGET,
-      asOf: oldest.takenAt,
+      asOf: oldest.committedAt,
       folders: ['Suppliers'],
       collisions: 'copy',
     });
@@ -220,7 +231,7 @@ describe('bad input', () => {
       [{ sourceMailbox: SOURCE, targetMailbox: 'ghost@contoso.example' }, 400, /targetMailbox/],
       [{ sourceMailbox: SOURCE, snapshot: '20200101T000000Z-00000000' }, 404, /does not exist/],
       [{ sourceMailbox: SOURCE, snapshot: 'yesterday' }, 400, /snapshot: must be 'latest' or a snapshot id/],
-      [{ sourceMailbox: SOURCE, asOf: '2001-01-01T00:00:00Z' }, 404, /no snapshot .* at or before/],
+      [{ sourceMailbox: SOURCE, asOf: '2001-01-01T00:00:00Z' }, 404, /no snapshot .* completed at or before/],
       [{ sourceMailbox: SOURCE, folders: [] }, 400, /folders: must name at least one folder/],
       [{ sourceMailbox: SOURCE, folders: ['No/Such/Folder'] }, 422, /No\/Such\/Folder/],
       [{ sourceMailbox: SOURCE, createdFrom: '2030-01-01', createdTo: '2031-01-01' }, 422, /selection is empty/],
