@@ -9,6 +9,7 @@ import { unusualNightsIn } from '../shared/portal/unusualNights.js';
 import { latestVerification } from '../shared/portal/verificationProblems.js';
 import { getServices } from '../shared/services.js';
 import { layout } from '../shared/vault/layout.js';
+import type { VaultStore } from '../shared/vault/vaultStore.js';
 import { problem, registerApiRoute } from './http.js';
 import { countParam } from './queryParams.js';
 
@@ -21,6 +22,25 @@ async function scheduleInForce(now: Date): Promise<{ schedule: string; maxAgeMs:
   return { schedule, maxAgeMs: promisedMaxAgeMs(schedule, now) };
 }
 
+/** Reports read at most for the warnings of the backup scope. */
+const REPORTS_FOR_WARNINGS = 10;
+
+/**
+ * The warnings of the newest finished backup runs, newest first, down to the newest scheduled one (which backs up
+ * the whole scope). Not the newest run's alone: a run still going has no report yet, and a backup by hand of one
+ * mailbox says nothing of the scope's users without a mailbox, who would then show as stale.
+ */
+async function recentScopeWarnings(vault: VaultStore): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const runId of (await listRunIds(vault, 'backup')).slice(0, REPORTS_FOR_WARNINGS)) {
+    const report = await vault.readJson<RunReport>(layout.runReport(runId));
+    if (!report) continue;
+    warnings.push(...(report.warnings ?? []));
+    if (report.trigger === 'timer') break;
+  }
+  return warnings;
+}
+
 /**
  * Every mailbox in the vault with its newest snapshot and age, and every user of the backup scope the vault has
  * no snapshot of: stale, unless the newest backup's warnings say why (a user without a mailbox), which is noted.
@@ -31,8 +51,7 @@ async function mailboxesWithScope(now: Date, maxAgeMs: number): Promise<MailboxF
   const known = new Set(inVault.map((m) => m.upn.toLowerCase()));
   const missing = config.backup.scope.users.filter((upn) => !known.has(upn.toLowerCase()));
   if (!missing.length) return inVault;
-  const [newestRun] = await listRunIds(vault, 'backup');
-  const warnings = (newestRun && (await vault.readJson<RunReport>(layout.runReport(newestRun)))?.warnings) || [];
+  const warnings = await recentScopeWarnings(vault);
   const never = missing.map((upn) => {
     const note = warnings.find((w) => w.toLowerCase().includes(upn.toLowerCase()));
     return {
