@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import yauzl from 'yauzl';
 import type { SimItem, SimMailbox } from '../../local/simulator/index.js';
 import { renderMime } from '../../local/simulator/mime.js';
 import { parseStagingFolderName, stagingFolderName } from '../../shared/download/staging.js';
 import type { DownloadReport } from '../../shared/download/types.js';
 import type { RunReport } from '../../shared/backup/types.js';
 import { runBackup, startStack, type Stack } from '../support/stack.js';
+import { readMboxrd, readZip } from '../support/archives.js';
 import { readAuditTrail } from '../support/auditTrail.js';
 
 const SOURCE = 'dana@contoso.example';
@@ -57,34 +57,6 @@ async function runDownload(body: unknown): Promise<{ id: string; status: Downloa
   expect(started.status, JSON.stringify(started.body)).toBe(202);
   await stack.app.host.waitForCompletion(started.body.id);
   return { id: started.body.id, status: (await stack.api('GET', `/api/downloads/${started.body.id}`)).body };
-}
-
-/** mboxrd back into messages: split at `From ` lines, strip one `>` from escaped ones, drop the blank separator. */
-function readMboxrd(file: Buffer): Buffer[] {
-  const text = file.toString('latin1');
-  const parts = text.split(/^From [^\n]*\n/m).slice(1);
-  return parts.map((part) => Buffer.from(part.replace(/\n$/, '').replace(/^>(>*From )/gm, '$1'), 'latin1'));
-}
-
-function readZip(file: Buffer): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(file, { lazyEntries: true }, (error, zip) => {
-      if (error) return reject(error);
-      const entries = new Map<string, Buffer>();
-      zip.on('entry', (entry: yauzl.Entry) =>
-        zip.openReadStream(entry, async (openError, stream) => {
-          if (openError) return reject(openError);
-          const chunks: Buffer[] = [];
-          for await (const chunk of stream) chunks.push(chunk as Buffer);
-          entries.set(entry.fileName, Buffer.concat(chunks));
-          zip.readEntry();
-        }),
-      );
-      zip.on('end', () => resolve(entries));
-      zip.on('error', reject);
-      zip.readEntry();
-    });
-  });
 }
 
 beforeAll(async () => {

@@ -1,23 +1,30 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
-import type { Simulator } from '../../local/simulator/index.js';
+import type { SimMailbox, Simulator } from '../../local/simulator/index.js';
+import { renderMime } from '../../local/simulator/mime.js';
 import type { RunReport } from '../../shared/backup/types.js';
+import { isDownloadableClass } from '../../shared/download/itemKinds.js';
+import { parseStagingFolderName } from '../../shared/download/staging.js';
+import type { DownloadReport } from '../../shared/download/types.js';
 import { verifyMailbox } from '../../shared/maintenance/verify.js';
 import type { RestoreReport } from '../../shared/restore/types.js';
 import { keyOf, layout } from '../../shared/vault/layout.js';
 import { VaultStore } from '../../shared/vault/vaultStore.js';
 import { startAppProcess, type AppProcess } from '../support/appProcess.js';
+import { readMboxrd, readZip } from '../support/archives.js';
 import { startSeededSimulator } from '../support/graph.js';
 import { azuriteConnectionString } from '../support/vault.js';
 
 /**
  * The kill test: the real app process (local/start.ts, as `npm start` runs it) is killed with SIGKILL in the
- * middle of a backup and again in the middle of a restore, at the Nth Graph request the simulator receives
- * (N drawn from the seed), then started again on the same Azurite and simulator, which run outside it. Each run
- * resumes from the local task hub and finishes; then every committed snapshot passes a full verify, the restore
- * target holds each item of the source exactly once (by search key and content digest) or the report names it,
- * and every item the backup did not store is named in its report.
+ * middle of a backup, again in the middle of a restore, and again in the middle of a download, at the Nth Graph
+ * request the simulator receives (N drawn from the seed), then started again on the same Azurite and simulator,
+ * which run outside it. Each run resumes from the local task hub and finishes; then every committed snapshot passes
+ * a full verify, the restore target holds each item of the source exactly once (by search key and content digest)
+ * or the report names it, every item the backup did not store is named in its report, and the download's file
+ * (fetched through the app's route) holds each message of the source once, byte for byte, or its report names it,
+ * with nothing left in the staging mailbox.
  *
  * `npm test` runs one seed; `KILL_SEEDS=20` (as .ci/run does after `npm test`) sweeps twenty.
  */
@@ -31,6 +38,8 @@ const OPERATION_TIMEOUT_MS = 150_000;
 const APP_START_TIMEOUT_MS = 120_000;
 const SOURCE = 'ana@contoso.example';
 const OTHER = 'ben@contoso.example';
+/** The shared mailbox downloads convert through; out of the backup's scope. */
+const STAGING = 'vault-staging@contoso.example';
 /** An empty mailbox per seed, each seed's restore target. */
 const targetOf = (seed: number) => `restored-${seed}@contoso.example`;
 
@@ -47,6 +56,7 @@ beforeAll(async () => {
         { upn: SOURCE, items: 40, sizes: [2_000, 12_000] },
         { upn: OTHER, items: 25, sizes: [2_000, 8_000] },
         ...Array.from({ length: SEEDS }, (_, i) => ({ upn: targetOf(FIRST_SEED + i), items: 0 })),
+        { upn: STAGING, kind: 'shared', items: 0 },
       ],
     },
     { latencyMs: 5, latencyJitterMs: 10 },
@@ -105,6 +115,7 @@ function appEnv(container: string, seed: number): Record<string, string> {
     MAILBOX_VAULT_STORAGE_CONNECTION_STRING: azuriteConnectionString(),
     MAILBOX_VAULT_CONTAINER: container,
     MAILBOX_VAULT_SCOPE_USERS: `${SOURCE},${OTHER},${targetOf(seed)}`,
+    MAILBOX_VAULT_STAGING_MAILBOX: STAGING,
     MAILBOX_VAULT_GRAPH_RETRY_BASE_MS: '5',
     MAILBOX_VAULT_GRAPH_LOG: 'quiet',
     MAILBOX_VAULT_GRAPH_UPLOAD_MB_PER_5_MIN: '1500',
@@ -114,7 +125,7 @@ function appEnv(container: string, seed: number): Record<string, string> {
   };
 }
 
-/** What GET /api/backups/{id} and /api/restores/{id} answer (the part read here). */
+/** What GET /api/backups/{id}, /api/restores/{id} and /api/downloads/{id} answer (the part read here). */
 interface OperationStatus {
   id: string;
   runtimeStatus: string;
@@ -132,17 +143,19 @@ async function api(app: AppProcess, method: string, path: string, body?: unknown
 }
 
 /**
- * Starts the operation, SIGKILLs the app at the `killAfter`th Graph request, starts the app again on the same
- * storage and simulator, and waits there for the operation's end. Returns the restarted app and the final body.
+ * Starts the operation (on `running`, else on an app started for it), SIGKILLs the app at the `killAfter`th Graph
+ * request, starts the app again on the same storage and simulator, and waits there for the operation's end.
+ * Returns the restarted app and the final body.
  */
 async function runThroughKill(
   container: string,
   seed: number,
-  collection: 'backups' | 'restores',
+  collection: 'backups' | 'restores' | 'downloads',
   request: unknown,
   killAfter: number,
+  running?: AppProcess,
 ): Promise<{ app: AppProcess; body: OperationStatus | undefined; killed: boolean }> {
-  const first = await startApp(container, seed);
+  const first = running ?? (await startApp(container, seed));
   let killed = false;
   // Counted from the 202 on: the request itself asks Graph too (the restore policy looks the mailboxes up), and a
   // kill before it is answered would be a request never made, not an operation interrupted.
@@ -213,9 +226,55 @@ async function expectBackupWhole(vault: VaultStore, report: RunReport) {
   }
 }
 
+const digestOf = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** What downloads left in the staging mailbox: items anywhere in it, and staging folders. */
+function stagingLeftovers(mailbox: SimMailbox) {
+  const folders = [...mailbox.folders.values()].filter((f) => parseStagingFolderName(f.displayName));
+  return { items: mailbox.items.size, folders: folders.map((f) => f.displayName) };
+}
+
+/**
+ * The download's file, fetched through the app's route as a user would: each message of the source in it once,
+ * byte for byte as the mailbox holds it, or named among the failures; every other item named with its reason.
+ * Then nothing is left in the staging mailbox, and the status shows no import URL or token.
+ */
+async function expectDownloadWhole(app: AppProcess, body: OperationStatus) {
+  const report = body.report as DownloadReport;
+  const response = await fetch(`${app.baseUrl}/api/downloads/${body.id}/file`);
+  expect(response.status, JSON.stringify(report)).toBe(200);
+  const file = Buffer.from(await response.arrayBuffer());
+  const messages = report.format === 'mbox' ? readMboxrd(file) : [...(await readZip(file)).values()];
+  const copies = new Map<string, number>();
+  for (const digest of messages.map(digestOf)) copies.set(digest, (copies.get(digest) ?? 0) + 1);
+  const failed = new Set(report.failures.filter((f) => f.code && f.message).map((f) => f.sourceItemId));
+  const skipped = new Map(report.notDownloadable.map((n) => [n.sourceItemId, n.reason]));
+  const source = sim.tenant.mailbox(SOURCE);
+  let expected = 0;
+  for (const item of source.items.values()) {
+    if (!isDownloadableClass(item.type)) expect(skipped.get(item.id), item.id).toMatch(/restore it instead/);
+    else if (!failed.has(item.id)) {
+      expected++;
+      expect(copies.get(digestOf(Buffer.concat([...renderMime(item.spec)]))), item.id).toBe(1);
+    }
+  }
+  expect(messages.length).toBe(expected);
+  expect(report.counts).toEqual({
+    selected: source.items.size,
+    converted: expected,
+    notDownloadable: skipped.size,
+    failed: report.failures.length,
+  });
+  expect(report.stagingCleaned).toBe(true);
+  expect(stagingLeftovers(sim.tenant.mailbox(STAGING))).toEqual({ items: 0, folders: [] });
+  const status = JSON.stringify(body);
+  expect(status).not.toMatch(/importUrl|authtoken/i);
+  expect(status).not.toContain(sim.demoToken);
+}
+
 describe('the app killed with SIGKILL and started again', () => {
   for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
-    it(`seed ${seed}: a backup and a restore each resume and finish whole`, { timeout: 600_000 }, async () => {
+    it(`seed ${seed}: a backup, restore and download each resume and finish whole`, { timeout: 600_000 }, async () => {
       const random = randomFor(seed);
       const container = `kill-${seed}-${randomBytes(4).toString('hex')}`;
       const vault = new VaultStore(BlobServiceClient.fromConnectionString(azuriteConnectionString()), container);
@@ -229,11 +288,17 @@ describe('the app killed with SIGKILL and started again', () => {
       const restore = await runThroughKill(container, seed, 'restores', restoreRequest, random(2, 12));
       expect(restore.body?.runtimeStatus, JSON.stringify(restore.body)).toBe('Completed');
       await expectRestoredOnce(vault, restore.body!.report as RestoreReport, SOURCE, targetOf(seed));
-      await restore.app.stop();
-      expect({ backupKilled: backup.killed, restoreKilled: restore.killed }).toEqual({
-        backupKilled: true,
-        restoreKilled: true,
-      });
+
+      // The whole source mailbox: two batches, and items that are not messages. Started on the running app (an app
+      // start is the slow part). It asks Graph 82 times: from the staging folder's making (2nd) to its deletion (82nd,
+      // the 81st if planning asks before the 202 is read).
+      const toDownload = { sourceMailbox: SOURCE, format: seed % 2 ? 'zip' : 'mbox' };
+      const download = await runThroughKill(container, seed, 'downloads', toDownload, random(1, 81), restore.app);
+      expect(download.body?.runtimeStatus, JSON.stringify(download.body)).toBe('Completed');
+      await expectDownloadWhole(download.app, download.body!);
+      await download.app.stop();
+      const killed = { backup: backup.killed, restore: restore.killed, download: download.killed };
+      expect(killed).toEqual({ backup: true, restore: true, download: true });
     });
   }
 });
