@@ -127,7 +127,8 @@ export const claimMailbox = activityContract<
   {
     runId: string;
     mailboxId: string;
-    /** The run's start: a snapshot taken since by a later run is newer. */ startedAt?: string;
+    /** The run's start: a snapshot a later run has taken since is newer (absent in histories from before). */
+    startedAt?: string;
   },
   ClaimOutcome
 >('claimMailbox');
