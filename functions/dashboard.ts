@@ -1,15 +1,12 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { RunReport } from '../shared/backup/types.js';
 import { SETTINGS } from '../shared/config.js';
-import { backupReportsSince } from '../shared/portal/backupReports.js';
+import { backupReportsSince, recentScopeWarnings } from '../shared/portal/backupReports.js';
 import { listMailboxFreshness, promisedMaxAgeMs, type MailboxFreshness } from '../shared/portal/mailboxFreshness.js';
 import { nightlyTotals } from '../shared/portal/nightlyTotals.js';
-import { listRecentRuns, listRunIds, type RunKind } from '../shared/portal/runHistory.js';
+import { listRecentRuns, type RunKind } from '../shared/portal/runHistory.js';
 import { unusualNightsIn } from '../shared/portal/unusualNights.js';
 import { latestVerification } from '../shared/portal/verificationProblems.js';
 import { getServices } from '../shared/services.js';
-import { layout } from '../shared/vault/layout.js';
-import type { VaultStore } from '../shared/vault/vaultStore.js';
 import { problem, registerApiRoute } from './http.js';
 import { countParam } from './queryParams.js';
 
@@ -20,25 +17,6 @@ async function scheduleInForce(now: Date): Promise<{ schedule: string; maxAgeMs:
   const { config } = await getServices();
   const schedule = config.backup.schedule || SETTINGS.MAILBOX_VAULT_BACKUP_SCHEDULE.default!;
   return { schedule, maxAgeMs: promisedMaxAgeMs(schedule, now) };
-}
-
-/** Reports read at most for the warnings of the backup scope. */
-const REPORTS_FOR_WARNINGS = 10;
-
-/**
- * The warnings of the newest finished backup runs, newest first, down to the newest scheduled one (which backs up
- * the whole scope). Not the newest run's alone: a run still going has no report yet, and a backup by hand of one
- * mailbox says nothing of the scope's users without a mailbox, who would then show as stale.
- */
-async function recentScopeWarnings(vault: VaultStore): Promise<string[]> {
-  const warnings: string[] = [];
-  for (const runId of (await listRunIds(vault, 'backup')).slice(0, REPORTS_FOR_WARNINGS)) {
-    const report = await vault.readJson<RunReport>(layout.runReport(runId));
-    if (!report) continue;
-    warnings.push(...(report.warnings ?? []));
-    if (report.trigger === 'timer') break;
-  }
-  return warnings;
 }
 
 /**
